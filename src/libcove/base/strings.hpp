@@ -1,0 +1,31 @@
+// Small string helpers shared by the parsers: split, trim, strict integer parsing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cove {
+
+std::string_view trim(std::string_view s);
+// Splits on any run of whitespace; no empty fields.
+std::vector<std::string> split_ws(std::string_view s);
+// Splits on `sep`, keeping empty fields.
+std::vector<std::string> split(std::string_view s, char sep);
+bool starts_with(std::string_view s, std::string_view prefix);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+// Whole-string decimal parse; nullopt on junk, sign where not allowed, or overflow.
+std::optional<int64_t> parse_int(std::string_view s);
+std::optional<uint64_t> parse_uint(std::string_view s);
+// "yes/no/true/false/1/0/on/off".
+std::optional<bool> parse_bool(std::string_view s);
+// Sizes with optional binary suffix: 512, 64K, 1M, 2G, 1T (powers of 1024; "KiB" forms accepted).
+std::optional<uint64_t> parse_size(std::string_view s);
+
+// 64-bit FNV-1a, for stable short names derived from paths.
+uint64_t fnv1a(std::string_view s);
+
+}  // namespace cove

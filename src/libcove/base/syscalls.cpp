@@ -1,0 +1,29 @@
+#include "base/syscalls.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace cove::sys {
+
+pid_t clone3(struct clone_args* args, size_t size) { return static_cast<pid_t>(::syscall(SYS_clone3, args, size)); }
+int pidfd_open(pid_t pid, unsigned flags) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags)); }
+int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags));
+}
+int open_tree(int dfd, const char* path, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_open_tree, dfd, path, flags));
+}
+int mount_setattr(int dfd, const char* path, unsigned flags, struct mount_attr* attr, size_t size) {
+  return static_cast<int>(::syscall(SYS_mount_setattr, dfd, path, flags, attr, size));
+}
+int move_mount(int from_dfd, const char* from_path, int to_dfd, const char* to_path, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_move_mount, from_dfd, from_path, to_dfd, to_path, flags));
+}
+int openat2(int dfd, const char* path, struct open_how* how, size_t size) {
+  return static_cast<int>(::syscall(SYS_openat2, dfd, path, how, size));
+}
+int pivot_root(const char* new_root, const char* put_old) {
+  return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
+}
+
+}  // namespace cove::sys

@@ -1,0 +1,109 @@
+// Cgroup placement of one container on every mounted hierarchy (v1, v2 or hybrid).
+// Owns: detection of the host layout from /proc/self/mountinfo (never by trying writes),
+// creation of the monitor and payload cgroups, attaching pids, delegation of the payload
+// cgroup to the container's root, stats, and removal (kill, then rmdir).
+// Never touches cgroups it did not create. Limits come later through `apply`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace cove::cgroup {
+
+// One mounted hierarchy. For v2, `controllers` lists what the root offers.
+struct Hierarchy {
+  bool v2 = false;
+  std::string mount_point;               // e.g. /sys/fs/cgroup/memory or /sys/fs/cgroup/unified
+  std::string mount_root;                // the mount's root inside the hierarchy (mountinfo field 4)
+  std::vector<std::string> controllers;  // v1: from super options (cpu, cpuacct, name=systemd...)
+  std::string mount_options;             // super options without rw/ro (mount(2) data), to remount
+                                         // the same hierarchy inside
+};
+
+struct Layout {
+  std::vector<Hierarchy> hierarchies;
+  bool pure_v2() const;                  // exactly one hierarchy, and it is cgroup2
+  const Hierarchy* find_v1(const std::string& controller) const;
+  const Hierarchy* v2() const;
+};
+
+// Parses mountinfo text; pure, unit-testable. Leaves v2 `controllers` empty (that needs a file
+// read: `detect_layout` does it). A hierarchy mounted twice is listed once, at its first mount.
+Result<Layout> parse_layout(const std::string& mountinfo);
+// Parses /proc/PID/cgroup text into hierarchy-id lines; for v1 "4:memory:/a/b", for v2 "0::/x".
+// Returns the path of `pid`'s cgroup in hierarchy `h` (relative to the hierarchy root).
+Result<std::string> cgroup_path_of(const std::string& proc_cgroup, const Hierarchy& h);
+// The absolute directory of `cgroup_path` (as `cgroup_path_of` returns it) under `h`'s mount,
+// accounting for a mount of a subdirectory of the hierarchy. Fails when the cgroup lies outside
+// the mounted part.
+Result<std::string> directory_of(const Hierarchy& h, const std::string& cgroup_path);
+// Reads /proc/self/mountinfo, keeps the hierarchies whose mount point really is a cgroup
+// filesystem (statfs magic), and reads each v2 root's `cgroup.controllers`. Fails when no
+// cgroup filesystem is mounted.
+Result<Layout> detect_layout();
+
+struct Stats {
+  std::optional<uint64_t> cpu_usage_ns;
+  std::optional<uint64_t> memory_current;
+  std::optional<uint64_t> memory_peak;
+  std::optional<uint64_t> pids_current;
+};
+
+// The cgroups of one container: `<base>/cove.monitor.<key>` and `<base>/cove.payload.<key>` on
+// every hierarchy, where <base> is the starting process's own cgroup in that hierarchy.
+// The absolute directories are recorded (see `dirs()`) so that cleanup after a crashed monitor
+// works from the runtime state alone.
+class ContainerCgroups {
+ public:
+  // Computes paths; creates nothing. `key` names the container (no `/`, no whitespace).
+  static Result<ContainerCgroups> plan(const Layout& layout, const std::string& key, pid_t self);
+  // `plan` with the text of /proc/<self>/cgroup given (what `plan` reads), for tests.
+  static Result<ContainerCgroups> plan_from(const Layout& layout, const std::string& key,
+                                            const std::string& proc_cgroup);
+  // Rebuilds from recorded absolute payload/monitor dirs (for cleanup after a crash).
+  static ContainerCgroups from_recorded(std::vector<std::string> payload_dirs, std::vector<std::string> monitor_dirs);
+
+  // Creates every directory (v1 cpuset: copies cpuset.cpus/mems from the parent first).
+  // On failure removes what it created.
+  Result<void> create();
+  Result<void> attach_monitor(pid_t pid);
+  Result<void> attach_payload(pid_t pid);
+  // chown of the payload dirs and the files a delegatee writes (cgroup.procs, tasks,
+  // cgroup.subtree_control, cgroup.threads) to the container root's host ids.
+  Result<void> delegate(uid_t uid, gid_t gid);
+  Result<Stats> stats() const;
+  // Pids in the payload cgroup (any hierarchy that lists them).
+  std::vector<pid_t> payload_pids() const;
+  // SIGKILLs what is left in the payload cgroups, waits up to `timeout_ms` for them to empty,
+  // then removes payload and monitor dirs (children first, for nested cgroups a guest made).
+  // Missing dirs are not an error. Never removes a dir it did not plan.
+  Result<void> destroy(int timeout_ms = 2000);
+
+  const std::vector<std::string>& payload_dirs() const { return payload_dirs_; }
+  const std::vector<std::string>& monitor_dirs() const { return monitor_dirs_; }
+
+  // How directories are made and removed; each returns 0, or -1 with errno set. cgroupfs fills
+  // a new directory with control files and rmdir(2) removes them with it, so the defaults are
+  // plain mkdir(2)/rmdir(2). A unit test's fake tree in a temp dir has to do both by hand.
+  struct DirOps {
+    std::function<int(const std::string& path)> make_dir;
+    std::function<int(const std::string& path)> remove_dir;
+  };
+  void set_dir_ops(DirOps ops) { ops_ = std::move(ops); }
+
+ private:
+  std::vector<std::string> payload_dirs_;
+  std::vector<std::string> monitor_dirs_;
+  std::vector<bool> v2_;  // parallel to payload_dirs_; empty when rebuilt from records
+  DirOps ops_;            // empty members mean the plain syscalls
+};
+
+}  // namespace cove::cgroup

@@ -1,0 +1,427 @@
+// ContainerCgroups: the monitor and payload cgroups of one container on every hierarchy.
+// Owns their whole life: planning the paths, mkdir (adopting an empty leftover of a crash),
+// v1 cpuset initialisation, attaching pids, delegation, stats, and kill + rmdir on destroy.
+// It only ever writes inside directories named `cove.payload.<key>` / `cove.monitor.<key>`.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <utility>
+
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/scope_exit.hpp"
+#include "base/strings.hpp"
+#include "base/syscalls.hpp"
+#include "base/unique_fd.hpp"
+#include "cgroup/cgroup.hpp"
+
+namespace cove::cgroup {
+namespace {
+
+constexpr std::string_view kPayloadPrefix = "cove.payload.";
+constexpr std::string_view kMonitorPrefix = "cove.monitor.";
+constexpr useconds_t kPollUs = 10 * 1000;
+
+using Clock = std::chrono::steady_clock;
+
+bool is_valid_key(const std::string& key) {
+  if (key.empty() || key == "." || key == ".." || key.size() > 200) return false;
+  return std::none_of(key.begin(), key.end(), [](unsigned char c) { return c == '/' || c <= ' ' || c == 0x7f; });
+}
+
+// The safety net for `destroy` on recorded paths: only absolute paths whose last component is
+// one of ours are ever killed in or removed.
+bool is_cove_dir(const std::string& dir, std::string_view prefix) {
+  if (dir.empty() || dir.front() != '/') return false;
+  std::string base = basename_of(dir);
+  return starts_with(base, prefix) && base.size() > prefix.size();
+}
+
+int make_dir(const ContainerCgroups::DirOps& ops, const std::string& path) {
+  return ops.make_dir ? ops.make_dir(path) : ::mkdir(path.c_str(), 0755);
+}
+
+int remove_dir(const ContainerCgroups::DirOps& ops, const std::string& path) {
+  return ops.remove_dir ? ops.remove_dir(path) : ::rmdir(path.c_str());
+}
+
+// Pids listed in `dir`/cgroup.procs; a missing cgroup has none.
+Result<std::vector<pid_t>> read_procs(const std::string& dir) {
+  auto text = read_file(dir + "/cgroup.procs");
+  if (!text) {
+    if (text.error().code() == ENOENT) return std::vector<pid_t>{};
+    return std::move(text).error();
+  }
+  std::vector<pid_t> pids;
+  for (const auto& word : split_ws(*text)) {
+    auto v = parse_int(word);
+    if (!v || *v <= 0) return Error::invalid("parse `" + dir + "/cgroup.procs`: bad pid `" + word + "`");
+    pids.push_back(static_cast<pid_t>(*v));
+  }
+  return pids;
+}
+
+// Every directory below `dir`, children before their parent; `dir` itself is not included.
+// A missing `dir` has none.
+Result<std::vector<std::string>> subdirs_bottom_up(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) {
+    if (errno == ENOENT) return out;
+    return Error::from_errno(errno, "list `" + dir + "`");
+  }
+  std::vector<std::string> children;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = dir + "/" + name;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st;
+      is_dir = ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (is_dir) children.push_back(std::move(path));
+  }
+  ::closedir(d);
+  for (const auto& child : children) {
+    auto below = subdirs_bottom_up(child);
+    if (!below) return below;
+    out.insert(out.end(), below->begin(), below->end());
+    out.push_back(child);
+  }
+  return out;
+}
+
+// `dir` and all cgroups below it (parents after children).
+Result<std::vector<std::string>> subtree(const std::string& dir) {
+  auto dirs = subdirs_bottom_up(dir);
+  if (!dirs) return dirs;
+  dirs->push_back(dir);
+  return dirs;
+}
+
+Result<std::vector<pid_t>> subtree_pids(const std::string& dir) {
+  auto dirs = subtree(dir);
+  if (!dirs) return std::move(dirs).error();
+  std::vector<pid_t> pids;
+  for (const auto& d : *dirs) {
+    auto p = read_procs(d);
+    if (!p) return std::move(p).error();
+    pids.insert(pids.end(), p->begin(), p->end());
+  }
+  return pids;
+}
+
+// A v1 cpuset starts with empty `cpuset.cpus`/`cpuset.mems` unless `cgroup.clone_children` is
+// set, and attaching to it then fails with ENOSPC. Copy the nearest ancestor's values. (On v2 an
+// empty value means "inherit", so this is v1 only.)
+Result<void> init_v1_cpuset(const std::string& dir) {
+  for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+    std::string own = dir + "/" + file;
+    if (!path_exists(own)) return {};  // no cpuset controller on this hierarchy
+    auto cur = read_file(own);
+    if (!cur) return std::move(cur).error();
+    if (!trim(*cur).empty()) continue;
+    std::string value;
+    for (std::string p = dirname_of(dir); path_exists(p + "/" + file); p = dirname_of(p)) {
+      auto v = read_file(p + "/" + file);
+      if (!v) return std::move(v).error();
+      value = std::string(trim(*v));
+      if (!value.empty() || p == "/") break;
+    }
+    if (value.empty()) return Error(ENOENT, std::string("no ancestor has a `") + file + "` to copy");
+    COVE_TRY(write_existing(own, value));
+  }
+  return {};
+}
+
+// Removes `dir` and the cgroups a guest made below it, bottom-up. rmdir of a cgroup whose last
+// task just died can briefly fail with EBUSY, so that is retried until `deadline`.
+Result<void> remove_cgroup_tree(const ContainerCgroups::DirOps& ops, const std::string& dir,
+                                Clock::time_point deadline) {
+  auto dirs = subtree(dir);
+  if (!dirs) return std::move(dirs).error().context("remove cgroup `" + dir + "`");
+  for (const auto& d : *dirs) {
+    for (;;) {
+      if (remove_dir(ops, d) == 0 || errno == ENOENT) break;
+      if (errno == EBUSY && Clock::now() < deadline) {
+        ::usleep(kPollUs);
+        continue;
+      }
+      return Error::from_errno(errno, "remove cgroup `" + d + "`");
+    }
+  }
+  return {};
+}
+
+// SIGKILLs the processes listed in cgroup `dir` except the caller. Each pid is pinned with a
+// pidfd first and signalled only if it is still listed afterwards, so a pid that was reused by an
+// unrelated process between the read and the signal is never hit.
+Result<void> kill_listed(const std::string& dir) {
+  auto pids = read_procs(dir);
+  if (!pids) return std::move(pids).error();
+  if (pids->empty()) return {};
+  std::vector<std::pair<pid_t, UniqueFd>> pinned;
+  for (pid_t pid : *pids) {
+    if (pid == ::getpid()) continue;
+    UniqueFd fd(sys::pidfd_open(pid, 0));
+    if (fd)
+      pinned.emplace_back(pid, std::move(fd));
+    else if (errno == ENOSYS && ::kill(pid, SIGKILL) < 0 && errno != ESRCH)  // kernel < 5.3
+      return Error::from_errno(errno, "kill pid `" + std::to_string(pid) + "`");
+  }
+  auto again = read_procs(dir);
+  if (!again) return std::move(again).error();
+  std::set<pid_t> still(again->begin(), again->end());
+  for (auto& [pid, fd] : pinned) {
+    if (!still.count(pid)) continue;
+    if (sys::pidfd_send_signal(fd.get(), SIGKILL, nullptr, 0) < 0 && errno != ESRCH)
+      return Error::from_errno(errno, "kill pid `" + std::to_string(pid) + "`");
+  }
+  return {};
+}
+
+// Kills everything in the payload subtrees until they are empty: `cgroup.kill` (v2, kernel 5.14)
+// where it exists, otherwise pid by pid. Repeated because a process may fork between our read
+// of `cgroup.procs` and its death.
+Result<void> kill_payload(const std::vector<std::string>& dirs, Clock::time_point deadline, int timeout_ms) {
+  for (;;) {
+    std::vector<pid_t> left;
+    for (const auto& dir : dirs) {
+      if (path_exists(dir + "/cgroup.kill"))
+        if (auto r = write_existing(dir + "/cgroup.kill", "1"); !r && r.error().code() != ENOENT)
+          return std::move(r).error().context("kill cgroup `" + dir + "`");
+      auto cgroups = subtree(dir);
+      if (!cgroups) return std::move(cgroups).error().context("kill cgroup `" + dir + "`");
+      for (const auto& d : *cgroups) {
+        if (auto r = kill_listed(d); !r) return std::move(r).error().context("kill cgroup `" + d + "`");
+        auto pids = read_procs(d);
+        if (!pids) return std::move(pids).error().context("kill cgroup `" + d + "`");
+        for (pid_t p : *pids)
+          if (p != ::getpid()) left.push_back(p);
+      }
+    }
+    if (left.empty()) return {};
+    if (Clock::now() >= deadline)
+      return Error(EBUSY, "kill payload: pid `" + std::to_string(left.front()) + "` still alive after " +
+                              std::to_string(timeout_ms) + " ms");
+    ::usleep(kPollUs);
+  }
+}
+
+// A monitor that cleans up after its container sits in its own monitor cgroup, which then could
+// not be removed. Move the caller back to the parent, the cgroup it was started in.
+Result<void> leave(const std::vector<std::string>& dirs) {
+  std::string self = std::to_string(::getpid());
+  for (const auto& dir : dirs) {
+    auto pids = read_procs(dir);
+    if (!pids || std::find(pids->begin(), pids->end(), ::getpid()) == pids->end()) continue;
+    if (auto r = write_existing(dirname_of(dir) + "/cgroup.procs", self); !r)
+      return std::move(r).error().context("move pid `" + self + "` out of `" + dir + "`");
+  }
+  return {};
+}
+
+Result<std::optional<uint64_t>> read_counter(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) {
+    if (text.error().code() == ENOENT) return std::optional<uint64_t>{};
+    return std::move(text).error();
+  }
+  auto v = parse_uint(trim(*text));
+  if (!v) return Error::invalid("parse `" + path + "`: expected a number, got `" + std::string(trim(*text)) + "`");
+  return std::optional<uint64_t>(*v);
+}
+
+// v2 `cpu.stat` is "key value" lines; `usage_usec` is what v1 `cpuacct.usage` gives in ns.
+Result<std::optional<uint64_t>> read_cpu_stat_ns(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) {
+    if (text.error().code() == ENOENT) return std::optional<uint64_t>{};
+    return std::move(text).error();
+  }
+  for (const auto& line : split(*text, '\n')) {
+    auto f = split_ws(line);
+    if (f.size() == 2 && f[0] == "usage_usec") {
+      auto v = parse_uint(f[1]);
+      if (!v) return Error::invalid("parse `" + path + "`: bad `usage_usec` value `" + f[1] + "`");
+      return std::optional<uint64_t>(*v * 1000);
+    }
+  }
+  return std::optional<uint64_t>{};
+}
+
+Result<void> attach_to(const std::vector<std::string>& dirs, pid_t pid) {
+  std::string p = std::to_string(pid);
+  for (const auto& dir : dirs)
+    if (auto r = write_existing(dir + "/cgroup.procs", p); !r)
+      return std::move(r).error().context("attach pid `" + p + "`");
+  return {};
+}
+
+}  // namespace
+
+Result<ContainerCgroups> ContainerCgroups::plan(const Layout& layout, const std::string& key, pid_t self) {
+  auto text = read_file("/proc/" + std::to_string(self) + "/cgroup");
+  if (!text) return std::move(text).error().context("plan cgroups of `" + key + "`");
+  return plan_from(layout, key, *text);
+}
+
+// Both cgroups are children of the starter's own cgroup in each hierarchy, so cove stays inside
+// whatever part of the tree it was given (a systemd scope, a delegated subtree, a job's cgroup).
+//
+// v2 and the no-internal-process rule: a non-root v2 cgroup with controllers enabled in its
+// `cgroup.subtree_control` may not hold processes. The starter lives in <base>, so <base>'s
+// `cgroup.subtree_control` is necessarily empty (or <base> is the root): creating children and
+// attaching to them works, but they get no controllers, and enabling one in <base> later fails
+// with EBUSY while the starter is still there. A host that wants v2 limits must therefore start
+// cove from a leaf of a delegated subtree whose parent enables the controllers, or move the
+// starter out of <base> first; cove does not move processes it did not start.
+Result<ContainerCgroups> ContainerCgroups::plan_from(const Layout& layout, const std::string& key,
+                                                     const std::string& proc_cgroup) {
+  const std::string what = "plan cgroups of `" + key + "`";
+  if (!is_valid_key(key)) return Error::invalid(what + ": key must be a single path component without whitespace");
+  if (layout.hierarchies.empty()) return Error(ENOENT, what + ": no cgroup hierarchy in the layout");
+  ContainerCgroups cg;
+  for (const auto& h : layout.hierarchies) {
+    auto rel = cgroup_path_of(proc_cgroup, h);
+    if (!rel) return std::move(rel).error().context(what);
+    auto base = directory_of(h, *rel);
+    if (!base) return std::move(base).error().context(what);
+    std::string sep = *base == "/" ? "" : "/";
+    cg.payload_dirs_.push_back(*base + sep + std::string(kPayloadPrefix) + key);
+    cg.monitor_dirs_.push_back(*base + sep + std::string(kMonitorPrefix) + key);
+    cg.v2_.push_back(h.v2);
+  }
+  return cg;
+}
+
+ContainerCgroups ContainerCgroups::from_recorded(std::vector<std::string> payload_dirs,
+                                                 std::vector<std::string> monitor_dirs) {
+  ContainerCgroups cg;
+  cg.payload_dirs_ = std::move(payload_dirs);
+  cg.monitor_dirs_ = std::move(monitor_dirs);
+  return cg;
+}
+
+// A planned directory that already exists is the leftover of a crashed run: reused when no
+// process is in it (nor below it), refused otherwise.
+Result<void> ContainerCgroups::create() {
+  // Only what this call made is rolled back: an adopted leftover is left for `destroy`, since it
+  // may belong to a live run with the same key that is about to use it.
+  std::vector<std::string> made;
+  ScopeExit rollback([&] {
+    for (auto it = made.rbegin(); it != made.rend(); ++it)
+      if (auto r = remove_cgroup_tree(ops_, *it, Clock::now()); !r)
+        log::warn("roll back cgroups: {}", r.error().what());
+  });
+  auto make_one = [&](const std::string& dir, bool v1) -> Result<void> {
+    if (make_dir(ops_, dir) == 0) {
+      made.push_back(dir);
+    } else {
+      if (errno != EEXIST) return Error::from_errno(errno, "create cgroup `" + dir + "`");
+      if (!is_directory(dir)) return Error(EEXIST, "create cgroup `" + dir + "`: exists and is not a directory");
+      auto pids = subtree_pids(dir);
+      if (!pids) return std::move(pids).error().context("create cgroup `" + dir + "`");
+      if (!pids->empty())
+        return Error(EBUSY, "create cgroup `" + dir + "`: a leftover cgroup still holds pid `" +
+                                std::to_string(pids->front()) + "`");
+      log::warn("reusing leftover cgroup `{}`", dir);
+    }
+    if (v1)
+      if (auto r = init_v1_cpuset(dir); !r) return std::move(r).error().context("set up cpuset of `" + dir + "`");
+    return {};
+  };
+  auto is_v1 = [&](size_t i, const std::string& dir) {
+    if (i < v2_.size()) return !v2_[i];
+    return !path_exists(dirname_of(dir) + "/cgroup.controllers");  // recorded: v2 has this file
+  };
+  for (size_t i = 0; i < std::max(payload_dirs_.size(), monitor_dirs_.size()); ++i) {
+    if (i < monitor_dirs_.size()) COVE_TRY(make_one(monitor_dirs_[i], is_v1(i, monitor_dirs_[i])));
+    if (i < payload_dirs_.size()) COVE_TRY(make_one(payload_dirs_[i], is_v1(i, payload_dirs_[i])));
+  }
+  rollback.dismiss();
+  return {};
+}
+
+Result<void> ContainerCgroups::attach_monitor(pid_t pid) { return attach_to(monitor_dirs_, pid); }
+Result<void> ContainerCgroups::attach_payload(pid_t pid) { return attach_to(payload_dirs_, pid); }
+
+// The delegatee may then create sub-cgroups, move its processes between them and (v2) enable
+// controllers for them; limits set on the payload cgroup itself stay root-owned.
+Result<void> ContainerCgroups::delegate(uid_t uid, gid_t gid) {
+  const std::string ids = std::to_string(uid) + ":" + std::to_string(gid);
+  for (const auto& dir : payload_dirs_) {
+    const std::string what = "delegate `" + dir + "` to `" + ids + "`";
+    if (::chown(dir.c_str(), uid, gid) < 0) return Error::from_errno(errno, what + ": chown `" + dir + "`");
+    for (const char* file : {"cgroup.procs", "tasks", "cgroup.subtree_control", "cgroup.threads"}) {
+      std::string path = dir + "/" + file;
+      if (::chown(path.c_str(), uid, gid) < 0 && errno != ENOENT)
+        return Error::from_errno(errno, what + ": chown `" + path + "`");
+    }
+  }
+  return {};
+}
+
+// Each figure comes from the first hierarchy that has it, in layout order.
+Result<Stats> ContainerCgroups::stats() const {
+  Stats s;
+  auto fill = [](std::optional<uint64_t>& field, Result<std::optional<uint64_t>> r) -> Result<void> {
+    if (!r) return std::move(r).error().context("read cgroup stats");
+    if (!field && *r) field = *r;
+    return {};
+  };
+  for (const auto& dir : payload_dirs_) {
+    COVE_TRY(fill(s.cpu_usage_ns, read_counter(dir + "/cpuacct.usage")));
+    COVE_TRY(fill(s.cpu_usage_ns, read_cpu_stat_ns(dir + "/cpu.stat")));
+    COVE_TRY(fill(s.memory_current, read_counter(dir + "/memory.usage_in_bytes")));
+    COVE_TRY(fill(s.memory_current, read_counter(dir + "/memory.current")));
+    COVE_TRY(fill(s.memory_peak, read_counter(dir + "/memory.max_usage_in_bytes")));
+    COVE_TRY(fill(s.memory_peak, read_counter(dir + "/memory.peak")));
+    COVE_TRY(fill(s.pids_current, read_counter(dir + "/pids.current")));
+  }
+  return s;
+}
+
+// Includes the sub-cgroups a guest made: their processes are the container's too.
+std::vector<pid_t> ContainerCgroups::payload_pids() const {
+  std::set<pid_t> all;
+  for (const auto& dir : payload_dirs_)
+    if (auto pids = subtree_pids(dir)) all.insert(pids->begin(), pids->end());
+  return {all.begin(), all.end()};
+}
+
+// Goes as far as it can: every dir is tried even after a failure, and the first error is returned.
+Result<void> ContainerCgroups::destroy(int timeout_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::optional<Error> first;
+  auto note = [&](Result<void> r) {
+    if (!r && !first) first = std::move(r).error();
+  };
+  auto ours = [&](const std::vector<std::string>& dirs, std::string_view prefix) {
+    std::vector<std::string> out;
+    for (const auto& d : dirs) {
+      if (is_cove_dir(d, prefix))
+        out.push_back(d);
+      else
+        note(Error::invalid("refuse to remove `" + d + "`: not a cove cgroup"));
+    }
+    return out;
+  };
+  auto payload = ours(payload_dirs_, kPayloadPrefix);
+  auto monitor = ours(monitor_dirs_, kMonitorPrefix);
+
+  note(kill_payload(payload, deadline, timeout_ms));
+  note(leave(monitor));
+  for (const auto* dirs : {&payload, &monitor})
+    for (const auto& d : *dirs) note(remove_cgroup_tree(ops_, d, deadline));
+  if (first) return std::move(*first).context("destroy cgroups");
+  return {};
+}
+
+}  // namespace cove::cgroup

@@ -1,0 +1,99 @@
+// ContainerConfig: the typed result of parsing a container's INI config.
+// Owned by config/: no raw strings that need further parsing leave this module.
+// Defaults are applied by the parser; `validate()` checks cross-key rules.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace cove::config {
+
+enum class Namespace { kMnt, kPid, kUts, kIpc, kNet, kUser, kCgroup, kTime };
+inline constexpr Namespace kAllNamespaces[] = {Namespace::kMnt, Namespace::kPid,  Namespace::kUts,
+                                               Namespace::kIpc, Namespace::kNet,  Namespace::kUser,
+                                               Namespace::kCgroup, Namespace::kTime};
+const char* namespace_name(Namespace ns);  // "mnt", "pid", ...
+std::optional<Namespace> parse_namespace(std::string_view name);  // inverse of namespace_name()
+
+// One line of [mount] entry: fstab-like "SOURCE TARGET FSTYPE OPTIONS [DUMP [PASS]]".
+// TARGET is relative to the rootfs; the parser stores it normalised: no leading '/', no empty, "."
+// or ".." components ("dev/shm"). SOURCE and TARGET may use fstab's octal escapes (\040 = space).
+struct MountEntry {
+  std::string source;
+  std::string target;
+  std::string fstype;
+  unsigned long flags = 0;       // MS_* from the option list (bind, rbind, ro, nosuid, ...)
+  unsigned long propagation = 0; // MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE (+MS_REC), 0 = none
+  std::string data;              // options that are not flags, comma-joined, passed to mount(2)
+  bool create_dir = false;       // option "create=dir"
+  bool create_file = false;      // option "create=file"
+  bool optional = false;         // option "optional": a failure is a warning
+  std::string where;             // "FILE:LINE" for error messages
+
+  bool operator==(const MountEntry&) const = default;
+};
+
+// Parses one `[mount] entry` value; the error message says what is wrong (no "FILE:LINE").
+// `where` is left empty for the caller to fill.
+Result<MountEntry> parse_mount_entry(std::string_view text);
+// The inverse: "SOURCE /TARGET FSTYPE OPTIONS"; parse_mount_entry(format_mount_entry(e)) == e.
+std::string format_mount_entry(const MountEntry& entry);
+
+enum class AutoMountMode { kNone, kRo, kRw, kMixed };
+struct AutoMounts {
+  AutoMountMode proc = AutoMountMode::kMixed;   // mixed: rw, /proc/sys and /proc/sysrq-trigger read-only
+  AutoMountMode sys = AutoMountMode::kRo;       // rw | ro | none (mixed accepted as ro)
+  AutoMountMode cgroup = AutoMountMode::kRw;    // the container's own cgroup subtree; rw | ro | none
+};
+
+struct IdMapEntry {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t count = 0;
+
+  bool operator==(const IdMapEntry&) const = default;
+};
+
+struct ContainerConfig {
+  // [container]
+  std::string name;                       // set by the caller, not from the file
+  std::string hostname;                   // default: the container name if `uts` is cloned, else ""
+  std::vector<std::string> init = {"/sbin/init"};  // `init`, split on whitespace
+  std::vector<std::string> init_env;      // repeatable `init.env = KEY=VALUE`
+  std::string init_cwd = "/";             // `init.cwd`
+  int halt_signal = 30;                   // SIGPWR
+  int reboot_signal = 2;                  // SIGINT
+  int stop_signal = 9;                    // SIGKILL
+  std::string rootfs;                     // default: PATH/NAME/rootfs
+  bool privileged = false;                // true: no user namespace
+  unsigned ttys = 1;                      // number of /dev/ttyN ptys
+  std::string console_log;                // file the console output is copied to, "" = none
+  std::string log_file;                   // monitor log, default PATH/NAME/NAME.log
+  std::string log_level = "warn";
+  unsigned stop_timeout = 10;             // default seconds cove-stop waits for a clean halt
+
+  // [mount]
+  std::vector<MountEntry> mounts;         // repeatable `entry`
+  AutoMounts auto_mounts;                 // `auto = proc:mixed sys:ro cgroup:rw`
+
+  // [namespaces]
+  std::vector<Namespace> clone_ns;        // `clone = ...`, default all that exist
+  std::map<Namespace, std::string> share_ns;  // `share.net = OTHER` (container name)
+
+  // [idmap]
+  std::vector<IdMapEntry> uid_map;        // repeatable `uid = CONTAINER HOST COUNT`
+  std::vector<IdMapEntry> gid_map;
+
+  // Where each key was last set, "FILE:LINE", for messages from validate().
+  std::map<std::string, std::string> origin;
+};
+
+}  // namespace cove::config

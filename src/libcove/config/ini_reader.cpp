@@ -1,0 +1,252 @@
+// inih wrapper: our own line reader feeds inih one cleaned line per call, so that we know the
+// exact line number (Debian's libinih is built without INI_HANDLER_LINENO), can report every
+// syntax error (inih only returns the first one and does not call back for bad lines), and
+// never let inih split a long line.
+//
+// What libinih 55 does on its own, and why the reader works around it:
+//  - Lines longer than the buffer (INI_MAX_LINE = 200, so 199 characters) reach it in several
+//    reader calls; each chunk is parsed as a separate line and counted as one, so a long value
+//    is silently truncated and its tail becomes a syntax error or, if it contains `=`, a bogus
+//    key, and every later line number is off. We read lines from memory, check their length
+//    against the buffer size inih passes (`num - 1`) and report "line too long".
+//  - With INI_ALLOW_MULTILINE (the default), a line starting with whitespace continues the
+//    previous key and calls the handler again with the same key: for a repeatable key that is
+//    a silent extra entry, and an indented `key = value` becomes part of the previous value.
+//    We drop continuation lines (leading whitespace is stripped before inih sees a line):
+//    every value is exactly one line.
+//  - Inline comments are only `;` after whitespace (INI_INLINE_COMMENT_PREFIXES). We strip
+//    both `;` and `#` after whitespace ourselves, so inih never sees a comment.
+#include "config/ini_reader.hpp"
+
+#include <dirent.h>
+#include <ini.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+
+namespace cove::config {
+
+std::string IniError::text() const {
+  return line > 0 ? file + ":" + std::to_string(line) + ": " + message : file + ": " + message;
+}
+
+namespace {
+
+constexpr size_t kMaxIncludeDepth = 32;
+
+// One thing found in a file, in order; expanded into the document after inih returns so that
+// no recursion (and nothing that can throw) happens inside the C callbacks.
+struct Event {
+  enum Kind { kItem, kError, kInclude } kind = kItem;
+  int line = 0;
+  std::string section, key, value;  // kItem (key "" = section header), kInclude (value)
+  std::string message;              // kError
+};
+
+struct FileParse {
+  std::string_view text;
+  size_t pos = 0;
+  int line = 0;
+  std::string section;
+  std::vector<Event> events;
+  bool failed = false;  // an exception was caught in a callback
+};
+
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+// Drops a comment: the whole line if it starts with ';' or '#', else from the first ';' or '#'
+// that follows whitespace.
+std::string_view strip_comment(std::string_view s) {
+  if (!s.empty() && (s[0] == ';' || s[0] == '#')) return {};
+  for (size_t i = 1; i < s.size(); ++i)
+    if ((s[i] == ';' || s[i] == '#') && is_blank(s[i - 1])) return trim(s.substr(0, i));
+  return s;
+}
+
+// Cleans one raw line into what inih will see. Returns an error message, or "" when `out`
+// holds the line ("" for blank and comment lines). A valid header updates `p.section`.
+std::string clean_line(FileParse& p, std::string_view raw, std::string& out) {
+  std::string_view s = raw;
+  if (p.line == 1 && starts_with(s, "\xEF\xBB\xBF")) s.remove_prefix(3);  // UTF-8 BOM
+  if (s.find('\0') != std::string_view::npos) return "line contains a NUL byte";
+  s = strip_comment(trim(s));
+  out.clear();
+  if (s.empty()) return "";
+  if (s.front() == '[') {
+    if (s.back() != ']') {
+      if (s.find(']') == std::string_view::npos) return "section header `" + std::string(s) + "` has no closing `]`";
+      return "unexpected text after `]` in `" + std::string(s) + "`";
+    }
+    std::string_view name = trim(s.substr(1, s.size() - 2));
+    if (name.empty()) return "empty section name";
+    if (name.find_first_of("[]") != std::string_view::npos)
+      return "section name `" + std::string(name) + "` must not contain `[` or `]`";
+    p.section = std::string(name);
+    out = "[" + p.section + "]";
+    p.events.push_back(Event{Event::kItem, p.line, p.section, "", "", ""});
+    return "";
+  }
+  size_t eq = s.find_first_of("=:");
+  if (eq == std::string_view::npos)
+    return "expected `key = value`, `[section]` or a comment, got `" + std::string(s) + "`";
+  if (trim(s.substr(0, eq)).empty()) return "missing key name before `" + std::string(1, s[eq]) + "`";
+  out = std::string(s);
+  return "";
+}
+
+// inih's reader: returns the next line, cleaned, in `str` (at most num - 1 characters).
+char* read_line(char* str, int num, void* stream) noexcept {
+  auto* p = static_cast<FileParse*>(stream);
+  try {
+    if (num < 1 || p->pos >= p->text.size()) return nullptr;
+    size_t nl = p->text.find('\n', p->pos);
+    size_t end = nl == std::string_view::npos ? p->text.size() : nl;
+    std::string_view raw = p->text.substr(p->pos, end - p->pos);
+    p->pos = nl == std::string_view::npos ? end : end + 1;
+    ++p->line;
+    std::string clean;
+    std::string err = clean_line(*p, raw, clean);
+    if (err.empty() && clean.size() > static_cast<size_t>(num - 1))
+      err = "line too long (max " + std::to_string(num - 1) + " characters)";
+    if (!err.empty()) {
+      p->events.push_back(Event{Event::kError, p->line, "", "", "", std::move(err)});
+      clean.clear();
+    }
+    std::memcpy(str, clean.data(), clean.size());
+    str[clean.size()] = '\0';
+    return str;
+  } catch (...) {
+    p->failed = true;
+    return nullptr;
+  }
+}
+
+// inih's handler: records the key (inih's `section` is ignored: ours is the untruncated one).
+int on_key(void* user, const char* /*section*/, const char* name, const char* value) noexcept {
+  auto* p = static_cast<FileParse*>(user);
+  try {
+    Event ev;
+    ev.kind = std::strcmp(name, "include") == 0 ? Event::kInclude : Event::kItem;
+    ev.line = p->line;
+    ev.section = p->section;
+    ev.key = name;
+    ev.value = value;
+    p->events.push_back(std::move(ev));
+  } catch (...) {
+    p->failed = true;
+  }
+  return 1;
+}
+
+std::string canonical_of(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf)) return buf;
+  return absolute_path(path);
+}
+
+class Reader {
+ public:
+  IniDocument doc;
+
+  void parse_text(std::string_view text, const std::string& file, const std::string& canonical) {
+    FileParse p;
+    p.text = text;
+    int r = ini_parse_stream(read_line, &p, on_key, &p);
+    if (p.failed) add_error(file, 0, "internal error while parsing (out of memory?)");
+    else if (r < 0) add_error(file, 0, "inih could not parse the file (error " + std::to_string(r) + ")");
+    else if (r > 0 && std::none_of(p.events.begin(), p.events.end(),
+                                   [&](const Event& e) { return e.kind == Event::kError && e.line == r; }))
+      p.events.push_back(Event{Event::kError, r, "", "", "", "syntax error"});  // inih disagrees
+    stack_.push_back({canonical, file});
+    for (Event& ev : p.events) {
+      if (ev.kind == Event::kError) add_error(file, ev.line, ev.message);
+      else if (ev.kind == Event::kInclude) include(file, ev.line, ev.value);
+      else doc.items.push_back(IniItem{file, ev.line, std::move(ev.section), std::move(ev.key), std::move(ev.value)});
+    }
+    stack_.pop_back();
+  }
+
+ private:
+  struct Open {
+    std::string canonical;
+    std::string name;
+  };
+  std::vector<Open> stack_;  // files being read, outermost first
+
+  void add_error(const std::string& file, int line, std::string message) {
+    doc.errors.push_back(IniError{file, line, std::move(message), doc.items.size()});
+  }
+
+  void include(const std::string& from, int line, const std::string& value) {
+    if (value.empty()) return add_error(from, line, "`include` needs a FILE or DIR");
+    std::string path = value;
+    if (value.front() != '/') {
+      std::string dir = dirname_of(from);
+      if (dir != "." || starts_with(from, "./")) path = (dir.back() == '/' ? dir : dir + "/") + value;
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) < 0)
+      return add_error(from, line, "include `" + path + "`: " + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return include_file(from, line, path);
+    auto names = conf_files(path);
+    if (!names) return add_error(from, line, "include `" + path + "`: " + names.error().message());
+    for (const auto& name : *names) include_file(from, line, (path.back() == '/' ? path : path + "/") + name);
+  }
+
+  // The `*.conf` regular files of `dir` (dot files skipped), sorted by name.
+  static Result<std::vector<std::string>> conf_files(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return Error::from_errno(errno, "open directory");
+    std::vector<std::string> names;
+    while (struct dirent* ent = ::readdir(d)) {
+      std::string name = ent->d_name;
+      if (name.empty() || name.front() == '.' || name.size() <= 5 || name.substr(name.size() - 5) != ".conf")
+        continue;
+      struct stat st;
+      if (::stat((dir + "/" + name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) names.push_back(name);
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  void include_file(const std::string& from, int line, const std::string& path) {
+    std::string canonical = canonical_of(path);
+    for (size_t i = 0; i < stack_.size(); ++i) {
+      if (stack_[i].canonical != canonical) continue;
+      std::string chain;
+      for (size_t j = i; j < stack_.size(); ++j) chain += "`" + stack_[j].name + "` -> ";
+      return add_error(from, line, "include cycle: " + chain + "`" + path + "`");
+    }
+    if (stack_.size() >= kMaxIncludeDepth)
+      return add_error(from, line, "includes nested too deeply (max " + std::to_string(kMaxIncludeDepth) + ")");
+    auto text = read_file(path);
+    if (!text) return add_error(from, line, "include: " + text.error().message());
+    parse_text(*text, path, canonical);
+  }
+};
+
+}  // namespace
+
+Result<IniDocument> read_ini_file(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return std::move(text).error();
+  Reader reader;
+  reader.parse_text(*text, path, canonical_of(path));
+  return std::move(reader.doc);
+}
+
+IniDocument read_ini_string(const std::string& text, const std::string& label) {
+  Reader reader;
+  reader.parse_text(text, label, canonical_of(label));
+  return std::move(reader.doc);
+}
+
+}  // namespace cove::config

@@ -1,0 +1,62 @@
+// IniReader: turns a config file (and everything it includes) into an ordered list of
+// {file, line, section, key, value} items plus FILE:LINE errors. Owns the file syntax only:
+// lines, sections, comments, `include`; what keys mean is key_table's business.
+//
+// Syntax (parsed with inih, line by line):
+//   [section]              a section header
+//   key = value            `:` works too; whitespace around key and value is dropped
+//   ; comment  # comment   at the start of a line, or after whitespace anywhere in a line
+//   include = FILE|DIR     in any section or before the first one; see below
+// Indentation is ignored and there are NO continuation lines (inih's multiline mode is
+// defeated by stripping leading whitespace before inih sees a line): an indented
+// `key = value` under a section is an ordinary key, never a silent part of the previous value.
+// A line may hold at most 199 characters once indentation and comments are removed (inih's
+// fixed line buffer); longer lines are an error instead of being split into bogus lines.
+//
+// `include = PATH` is resolved against the including file's directory. A FILE is read in
+// place of the include line; a DIR contributes its `*.conf` files sorted by name (dot files
+// skipped). Every included file starts outside any section. Missing files and include cycles
+// are errors at the include's FILE:LINE.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace cove::config {
+
+struct IniItem {
+  std::string file;     // as named in messages: the path given, or an include path
+  int line = 0;
+  std::string section;  // "" before the first section header
+  std::string key;      // "" for a `[section]` header line (value is then "")
+  std::string value;
+
+  bool is_section_header() const { return key.empty(); }
+  std::string where() const { return file + ":" + std::to_string(line); }
+};
+
+struct IniError {
+  std::string file;
+  int line = 0;            // 0 when the error is about a whole file
+  std::string message;
+  size_t before_item = 0;  // items.size() when the error was found: orders errors among items
+
+  // "FILE:LINE: message" (or "FILE: message").
+  std::string text() const;
+};
+
+struct IniDocument {
+  std::vector<IniItem> items;  // in reading order, includes expanded in place
+  std::vector<IniError> errors;
+};
+
+// Fails only when `path` itself cannot be read (the Error keeps its errno); every other
+// problem, including a missing include, is an IniError in the document.
+Result<IniDocument> read_ini_file(const std::string& path);
+// `label` names the text in messages; relative includes resolve against its directory.
+IniDocument read_ini_string(const std::string& text, const std::string& label);
+
+}  // namespace cove::config

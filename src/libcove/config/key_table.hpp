@@ -1,0 +1,55 @@
+// The key table: the one list of every config key (LXC's config_jump_table). Each entry
+// knows its section, the value syntax shown to users, its default, whether it repeats, its
+// documentation, and how to parse a value into ContainerConfig, print it back and reset it.
+// load.cpp parses with it, get_key() and the man page's key list are generated from it.
+// Adding a key (or a new section) is adding one entry to the table in key_table.cpp.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "config/container_config.hpp"
+
+namespace cove::config {
+
+// Where a value comes from, for relative paths and MountEntry::where.
+struct KeyContext {
+  std::string file;  // as named in messages
+  int line = 0;
+  std::string dir;   // absolute directory of `file`: relative paths are resolved against it
+
+  std::string where() const { return file + ":" + std::to_string(line); }
+};
+
+// Parses `value` into the config (appending for repeatable keys). The error says what is
+// wrong with the value; the caller adds "FILE:LINE: [section] key: " and "(allowed: ...)".
+using KeyParseFn = Result<void> (*)(ContainerConfig&, const std::string& value, const KeyContext&);
+// The current values as text, each one re-parseable; empty when unset (or an empty list).
+using KeyFormatFn = std::vector<std::string> (*)(const ContainerConfig&);
+// Resets the key to its default (for a repeatable key: the empty list).
+using KeyClearFn = void (*)(ContainerConfig&);
+
+struct KeySpec {
+  std::string_view section;
+  std::string_view key;
+  std::string_view allowed;       // value syntax, e.g. "0..64" or "SOURCE TARGET FSTYPE OPTIONS"
+  std::string_view default_text;  // e.g. "1", "the container name", "" (= none)
+  bool repeatable = false;        // every occurrence adds a value; an empty value clears them
+  std::string_view doc;           // one paragraph, plain text
+  KeyParseFn parse = nullptr;
+  KeyFormatFn format = nullptr;
+  KeyClearFn clear = nullptr;
+
+  std::string name() const { return std::string(section) + "." + std::string(key); }  // origin key
+};
+
+std::span<const KeySpec> key_table();
+const KeySpec* find_key(std::string_view section, std::string_view key);
+// Section names in table order ("container", "mount", ...).
+std::vector<std::string> key_sections();
+bool is_known_section(std::string_view section);
+
+}  // namespace cove::config

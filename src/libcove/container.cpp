@@ -1,0 +1,391 @@
+#include "container.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "base/fs.hpp"
+#include "base/scope_exit.hpp"
+#include "cgroup/cgroup.hpp"
+#include "config/load.hpp"
+#include "monitor/protocol.hpp"
+#include "ns/idmap.hpp"
+#include "paths.hpp"
+#include "state/container_lock.hpp"
+#include "templates/template_runner.hpp"
+
+#ifndef COVE_CONFDIR
+#define COVE_CONFDIR "/usr/local/share/cove/config"
+#endif
+
+namespace cove {
+
+namespace {
+constexpr int kLockTimeoutMs = 30000;
+
+Result<config::ContainerConfig> load(const ContainerPaths& p, bool validate = true) {
+  config::LoadOptions lo;
+  lo.name = p.name();
+  lo.default_rootfs = p.rootfs();
+  lo.validate = validate;
+  return config::load_config(p.config(), lo);
+}
+
+int64_t monotonic_ms() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Host id ranges already taken: other containers of this path and /etc/sub[ug]id delegations.
+std::vector<ns::HostRange> used_ranges(const std::string& lxcpath, const std::string& self) {
+  std::vector<ns::HostRange> used;
+  for (const char* f : {"/etc/subuid", "/etc/subgid"})
+    if (auto t = read_file(f)) {
+      auto r = ns::parse_subid(*t);
+      used.insert(used.end(), r.begin(), r.end());
+    }
+  if (auto names = Container::list(lxcpath)) {
+    for (const auto& n : *names) {
+      if (n == self) continue;
+      if (auto t = read_file(ContainerPaths(lxcpath, n).config())) {
+        for (const char* key : {"uid", "gid"}) {
+          auto r = ns::scan_config_ranges(*t, key);
+          used.insert(used.end(), r.begin(), r.end());
+        }
+      }
+    }
+  }
+  return used;
+}
+
+Result<uint64_t> allocate_idmap(const ContainerPaths& p, std::string& config_text) {
+  // Serialise allocations in this path so two concurrent creates never pick one range.
+  auto lock = ContainerLock::acquire(p.lxcpath() + "/.idmap.lock", "id map pool", kLockTimeoutMs);
+  if (!lock) return std::move(lock).error();
+  auto base = ns::allocate_range(used_ranges(p.lxcpath(), p.name()));
+  if (!base) return std::move(base).error();
+  config_text += fmt::format(
+      "\n[idmap]\n# Allocated by cove-create from the host id pool: container ids 0-{} are host ids {}-{}.\n"
+      "uid = 0 {} {}\ngid = 0 {} {}\n",
+      ns::kRangeSize - 1, *base, *base + ns::kRangeSize - 1, *base, ns::kRangeSize, *base, ns::kRangeSize);
+  if (auto r = write_file(p.config(), config_text, 0644); !r) return std::move(r).error();
+  return *base;
+}
+}  // namespace
+
+Container::Container(std::string lxcpath, std::string name) : lxcpath_(std::move(lxcpath)), name_(std::move(name)) {
+  lxcpath_ = ContainerPaths(lxcpath_, name_).lxcpath();
+}
+
+bool Container::exists() const {
+  ContainerPaths p(lxcpath_, name_);
+  return path_exists(p.config()) && !path_exists(p.partial_marker());
+}
+
+Result<void> Container::create(const CreateOptions& opts) {
+  COVE_TRY(validate_name(name_));
+  ContainerPaths p(lxcpath_, name_);
+  // Check the inputs before anything is made, so errors name the user's own file and lines.
+  if (!opts.config_file.empty()) {
+    config::LoadOptions lo;
+    lo.name = name_;
+    lo.default_rootfs = p.rootfs();
+    lo.validate = false;
+    if (auto r = config::load_config(opts.config_file, lo); !r) return std::move(r).error();
+  }
+  std::string template_exe;
+  if (!opts.template_name.empty()) {
+    template_exe = templates::find_template(opts.template_name);
+    if (::access(template_exe.c_str(), X_OK) < 0)
+      return Error::from_errno(errno, "template `" + opts.template_name + "` (looked for `" + template_exe + "`)");
+  }
+  COVE_TRY(mkdir_p(lxcpath_, 0711));
+  // mkdir is the atomic claim on the name; 0711 lets the container's root reach its rootfs.
+  if (::mkdir(p.dir().c_str(), 0711) < 0) {
+    if (errno == EEXIST) return Error(EEXIST, fmt::format("container `{}` already exists in `{}`", name_, lxcpath_));
+    return Error::from_errno(errno, "create `" + p.dir() + "`");
+  }
+  ScopeExit rollback([&] { (void)remove_tree(p.dir()); });
+  auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
+  if (!lock) return std::move(lock).error();
+  COVE_TRY(write_file(p.partial_marker(), "cove-create in progress\n"));
+
+  std::string base_config = opts.config_file.empty()
+                                ? find_data("config/default.conf", std::string(COVE_CONFDIR) + "/default.conf")
+                                : opts.config_file;
+  auto user_text = read_file(base_config);
+  if (!user_text) return std::move(user_text).error().context("read config");
+  std::string text = fmt::format("# cove container `{}`\ninclude = {}\n\n# From `{}`:\n{}\n", name_,
+                                 find_data("config/common.conf", std::string(COVE_CONFDIR) + "/common.conf"),
+                                 base_config, *user_text);
+  COVE_TRY(write_file(p.config(), text, 0644));
+  auto cfg = load(p, /*validate=*/false);
+  if (!cfg) return std::move(cfg).error();
+  std::optional<uint32_t> mapped;
+  if (!cfg->privileged && cfg->uid_map.empty() && cfg->gid_map.empty()) {
+    auto base = allocate_idmap(p, text);
+    if (!base) return std::move(base).error().context("allocate host ids");
+    mapped = static_cast<uint32_t>(*base);
+  } else if (!cfg->privileged) {
+    mapped = ns::host_id_of(cfg->uid_map, 0);
+  }
+  cfg = load(p);
+  if (!cfg) return std::move(cfg).error();
+
+  if (!opts.template_name.empty()) {
+    COVE_TRY(mkdir_p(cfg->rootfs, 0755));
+    templates::TemplateRun run;
+    run.executable = template_exe;
+    run.name = name_;
+    run.container_dir = p.dir();
+    run.rootfs = cfg->rootfs;
+    run.mapped_uid = mapped;
+    run.mapped_gid = cfg->privileged ? std::nullopt : ns::host_id_of(cfg->gid_map, 0);
+    run.extra_args = opts.template_args;
+    COVE_TRY(templates::run_template(run));
+    // The template may have added keys: the result must still be a valid config.
+    if (auto again = load(p); !again) return std::move(again).error().context("config after template");
+  }
+  if (::unlink(p.partial_marker().c_str()) < 0) return Error::from_errno(errno, "remove partial marker");
+  rollback.dismiss();
+  return {};
+}
+
+Result<void> Container::destroy(bool force) {
+  ContainerPaths p(lxcpath_, name_);
+  if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
+  auto st = state();
+  if (st.state != ContainerState::kStopped) {
+    if (!force) return Error(EBUSY, fmt::format("`{}` is {}; stop it first or use -f", name_, state_name(st.state)));
+    StopOptions so;
+    so.kill = true;
+    if (auto r = stop(so); !r && state().state != ContainerState::kStopped) return std::move(r).error();
+  }
+  auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
+  if (!lock) return std::move(lock).error();
+  st = state();
+  if (st.state != ContainerState::kStopped) return Error(EBUSY, fmt::format("`{}` was started again", name_));
+  if (st.monitor_died) COVE_TRY(cleanup_stale_locked(st));
+  return remove_tree(p.dir());
+}
+
+StateInfo Container::state() const {
+  ContainerPaths p(lxcpath_, name_);
+  StateInfo out;
+  auto text = read_file(p.state_file());
+  if (!text) return out;
+  auto rs = decode_runtime_state(*text);
+  if (!rs) {
+    out.monitor_died = !path_exists(p.command_socket());
+    return out;
+  }
+  out.runtime = *rs;
+  if (!process_matches(rs->monitor_pid, rs->monitor_starttime)) {
+    out.monitor_died = true;
+    return out;
+  }
+  out.state = rs->state;
+  return out;
+}
+
+Result<void> Container::cleanup_stale_locked(const StateInfo& st) {
+  ContainerPaths p(lxcpath_, name_);
+  const auto& rs = st.runtime;
+  if (process_matches(rs.init_pid, rs.init_starttime)) ::kill(rs.init_pid, SIGKILL);
+  auto cgs = cgroup::ContainerCgroups::from_recorded(rs.payload_cgroups, rs.monitor_cgroups);
+  if (auto r = cgs.destroy(); !r) return std::move(r).error().context("remove stale cgroups");
+  return remove_tree(p.runtime_dir());
+}
+
+Result<bool> Container::cleanup_stale() {
+  ContainerPaths p(lxcpath_, name_);
+  auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
+  if (!lock) return std::move(lock).error();
+  auto st = state();
+  if (!st.monitor_died) return false;
+  COVE_TRY(cleanup_stale_locked(st));
+  return true;
+}
+
+Result<int> Container::start(const StartOptions& opts) {
+  COVE_TRY(validate_name(name_));
+  ContainerPaths p(lxcpath_, name_);
+  if (!exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
+  auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
+  if (!lock) return std::move(lock).error();
+  auto st = state();
+  if (st.monitor_died) COVE_TRY(cleanup_stale_locked(st));
+  else if (st.state != ContainerState::kStopped)
+    return Error(EBUSY, fmt::format("`{}` is already {}", name_, st.state == ContainerState::kRunning
+                                                                     ? "running"
+                                                                     : state_name(st.state)));
+  if (auto cfg = load(p); !cfg) return std::move(cfg).error();
+
+  std::vector<std::string> args = {find_helper("cove-monitor"), "--path", lxcpath_, "--name", name_};
+  if (!opts.log_file.empty()) args.insert(args.end(), {"--log-file", opts.log_file});
+  if (!opts.log_level.empty()) args.insert(args.end(), {"--log-level", opts.log_level});
+  if (opts.foreground) {
+    // The monitor replaces us; it keeps the lock until init runs.
+    UniqueFd lfd = lock->release_fd();
+    ::fcntl(lfd.get(), F_SETFD, 0);
+    args.insert(args.end(), {"--foreground", "--lock-fd", std::to_string(lfd.get())});
+    if (opts.inherit_stdio) args.push_back("--inherit-stdio");
+    if (!opts.init_override.empty()) {
+      args.push_back("--");
+      args.insert(args.end(), opts.init_override.begin(), opts.init_override.end());
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    return Error::from_errno(errno, "exec monitor `" + args[0] + "`");
+  }
+
+  int pfd[2];
+  if (::pipe2(pfd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
+  UniqueFd rd(pfd[0]), wr(pfd[1]);
+  args.insert(args.end(), {"--status-fd", "3"});
+  if (!opts.init_override.empty()) {
+    args.push_back("--");
+    args.insert(args.end(), opts.init_override.begin(), opts.init_override.end());
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // Double fork: the monitor is reparented at once and never becomes our zombie.
+  pid_t mid = ::fork();
+  if (mid < 0) return Error::from_errno(errno, "fork monitor");
+  if (mid == 0) {
+    if (::fork() != 0) ::_exit(0);
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(wr.get(), 3);
+    for (int i = 0; i < 3; ++i) ::dup2(null, i);
+    if (null > 3) ::close(null);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  wr.reset();
+  ::waitpid(mid, nullptr, 0);
+  std::string msg;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(rd.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) msg.append(buf, static_cast<size_t>(n));
+  if (msg.rfind("ok", 0) == 0) return 0;
+  if (msg.rfind("error ", 0) == 0) {
+    msg = msg.substr(6);
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    auto sp = msg.find(' ');
+    int code = std::atoi(msg.substr(0, sp).c_str());
+    return Error(code ? code : EIO, sp == std::string::npos ? msg : msg.substr(sp + 1));
+  }
+  return Error(EIO, fmt::format("monitor `{}` exited during start; see its log", args[0]));
+}
+
+Result<void> Container::stop(const StopOptions& opts) {
+  ContainerPaths p(lxcpath_, name_);
+  auto st = state();
+  if (st.monitor_died) {
+    auto r = cleanup_stale();
+    if (!r) return std::move(r).error();
+    return {};
+  }
+  if (st.state == ContainerState::kStopped) {
+    if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
+    return Error(ESRCH, fmt::format("`{}` is not running", name_));
+  }
+  int timeout = opts.timeout_s;
+  if (timeout < 0) {
+    auto cfg = load(p, false);
+    timeout = cfg ? static_cast<int>(cfg->stop_timeout) : 10;
+  }
+  monitor::Json req = {{"cmd", opts.reboot ? "reboot" : "stop"}, {"timeout", timeout}, {"kill", opts.kill}};
+  auto r = monitor::request(p.command_socket(), req, (timeout + 15) * 1000);
+  if (!r) {
+    // The monitor may have finished between our state read and the request.
+    if (state().state == ContainerState::kStopped && !state().monitor_died) return {};
+    return std::move(r).error().context("stop");
+  }
+  return {};
+}
+
+Result<ContainerInfo> Container::info() const {
+  ContainerPaths p(lxcpath_, name_);
+  if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
+  ContainerInfo out;
+  out.name = name_;
+  out.state = state();
+  out.config_path = p.config();
+  if (auto cfg = load(p, false)) {
+    out.privileged = cfg->privileged;
+    out.rootfs = cfg->rootfs;
+  }
+  if (out.state.state != ContainerState::kStopped) {
+    auto cgs = cgroup::ContainerCgroups::from_recorded(out.state.runtime.payload_cgroups,
+                                                       out.state.runtime.monitor_cgroups);
+    if (auto s = cgs.stats()) {
+      out.cpu_usage_ns = s->cpu_usage_ns;
+      out.memory_current = s->memory_current;
+      out.memory_peak = s->memory_peak;
+      out.pids_current = s->pids_current;
+    }
+  }
+  return out;
+}
+
+Result<void> Container::wait(ContainerState want, int timeout_ms) const {
+  int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
+  for (;;) {
+    if (state().state == want) return {};
+    if (deadline >= 0 && monotonic_ms() >= deadline)
+      return Error(ETIMEDOUT, fmt::format("`{}` did not reach {} in time (it is {})", name_, state_name(want),
+                                          state_name(state().state)));
+    ::usleep(10000);
+  }
+}
+
+Result<int> Container::attach(const AttachOptions& opts) {
+  auto st = state();
+  if (!can_attach(st.state))
+    return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
+  return lifecycle::attach_to(st.runtime, opts);
+}
+
+Result<void> Container::console(unsigned tty, int escape_char) {
+  ContainerPaths p(lxcpath_, name_);
+  auto st = state();
+  if (st.state != ContainerState::kRunning)
+    return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
+  UniqueFd conn;
+  auto r = monitor::request(p.command_socket(), {{"cmd", "console"}, {"tty", tty}}, 5000, &conn);
+  if (!r) return std::move(r).error().context("console");
+  if (r->fds.empty()) return Error(EPROTO, "monitor sent no console");
+  return lifecycle::proxy_terminal(r->fds[0].get(), conn.get(), escape_char);
+}
+
+Result<std::vector<std::string>> Container::list(const std::string& lxcpath) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(lxcpath.c_str());
+  if (!d) {
+    if (errno == ENOENT) return out;
+    return Error::from_errno(errno, "open `" + lxcpath + "`");
+  }
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == ".." || n[0] == '.') continue;
+    if (path_exists(lxcpath + "/" + n + "/config")) out.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace cove

@@ -1,0 +1,238 @@
+#include "lifecycle/attach.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "base/fd_passing.hpp"
+#include "base/fs.hpp"
+#include "base/syscalls.hpp"
+#include "rootfs/dev.hpp"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+extern char** environ;
+
+namespace cove::lifecycle {
+
+namespace {
+
+int exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+std::vector<std::string> attach_env(const AttachRequest& req) {
+  std::vector<std::string> env;
+  if (req.keep_env) {
+    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  } else {
+    env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "USER=root",
+           "LOGNAME=root", "container=cove"};
+    if (const char* term = std::getenv("TERM")) env.push_back(std::string("TERM=") + term);
+  }
+  for (const auto& kv : req.set_env) {
+    std::string key = kv.substr(0, kv.find('='));
+    std::erase_if(env, [&](const std::string& e) { return e.substr(0, e.find('=')) == key; });
+    env.push_back(kv);
+  }
+  return env;
+}
+
+// The process that enters the container; runs in a fork of cove-attach, reports failures on
+// `sock`, and exits with the status of the command.
+[[noreturn]] void enter_and_run(const RuntimeState& rs, const AttachRequest& req, int pidfd, int sock, bool want_pty) {
+  auto fail = [&](const Error& e) {
+    (void)send_with_fds(sock, "E" + std::to_string(e.code()) + " " + e.message(), {});
+    ::_exit(126);
+  };
+  for (const auto& dir : rs.payload_cgroups) {
+    if (auto r = write_existing(dir + "/cgroup.procs", "0"); !r) fail(std::move(r).error().context("join cgroup"));
+  }
+  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+  if (!rs.privileged) flags |= CLONE_NEWUSER;
+  if (path_exists("/proc/self/ns/time")) flags |= CLONE_NEWTIME;
+  if (::setns(pidfd, static_cast<int>(flags)) < 0) fail(Error::from_errno(errno, "enter namespaces"));
+  UniqueFd master, slave;
+  if (want_pty) {
+    auto pair = rootfs::open_pty_pair("/dev/ptmx");
+    if (!pair) fail(std::move(pair).error().context("allocate pty in container"));
+    master = std::move(pair->first);
+    slave = std::move(pair->second);
+    if (auto r = send_with_fds(sock, "P", {master.get()}); !r) fail(r.error());
+    master.reset();
+  }
+  // A new pid namespace only applies to children: fork once more.
+  pid_t pid = ::fork();
+  if (pid < 0) fail(Error::from_errno(errno, "fork inside container"));
+  if (pid == 0) {
+    if (!rs.privileged) {
+      if (::setgroups(0, nullptr) < 0 || ::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
+        fail(Error::from_errno(errno, "become container root"));
+    }
+    if (want_pty) {
+      ::setsid();
+      ::ioctl(slave.get(), TIOCSCTTY, 0);
+      for (int i = 0; i < 3; ++i) ::dup2(slave.get(), i);
+      slave.reset();
+    }
+    if (::chdir(req.cwd.c_str()) < 0) ::chdir("/");
+    ::close(sock);
+    std::vector<std::string> args = req.argv.empty() ? std::vector<std::string>{"/bin/sh"} : req.argv;
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    auto env = attach_env(req);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execvpe(argv[0], argv.data(), envp.data());
+    std::string msg = "cove-attach: exec `" + args[0] + "`: " + std::strerror(errno) + "\n";
+    (void)!::write(2, msg.data(), msg.size());
+    ::_exit(127);
+  }
+  slave.reset();
+  ::close(sock);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::_exit(exit_code(status));
+}
+
+Result<std::string> read_failure(int sock) {
+  auto m = recv_with_fds(sock, 4096);
+  if (!m || m->eof || m->data.empty() || m->data[0] != 'E') return std::string();
+  return m->data.substr(1);
+}
+
+Error parse_failure(const std::string& text) {
+  auto sp = text.find(' ');
+  int code = std::atoi(text.substr(0, sp).c_str());
+  return Error(code ? code : EIO, sp == std::string::npos ? text : text.substr(sp + 1));
+}
+
+}  // namespace
+
+Result<void> proxy_terminal(int master, int hup_fd, int escape) {
+  struct termios saved;
+  bool raw = false;
+  if (::isatty(0) && ::tcgetattr(0, &saved) == 0) {
+    struct termios t = saved;
+    ::cfmakeraw(&t);
+    raw = ::tcsetattr(0, TCSANOW, &t) == 0;
+  }
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGWINCH);
+  ::sigprocmask(SIG_BLOCK, &mask, &old);
+  UniqueFd winch(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  auto sync_size = [&] {
+    struct winsize ws;
+    if (::ioctl(0, TIOCGWINSZ, &ws) == 0) ::ioctl(master, TIOCSWINSZ, &ws);
+  };
+  sync_size();
+  bool stdin_open = true, saw_escape = false, done = false;
+  char buf[8192];
+  while (!done) {
+    struct pollfd p[4] = {{master, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}, {winch.get(), POLLIN, 0},
+                          {hup_fd, POLLIN, 0}};
+    if (::poll(p, 4, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[0].revents) {
+      ssize_t n = ::read(master, buf, sizeof buf);
+      if (n <= 0) break;
+      (void)!::write(1, buf, static_cast<size_t>(n));
+    }
+    if (p[1].revents) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n <= 0) {
+        stdin_open = false;
+      } else {
+        std::string out;
+        for (ssize_t i = 0; i < n; ++i) {
+          char c = buf[i];
+          if (escape >= 0 && saw_escape) {
+            saw_escape = false;
+            if (c == 'q') {
+              done = true;
+              break;
+            }
+            out += c;  // escape twice (or escape + other) sends it through
+          } else if (escape >= 0 && c == static_cast<char>(escape)) {
+            saw_escape = true;
+          } else {
+            out += c;
+          }
+        }
+        if (!out.empty()) (void)!::write(master, out.data(), out.size());
+      }
+    }
+    if (p[2].revents) {
+      struct signalfd_siginfo si;
+      while (::read(winch.get(), &si, sizeof si) == sizeof si) {
+      }
+      sync_size();
+    }
+    if (hup_fd >= 0 && p[3].revents) break;
+  }
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  if (raw) ::tcsetattr(0, TCSANOW, &saved);
+  return {};
+}
+
+Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req) {
+  UniqueFd pidfd(sys::pidfd_open(rs.init_pid, 0));
+  if (!pidfd) return Error::from_errno(errno, "open init pid " + std::to_string(rs.init_pid));
+  // Checked after opening the pidfd: it now names the process we verified, or nothing.
+  if (!process_matches(rs.init_pid, rs.init_starttime)) return Error(ESRCH, "container init has exited");
+  bool want_pty = req.pty.value_or(::isatty(0) != 0);
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::from_errno(errno, "socketpair");
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork");
+  if (pid == 0) {
+    ours.reset();
+    enter_and_run(rs, req, pidfd.get(), theirs.get(), want_pty);
+  }
+  theirs.reset();
+  Result<void> proxied;
+  if (want_pty) {
+    auto m = recv_with_fds(ours.get(), 4096);
+    if (m && !m->eof && !m->data.empty() && m->data[0] == 'P' && !m->fds.empty()) {
+      proxied = proxy_terminal(m->fds[0].get(), -1, -1);
+    } else if (m && !m->eof && !m->data.empty() && m->data[0] == 'E') {
+      int st;
+      ::waitpid(pid, &st, 0);
+      return parse_failure(m->data.substr(1));
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 126) {
+    auto f = read_failure(ours.get());
+    if (f && !f->empty()) return parse_failure(*f);
+  }
+  return exit_code(status);
+}
+
+}  // namespace cove::lifecycle

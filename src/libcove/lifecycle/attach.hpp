@@ -1,0 +1,32 @@
+// Running a command inside a running container (cove-attach) and connecting a terminal to one
+// of its ptys (cove-console). Attach enters the container's cgroups and every namespace of its
+// init (one setns through a pidfd), becomes the container's root, and execs with a clean
+// environment; with a terminal it allocates a pty from the container's own devpts.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "state/container_state.hpp"
+
+namespace cove::lifecycle {
+
+struct AttachRequest {
+  std::vector<std::string> argv;          // empty = /bin/sh
+  bool keep_env = false;
+  std::vector<std::string> set_env;       // KEY=VALUE
+  std::optional<bool> pty;                // default: when stdin is a terminal
+  std::string cwd = "/";
+};
+
+// Returns the command's exit status (128+N when killed by signal N; 127 when exec failed).
+Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req);
+
+// Copies stdin -> master and master -> stdout until the master hangs up, `hup_fd` (if >= 0)
+// hangs up, or the user types `escape` followed by 'q' (escape < 0: no escape).
+// Puts a terminal on stdin into raw mode for the duration and forwards window size changes.
+Result<void> proxy_terminal(int master, int hup_fd, int escape);
+
+}  // namespace cove::lifecycle

@@ -1,0 +1,239 @@
+#include "lifecycle/child_setup.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+#include "base/syscalls.hpp"
+#include "rootfs/dev.hpp"
+#include "rootfs/mount.hpp"
+
+namespace cove::lifecycle {
+
+using rootfs::Create;
+
+namespace {
+
+Result<void> become_root(const LaunchPlan& plan) {
+  if (!plan.userns) return {};
+  // The parent wrote our id maps, so 0 is mapped now; setgroups is allowed because host root
+  // (not an unprivileged user) wrote gid_map.
+  if (::setgroups(0, nullptr) < 0) return Error::from_errno(errno, "setgroups");
+  if (::setresgid(0, 0, 0) < 0) return Error::from_errno(errno, "setresgid 0");
+  if (::setresuid(0, 0, 0) < 0) return Error::from_errno(errno, "setresuid 0");
+  // A uid change resets the parent-death signal: set it again.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return Error::from_errno(errno, "set parent-death signal");
+  return {};
+}
+
+// Runs before become_root(): until then our fsuid is still host root, which owns the
+// directories above the rootfs (PATH/NAME may be 0700), so path lookups there succeed. The
+// returned fd is the root of the container's rootfs mount; everything after uses it, never the path.
+Result<UniqueFd> enter_rootfs_mount(const LaunchPlan& plan, std::vector<UniqueFd>& fds) {
+  // Nothing we mount may propagate back to the host.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+    return Error::from_errno(errno, "make `/` private");
+  if (!fds.empty()) {
+    // The parent made an idmapped clone of the rootfs (that needs host privileges).
+    UniqueFd target(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!target) return Error::from_errno(errno, "open rootfs `" + plan.rootfs + "`");
+    if (sys::move_mount(fds[0].get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+      return Error::from_errno(errno, "attach idmapped rootfs on `" + plan.rootfs + "`");
+    return std::move(fds[0]);
+  }
+  if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+    return Error::from_errno(errno, "bind rootfs `" + plan.rootfs + "`");
+  UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error::from_errno(errno, "open rootfs `" + plan.rootfs + "`");
+  return root;
+}
+
+Result<void> mount_proc(int rootfd, config::AutoMountMode mode) {
+  using config::AutoMountMode;
+  if (mode == AutoMountMode::kNone) return {};
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (mode == AutoMountMode::kRo ? MS_RDONLY : 0);
+  COVE_TRY(rootfs::mount_in_root(rootfd, "proc", "proc", "proc", flags, "", Create::kDir));
+  if (mode == AutoMountMode::kMixed) {
+    // Writable /proc for the guest's own processes, but no host-wide knobs.
+    // sysrq-trigger exists only with CONFIG_MAGIC_SYSRQ.
+    for (const char* rel : {"proc/sys", "proc/sysrq-trigger"}) {
+      auto r = rootfs::make_readonly_in_root(rootfd, rel);
+      if (!r && r.error().code() != ENOENT) return r;
+    }
+  }
+  return {};
+}
+
+Result<void> mount_sys(int rootfd, config::AutoMountMode mode) {
+  using config::AutoMountMode;
+  if (mode == AutoMountMode::kNone) return {};
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (mode == AutoMountMode::kRw ? 0 : MS_RDONLY);
+  return rootfs::mount_in_root(rootfd, "sysfs", "sys", "sysfs", flags, "", Create::kDir);
+}
+
+// The container's own cgroup subtree (we are inside a cgroup namespace rooted at it).
+Result<void> mount_cgroup(int rootfd, const LaunchPlan& plan) {
+  using config::AutoMountMode;
+  auto mode = plan.auto_mounts.cgroup;
+  if (mode == AutoMountMode::kNone || plan.auto_mounts.sys == AutoMountMode::kNone) return {};
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (mode == AutoMountMode::kRo ? MS_RDONLY : 0);
+  const auto& hs = plan.cgroup_hierarchies;
+  if (hs.size() == 1 && hs[0].v2)
+    return rootfs::mount_in_root(rootfd, "cgroup2", "sys/fs/cgroup", "cgroup2", flags, "", Create::kNone);
+  // v1 or hybrid: a tmpfs holding one mount per hierarchy, as on the host.
+  COVE_TRY(rootfs::mount_in_root(rootfd, "cgroup", "sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                 "mode=755,size=64k", Create::kNone));
+  for (const auto& h : hs) {
+    std::string leaf = h.v2 ? "unified" : basename_of(h.mount_point);
+    std::string rel = "sys/fs/cgroup/" + leaf;
+    if (h.v2) {
+      COVE_TRY(rootfs::mount_in_root(rootfd, "cgroup2", rel, "cgroup2", flags, "", Create::kDir));
+    } else {
+      COVE_TRY(rootfs::mount_in_root(rootfd, "cgroup", rel, "cgroup", flags, join(h.controllers, ","), Create::kDir));
+    }
+  }
+  if (mode == AutoMountMode::kRo) COVE_TRY(rootfs::make_readonly_in_root(rootfd, "sys/fs/cgroup"));
+  return {};
+}
+
+Result<void> mount_entries(int rootfd, const LaunchPlan& plan) {
+  for (const auto& m : plan.mounts) {
+    Create create = m.create_dir ? Create::kDir : m.create_file ? Create::kFile : Create::kNone;
+    Result<void> r;
+    if (m.flags & MS_BIND) {
+      r = rootfs::bind_in_root(rootfd, m.source, m.target, (m.flags & MS_REC) != 0, m.flags & ~(MS_BIND | MS_REC),
+                               create);
+    } else {
+      r = rootfs::mount_in_root(rootfd, m.source, m.target, m.fstype.c_str(), m.flags, m.data, create);
+    }
+    if (r && m.propagation) {
+      auto fd = rootfs::open_in_root(rootfd, m.target, Create::kNone);
+      if (!fd) r = std::move(fd).error();
+      else if (::mount(nullptr, rootfs::fd_path(fd->get()).c_str(), nullptr, m.propagation, nullptr) < 0)
+        r = Error::from_errno(errno, "set propagation of `" + m.target + "`");
+    }
+    if (!r) {
+      if (m.optional) continue;
+      return std::move(r).error().context(m.where.empty() ? "mount entry" : "mount entry at " + m.where);
+    }
+  }
+  return {};
+}
+
+Result<void> bring_up_loopback() {
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) return Error::from_errno(errno, "socket for `lo`");
+  struct ifreq ifr = {};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) < 0) return Error::from_errno(errno, "get flags of `lo`");
+  ifr.ifr_flags |= IFF_UP;
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) < 0) return Error::from_errno(errno, "bring up `lo`");
+  return {};
+}
+
+Result<void> pivot_into(int rootfd) {
+  if (::fchdir(rootfd) < 0) return Error::from_errno(errno, "chdir to rootfs");
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching it then leaves
+  // the new root alone, with no directory needed for the old root inside the container.
+  if (sys::pivot_root(".", ".") < 0) return Error::from_errno(errno, "pivot_root");
+  if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0)
+    return Error::from_errno(errno, "make old root a slave");
+  if (::umount2(".", MNT_DETACH) < 0) return Error::from_errno(errno, "detach old root");
+  if (::chdir("/") < 0) return Error::from_errno(errno, "chdir to `/`");
+  return {};
+}
+
+Result<rootfs::DevPtys> prepare_rootfs(const LaunchPlan& plan, const UniqueFd& rootfd) {
+  if (auto r = mount_proc(rootfd.get(), plan.auto_mounts.proc); !r) return std::move(r).error().context("mount proc");
+  if (auto r = mount_sys(rootfd.get(), plan.auto_mounts.sys); !r) return std::move(r).error().context("mount sys");
+  if (auto r = mount_cgroup(rootfd.get(), plan); !r) return std::move(r).error().context("mount cgroup");
+  auto ptys = rootfs::setup_dev(rootfd.get(), plan.ttys);
+  if (!ptys) return std::move(ptys).error().context("prepare /dev");
+  COVE_TRY(mount_entries(rootfd.get(), plan));
+  if (plan.set_hostname && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
+    return Error::from_errno(errno, "set hostname `" + plan.hostname + "`");
+  if (plan.new_netns) COVE_TRY(bring_up_loopback());
+  COVE_TRY(pivot_into(rootfd.get()));
+  return ptys;
+}
+
+Result<void> setup_stdio(const LaunchPlan& plan) {
+  if (::setsid() < 0) return Error::from_errno(errno, "setsid");
+  if (plan.inherit_stdio) return {};
+  // Like PID 1 on a machine, init gets the console as stdio but no controlling terminal, so
+  // that the console shell init spawns can make it its own (job control, Ctrl-C).
+  int fd = ::open("/dev/console", O_RDWR | O_NOCTTY);
+  if (fd < 0) return Error::from_errno(errno, "open `/dev/console`");
+  for (int i = 0; i < 3; ++i)
+    if (::dup2(fd, i) < 0) return Error::from_errno(errno, "dup console to stdio");
+  if (fd > 2) ::close(fd);
+  return {};
+}
+
+Result<void> reset_signals() {
+  sigset_t all;
+  sigemptyset(&all);
+  if (::sigprocmask(SIG_SETMASK, &all, nullptr) < 0) return Error::from_errno(errno, "reset signal mask");
+  for (int s = 1; s < NSIG; ++s) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    ::signal(s, SIG_DFL);
+  }
+  return {};
+}
+
+Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return Error::from_errno(errno, "set parent-death signal");
+  COVE_TRY(ch.send(Phase::kChildStarted));
+  auto fds = ch.expect(Phase::kParentConfigured);
+  if (!fds) return std::move(fds).error();
+  auto rootfd = enter_rootfs_mount(plan, *fds);
+  if (!rootfd) return std::move(rootfd).error().context("prepare rootfs");
+  COVE_TRY(become_root(plan));
+  // Unshared only now that the parent placed us in our cgroups: the namespace's root is then
+  // the container's own cgroup, not the monitor's.
+  if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) return Error::from_errno(errno, "unshare cgroup namespace");
+  auto ptys = prepare_rootfs(plan, *rootfd);
+  if (!ptys) return std::move(ptys).error().context("prepare rootfs");
+  std::vector<int> masters = {ptys->console_master.get()};
+  for (const auto& m : ptys->tty_masters) masters.push_back(m.get());
+  COVE_TRY(ch.send(Phase::kRootfsReady, masters));
+  ptys->console_master.reset();
+  ptys->tty_masters.clear();
+  COVE_TRY(ch.expect(Phase::kGo));
+  COVE_TRY(setup_stdio(plan));
+  if (::chdir(plan.cwd.c_str()) < 0) return Error::from_errno(errno, "chdir to `" + plan.cwd + "`");
+  COVE_TRY(reset_signals());
+  std::vector<char*> argv, envp;
+  for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  ::execve(argv[0], argv.data(), envp.data());
+  return Error::from_errno(errno, "exec `" + plan.argv[0] + "`");
+}
+
+}  // namespace
+
+void run_child(const LaunchPlan& plan, SetupChannel channel) noexcept {
+  try {
+    auto r = child_main(plan, channel);
+    // Only reached on failure (success ends in execve).
+    if (!r) (void)channel.send_error(r.error());
+  } catch (...) {
+    (void)channel.send_error(Error(EIO, "unexpected exception in container setup"));
+  }
+  ::_exit(127);
+}
+
+}  // namespace cove::lifecycle

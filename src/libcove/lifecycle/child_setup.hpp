@@ -1,0 +1,14 @@
+// The child side of start: runs in the freshly cloned process (PID 1 of the new pid
+// namespace), carries out a LaunchPlan step by step in lockstep with start_sequence (the
+// parent side), and ends in execve of init. It never returns: on error it sends the Error over
+// the setup channel and _exit()s. No exception leaves it.
+#pragma once
+
+#include "lifecycle/launch_plan.hpp"
+#include "process/setup_channel.hpp"
+
+namespace cove::lifecycle {
+
+[[noreturn]] void run_child(const LaunchPlan& plan, SetupChannel channel) noexcept;
+
+}  // namespace cove::lifecycle

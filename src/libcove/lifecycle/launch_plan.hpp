@@ -1,0 +1,44 @@
+// LaunchPlan: everything the child needs to become the container's init, computed by the
+// monitor from the config before clone. The child carries it out without reading config.
+// A plan is plain data: it can be printed (`describe`) and unit-tested.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "cgroup/cgroup.hpp"
+#include "config/container_config.hpp"
+
+namespace cove::lifecycle {
+
+struct LaunchPlan {
+  std::string name;
+  std::string rootfs;                    // host path of the rootfs directory
+  bool userns = true;
+  unsigned long clone_flags = 0;         // CLONE_NEW* passed to clone3 (never CLONE_NEWCGROUP: see child_setup)
+  bool new_cgroupns = true;              // unshare(CLONE_NEWCGROUP) after the parent placed us
+  bool new_netns = true;                 // bring `lo` up
+  bool set_hostname = true;
+  std::string hostname;
+  std::vector<config::IdMapEntry> uid_map, gid_map;
+  std::vector<config::MountEntry> mounts;
+  config::AutoMounts auto_mounts;
+  std::vector<cgroup::Hierarchy> cgroup_hierarchies;  // for the cgroup automount
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string cwd = "/";
+  unsigned ttys = 0;
+  bool inherit_stdio = false;            // application container: init uses the caller's stdio
+};
+
+struct PlanOptions {
+  std::vector<std::string> init_override;  // `cove-start -- CMD`
+  bool inherit_stdio = false;
+};
+
+Result<LaunchPlan> make_launch_plan(const config::ContainerConfig& cfg, const PlanOptions& opts,
+                                    const cgroup::Layout& layout, bool have_time_ns);
+std::string describe(const LaunchPlan& plan);
+
+}  // namespace cove::lifecycle

@@ -1,0 +1,101 @@
+#include "lifecycle/start_sequence.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/syscalls.hpp"
+#include "lifecycle/child_setup.hpp"
+#include "ns/idmap.hpp"
+
+namespace cove::lifecycle {
+
+Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid) {
+  std::string userns_path = "/proc/" + std::to_string(pid) + "/ns/user";
+  UniqueFd userns(::open(userns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!userns) return Error::from_errno(errno, "open `" + userns_path + "`");
+  UniqueFd tree(sys::open_tree(AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (!tree) return Error::from_errno(errno, "clone mount of `" + path + "`");
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(userns.get());
+  if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+    return Error::from_errno(errno, "idmap mount of `" + path + "` (the filesystem must support idmapped mounts)");
+  return tree;
+}
+
+namespace {
+
+// Kills and reaps the child unless released. Until reaped, the pid cannot be reused.
+struct ChildGuard {
+  pid_t pid = 0;
+  ~ChildGuard() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, __WALL);
+    }
+  }
+};
+
+Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgroup::ContainerCgroups& cgroups,
+                                         UniqueFd& rootfs_tree) {
+  if (plan.userns) {
+    if (auto r = ns::write_idmaps(pid, plan.uid_map, plan.gid_map); !r) return std::move(r).error();
+  }
+  if (auto r = cgroups.attach_payload(pid); !r) return std::move(r).error().context("join cgroups");
+  if (plan.userns) {
+    auto uid = ns::host_id_of(plan.uid_map, 0);
+    auto gid = ns::host_id_of(plan.gid_map, 0);
+    if (uid && gid) {
+      if (auto r = cgroups.delegate(*uid, *gid); !r) return std::move(r).error().context("delegate cgroup");
+    }
+    auto tree = open_idmapped_tree(plan.rootfs, pid);
+    if (!tree) return std::move(tree).error().context("prepare rootfs");
+    rootfs_tree = std::move(*tree);
+    return std::vector<int>{rootfs_tree.get()};
+  }
+  return std::vector<int>{};
+}
+
+}  // namespace
+
+Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups) {
+  auto chan = SetupChannel::make_pair();
+  if (!chan) return std::move(chan).error();
+  auto& [parent, child] = *chan;
+
+  int pidfd = -1;
+  struct clone_args args = {};
+  args.flags = plan.clone_flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  pid_t pid = sys::clone3(&args, sizeof args);
+  if (pid < 0) return Error::from_errno(errno, "clone3 into new namespaces");
+  if (pid == 0) {
+    parent.close();
+    run_child(plan, std::move(child));  // never returns
+  }
+  child.close();
+  ChildGuard guard{pid};
+  InitProcess init;
+  init.pid = pid;
+  init.pidfd.reset(pidfd);
+
+  if (auto r = parent.expect(Phase::kChildStarted); !r) return std::move(r).error();
+  UniqueFd rootfs_tree;
+  auto fds = configure_child(plan, pid, cgroups, rootfs_tree);
+  if (!fds) return std::move(fds).error();
+  if (auto r = parent.send(Phase::kParentConfigured, *fds); !r) return std::move(r).error();
+  rootfs_tree.reset();
+  auto masters = parent.expect(Phase::kRootfsReady);
+  if (!masters) return std::move(masters).error();
+  if (masters->empty()) return Error(EPROTO, "setup protocol: `rootfs-ready` carried no console");
+  init.console_master = std::move((*masters)[0]);
+  for (size_t i = 1; i < masters->size(); ++i) init.tty_masters.push_back(std::move((*masters)[i]));
+  if (auto r = parent.send(Phase::kGo); !r) return std::move(r).error();
+  if (auto r = parent.wait_exec(); !r) return std::move(r).error();
+  guard.pid = 0;  // running: the monitor owns it now
+  return init;
+}
+
+}  // namespace cove::lifecycle

@@ -1,0 +1,33 @@
+// The parent (monitor) side of start: clones the child into its namespaces and drives it phase
+// by phase (see child_setup.cpp, which lines up with this file step for step):
+//   clone3 -> expect child-started -> write id maps, join cgroups, delegate, idmapped rootfs
+//   -> send parent-configured -> expect rootfs-ready (console/tty masters) -> send go
+//   -> EOF = exec done.
+// On any error the child is killed and reaped before the error is returned; cgroups belong to
+// the caller, which removes them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+#include "cgroup/cgroup.hpp"
+#include "lifecycle/launch_plan.hpp"
+
+namespace cove::lifecycle {
+
+struct InitProcess {
+  pid_t pid = 0;
+  UniqueFd pidfd;
+  UniqueFd console_master;
+  std::vector<UniqueFd> tty_masters;
+};
+
+Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups);
+
+// Opens an idmapped, detached clone of `path` mapped through the user namespace of `pid`.
+Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid);
+
+}  // namespace cove::lifecycle

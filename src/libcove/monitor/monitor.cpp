@@ -1,0 +1,486 @@
+#include "monitor/monitor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/syscalls.hpp"
+#include "config/load.hpp"
+#include "lifecycle/start_sequence.hpp"
+#include "monitor/protocol.hpp"
+#include "paths.hpp"
+#include "state/container_state.hpp"
+
+namespace cove::monitor {
+
+namespace {
+
+int64_t now_ms() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Joins other containers' namespaces (share.*) for the duration of the clone, then returns.
+class SharedNamespaces {
+ public:
+  Result<void> enter(const config::ContainerConfig& cfg, const std::string& lxcpath) {
+    for (const auto& [ns, other] : cfg.share_ns) {
+      const char* name = config::namespace_name(ns);
+      ContainerPaths op(lxcpath, other);
+      auto text = read_file(op.state_file());
+      if (!text) return Error(ESRCH, "share " + std::string(name) + " with `" + other + "`: it is not running");
+      auto st = decode_runtime_state(*text);
+      if (!st || !process_matches(st->init_pid, st->init_starttime))
+        return Error(ESRCH, "share " + std::string(name) + " with `" + other + "`: it is not running");
+      std::string self_path = std::string("/proc/self/ns/") + name;
+      UniqueFd self(::open(self_path.c_str(), O_RDONLY | O_CLOEXEC));
+      std::string target_path = "/proc/" + std::to_string(st->init_pid) + "/ns/" + name;
+      UniqueFd target(::open(target_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!self || !target) return Error::from_errno(errno, "open namespace of `" + other + "`");
+      if (::setns(target.get(), 0) < 0) return Error::from_errno(errno, "join " + std::string(name) + " of `" + other + "`");
+      saved_.push_back(std::move(self));
+    }
+    return {};
+  }
+  void leave() {
+    for (auto& fd : saved_) (void)::setns(fd.get(), 0);
+    saved_.clear();
+  }
+  ~SharedNamespaces() { leave(); }
+
+ private:
+  std::vector<UniqueFd> saved_;
+};
+
+class Monitor {
+ public:
+  Monitor(const MonitorOptions& opts, config::ContainerConfig cfg)
+      : opts_(opts), paths_(opts.lxcpath, opts.name), cfg_(std::move(cfg)) {}
+
+  Result<void> start();
+  int loop();
+  void report_start(const Result<void>& r);
+  void cleanup();
+
+ private:
+  Result<void> write_state(ContainerState s);
+  Result<void> launch();
+  Result<void> open_command_socket();
+  void handle_signal();
+  void on_init_exit(int status);
+  void accept_client();
+  void handle_client(int fd);
+  void handle_request(int fd, const Json& req);
+  void begin_stop(int sig, unsigned timeout_s);
+  void read_console();
+  void proxy_stdin();
+  void drop_client(int fd);
+
+  MonitorOptions opts_;
+  ContainerPaths paths_;
+  config::ContainerConfig cfg_;
+  std::optional<cgroup::ContainerCgroups> cgroups_;
+  cgroup::Layout layout_;
+  lifecycle::InitProcess init_;
+  UniqueFd console_hold_;  // a slave fd kept open so the master never reads EIO/HUP
+  UniqueFd console_log_;
+  UniqueFd sigfd_, listen_fd_, timer_fd_;
+  ContainerState state_ = ContainerState::kStarting;
+  std::map<int, UniqueFd> clients_;
+  std::vector<int> stop_waiters_;
+  std::map<int, int> pty_sessions_;  // client fd -> tty index (0 = console) lent to it
+  bool console_lent_ = false;
+  bool reboot_requested_ = false;
+  bool stop_requested_ = false;
+  bool done_ = false;
+  bool created_runtime_dir_ = false;
+  int exit_status_ = 0;
+  bool have_time_ns_ = path_exists("/proc/self/ns/time");
+  int64_t started_at_ = now_ms();
+};
+
+Result<void> Monitor::write_state(ContainerState s) {
+  state_ = s;
+  RuntimeState rs;
+  rs.state = s;
+  rs.monitor_pid = ::getpid();
+  rs.monitor_starttime = process_starttime(::getpid()).value_or(0);
+  rs.init_pid = init_.pid;
+  rs.init_starttime = init_.pid ? process_starttime(init_.pid).value_or(0) : 0;
+  rs.privileged = cfg_.privileged;
+  rs.started_at_ms = started_at_;
+  if (cgroups_) {
+    rs.payload_cgroups = cgroups_->payload_dirs();
+    rs.monitor_cgroups = cgroups_->monitor_dirs();
+  }
+  return write_file_atomic(paths_.state_file(), encode_runtime_state(rs), 0600);
+}
+
+Result<void> Monitor::launch() {
+  lifecycle::PlanOptions po;
+  po.init_override = opts_.init_override;
+  po.inherit_stdio = opts_.inherit_stdio;
+  auto plan = lifecycle::make_launch_plan(cfg_, po, layout_, have_time_ns_);
+  if (!plan) return std::move(plan).error();
+  log::debug("launch plan: {}", lifecycle::describe(*plan));
+  SharedNamespaces shared;
+  COVE_TRY(shared.enter(cfg_, opts_.lxcpath));
+  auto init = lifecycle::start_init(*plan, *cgroups_);
+  shared.leave();
+  if (!init) return std::move(init).error();
+  init_ = std::move(*init);
+  int peer = ::ioctl(init_.console_master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (peer >= 0) console_hold_.reset(peer);
+  ::fcntl(init_.console_master.get(), F_SETFL, O_NONBLOCK);
+  started_at_ = now_ms();
+  return write_state(ContainerState::kRunning);
+}
+
+Result<void> Monitor::open_command_socket() {
+  listen_fd_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listen_fd_) return Error::from_errno(errno, "command socket");
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::string path = paths_.command_socket();
+  if (path.size() >= sizeof addr.sun_path) return Error(ENAMETOOLONG, "command socket path is too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ::unlink(path.c_str());
+  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    return Error::from_errno(errno, "bind `" + path + "`");
+  ::chmod(path.c_str(), 0600);
+  if (::listen(listen_fd_.get(), 64) < 0) return Error::from_errno(errno, "listen on `" + path + "`");
+  return {};
+}
+
+Result<void> Monitor::start() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) return Error::from_errno(errno, "become child subreaper");
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&mask, s);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  sigfd_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd_) return Error::from_errno(errno, "signalfd");
+  timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+
+  COVE_TRY(mkdir_p(kRuntimeBase, 0755));
+  if (::mkdir(paths_.runtime_dir().c_str(), 0700) < 0)
+    return Error::from_errno(errno, "create runtime dir `" + paths_.runtime_dir() + "`");
+  created_runtime_dir_ = true;
+  COVE_TRY(write_state(ContainerState::kStarting));
+  if (!cfg_.console_log.empty()) {
+    console_log_.reset(::open(cfg_.console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!console_log_) return Error::from_errno(errno, "open console log `" + cfg_.console_log + "`");
+  }
+  auto layout = cgroup::detect_layout();
+  if (!layout) return std::move(layout).error().context("detect cgroups");
+  layout_ = std::move(*layout);
+  auto cgs = cgroup::ContainerCgroups::plan(layout_, paths_.key(), ::getpid());
+  if (!cgs) return std::move(cgs).error().context("cgroups");
+  cgroups_ = std::move(*cgs);
+  COVE_TRY(write_state(ContainerState::kStarting));  // records the cgroup dirs before creating them
+  if (auto r = cgroups_->create(); !r) return std::move(r).error().context("create cgroups");
+  if (auto r = cgroups_->attach_monitor(::getpid()); !r) return std::move(r).error().context("join monitor cgroup");
+  COVE_TRY(launch());
+  COVE_TRY(open_command_socket());
+  return {};
+}
+
+void Monitor::report_start(const Result<void>& r) {
+  if (opts_.status_fd >= 0) {
+    std::string msg = r ? "ok\n" : "error " + std::to_string(r.error().code()) + " " + r.error().message() + "\n";
+    ssize_t n = ::write(opts_.status_fd, msg.data(), msg.size());
+    (void)n;
+    ::close(opts_.status_fd);
+    opts_.status_fd = -1;
+  }
+  if (opts_.lock_fd >= 0) {
+    ::close(opts_.lock_fd);
+    opts_.lock_fd = -1;
+  }
+}
+
+void Monitor::cleanup() {
+  if (init_.pid > 0) {
+    ::kill(init_.pid, SIGKILL);
+    ::waitpid(init_.pid, nullptr, __WALL);
+    init_.pid = 0;
+  }
+  if (cgroups_) {
+    if (auto r = cgroups_->destroy(); !r) log::warn("remove cgroups: {}", r.error().message());
+  }
+  listen_fd_.reset();
+  if (!created_runtime_dir_) return;
+  if (auto r = remove_tree(paths_.runtime_dir()); !r) log::warn("remove runtime dir: {}", r.error().message());
+}
+
+void Monitor::begin_stop(int sig, unsigned timeout_s) {
+  if (init_.pid <= 0) return;
+  if (state_ != ContainerState::kStopping) (void)write_state(ContainerState::kStopping);
+  log::info("sending {} to init (pid {}), timeout {}s", sig, init_.pid, timeout_s);
+  sys::pidfd_send_signal(init_.pidfd.get(), sig, nullptr, 0);
+  if (sig != SIGKILL) {
+    struct itimerspec its = {};
+    its.it_value.tv_sec = timeout_s ? timeout_s : 0;
+    its.it_value.tv_nsec = timeout_s ? 0 : 1;
+    ::timerfd_settime(timer_fd_.get(), 0, &its, nullptr);
+  }
+}
+
+void Monitor::on_init_exit(int status) {
+  log::info("init exited with status {:#x}", status);
+  bool rebooted = !stop_requested_ && (reboot_requested_ || (WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP));
+  init_.pid = 0;
+  init_.pidfd.reset();
+  init_.console_master.reset();
+  init_.tty_masters.clear();
+  console_hold_.reset();
+  struct itimerspec off = {};
+  ::timerfd_settime(timer_fd_.get(), 0, &off, nullptr);
+  if (rebooted) {
+    reboot_requested_ = false;
+    (void)write_state(ContainerState::kStarting);
+    // Whatever init left behind in the payload cgroup goes before the new init starts.
+    for (pid_t p : cgroups_->payload_pids()) ::kill(p, SIGKILL);
+    auto r = launch();
+    for (int fd : stop_waiters_) (void)send_json(fd, r ? ok_reply() : error_reply(r.error()));
+    for (int fd : stop_waiters_) drop_client(fd);
+    stop_waiters_.clear();
+    if (r) return;
+    log::error("reboot failed: {}", r.error().message());
+  }
+  if (WIFEXITED(status)) exit_status_ = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    exit_status_ = (stop_requested_ || (WTERMSIG(status) == SIGINT && !opts_.inherit_stdio)) ? 0
+                                                                                           : 128 + WTERMSIG(status);
+  (void)write_state(ContainerState::kStopping);
+  cleanup();
+  for (int fd : stop_waiters_) (void)send_json(fd, ok_reply());
+  done_ = true;
+}
+
+void Monitor::handle_signal() {
+  struct signalfd_siginfo si;
+  while (::read(sigfd_.get(), &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGCHLD) {
+      int status;
+      pid_t p;
+      while ((p = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0)
+        if (p == init_.pid) on_init_exit(status);
+    } else if (!stop_requested_) {
+      // SIGTERM/SIGINT/SIGHUP to the monitor: a clean stop.
+      stop_requested_ = true;
+      begin_stop(cfg_.halt_signal, cfg_.stop_timeout);
+    }
+  }
+}
+
+void Monitor::drop_client(int fd) {
+  if (auto it = pty_sessions_.find(fd); it != pty_sessions_.end()) {
+    if (it->second == 0) console_lent_ = false;
+    pty_sessions_.erase(it);
+  }
+  std::erase(stop_waiters_, fd);
+  clients_.erase(fd);
+}
+
+void Monitor::accept_client() {
+  for (;;) {
+    int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+      ::close(fd);
+      continue;
+    }
+    clients_.emplace(fd, UniqueFd(fd));
+  }
+}
+
+void Monitor::handle_request(int fd, const Json& req) {
+  std::string cmd = req.value("cmd", "");
+  if (cmd == "state") {
+    (void)send_json(fd, Json{{"ok", true}, {"state", state_name(state_)}, {"init_pid", init_.pid}});
+  } else if (cmd == "stop" || cmd == "reboot") {
+    if (init_.pid <= 0) {
+      (void)send_json(fd, error_reply(Error(ESRCH, "container is not running")));
+      return;
+    }
+    stop_waiters_.push_back(fd);
+    unsigned timeout = req.value("timeout", cfg_.stop_timeout);
+    if (cmd == "reboot") {
+      reboot_requested_ = true;
+      begin_stop(cfg_.reboot_signal, timeout);
+    } else {
+      stop_requested_ = true;
+      begin_stop(req.value("kill", false) ? SIGKILL : cfg_.halt_signal, timeout);
+    }
+  } else if (cmd == "console") {
+    unsigned tty = req.value("tty", 0u);
+    if (init_.pid <= 0) {
+      (void)send_json(fd, error_reply(Error(ESRCH, "container is not running")));
+      return;
+    }
+    if (tty > init_.tty_masters.size()) {
+      (void)send_json(fd, error_reply(Error(ENOENT, "no tty " + std::to_string(tty) + " (the container has " +
+                                                          std::to_string(init_.tty_masters.size()) + ")")));
+      return;
+    }
+    for (const auto& [cfd, t] : pty_sessions_)
+      if (t == static_cast<int>(tty)) {
+        (void)send_json(fd, error_reply(Error(EBUSY, "tty " + std::to_string(tty) + " is in use by another client")));
+        return;
+      }
+    int master = tty == 0 ? init_.console_master.get() : init_.tty_masters[tty - 1].get();
+    pty_sessions_[fd] = static_cast<int>(tty);
+    if (tty == 0) console_lent_ = true;
+    (void)send_json(fd, ok_reply(), {master});
+  } else {
+    (void)send_json(fd, error_reply(Error::invalid("unknown request `" + cmd + "`")));
+  }
+}
+
+void Monitor::handle_client(int fd) {
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  if (n <= 0) {
+    if (n < 0 && errno == EAGAIN) return;
+    drop_client(fd);
+    return;
+  }
+  auto req = Json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
+  if (req.is_discarded() || !req.is_object()) {
+    (void)send_json(fd, error_reply(Error(EPROTO, "malformed request")));
+    return;
+  }
+  handle_request(fd, req);
+}
+
+void Monitor::read_console() {
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(init_.console_master.get(), buf, sizeof buf);
+    if (n <= 0) return;
+    if (console_log_) (void)!::write(console_log_.get(), buf, static_cast<size_t>(n));
+    if (opts_.foreground && !opts_.inherit_stdio) (void)!::write(1, buf, static_cast<size_t>(n));
+  }
+}
+
+void Monitor::proxy_stdin() {
+  char buf[4096];
+  ssize_t n = ::read(0, buf, sizeof buf);
+  if (n > 0 && init_.console_master) (void)!::write(init_.console_master.get(), buf, static_cast<size_t>(n));
+}
+
+int Monitor::loop() {
+  bool stdin_open = opts_.foreground && !opts_.inherit_stdio && ::isatty(0);
+  struct termios saved;
+  bool restore_tty = false;
+  if (stdin_open && ::tcgetattr(0, &saved) == 0) {
+    struct termios raw = saved;
+    ::cfmakeraw(&raw);
+    restore_tty = ::tcsetattr(0, TCSANOW, &raw) == 0;
+  }
+  while (!done_) {
+    std::vector<struct pollfd> pfds;
+    pfds.push_back({sigfd_.get(), POLLIN, 0});
+    pfds.push_back({listen_fd_.get(), POLLIN, 0});
+    pfds.push_back({timer_fd_.get(), POLLIN, 0});
+    bool read_console_now = init_.console_master && !console_lent_;
+    pfds.push_back({read_console_now ? init_.console_master.get() : -1, POLLIN, 0});
+    pfds.push_back({stdin_open && init_.console_master ? 0 : -1, POLLIN, 0});
+    size_t first_client = pfds.size();
+    std::vector<int> client_fds;
+    for (const auto& [fd, _] : clients_) {
+      pfds.push_back({fd, POLLIN, 0});
+      client_fds.push_back(fd);
+    }
+    if (::poll(pfds.data(), pfds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      log::error("poll: {}", std::strerror(errno));
+      break;
+    }
+    if (pfds[0].revents) handle_signal();
+    if (done_) break;
+    if (pfds[1].revents) accept_client();
+    if (pfds[2].revents) {
+      uint64_t ticks;
+      if (::read(timer_fd_.get(), &ticks, sizeof ticks) > 0 && init_.pid > 0) {
+        log::info("clean stop timed out; killing init");
+        sys::pidfd_send_signal(init_.pidfd.get(), SIGKILL, nullptr, 0);
+      }
+    }
+    if (pfds[3].revents && init_.console_master) read_console();
+    if (pfds[4].revents) {
+      if (pfds[4].revents & (POLLHUP | POLLERR)) stdin_open = false;
+      else proxy_stdin();
+    }
+    for (size_t i = 0; i < client_fds.size(); ++i) {
+      auto rev = pfds[first_client + i].revents;
+      if (!rev || !clients_.count(client_fds[i])) continue;
+      if (rev & POLLIN) handle_client(client_fds[i]);
+      else if (rev & (POLLHUP | POLLERR)) drop_client(client_fds[i]);
+    }
+  }
+  if (restore_tty) ::tcsetattr(0, TCSANOW, &saved);
+  clients_.clear();
+  return exit_status_;
+}
+
+}  // namespace
+
+int run_monitor(const MonitorOptions& opts) {
+  ContainerPaths paths(opts.lxcpath, opts.name);
+  config::LoadOptions lo;
+  lo.name = opts.name;
+  lo.default_rootfs = paths.rootfs();
+  auto cfg = config::load_config(paths.config(), lo);
+  std::string log_file = !opts.log_file.empty() ? opts.log_file
+                         : cfg && !cfg->log_file.empty() ? cfg->log_file
+                                                        : paths.default_log();
+  (void)log::set_file(log_file);
+  auto level = log::parse_level(!opts.log_level.empty() ? opts.log_level : cfg ? cfg->log_level : "warn");
+  log::set_level(level.value_or(log::Level::kWarn));
+  log::set_prefix("cove-monitor " + opts.name);
+  if (opts.status_fd >= 0) ::fcntl(opts.status_fd, F_SETFD, FD_CLOEXEC);
+  if (opts.lock_fd >= 0) ::fcntl(opts.lock_fd, F_SETFD, FD_CLOEXEC);
+  if (!cfg) {
+    Monitor m(opts, config::ContainerConfig{});
+    m.report_start(cfg.error());
+    return 1;
+  }
+  if (!opts.foreground) ::setsid();
+  Monitor m(opts, std::move(*cfg));
+  auto r = m.start();
+  if (!r) {
+    log::error("start failed: {}", r.error().message());
+    m.cleanup();
+    m.report_start(r);
+    return 1;
+  }
+  log::info("running");
+  m.report_start(r);
+  return m.loop();
+}
+
+}  // namespace cove::monitor

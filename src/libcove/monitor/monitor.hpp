@@ -1,0 +1,28 @@
+// The per-container monitor: the parent of init and a child subreaper. It creates the
+// container's cgroups, starts init through start_sequence, records the state in
+// /run/cove/KEY/state, serves the command socket, holds the console and tty pty masters
+// (copying console output to the console log), and on init's exit cleans up everything it
+// made: cgroups, socket, runtime dir. One poll loop; no threads.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cove::monitor {
+
+struct MonitorOptions {
+  std::string lxcpath;
+  std::string name;
+  bool foreground = false;        // proxy the console to stdio; exit with init's status
+  bool inherit_stdio = false;     // application container: init gets our stdio (cove-execute)
+  int status_fd = -1;             // "ok\n" or "error CODE MESSAGE" is written here once started
+  int lock_fd = -1;               // the container lock, closed once started
+  std::vector<std::string> init_override;
+  std::string log_file;
+  std::string log_level;
+};
+
+// Runs the monitor to the end; returns the process exit status.
+int run_monitor(const MonitorOptions& opts);
+
+}  // namespace cove::monitor

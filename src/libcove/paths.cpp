@@ -1,0 +1,64 @@
+#include "paths.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fmt/format.h>
+
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+
+#ifndef COVE_LIBEXECDIR
+#define COVE_LIBEXECDIR "/usr/local/libexec/cove"
+#endif
+
+namespace cove {
+
+ContainerPaths::ContainerPaths(std::string lxcpath, std::string name)
+    : lxcpath_(absolute_path(lxcpath)), name_(std::move(name)) {
+  while (lxcpath_.size() > 1 && lxcpath_.back() == '/') lxcpath_.pop_back();
+  key_ = lxcpath_ == kDefaultLxcPath ? name_ : fmt::format("{}-{:08x}", name_, fnv1a(lxcpath_) & 0xffffffffu);
+}
+
+Result<void> validate_name(const std::string& name) {
+  if (name.empty()) return Error::invalid("container name is empty");
+  if (name.size() > 64) return Error::invalid(fmt::format("container name `{}` is longer than 64 characters", name));
+  if (name[0] == '.' || name[0] == '-')
+    return Error::invalid(fmt::format("container name `{}` must not start with '.' or '-'", name));
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '-';
+    if (!ok)
+      return Error::invalid(fmt::format("container name `{}` has character '{}' (allowed: letters, digits, _ . -)",
+                                        name, c));
+  }
+  return {};
+}
+
+std::string self_exe_dir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return dirname_of(buf);
+}
+
+std::string find_data(const std::string& rel, const std::string& installed) {
+  if (const char* d = std::getenv("COVE_DATADIR"); d && *d) {
+    for (const auto& dir : split(d, ':')) {
+      std::string p = dir + "/" + rel;
+      if (!dir.empty() && path_exists(p)) return p;
+    }
+  }
+  std::string local = self_exe_dir() + "/" + rel;
+  if (path_exists(local)) return local;
+  return installed;
+}
+
+std::string find_helper(const std::string& name) {
+  std::string local = self_exe_dir() + "/" + name;
+  if (::access(local.c_str(), X_OK) == 0) return local;
+  return std::string(COVE_LIBEXECDIR) + "/" + name;
+}
+
+}  // namespace cove

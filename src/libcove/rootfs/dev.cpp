@@ -1,0 +1,84 @@
+#include "rootfs/dev.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "rootfs/mount.hpp"
+
+namespace cove::rootfs {
+
+Result<std::pair<UniqueFd, UniqueFd>> open_pty_pair(const char* ptmx_path) {
+  UniqueFd master(::open(ptmx_path, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master) return Error::from_errno(errno, std::string("open `") + ptmx_path + "`");
+  int unlock = 0;
+  if (::ioctl(master.get(), TIOCSPTLCK, &unlock) < 0) return Error::from_errno(errno, "unlock pty");
+  // TIOCGPTPEER opens the slave through the master, immune to path tricks in the rootfs.
+  int slave = ::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) return Error::from_errno(errno, "open pty peer");
+  return std::make_pair(std::move(master), UniqueFd(slave));
+}
+
+namespace {
+Result<UniqueFd> console_pty(int rootfd, const std::string& ptmx, const std::string& rel) {
+  auto pair = open_pty_pair(ptmx.c_str());
+  if (!pair) return std::move(pair).error().context("allocate pty for `/" + rel + "`");
+  auto& [master, slave] = *pair;
+  // Sane line settings for a console: the host side may be a log, not a terminal.
+  struct termios tio;
+  if (::tcgetattr(slave.get(), &tio) == 0) {
+    tio.c_oflag |= ONLCR | OPOST;
+    ::tcsetattr(slave.get(), TCSANOW, &tio);
+  }
+  if (auto r = bind_in_root(rootfd, fd_path(slave.get()), rel, false, 0, Create::kFile); !r) return std::move(r).error();
+  return std::move(master);
+}
+}  // namespace
+
+Result<DevPtys> setup_dev(int rootfd, unsigned ttys) {
+  if (auto r = mount_in_root(rootfd, "tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1024k",
+                             Create::kDir);
+      !r)
+    return std::move(r).error();
+  for (const char* node : kStandardNodes) {
+    std::string host = std::string("/dev/") + node;
+    if (auto r = bind_in_root(rootfd, host, std::string("dev/") + node, false, MS_NOSUID | MS_NOEXEC, Create::kFile);
+        !r)
+      return std::move(r).error();
+  }
+  if (auto r = mount_in_root(rootfd, "devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                             "newinstance,ptmxmode=0666,mode=0620,gid=5", Create::kDir);
+      !r)
+    return std::move(r).error();
+  if (auto r = symlink_in_root(rootfd, "pts/ptmx", "dev/ptmx"); !r) return std::move(r).error();
+  if (auto r = mount_in_root(rootfd, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", Create::kDir); !r)
+    return std::move(r).error();
+  if (auto r = mount_in_root(rootfd, "mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
+                             Create::kDir);
+      !r)
+    return std::move(r).error();
+  const std::pair<const char*, const char*> links[] = {
+      {"/proc/self/fd", "dev/fd"}, {"/proc/self/fd/0", "dev/stdin"},
+      {"/proc/self/fd/1", "dev/stdout"}, {"/proc/self/fd/2", "dev/stderr"}};
+  for (const auto& [target, rel] : links)
+    if (auto r = symlink_in_root(rootfd, target, rel); !r) return std::move(r).error();
+
+  auto ptmx = open_in_root(rootfd, "dev/pts/ptmx", Create::kNone);
+  if (!ptmx) return std::move(ptmx).error();
+  std::string ptmx_path = fd_path(ptmx->get());
+  // Re-open through the O_PATH fd to get a real ptmx handle for each pty.
+  DevPtys out;
+  auto console = console_pty(rootfd, ptmx_path, "dev/console");
+  if (!console) return std::move(console).error();
+  out.console_master = std::move(*console);
+  for (unsigned i = 1; i <= ttys; ++i) {
+    auto m = console_pty(rootfd, ptmx_path, "dev/tty" + std::to_string(i));
+    if (!m) return std::move(m).error();
+    out.tty_masters.push_back(std::move(*m));
+  }
+  return out;
+}
+
+}  // namespace cove::rootfs

@@ -1,0 +1,28 @@
+// The container's /dev: a small tmpfs holding only the standard nodes (bind-mounted from the
+// host: a filesystem mounted inside a user namespace is nodev, so nodes made there cannot be
+// opened), a new devpts instance, /dev/ptmx, /dev/shm, /dev/mqueue, the /proc/self/fd links,
+// and the console and ttys: ptys of the container's own devpts whose masters the monitor holds
+// (CRIU can checkpoint such a console; host ptys bind-mounted into the container it cannot).
+#pragma once
+
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+
+namespace cove::rootfs {
+
+inline constexpr const char* kStandardNodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+struct DevPtys {
+  UniqueFd console_master;          // /dev/console's master
+  std::vector<UniqueFd> tty_masters;  // /dev/tty1..N
+};
+
+// Mounts /dev inside the rootfs (before pivot_root) and allocates the console and `ttys` ptys.
+Result<DevPtys> setup_dev(int rootfd, unsigned ttys);
+
+// Allocates a pty pair on the devpts instance whose ptmx is `ptmx_path`; returns {master, slave}.
+Result<std::pair<UniqueFd, UniqueFd>> open_pty_pair(const char* ptmx_path);
+
+}  // namespace cove::rootfs

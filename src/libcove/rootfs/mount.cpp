@@ -1,0 +1,124 @@
+#include "rootfs/mount.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/strings.hpp"
+#include "base/syscalls.hpp"
+
+namespace cove::rootfs {
+
+namespace {
+std::string clean_rel(const std::string& rel) {
+  size_t i = 0;
+  while (i < rel.size() && rel[i] == '/') ++i;
+  std::string out = rel.substr(i);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  return out;
+}
+
+Result<UniqueFd> resolve(int rootfd, const std::string& rel, uint64_t flags, mode_t mode = 0) {
+  struct open_how how = {};
+  how.flags = flags | O_CLOEXEC;
+  how.mode = mode;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd = sys::openat2(rootfd, rel.empty() ? "." : rel.c_str(), &how, sizeof how);
+  if (fd < 0) return Error::from_errno(errno, "open `/" + rel + "` in rootfs");
+  return UniqueFd(fd);
+}
+}  // namespace
+
+std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+Result<UniqueFd> open_in_root(int rootfd, const std::string& rel_in, Create create) {
+  std::string rel = clean_rel(rel_in);
+  auto existing = resolve(rootfd, rel, O_PATH);
+  if (existing || create == Create::kNone || existing.error().code() != ENOENT) return existing;
+  // Create missing parents one component at a time, each resolved in the root.
+  auto parts = split(rel, '/');
+  std::string cur;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].empty() || parts[i] == ".") continue;
+    if (parts[i] == "..") return Error(EINVAL, "path `/" + rel + "` has a `..` component");
+    std::string parent = cur;
+    cur = cur.empty() ? parts[i] : cur + "/" + parts[i];
+    bool last = i + 1 == parts.size();
+    if (resolve(rootfd, cur, O_PATH)) continue;
+    auto pfd = resolve(rootfd, parent, O_PATH | O_DIRECTORY);
+    if (!pfd) return std::move(pfd).error();
+    if (last && create == Create::kFile) {
+      int fd = ::openat(pfd->get(), parts[i].c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (fd < 0 && errno != EEXIST) return Error::from_errno(errno, "create `/" + cur + "` in rootfs");
+      if (fd >= 0) ::close(fd);
+    } else if (::mkdirat(pfd->get(), parts[i].c_str(), 0755) < 0 && errno != EEXIST) {
+      return Error::from_errno(errno, "mkdir `/" + cur + "` in rootfs");
+    }
+  }
+  return resolve(rootfd, rel, O_PATH);
+}
+
+Result<void> do_mount(const std::string& source, const std::string& target_path, const char* fstype,
+                      unsigned long flags, const std::string& data, const std::string& shown_target) {
+  if (::mount(source.c_str(), target_path.c_str(), fstype, flags, data.empty() ? nullptr : data.c_str()) < 0)
+    return Error::from_errno(errno, "mount `" + (fstype && *fstype ? std::string(fstype) : source) + "` on `" +
+                                        shown_target + "`");
+  return {};
+}
+
+Result<void> mount_in_root(int rootfd, const std::string& source, const std::string& rel, const char* fstype,
+                           unsigned long flags, const std::string& data, Create create) {
+  auto fd = open_in_root(rootfd, rel, create);
+  if (!fd) return std::move(fd).error();
+  return do_mount(source, fd_path(fd->get()), fstype, flags, data, "/" + clean_rel(rel));
+}
+
+Result<void> bind_in_root(int rootfd, const std::string& source, const std::string& rel, bool recursive,
+                          unsigned long flags, Create create) {
+  auto fd = open_in_root(rootfd, rel, create);
+  if (!fd) return std::move(fd).error();
+  std::string shown = "/" + clean_rel(rel);
+  std::string target = fd_path(fd->get());
+  if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND | (recursive ? MS_REC : 0), nullptr) < 0)
+    return Error::from_errno(errno, "bind `" + source + "` on `" + shown + "`");
+  unsigned long extra = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+                                 MS_RELATIME | MS_STRICTATIME);
+  if (extra) {
+    // Re-open: the fd still names the directory underneath the new mount.
+    auto top = open_in_root(rootfd, rel, Create::kNone);
+    if (!top) return std::move(top).error();
+    if (::mount(nullptr, fd_path(top->get()).c_str(), nullptr, MS_BIND | MS_REMOUNT | extra, nullptr) < 0)
+      return Error::from_errno(errno, "remount `" + shown + "` with its options");
+  }
+  return {};
+}
+
+Result<void> make_readonly_in_root(int rootfd, const std::string& rel) {
+  auto fd = open_in_root(rootfd, rel, Create::kNone);
+  if (!fd) return std::move(fd).error();
+  std::string shown = "/" + clean_rel(rel);
+  if (::mount(fd_path(fd->get()).c_str(), fd_path(fd->get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
+    return Error::from_errno(errno, "bind `" + shown + "` on itself");
+  auto top = open_in_root(rootfd, rel, Create::kNone);
+  if (!top) return std::move(top).error();
+  if (::mount(nullptr, fd_path(top->get()).c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+                                                              MS_NOEXEC, nullptr) < 0)
+    return Error::from_errno(errno, "remount `" + shown + "` read-only");
+  return {};
+}
+
+Result<void> symlink_in_root(int rootfd, const std::string& target, const std::string& rel_in) {
+  std::string rel = clean_rel(rel_in);
+  auto slash = rel.rfind('/');
+  std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+  std::string leaf = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  auto pfd = open_in_root(rootfd, parent, Create::kDir);
+  if (!pfd) return std::move(pfd).error();
+  // O_PATH dirfds work with symlinkat.
+  if (::symlinkat(target.c_str(), pfd->get(), leaf.c_str()) < 0 && errno != EEXIST)
+    return Error::from_errno(errno, "symlink `/" + rel + "`");
+  return {};
+}
+
+}  // namespace cove::rootfs

@@ -1,0 +1,36 @@
+// Mount helpers for building a container's root inside its own mount namespace.
+// Targets inside the rootfs are resolved through a rootfs dirfd with
+// openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so a symlink planted in the rootfs
+// cannot redirect a mount to a host path; the mount then goes to /proc/self/fd/N.
+#pragma once
+
+#include <string>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+
+namespace cove::rootfs {
+
+enum class Create { kNone, kDir, kFile };
+
+// Opens `rel` (relative to the rootfs, leading '/' ignored) as an O_PATH fd, creating the last
+// component (and missing parent directories) when asked.
+Result<UniqueFd> open_in_root(int rootfd, const std::string& rel, Create create);
+// "/proc/self/fd/N" for an fd.
+std::string fd_path(int fd);
+
+// mount(2) with an error naming the target as the container will see it.
+Result<void> do_mount(const std::string& source, const std::string& target_path, const char* fstype,
+                      unsigned long flags, const std::string& data, const std::string& shown_target);
+// Mounts onto `rel` inside the rootfs (resolved safely).
+Result<void> mount_in_root(int rootfd, const std::string& source, const std::string& rel, const char* fstype,
+                           unsigned long flags, const std::string& data, Create create);
+// Bind-mounts `source` (a host path in the current mount namespace) onto `rel`, then applies
+// `flags` (MS_RDONLY, MS_NOSUID, ...) with a bind remount when any are set.
+Result<void> bind_in_root(int rootfd, const std::string& source, const std::string& rel, bool recursive,
+                          unsigned long flags, Create create);
+// Makes an existing path in the rootfs a read-only bind of itself.
+Result<void> make_readonly_in_root(int rootfd, const std::string& rel);
+Result<void> symlink_in_root(int rootfd, const std::string& target, const std::string& rel);
+
+}  // namespace cove::rootfs

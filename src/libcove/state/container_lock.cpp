@@ -1,0 +1,28 @@
+#include "state/container_lock.hpp"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace cove {
+
+Result<ContainerLock> ContainerLock::acquire(const std::string& lock_file, const std::string& name, int timeout_ms) {
+  UniqueFd fd(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return Error::from_errno(errno, "open lock `" + lock_file + "`");
+  struct flock fl = {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  struct timespec start;
+  ::clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    if (::fcntl(fd.get(), F_OFD_SETLK, &fl) == 0) return ContainerLock(std::move(fd));
+    if (errno != EAGAIN && errno != EACCES) return Error::from_errno(errno, "lock `" + lock_file + "`");
+    struct timespec now;
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (elapsed >= timeout_ms) return Error(EBUSY, "`" + name + "` is locked by another operation");
+    ::usleep(5000);
+  }
+}
+
+}  // namespace cove

@@ -1,0 +1,92 @@
+#include "state/container_state.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+
+namespace cove {
+
+namespace {
+struct Transition {
+  ContainerState from, to;
+};
+// The one table of legal transitions.
+constexpr Transition kTransitions[] = {
+    {ContainerState::kStopped, ContainerState::kStarting},  {ContainerState::kStarting, ContainerState::kRunning},
+    {ContainerState::kStarting, ContainerState::kAborting}, {ContainerState::kAborting, ContainerState::kStopped},
+    {ContainerState::kRunning, ContainerState::kStopping},  {ContainerState::kStopping, ContainerState::kStopped},
+    {ContainerState::kRunning, ContainerState::kFrozen},    {ContainerState::kFrozen, ContainerState::kRunning},
+    {ContainerState::kFrozen, ContainerState::kStopping},   {ContainerState::kRunning, ContainerState::kStarting},
+    {ContainerState::kStopping, ContainerState::kStarting}, {ContainerState::kRunning, ContainerState::kStopped},
+};
+constexpr const char* kNames[] = {"STOPPED", "STARTING", "RUNNING", "STOPPING", "ABORTING", "FROZEN"};
+}  // namespace
+
+const char* state_name(ContainerState s) { return kNames[static_cast<int>(s)]; }
+
+std::optional<ContainerState> parse_state(std::string_view name) {
+  std::string upper(name);
+  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+  for (int i = 0; i < 6; ++i)
+    if (upper == kNames[i]) return static_cast<ContainerState>(i);
+  return std::nullopt;
+}
+
+bool can_transition(ContainerState from, ContainerState to) {
+  return std::any_of(std::begin(kTransitions), std::end(kTransitions),
+                     [&](const Transition& t) { return t.from == from && t.to == to; });
+}
+
+std::string encode_runtime_state(const RuntimeState& s) {
+  nlohmann::json j = {{"state", state_name(s.state)},
+                      {"monitor_pid", s.monitor_pid},
+                      {"monitor_starttime", s.monitor_starttime},
+                      {"init_pid", s.init_pid},
+                      {"init_starttime", s.init_starttime},
+                      {"privileged", s.privileged},
+                      {"started_at_ms", s.started_at_ms},
+                      {"payload_cgroups", s.payload_cgroups},
+                      {"monitor_cgroups", s.monitor_cgroups}};
+  return j.dump(2) + "\n";
+}
+
+Result<RuntimeState> decode_runtime_state(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Error::invalid("runtime state is not a JSON object");
+  RuntimeState s;
+  auto st = parse_state(j.value("state", ""));
+  if (!st) return Error::invalid("runtime state has no valid `state`");
+  s.state = *st;
+  s.monitor_pid = j.value("monitor_pid", 0);
+  s.monitor_starttime = j.value("monitor_starttime", uint64_t{0});
+  s.init_pid = j.value("init_pid", 0);
+  s.init_starttime = j.value("init_starttime", uint64_t{0});
+  s.privileged = j.value("privileged", false);
+  s.started_at_ms = j.value("started_at_ms", int64_t{0});
+  s.payload_cgroups = j.value("payload_cgroups", std::vector<std::string>{});
+  s.monitor_cgroups = j.value("monitor_cgroups", std::vector<std::string>{});
+  return s;
+}
+
+std::optional<uint64_t> process_starttime(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return std::nullopt;
+  // comm may contain spaces and parentheses: fields start after the last ')'.
+  auto pos = text->rfind(')');
+  if (pos == std::string::npos) return std::nullopt;
+  auto fields = split_ws(std::string_view(*text).substr(pos + 1));
+  // fields[0] is field 3 (state); starttime is field 22.
+  if (fields.size() < 20) return std::nullopt;
+  return parse_uint(fields[19]);
+}
+
+bool process_matches(pid_t pid, uint64_t starttime) {
+  if (pid <= 0) return false;
+  auto st = process_starttime(pid);
+  return st && *st == starttime;
+}
+
+}  // namespace cove

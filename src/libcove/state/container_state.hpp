@@ -1,0 +1,50 @@
+// ContainerState: the states a container goes through and the legal transitions between them.
+// The monitor owns the live state and records it in /run/cove/KEY/state (RuntimeState) with
+// its own pid and start time, so readers can tell a live monitor from a dead one without IPC.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace cove {
+
+enum class ContainerState { kStopped, kStarting, kRunning, kStopping, kAborting, kFrozen };
+
+const char* state_name(ContainerState s);                        // "RUNNING"
+std::optional<ContainerState> parse_state(std::string_view name);  // case-insensitive
+bool can_transition(ContainerState from, ContainerState to);
+inline bool can_start(ContainerState s) { return s == ContainerState::kStopped; }
+inline bool can_stop(ContainerState s) {
+  return s == ContainerState::kRunning || s == ContainerState::kFrozen || s == ContainerState::kStarting;
+}
+inline bool can_attach(ContainerState s) { return s == ContainerState::kRunning; }
+
+// What the monitor records about a live container.
+struct RuntimeState {
+  ContainerState state = ContainerState::kStopped;
+  pid_t monitor_pid = 0;
+  uint64_t monitor_starttime = 0;  // /proc/PID/stat field 22, guards against pid reuse
+  pid_t init_pid = 0;
+  uint64_t init_starttime = 0;
+  bool privileged = false;
+  int64_t started_at_ms = 0;       // CLOCK_REALTIME
+  std::vector<std::string> payload_cgroups;
+  std::vector<std::string> monitor_cgroups;
+};
+
+std::string encode_runtime_state(const RuntimeState& s);
+Result<RuntimeState> decode_runtime_state(const std::string& text);
+
+// /proc/PID/stat start time (clock ticks since boot), nullopt if the process is gone.
+std::optional<uint64_t> process_starttime(pid_t pid);
+// True when `pid` is alive and started at `starttime`.
+bool process_matches(pid_t pid, uint64_t starttime);
+
+}  // namespace cove

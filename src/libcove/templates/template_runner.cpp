@@ -1,0 +1,47 @@
+#include "templates/template_runner.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/signals.hpp"
+#include "paths.hpp"
+
+#ifndef COVE_TEMPLATEDIR
+#define COVE_TEMPLATEDIR "/usr/local/share/cove/templates"
+#endif
+
+namespace cove::templates {
+
+std::string find_template(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string file = "cove-" + name;
+  return find_data("templates/" + file, std::string(COVE_TEMPLATEDIR) + "/" + file);
+}
+
+Result<void> run_template(const TemplateRun& run) {
+  if (::access(run.executable.c_str(), X_OK) < 0)
+    return Error::from_errno(errno, "template `" + run.executable + "`");
+  std::vector<std::string> args = {run.executable, "--name", run.name, "--path", run.container_dir, "--rootfs",
+                                   run.rootfs};
+  if (run.mapped_uid) args.insert(args.end(), {"--mapped-uid", std::to_string(*run.mapped_uid)});
+  if (run.mapped_gid) args.insert(args.end(), {"--mapped-gid", std::to_string(*run.mapped_gid)});
+  args.insert(args.end(), run.extra_args.begin(), run.extra_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork for template");
+  if (pid == 0) {
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  if (WIFEXITED(status))
+    return Error(EIO, "template `" + run.executable + "` exited with status " + std::to_string(WEXITSTATUS(status)));
+  return Error(EIO, "template `" + run.executable + "` was killed by " + signal_name(WTERMSIG(status)));
+}
+
+}  // namespace cove::templates

@@ -1,0 +1,85 @@
+#include "tools/common/tool_main.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#include "base/log.hpp"
+#include "base/strings.hpp"
+#include "paths.hpp"
+
+#ifndef COVE_VERSION
+#define COVE_VERSION "unknown"
+#endif
+
+namespace cove::tools {
+
+int report(const char* tool, const Error& err) {
+  auto lines = split(err.message(), '\n');
+  std::fprintf(stderr, "%s: %s\n", tool, lines[0].c_str());
+  for (size_t i = 1; i < lines.size(); ++i)
+    if (!lines[i].empty()) std::fprintf(stderr, "  %s\n", lines[i].c_str());
+  return 1;
+}
+
+int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_description& extra, const Body& body) {
+  Common common;
+  common.lxcpath = kDefaultLxcPath;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      for (int j = i + 1; j < argc; ++j) common.rest.emplace_back(argv[j]);
+      break;
+    }
+    args.emplace_back(argv[i]);
+  }
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help and exit")("version", "show the version and exit");
+  if (spec.needs_name) opts.add_options()("name,n", po::value(&common.name), "container name");
+  opts.add_options()("lxcpath,P", po::value(&common.lxcpath), "container path (default /var/lib/cove)")(
+      "logpriority,l", po::value(&common.log_level), "log level: trace, debug, info, notice, warn, error")(
+      "logfile,o", po::value(&common.log_file), "log to this file");
+  opts.add(extra);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "%s: %s\nTry '%s --help'.\n", spec.name, e.what(), spec.name);
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << "Usage: " << spec.name << " " << spec.synopsis << "\n" << spec.summary << "\n\n" << opts << "\n";
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << spec.name << " (cove) " << COVE_VERSION << "\n";
+    return 0;
+  }
+  if (spec.needs_name && common.name.empty()) {
+    std::fprintf(stderr, "%s: missing container name (-n NAME)\nTry '%s --help'.\n", spec.name, spec.name);
+    return 2;
+  }
+  if (!common.log_level.empty()) {
+    auto lvl = log::parse_level(common.log_level);
+    if (!lvl) {
+      std::fprintf(stderr, "%s: invalid log level '%s' (allowed: trace, debug, info, notice, warn, error)\n", spec.name,
+                   common.log_level.c_str());
+      return 2;
+    }
+    log::set_level(*lvl);
+  }
+  if (!common.log_file.empty()) {
+    if (auto r = log::set_file(common.log_file); !r) return report(spec.name, r.error());
+  }
+  log::set_prefix(spec.name);
+  try {
+    auto r = body(common, vm);
+    if (!r) return report(spec.name, r.error());
+    return *r;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", spec.name, e.what());
+    return 1;
+  }
+}
+
+}  // namespace cove::tools

@@ -1,0 +1,42 @@
+// cove-monitor: the per-container monitor process, exec'd by cove-start (never run by hand).
+// A fresh, small process image per container; the work is in libcove's monitor module.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "monitor/monitor.hpp"
+
+int main(int argc, char** argv) {
+  cove::monitor::MonitorOptions o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "cove-monitor: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--path") o.lxcpath = next();
+    else if (a == "--name") o.name = next();
+    else if (a == "--foreground") o.foreground = true;
+    else if (a == "--inherit-stdio") o.inherit_stdio = true;
+    else if (a == "--status-fd") o.status_fd = std::atoi(next().c_str());
+    else if (a == "--lock-fd") o.lock_fd = std::atoi(next().c_str());
+    else if (a == "--log-file") o.log_file = next();
+    else if (a == "--log-level") o.log_level = next();
+    else if (a == "--") {
+      for (int j = i + 1; j < argc; ++j) o.init_override.emplace_back(argv[j]);
+      break;
+    } else {
+      std::fprintf(stderr, "cove-monitor: unknown argument '%s' (run by cove-start, not by hand)\n", a.c_str());
+      return 2;
+    }
+  }
+  if (o.lxcpath.empty() || o.name.empty()) {
+    std::fprintf(stderr, "cove-monitor: --path and --name are required (run by cove-start, not by hand)\n");
+    return 2;
+  }
+  return cove::monitor::run_monitor(o);
+}

@@ -1,0 +1,273 @@
+// Lifecycle of real containers on the real kernel, driven through the cove-* tools:
+// create -> start -> attach -> stop -> destroy, for the default (user-namespaced) container and
+// for a privileged one, plus the error paths (concurrent starts, bad configs, dead monitors,
+// wrong states) and the promise that a failed start leaves nothing behind.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// "Uid:\t1000000\t1000000\t1000000\t1000000" -> first field.
+long status_id(pid_t pid, const char* key) {
+  std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(std::strlen(key)));
+  return -1;
+}
+
+class LifecycleTest : public ContainerTest {
+ protected:
+  // The whole scenario, checked from outside and inside.
+  void full_lifecycle(const std::string& name, bool privileged) {
+    create_busybox(name, privileged ? "[container]\nprivileged = true\n" : "");
+    auto r = cove("cove-start", name);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(trim_str(cove("cove-info", name, {"-s"}).out), "RUNNING");
+    auto ls = cove("cove-ls", "", {"--running", "-1"});
+    EXPECT_NE(ls.out.find(name), std::string::npos) << ls.out;
+
+    // PID 1 is init.
+    EXPECT_EQ(attach_out(name, {"cat", "/proc/1/comm"}), "init");
+    // Host processes are invisible: only the container's few processes are listed.
+    auto pids = attach_out(name, {"sh", "-c", "ls /proc | grep -c '^[0-9]'"});
+    EXPECT_LT(std::stoi(pids), 10) << "pids visible inside: " << pids;
+    auto self_visible = attach_out(name, {"sh", "-c", "test -e /proc/" + std::to_string(::getpid()) + "/ns && echo yes || echo no"});
+    // Our pid could collide with a container pid only if the container had that many processes.
+    EXPECT_EQ(self_visible, "no");
+    // Hostname.
+    EXPECT_EQ(attach_out(name, {"hostname"}), name);
+    // The mount table is the container's own: no host paths, root is the rootfs.
+    auto mounts = attach_out(name, {"cat", "/proc/self/mounts"});
+    EXPECT_EQ(mounts.find(path_), std::string::npos) << mounts;
+    EXPECT_EQ(mounts.find("/work"), std::string::npos) << mounts;
+    EXPECT_NE(mounts.find("devpts /dev/pts"), std::string::npos) << mounts;
+    EXPECT_NE(mounts.find("sysfs /sys sysfs ro"), std::string::npos) << mounts;
+    // /dev holds only the allowed nodes.
+    auto dev = attach_out(name, {"ls", "-1", "/dev"});
+    std::set<std::string> got, want = {"console", "fd", "full", "mqueue", "null", "ptmx", "pts", "random",
+                                       "shm", "stderr", "stdin", "stdout", "tty", "tty1", "urandom", "zero"};
+    std::istringstream in(dev);
+    for (std::string l; std::getline(in, l);) got.insert(trim_str(l));
+    EXPECT_EQ(got, want) << dev;
+    // Device nodes work (bind-mounted from the host).
+    EXPECT_EQ(attach_out(name, {"sh", "-c", "head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo ok"}), "4\nok");
+    // Host files are unreachable.
+    std::string marker = path_ + "/host-marker";
+    std::ofstream(marker) << "secret";
+    EXPECT_EQ(attach_out(name, {"sh", "-c", "cat " + marker + " 2>/dev/null || echo unreachable"}), "unreachable");
+    // A file created inside lands in the rootfs.
+    attach_out(name, {"sh", "-c", "echo hi > /root/made-inside"});
+    EXPECT_EQ(read_text(path_ + "/" + name + "/rootfs/root/made-inside"), "hi\n");
+    // Loopback is up in the container's own network namespace.
+    auto links = attach_out(name, {"cat", "/proc/net/dev"});
+    EXPECT_NE(links.find("lo:"), std::string::npos);
+    EXPECT_EQ(links.find("eth0"), std::string::npos) << links;
+    // Exit status of the attached command comes back.
+    EXPECT_EQ(cove("cove-attach", name, {"--", "sh", "-c", "exit 42"}).status, 42);
+
+    // From the host: init's uids.
+    pid_t init = init_pid(name);
+    ASSERT_GT(init, 0);
+    long uid = status_id(init, "Uid:");
+    long gid = status_id(init, "Gid:");
+    if (privileged) {
+      EXPECT_EQ(uid, 0);
+    } else {
+      EXPECT_GE(uid, 1000000) << "container root must be an unprivileged host uid";
+      EXPECT_EQ(uid, gid);
+      auto map = read_text("/proc/" + std::to_string(init) + "/uid_map");
+      EXPECT_NE(map.find(std::to_string(uid)), std::string::npos) << map;
+      // Files written by container root are stored as ordinary root-owned files (idmapped mount).
+      struct stat st;
+      ASSERT_EQ(::stat((path_ + "/" + name + "/rootfs/root/made-inside").c_str(), &st), 0);
+      EXPECT_EQ(st.st_uid, 0u);
+      // The idmapped mount is visible in init's mountinfo.
+      EXPECT_NE(read_text("/proc/" + std::to_string(init) + "/mountinfo").find("idmapped"), std::string::npos);
+    }
+    EXPECT_TRUE(leftover_cgroups(name).size() > 0) << "a running container has cgroups";
+
+    // Clean stop.
+    auto t0 = now_ms();
+    r = cove("cove-stop", name);
+    auto stop_ms = now_ms() - t0;
+    ASSERT_EQ(r.status, 0) << r.err;
+    RecordProperty("clean_stop_ms", std::to_string(stop_ms));
+    EXPECT_EQ(trim_str(cove("cove-info", name, {"-s"}).out), "STOPPED");
+    EXPECT_EQ(::kill(init, 0), -1) << "init survived the stop";
+    EXPECT_TRUE(leftover_cgroups(name).empty());
+    EXPECT_FALSE(std::filesystem::exists(runtime_dir(name)));
+
+    r = cove("cove-destroy", name);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(path_ + "/" + name));
+  }
+};
+
+TEST_F(LifecycleTest, UnprivilegedContainer) { full_lifecycle("ct-userns", false); }
+
+TEST_F(LifecycleTest, PrivilegedContainer) { full_lifecycle("ct-priv", true); }
+
+TEST_F(LifecycleTest, TwoConcurrentStartsExactlyOneWins) {
+  create_busybox("race");
+  RunResult a, b;
+  std::thread ta([&] { a = cove("cove-start", "race"); });
+  std::thread tb([&] { b = cove("cove-start", "race"); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ((a.status == 0) + (b.status == 0), 1) << "a: " << a.err << "\nb: " << b.err;
+  const auto& loser = a.status == 0 ? b : a;
+  EXPECT_NE(loser.err.find("already running"), std::string::npos) << loser.err;
+  EXPECT_EQ(trim_str(cove("cove-info", "race", {"-s"}).out), "RUNNING");
+}
+
+TEST_F(LifecycleTest, StartingARunningContainerFails) {
+  create_busybox("twice");
+  ASSERT_EQ(cove("cove-start", "twice").status, 0);
+  pid_t init = init_pid("twice");
+  auto r = cove("cove-start", "twice");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("`twice` is already running"), std::string::npos) << r.err;
+  EXPECT_EQ(init_pid("twice"), init) << "the running container must be untouched";
+}
+
+TEST_F(LifecycleTest, StoppingAStoppedContainerFails) {
+  create_busybox("idle");
+  auto r = cove("cove-stop", "idle");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("`idle` is not running"), std::string::npos) << r.err;
+}
+
+TEST_F(LifecycleTest, DestroyRunningNeedsForce) {
+  create_busybox("busy");
+  ASSERT_EQ(cove("cove-start", "busy").status, 0);
+  auto r = cove("cove-destroy", "busy");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("stop it first or use -f"), std::string::npos) << r.err;
+  EXPECT_EQ(trim_str(cove("cove-info", "busy", {"-s"}).out), "RUNNING");
+  r = cove("cove-destroy", "busy", {"-f"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path_ + "/busy"));
+  EXPECT_TRUE(leftover_cgroups("busy").empty());
+}
+
+TEST_F(LifecycleTest, BadConfigIsRejectedWithLineNumbersAndCreatesNothing) {
+  std::string f = path_ + "/bad.conf";
+  std::ofstream(f) << "[container]\nttys = many\nbogus = 1\n[nosuchsection]\nx = y\n";
+  names_.push_back("bad");
+  auto r = cove("cove-create", "bad", {"-t", "busybox", "-f", f});
+  EXPECT_EQ(r.status, 1);
+  // Every error is reported, each at its own line of the user's file.
+  EXPECT_NE(r.err.find("bad.conf:2:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ttys"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.conf:3:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bogus"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.conf:4:"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path_ + "/bad")) << "a failed create must leave nothing";
+}
+
+TEST_F(LifecycleTest, BadConfigOfExistingContainerStartsNothing) {
+  create_busybox("edited");
+  std::ofstream(path_ + "/edited/config", std::ios::app) << "\n[container]\nhalt_signal = SIGNOPE\n";
+  auto r = cove("cove-start", "edited");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("halt_signal"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("config:"), std::string::npos) << r.err;
+  EXPECT_EQ(trim_str(cove("cove-info", "edited", {"-s"}).out), "STOPPED");
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("edited")));
+  EXPECT_TRUE(leftover_cgroups("edited").empty());
+}
+
+TEST_F(LifecycleTest, FailedStartLeavesNothingBehind) {
+  create_busybox("broken");
+  auto r = cove("cove-start", "broken", {"--", "/no/such/init"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("exec `/no/such/init`: No such file or directory"), std::string::npos) << r.err;
+  EXPECT_EQ(trim_str(cove("cove-info", "broken", {"-s"}).out), "STOPPED");
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("broken")));
+  EXPECT_TRUE(leftover_cgroups("broken").empty());
+  // And the container still starts normally afterwards.
+  r = cove("cove-start", "broken");
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+TEST_F(LifecycleTest, KilledMonitorIsReportedAndCleanedUp) {
+  create_busybox("orphan");
+  ASSERT_EQ(cove("cove-start", "orphan").status, 0);
+  pid_t mon = monitor_pid("orphan");
+  pid_t init = init_pid("orphan");
+  ASSERT_GT(mon, 0);
+  ASSERT_EQ(::kill(mon, SIGKILL), 0);
+  // init dies with its monitor (parent-death signal).
+  for (int i = 0; i < 200 && ::kill(init, 0) == 0; ++i) ::usleep(10000);
+  EXPECT_NE(::kill(init, 0), 0);
+  EXPECT_EQ(info_json_field("orphan", "monitor_died"), "true");
+  auto ls = cove("cove-ls", "");
+  EXPECT_NE(ls.out.find("monitor died"), std::string::npos) << ls.out;
+  EXPECT_EQ(cove("cove-stop", "orphan").status, 0);
+  EXPECT_EQ(info_json_field("orphan", "monitor_died"), "false");
+  EXPECT_TRUE(leftover_cgroups("orphan").empty());
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("orphan")));
+  EXPECT_EQ(cove("cove-start", "orphan").status, 0);
+}
+
+TEST_F(LifecycleTest, ExecuteRunsOneCommandAsInitAndReturnsItsStatus) {
+  create_busybox("app");
+  auto r = cove("cove-execute", "app", {"--", "/bin/sh", "-c", "echo pid=$$; exit 7"});
+  EXPECT_EQ(r.status, 7) << r.err;
+  EXPECT_EQ(trim_str(r.out), "pid=1");
+  EXPECT_TRUE(leftover_cgroups("app").empty());
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("app")));
+}
+
+TEST_F(LifecycleTest, RebootStartsANewInit) {
+  create_busybox("reboot");
+  ASSERT_EQ(cove("cove-start", "reboot").status, 0);
+  attach_out("reboot", {"sh", "-c", "echo before > /tmp/marker"});
+  pid_t before = init_pid("reboot");
+  auto r = cove("cove-stop", "reboot", {"-r"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(trim_str(cove("cove-info", "reboot", {"-s"}).out), "RUNNING");
+  EXPECT_NE(init_pid("reboot"), before);
+  // /tmp is part of the rootfs here, but processes are new: init is PID 1 again.
+  EXPECT_EQ(attach_out("reboot", {"cat", "/proc/1/comm"}), "init");
+}
+
+TEST_F(LifecycleTest, WaitSeesStateChanges) {
+  create_busybox("waiter");
+  EXPECT_EQ(cove("cove-wait", "waiter", {"-s", "STOPPED", "-t", "1"}).status, 0);
+  auto r = cove("cove-wait", "waiter", {"-s", "RUNNING", "-t", "0.3"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("timed out"), std::string::npos);
+  ASSERT_EQ(cove("cove-start", "waiter").status, 0);
+  EXPECT_EQ(cove("cove-wait", "waiter", {"-s", "RUNNING|FROZEN", "-t", "5"}).status, 0);
+}
+
+TEST_F(LifecycleTest, KillStopsAtOnce) {
+  create_busybox("killme");
+  ASSERT_EQ(cove("cove-start", "killme").status, 0);
+  EXPECT_EQ(cove("cove-stop", "killme", {"-k"}).status, 0);
+  EXPECT_EQ(trim_str(cove("cove-info", "killme", {"-s"}).out), "STOPPED");
+  EXPECT_TRUE(leftover_cgroups("killme").empty());
+}
+
+}  // namespace
+}  // namespace cove::test

@@ -1,0 +1,57 @@
+// Support for integration tests: they need root and a real kernel, drive the real cove-*
+// tools of this build tree, and use a private cove path per test, removed in TearDown even
+// when the test fails (containers stopped and destroyed first).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace cove::test {
+
+struct RunResult {
+  int status = -1;  // exit status, or 128+signal
+  std::string out, err;
+};
+
+// Runs a tool of the build tree (e.g. "cove-start") with `args`; stdin is /dev/null.
+RunResult run_tool(const std::string& tool, const std::vector<std::string>& args, int timeout_s = 60);
+// Runs any program (absolute path or PATH lookup).
+RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s = 60);
+std::string builddir();
+std::string srcdir();
+std::string trim_str(const std::string& s);
+int64_t now_ms();
+
+// Skips unless the test runs as root on a kernel with what cove needs.
+#define COVE_REQUIRE_ROOT()                                              \
+  do {                                                                   \
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (run as root: make check-integration)"; \
+  } while (0)
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // cove-<tool> -P path -n name args...
+  RunResult cove(const std::string& tool, const std::string& name, const std::vector<std::string>& args = {},
+                 int timeout_s = 60);
+  // Creates a busybox container; extra config text goes into a -f file.
+  void create_busybox(const std::string& name, const std::string& extra_config = "");
+  // Runs CMD inside with cove-attach (no pty) and returns stdout, trimmed.
+  std::string attach_out(const std::string& name, const std::vector<std::string>& cmd);
+  std::string info_json_field(const std::string& name, const std::string& field);
+  pid_t init_pid(const std::string& name);
+  pid_t monitor_pid(const std::string& name);
+  // Directories named after the container's key under /sys/fs/cgroup (should be none when stopped).
+  std::vector<std::string> leftover_cgroups(const std::string& name);
+  std::string runtime_dir(const std::string& name);
+
+  std::string path_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace cove::test
