@@ -12,6 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "config/cgroup_config.hpp"
+#include "config/security_config.hpp"
+
 #include "base/result.hpp"
 
 namespace cove::config {
@@ -91,6 +94,12 @@ struct ContainerConfig {
   // [idmap]
   std::vector<IdMapEntry> uid_map;        // repeatable `uid = CONTAINER HOST COUNT`
   std::vector<IdMapEntry> gid_map;
+
+  // [cgroup]
+  CgroupConfig cgroup;
+
+  // [security]
+  SecurityConfig security;
 
   // Where each key was last set, "FILE:LINE", for messages from validate().
   std::map<std::string, std::string> origin;

@@ -352,23 +352,35 @@ const KeySpec kKeys[] = {
 
 }  // namespace
 
-std::span<const KeySpec> key_table() { return kKeys; }
+std::span<const KeySpec> core_keys() { return kKeys; }
+
+// Every module's keys, in section order. Feature modules keep their keys in their own
+// keys_*.cpp file (one table each), so adding a section never touches this file's table.
+std::span<const KeySpec> key_table() {
+  static const std::vector<KeySpec> all = [] {
+    std::vector<KeySpec> v;
+    for (auto part : {core_keys(), cgroup_keys(), security_keys()}) v.insert(v.end(), part.begin(), part.end());
+    return v;
+  }();
+  return all;
+}
 
 const KeySpec* find_key(std::string_view section, std::string_view key) {
-  for (const auto& k : kKeys)
+  for (const auto& k : key_table())
     if (k.section == section && k.key == key) return &k;
   return nullptr;
 }
 
 std::vector<std::string> key_sections() {
   std::vector<std::string> out;
-  for (const auto& k : kKeys)
+  for (const auto& k : key_table())
     if (std::find(out.begin(), out.end(), k.section) == out.end()) out.emplace_back(k.section);
   return out;
 }
 
 bool is_known_section(std::string_view section) {
-  return std::any_of(std::begin(kKeys), std::end(kKeys), [&](const KeySpec& k) { return k.section == section; });
+  auto t = key_table();
+  return std::any_of(t.begin(), t.end(), [&](const KeySpec& k) { return k.section == section; });
 }
 
 }  // namespace cove::config

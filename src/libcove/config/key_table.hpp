@@ -47,6 +47,11 @@ struct KeySpec {
 };
 
 std::span<const KeySpec> key_table();
+// The parts key_table() joins: [container] [mount] [namespaces] [idmap] here, [cgroup] in
+// keys_cgroup.cpp, [security] in keys_security.cpp.
+std::span<const KeySpec> core_keys();
+std::span<const KeySpec> cgroup_keys();
+std::span<const KeySpec> security_keys();
 const KeySpec* find_key(std::string_view section, std::string_view key);
 // Section names in table order ("container", "mount", ...).
 std::vector<std::string> key_sections();

@@ -1,0 +1,9 @@
+// The [cgroup] section's keys (see key_table.hpp). Values become typed fields of
+// ContainerConfig::cgroup here; no raw strings leave config/.
+#include "config/key_table.hpp"
+
+namespace cove::config {
+
+std::span<const KeySpec> cgroup_keys() { return {}; }
+
+}  // namespace cove::config
