@@ -160,6 +160,7 @@ Result<void> Container::create(const CreateOptions& opts) {
 }
 
 Result<void> Container::destroy(bool force) {
+  COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
   auto st = state();
@@ -222,8 +223,13 @@ Result<int> Container::start(const StartOptions& opts) {
   auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
   if (!lock) return std::move(lock).error();
   auto st = state();
-  if (st.monitor_died) COVE_TRY(cleanup_stale_locked(st));
-  else if (st.state != ContainerState::kStopped)
+  if (st.monitor_died) {
+    COVE_TRY(cleanup_stale_locked(st));
+  } else if (st.state == ContainerState::kStopped && is_directory(p.runtime_dir())) {
+    // A runtime dir with no live monitor while we hold the lock: its monitor died before it
+    // recorded anything (every monitor is started under this lock and reports before release).
+    COVE_TRY(remove_tree(p.runtime_dir()));
+  } else if (st.state != ContainerState::kStopped)
     return Error(EBUSY, fmt::format("`{}` is already {}", name_, st.state == ContainerState::kRunning
                                                                      ? "running"
                                                                      : state_name(st.state)));
@@ -266,7 +272,8 @@ Result<int> Container::start(const StartOptions& opts) {
   if (mid == 0) {
     if (::fork() != 0) ::_exit(0);
     int null = ::open("/dev/null", O_RDWR);
-    ::dup2(wr.get(), 3);
+    if (wr.get() == 3) ::fcntl(3, F_SETFD, 0);  // dup2(3, 3) would keep close-on-exec
+    else ::dup2(wr.get(), 3);
     for (int i = 0; i < 3; ++i) ::dup2(null, i);
     if (null > 3) ::close(null);
     ::execv(argv[0], argv.data());
@@ -291,6 +298,7 @@ Result<int> Container::start(const StartOptions& opts) {
 }
 
 Result<void> Container::stop(const StopOptions& opts) {
+  COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   auto st = state();
   if (st.monitor_died) {
@@ -318,11 +326,13 @@ Result<void> Container::stop(const StopOptions& opts) {
 }
 
 Result<ContainerInfo> Container::info() const {
+  COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
   ContainerInfo out;
   out.name = name_;
   out.state = state();
+  out.incomplete = path_exists(p.partial_marker());
   out.config_path = p.config();
   if (auto cfg = load(p, false)) {
     out.privileged = cfg->privileged;
@@ -342,6 +352,7 @@ Result<ContainerInfo> Container::info() const {
 }
 
 Result<void> Container::wait(ContainerState want, int timeout_ms) const {
+  COVE_TRY(validate_name(name_));
   int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
   for (;;) {
     if (state().state == want) return {};
@@ -353,6 +364,7 @@ Result<void> Container::wait(ContainerState want, int timeout_ms) const {
 }
 
 Result<int> Container::attach(const AttachOptions& opts) {
+  COVE_TRY(validate_name(name_));
   auto st = state();
   if (!can_attach(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
@@ -360,6 +372,7 @@ Result<int> Container::attach(const AttachOptions& opts) {
 }
 
 Result<void> Container::console(unsigned tty, int escape_char) {
+  COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   auto st = state();
   if (st.state != ContainerState::kRunning)

@@ -48,6 +48,7 @@ struct ContainerInfo {
   std::string name;
   StateInfo state;
   bool privileged = false;
+  bool incomplete = false;                // a create that never finished (cove-destroy removes it)
   std::string rootfs, config_path;
   std::optional<uint64_t> cpu_usage_ns, memory_current, memory_peak, pids_current;
 };

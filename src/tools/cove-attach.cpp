@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
                      if (vm["pty"].as<bool>()) ao.pty = true;
                      if (vm["no-pty"].as<bool>()) ao.pty = false;
                      for (const auto& v : vars)
-                       if (v.find('=') == std::string::npos) return Error::invalid("-v needs VAR=VALUE, got `" + v + "`");
+                       if (v.find('=') == std::string::npos) return usage_error("-v needs VAR=VALUE, got `" + v + "`");
                      auto r = ct.attach(ao);
                      if (!r) return std::move(r).error().context("attach to `" + c.name + "`");
                      return *r;

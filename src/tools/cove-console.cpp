@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
                     "Attach this terminal to a container's console or tty; type <Ctrl+a q> to detach."},
                    o, [&](const Common& c, const po::variables_map&) -> Result<int> {
                      if (escape.size() != 1 || escape[0] < 'a' || escape[0] > 'z')
-                       return Error::invalid("escape must be one letter a-z, got `" + escape + "`");
+                       return usage_error("escape must be one letter a-z, got `" + escape + "`");
                      int esc = escape[0] - 'a' + 1;
                      std::fprintf(stderr, "Connected to tty %u of `%s`. Type <Ctrl+%c q> to detach.\r\n", tty,
                                   c.name.c_str(), escape[0]);

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   o.add_options()("template,t", po::value(&tmpl), "template: a name (busybox) or a path to an executable")(
       "config,f", po::value(&config), "initial configuration file (default: the shipped default.conf)");
   return tool_main(argc, argv,
-                   {"cove-create", "-n NAME -t TEMPLATE [-f CONFIG] [-- TEMPLATE-ARGS...]",
+                   {"cove-create", "-n NAME [-t TEMPLATE] [-f CONFIG] [-- TEMPLATE-ARGS...]",
                     "Create a container: its directory, its config and, with a template, its root filesystem."},
                    o, [&](const Common& c, const po::variables_map&) -> Result<int> {
                      Container ct(c.lxcpath, c.name);

@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
                     "Run CMD as PID 1 of a fresh container built from NAME's config, with this terminal's stdio;\n"
                     "exit with its status."},
                    o, [&](const Common& c, const po::variables_map&) -> Result<int> {
-                     if (c.rest.empty()) return Error::invalid("missing command (cove-execute -n NAME -- CMD...)");
+                     if (c.rest.empty()) return usage_error("missing command (cove-execute -n NAME -- CMD...)");
                      Container ct(c.lxcpath, c.name);
                      StartOptions so;
                      so.foreground = true;

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     if (vm["frozen"].as<bool>()) want.push_back(ContainerState::kFrozen);
     for (const auto& f : filters) {
       auto st = parse_state(f);
-      if (!st) return Error::invalid("unknown state `" + f + "` (allowed: STOPPED STARTING RUNNING STOPPING ABORTING FROZEN)");
+      if (!st) return usage_error("unknown state `" + f + "` (allowed: STOPPED STARTING RUNNING STOPPING ABORTING FROZEN)");
       want.push_back(*st);
     }
     auto names = Container::list(c.lxcpath);
@@ -40,9 +40,11 @@ int main(int argc, char** argv) {
       bool live = st != ContainerState::kStopped;
       std::string state = state_name(st);
       if (info->state.monitor_died) state += " (monitor died)";
+      if (info->incomplete) state += " (incomplete create)";
       arr.push_back({{"name", n},
                      {"state", state_name(st)},
                      {"monitor_died", info->state.monitor_died},
+                     {"incomplete", info->incomplete},
                      {"init_pid", live ? nlohmann::json(info->state.runtime.init_pid) : nlohmann::json(nullptr)},
                      {"unprivileged", !info->privileged},
                      {"memory_current_bytes",

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
                     "Stop a container: the configured halt signal to init, then SIGKILL after TIMEOUT seconds."},
                    o, [&](const Common& c, const po::variables_map& vm) -> Result<int> {
                      if (vm["kill"].as<bool>() && vm["reboot"].as<bool>())
-                       return Error::invalid("-k and -r exclude each other");
+                       return usage_error("-k and -r exclude each other");
                      Container ct(c.lxcpath, c.name);
                      StopOptions so;
                      so.timeout_s = timeout;

@@ -1,4 +1,5 @@
 // cove-wait: wait for a container to reach a state.
+#include <time.h>
 #include <unistd.h>
 
 #include "base/strings.hpp"
@@ -21,17 +22,23 @@ int main(int argc, char** argv) {
                      for (const auto& s : split(want, '|')) {
                        auto st = parse_state(s);
                        if (!st)
-                         return Error::invalid("unknown state `" + s +
+                         return usage_error("unknown state `" + s +
                                                "` (allowed: STOPPED STARTING RUNNING STOPPING ABORTING FROZEN)");
                        states.push_back(*st);
                      }
                      Container ct(c.lxcpath, c.name);
                      int64_t ms = timeout < 0 ? -1 : static_cast<int64_t>(timeout * 1000);
-                     for (int64_t waited = 0;; waited += 10) {
+                     auto clock_ms = [] {
+                       struct timespec ts;
+                       ::clock_gettime(CLOCK_MONOTONIC, &ts);
+                       return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+                     };
+                     int64_t start = clock_ms();
+                     for (;;) {
                        auto now = ct.state().state;
                        for (auto s : states)
                          if (s == now) return 0;
-                       if (ms >= 0 && waited >= ms)
+                       if (ms >= 0 && clock_ms() - start >= ms)
                          return Error(ETIMEDOUT, "timed out waiting for `" + c.name + "` (it is " +
                                                      state_name(now) + ")");
                        ::usleep(10000);

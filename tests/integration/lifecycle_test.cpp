@@ -271,3 +271,64 @@ TEST_F(LifecycleTest, KillStopsAtOnce) {
 
 }  // namespace
 }  // namespace cove::test
+
+namespace cove::test {
+namespace {
+
+class ToolEdgeTest : public ContainerTest {};
+
+TEST_F(ToolEdgeTest, NamesThatEscapeThePathAreRefused) {
+  std::filesystem::create_directory(path_ + "/../cove-victim-probe");
+  for (const char* tool : {"cove-destroy", "cove-stop", "cove-start", "cove-info", "cove-attach"}) {
+    auto r = cove(tool, "../cove-victim-probe", {});
+    EXPECT_NE(r.status, 0) << tool;
+    EXPECT_NE(r.err.find("must not start with '.'"), std::string::npos) << tool << ": " << r.err;
+  }
+  EXPECT_TRUE(std::filesystem::exists(path_ + "/../cove-victim-probe"));
+  std::filesystem::remove(path_ + "/../cove-victim-probe");
+}
+
+TEST_F(ToolEdgeTest, ManyTtys) {
+  create_busybox("ttys", "[container]\nttys = 20\n");
+  // The template sets ttys = 1 after the -f file; raise it again at the end.
+  std::ofstream(path_ + "/ttys/config", std::ios::app) << "\n[container]\nttys = 20\n";
+  auto r = cove("cove-start", "ttys");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(attach_out("ttys", {"sh", "-c", "ls /dev | grep -c '^tty[0-9]'"}), "20");
+}
+
+TEST_F(ToolEdgeTest, ForegroundStartErrorsArePrinted) {
+  create_busybox("fg");
+  auto r = cove("cove-execute", "fg", {"--", "/no/such/cmd"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("exec `/no/such/cmd`: No such file or directory"), std::string::npos) << r.err;
+}
+
+TEST_F(ToolEdgeTest, HelpAndUsageErrors) {
+  EXPECT_EQ(run_tool("cove-wait", {"--help"}).status, 0);
+  EXPECT_EQ(run_tool("cove-start", {"--version"}).status, 0);
+  EXPECT_EQ(run_tool("cove-start", {}).status, 2);
+  EXPECT_EQ(run_tool("cove-start", {"-n", "x", "--bogus"}).status, 2);
+  EXPECT_EQ(run_tool("cove-stop", {"-n", "x", "-k", "-r"}).status, 2);
+  EXPECT_EQ(run_tool("cove", {"nosuchverb"}).status, 2);
+  EXPECT_EQ(run_tool("cove", {"ls", "-P", "/nonexistent-cove-path"}).status, 0);
+}
+
+TEST_F(ToolEdgeTest, ConsoleConnectsAndDetaches) {
+  create_busybox("con");
+  ASSERT_EQ(cove("cove-start", "con").status, 0);
+  // A real terminal for cove-console (script(1)), typed into slowly, then Ctrl+a q.
+  std::string cmd = builddir() + "/cove-console -P " + path_ + " -n con";
+  auto r = run_cmd({"sh", "-c",
+                    "(sleep 1; printf 'echo con$((6*7))sole\\r'; sleep 1; printf '\\001q') | "
+                    "script -qfec '" + cmd + "' /dev/null"},
+                   30);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("con42sole"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Detached"), std::string::npos) << r.out;
+  // Detaching leaves the container running and the console free for the next client.
+  EXPECT_EQ(trim_str(cove("cove-info", "con", {"-s"}).out), "RUNNING");
+}
+
+}  // namespace
+}  // namespace cove::test

@@ -6,7 +6,8 @@
 
 namespace cove {
 
-constexpr size_t kMaxFds = 16;
+// Enough for the console plus the 64 ttys a config may ask for (the kernel allows 253).
+constexpr size_t kMaxFds = 128;
 
 Result<void> send_with_fds(int sock, const std::string& data, const std::vector<int>& fds) {
   if (fds.size() > kMaxFds) return Error(EINVAL, "too many fds to send");

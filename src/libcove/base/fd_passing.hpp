@@ -15,7 +15,7 @@ struct ReceivedMessage {
   std::vector<UniqueFd> fds;
   bool eof = false;
 };
-// Receives one datagram (SOCK_SEQPACKET/DGRAM) of up to `max` bytes with up to 16 fds.
+// Receives one datagram (SOCK_SEQPACKET/DGRAM) of up to `max` bytes with up to 128 fds.
 Result<ReceivedMessage> recv_with_fds(int sock, size_t max = 65536);
 
 }  // namespace cove

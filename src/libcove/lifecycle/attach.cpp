@@ -102,6 +102,9 @@ std::vector<std::string> attach_env(const AttachRequest& req) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // execvpe searches the PATH of *our* environment: make it the command's.
+    for (const auto& e : env)
+      if (e.rfind("PATH=", 0) == 0) ::setenv("PATH", e.c_str() + 5, 1);
     ::execvpe(argv[0], argv.data(), envp.data());
     std::string msg = "cove-attach: exec `" + args[0] + "`: " + std::strerror(errno) + "\n";
     (void)!::write(2, msg.data(), msg.size());
@@ -175,7 +178,10 @@ Result<void> proxy_terminal(int master, int hup_fd, int escape) {
               done = true;
               break;
             }
-            out += c;  // escape twice (or escape + other) sends it through
+            // <escape> <escape> or <escape> <its letter> sends the escape itself; anything else
+            // is sent after it.
+            out += static_cast<char>(escape);
+            if (c != static_cast<char>(escape) && c != static_cast<char>('a' + escape - 1)) out += c;
           } else if (escape >= 0 && c == static_cast<char>(escape)) {
             saw_escape = true;
           } else {

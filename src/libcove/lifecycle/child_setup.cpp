@@ -38,7 +38,8 @@ Result<void> become_root(const LaunchPlan& plan) {
 }
 
 // Runs before become_root(): until then our fsuid is still host root, which owns the
-// directories above the rootfs (PATH/NAME may be 0700), so path lookups there succeed. The
+// directories above the rootfs (cove-create makes PATH/NAME 0711, but a user's PATH or a
+// configured rootfs elsewhere may sit below 0700 directories), so path lookups there succeed. The
 // returned fd is the root of the container's rootfs mount; everything after uses it, never the path.
 Result<UniqueFd> enter_rootfs_mount(const LaunchPlan& plan, std::vector<UniqueFd>& fds) {
   // Nothing we mount may propagate back to the host.

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -93,6 +94,12 @@ class Monitor {
   void handle_request(int fd, const Json& req);
   void begin_stop(int sig, unsigned timeout_s);
   void read_console();
+  void arm_timer(unsigned seconds) {
+    struct itimerspec its = {};
+    its.it_value.tv_sec = seconds;
+    its.it_value.tv_nsec = seconds ? 0 : 1;
+    ::timerfd_settime(timer_fd_.get(), 0, &its, nullptr);
+  }
   void proxy_stdin();
   void drop_client(int fd);
 
@@ -113,6 +120,7 @@ class Monitor {
   bool reboot_requested_ = false;
   bool stop_requested_ = false;
   bool done_ = false;
+  bool escalated_ = false;
   bool created_runtime_dir_ = false;
   int exit_status_ = 0;
   bool have_time_ns_ = path_exists("/proc/self/ns/time");
@@ -201,8 +209,9 @@ Result<void> Monitor::start() {
   COVE_TRY(write_state(ContainerState::kStarting));  // records the cgroup dirs before creating them
   if (auto r = cgroups_->create(); !r) return std::move(r).error().context("create cgroups");
   if (auto r = cgroups_->attach_monitor(::getpid()); !r) return std::move(r).error().context("join monitor cgroup");
-  COVE_TRY(launch());
+  // The socket exists before RUNNING is recorded; requests made meanwhile wait in its backlog.
   COVE_TRY(open_command_socket());
+  COVE_TRY(launch());
   return {};
 }
 
@@ -231,7 +240,10 @@ void Monitor::cleanup() {
   }
   listen_fd_.reset();
   if (!created_runtime_dir_) return;
-  if (auto r = remove_tree(paths_.runtime_dir()); !r) log::warn("remove runtime dir: {}", r.error().message());
+  // Renamed away first, so a reader or a new start never sees a half-removed runtime dir.
+  std::string dead = std::string(kRuntimeBase) + "/.dead-" + paths_.key() + "-" + std::to_string(::getpid());
+  std::string victim = ::rename(paths_.runtime_dir().c_str(), dead.c_str()) == 0 ? dead : paths_.runtime_dir();
+  if (auto r = remove_tree(victim); !r) log::warn("remove runtime dir: {}", r.error().message());
 }
 
 void Monitor::begin_stop(int sig, unsigned timeout_s) {
@@ -239,17 +251,15 @@ void Monitor::begin_stop(int sig, unsigned timeout_s) {
   if (state_ != ContainerState::kStopping) (void)write_state(ContainerState::kStopping);
   log::info("sending {} to init (pid {}), timeout {}s", sig, init_.pid, timeout_s);
   sys::pidfd_send_signal(init_.pidfd.get(), sig, nullptr, 0);
-  if (sig != SIGKILL) {
-    struct itimerspec its = {};
-    its.it_value.tv_sec = timeout_s ? timeout_s : 0;
-    its.it_value.tv_nsec = timeout_s ? 0 : 1;
-    ::timerfd_settime(timer_fd_.get(), 0, &its, nullptr);
-  }
+  if (sig != SIGKILL) arm_timer(timeout_s);
 }
 
 void Monitor::on_init_exit(int status) {
   log::info("init exited with status {:#x}", status);
-  bool rebooted = !stop_requested_ && (reboot_requested_ || (WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP));
+  // reboot(2) inside a pid namespace ends init with SIGHUP; an application container's
+  // command (cove-execute) killed by SIGHUP is just a command that ended.
+  bool rebooted = !stop_requested_ && (reboot_requested_ || (!opts_.inherit_stdio && WIFSIGNALED(status) &&
+                                                             WTERMSIG(status) == SIGHUP));
   init_.pid = 0;
   init_.pidfd.reset();
   init_.console_master.reset();
@@ -257,6 +267,7 @@ void Monitor::on_init_exit(int status) {
   console_hold_.reset();
   struct itimerspec off = {};
   ::timerfd_settime(timer_fd_.get(), 0, &off, nullptr);
+  escalated_ = false;
   if (rebooted) {
     reboot_requested_ = false;
     (void)write_state(ContainerState::kStarting);
@@ -334,7 +345,7 @@ void Monitor::handle_request(int fd, const Json& req) {
       begin_stop(cfg_.reboot_signal, timeout);
     } else {
       stop_requested_ = true;
-      begin_stop(req.value("kill", false) ? SIGKILL : cfg_.halt_signal, timeout);
+      begin_stop(req.value("kill", false) ? cfg_.stop_signal : cfg_.halt_signal, timeout);
     }
   } else if (cmd == "console") {
     unsigned tty = req.value("tty", 0u);
@@ -427,8 +438,14 @@ int Monitor::loop() {
     if (pfds[2].revents) {
       uint64_t ticks;
       if (::read(timer_fd_.get(), &ticks, sizeof ticks) > 0 && init_.pid > 0) {
-        log::info("clean stop timed out; killing init");
-        sys::pidfd_send_signal(init_.pidfd.get(), SIGKILL, nullptr, 0);
+        // First the configured stop_signal; if that does not end init either, SIGKILL.
+        int sig = escalated_ || cfg_.stop_signal == SIGKILL ? SIGKILL : cfg_.stop_signal;
+        log::info("stop timed out; sending {} to init", sig);
+        sys::pidfd_send_signal(init_.pidfd.get(), sig, nullptr, 0);
+        if (sig != SIGKILL) {
+          escalated_ = true;
+          arm_timer(2);
+        }
       }
     }
     if (pfds[3].revents && init_.console_master) read_console();
@@ -468,6 +485,7 @@ int run_monitor(const MonitorOptions& opts) {
   if (!cfg) {
     Monitor m(opts, config::ContainerConfig{});
     m.report_start(cfg.error());
+    if (opts.foreground) std::fprintf(stderr, "cove-start: start `%s`: %s\n", opts.name.c_str(), cfg.error().message().c_str());
     return 1;
   }
   if (!opts.foreground) ::setsid();
@@ -477,6 +495,8 @@ int run_monitor(const MonitorOptions& opts) {
     log::error("start failed: {}", r.error().message());
     m.cleanup();
     m.report_start(r);
+    // In the foreground nobody reads a status pipe: the caller's terminal gets the error.
+    if (opts.foreground) std::fprintf(stderr, "cove-start: start `%s`: %s\n", opts.name.c_str(), r.error().message().c_str());
     return 1;
   }
   log::info("running");

@@ -20,7 +20,7 @@ enum class Phase : uint32_t {
   kChildStarted = 1,     // child -> parent: alive in its new namespaces
   kParentConfigured,     // parent -> child: id maps written, cgroups joined (+ rootfs mount fd)
   kRootfsReady,          // child -> parent: pivoted into the rootfs (+ console and tty masters)
-  kGo,                   // parent -> child: hooks done, exec init
+  kGo,                   // parent -> child: the parent is done (limits applied), exec init
   kError,                // either way: text is the error chain, code its errno
 };
 const char* phase_name(Phase p);

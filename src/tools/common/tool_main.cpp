@@ -42,18 +42,19 @@ int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_des
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
+    // --help and --version win over missing required options.
+    if (vm.count("help")) {
+      std::cout << "Usage: " << spec.name << " " << spec.synopsis << "\n" << spec.summary << "\n\n" << opts << "\n";
+      return 0;
+    }
+    if (vm.count("version")) {
+      std::cout << spec.name << " (cove) " << COVE_VERSION << "\n";
+      return 0;
+    }
     po::notify(vm);
   } catch (const po::error& e) {
     std::fprintf(stderr, "%s: %s\nTry '%s --help'.\n", spec.name, e.what(), spec.name);
     return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << "Usage: " << spec.name << " " << spec.synopsis << "\n" << spec.summary << "\n\n" << opts << "\n";
-    return 0;
-  }
-  if (vm.count("version")) {
-    std::cout << spec.name << " (cove) " << COVE_VERSION << "\n";
-    return 0;
   }
   if (spec.needs_name && common.name.empty()) {
     std::fprintf(stderr, "%s: missing container name (-n NAME)\nTry '%s --help'.\n", spec.name, spec.name);
@@ -74,7 +75,10 @@ int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_des
   log::set_prefix(spec.name);
   try {
     auto r = body(common, vm);
-    if (!r) return report(spec.name, r.error());
+    if (!r) {
+      report(spec.name, r.error());
+      return r.error().code() == kUsageError ? 2 : 1;
+    }
     return *r;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", spec.name, e.what());

@@ -31,6 +31,10 @@ struct ToolSpec {
   bool needs_name = true;
 };
 
+// Tools return Error(kUsageError, ...) for bad arguments found after option parsing: exit 2.
+inline constexpr int kUsageError = 1000;
+inline Error usage_error(const std::string& what) { return Error(kUsageError, what); }
+
 using Body = std::function<Result<int>(const Common&, const po::variables_map&)>;
 
 int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_description& extra, const Body& body);
