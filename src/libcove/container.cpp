@@ -238,27 +238,20 @@ Result<int> Container::start(const StartOptions& opts) {
   std::vector<std::string> args = {find_helper("cove-monitor"), "--path", lxcpath_, "--name", name_};
   if (!opts.log_file.empty()) args.insert(args.end(), {"--log-file", opts.log_file});
   if (!opts.log_level.empty()) args.insert(args.end(), {"--log-level", opts.log_level});
+  UniqueFd lock_fd, rd, wr;
   if (opts.foreground) {
     // The monitor replaces us; it keeps the lock until init runs.
-    UniqueFd lfd = lock->release_fd();
-    ::fcntl(lfd.get(), F_SETFD, 0);
-    args.insert(args.end(), {"--foreground", "--lock-fd", std::to_string(lfd.get())});
+    lock_fd = lock->release_fd();
+    ::fcntl(lock_fd.get(), F_SETFD, 0);
+    args.insert(args.end(), {"--foreground", "--lock-fd", std::to_string(lock_fd.get())});
     if (opts.inherit_stdio) args.push_back("--inherit-stdio");
-    if (!opts.init_override.empty()) {
-      args.push_back("--");
-      args.insert(args.end(), opts.init_override.begin(), opts.init_override.end());
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    return Error::from_errno(errno, "exec monitor `" + args[0] + "`");
+  } else {
+    int pfd[2];
+    if (::pipe2(pfd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
+    rd.reset(pfd[0]);
+    wr.reset(pfd[1]);
+    args.insert(args.end(), {"--status-fd", "3"});
   }
-
-  int pfd[2];
-  if (::pipe2(pfd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
-  UniqueFd rd(pfd[0]), wr(pfd[1]);
-  args.insert(args.end(), {"--status-fd", "3"});
   if (!opts.init_override.empty()) {
     args.push_back("--");
     args.insert(args.end(), opts.init_override.begin(), opts.init_override.end());
@@ -266,6 +259,10 @@ Result<int> Container::start(const StartOptions& opts) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  if (opts.foreground) {
+    ::execv(argv[0], argv.data());
+    return Error::from_errno(errno, "exec monitor `" + args[0] + "`");
+  }
   // Double fork: the monitor is reparented at once and never becomes our zombie.
   pid_t mid = ::fork();
   if (mid < 0) return Error::from_errno(errno, "fork monitor");
