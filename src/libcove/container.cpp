@@ -16,7 +16,9 @@
 #include "cgroup/cgroup.hpp"
 #include "config/load.hpp"
 #include "monitor/protocol.hpp"
+#include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
+#include "ns/idmap_registry.hpp"
 #include "paths.hpp"
 #include "state/container_lock.hpp"
 #include "templates/template_runner.hpp"
@@ -70,7 +72,9 @@ Result<uint64_t> allocate_idmap(const ContainerPaths& p, std::string& config_tex
   // Serialise allocations in this path so two concurrent creates never pick one range.
   auto lock = ContainerLock::acquire(p.lxcpath() + "/.idmap.lock", "id map pool", kLockTimeoutMs);
   if (!lock) return std::move(lock).error();
-  auto base = ns::allocate_range(used_ranges(p.lxcpath(), p.name()));
+  // Host-wide: the registry holds every cove path's ranges; this path's configs are scanned too,
+  // for containers created before the registry existed.
+  auto base = ns::registry_allocate(p.config(), used_ranges(p.lxcpath(), p.name()));
   if (!base) return std::move(base).error();
   config_text += fmt::format(
       "\n[idmap]\n# Allocated by cove-create from the host id pool: container ids 0-{} are host ids {}-{}.\n"
@@ -136,6 +140,14 @@ Result<void> Container::create(const CreateOptions& opts) {
     mapped = static_cast<uint32_t>(*base);
   } else if (!cfg->privileged) {
     mapped = ns::host_id_of(cfg->uid_map, 0);
+    // Explicit [idmap] ranges must not overlap another container's or a user's delegation.
+    auto ranges = [](const std::vector<config::IdMapEntry>& m) {
+      std::vector<ns::HostRange> out;
+      for (const auto& e : m) out.push_back({e.host_id, e.count});
+      return out;
+    };
+    if (auto r = ns::registry_claim(p.config(), ranges(cfg->uid_map), ranges(cfg->gid_map)); !r)
+      return std::move(r).error();
   }
   cfg = load(p);
   if (!cfg) return std::move(cfg).error();
@@ -175,7 +187,9 @@ Result<void> Container::destroy(bool force) {
   st = state();
   if (st.state != ContainerState::kStopped) return Error(EBUSY, fmt::format("`{}` was started again", name_));
   if (st.monitor_died) COVE_TRY(cleanup_stale_locked(st));
-  return remove_tree(p.dir());
+  auto removed = remove_tree(p.dir());
+  if (removed) (void)ns::registry_release(p.config());  // stale entries are dropped anyway
+  return removed;
 }
 
 StateInfo Container::state() const {
@@ -238,6 +252,7 @@ Result<int> Container::start(const StartOptions& opts) {
   std::vector<std::string> args = {find_helper("cove-monitor"), "--path", lxcpath_, "--name", name_};
   if (!opts.log_file.empty()) args.insert(args.end(), {"--log-file", opts.log_file});
   if (!opts.log_level.empty()) args.insert(args.end(), {"--log-level", opts.log_level});
+  if (!opts.restore_from.empty()) args.insert(args.end(), {"--restore", opts.restore_from});
   UniqueFd lock_fd, rd, wr;
   if (opts.foreground) {
     // The monitor replaces us; it keeps the lock until init runs.
@@ -343,6 +358,11 @@ Result<ContainerInfo> Container::info() const {
       out.memory_current = s->memory_current;
       out.memory_peak = s->memory_peak;
       out.pids_current = s->pids_current;
+      out.io_read_bytes = s->io_read_bytes;
+      out.io_write_bytes = s->io_write_bytes;
+      out.io_read_ops = s->io_read_ops;
+      out.io_write_ops = s->io_write_ops;
+      out.oom_kills = s->oom_kills;
     }
   }
   return out;
@@ -365,7 +385,13 @@ Result<int> Container::attach(const AttachOptions& opts) {
   auto st = state();
   if (!can_attach(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
-  return lifecycle::attach_to(st.runtime, opts);
+  // The command gets init's restrictions (capabilities, LSM label, no_new_privs, seccomp),
+  // computed from the same config.
+  auto cfg = load(ContainerPaths(lxcpath_, name_));
+  if (!cfg) return std::move(cfg).error();
+  auto restrictions = lifecycle::make_exec_restrictions(*cfg);
+  if (!restrictions) return std::move(restrictions).error().context("security");
+  return lifecycle::attach_to(st.runtime, opts, *restrictions);
 }
 
 Result<void> Container::console(unsigned tty, int escape_char) {

@@ -28,6 +28,41 @@ struct StartOptions {
   bool inherit_stdio = false;             // cove-execute: init uses our stdio, exit with its status
   std::vector<std::string> init_override; // -- CMD
   std::string log_file, log_level;        // -o / -l, passed to the monitor
+  std::string restore_from;               // cove-restore: the monitor restores init from this checkpoint
+};
+
+struct CheckpointOptions {
+  std::string images_dir;                 // -D; created, must be empty
+  bool stop = false;                      // --stop: the container ends (STOPPED) after a good dump
+};
+
+// CRIU's statistics of a checkpoint, and the total time as cove-checkpoint saw it.
+struct CheckpointReport {
+  std::string images_dir, criu_version;
+  bool stopped = false;
+  int64_t wall_ms = 0;
+  uint32_t freezing_time_us = 0, frozen_time_us = 0, memdump_time_us = 0, memwrite_time_us = 0;
+  uint64_t pages_scanned = 0, pages_written = 0;
+};
+
+struct RestoreOptions {
+  std::string images_dir;                 // -D
+  std::string log_file, log_level;
+};
+
+struct RestoreReport {
+  pid_t init_pid = 0;
+  std::string criu_version;
+  int64_t wall_ms = 0;                    // inside the monitor: images checked to init running
+  uint32_t restore_time_us = 0, forking_time_us = 0;
+  uint64_t pages_restored = 0;
+};
+
+// One finding of `cove-checkpoint --check`.
+struct CheckpointFinding {
+  std::string area;                       // criu, mounts, devices, console, sockets, files
+  std::string what;
+  bool blocking = false;
 };
 
 struct StopOptions {
@@ -51,6 +86,8 @@ struct ContainerInfo {
   bool incomplete = false;                // a create that never finished (cove-destroy removes it)
   std::string rootfs, config_path;
   std::optional<uint64_t> cpu_usage_ns, memory_current, memory_peak, pids_current;
+  std::optional<uint64_t> io_read_bytes, io_write_bytes, io_read_ops, io_write_ops;
+  std::optional<uint64_t> oom_kills;      // processes the OOM killer ended inside
 };
 
 class Container {
@@ -77,6 +114,21 @@ class Container {
   Result<void> console(unsigned tty, int escape_char);
   // Removes runtime state left by a monitor that died (under the container lock).
   Result<bool> cleanup_stale();
+  // Freezes every process (state FROZEN) / thaws them (RUNNING again), through the monitor.
+  Result<void> freeze();
+  Result<void> unfreeze();
+  // The live value of a [cgroup] key (or control file name) in v2 syntax; the container must run.
+  Result<std::string> cgroup_get(const std::string& key) const;
+  // Sets a [cgroup] key live through the monitor (the value is parsed like the config's); with
+  // `persist`, also in the config file (then a stopped container is fine too).
+  Result<void> cgroup_set(const std::string& key, const std::string& value, bool persist);
+
+  // Checkpoint/restore through CRIU (container_checkpoint.cpp). The container keeps running
+  // after a checkpoint unless `stop`; a restore starts a monitor as cove-start does.
+  Result<CheckpointReport> checkpoint(const CheckpointOptions& opts);
+  Result<RestoreReport> restore(const RestoreOptions& opts);
+  // What would stop a checkpoint of the running container, without trying it.
+  Result<std::vector<CheckpointFinding>> checkpoint_check() const;
 
   static Result<std::vector<std::string>> list(const std::string& lxcpath);
 

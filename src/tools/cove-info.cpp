@@ -36,6 +36,11 @@ nlohmann::json to_json(const ContainerInfo& i) {
   j["memory_current_bytes"] = opt(i.memory_current);
   j["memory_peak_bytes"] = opt(i.memory_peak);
   j["pids_current"] = opt(i.pids_current);
+  j["io_read_bytes"] = opt(i.io_read_bytes);
+  j["io_write_bytes"] = opt(i.io_write_bytes);
+  j["io_read_ops"] = opt(i.io_read_ops);
+  j["io_write_ops"] = opt(i.io_write_ops);
+  j["oom_kills"] = opt(i.oom_kills);
   return j;
 }
 }  // namespace
@@ -70,6 +75,13 @@ int main(int argc, char** argv) {
                          if (i.memory_current) std::printf("%-16s%s\n", "Memory use:", human_bytes(*i.memory_current).c_str());
                          if (i.memory_peak) std::printf("%-16s%s\n", "Memory peak:", human_bytes(*i.memory_peak).c_str());
                          if (i.pids_current) std::printf("%-16s%llu\n", "Processes:", (unsigned long long)*i.pids_current);
+                         if (i.io_read_bytes && i.io_read_ops)
+                           std::printf("%-16s%s in %llu ops\n", "I/O read:", human_bytes(*i.io_read_bytes).c_str(),
+                                       (unsigned long long)*i.io_read_ops);
+                         if (i.io_write_bytes && i.io_write_ops)
+                           std::printf("%-16s%s in %llu ops\n", "I/O written:", human_bytes(*i.io_write_bytes).c_str(),
+                                       (unsigned long long)*i.io_write_ops);
+                         if (i.oom_kills) std::printf("%-16s%llu\n", "OOM kills:", (unsigned long long)*i.oom_kills);
                        }
                        std::printf("%-16s%s\n", "Rootfs:", i.rootfs.c_str());
                      }

@@ -10,7 +10,9 @@
 #include "paths.hpp"
 
 namespace {
-const char* kVerbs[] = {"create", "destroy", "start", "stop", "wait", "attach", "console", "execute", "info", "ls"};
+const char* kVerbs[] = {"create", "destroy", "start",  "stop",     "wait",  "attach", "console",
+                        "execute", "info",   "ls",    "freeze", "unfreeze", "cgroup",
+                        "checkpoint", "restore"};
 
 void usage(FILE* out) {
   std::fprintf(out, "Usage: cove VERB [OPTIONS]\nVerbs:");

@@ -42,7 +42,8 @@ RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s) {
     ::dup2(null, 0);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
-    ::setenv("COVE_DATADIR", (builddir() + ":" + srcdir()).c_str(), 1);
+    // A COVE_DATADIR from the caller wins (tests/vm/cgroup-v2-check puts a template first).
+    ::setenv("COVE_DATADIR", (builddir() + ":" + srcdir()).c_str(), 0);
     std::vector<char*> a;
     for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
     a.push_back(nullptr);

@@ -54,7 +54,8 @@ Result<void> write_file(const std::string& path, const std::string& data, mode_t
   return write_all(fd.get(), data, path);
 }
 
-Result<void> write_file_atomic(const std::string& path, const std::string& data, mode_t mode) {
+Result<void> write_file_atomic(const std::string& path, const std::string& data, mode_t mode,
+                               Durability durability) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
@@ -63,7 +64,7 @@ Result<void> write_file_atomic(const std::string& path, const std::string& data,
       ::unlink(tmp.c_str());
       return r;
     }
-    ::fsync(fd.get());
+    if (durability == Durability::kDurable) ::fsync(fd.get());
   }
   if (::rename(tmp.c_str(), path.c_str()) < 0) {
     int e = errno;

@@ -9,12 +9,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
+#include "cgroup/resources.hpp"
 
 namespace cove::cgroup {
 
@@ -55,6 +58,8 @@ struct Stats {
   std::optional<uint64_t> memory_current;
   std::optional<uint64_t> memory_peak;
   std::optional<uint64_t> pids_current;
+  std::optional<uint64_t> io_read_bytes, io_write_bytes, io_read_ops, io_write_ops;
+  std::optional<uint64_t> oom_kills;     // processes the OOM killer ended in the payload
 };
 
 // The cgroups of one container: `<base>/cove.monitor.<key>` and `<base>/cove.payload.<key>` on
@@ -80,6 +85,17 @@ class ContainerCgroups {
   // cgroup.subtree_control, cgroup.threads) to the container root's host ids.
   Result<void> delegate(uid_t uid, gid_t gid);
   Result<Stats> stats() const;
+  // Writes `limits` (resources.hpp) through the writer of the hierarchy that carries each
+  // controller: a v1 hierarchy with it, else the v2 one (whose parent's cgroup.subtree_control
+  // gets it enabled). `only` restricts it to those controllers (as `needed_controllers` names
+  // them, plus "raw"); empty means every one the limits need. A controller the host lacks is
+  // an error naming the keys that need it. Needs a planned object (not `from_recorded`).
+  Result<void> apply(const ResourceLimits& limits, const std::vector<std::string>& only = {});
+  // v1 freezer.state or v2 cgroup.freeze of the payload; returns once the state settled.
+  Result<void> set_frozen(bool frozen);
+  // The current value of a [cgroup] key (or any control file name) in v2 syntax, read from the
+  // payload dirs; works on recorded dirs too.
+  Result<std::string> read_limit(const std::string& key) const;
   // Pids in the payload cgroup (any hierarchy that lists them).
   std::vector<pid_t> payload_pids() const;
   // SIGKILLs what is left in the payload cgroups, waits up to `timeout_ms` for them to empty,
@@ -100,9 +116,14 @@ class ContainerCgroups {
   void set_dir_ops(DirOps ops) { ops_ = std::move(ops); }
 
  private:
+  Result<void> apply_device_program(const std::string& dir, const ResourceLimits& limits);
+  Result<void> apply_raw(const ResourceLimits& limits);
+
   std::vector<std::string> payload_dirs_;
   std::vector<std::string> monitor_dirs_;
   std::vector<bool> v2_;  // parallel to payload_dirs_; empty when rebuilt from records
+  std::vector<Hierarchy> hierarchies_;  // parallel to payload_dirs_; empty when rebuilt from records
+  std::shared_ptr<UniqueFd> device_prog_;  // the v2 device program attached to the payload
   DirOps ops_;            // empty members mean the plain syscalls
 };
 

@@ -19,6 +19,7 @@
 #include "base/syscalls.hpp"
 #include "base/unique_fd.hpp"
 #include "cgroup/cgroup.hpp"
+#include "cgroup/writers.hpp"
 
 namespace cove::cgroup {
 namespace {
@@ -227,35 +228,6 @@ Result<void> leave(const std::vector<std::string>& dirs) {
   return {};
 }
 
-Result<std::optional<uint64_t>> read_counter(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) {
-    if (text.error().code() == ENOENT) return std::optional<uint64_t>{};
-    return std::move(text).error();
-  }
-  auto v = parse_uint(trim(*text));
-  if (!v) return Error::invalid("parse `" + path + "`: expected a number, got `" + std::string(trim(*text)) + "`");
-  return std::optional<uint64_t>(*v);
-}
-
-// v2 `cpu.stat` is "key value" lines; `usage_usec` is what v1 `cpuacct.usage` gives in ns.
-Result<std::optional<uint64_t>> read_cpu_stat_ns(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) {
-    if (text.error().code() == ENOENT) return std::optional<uint64_t>{};
-    return std::move(text).error();
-  }
-  for (const auto& line : split(*text, '\n')) {
-    auto f = split_ws(line);
-    if (f.size() == 2 && f[0] == "usage_usec") {
-      auto v = parse_uint(f[1]);
-      if (!v) return Error::invalid("parse `" + path + "`: bad `usage_usec` value `" + f[1] + "`");
-      return std::optional<uint64_t>(*v * 1000);
-    }
-  }
-  return std::optional<uint64_t>{};
-}
-
 Result<void> attach_to(const std::vector<std::string>& dirs, pid_t pid) {
   std::string p = std::to_string(pid);
   for (const auto& dir : dirs)
@@ -297,6 +269,7 @@ Result<ContainerCgroups> ContainerCgroups::plan_from(const Layout& layout, const
     cg.payload_dirs_.push_back(*base + sep + std::string(kPayloadPrefix) + key);
     cg.monitor_dirs_.push_back(*base + sep + std::string(kMonitorPrefix) + key);
     cg.v2_.push_back(h.v2);
+    cg.hierarchies_.push_back(h);
   }
   return cg;
 }
@@ -371,19 +344,9 @@ Result<void> ContainerCgroups::delegate(uid_t uid, gid_t gid) {
 // Each figure comes from the first hierarchy that has it, in layout order.
 Result<Stats> ContainerCgroups::stats() const {
   Stats s;
-  auto fill = [](std::optional<uint64_t>& field, Result<std::optional<uint64_t>> r) -> Result<void> {
-    if (!r) return std::move(r).error().context("read cgroup stats");
-    if (!field && *r) field = *r;
-    return {};
-  };
   for (const auto& dir : payload_dirs_) {
-    COVE_TRY(fill(s.cpu_usage_ns, read_counter(dir + "/cpuacct.usage")));
-    COVE_TRY(fill(s.cpu_usage_ns, read_cpu_stat_ns(dir + "/cpu.stat")));
-    COVE_TRY(fill(s.memory_current, read_counter(dir + "/memory.usage_in_bytes")));
-    COVE_TRY(fill(s.memory_current, read_counter(dir + "/memory.current")));
-    COVE_TRY(fill(s.memory_peak, read_counter(dir + "/memory.max_usage_in_bytes")));
-    COVE_TRY(fill(s.memory_peak, read_counter(dir + "/memory.peak")));
-    COVE_TRY(fill(s.pids_current, read_counter(dir + "/pids.current")));
+    auto r = path_exists(dir + "/cgroup.controllers") ? v2::read_stats(dir, s) : v1::read_stats(dir, s);
+    if (!r) return std::move(r).error().context("read cgroup stats");
   }
   return s;
 }
@@ -416,6 +379,12 @@ Result<void> ContainerCgroups::destroy(int timeout_ms) {
   auto payload = ours(payload_dirs_, kPayloadPrefix);
   auto monitor = ours(monitor_dirs_, kMonitorPrefix);
 
+  // A v1-frozen task does not die until thawed (v2 delivers SIGKILL anyway): thaw first, also
+  // after a monitor that crashed while the container was frozen.
+  for (const auto& d : payload) {
+    if (path_exists(d + "/freezer.state")) (void)write_existing(d + "/freezer.state", "THAWED");
+    if (path_exists(d + "/cgroup.freeze")) (void)write_existing(d + "/cgroup.freeze", "0");
+  }
   note(kill_payload(payload, deadline, timeout_ms));
   note(leave(monitor));
   for (const auto* dirs : {&payload, &monitor})

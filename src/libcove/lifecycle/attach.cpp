@@ -19,6 +19,7 @@
 #include "base/fs.hpp"
 #include "base/syscalls.hpp"
 #include "rootfs/dev.hpp"
+#include "security/exec_restrictions.hpp"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -55,7 +56,8 @@ std::vector<std::string> attach_env(const AttachRequest& req) {
 
 // The process that enters the container; runs in a fork of cove-attach, reports failures on
 // `sock`, and exits with the status of the command.
-[[noreturn]] void enter_and_run(const RuntimeState& rs, const AttachRequest& req, int pidfd, int sock, bool want_pty) {
+[[noreturn]] void enter_and_run(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restr,
+                                int pidfd, int sock, bool want_pty) {
   auto fail = [&](const Error& e) {
     (void)send_with_fds(sock, "E" + std::to_string(e.code()) + " " + e.message(), {});
     ::_exit(126);
@@ -91,7 +93,12 @@ std::vector<std::string> attach_env(const AttachRequest& req) {
       slave.reset();
     }
     if (::chdir(req.cwd.c_str()) < 0) ::chdir("/");
+    // The same restrictions as init, last before execve (seccomp last of all).
+    if (auto r = security::apply_exec_restrictions(restr); !r) fail(std::move(r).error().context("restrict command"));
     ::close(sock);
+    // Only stdio enters the container: other fds of cove-attach's caller would leak host files
+    // into it (and CRIU cannot checkpoint a file of a host mount).
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     std::vector<std::string> args = req.argv.empty() ? std::vector<std::string>{"/bin/sh"} : req.argv;
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
@@ -204,7 +211,7 @@ Result<void> proxy_terminal(int master, int hup_fd, int escape) {
   return {};
 }
 
-Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req) {
+Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restrictions) {
   UniqueFd pidfd(sys::pidfd_open(rs.init_pid, 0));
   if (!pidfd) return Error::from_errno(errno, "open init pid " + std::to_string(rs.init_pid));
   // Checked after opening the pidfd: it now names the process we verified, or nothing.
@@ -217,7 +224,7 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req) {
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0) {
     ours.reset();
-    enter_and_run(rs, req, pidfd.get(), theirs.get(), want_pty);
+    enter_and_run(rs, req, restrictions, pidfd.get(), theirs.get(), want_pty);
   }
   theirs.reset();
   Result<void> proxied;

@@ -1,7 +1,9 @@
 // Running a command inside a running container (cove-attach) and connecting a terminal to one
 // of its ptys (cove-console). Attach enters the container's cgroups and every namespace of its
 // init (one setns through a pidfd), becomes the container's root, and execs with a clean
-// environment; with a terminal it allocates a pty from the container's own devpts.
+// environment; with a terminal it allocates a pty from the container's own devpts. The command
+// runs under the same ExecRestrictions as init (capabilities, LSM label, no_new_privs,
+// rlimits, seccomp; see security/exec_restrictions.hpp), applied right before its execve.
 #pragma once
 
 #include <optional>
@@ -10,6 +12,10 @@
 
 #include "base/result.hpp"
 #include "state/container_state.hpp"
+
+namespace cove::security {
+struct ExecRestrictions;
+}
 
 namespace cove::lifecycle {
 
@@ -22,7 +28,7 @@ struct AttachRequest {
 };
 
 // Returns the command's exit status (128+N when killed by signal N; 127 when exec failed).
-Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req);
+Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restrictions);
 
 // Copies stdin -> master and master -> stdout until the master hangs up, `hup_fd` (if >= 0)
 // hangs up, or the user types `escape` followed by 'q' (escape < 0: no escape).

@@ -11,13 +11,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
 #include "rootfs/dev.hpp"
+#include "rootfs/masked_paths.hpp"
 #include "rootfs/mount.hpp"
+#include "security/exec_restrictions.hpp"
 
 namespace cove::lifecycle {
 
@@ -60,11 +63,39 @@ Result<UniqueFd> enter_rootfs_mount(const LaunchPlan& plan, std::vector<UniqueFd
   return root;
 }
 
-Result<void> mount_proc(int rootfd, config::AutoMountMode mode) {
+// Namespaced sysctls (config/ allows only those) go through the container's own /proc/sys:
+// the files act on the namespaces of the process that writes them, which are the container's.
+Result<void> write_sysctls(int rootfd, const std::vector<config::SysctlEntry>& sysctls) {
+  for (const auto& s : sysctls) {
+    std::string rel = "proc/sys/" + s.key;
+    std::replace(rel.begin() + 9, rel.end(), '.', '/');
+    auto fd = rootfs::open_in_root(rootfd, rel, Create::kNone);
+    if (!fd) return std::move(fd).error().context("sysctl `" + s.key + "`");
+    UniqueFd w(::open(rootfs::fd_path(fd->get()).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!w) return Error::from_errno(errno, "open sysctl `" + s.key + "`");
+    if (::write(w.get(), s.value.data(), s.value.size()) < 0)
+      return Error::from_errno(errno, "set sysctl `" + s.key + "` to `" + s.value + "`");
+  }
+  return {};
+}
+
+Result<void> mount_proc(int rootfd, config::AutoMountMode mode, const std::vector<config::SysctlEntry>& sysctls) {
   using config::AutoMountMode;
-  if (mode == AutoMountMode::kNone) return {};
-  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (mode == AutoMountMode::kRo ? MS_RDONLY : 0);
+  if (mode == AutoMountMode::kNone) {
+    if (!sysctls.empty()) return Error::invalid("sysctls need /proc ([mount] auto = proc:...)");
+    return {};
+  }
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
   COVE_TRY(rootfs::mount_in_root(rootfd, "proc", "proc", "proc", flags, "", Create::kDir));
+  // Before /proc/sys becomes read-only.
+  COVE_TRY(write_sysctls(rootfd, sysctls));
+  if (mode == AutoMountMode::kRo) {
+    auto fd = rootfs::open_in_root(rootfd, "proc", Create::kNone);
+    if (!fd) return std::move(fd).error();
+    if (::mount(nullptr, rootfs::fd_path(fd->get()).c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | flags,
+                nullptr) < 0)
+      return Error::from_errno(errno, "remount `/proc` read-only");
+  }
   if (mode == AutoMountMode::kMixed) {
     // Writable /proc for the guest's own processes, but no host-wide knobs.
     // sysrq-trigger exists only with CONFIG_MAGIC_SYSRQ.
@@ -156,12 +187,18 @@ Result<void> pivot_into(int rootfd) {
 }
 
 Result<rootfs::DevPtys> prepare_rootfs(const LaunchPlan& plan, const UniqueFd& rootfd) {
-  if (auto r = mount_proc(rootfd.get(), plan.auto_mounts.proc); !r) return std::move(r).error().context("mount proc");
+  if (auto r = mount_proc(rootfd.get(), plan.auto_mounts.proc, plan.sysctls); !r)
+    return std::move(r).error().context("mount proc");
   if (auto r = mount_sys(rootfd.get(), plan.auto_mounts.sys); !r) return std::move(r).error().context("mount sys");
   if (auto r = mount_cgroup(rootfd.get(), plan); !r) return std::move(r).error().context("mount cgroup");
   auto ptys = rootfs::setup_dev(rootfd.get(), plan.ttys);
   if (!ptys) return std::move(ptys).error().context("prepare /dev");
   COVE_TRY(mount_entries(rootfd.get(), plan));
+  // After the mount entries, so that none of them can uncover a masked path.
+  if (auto r = rootfs::mask_paths(rootfd.get(), plan.masked_paths, plan.mount_context); !r)
+    return std::move(r).error().context("mask paths");
+  if (auto r = rootfs::make_paths_readonly(rootfd.get(), plan.readonly_paths); !r)
+    return std::move(r).error().context("read-only paths");
   if (plan.set_hostname && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
     return Error::from_errno(errno, "set hostname `" + plan.hostname + "`");
   if (plan.new_netns) COVE_TRY(bring_up_loopback());
@@ -172,13 +209,17 @@ Result<rootfs::DevPtys> prepare_rootfs(const LaunchPlan& plan, const UniqueFd& r
 Result<void> setup_stdio(const LaunchPlan& plan) {
   if (::setsid() < 0) return Error::from_errno(errno, "setsid");
   if (plan.inherit_stdio) return {};
-  // Like PID 1 on a machine, init gets the console as stdio but no controlling terminal, so
-  // that the console shell init spawns can make it its own (job control, Ctrl-C).
+  // The console is init's stdio *and* its controlling terminal. CRIU records a tty's session
+  // and foreground group once, from the first process of the tree that holds it (init): if
+  // another session (a console shell) owned the console and held /dev/tty, the dump would fail
+  // with "ctty inheritance detected". So the console belongs to init's session, and a console
+  // shell runs without job control (use a tty for that), as the busybox template says.
   int fd = ::open("/dev/console", O_RDWR | O_NOCTTY);
   if (fd < 0) return Error::from_errno(errno, "open `/dev/console`");
   for (int i = 0; i < 3; ++i)
     if (::dup2(fd, i) < 0) return Error::from_errno(errno, "dup console to stdio");
   if (fd > 2) ::close(fd);
+  if (::ioctl(0, TIOCSCTTY, 0) < 0) return Error::from_errno(errno, "make the console init's controlling terminal");
   return {};
 }
 
@@ -215,11 +256,17 @@ Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   COVE_TRY(setup_stdio(plan));
   if (::chdir(plan.cwd.c_str()) < 0) return Error::from_errno(errno, "chdir to `" + plan.cwd + "`");
   COVE_TRY(reset_signals());
+  // Only stdio crosses into the container: an fd the monitor inherited from whoever started it
+  // would leak a host file into the container (and CRIU cannot dump a file of a host mount).
+  // Close-on-exec rather than close: the setup channel must still see the exec.
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return Error::from_errno(errno, "close inherited fds");
   std::vector<char*> argv, envp;
   for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  // The last step before execve: after it the process holds only what the container may.
+  if (auto r = security::apply_exec_restrictions(plan.exec); !r) return std::move(r).error().context("restrict init");
   ::execve(argv[0], argv.data(), envp.data());
   return Error::from_errno(errno, "exec `" + plan.argv[0] + "`");
 }

@@ -4,7 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "base/fs.hpp"
 #include "base/strings.hpp"
+#include "lifecycle/security_plan.hpp"
+#include "security/lsm/lsm.hpp"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -65,6 +68,17 @@ Result<LaunchPlan> make_launch_plan(const config::ContainerConfig& cfg, const Pl
   p.cwd = cfg.init_cwd.empty() ? "/" : cfg.init_cwd;
   p.ttys = cfg.ttys;
   p.inherit_stdio = opts.inherit_stdio;
+
+  auto exec = make_exec_restrictions(cfg);
+  if (!exec) return std::move(exec).error();
+  p.exec = std::move(*exec);
+  p.generate_lsm_profile = p.exec.lsm == "apparmor" && cfg.security.apparmor.value == "generated";
+  p.sysctls = cfg.security.sysctls;
+  p.masked_paths = cfg.security.masked_paths;
+  p.readonly_paths = cfg.security.readonly_paths;
+  if (security::lsm::is_active("selinux")) p.mount_context = cfg.security.selinux_mount_context;
+  p.rootfs_idmap = cfg.security.rootfs_idmap;
+  p.shift_record = dirname_of(cfg.rootfs) + "/.rootfs-shift";
   return p;
 }
 
@@ -73,6 +87,10 @@ std::string describe(const LaunchPlan& p) {
                                 p.userns, p.clone_flags, p.new_cgroupns, p.set_hostname ? p.hostname : "(shared)");
   out += "argv=" + join(p.argv, " ") + "\n";
   for (const auto& m : p.mounts) out += fmt::format("mount {} {} {}\n", m.source, m.target, m.fstype);
+  out += "security " + security::describe(p.exec) + "\n";
+  for (const auto& m : p.masked_paths) out += "mask /" + m + "\n";
+  for (const auto& m : p.readonly_paths) out += "readonly /" + m + "\n";
+  for (const auto& s : p.sysctls) out += "sysctl " + s.key + "=" + s.value + "\n";
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "base/result.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/container_config.hpp"
+#include "security/exec_restrictions.hpp"
 
 namespace cove::lifecycle {
 
@@ -30,6 +31,16 @@ struct LaunchPlan {
   std::string cwd = "/";
   unsigned ttys = 0;
   bool inherit_stdio = false;            // application container: init uses the caller's stdio
+
+  // Security (see lifecycle/security_plan.hpp, doc/design/security.md).
+  security::ExecRestrictions exec;       // rlimits, LSM label, caps, no_new_privs, seccomp: right before execve
+  bool generate_lsm_profile = false;     // the monitor loads the generated AppArmor profile before clone
+  std::vector<config::SysctlEntry> sysctls;  // written through the container's /proc/sys before it turns read-only
+  std::vector<std::string> masked_paths;     // relative to the rootfs
+  std::vector<std::string> readonly_paths;
+  std::string mount_context;             // SELinux `context=` for the filesystems cove mounts ("" = none)
+  config::RootfsIdmap rootfs_idmap = config::RootfsIdmap::kAuto;
+  std::string shift_record;              // file recording a one-time ownership shift of the rootfs
 };
 
 struct PlanOptions {

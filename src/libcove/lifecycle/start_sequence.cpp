@@ -4,9 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fs.hpp"
+#include "base/log.hpp"
 #include "base/syscalls.hpp"
 #include "lifecycle/child_setup.hpp"
 #include "ns/idmap.hpp"
+#include "rootfs/ownership_shift.hpp"
+#include "security/lsm/lsm.hpp"
 
 namespace cove::lifecycle {
 
@@ -37,6 +41,27 @@ struct ChildGuard {
   }
 };
 
+// The rootfs of an unprivileged container: an idmapped clone handed to the child, or (mode
+// `shift`, or `auto` on a filesystem that cannot be idmapped) no fd: the child then binds the
+// rootfs itself, after a one-time shift of its ownership into the container's range.
+Result<std::vector<int>> idmapped_or_shifted_rootfs(const LaunchPlan& plan, pid_t pid, UniqueFd& rootfs_tree) {
+  using config::RootfsIdmap;
+  if (plan.rootfs_idmap != RootfsIdmap::kShift) {
+    auto tree = open_idmapped_tree(plan.rootfs, pid);
+    if (tree) {
+      rootfs_tree = std::move(*tree);
+      return std::vector<int>{rootfs_tree.get()};
+    }
+    if (plan.rootfs_idmap == RootfsIdmap::kIdmapped) return std::move(tree).error();
+    log::info("rootfs `{}` cannot be idmapped ({}); shifting its ownership instead", plan.rootfs,
+              tree.error().message());
+  }
+  auto st = rootfs::shift_ownership(plan.rootfs, rootfs::ShiftRecord{plan.uid_map, plan.gid_map}, plan.shift_record);
+  if (!st) return std::move(st).error();
+  if (!st->already_done) log::info("shifted ownership of {} files in `{}`", st->changed, plan.rootfs);
+  return std::vector<int>{};
+}
+
 Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgroup::ContainerCgroups& cgroups,
                                          UniqueFd& rootfs_tree) {
   if (plan.userns) {
@@ -49,10 +74,9 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
     if (uid && gid) {
       if (auto r = cgroups.delegate(*uid, *gid); !r) return std::move(r).error().context("delegate cgroup");
     }
-    auto tree = open_idmapped_tree(plan.rootfs, pid);
-    if (!tree) return std::move(tree).error().context("prepare rootfs");
-    rootfs_tree = std::move(*tree);
-    return std::vector<int>{rootfs_tree.get()};
+    auto fds = idmapped_or_shifted_rootfs(plan, pid, rootfs_tree);
+    if (!fds) return std::move(fds).error().context("prepare rootfs");
+    return fds;
   }
   return std::vector<int>{};
 }
@@ -60,6 +84,14 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
 }  // namespace
 
 Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups) {
+  if (plan.generate_lsm_profile) {
+    // Loaded (or replaced) before clone: the child's aa_change_onexec needs it to exist.
+    auto lsm = security::lsm::open_lsm(plan.exec.lsm);
+    if (!lsm) return std::move(lsm).error();
+    COVE_TRY(mkdir_p("/run/cove/apparmor", 0700));
+    auto label = (*lsm)->prepare("generated", plan.exec.lsm_label, "/run/cove/apparmor");
+    if (!label) return std::move(label).error();
+  }
   auto chan = SetupChannel::make_pair();
   if (!chan) return std::move(chan).error();
   auto& [parent, child] = *chan;

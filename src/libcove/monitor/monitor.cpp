@@ -25,8 +25,11 @@
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/syscalls.hpp"
+#include "config/key_table.hpp"
 #include "config/load.hpp"
+#include "lifecycle/checkpoint.hpp"
 #include "lifecycle/start_sequence.hpp"
+#include "ns/idmap.hpp"
 #include "monitor/protocol.hpp"
 #include "paths.hpp"
 #include "state/container_state.hpp"
@@ -86,12 +89,17 @@ class Monitor {
  private:
   Result<void> write_state(ContainerState s);
   Result<void> launch();
+  Result<void> restore_init();
+  Result<void> adopt_init(lifecycle::InitProcess init);
+  void handle_checkpoint(int fd, const Json& req);
   Result<void> open_command_socket();
   void handle_signal();
   void on_init_exit(int status);
   void accept_client();
   void handle_client(int fd);
   void handle_request(int fd, const Json& req);
+  Result<void> set_frozen(bool frozen);
+  Result<void> set_cgroup_key(const std::string& key, const std::string& value);
   void begin_stop(int sig, unsigned timeout_s);
   void read_console();
   void arm_timer(unsigned seconds) {
@@ -141,7 +149,7 @@ Result<void> Monitor::write_state(ContainerState s) {
     rs.payload_cgroups = cgroups_->payload_dirs();
     rs.monitor_cgroups = cgroups_->monitor_dirs();
   }
-  return write_file_atomic(paths_.state_file(), encode_runtime_state(rs), 0600);
+  return write_file_atomic(paths_.state_file(), encode_runtime_state(rs), 0600, Durability::kVolatile);
 }
 
 Result<void> Monitor::launch() {
@@ -156,12 +164,93 @@ Result<void> Monitor::launch() {
   auto init = lifecycle::start_init(*plan, *cgroups_);
   shared.leave();
   if (!init) return std::move(init).error();
-  init_ = std::move(*init);
+  return adopt_init(std::move(*init));
+}
+
+// The new init (started or restored) is ours: hold its console, record it.
+Result<void> Monitor::adopt_init(lifecycle::InitProcess init) {
+  init_ = std::move(init);
   int peer = ::ioctl(init_.console_master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (peer >= 0) console_hold_.reset(peer);
   ::fcntl(init_.console_master.get(), F_SETFL, O_NONBLOCK);
   started_at_ = now_ms();
   return write_state(ContainerState::kRunning);
+}
+
+// Restore mode: CRIU (our swrk child, rst_sibling) brings init back as our child into the
+// cgroups we just made; then the container is ours as after a start. A dump taken while the
+// container was frozen is restored frozen (CRIU restores the freezer state).
+Result<void> Monitor::restore_init() {
+  if (!cfg_.privileged) {
+    auto uid = ns::host_id_of(cfg_.uid_map, 0);
+    auto gid = ns::host_id_of(cfg_.gid_map, 0);
+    if (uid && gid)
+      if (auto r = cgroups_->delegate(*uid, *gid); !r) return std::move(r).error().context("delegate cgroup");
+  }
+  lifecycle::RestoreTarget t;
+  t.cfg = &cfg_;
+  t.runtime_dir = paths_.runtime_dir();
+  t.cgroups = &*cgroups_;
+  t.layout = &layout_;
+  auto r = lifecycle::restore_container(t, opts_.restore_images);
+  if (!r) return std::move(r).error().context("restore");
+  Json report = {{"init_pid", r->init.pid},
+                 {"criu_version", r->criu_version},
+                 {"wall_ms", r->wall_ms},
+                 {"restore_time_us", r->stats.restore_time_us},
+                 {"forking_time_us", r->stats.forking_time_us},
+                 {"pages_restored", r->stats.pages_restored}};
+  (void)write_file_atomic(paths_.runtime_dir() + "/restore.json", report.dump() + "\n", 0600);
+  bool frozen = r->frozen;
+  COVE_TRY(adopt_init(std::move(r->init)));
+  if (frozen) COVE_TRY(write_state(ContainerState::kFrozen));
+  return {};
+}
+
+// The dump runs here (not in cove-checkpoint) so that init's death after a dump with `stop` is
+// an expected end: the container then ends STOPPED, cleaned up, before the reply.
+void Monitor::handle_checkpoint(int fd, const Json& req) {
+  if (init_.pid <= 0 || (state_ != ContainerState::kRunning && state_ != ContainerState::kFrozen)) {
+    (void)send_json(fd, error_reply(Error(EBUSY, std::string("container is ") + state_name(state_))));
+    return;
+  }
+  bool stop = req.value("stop", false);
+  lifecycle::CheckpointTarget t;
+  t.cfg = &cfg_;
+  t.lxcpath = opts_.lxcpath;
+  t.config_path = paths_.config();
+  t.init_pid = init_.pid;
+  t.cgroups = &*cgroups_;
+  t.layout = &layout_;
+  for (const auto& m : init_.tty_masters) t.tty_masters.push_back(m.get());
+  lifecycle::CheckpointOptions o;
+  o.images_dir = req.value("dir", "");
+  o.stop = stop;
+  auto r = lifecycle::checkpoint_container(t, o);
+  if (!r) {
+    (void)send_json(fd, error_reply(r.error()));
+    return;
+  }
+  Json body = ok_reply();
+  body["images_dir"] = r->images_dir;
+  body["criu_version"] = r->criu_version;
+  body["wall_ms"] = r->wall_ms;
+  body["stopped"] = stop;
+  body["stats"] = {{"freezing_time_us", r->stats.freezing_time_us}, {"frozen_time_us", r->stats.frozen_time_us},
+                   {"memdump_time_us", r->stats.memdump_time_us},   {"memwrite_time_us", r->stats.memwrite_time_us},
+                   {"pages_scanned", r->stats.pages_scanned},       {"pages_written", r->stats.pages_written}};
+  if (stop) {
+    // CRIU killed the tree after the dump: reap init now and end as after a stop. Killed tasks
+    // of a frozen (v1) cgroup die only once thawed.
+    stop_requested_ = true;
+    if (state_ == ContainerState::kFrozen)
+      if (auto t2 = cgroups_->set_frozen(false); !t2) log::warn("thaw after checkpoint: {}", t2.error().message());
+    int status = 0;
+    while (::waitpid(init_.pid, &status, __WALL) < 0 && errno == EINTR) {
+    }
+    on_init_exit(status);
+  }
+  (void)send_json(fd, body);
 }
 
 Result<void> Monitor::open_command_socket() {
@@ -209,9 +298,12 @@ Result<void> Monitor::start() {
   COVE_TRY(write_state(ContainerState::kStarting));  // records the cgroup dirs before creating them
   if (auto r = cgroups_->create(); !r) return std::move(r).error().context("create cgroups");
   if (auto r = cgroups_->attach_monitor(::getpid()); !r) return std::move(r).error().context("join monitor cgroup");
+  // Limits go on before init joins the payload cgroup, so they hold from its first instruction.
+  // On v2 this enables controllers in the parent, which the monitor has just left.
+  if (auto r = cgroups_->apply(cfg_.cgroup.limits); !r) return std::move(r).error();
   // The socket exists before RUNNING is recorded; requests made meanwhile wait in its backlog.
   COVE_TRY(open_command_socket());
-  COVE_TRY(launch());
+  COVE_TRY(opts_.restore_images.empty() ? launch() : restore_init());
   return {};
 }
 
@@ -248,6 +340,9 @@ void Monitor::cleanup() {
 
 void Monitor::begin_stop(int sig, unsigned timeout_s) {
   if (init_.pid <= 0) return;
+  // A frozen init would not see the signal (a v1-frozen task not even SIGKILL) until thawed.
+  if (state_ == ContainerState::kFrozen)
+    if (auto r = cgroups_->set_frozen(false); !r) log::warn("thaw before stop: {}", r.error().message());
   if (state_ != ContainerState::kStopping) (void)write_state(ContainerState::kStopping);
   log::info("sending {} to init (pid {}), timeout {}s", sig, init_.pid, timeout_s);
   sys::pidfd_send_signal(init_.pidfd.get(), sig, nullptr, 0);
@@ -367,9 +462,47 @@ void Monitor::handle_request(int fd, const Json& req) {
     pty_sessions_[fd] = static_cast<int>(tty);
     if (tty == 0) console_lent_ = true;
     (void)send_json(fd, ok_reply(), {master});
+  } else if (cmd == "checkpoint") {
+    handle_checkpoint(fd, req);
+  } else if (cmd == "freeze" || cmd == "thaw") {
+    auto r = set_frozen(cmd == "freeze");
+    (void)send_json(fd, r ? ok_reply() : error_reply(r.error()));
+  } else if (cmd == "cgroup-set") {
+    auto r = set_cgroup_key(req.value("key", ""), req.value("value", ""));
+    (void)send_json(fd, r ? ok_reply() : error_reply(r.error()));
   } else {
     (void)send_json(fd, error_reply(Error::invalid("unknown request `" + cmd + "`")));
   }
+}
+
+// RUNNING <-> FROZEN only; the state is recorded once the kernel reports the cgroup settled.
+Result<void> Monitor::set_frozen(bool frozen) {
+  ContainerState from = frozen ? ContainerState::kRunning : ContainerState::kFrozen;
+  ContainerState to = frozen ? ContainerState::kFrozen : ContainerState::kRunning;
+  if (init_.pid <= 0 || state_ != from || !can_transition(from, to))
+    return Error(EBUSY, std::string("container is ") + state_name(state_) + ", not " + state_name(from));
+  if (auto r = cgroups_->set_frozen(frozen); !r) return std::move(r).error();
+  return write_state(to);
+}
+
+// A live change: the value is parsed by the key's own parser into a copy of the config, and
+// only the controller the key belongs to is written again; the copy replaces the config only
+// once the kernel accepted it.
+Result<void> Monitor::set_cgroup_key(const std::string& key, const std::string& value) {
+  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  const config::KeySpec* spec = config::find_key("cgroup", key);
+  if (!spec) return Error::invalid("unknown [cgroup] key `" + key + "` (see cove.conf(5))");
+  config::ContainerConfig next = cfg_;
+  if (spec->repeatable && value.empty()) {
+    spec->clear(next);
+  } else if (auto r = spec->parse(next, value, config::KeyContext{"cove-cgroup", 0, ""}); !r) {
+    return Error::invalid("[cgroup] " + key + ": " + r.error().message() + " (allowed: " + std::string(spec->allowed) +
+                          ")");
+  }
+  if (auto r = cgroups_->apply(next.cgroup.limits, {cgroup::controller_of_key(key)}); !r) return std::move(r).error();
+  log::info("cgroup limit changed: {} = {}", key, value);
+  cfg_ = std::move(next);
+  return {};
 }
 
 void Monitor::handle_client(int fd) {

@@ -18,6 +18,7 @@ struct MonitorOptions {
   int status_fd = -1;             // "ok\n" or "error CODE MESSAGE" is written here once started
   int lock_fd = -1;               // the container lock, closed once started
   std::vector<std::string> init_override;
+  std::string restore_images;     // restore mode: init comes back from this checkpoint (cove-restore)
   std::string log_file;
   std::string log_level;
 };

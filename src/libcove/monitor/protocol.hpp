@@ -3,7 +3,9 @@
 // by SCM_RIGHTS where a reply carries one (a console master). Replies are
 // {"ok": true, ...} or {"ok": false, "error": "...", "code": ERRNO}.
 // Requests: {"cmd":"state"}, {"cmd":"stop","timeout":S,"kill":B}, {"cmd":"reboot","timeout":S},
-// {"cmd":"console","tty":N}. A stop reply comes only once the container is fully cleaned up.
+// {"cmd":"console","tty":N}, {"cmd":"freeze"}, {"cmd":"thaw"},
+// {"cmd":"cgroup-set","key":K,"value":V} (a [cgroup] key, parsed like a config line).
+// A stop reply comes only once the container is fully cleaned up.
 #pragma once
 
 #include <string>

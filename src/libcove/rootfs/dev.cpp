@@ -22,7 +22,13 @@ Result<std::pair<UniqueFd, UniqueFd>> open_pty_pair(const char* ptmx_path) {
 }
 
 namespace {
-Result<UniqueFd> console_pty(int rootfd, const std::string& ptmx, const std::string& rel) {
+// /dev/console is a bind of its pts; /dev/ttyN is a symlink to pts/M. The difference matters
+// to CRIU, which takes a pty's index from the last number of the path a process opened it by:
+// "/dev/pts/3" is 3, but "/dev/tty1" would be 0 and collide with the console. The console is
+// the first pty of the devpts instance, so "console" (no number: 0) is right for it.
+enum class PtyLink { kBind, kSymlink };
+
+Result<UniqueFd> console_pty(int rootfd, const std::string& ptmx, const std::string& rel, PtyLink link) {
   auto pair = open_pty_pair(ptmx.c_str());
   if (!pair) return std::move(pair).error().context("allocate pty for `/" + rel + "`");
   auto& [master, slave] = *pair;
@@ -31,6 +37,12 @@ Result<UniqueFd> console_pty(int rootfd, const std::string& ptmx, const std::str
   if (::tcgetattr(slave.get(), &tio) == 0) {
     tio.c_oflag |= ONLCR | OPOST;
     ::tcsetattr(slave.get(), TCSANOW, &tio);
+  }
+  if (link == PtyLink::kSymlink) {
+    int index = -1;
+    if (::ioctl(master.get(), TIOCGPTN, &index) < 0) return Error::from_errno(errno, "pty index for `/" + rel + "`");
+    if (auto r = symlink_in_root(rootfd, "pts/" + std::to_string(index), rel); !r) return std::move(r).error();
+    return std::move(master);
   }
   if (auto r = bind_in_root(rootfd, fd_path(slave.get()), rel, false, 0, Create::kFile); !r) return std::move(r).error();
   return std::move(master);
@@ -70,11 +82,11 @@ Result<DevPtys> setup_dev(int rootfd, unsigned ttys) {
   std::string ptmx_path = fd_path(ptmx->get());
   // Re-open through the O_PATH fd to get a real ptmx handle for each pty.
   DevPtys out;
-  auto console = console_pty(rootfd, ptmx_path, "dev/console");
+  auto console = console_pty(rootfd, ptmx_path, "dev/console", PtyLink::kBind);
   if (!console) return std::move(console).error();
   out.console_master = std::move(*console);
   for (unsigned i = 1; i <= ttys; ++i) {
-    auto m = console_pty(rootfd, ptmx_path, "dev/tty" + std::to_string(i));
+    auto m = console_pty(rootfd, ptmx_path, "dev/tty" + std::to_string(i), PtyLink::kSymlink);
     if (!m) return std::move(m).error();
     out.tty_masters.push_back(std::move(*m));
   }

@@ -39,9 +39,11 @@ int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_des
       "logpriority,l", po::value(&common.log_level), "log level: trace, debug, info, notice, warn, error")(
       "logfile,o", po::value(&common.log_file), "log to this file");
   opts.add(extra);
+  po::positional_options_description positional;
+  if (spec.positional) positional.add(spec.positional, -1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    po::store(po::command_line_parser(args).options(opts).positional(positional).run(), vm);
     // --help and --version win over missing required options.
     if (vm.count("help")) {
       std::cout << "Usage: " << spec.name << " " << spec.synopsis << "\n" << spec.summary << "\n\n" << opts << "\n";

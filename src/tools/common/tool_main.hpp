@@ -29,6 +29,8 @@ struct ToolSpec {
   const char* synopsis;  // "-n NAME [-F] [-- CMD...]"
   const char* summary;   // one line
   bool needs_name = true;
+  // When set, the name of an option in `extra` that collects the positional arguments.
+  const char* positional = nullptr;
 };
 
 // Tools return Error(kUsageError, ...) for bad arguments found after option parsing: exit 2.

@@ -1,0 +1,103 @@
+// Container::checkpoint / restore / checkpoint_check: the façade of checkpoint/restore.
+// A checkpoint is a request to the container's monitor (which runs CRIU's dump, see
+// lifecycle/checkpoint.hpp for why); a restore starts a monitor in restore mode, exactly as a
+// start does, and reads the restore's report the monitor leaves in the runtime dir.
+#include <fmt/format.h>
+
+#include "base/fs.hpp"
+#include "config/load.hpp"
+#include "container.hpp"
+#include "criu/features.hpp"
+#include "lifecycle/checkpoint.hpp"
+#include "monitor/protocol.hpp"
+#include "paths.hpp"
+
+namespace cove {
+
+namespace {
+// A dump of a large container can take a while; the monitor answers when it is done.
+constexpr int kCheckpointTimeoutMs = 10 * 60 * 1000;
+
+CheckpointReport report_from(const monitor::Json& j) {
+  CheckpointReport r;
+  r.images_dir = j.value("images_dir", "");
+  r.criu_version = j.value("criu_version", "");
+  r.wall_ms = j.value("wall_ms", int64_t{0});
+  r.stopped = j.value("stopped", false);
+  if (auto s = j.find("stats"); s != j.end() && s->is_object()) {
+    r.freezing_time_us = s->value("freezing_time_us", 0u);
+    r.frozen_time_us = s->value("frozen_time_us", 0u);
+    r.memdump_time_us = s->value("memdump_time_us", 0u);
+    r.memwrite_time_us = s->value("memwrite_time_us", 0u);
+    r.pages_scanned = s->value("pages_scanned", uint64_t{0});
+    r.pages_written = s->value("pages_written", uint64_t{0});
+  }
+  return r;
+}
+
+// Written by the monitor once the restored init runs (monitor.cpp, restore_init).
+std::string restore_report_file(const std::string& runtime_dir) { return runtime_dir + "/restore.json"; }
+}  // namespace
+
+Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
+  COVE_TRY(validate_name(name_));
+  ContainerPaths p(lxcpath_, name_);
+  if (opts.images_dir.empty()) return Error::invalid("no image directory (-D DIR)");
+  if (!criu::available()) return criu::unavailable_error();
+  auto st = state();
+  if (st.state != ContainerState::kRunning && st.state != ContainerState::kFrozen)
+    return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
+  monitor::Json req = {{"cmd", "checkpoint"}, {"dir", absolute_path(opts.images_dir)}, {"stop", opts.stop}};
+  auto r = monitor::request(p.command_socket(), req, kCheckpointTimeoutMs);
+  if (!r) return std::move(r).error();
+  return report_from(r->body);
+}
+
+Result<RestoreReport> Container::restore(const RestoreOptions& opts) {
+  COVE_TRY(validate_name(name_));
+  if (opts.images_dir.empty()) return Error::invalid("no image directory (-D DIR)");
+  if (!criu::available()) return criu::unavailable_error();
+  if (!exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
+  // Refuse foreign or newer images before a monitor is started.
+  if (auto m = lifecycle::inspect_images(absolute_path(opts.images_dir), name_); !m) return std::move(m).error();
+  StartOptions so;
+  so.restore_from = absolute_path(opts.images_dir);
+  so.log_file = opts.log_file;
+  so.log_level = opts.log_level;
+  if (auto r = start(so); !r) return std::move(r).error();
+  RestoreReport rep;
+  ContainerPaths p(lxcpath_, name_);
+  if (auto text = read_file(restore_report_file(p.runtime_dir()))) {
+    auto j = monitor::Json::parse(*text, nullptr, false);
+    if (j.is_object()) {
+      rep.init_pid = j.value("init_pid", 0);
+      rep.criu_version = j.value("criu_version", "");
+      rep.wall_ms = j.value("wall_ms", int64_t{0});
+      rep.restore_time_us = j.value("restore_time_us", 0u);
+      rep.forking_time_us = j.value("forking_time_us", 0u);
+      rep.pages_restored = j.value("pages_restored", uint64_t{0});
+    }
+  }
+  if (!rep.init_pid) rep.init_pid = state().runtime.init_pid;
+  return rep;
+}
+
+Result<std::vector<CheckpointFinding>> Container::checkpoint_check() const {
+  COVE_TRY(validate_name(name_));
+  ContainerPaths p(lxcpath_, name_);
+  auto st = state();
+  if (st.state != ContainerState::kRunning && st.state != ContainerState::kFrozen)
+    return Error(ESRCH, fmt::format("`{}` is not running (state {}): only a running container is checkpointed",
+                                    name_, state_name(st.state)));
+  config::LoadOptions lo;
+  lo.name = name_;
+  lo.default_rootfs = p.rootfs();
+  auto cfg = config::load_config(p.config(), lo);
+  if (!cfg) return std::move(cfg).error();
+  std::vector<CheckpointFinding> out;
+  for (auto& f : lifecycle::check_checkpointable(*cfg, st.runtime.init_pid))
+    out.push_back({std::move(f.area), std::move(f.what), f.blocking});
+  return out;
+}
+
+}  // namespace cove

@@ -1,0 +1,58 @@
+#include "criu/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+
+#include "base/log.hpp"
+#include "criu/session.hpp"
+
+namespace cove::criu {
+
+namespace {
+constexpr const char* kDumpLog = "dump.log";
+constexpr int kLogLevel = 4;  // debug: the tail of the log is the best error CRIU gives
+constexpr int kDumpTimeoutMs = 5 * 60 * 1000;  // a hung CRIU must not hang the monitor
+}  // namespace
+
+Result<DumpResult> dump(const DumpRequest& req) {
+  UniqueFd dir(::open(req.images_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return Error::from_errno(errno, "open image directory `" + req.images_dir + "`");
+  auto session = open_session();
+  if (!session) return std::move(session).error();
+
+  auto r = make_request(rpc::DUMP);
+  auto* o = r.mutable_opts();
+  // CRIU opens it as /proc/<our pid>/fd/N (it learns our pid from SO_PEERCRED).
+  o->set_images_dir_fd(dir.get());
+  o->set_pid(req.pid);
+  o->set_log_file(kDumpLog);
+  o->set_log_level(kLogLevel);
+  o->set_leave_running(req.leave_running);
+  o->set_tcp_established(req.tcp_established);
+  o->set_file_locks(req.file_locks);
+  o->set_orphan_pts_master(req.orphan_pts_master);
+  o->set_notify_scripts(true);
+  // The container's netns holds nothing but its own traffic: CRIU locks it with nftables (no
+  // iptables-restore exec per dump).
+  o->set_network_lock(rpc::NFTABLES);
+  for (const auto& [mountpoint, key] : req.external_mounts) o->add_external("mnt[" + mountpoint + "]:" + key);
+  if (!req.freeze_cgroup.empty()) o->set_freeze_cgroup(req.freeze_cgroup);
+  for (const auto& cg : req.cgroup_roots) {
+    auto* root = o->add_cg_root();
+    if (!cg.controller.empty()) root->set_ctrl(cg.controller);
+    root->set_path(cg.path);
+  }
+
+  DumpResult out;
+  out.criu = session->info;
+  out.log_path = req.images_dir + "/" + kDumpLog;
+  auto resp = session->client.call(r, {}, out.log_path, kDumpTimeoutMs);
+  if (!resp && resp.error().code() == ETIMEDOUT) ::kill(session->client.pid(), SIGKILL);
+  session->client.finish();
+  if (!resp) return std::move(resp).error();
+  if (auto s = read_dump_stats(req.images_dir)) out.stats = *s;
+  else log::warn("checkpoint statistics: {}", s.error().message());
+  return out;
+}
+
+}  // namespace cove::criu

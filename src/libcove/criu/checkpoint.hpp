@@ -1,0 +1,45 @@
+// The DUMP side of the CRIU protocol: turns a DumpRequest (plain data, decided by the caller's
+// policy in lifecycle/checkpoint) into CRIU options, runs it through one swrk session and
+// returns CRIU's statistics. The images and `dump.log` go into the image directory.
+// A failed dump leaves the tree running (CRIU thaws it); with `leave_running` false a
+// successful dump ends with the tree killed by CRIU.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.hpp"
+#include "criu/features.hpp"
+#include "criu/stats.hpp"
+
+namespace cove::criu {
+
+struct CgroupRoot {
+  std::string controller;  // "" = every controller not named otherwise
+  std::string path;        // relative to the hierarchy's root, e.g. /cove.payload.web
+};
+
+struct DumpRequest {
+  pid_t pid = 0;                       // the container's init (host pid)
+  std::string images_dir;
+  bool leave_running = true;
+  bool tcp_established = true;         // established TCP connections (else the dump fails on them)
+  bool file_locks = true;              // held POSIX/flock/OFD locks (else the dump fails on them)
+  bool orphan_pts_master = true;       // console/tty slaves whose masters the monitor holds
+  std::vector<std::pair<std::string, std::string>> external_mounts;  // mountpoint -> key
+  std::string freeze_cgroup;           // a v1 freezer dir to freeze with; empty: CRIU's own freeze
+  std::vector<CgroupRoot> cgroup_roots;
+};
+
+struct DumpResult {
+  CriuInfo criu;
+  DumpStats stats;
+  std::string log_path;
+};
+
+Result<DumpResult> dump(const DumpRequest& req);
+
+}  // namespace cove::criu

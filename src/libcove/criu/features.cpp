@@ -1,0 +1,65 @@
+#include "criu/features.hpp"
+
+#include <fmt/format.h>
+
+#include "criu/image_meta.hpp"
+#include "criu/session.hpp"
+
+namespace cove::criu {
+
+bool available() { return true; }
+
+Error unavailable_error() {
+  return Error(ENOTSUP, "cove was built without the CRIU backend");  // not reached in this build
+}
+
+rpc::criu_req make_request(rpc::criu_req_type type) {
+  rpc::criu_req req;
+  req.set_type(type);
+  req.mutable_opts()->set_images_dir_fd(-1);
+  return req;
+}
+
+Result<Session> open_session(const SpawnOptions& opts) {
+  SpawnOptions o = opts;
+  if (o.criu_path.empty()) o.criu_path = find_criu();
+  auto client = Client::spawn(o);
+  if (!client) return std::move(client).error();
+  Session s{std::move(*client), {}};
+  s.info.path = o.criu_path;
+
+  auto vreq = make_request(rpc::VERSION);
+  vreq.set_keep_open(true);
+  auto v = s.client.call(vreq, {}, "", 10000);
+  if (!v) {
+    if (v.error().code() == EPIPE)
+      return Error(ENOENT, fmt::format("cannot run `{} swrk` (CRIU >= {} is needed: scripts/install-criu)",
+                                       o.criu_path, kMinVersion));
+    return std::move(v).error();
+  }
+  const auto& ver = v->version();
+  s.info.version = fmt::format("{}.{}.{}", ver.major_number(), ver.minor_number(), ver.sublevel());
+  if (compare_versions(s.info.version, kMinVersion) < 0)
+    return Error(ENOTSUP, fmt::format("CRIU {} at `{}` is too old: cove needs >= {} (scripts/install-criu)",
+                                      s.info.version, o.criu_path, kMinVersion));
+
+  auto freq = make_request(rpc::FEATURE_CHECK);
+  freq.set_keep_open(true);
+  freq.mutable_features()->set_mem_track(true);
+  freq.mutable_features()->set_lazy_pages(true);
+  auto f = s.client.call(freq, {}, "", 10000);
+  // FEATURE_CHECK answers success=false when a feature is missing; the answer still lists them.
+  if (f && f->has_features()) {
+    s.info.mem_track = f->features().mem_track();
+    s.info.lazy_pages = f->features().lazy_pages();
+  }
+  return s;
+}
+
+Result<CriuInfo> probe() {
+  auto s = open_session();
+  if (!s) return std::move(s).error();
+  return s->info;
+}
+
+}  // namespace cove::criu

@@ -1,0 +1,45 @@
+// The RESTORE side of the CRIU protocol. The caller (the monitor, in restore mode) runs it so
+// that with `rst_sibling` the restored init becomes the caller's own child, exactly as after a
+// start. Pty masters CRIU recreates for slaves whose masters were outside (the console and
+// ttys held by the monitor) come back in `orphan-pts-master` notifications and are returned.
+// On failure CRIU kills what it restored; the images are left untouched.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+#include "criu/checkpoint.hpp"
+#include "criu/features.hpp"
+#include "criu/stats.hpp"
+
+namespace cove::criu {
+
+struct RestoreRequest {
+  std::string images_dir;
+  std::string root;                    // the rootfs as the restored tree's `/` (mandatory)
+  std::string work_dir;                // log, cgroup yard; default: the image directory
+  bool tcp_established = true;
+  bool file_locks = true;
+  std::vector<std::pair<std::string, std::string>> external_mounts;  // key -> host path
+  std::vector<std::pair<std::string, int>> inherit_fds;             // CRIU key -> our fd
+  std::vector<CgroupRoot> cgroup_roots;
+  bool restore_cgroup_properties = true;  // limits recorded at dump go into our cgroups
+  std::string images_criu_version;     // refused when newer than the CRIU that would restore
+};
+
+struct RestoreResult {
+  pid_t pid = 0;                       // the restored init, our child
+  std::vector<UniqueFd> pts_masters;   // from orphan-pts-master, in arrival order
+  CriuInfo criu;
+  RestoreStats stats;
+  std::string log_path;
+};
+
+Result<RestoreResult> restore(const RestoreRequest& req);
+
+}  // namespace cove::criu

@@ -1,0 +1,598 @@
+#include "lifecycle/checkpoint.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/fsuid.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/scope_exit.hpp"
+#include "base/strings.hpp"
+#include "base/syscalls.hpp"
+#include "criu/checkpoint.hpp"
+#include "criu/restore.hpp"
+#include "lifecycle/proc_scan.hpp"
+#include "ns/idmap.hpp"
+
+#ifndef COVE_VERSION
+#define COVE_VERSION "0"
+#endif
+
+namespace cove::lifecycle {
+
+namespace {
+
+int64_t monotonic_ms() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t realtime_ms() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+std::string normalize_target(const std::string& target) {
+  std::string t = "/" + target;
+  while (t.size() > 1 && t.back() == '/') t.pop_back();
+  std::string out;
+  for (char c : t)
+    if (!(c == '/' && !out.empty() && out.back() == '/')) out += c;
+  return out;
+}
+
+// The mounts whose source is outside the container: the host device nodes cove binds into
+// /dev and the [mount] bind entries. Only those present in the live mount table are listed.
+std::vector<criu::ExternalMount> external_mounts(const config::ContainerConfig& cfg,
+                                                 const std::vector<MountInfo>& mounts) {
+  std::set<std::string> present;
+  for (const auto& m : mounts) present.insert(m.mountpoint);
+  std::vector<criu::ExternalMount> out;
+  // Host device nodes: cove's standard /dev nodes and the /dev/null binds that mask /proc files,
+  // all from the host's devtmpfs (mount root "/null" is the host's /dev/null).
+  for (const auto& m : mounts) {
+    if (m.fstype != "devtmpfs" || m.mountpoint == "/") continue;
+    std::string key = "dev";
+    for (char c : m.mountpoint) key += (c == '/' ? '-' : c);
+    out.push_back({key, m.mountpoint, "/dev" + (m.root == "/" ? std::string() : m.root)});
+  }
+  int n = 0;
+  for (const auto& e : cfg.mounts) {
+    if (!(e.flags & MS_BIND)) continue;
+    std::string mp = normalize_target(e.target);
+    ++n;
+    if (present.count(mp)) out.push_back({"bind-" + std::to_string(n), mp, e.source});
+  }
+  return out;
+}
+
+// /dev/console is a bind of a pts of the container's devpts (its mount root "/0" is the index);
+// /dev/ttyN is a symlink "pts/M" (see rootfs/dev.cpp for why).
+Result<void> pts_indices(pid_t pid, const std::vector<MountInfo>& mounts, unsigned ttys, criu::ImageMeta& meta) {
+  for (const auto& m : mounts)
+    if (m.fstype == "devpts" && m.mountpoint == "/dev/console" && m.root.size() > 1)
+      meta.console_pts = int(parse_int(m.root.substr(1)).value_or(-1));
+  // CRIU derives a pty's index from the path's last number; "console" has none, so it reads 0.
+  if (meta.console_pts != 0)
+    return Error(ENOTSUP, "/dev/console is pts " + std::to_string(meta.console_pts) +
+                              ", not 0: CRIU would restore it as pts 0");
+  meta.tty_pts.assign(ttys, -1);
+  for (unsigned i = 1; i <= ttys; ++i) {
+    char buf[64];
+    std::string link = "/proc/" + std::to_string(pid) + "/root/dev/tty" + std::to_string(i);
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) continue;  // removed inside: nothing to restore for it
+    std::string target(buf, size_t(n));
+    if (starts_with(target, "pts/")) meta.tty_pts[i - 1] = int(parse_int(target.substr(4)).value_or(-1));
+  }
+  return {};
+}
+
+// The payload cgroup of each hierarchy as a path from the hierarchy's root, per controller.
+std::vector<criu::CgroupRoot> cgroup_roots(const cgroup::ContainerCgroups& cgs, const cgroup::Layout& layout) {
+  std::vector<criu::CgroupRoot> out;
+  const auto& dirs = cgs.payload_dirs();
+  for (size_t i = 0; i < dirs.size() && i < layout.hierarchies.size(); ++i) {
+    const auto& h = layout.hierarchies[i];
+    if (!starts_with(dirs[i], h.mount_point)) continue;
+    std::string rel = dirs[i].substr(h.mount_point.size());
+    if (h.mount_root != "/") rel = h.mount_root + rel;
+    if (rel.empty() || rel[0] != '/') rel = "/" + rel;
+    if (h.v2) {
+      out.push_back({"", rel});
+    } else {
+      for (const auto& c : h.controllers) out.push_back({c, rel});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string freezer_dir(const cgroup::ContainerCgroups& cgs) {
+  for (const auto& d : cgs.payload_dirs())
+    if (path_exists(d + "/freezer.state")) return d;
+  for (const auto& d : cgs.payload_dirs())
+    if (path_exists(d + "/cgroup.freeze")) return d;
+  return "";
+}
+
+bool is_cgroup_frozen(const cgroup::ContainerCgroups& cgs, const cgroup::Layout&) {
+  std::string d = freezer_dir(cgs);
+  if (d.empty()) return false;
+  if (auto t = read_file(d + "/freezer.state")) return trim(*t) == "FROZEN";
+  if (auto t = read_file(d + "/cgroup.freeze")) return trim(*t) == "1";
+  return false;
+}
+
+namespace {
+
+char process_state(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return 0;
+  auto pos = text->rfind(')');
+  return pos == std::string::npos || pos + 2 >= text->size() ? 0 : (*text)[pos + 2];
+}
+
+// Waits up to 2 s until `done()`.
+template <typename F>
+bool wait_until(F done) {
+  for (int i = 0; i < 400; ++i) {
+    if (done()) return true;
+    ::usleep(5000);
+  }
+  return done();
+}
+
+// Ends the sessions on /dev/ttyN (see checkpoint_container): the symlinks go first, so that
+// init cannot respawn a getty on a tty meanwhile, then the processes holding a tty are killed.
+Result<void> end_tty_sessions(const CheckpointTarget& t, const criu::ImageMeta& meta) {
+  struct stat devpts;
+  std::string dev = "/proc/" + std::to_string(t.init_pid) + "/root/dev/";
+  if (::stat((dev + "pts/ptmx").c_str(), &devpts) < 0) return Error::from_errno(errno, "stat the container's devpts");
+  std::set<unsigned> ttys;
+  for (size_t i = 0; i < meta.tty_pts.size(); ++i)
+    if (meta.tty_pts[i] > 0) {
+      ttys.insert(unsigned(meta.tty_pts[i]));
+      ::unlink((dev + "tty" + std::to_string(i + 1)).c_str());
+    }
+  if (ttys.empty()) return {};
+  std::vector<pid_t> holders;
+  for (pid_t p : t.cgroups->payload_pids()) {
+    if (p == t.init_pid) continue;
+    bool holds = false;
+    for (const auto& f : open_files(p)) {
+      struct stat st;
+      std::string fdp = "/proc/" + std::to_string(p) + "/fd/" + std::to_string(f.fd);
+      if (::stat(fdp.c_str(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_dev != devpts.st_dev) continue;
+      unsigned idx = (major(st.st_rdev) - 136) * 256 + minor(st.st_rdev);
+      if (major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143 && ttys.count(idx)) holds = true;
+    }
+    if (holds) holders.push_back(p);
+  }
+  for (pid_t p : holders) ::kill(p, SIGKILL);
+  bool gone = wait_until([&] {
+    for (pid_t p : holders) {
+      char st = process_state(p);
+      if (st != 0 && st != 'Z' && st != 'X') return false;
+    }
+    return true;
+  });
+  if (!gone) return Error(ETIMEDOUT, "processes on the ttys did not end");
+  return {};
+}
+
+void relink_ttys(pid_t init_pid, const criu::ImageMeta& meta) {
+  std::string dev = "/proc/" + std::to_string(init_pid) + "/root/dev/";
+  struct stat st;
+  bool as_owner = ::stat(dev.c_str(), &st) == 0 && st.st_uid != 0;
+  if (as_owner) {
+    ::setfsgid(st.st_gid);
+    ::setfsuid(st.st_uid);
+  }
+  for (size_t i = 0; i < meta.tty_pts.size(); ++i)
+    if (meta.tty_pts[i] > 0)
+      (void)::symlink(("pts/" + std::to_string(meta.tty_pts[i])).c_str(), (dev + "tty" + std::to_string(i + 1)).c_str());
+  if (as_owner) {
+    ::setfsuid(0);
+    ::setfsgid(0);
+  }
+}
+
+}  // namespace
+
+// After a restore CRIU does not make the console init's controlling terminal again, so a later
+// dump records it with no session (sid 0), and CRIU then refuses to restore an orphan pty
+// without a session ("No task found with sid 0"). The console belongs to init's session by
+// cove's design (see child_setup): its entry in tty-info.img says so again. In place: the
+// varints 0 and 1 have the same size.
+static Result<void> fix_console_session(const std::string& images_dir, int console_pts) {
+  std::string path = images_dir + "/tty-info.img";
+  auto bytes = read_file(path);
+  if (!bytes) return std::move(bytes).error();
+  std::string& b = *bytes;
+  uint64_t console_rdev = (136u << 8) | unsigned(console_pts);
+  bool changed = false;
+  for (size_t pos = 8; pos + 4 <= b.size();) {
+    size_t len = uint8_t(b[pos]) | uint8_t(b[pos + 1]) << 8 | uint8_t(b[pos + 2]) << 16 | size_t(uint8_t(b[pos + 3])) << 24;
+    size_t begin = pos + 4, end = begin + len;
+    if (end > b.size()) break;
+    std::map<unsigned, std::pair<size_t, uint64_t>> varints;  // field -> (offset of value, value)
+    for (size_t i = begin; i < end;) {
+      uint64_t key = 0, v = 0;
+      for (int sh = 0; i < end; sh += 7) {
+        uint8_t c = uint8_t(b[i++]);
+        key |= uint64_t(c & 0x7f) << sh;
+        if (!(c & 0x80)) break;
+      }
+      unsigned wt = unsigned(key & 7);
+      size_t at = i;
+      if (wt == 0) {
+        for (int sh = 0; i < end; sh += 7) {
+          uint8_t c = uint8_t(b[i++]);
+          v |= uint64_t(c & 0x7f) << sh;
+          if (!(c & 0x80)) break;
+        }
+        varints[unsigned(key >> 3)] = {at, v};
+      } else if (wt == 2) {
+        uint64_t l = 0;
+        for (int sh = 0; i < end; sh += 7) {
+          uint8_t c = uint8_t(b[i++]);
+          l |= uint64_t(c & 0x7f) << sh;
+          if (!(c & 0x80)) break;
+        }
+        i += l;
+      } else if (wt == 5) {
+        i += 4;
+      } else if (wt == 1) {
+        i += 8;
+      } else {
+        break;
+      }
+    }
+    // tty_info_entry: type = 2 (PTY is 1), sid = 6, pgrp = 7, rdev = 8.
+    if (varints.count(2) && varints[2].second == 1 && varints.count(8) && varints[8].second == console_rdev &&
+        varints.count(6) && varints[6].second == 0 && varints.count(7) && varints[7].second == 0) {
+      b[varints[6].first] = 1;
+      b[varints[7].first] = 1;
+      changed = true;
+    }
+    pos = end;
+  }
+  if (!changed) return {};
+  return write_file_atomic(path, b, 0644);
+}
+
+Result<criu::ImageMeta> inspect_images(const std::string& images_dir, const std::string& container) {
+  auto meta = criu::read_meta(images_dir);
+  if (!meta) return std::move(meta).error();
+  if (auto r = criu::check_restorable(*meta, container, ""); !r) return std::move(r).error();
+  if (!path_exists(images_dir + "/inventory.img"))
+    return Error(ENOENT, "`" + images_dir + "` has cove's record but no CRIU images (inventory.img)");
+  return meta;
+}
+
+Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const CheckpointOptions& opts) {
+  int64_t t0 = monotonic_ms();
+  const auto& cfg = *t.cfg;
+  std::string dir = absolute_path(opts.images_dir);
+  bool made_dir = false;
+  if (!is_directory(dir)) {
+    COVE_TRY(mkdir_p(dir, 0700));
+    made_dir = true;
+  } else if (auto entries = list_dir(dir); entries && !entries->empty()) {
+    return Error(EEXIST, "image directory `" + dir + "` is not empty (use a new one; a checkpoint is never overwritten)");
+  }
+  // A failed dump leaves no half image that a restore could mistake for a checkpoint.
+  bool was_frozen_at_start = t.cgroups && t.layout && is_cgroup_frozen(*t.cgroups, *t.layout);
+  ScopeExit clean_failed([&] {
+    // A CRIU that died mid-dump leaves its freeze behind.
+    if (t.cgroups && t.layout && !was_frozen_at_start && is_cgroup_frozen(*t.cgroups, *t.layout))
+      (void)t.cgroups->set_frozen(false);
+    if (auto entries = list_dir(dir))
+      for (const auto& e : *entries)
+        if (e != "dump.log") ::unlink((dir + "/" + e).c_str());
+    if (made_dir) ::rmdir(dir.c_str());
+  });
+
+  auto mounts = read_mountinfo(t.init_pid);
+  if (!mounts) return std::move(mounts).error().context("read the container's mounts");
+  bool was_frozen = t.cgroups && t.layout && is_cgroup_frozen(*t.cgroups, *t.layout);
+  criu::ImageMeta meta;
+  meta.cove_version = COVE_VERSION;
+  meta.container = cfg.name;
+  meta.lxcpath = t.lxcpath;
+  meta.rootfs = cfg.rootfs;
+  if (auto text = read_file(t.config_path); text) meta.config_hash = criu::hash_text(*text);
+  meta.privileged = cfg.privileged;
+  meta.uid_map = cfg.uid_map;
+  meta.gid_map = cfg.gid_map;
+  meta.stopped = opts.stop;
+  meta.frozen = was_frozen;
+  meta.mounts = external_mounts(cfg, *mounts);
+  if (auto r = pts_indices(t.init_pid, *mounts, cfg.ttys, meta); !r) return std::move(r).error();
+  // CRIU carries at most one pty whose master is outside the dumped tree: the console. The
+  // sessions on /dev/ttyN end at a checkpoint, like a serial line drop: their processes are
+  // killed, and init respawns its gettys/shells on the ttys once they are back (after the dump,
+  // or on fresh ptys after the restore).
+  ScopeExit relink([&] {
+    if (!opts.stop) relink_ttys(t.init_pid, meta);
+  });
+  if (t.cgroups && !t.tty_masters.empty()) {
+    // A frozen process cannot die: thawed for the moment it takes.
+    if (was_frozen) COVE_TRY(t.cgroups->set_frozen(false));
+    auto r = end_tty_sessions(t, meta);
+    if (was_frozen) COVE_TRY(t.cgroups->set_frozen(true));
+    if (!r) return std::move(r).error().context("end the tty sessions");
+  }
+  if (t.cgroups) meta.pipes = find_external_pipes(t.cgroups->payload_pids());
+
+  criu::DumpRequest req;
+  req.pid = t.init_pid;
+  req.images_dir = dir;
+  req.leave_running = !opts.stop;
+  for (const auto& m : meta.mounts) req.external_mounts.emplace_back(m.mountpoint, m.key);
+  if (t.cgroups && t.layout) req.cgroup_roots = cgroup_roots(*t.cgroups, *t.layout);
+  if (t.cgroups) req.freeze_cgroup = freezer_dir(*t.cgroups);
+  auto res = criu::dump(req);
+  if (!res) return std::move(res).error();
+  if (auto r = fix_console_session(dir, meta.console_pts); !r) return std::move(r).error().context("console session");
+  clean_failed.dismiss();
+  meta.criu_version = res->criu.version;
+  meta.stats = res->stats;
+  meta.dumped_at_ms = realtime_ms();
+  if (auto r = criu::write_meta(dir, meta); !r) return std::move(r).error().context("record the checkpoint");
+  CheckpointReport rep;
+  rep.images_dir = dir;
+  rep.criu_version = res->criu.version;
+  rep.stats = res->stats;
+  rep.wall_ms = monotonic_ms() - t0;
+  return rep;
+}
+
+namespace {
+
+// A user namespace with the given maps, held by a short-lived child; only its fd is kept (an
+// idmapped mount needs a namespace with the mapping, not any particular one).
+class MappingNamespace {
+ public:
+  static Result<MappingNamespace> make(const std::vector<config::IdMapEntry>& uid_map,
+                                       const std::vector<config::IdMapEntry>& gid_map) {
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
+    UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+    struct clone_args args = {};
+    args.flags = CLONE_NEWUSER;
+    args.exit_signal = SIGCHLD;
+    pid_t pid = sys::clone3(&args, sizeof args);
+    if (pid < 0) return Error::from_errno(errno, "clone a user namespace for the rootfs mapping");
+    if (pid == 0) {
+      wr.reset();
+      char c;
+      (void)!::read(rd.get(), &c, 1);  // until the parent closes its end
+      ::_exit(0);
+    }
+    rd.reset();
+    MappingNamespace ns;
+    ns.pid_ = pid;
+    ns.hold_ = std::move(wr);
+    if (auto r = ns::write_idmaps(pid, uid_map, gid_map); !r) return std::move(r).error();
+    return ns;
+  }
+  MappingNamespace() = default;
+  MappingNamespace(MappingNamespace&& o) noexcept : pid_(std::exchange(o.pid_, 0)), hold_(std::move(o.hold_)) {}
+  ~MappingNamespace() {
+    hold_.reset();
+    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = 0;
+  UniqueFd hold_;
+};
+
+// The rootfs as CRIU's `root`: for a user-namespaced container the same idmapped view a start
+// gives init (CRIU bind-mounts `root`, and a bind of an idmapped mount keeps its mapping);
+// attached under the runtime dir only for the restore.
+class StagedRoot {
+ public:
+  ~StagedRoot() { release(); }
+  Result<std::string> prepare(const config::ContainerConfig& cfg, const criu::ImageMeta& meta,
+                              const std::string& runtime_dir) {
+    if (meta.privileged || meta.uid_map.empty()) return cfg.rootfs;
+    auto userns = MappingNamespace::make(meta.uid_map, meta.gid_map);
+    if (!userns) return std::move(userns).error().context("idmapped rootfs");
+    auto tree = open_idmapped_tree(cfg.rootfs, userns->pid());
+    if (!tree) return std::move(tree).error();
+    path_ = runtime_dir + "/rootfs";
+    if (::mkdir(path_.c_str(), 0700) < 0 && errno != EEXIST)
+      return Error::from_errno(errno, "create `" + path_ + "`");
+    if (sys::move_mount(tree->get(), "", AT_FDCWD, path_.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+      return Error::from_errno(errno, "attach idmapped rootfs on `" + path_ + "`");
+    mounted_ = true;
+    return path_;
+  }
+  void release() {
+    if (mounted_ && ::umount2(path_.c_str(), MNT_DETACH) < 0)
+      log::warn("detach `{}`: {}", path_, std::strerror(errno));
+    mounted_ = false;
+    if (!path_.empty()) ::rmdir(path_.c_str());
+    path_.clear();
+  }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+};
+
+// A new pty for /dev/ttyN in the restored container's devpts, pointed to by its symlink. Made
+// as the container's root (the owner of its /dev): devpts gives a new pty its opener's fsuid,
+// and a host-root-owned pty or link would be out of reach of the container's root.
+Result<UniqueFd> reopen_tty(pid_t init_pid, size_t n) {
+  std::string dev = "/proc/" + std::to_string(init_pid) + "/root/dev/";
+  struct stat st;
+  bool as_owner = ::stat(dev.c_str(), &st) == 0 && st.st_uid != 0;
+  if (as_owner) {
+    ::setfsgid(st.st_gid);
+    ::setfsuid(st.st_uid);
+  }
+  ScopeExit back([&] {
+    if (as_owner) {
+      ::setfsuid(0);
+      ::setfsgid(0);
+    }
+  });
+  UniqueFd master(::open((dev + "pts/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master) return Error::from_errno(errno, "open the container's ptmx");
+  int unlock = 0, index = -1;
+  if (::ioctl(master.get(), TIOCSPTLCK, &unlock) < 0 || ::ioctl(master.get(), TIOCGPTN, &index) < 0)
+    return Error::from_errno(errno, "set up a pty");
+  std::string link = dev + "tty" + std::to_string(n);
+  ::unlink(link.c_str());
+  if (::symlink(("pts/" + std::to_string(index)).c_str(), link.c_str()) < 0)
+    return Error::from_errno(errno, "link `/dev/tty" + std::to_string(n) + "`");
+  return master;
+}
+
+// Some images are opened by restored tasks before their user namespace has its maps (as the
+// overflow uid): the directory is searchable and the images readable by anyone who gets *into*
+// it. CRIU opens them relative to the directory's fd, so a private parent directory (the default
+// place is one) still keeps them from other users.
+Result<void> chown_tree(const std::string& dir, uid_t uid, gid_t gid) {
+  if (::chown(dir.c_str(), uid, gid) < 0 || ::chmod(dir.c_str(), 0711) < 0)
+    return Error::from_errno(errno, "chown `" + dir + "`");
+  auto entries = list_dir(dir);
+  if (!entries) return std::move(entries).error();
+  for (const auto& e : *entries) {
+    std::string p = dir + "/" + e;
+    struct stat st;
+    if (::lstat(p.c_str(), &st) < 0 || !S_ISREG(st.st_mode)) continue;
+    if (::chown(p.c_str(), uid, gid) < 0 || ::chmod(p.c_str(), 0644) < 0)
+      return Error::from_errno(errno, "chown `" + p + "`");
+  }
+  return {};
+}
+
+// CRIU leaves `.criu.cgyard.*` mounts in its work dir when it dies by SIGKILL mid-restore.
+void detach_cgroup_yards(const std::string& work_dir) {
+  auto entries = list_dir(work_dir);
+  if (!entries) return;
+  for (const auto& e : *entries)
+    if (starts_with(e, ".criu.cgyard.")) {
+      std::string p = work_dir + "/" + e;
+      ::umount2(p.c_str(), MNT_DETACH);
+      ::rmdir(p.c_str());
+    }
+}
+
+}  // namespace
+
+Result<RestoreReport> restore_container(const RestoreTarget& t, const std::string& images_dir_in) {
+  int64_t t0 = monotonic_ms();
+  const auto& cfg = *t.cfg;
+  std::string images_dir = absolute_path(images_dir_in);
+  auto meta = inspect_images(images_dir, cfg.name);
+  if (!meta) return std::move(meta).error();
+  if (meta->privileged != cfg.privileged)
+    return Error(EINVAL, std::string("the checkpoint is of a ") + (meta->privileged ? "privileged" : "user-namespaced") +
+                             " container, the config now says otherwise");
+
+  // The restored tasks read some images themselves (tty-info.img, ...) as the container's root,
+  // which has no rights on files owned by host root: the images become the container root's
+  // own (the memory in them is its own anyway), and stay private to it.
+  if (!meta->privileged && !meta->uid_map.empty()) {
+    auto uid = ns::host_id_of(meta->uid_map, 0);
+    auto gid = ns::host_id_of(meta->gid_map, 0);
+    if (uid && gid) COVE_TRY(chown_tree(images_dir, *uid, *gid));
+  }
+
+  criu::RestoreRequest req;
+  req.images_dir = images_dir;
+  req.images_criu_version = meta->criu_version;
+  StagedRoot staged;
+  auto root = staged.prepare(cfg, *meta, t.runtime_dir);
+  if (!root) return std::move(root).error();
+  req.root = *root;
+  // Sources of external mounts: device nodes from the host's /dev, bind entries from the
+  // current config (a copy of the container may use other host paths), else as dumped.
+  std::map<std::string, std::string> bind_sources;
+  for (const auto& e : cfg.mounts)
+    if (e.flags & MS_BIND) bind_sources[normalize_target(e.target)] = e.source;
+  for (const auto& m : meta->mounts) {
+    auto it = bind_sources.find(m.mountpoint);
+    req.external_mounts.emplace_back(m.key, starts_with(m.key, "bind-") && it != bind_sources.end() ? it->second
+                                                                                                  : m.source);
+  }
+  std::vector<UniqueFd> pipe_fds;
+  for (const auto& p : meta->pipes) {
+    auto fd = reopen_external_pipe(p);
+    if (!fd) {
+      log::warn("pipe:[{}] has no holder outside any more; it is restored without its peer", p.inode);
+      continue;
+    }
+    req.inherit_fds.emplace_back("pipe:[" + std::to_string(p.inode) + "]", fd->get());
+    pipe_fds.push_back(std::move(*fd));
+  }
+  if (t.cgroups && t.layout) req.cgroup_roots = cgroup_roots(*t.cgroups, *t.layout);
+
+  auto res = criu::restore(req);
+  staged.release();
+  detach_cgroup_yards(images_dir);
+  if (!res) return std::move(res).error();
+  // From here the restored tree is ours: kill it if it cannot be taken over.
+  ScopeExit kill_restored([&] {
+    ::kill(res->pid, SIGKILL);
+    ::waitpid(res->pid, nullptr, __WALL);
+  });
+
+  RestoreReport rep;
+  rep.init.pid = res->pid;
+  rep.init.pidfd.reset(sys::pidfd_open(res->pid, 0));
+  if (!rep.init.pidfd) return Error::from_errno(errno, "pidfd of the restored init");
+  rep.init.tty_masters.resize(meta->tty_pts.size());
+  for (auto& fd : res->pts_masters) {
+    int idx = -1;
+    if (::ioctl(fd.get(), TIOCGPTN, &idx) < 0) continue;
+    if (idx == meta->console_pts) {
+      rep.init.console_master = std::move(fd);
+      continue;
+    }
+    for (size_t i = 0; i < meta->tty_pts.size(); ++i)
+      if (idx == meta->tty_pts[i]) rep.init.tty_masters[i] = std::move(fd);
+  }
+  if (!rep.init.console_master)
+    return Error(EPROTO, "the restore gave back no console (pts " + std::to_string(meta->console_pts) + ")");
+  for (size_t i = 0; i < rep.init.tty_masters.size(); ++i) {
+    if (rep.init.tty_masters[i]) continue;
+    // No process had the tty open at the dump, so CRIU did not recreate it: a new one.
+    auto fresh = reopen_tty(res->pid, i + 1);
+    if (!fresh) return std::move(fresh).error().context("tty" + std::to_string(i + 1));
+    rep.init.tty_masters[i] = std::move(*fresh);
+  }
+  // CRIU restores the freezer state of the dump; a freeze that was only cove's own (for the
+  // tty hang-up) is lifted.
+  rep.frozen = meta->frozen;
+
+  rep.criu_version = res->criu.version;
+  rep.stats = res->stats;
+  rep.wall_ms = monotonic_ms() - t0;
+  kill_restored.dismiss();
+  return rep;
+}
+
+}  // namespace cove::lifecycle

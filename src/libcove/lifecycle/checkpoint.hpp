@@ -1,0 +1,93 @@
+// Checkpoint and restore of a container: the policy over criu/ (which only speaks the protocol).
+// Decides what CRIU must be told about a cove container — the host device nodes and [mount]
+// bind entries that are external mounts, the console and tty ptys whose masters the monitor
+// holds (orphan pts), the payload cgroups as the cgroup root, pipes shared with processes
+// outside — and records it in the image directory (criu/image_meta) for the restore.
+// Both sides run in the monitor: the dump because the monitor must know that init's death after
+// a dump with --stop is expected, the restore because with `rst_sibling` the restored init
+// becomes the child of whoever runs `criu swrk`, and the monitor must be init's parent.
+// `check_checkpointable` runs in the tool: it reads /proc and says what would stop a dump.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "cgroup/cgroup.hpp"
+#include "config/container_config.hpp"
+#include "criu/image_meta.hpp"
+#include "criu/stats.hpp"
+#include "lifecycle/start_sequence.hpp"
+
+namespace cove::lifecycle {
+
+struct CheckpointTarget {
+  const config::ContainerConfig* cfg = nullptr;
+  std::string lxcpath;
+  std::string config_path;
+  pid_t init_pid = 0;
+  cgroup::ContainerCgroups* cgroups = nullptr;
+  const cgroup::Layout* layout = nullptr;
+  // The /dev/ttyN masters the monitor holds. CRIU carries at most one pty whose master is
+  // outside the dumped tree, and that is the console: the ttys are hung up (with the container
+  // frozen) before the dump, like a serial line drop; init respawns their gettys/shells.
+  std::vector<int> tty_masters;
+};
+
+struct CheckpointOptions {
+  std::string images_dir;
+  bool stop = false;  // leave_running = false: CRIU kills the container after a good dump
+};
+
+struct CheckpointReport {
+  std::string images_dir;
+  std::string criu_version;
+  criu::DumpStats stats;
+  int64_t wall_ms = 0;
+};
+
+// Dumps the container into `images_dir` (created if missing; must be empty) and writes
+// cove-image.json there. On failure the container keeps running as it was.
+Result<CheckpointReport> checkpoint_container(const CheckpointTarget& target, const CheckpointOptions& opts);
+
+struct RestoreTarget {
+  const config::ContainerConfig* cfg = nullptr;
+  std::string runtime_dir;  // /run/cove/KEY: staging for the idmapped rootfs
+  cgroup::ContainerCgroups* cgroups = nullptr;  // created by the caller (with limits)
+  const cgroup::Layout* layout = nullptr;
+  std::vector<int> inherit_fds;  // extra fds given by the caller (unused keys are ignored)
+};
+
+struct RestoreReport {
+  InitProcess init;          // pid (our child), pidfd, console and tty masters
+  bool frozen = false;       // the container was frozen (by its user) when it was dumped
+  std::string criu_version;
+  criu::RestoreStats stats;
+  int64_t wall_ms = 0;
+};
+
+// Restores the container from `images_dir` as a child of the caller. Refuses images of another
+// container or a newer format before creating anything. On failure nothing restored is left
+// (CRIU kills it), the staging mount is gone, and the images are untouched.
+Result<RestoreReport> restore_container(const RestoreTarget& target, const std::string& images_dir);
+
+// Reads and checks an image directory's metadata for `container` (no CRIU call).
+Result<criu::ImageMeta> inspect_images(const std::string& images_dir, const std::string& container);
+
+// The payload cgroup that freezes the container (v1 freezer first, else cgroup2), "" if none;
+// CRIU freezes through it (all tasks at once) and records whether it was frozen already.
+std::string freezer_dir(const cgroup::ContainerCgroups& cgs);
+bool is_cgroup_frozen(const cgroup::ContainerCgroups& cgs, const cgroup::Layout& layout);
+
+struct CheckFinding {
+  std::string area;   // "criu", "mounts", "devices", "console", "sockets", "files"
+  std::string what;
+  bool blocking = false;  // false: handled or informational
+};
+
+// What a checkpoint of the running container would meet, without trying it.
+std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid);
+
+}  // namespace cove::lifecycle

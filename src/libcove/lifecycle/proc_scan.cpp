@@ -1,0 +1,165 @@
+#include "lifecycle/proc_scan.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+
+namespace cove::lifecycle {
+
+namespace {
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = 0;
+      bool ok = true;
+      for (size_t k = 1; k <= 3; ++k) {
+        char c = s[i + k];
+        if (c < '0' || c > '7') ok = false;
+        else v = v * 8 + (c - '0');
+      }
+      if (ok) {
+        out += char(v);
+        i += 3;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+std::string readlink_str(const std::string& path) {
+  char buf[4096];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+  return n < 0 ? std::string() : std::string(buf, size_t(n));
+}
+
+std::optional<uint64_t> pipe_inode(const std::string& target) {
+  if (!starts_with(target, "pipe:[") || target.back() != ']') return std::nullopt;
+  return parse_uint(target.substr(6, target.size() - 7));
+}
+
+std::vector<pid_t> all_pids() {
+  std::vector<pid_t> out;
+  if (auto names = list_dir("/proc"))
+    for (const auto& n : *names)
+      if (auto v = parse_int(n); v && *v > 0) out.push_back(pid_t(*v));
+  return out;
+}
+}  // namespace
+
+std::vector<MountInfo> parse_mountinfo(const std::string& text) {
+  std::vector<MountInfo> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    auto f = split_ws(line);
+    size_t dash = 0;
+    for (size_t i = 6; i < f.size(); ++i)
+      if (f[i] == "-") {
+        dash = i;
+        break;
+      }
+    if (dash == 0 || dash + 2 >= f.size()) continue;
+    MountInfo m;
+    m.id = int(parse_int(f[0]).value_or(0));
+    m.parent = int(parse_int(f[1]).value_or(0));
+    m.root = unescape(f[3]);
+    m.mountpoint = unescape(f[4]);
+    m.options = f[5];
+    m.fstype = f[dash + 1];
+    m.source = unescape(f[dash + 2]);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Result<std::vector<MountInfo>> read_mountinfo(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/mountinfo");
+  if (!text) return std::move(text).error();
+  return parse_mountinfo(*text);
+}
+
+Result<std::vector<std::string>> list_dir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Error::from_errno(errno, "list `" + dir + "`");
+  std::vector<std::string> out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::vector<OpenFile> open_files(pid_t pid) {
+  std::vector<OpenFile> out;
+  std::string base = "/proc/" + std::to_string(pid);
+  auto fds = list_dir(base + "/fd");
+  if (!fds) return out;
+  for (const auto& n : *fds) {
+    auto fd = parse_int(n);
+    if (!fd) continue;
+    OpenFile f;
+    f.pid = pid;
+    f.fd = int(*fd);
+    f.target = readlink_str(base + "/fd/" + n);
+    if (auto info = read_file(base + "/fdinfo/" + n)) {
+      auto pos = info->find("flags:");
+      if (pos != std::string::npos) f.flags = unsigned(std::strtoul(info->c_str() + pos + 6, nullptr, 8));
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::vector<criu::ExternalPipe> find_external_pipes(const std::vector<pid_t>& pids) {
+  std::map<uint64_t, bool> inside;  // inode -> held for writing
+  std::set<pid_t> members(pids.begin(), pids.end());
+  for (pid_t p : pids)
+    for (const auto& f : open_files(p))
+      if (auto ino = pipe_inode(f.target)) inside[*ino] = inside[*ino] || (f.flags & O_ACCMODE) == O_WRONLY;
+  std::vector<criu::ExternalPipe> out;
+  if (inside.empty()) return out;
+  std::set<uint64_t> found;
+  for (pid_t p : all_pids()) {
+    if (members.count(p)) continue;
+    auto fds = list_dir("/proc/" + std::to_string(p) + "/fd");
+    if (!fds) continue;
+    for (const auto& n : *fds) {
+      auto ino = pipe_inode(readlink_str("/proc/" + std::to_string(p) + "/fd/" + n));
+      if (ino && inside.count(*ino)) found.insert(*ino);
+    }
+  }
+  for (uint64_t ino : found) out.push_back({ino, inside[ino]});
+  return out;
+}
+
+Result<UniqueFd> reopen_external_pipe(const criu::ExternalPipe& pipe) {
+  std::string key = "pipe:[" + std::to_string(pipe.inode) + "]";
+  for (pid_t p : all_pids()) {
+    std::string dir = "/proc/" + std::to_string(p) + "/fd";
+    auto fds = list_dir(dir);
+    if (!fds) continue;
+    for (const auto& n : *fds) {
+      if (readlink_str(dir + "/" + n) != key) continue;
+      // Opening a pipe through /proc gives a new file on the same pipe, with the end we ask for.
+      UniqueFd fd(::open((dir + "/" + n).c_str(), (pipe.write_end ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NONBLOCK));
+      if (!fd) continue;
+      int fl = ::fcntl(fd.get(), F_GETFL);
+      if (fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+      return fd;
+    }
+  }
+  return Error(ENOENT, "no process holds " + key);
+}
+
+}  // namespace cove::lifecycle

@@ -1,0 +1,48 @@
+// Reading what a running container holds, from the host's /proc: its mount table, the pipes it
+// shares with processes outside, its open files and sockets. Used by checkpoint (what to tell
+// CRIU), restore (reconnecting outside pipes) and `cove-checkpoint --check`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+#include "criu/image_meta.hpp"
+
+namespace cove::lifecycle {
+
+struct MountInfo {
+  int id = 0, parent = 0;
+  std::string root;        // inside the filesystem
+  std::string mountpoint;  // as seen by the process
+  std::string options;     // per-mount options
+  std::string fstype;
+  std::string source;
+};
+
+// Parses mountinfo text (pure).
+std::vector<MountInfo> parse_mountinfo(const std::string& text);
+Result<std::vector<MountInfo>> read_mountinfo(pid_t pid);
+
+// Entry names of a directory (no "." and "..").
+Result<std::vector<std::string>> list_dir(const std::string& dir);
+
+struct OpenFile {
+  pid_t pid = 0;
+  int fd = -1;
+  std::string target;  // readlink of /proc/PID/fd/FD
+  unsigned flags = 0;  // from fdinfo
+};
+std::vector<OpenFile> open_files(pid_t pid);
+
+// Pipes held by `pids` that a process outside `pids` holds too.
+std::vector<criu::ExternalPipe> find_external_pipes(const std::vector<pid_t>& pids);
+// An fd for the container's end of `pipe`, opened through a process outside that still holds it.
+Result<UniqueFd> reopen_external_pipe(const criu::ExternalPipe& pipe);
+
+}  // namespace cove::lifecycle

@@ -1,0 +1,34 @@
+// The security part of a launch: config -> ExecRestrictions (capability bounding set, compiled
+// seccomp program, LSM and label, no_new_privs, rlimits). Used by make_launch_plan() for init
+// and by cove-attach for its command, so both run under the same restrictions.
+#pragma once
+
+#include <string>
+
+#include "base/result.hpp"
+#include "config/container_config.hpp"
+#include "security/exec_restrictions.hpp"
+
+namespace cove::lifecycle {
+
+struct LsmChoice {
+  std::string lsm;            // "apparmor", "selinux" or "" (none)
+  std::string value;          // the configured value ("generated", a profile name, a context)
+  std::string label;          // what the child enters
+  bool generate = false;      // AppArmor `generated`: the monitor loads the profile before clone
+};
+
+// Which LSM applies on this host (`lsm_file` lists the active ones): a requested LSM the host
+// lacks is an error naming it, unless the request is marked optional. `profile_name` is the
+// name a generated AppArmor profile gets.
+Result<LsmChoice> choose_lsm(const config::SecurityConfig& sec, const std::string& profile_name,
+                             const std::string& lsm_file = "/sys/kernel/security/lsm");
+
+// The generated AppArmor profile's name for a container: "cove-NAME-HASH" (HASH of the rootfs
+// path keeps containers of different paths apart).
+std::string generated_profile_name(const config::ContainerConfig& cfg);
+
+Result<security::ExecRestrictions> make_exec_restrictions(const config::ContainerConfig& cfg,
+                                                          const std::string& lsm_file = "/sys/kernel/security/lsm");
+
+}  // namespace cove::lifecycle

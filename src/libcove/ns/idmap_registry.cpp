@@ -1,0 +1,141 @@
+#include "ns/idmap_registry.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+#include "state/container_lock.hpp"
+
+namespace cove::ns {
+namespace {
+
+constexpr int kLockTimeoutMs = 30000;
+
+bool overlaps(const HostRange& a, uint64_t first, uint64_t count) {
+  return a.first < first + count && first < a.first + a.count;
+}
+
+// An entry is live while its owner's container directory exists. (Not "while its config maps
+// the range": cove-create records the range before it writes the config.)
+bool is_live(const RegistryEntry& e) { return is_directory(dirname_of(e.owner)); }
+
+struct Locked {
+  std::vector<RegistryEntry> entries;
+  ContainerLock lock;
+};
+
+Result<Locked> open_locked(const std::string& path) {
+  COVE_TRY(mkdir_p(dirname_of(path), 0711));
+  auto lock = ContainerLock::acquire(path + ".lock", "id map registry", kLockTimeoutMs);
+  if (!lock) return std::move(lock).error();
+  std::vector<RegistryEntry> entries;
+  if (auto text = read_file(path)) entries = parse_registry(*text);
+  std::erase_if(entries, [](const RegistryEntry& e) { return !is_live(e); });
+  return Locked{std::move(entries), std::move(*lock)};
+}
+
+std::vector<HostRange> subids(const std::string& file) {
+  auto t = read_file(file);
+  return t ? parse_subid(*t) : std::vector<HostRange>{};
+}
+
+}  // namespace
+
+std::string registry_path() {
+  if (const char* e = std::getenv("COVE_IDMAP_REGISTRY"); e && *e) return e;
+  return "/var/lib/cove/.idmap-registry";
+}
+
+std::vector<RegistryEntry> parse_registry(const std::string& text) {
+  std::vector<RegistryEntry> out;
+  for (const auto& line : split(text, '\n')) {
+    auto l = trim(line);
+    if (l.empty() || l[0] == '#') continue;
+    auto sp1 = l.find(' ');
+    auto sp2 = sp1 == std::string_view::npos ? sp1 : l.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos) continue;
+    auto first = parse_uint(l.substr(0, sp1));
+    auto count = parse_uint(l.substr(sp1 + 1, sp2 - sp1 - 1));
+    if (!first || !count || *count == 0) continue;
+    out.push_back({*first, *count, std::string(l.substr(sp2 + 1))});
+  }
+  return out;
+}
+
+std::string format_registry(const std::vector<RegistryEntry>& entries) {
+  std::string out = "# cove: host id ranges of unprivileged containers (FIRST COUNT CONFIG); do not edit\n";
+  for (const auto& e : entries) out += fmt::format("{} {} {}\n", e.first, e.count, e.owner);
+  return out;
+}
+
+std::vector<std::string> range_conflicts(const std::vector<HostRange>& ranges, const std::string& owner,
+                                         const std::vector<RegistryEntry>& entries,
+                                         const std::vector<HostRange>& subid_ranges, const std::string& subid_file) {
+  std::vector<std::string> out;
+  for (const auto& r : ranges) {
+    std::string mine = fmt::format("host ids {}-{}", r.first, r.first + r.count - 1);
+    for (const auto& e : entries) {
+      if (e.owner == owner || !overlaps(r, e.first, e.count)) continue;
+      out.push_back(fmt::format("{} overlap ids {}-{} of the container configured in `{}`", mine, e.first,
+                                e.first + e.count - 1, e.owner));
+    }
+    for (const auto& s : subid_ranges) {
+      if (!overlaps(r, s.first, s.count)) continue;
+      out.push_back(fmt::format("{} overlap ids {}-{} that {} delegates to a user", mine, s.first,
+                                s.first + s.count - 1, subid_file));
+    }
+  }
+  return out;
+}
+
+Result<uint64_t> registry_allocate(const std::string& owner, const std::vector<HostRange>& also_used,
+                                   const std::string& path) {
+  auto reg = open_locked(path);
+  if (!reg) return std::move(reg).error();
+  std::erase_if(reg->entries, [&](const RegistryEntry& e) { return e.owner == owner; });
+  std::vector<HostRange> used = also_used;
+  for (const char* f : {"/etc/subuid", "/etc/subgid"}) {
+    auto s = subids(f);
+    used.insert(used.end(), s.begin(), s.end());
+  }
+  for (const auto& e : reg->entries) used.push_back({e.first, e.count});
+  auto base = allocate_range(used);
+  if (!base) return std::move(base).error();
+  reg->entries.push_back({*base, kRangeSize, owner});
+  COVE_TRY(write_file_atomic(path, format_registry(reg->entries), 0644));
+  return *base;
+}
+
+Result<void> registry_claim(const std::string& owner, const std::vector<HostRange>& uid_ranges,
+                            const std::vector<HostRange>& gid_ranges, const std::string& path,
+                            const std::string& subuid, const std::string& subgid) {
+  auto reg = open_locked(path);
+  if (!reg) return std::move(reg).error();
+  auto problems = range_conflicts(uid_ranges, owner, reg->entries, subids(subuid), subuid);
+  auto more = range_conflicts(gid_ranges, owner, reg->entries, subids(subgid), subgid);
+  problems.insert(problems.end(), more.begin(), more.end());
+  if (!problems.empty())
+    return Error(EEXIST, "[idmap]: " + join(problems, "; ") +
+                             " (choose free host ids, or remove the [idmap] entries and cove-create allocates a range)");
+  std::erase_if(reg->entries, [&](const RegistryEntry& e) { return e.owner == owner; });
+  std::vector<HostRange> all = uid_ranges;
+  all.insert(all.end(), gid_ranges.begin(), gid_ranges.end());
+  for (const auto& r : all) {
+    RegistryEntry e{r.first, r.count, owner};
+    if (std::find(reg->entries.begin(), reg->entries.end(), e) == reg->entries.end()) reg->entries.push_back(e);
+  }
+  return write_file_atomic(path, format_registry(reg->entries), 0644);
+}
+
+Result<void> registry_release(const std::string& owner, const std::string& path) {
+  if (!path_exists(path)) return {};
+  auto reg = open_locked(path);
+  if (!reg) return std::move(reg).error();
+  std::erase_if(reg->entries, [&](const RegistryEntry& e) { return e.owner == owner; });
+  return write_file_atomic(path, format_registry(reg->entries), 0644);
+}
+
+}  // namespace cove::ns

@@ -1,0 +1,71 @@
+// AppArmor backend (libapparmor). A named profile must already be loaded; `unconfined` needs no
+// profile; `generated` renders the template apparmor/cove-container from cove's config
+// directory (@PROFILE@ becomes `cove-KEY`) into the runtime dir and loads it with
+// `apparmor_parser -r`, replacing the previous version of that container's profile.
+#include <sys/apparmor.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/fs.hpp"
+#include "paths.hpp"
+#include "security/lsm/lsm.hpp"
+
+#ifndef COVE_CONFDIR
+#define COVE_CONFDIR "/usr/local/share/cove/config"
+#endif
+
+namespace cove::security::lsm {
+namespace {
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  return s;
+}
+
+Result<void> run_parser(const std::string& file) {
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork apparmor_parser");
+  if (pid == 0) {
+    const char* argv[] = {"apparmor_parser", "-r", "-K", file.c_str(), nullptr};
+    ::execvp("apparmor_parser", const_cast<char**>(argv));
+    ::_exit(127);
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) return Error(ENOENT, "apparmor_parser not found (package apparmor)");
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    return Error(EIO, "apparmor_parser -r `" + file + "` failed (status " + std::to_string(WEXITSTATUS(st)) + ")");
+  return {};
+}
+
+class AppArmor final : public Lsm {
+ public:
+  std::string_view name() const override { return "apparmor"; }
+
+  Result<std::string> prepare(const std::string& value, const std::string& key,
+                              const std::string& runtime_dir) override {
+    if (value != "generated") return value;
+    std::string tmpl_path = find_data("config/apparmor/cove-container", std::string(COVE_CONFDIR) + "/apparmor/cove-container");
+    auto tmpl = read_file(tmpl_path);
+    if (!tmpl) return std::move(tmpl).error().context("read AppArmor profile template");
+    const std::string& profile = key;  // the label chosen by lifecycle/security_plan
+    std::string file = runtime_dir + "/" + profile;
+    COVE_TRY(write_file(file, replace_all(*tmpl, "@PROFILE@", profile), 0600));
+    if (auto r = run_parser(file); !r) return std::move(r).error().context("load AppArmor profile `" + profile + "`");
+    return profile;
+  }
+
+  Result<void> set_exec_label(const std::string& label) override {
+    if (label.empty()) return {};
+    if (::aa_change_onexec(label.c_str()) < 0)
+      return Error::from_errno(errno, "change AppArmor profile on exec to `" + label + "`");
+    return {};
+  }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Lsm>> make_apparmor() { return std::unique_ptr<Lsm>(new AppArmor()); }
+
+}  // namespace cove::security::lsm

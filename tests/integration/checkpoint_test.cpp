@@ -1,0 +1,350 @@
+// Checkpoint/restore of real containers through the cove-* tools, in zdtm's shape: set up state
+// -> cove-checkpoint -> cove-restore -> verify from outside and inside. They need CRIU; a build
+// with the CRIU backend (CI's) never skips them.
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "criu/features.hpp"
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+pid_t parent_of(pid_t pid) {
+  auto text = read_text("/proc/" + std::to_string(pid) + "/stat");
+  auto pos = text.rfind(')');
+  if (pos == std::string::npos) return 0;
+  std::istringstream in(text.substr(pos + 2));
+  std::string state;
+  pid_t ppid = 0;
+  in >> state >> ppid;
+  return ppid;
+}
+
+// `.criu.cgyard.*` mounts a killed CRIU may leave.
+bool has_cgyard_mounts() { return read_text("/proc/self/mountinfo").find(".criu.cgyard.") != std::string::npos; }
+
+class CheckpointTest : public ContainerTest {
+ protected:
+  void SetUp() override {
+    ContainerTest::SetUp();
+    if (IsSkipped()) return;
+    if (!criu::available()) GTEST_SKIP() << "this build has no CRIU backend (./configure found no CRIU)";
+  }
+  void TearDown() override {
+    ContainerTest::TearDown();
+    EXPECT_FALSE(has_cgyard_mounts());
+  }
+
+  std::string images(const std::string& tag) { return path_ + "/images-" + tag; }
+
+  void start(const std::string& name) {
+    auto r = cove("cove-start", name);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  // A counter inside, in the background, child of init: its pid (inside) and value in /tmp.
+  void start_counter(const std::string& name) {
+    auto r = cove("cove-attach", name,
+                  {"--", "sh", "-c",
+                   "setsid sh -c 'echo $$ > /tmp/counter.pid; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; "
+                   "sleep 0.05; done' </dev/null >/dev/null 2>&1 &"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    for (int i = 0; i < 100 && counter(name) < 2; ++i) ::usleep(20000);
+  }
+  // The writer truncates and rewrites the file: an empty read is retried.
+  long counter(const std::string& name) {
+    for (int i = 0; i < 20; ++i) {
+      auto v = cove("cove-attach", name, {"--", "cat", "/tmp/counter"});
+      if (v.status == 0 && !trim_str(v.out).empty()) return std::stol(trim_str(v.out));
+      ::usleep(10000);
+    }
+    return -1;
+  }
+  nlohmann::json checkpoint(const std::string& name, const std::string& dir, bool stop) {
+    std::vector<std::string> a = {"-D", dir, "--json"};
+    if (stop) a.push_back("--stop");
+    auto r = cove("cove-checkpoint", name, a, 120);
+    EXPECT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? nlohmann::json::object() : j;
+  }
+  nlohmann::json restore(const std::string& name, const std::string& dir) {
+    auto r = cove("cove-restore", name, {"-D", dir, "--json"}, 120);
+    EXPECT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? nlohmann::json::object() : j;
+  }
+  std::string state(const std::string& name) { return trim_str(cove("cove-info", name, {"-s"}).out); }
+
+  // The whole round trip with the checks common to every case.
+  void round_trip(const std::string& name, const std::string& tag) {
+    std::string inside_pid = attach_out(name, {"cat", "/tmp/counter.pid"});
+    long before = counter(name);
+    ASSERT_GT(before, 0);
+    auto cp = checkpoint(name, images(tag), true);
+    EXPECT_TRUE(cp.value("stopped", false));
+    EXPECT_GT(cp.value("frozen_time_us", 0), 0) << cp.dump();
+    EXPECT_EQ(state(name), "STOPPED");
+    EXPECT_TRUE(leftover_cgroups(name).empty());
+    auto rs = restore(name, images(tag));
+    EXPECT_GT(rs.value("init_pid", 0), 0) << rs.dump();
+    ASSERT_EQ(state(name), "RUNNING");
+    // The monitor is init's parent again.
+    EXPECT_EQ(parent_of(init_pid(name)), monitor_pid(name));
+    // Same pids inside, and the counter continues from where it was.
+    EXPECT_EQ(attach_out(name, {"cat", "/tmp/counter.pid"}), inside_pid);
+    EXPECT_EQ(attach_out(name, {"cat", "/proc/1/comm"}), "init");
+    long after = counter(name);
+    EXPECT_GE(after, before);
+    ::usleep(300000);
+    EXPECT_GT(counter(name), after) << "the counter does not run after the restore";
+    auto ls = cove("cove-ls", "", {"--running", "-1"});
+    EXPECT_NE(ls.out.find(name), std::string::npos);
+  }
+};
+
+TEST_F(CheckpointTest, UserNamespacedRoundTrip) {
+  create_busybox("cr-uns");
+  start("cr-uns");
+  start_counter("cr-uns");
+  round_trip("cr-uns", "1");
+  // The console is back and held by the monitor; stop works as after a start.
+  auto st = cove("cove-stop", "cr-uns");
+  EXPECT_EQ(st.status, 0) << st.err;
+  EXPECT_EQ(state("cr-uns"), "STOPPED");
+  EXPECT_TRUE(leftover_cgroups("cr-uns").empty());
+}
+
+TEST_F(CheckpointTest, PrivilegedRoundTrip) {
+  create_busybox("cr-priv", "[container]\nprivileged = true\n");
+  start("cr-priv");
+  start_counter("cr-priv");
+  round_trip("cr-priv", "1");
+}
+
+TEST_F(CheckpointTest, LeaveRunningKeepsTheContainerAsItWas) {
+  create_busybox("cr-run");
+  start("cr-run");
+  start_counter("cr-run");
+  pid_t init = init_pid("cr-run");
+  auto cp = checkpoint("cr-run", images("1"), false);
+  EXPECT_FALSE(cp.value("stopped", true));
+  EXPECT_EQ(state("cr-run"), "RUNNING");
+  EXPECT_EQ(init_pid("cr-run"), init);
+  long a = counter("cr-run");
+  ::usleep(300000);
+  EXPECT_GT(counter("cr-run"), a);
+  EXPECT_TRUE(std::filesystem::exists(images("1") + "/cove-image.json"));
+}
+
+TEST_F(CheckpointTest, CheckSaysWhatItFinds) {
+  create_busybox("cr-check");
+  start("cr-check");
+  auto r = cove("cove-checkpoint", "cr-check", {"--check"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("can be checkpointed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("console"), std::string::npos) << r.out;
+}
+
+TEST_F(CheckpointTest, ForeignAndBrokenImagesAreRefusedBeforeAnythingStarts) {
+  create_busybox("cr-a");
+  create_busybox("cr-b");
+  start("cr-a");
+  checkpoint("cr-a", images("a"), true);
+  auto r = cove("cove-restore", "cr-b", {"-D", images("a")});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("the checkpoint is of container `cr-a`, not `cr-b`"), std::string::npos) << r.err;
+  EXPECT_EQ(state("cr-b"), "STOPPED");
+  // A newer format.
+  auto meta = nlohmann::json::parse(read_text(images("a") + "/cove-image.json"));
+  meta["format"] = 99;
+  std::ofstream(images("a") + "/cove-image.json") << meta.dump();
+  r = cove("cove-restore", "cr-a", {"-D", images("a")});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("image format 99"), std::string::npos) << r.err;
+  // Not a checkpoint at all.
+  r = cove("cove-restore", "cr-a", {"-D", path_});
+  EXPECT_NE(r.err.find("holds no cove checkpoint"), std::string::npos) << r.err;
+  EXPECT_EQ(state("cr-a"), "STOPPED");
+  EXPECT_TRUE(leftover_cgroups("cr-a").empty());
+}
+
+TEST_F(CheckpointTest, FailedRestoreLeavesNothingAndKeepsTheImages) {
+  create_busybox("cr-fail");
+  start("cr-fail");
+  start_counter("cr-fail");
+  checkpoint("cr-fail", images("1"), true);
+  // The rootfs no longer matches the images: CRIU refuses, cove cleans up.
+  std::string busybox = path_ + "/cr-fail/rootfs/bin/busybox";
+  std::filesystem::rename(busybox, busybox + ".moved");
+  auto r = cove("cove-restore", "cr-fail", {"-D", images("1")});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("criu RESTORE"), std::string::npos) << r.err;
+  EXPECT_EQ(state("cr-fail"), "STOPPED");
+  EXPECT_TRUE(leftover_cgroups("cr-fail").empty());
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("cr-fail")));
+  // Another try with the same images works once the rootfs is right.
+  std::filesystem::rename(busybox + ".moved", busybox);
+  restore("cr-fail", images("1"));
+  EXPECT_EQ(state("cr-fail"), "RUNNING");
+}
+
+TEST_F(CheckpointTest, TwentyRoundTrips) {
+  create_busybox("cr-20");
+  start("cr-20");
+  start_counter("cr-20");
+  for (int i = 0; i < 20; ++i) {
+    SCOPED_TRACE("round trip " + std::to_string(i));
+    round_trip("cr-20", std::to_string(i));
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST_F(CheckpointTest, RestoreOnAFreshCopyAtAnotherPath) {
+  create_busybox("cr-copy");
+  start("cr-copy");
+  start_counter("cr-copy");
+  long before = counter("cr-copy");
+  checkpoint("cr-copy", images("1"), true);
+  // Same name, same template (same rootfs content), another cove path.
+  std::string other = path_ + "/other";
+  std::filesystem::create_directories(other);
+  auto c = run_tool("cove-create", {"-P", other, "-n", "cr-copy", "-t", "busybox"}, 120);
+  ASSERT_EQ(c.status, 0) << c.err;
+  auto r = run_tool("cove-restore", {"-P", other, "-n", "cr-copy", "-D", images("1")}, 120);
+  EXPECT_EQ(r.status, 0) << r.err;
+  auto v = run_tool("cove-attach", {"-P", other, "-n", "cr-copy", "--", "cat", "/tmp/counter"});
+  EXPECT_EQ(v.status, 0) << v.err;
+  if (v.status == 0) {
+    EXPECT_GE(std::stol(trim_str(v.out)), before);
+  }
+  run_tool("cove-stop", {"-P", other, "-n", "cr-copy", "-k"});
+  run_tool("cove-destroy", {"-P", other, "-n", "cr-copy", "-f"});
+}
+
+TEST_F(CheckpointTest, EstablishedTcpConnectionSurvives) {
+  create_busybox("cr-tcp");
+  start("cr-tcp");
+  std::ofstream(path_ + "/cr-tcp/rootfs/root/tcp.sh")
+      << "sleep 100000 | nc -l -p 5000 > /tmp/got &\nsleep 0.3\n"
+         "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done | nc 127.0.0.1 5000\n";
+  auto r = cove("cove-attach", "cr-tcp", {"--", "sh", "-c", "(setsid sh /root/tcp.sh </dev/null >/dev/null 2>&1 &)"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ::usleep(500000);
+  auto size = [&] { return std::stol("0" + attach_out("cr-tcp", {"sh", "-c", "wc -c < /tmp/got"})); };
+  long before = size();
+  ASSERT_GT(before, 0);
+  checkpoint("cr-tcp", images("1"), true);
+  restore("cr-tcp", images("1"));
+  ::usleep(500000);
+  EXPECT_GT(size(), before) << "no data over the restored connection";
+  EXPECT_NE(attach_out("cr-tcp", {"cat", "/proc/net/tcp"}).find(" 01 "), std::string::npos);
+}
+
+TEST_F(CheckpointTest, HeldFileLocksAreRestored) {
+  create_busybox("cr-lock");
+  start("cr-lock");
+  auto r = cove("cove-attach", "cr-lock", {"--", "sh", "-c", "(setsid flock /tmp/lockfile sleep 100000 </dev/null >/dev/null 2>&1 &)"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ::usleep(300000);
+  EXPECT_EQ(attach_out("cr-lock", {"sh", "-c", "flock -n /tmp/lockfile true && echo free || echo held"}), "held");
+  checkpoint("cr-lock", images("1"), true);
+  restore("cr-lock", images("1"));
+  EXPECT_EQ(attach_out("cr-lock", {"sh", "-c", "flock -n /tmp/lockfile true && echo free || echo held"}), "held");
+}
+
+TEST_F(CheckpointTest, BindMountedHostDirectory) {
+  std::string host = path_ + "/hostdir";
+  std::filesystem::create_directories(host);
+  // Writable for the container's root, an ordinary host uid.
+  std::filesystem::permissions(host, std::filesystem::perms::all);
+  create_busybox("cr-bind", "[mount]\nentry = " + host + " srv none bind,create=dir 0 0\n");
+  start("cr-bind");
+  auto r = cove("cove-attach", "cr-bind",
+                {"--", "sh", "-c",
+                 "(setsid sh -c 'i=0; while true; do i=$((i+1)); echo $i > /srv/n; sleep 0.05; done' </dev/null >/dev/null "
+                 "2>&1 &)"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ::usleep(300000);
+  checkpoint("cr-bind", images("1"), true);
+  long before = std::stol("0" + trim_str(read_text(host + "/n")));
+  restore("cr-bind", images("1"));
+  ::usleep(400000);
+  EXPECT_GT(std::stol("0" + trim_str(read_text(host + "/n"))), before);
+}
+
+TEST_F(CheckpointTest, CgroupLimitsAreRestored) {
+  create_busybox("cr-cg", "[cgroup]\npids.max = 77\n");
+  start("cr-cg");
+  start_counter("cr-cg");
+  round_trip("cr-cg", "1");
+  auto v = cove("cove-cgroup", "cr-cg", {"pids.max"});
+  EXPECT_NE(v.out.find("77"), std::string::npos) << v.out << v.err;
+}
+
+TEST_F(CheckpointTest, PipeToAProcessOutside) {
+  create_busybox("cr-pipe");
+  start("cr-pipe");
+  // cove-attach's stdout is a pipe to this test; the command inside keeps writing into it.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    std::string tool = builddir() + "/cove-attach";
+    ::execl(tool.c_str(), tool.c_str(), "-P", path_.c_str(), "-n", "cr-pipe", "--", "sh", "-c",
+            "(setsid sh -c 'i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done' </dev/null 2>/dev/null &) ", nullptr);
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  int st;
+  ::waitpid(pid, &st, 0);
+  char buf[4096];
+  ASSERT_GT(::read(fds[0], buf, sizeof buf), 0);
+  checkpoint("cr-pipe", images("1"), true);
+  while (::read(fds[0], buf, sizeof buf) > 0) {  // drain what was written before the dump
+    if (state("cr-pipe") == "STOPPED") break;
+  }
+  restore("cr-pipe", images("1"));
+  ssize_t n = ::read(fds[0], buf, sizeof buf);
+  EXPECT_GT(n, 0) << "nothing arrived through the pipe after the restore";
+  ::close(fds[0]);
+}
+
+TEST_F(CheckpointTest, FrozenContainerIsRestoredFrozen) {
+  create_busybox("cr-frz");
+  start("cr-frz");
+  start_counter("cr-frz");
+  auto f = cove("cove-freeze", "cr-frz");
+  ASSERT_EQ(f.status, 0) << f.err;
+  EXPECT_EQ(state("cr-frz"), "FROZEN");
+  checkpoint("cr-frz", images("1"), true);
+  EXPECT_EQ(state("cr-frz"), "STOPPED");
+  restore("cr-frz", images("1"));
+  EXPECT_EQ(state("cr-frz"), "FROZEN");
+  auto u = cove("cove-unfreeze", "cr-frz");
+  EXPECT_EQ(u.status, 0) << u.err;
+  long a = counter("cr-frz");
+  ::usleep(300000);
+  EXPECT_GT(counter("cr-frz"), a);
+}
+
+}  // namespace
+}  // namespace cove::test

@@ -1,0 +1,142 @@
+// User namespaces on the host's disk: with the idmapped rootfs a file made by container uid 1000
+// is stored as uid 1000; the one-time ownership shift (forced, or automatic on a filesystem that
+// cannot be idmapped: ramfs) stores it as HOST-BASE+1000 and is not redone; host id ranges are
+// allocated host-wide (across cove paths) and overlapping explicit maps are refused.
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+struct stat stat_of(const std::string& path) {
+  struct stat st = {};
+  ::lstat(path.c_str(), &st);
+  return st;
+}
+
+// The host id that container uid 0 maps to, from the container's config.
+long mapped_base(const std::string& config) {
+  std::istringstream in(read_text(config));
+  bool idmap = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("[", 0) == 0) idmap = line == "[idmap]";
+    if (idmap && line.rfind("uid = 0 ", 0) == 0) return std::stol(line.substr(8));
+  }
+  return -1;
+}
+
+class IdmapTest : public ContainerTest {};
+
+TEST_F(IdmapTest, IdmappedRootfsStoresContainerIdsOnDisk) {
+  create_busybox("im");
+  ASSERT_EQ(cove("cove-start", "im").status, 0);
+  attach_out("im", {"sh", "-c", "echo a > /root/by-root && echo b > /root/by-1000 && chown 1000:1000 /root/by-1000"});
+  std::string root = path_ + "/im/rootfs/root/";
+  // Through the idmapped mount, container uid N is stored as uid N: the rootfs stays portable.
+  EXPECT_EQ(stat_of(root + "by-root").st_uid, 0u);
+  EXPECT_EQ(stat_of(root + "by-1000").st_uid, 1000u);
+  EXPECT_EQ(stat_of(root + "by-1000").st_gid, 1000u);
+  EXPECT_FALSE(std::filesystem::exists(path_ + "/im/.rootfs-shift"));
+  // Inside, they show as the container's ids.
+  EXPECT_EQ(attach_out("im", {"stat", "-c", "%u:%g", "/root/by-1000"}), "1000:1000");
+}
+
+TEST_F(IdmapTest, ForcedShiftStoresHostIdsAndIsNotRedone) {
+  create_busybox("sh", "[idmap]\nrootfs = shift\n");
+  long base = mapped_base(path_ + "/sh/config");
+  ASSERT_GT(base, 0);
+  ASSERT_EQ(cove("cove-start", "sh").status, 0);
+  std::string rootfs = path_ + "/sh/rootfs";
+  EXPECT_EQ(stat_of(rootfs + "/bin").st_uid, static_cast<uid_t>(base));
+  EXPECT_TRUE(std::filesystem::exists(path_ + "/sh/.rootfs-shift"));
+  attach_out("sh", {"sh", "-c", "echo b > /root/by-1000 && chown 1000:1000 /root/by-1000"});
+  EXPECT_EQ(stat_of(rootfs + "/root/by-1000").st_uid, static_cast<uid_t>(base + 1000));
+  EXPECT_EQ(attach_out("sh", {"stat", "-c", "%u", "/root/by-1000"}), "1000");
+  // Recorded: a second start does not walk the tree again (a file put back to 0 stays 0).
+  ASSERT_EQ(cove("cove-stop", "sh", {"-k"}).status, 0);
+  ASSERT_EQ(::chown((rootfs + "/root/by-1000").c_str(), 0, 0), 0);
+  ASSERT_EQ(cove("cove-start", "sh").status, 0);
+  EXPECT_EQ(stat_of(rootfs + "/root/by-1000").st_uid, 0u);
+}
+
+TEST_F(IdmapTest, AutoFallsBackToShiftOnAFilesystemWithoutIdmapSupport) {
+  // ramfs cannot be idmapped (no FS_ALLOW_IDMAP); tmpfs can since Linux 6.3.
+  std::string mnt = path_ + "/ramfs";
+  std::filesystem::create_directories(mnt);
+  ASSERT_EQ(::mount("ramfs", mnt.c_str(), "ramfs", 0, "mode=711"), 0) << std::strerror(errno);
+  struct Unmount {
+    std::string m;
+    ~Unmount() { ::umount2(m.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  create_busybox("rf", "[container]\nrootfs = " + mnt + "/rootfs\n");
+  long base = mapped_base(path_ + "/rf/config");
+  auto r = cove("cove-start", "rf");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(stat_of(mnt + "/rootfs/bin").st_uid, static_cast<uid_t>(base));
+  EXPECT_TRUE(std::filesystem::exists(mnt + "/.rootfs-shift"));
+  EXPECT_EQ(attach_out("rf", {"stat", "-c", "%u", "/bin"}), "0");
+  cove("cove-stop", "rf", {"-k"});
+  cove("cove-destroy", "rf", {"-f"});
+}
+
+TEST_F(IdmapTest, ForcedIdmappedFailsOnAFilesystemWithoutIdmapSupport) {
+  std::string mnt = path_ + "/ramfs";
+  std::filesystem::create_directories(mnt);
+  ASSERT_EQ(::mount("ramfs", mnt.c_str(), "ramfs", 0, "mode=711"), 0);
+  struct Unmount {
+    std::string m;
+    ~Unmount() { ::umount2(m.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  create_busybox("rf", "[container]\nrootfs = " + mnt + "/rootfs\n[idmap]\nrootfs = idmapped\n");
+  auto r = cove("cove-start", "rf");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("idmap mount"), std::string::npos) << r.err;
+  cove("cove-destroy", "rf", {"-f"});
+}
+
+TEST_F(IdmapTest, RangesAreDistinctAcrossCovePaths) {
+  char tmpl[] = "/tmp/cove-it2.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string other = tmpl;
+  ::chmod(other.c_str(), 0711);
+  struct Cleanup {
+    std::string p;
+    ~Cleanup() {
+      run_tool("cove-destroy", {"-P", p, "-n", "b", "-f"});
+      std::error_code ec;
+      std::filesystem::remove_all(p, ec);
+    }
+  } cleanup{other};
+  create_busybox("a");
+  auto r = run_tool("cove-create", {"-P", other, "-n", "b", "-t", "busybox"}, 120);
+  ASSERT_EQ(r.status, 0) << r.err;
+  long a = mapped_base(path_ + "/a/config"), b = mapped_base(other + "/b/config");
+  ASSERT_GT(a, 0);
+  ASSERT_GT(b, 0);
+  EXPECT_TRUE(a + 65536 <= b || b + 65536 <= a) << a << " " << b;
+  // An explicit map that overlaps `a` is refused, naming `a`'s config.
+  std::string conf = path_ + "/overlap.conf";
+  std::ofstream(conf) << "[idmap]\nuid = 0 " << a + 100 << " 65536\ngid = 0 " << a + 100 << " 65536\n";
+  names_.push_back("c");
+  r = cove("cove-create", "c", {"-t", "busybox", "-f", conf});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(path_ + "/a/config"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace cove::test
