@@ -245,14 +245,22 @@ TEST_F(CheckpointTest, EstablishedTcpConnectionSurvives) {
          "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done | nc 127.0.0.1 5000\n";
   auto r = cove("cove-attach", "cr-tcp", {"--", "sh", "-c", "(setsid sh /root/tcp.sh </dev/null >/dev/null 2>&1 &)"});
   ASSERT_EQ(r.status, 0) << r.err;
-  ::usleep(500000);
   auto size = [&] { return std::stol("0" + attach_out("cr-tcp", {"sh", "-c", "wc -c < /tmp/got"})); };
-  long before = size();
-  ASSERT_GT(before, 0);
+  // Polled, not slept: on a loaded host the pipeline may need seconds to get going.
+  long before = 0;
+  for (int i = 0; i < 100 && before < 4; ++i) {
+    ::usleep(100000);
+    before = size();
+  }
+  ASSERT_GE(before, 4) << "the TCP pipeline never got going";
   checkpoint("cr-tcp", images("1"), true);
   restore("cr-tcp", images("1"));
-  ::usleep(500000);
-  EXPECT_GT(size(), before) << "no data over the restored connection";
+  long after = before;
+  for (int i = 0; i < 100 && after <= before; ++i) {
+    ::usleep(100000);
+    after = size();
+  }
+  EXPECT_GT(after, before) << "no data over the restored connection";
   EXPECT_NE(attach_out("cr-tcp", {"cat", "/proc/net/tcp"}).find(" 01 "), std::string::npos);
 }
 
@@ -280,12 +288,18 @@ TEST_F(CheckpointTest, BindMountedHostDirectory) {
                  "(setsid sh -c 'i=0; while true; do i=$((i+1)); echo $i > /srv/n; sleep 0.05; done' </dev/null >/dev/null "
                  "2>&1 &)"});
   ASSERT_EQ(r.status, 0) << r.err;
-  ::usleep(300000);
+  auto counter = [&] { return std::stol("0" + trim_str(read_text(host + "/n"))); };
+  for (int i = 0; i < 100 && counter() < 2; ++i) ::usleep(100000);
   checkpoint("cr-bind", images("1"), true);
-  long before = std::stol("0" + trim_str(read_text(host + "/n")));
+  long before = counter();
+  ASSERT_GT(before, 0) << "the writer never wrote through the bind mount";
   restore("cr-bind", images("1"));
-  ::usleep(400000);
-  EXPECT_GT(std::stol("0" + trim_str(read_text(host + "/n"))), before);
+  long after = before;
+  for (int i = 0; i < 100 && after <= before; ++i) {
+    ::usleep(100000);
+    after = counter();
+  }
+  EXPECT_GT(after, before);
 }
 
 TEST_F(CheckpointTest, CgroupLimitsAreRestored) {
