@@ -110,8 +110,8 @@ TEST_F(IdmapTest, ForcedIdmappedFailsOnAFilesystemWithoutIdmapSupport) {
 }
 
 TEST_F(IdmapTest, RangesAreDistinctAcrossCovePaths) {
-  char tmpl[] = "/tmp/cove-it2.XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string tmpl = scratch_dir() + "/cove-it2.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
   std::string other = tmpl;
   ::chmod(other.c_str(), 0711);
   struct Cleanup {

@@ -54,8 +54,8 @@ std::pair<unsigned, unsigned> root_disk() {
 class BatteryContainer {
  public:
   void start(bool privileged) {
-    char tmpl[] = "/tmp/cove-esc.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    std::string tmpl = scratch_dir() + "/cove-esc.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     path_ = tmpl;
     ::chmod(path_.c_str(), 0711);
     marker_ = path_ + "/" + kMarkerName;

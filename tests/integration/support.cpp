@@ -25,6 +25,11 @@ int64_t now_ms() {
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+std::string scratch_dir() {
+  const char* d = std::getenv("COVE_TEST_TMPDIR");
+  return d && *d ? d : "/tmp";
+}
+
 std::string trim_str(const std::string& s) {
   size_t a = s.find_first_not_of(" \t\r\n");
   if (a == std::string::npos) return "";
@@ -91,8 +96,8 @@ RunResult run_tool(const std::string& tool, const std::vector<std::string>& args
 
 void ContainerTest::SetUp() {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (run as root: make check-integration)";
-  char tmpl[] = "/tmp/cove-it.XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string tmpl = scratch_dir() + "/cove-it.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
   path_ = tmpl;
   ::chmod(path_.c_str(), 0711);
 }

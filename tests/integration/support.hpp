@@ -23,6 +23,9 @@ RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s = 60);
 std::string builddir();
 std::string srcdir();
 std::string trim_str(const std::string& s);
+// Where tests make their private cove paths: $COVE_TEST_TMPDIR, else /tmp. The VM checks point
+// it at an ext4 scratch filesystem (the guest kernel cannot idmap tmpfs).
+std::string scratch_dir();
 int64_t now_ms();
 
 // Skips unless the test runs as root on a kernel with what cove needs.
