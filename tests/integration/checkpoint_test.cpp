@@ -18,13 +18,6 @@
 namespace cove::test {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 pid_t parent_of(pid_t pid) {
   auto text = read_text("/proc/" + std::to_string(pid) + "/stat");
   auto pos = text.rfind(')');

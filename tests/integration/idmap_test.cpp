@@ -16,13 +16,6 @@
 namespace cove::test {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 struct stat stat_of(const std::string& path) {
   struct stat st = {};
   ::lstat(path.c_str(), &st);

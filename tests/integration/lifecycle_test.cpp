@@ -18,13 +18,6 @@
 namespace cove::test {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 // "Uid:\t1000000\t1000000\t1000000\t1000000" -> first field.
 long status_id(pid_t pid, const char* key) {
   std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));

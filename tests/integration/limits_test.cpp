@@ -29,13 +29,6 @@ namespace {
 const char kPrivileged[] =
     "[container]\nprivileged = true\n[security]\ncapabilities.drop =\ncapabilities.drop = sys_module sys_rawio\n";
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 bool is_v2_host() { return std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers"); }

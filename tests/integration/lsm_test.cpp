@@ -16,13 +16,6 @@
 namespace cove::test {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 bool lsm_active(const std::string& name) {
   std::string l = "," + trim_str(read_text("/sys/kernel/security/lsm")) + ",";
   return l.find("," + name + ",") != std::string::npos;

@@ -19,13 +19,6 @@
 namespace cove::test {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::string status_field(pid_t pid, const std::string& key) {
   std::istringstream in(read_text("/proc/" + std::to_string(pid) + "/status"));
   for (std::string line; std::getline(in, line);)

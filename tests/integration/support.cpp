@@ -10,6 +10,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "paths.hpp"
@@ -28,6 +30,13 @@ int64_t now_ms() {
 std::string scratch_dir() {
   const char* d = std::getenv("COVE_TEST_TMPDIR");
   return d && *d ? d : "/tmp";
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
 std::string trim_str(const std::string& s) {

@@ -23,6 +23,8 @@ RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s = 60);
 std::string builddir();
 std::string srcdir();
 std::string trim_str(const std::string& s);
+// The whole file, or "" when it cannot be read.
+std::string read_text(const std::string& path);
 // Where tests make their private cove paths: $COVE_TEST_TMPDIR, else /tmp. The VM checks point
 // it at an ext4 scratch filesystem (the guest kernel cannot idmap tmpfs).
 std::string scratch_dir();
