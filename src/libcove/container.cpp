@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 
+#include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/scope_exit.hpp"
 #include "cgroup/cgroup.hpp"
@@ -38,12 +39,6 @@ Result<config::ContainerConfig> load(const ContainerPaths& p, bool validate = tr
   lo.default_rootfs = p.rootfs();
   lo.validate = validate;
   return config::load_config(p.config(), lo);
-}
-
-int64_t monotonic_ms() {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 // Host id ranges already taken: other containers of this path and /etc/sub[ug]id delegations.

@@ -2,6 +2,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.hpp"
 #include "base/strings.hpp"
 #include "container.hpp"
 #include "tools/common/tool_main.hpp"
@@ -28,17 +29,12 @@ int main(int argc, char** argv) {
                      }
                      Container ct(c.lxcpath, c.name);
                      int64_t ms = timeout < 0 ? -1 : static_cast<int64_t>(timeout * 1000);
-                     auto clock_ms = [] {
-                       struct timespec ts;
-                       ::clock_gettime(CLOCK_MONOTONIC, &ts);
-                       return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-                     };
-                     int64_t start = clock_ms();
+                     int64_t start = monotonic_ms();
                      for (;;) {
                        auto now = ct.state().state;
                        for (auto s : states)
                          if (s == now) return 0;
-                       if (ms >= 0 && clock_ms() - start >= ms)
+                       if (ms >= 0 && monotonic_ms() - start >= ms)
                          return Error(ETIMEDOUT, "timed out waiting for `" + c.name + "` (it is " +
                                                      state_name(now) + ")");
                        ::usleep(10000);

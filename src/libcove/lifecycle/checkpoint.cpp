@@ -16,6 +16,7 @@
 #include <map>
 #include <set>
 
+#include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/scope_exit.hpp"
@@ -33,12 +34,6 @@
 namespace cove::lifecycle {
 
 namespace {
-
-int64_t monotonic_ms() {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 int64_t realtime_ms() {
   struct timespec ts;

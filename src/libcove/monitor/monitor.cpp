@@ -22,6 +22,7 @@
 #include <map>
 #include <optional>
 
+#include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/syscalls.hpp"
@@ -38,11 +39,7 @@ namespace cove::monitor {
 
 namespace {
 
-int64_t now_ms() {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t now_ms() { return realtime_ms(); }
 
 // Joins other containers' namespaces (share.*) for the duration of the clone, then returns.
 class SharedNamespaces {
