@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "support.hpp"
@@ -81,12 +82,16 @@ TEST_F(LsmTest, AppArmorGeneratedProfileConfinesInitAndAttach) {
   r = cove("cove-start", "aa", {}, 300);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("cove-no-such-profile"), std::string::npos) << r.err;
+  // Destroying the container unloads its generated profile.
+  ASSERT_EQ(cove("cove-destroy", "aa", {"-f"}, 120).status, 0);
+  EXPECT_EQ(read_text("/sys/kernel/security/apparmor/profiles").find(profile + " "), std::string::npos);
 }
 
 TEST_F(LsmTest, SelinuxInitRunsInTheConfiguredContext) {
   if (!lsm_active("selinux")) GTEST_SKIP() << "SELinux is not active here (tests/vm/lsm-check runs this)";
   const std::string context = "system_u:system_r:initrc_t:s0";
-  create_slowly("se", "[security]\nselinux = " + context + "\n");
+  const std::string mount_context = "system_u:object_r:tmpfs_t:s0";
+  create_slowly("se", "[security]\nselinux = " + context + "\nselinux.mount_context = " + mount_context + "\n");
   auto r = cove("cove-start", "se", {}, 300);
   ASSERT_EQ(r.status, 0) << r.err;
   pid_t init = init_pid("se");
@@ -95,6 +100,20 @@ TEST_F(LsmTest, SelinuxInitRunsInTheConfiguredContext) {
   std::string attached = attach_out("se", {"cat", "/proc/self/attr/current"});
   std::erase(attached, '\0');  // SELinux terminates the context with a NUL
   EXPECT_EQ(attached, context);
+  // The filesystems cove mounts for the container carry the mount context: /dev, its devpts
+  // and shm, and the masks.
+  std::istringstream mounts(attach_out("se", {"cat", "/proc/self/mounts"}));
+  std::set<std::string> labelled;
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream f(line);
+    std::string src, dir, type, opts;
+    f >> src >> dir >> type >> opts;
+    if (opts.find("context=\"" + mount_context + "\"") != std::string::npos ||
+        opts.find("context=" + mount_context) != std::string::npos)
+      labelled.insert(dir);
+  }
+  for (const char* dir : {"/dev", "/dev/pts", "/dev/shm", "/sys/firmware"})
+    EXPECT_TRUE(labelled.count(dir)) << dir << " lacks context " << mount_context;
   // A context the loaded policy does not know fails the start, naming it.
   ASSERT_EQ(cove("cove-stop", "se", {"-k"}, 120).status, 0);
   append_config("se", "[security]\nselinux = system_u:system_r:no_such_t:s0\n");

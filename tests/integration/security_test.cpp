@@ -100,19 +100,22 @@ std::string knob_expect(const char* path, bool privileged) {
 // The battery. Expected results, and why, are tabulated in doc/design/security.md.
 const Attempt kAttempts[] = {
     // Fresh proc/sysfs mounts and writes through them.
-    // In a user namespace the kernel lets root mount a proc of its own PID namespace (the masks
-    // are the container's own mounts, not locked ones); nothing host-wide is writable in it.
-    {"MountFreshProcRw", {"mount-proc"}, "ok", "ok"},
+    // In a user namespace the masks and read-only binds are locked mounts (ns/locked_mounts.hpp):
+    // no proc or sysfs is "fully visible", so the kernel refuses a fresh instance (EPERM), and
+    // locked mounts can neither be unmounted (EINVAL) nor made writable (EPERM).
+    {"MountFreshProcRw", {"mount-proc"}, "errno 1", "ok"},
     {"MountFreshSysfsRw", {"mount-sysfs"}, "errno 1", "ok"},
     {"MountDevtmpfs", {"mount-devtmpfs"}, "errno 1", "ok"},
-    {"WriteCorePatternThroughFreshProc", {"fresh-proc-write"}, "errno 13 at open", "ok"},
+    {"WriteCorePatternThroughFreshProc", {"fresh-proc-write"}, "errno 1 at mount", "ok"},
     {"WriteThroughFreshSysfs", {"fresh-sysfs-write"}, "errno 1 at mount", "errno 30 at open"},
-    {"RemountProcSysRwAndWriteCorePattern", {"proc-sys-rw-write"}, "errno 13 at open", "ok"},
+    {"RemountProcSysRwAndWriteCorePattern", {"proc-sys-rw-write"}, "errno 1 at remount", "ok"},
     {"RemountSysRw", {"remount-sys-rw"}, "errno 1", "ok"},
     // Masked and read-only paths.
     {"ReadMaskedTimerList", {"read-masked", "/proc/timer_list"}, "masked", "masked"},
     {"ReadMaskedSysFirmware", {"read-masked", "/sys/firmware"}, "masked", "masked"},
-    {"UnmountMaskedPathAndRead", {"unmask", "/proc/timer_list"}, "errno 13 at open", "ok"},
+    {"UnmountMaskedPathAndRead", {"unmask", "/proc/timer_list"}, "errno 22 at umount", "ok"},
+    {"UnmountMaskedSysFirmware", {"unmask", "/sys/firmware"}, "errno 22 at umount", "ok"},
+    {"UnmountReadOnlyProcSys", {"unmask", "/proc/sys"}, "errno 22 at umount", "ok"},
     {"WriteHostSysctlCorePattern", {"write", "/proc/sys/kernel/core_pattern"}, "errno 13", "errno 30"},
     {"WriteSysKnob", {"write", "/sys/kernel/mm/transparent_hugepage/enabled"}, "errno 30", "errno 30"},
     // Kernel code: modules, kexec, BPF.

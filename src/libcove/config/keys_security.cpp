@@ -267,8 +267,9 @@ const KeySpec kKeys[] = {
  "with `optional`.",
  parse_lsm<&S::selinux>, format_lsm<&S::selinux>, reset<&S::selinux>},
 {"security", "selinux.mount_context", "SELinux CONTEXT", "", false,
- "SELinux context (mount option `context=`) of the empty tmpfs mounts cove puts over masked "
- "directories. The rootfs itself is a bind or idmapped mount of an existing filesystem and keeps its "
+ "SELinux context (mount option `context=`) of the filesystems cove creates for the container: "
+ "the /dev tmpfs, its devpts and /dev/shm, and the empty tmpfs mounts over masked directories "
+ "(proc, sysfs and mqueue keep their kernel labels). The rootfs itself is a bind or idmapped mount of an existing filesystem and keeps its "
  "labels. Used only when SELinux is active on the host.",
  parse_mount_context, [](const C& c) { return one_unless_empty(c.security.selinux_mount_context); },
  reset<&S::selinux_mount_context>},

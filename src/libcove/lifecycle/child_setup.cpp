@@ -139,13 +139,32 @@ Result<void> mount_cgroup(int rootfd, const LaunchPlan& plan) {
   return {};
 }
 
-Result<void> mount_entries(int rootfd, const LaunchPlan& plan) {
-  for (const auto& m : plan.mounts) {
+// The sources of the `[mount]` bind entries, cloned while the host's paths are in reach (index
+// = entry index; empty for other entries and for optional binds whose source is missing).
+Result<std::vector<UniqueFd>> clone_entry_sources(const LaunchPlan& plan) {
+  std::vector<UniqueFd> out(plan.mounts.size());
+  for (size_t i = 0; i < plan.mounts.size(); ++i) {
+    const auto& m = plan.mounts[i];
+    if (!(m.flags & MS_BIND)) continue;
+    auto tree = rootfs::clone_tree(m.source, (m.flags & MS_REC) != 0);
+    if (tree) {
+      out[i] = std::move(*tree);
+    } else if (!m.optional) {
+      return std::move(tree).error().context(m.where.empty() ? "mount entry" : "mount entry at " + m.where);
+    }
+  }
+  return out;
+}
+
+Result<void> mount_entries(int rootfd, const LaunchPlan& plan, std::vector<UniqueFd> sources) {
+  for (size_t i = 0; i < plan.mounts.size(); ++i) {
+    const auto& m = plan.mounts[i];
     Create create = m.create_dir ? Create::kDir : m.create_file ? Create::kFile : Create::kNone;
     Result<void> r;
     if (m.flags & MS_BIND) {
-      r = rootfs::bind_in_root(rootfd, m.source, m.target, (m.flags & MS_REC) != 0, m.flags & ~(MS_BIND | MS_REC),
-                               create);
+      if (!sources[i]) continue;  // optional, source missing
+      r = rootfs::attach_in_root(rootfd, std::move(sources[i]), m.target, m.flags & ~(MS_BIND | MS_REC), create,
+                                 m.source);
     } else {
       r = rootfs::mount_in_root(rootfd, m.source, m.target, m.fstype.c_str(), m.flags, m.data, create);
     }
@@ -186,23 +205,49 @@ Result<void> pivot_into(int rootfd) {
   return {};
 }
 
-Result<rootfs::DevPtys> prepare_rootfs(const LaunchPlan& plan, const UniqueFd& rootfd) {
+// What cove takes from the host for the second half of the tree: after pivot_root (and, in a
+// user namespace, in the locked copy of the mount namespace) host paths are out of reach.
+struct HostTrees {
+  std::vector<UniqueFd> dev_nodes;
+  std::vector<UniqueFd> entry_sources;
+};
+
+// The first half, before pivot_root: everything that guards the host (proc with its read-only
+// /proc/sys, sys, the cgroup tree, masks, read-only paths). In a user-namespaced container the
+// parent locks these mounts next (see ns/locked_mounts.hpp).
+Result<HostTrees> prepare_guarded_mounts(const LaunchPlan& plan, const UniqueFd& rootfd) {
   if (auto r = mount_proc(rootfd.get(), plan.auto_mounts.proc, plan.sysctls); !r)
     return std::move(r).error().context("mount proc");
   if (auto r = mount_sys(rootfd.get(), plan.auto_mounts.sys); !r) return std::move(r).error().context("mount sys");
   if (auto r = mount_cgroup(rootfd.get(), plan); !r) return std::move(r).error().context("mount cgroup");
-  auto ptys = rootfs::setup_dev(rootfd.get(), plan.ttys);
-  if (!ptys) return std::move(ptys).error().context("prepare /dev");
-  COVE_TRY(mount_entries(rootfd.get(), plan));
-  // After the mount entries, so that none of them can uncover a masked path.
   if (auto r = rootfs::mask_paths(rootfd.get(), plan.masked_paths, plan.mount_context); !r)
     return std::move(r).error().context("mask paths");
   if (auto r = rootfs::make_paths_readonly(rootfd.get(), plan.readonly_paths); !r)
     return std::move(r).error().context("read-only paths");
+  HostTrees trees;
+  auto nodes = rootfs::clone_host_nodes();
+  if (!nodes) return std::move(nodes).error().context("prepare /dev");
+  trees.dev_nodes = std::move(*nodes);
+  auto sources = clone_entry_sources(plan);
+  if (!sources) return std::move(sources).error();
+  trees.entry_sources = std::move(*sources);
   if (plan.set_hostname && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
     return Error::from_errno(errno, "set hostname `" + plan.hostname + "`");
   if (plan.new_netns) COVE_TRY(bring_up_loopback());
   COVE_TRY(pivot_into(rootfd.get()));
+  return trees;
+}
+
+// The second half, in the final mount namespace: /dev and the `[mount]` entries. They are the
+// container's own business (nothing of the host is under them but the bound sources), stay
+// unlocked, and CRIU needs /dev's tmpfs unlocked to dump its content without the node binds.
+// An entry may cover a masked path (the admin asked for it) but cannot uncover one.
+Result<rootfs::DevPtys> prepare_container_mounts(const LaunchPlan& plan, HostTrees trees) {
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error::from_errno(errno, "open `/`");
+  auto ptys = rootfs::setup_dev(root.get(), plan.ttys, std::move(trees.dev_nodes), plan.mount_context);
+  if (!ptys) return std::move(ptys).error().context("prepare /dev");
+  COVE_TRY(mount_entries(root.get(), plan, std::move(trees.entry_sources)));
   return ptys;
 }
 
@@ -245,11 +290,22 @@ Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   // Unshared only now that the parent placed us in our cgroups: the namespace's root is then
   // the container's own cgroup, not the monitor's.
   if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) return Error::from_errno(errno, "unshare cgroup namespace");
-  auto ptys = prepare_rootfs(plan, *rootfd);
+  auto trees = prepare_guarded_mounts(plan, *rootfd);
+  if (!trees) return std::move(trees).error().context("prepare rootfs");
+  rootfd->reset();
+  COVE_TRY(ch.send(Phase::kRootfsReady));
+  auto locked = ch.expect(Phase::kMountsLocked);
+  if (!locked) return std::move(locked).error();
+  // The parent's locked copy of our mount namespace (user-namespaced containers): from here
+  // on, the mounts made so far cannot be unmounted or made writable by the container.
+  if (!locked->empty() && ::setns((*locked)[0].get(), CLONE_NEWNS) < 0)
+    return Error::from_errno(errno, "enter the locked mount namespace");
+  locked->clear();
+  auto ptys = prepare_container_mounts(plan, std::move(*trees));
   if (!ptys) return std::move(ptys).error().context("prepare rootfs");
   std::vector<int> masters = {ptys->console_master.get()};
   for (const auto& m : ptys->tty_masters) masters.push_back(m.get());
-  COVE_TRY(ch.send(Phase::kRootfsReady, masters));
+  COVE_TRY(ch.send(Phase::kDevReady, masters));
   ptys->console_master.reset();
   ptys->tty_masters.clear();
   COVE_TRY(ch.expect(Phase::kGo));

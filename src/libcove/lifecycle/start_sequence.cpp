@@ -8,7 +8,9 @@
 #include "base/log.hpp"
 #include "base/syscalls.hpp"
 #include "lifecycle/child_setup.hpp"
+#include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
+#include "ns/locked_mounts.hpp"
 #include "rootfs/ownership_shift.hpp"
 #include "security/lsm/lsm.hpp"
 
@@ -88,8 +90,8 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
     // Loaded (or replaced) before clone: the child's aa_change_onexec needs it to exist.
     auto lsm = security::lsm::open_lsm(plan.exec.lsm);
     if (!lsm) return std::move(lsm).error();
-    COVE_TRY(mkdir_p("/run/cove/apparmor", 0700));
-    auto label = (*lsm)->prepare("generated", plan.exec.lsm_label, "/run/cove/apparmor");
+    COVE_TRY(mkdir_p(kGeneratedProfileDir, 0700));
+    auto label = (*lsm)->prepare("generated", plan.exec.lsm_label, kGeneratedProfileDir);
     if (!label) return std::move(label).error();
   }
   auto chan = SetupChannel::make_pair();
@@ -119,9 +121,22 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   if (!fds) return std::move(fds).error();
   if (auto r = parent.send(Phase::kParentConfigured, *fds); !r) return std::move(r).error();
   rootfs_tree.reset();
-  auto masters = parent.expect(Phase::kRootfsReady);
+  if (auto r = parent.expect(Phase::kRootfsReady); !r) return std::move(r).error();
+  // A user-namespaced container gets its guarded mounts locked (see ns/locked_mounts.hpp):
+  // its root cannot unmount the masks or mount an unmasked proc or sysfs.
+  UniqueFd locked_ns;
+  if (plan.userns) {
+    auto ns = ns::locked_copy_of_mount_ns(init.pidfd.get());
+    if (!ns) return std::move(ns).error();
+    locked_ns = std::move(*ns);
+  }
+  std::vector<int> ns_fds;
+  if (locked_ns) ns_fds.push_back(locked_ns.get());
+  if (auto r = parent.send(Phase::kMountsLocked, ns_fds); !r) return std::move(r).error();
+  locked_ns.reset();
+  auto masters = parent.expect(Phase::kDevReady);
   if (!masters) return std::move(masters).error();
-  if (masters->empty()) return Error(EPROTO, "setup protocol: `rootfs-ready` carried no console");
+  if (masters->empty()) return Error(EPROTO, "setup protocol: `dev-ready` carried no console");
   init.console_master = std::move((*masters)[0]);
   for (size_t i = 1; i < masters->size(); ++i) init.tty_masters.push_back(std::move((*masters)[i]));
   if (auto r = parent.send(Phase::kGo); !r) return std::move(r).error();

@@ -23,6 +23,8 @@ const char* phase_name(Phase p) {
     case Phase::kChildStarted: return "child-started";
     case Phase::kParentConfigured: return "parent-configured";
     case Phase::kRootfsReady: return "rootfs-ready";
+    case Phase::kMountsLocked: return "mounts-locked";
+    case Phase::kDevReady: return "dev-ready";
     case Phase::kGo: return "go";
     case Phase::kError: return "error";
   }

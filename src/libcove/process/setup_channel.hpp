@@ -19,7 +19,9 @@ namespace cove {
 enum class Phase : uint32_t {
   kChildStarted = 1,     // child -> parent: alive in its new namespaces
   kParentConfigured,     // parent -> child: id maps written, cgroups joined (+ rootfs mount fd)
-  kRootfsReady,          // child -> parent: pivoted into the rootfs (+ console and tty masters)
+  kRootfsReady,          // child -> parent: proc, sys, cgroup, masks mounted; pivoted
+  kMountsLocked,         // parent -> child: (+ the locked copy of its mount namespace, userns only)
+  kDevReady,             // child -> parent: /dev and [mount] entries done (+ console and tty masters)
   kGo,                   // parent -> child: the parent is done (limits applied), exec init
   kError,                // either way: text is the error chain, code its errno
 };

@@ -6,6 +6,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <iterator>
+
 #include "rootfs/mount.hpp"
 
 namespace cove::rootfs {
@@ -49,23 +51,41 @@ Result<UniqueFd> console_pty(int rootfd, const std::string& ptmx, const std::str
 }
 }  // namespace
 
-Result<DevPtys> setup_dev(int rootfd, unsigned ttys) {
-  if (auto r = mount_in_root(rootfd, "tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1024k",
+Result<std::vector<UniqueFd>> clone_host_nodes() {
+  std::vector<UniqueFd> out;
+  for (const char* node : kStandardNodes) {
+    auto tree = clone_tree(std::string("/dev/") + node, false);
+    if (!tree) return std::move(tree).error();
+    out.push_back(std::move(*tree));
+  }
+  return out;
+}
+
+Result<DevPtys> setup_dev(int rootfd, unsigned ttys, std::vector<UniqueFd> nodes, const std::string& mount_context) {
+  auto with_context = [&](std::string data) {
+    if (!mount_context.empty()) data += std::string(data.empty() ? "" : ",") + "context=\"" + mount_context + "\"";
+    return data;
+  };
+  if (auto r = mount_in_root(rootfd, "tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, with_context("mode=755,size=1024k"),
                              Create::kDir);
       !r)
     return std::move(r).error();
-  for (const char* node : kStandardNodes) {
-    std::string host = std::string("/dev/") + node;
-    if (auto r = bind_in_root(rootfd, host, std::string("dev/") + node, false, MS_NOSUID | MS_NOEXEC, Create::kFile);
+  if (nodes.size() != std::size(kStandardNodes)) return Error(EINVAL, "setup_dev: wrong number of host nodes");
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::string name = kStandardNodes[i];
+    if (auto r = attach_in_root(rootfd, std::move(nodes[i]), "dev/" + name, MS_NOSUID | MS_NOEXEC, Create::kFile,
+                                "/dev/" + name);
         !r)
       return std::move(r).error();
   }
   if (auto r = mount_in_root(rootfd, "devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-                             "newinstance,ptmxmode=0666,mode=0620,gid=5", Create::kDir);
+                             with_context("newinstance,ptmxmode=0666,mode=0620,gid=5"), Create::kDir);
       !r)
     return std::move(r).error();
   if (auto r = symlink_in_root(rootfd, "pts/ptmx", "dev/ptmx"); !r) return std::move(r).error();
-  if (auto r = mount_in_root(rootfd, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", Create::kDir); !r)
+  if (auto r = mount_in_root(rootfd, "shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, with_context("mode=1777"),
+                             Create::kDir);
+      !r)
     return std::move(r).error();
   if (auto r = mount_in_root(rootfd, "mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, "",
                              Create::kDir);

@@ -5,6 +5,7 @@
 // (CRIU can checkpoint such a console; host ptys bind-mounted into the container it cannot).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "base/result.hpp"
@@ -19,8 +20,13 @@ struct DevPtys {
   std::vector<UniqueFd> tty_masters;  // /dev/tty1..N
 };
 
-// Mounts /dev inside the rootfs (before pivot_root) and allocates the console and `ttys` ptys.
-Result<DevPtys> setup_dev(int rootfd, unsigned ttys);
+// Detached clones of the host's standard nodes (kStandardNodes order), taken while /dev of the
+// host is still in reach; setup_dev() attaches them.
+Result<std::vector<UniqueFd>> clone_host_nodes();
+
+// Mounts /dev inside the rootfs with `nodes` from clone_host_nodes(), and allocates the console
+// and `ttys` ptys. `mount_context` (SELinux, may be empty) labels its tmpfs, devpts and shm.
+Result<DevPtys> setup_dev(int rootfd, unsigned ttys, std::vector<UniqueFd> nodes, const std::string& mount_context);
 
 // Allocates a pty pair on the devpts instance whose ptmx is `ptmx_path`; returns {master, slave}.
 Result<std::pair<UniqueFd, UniqueFd>> open_pty_pair(const char* ptmx_path);

@@ -74,24 +74,45 @@ Result<void> mount_in_root(int rootfd, const std::string& source, const std::str
   return do_mount(source, fd_path(fd->get()), fstype, flags, data, "/" + clean_rel(rel));
 }
 
+namespace {
+// After a bind: the mount flags the bind itself cannot set, by a bind remount.
+Result<void> apply_bind_flags(int rootfd, const std::string& rel, unsigned long flags) {
+  unsigned long extra = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+                                 MS_RELATIME | MS_STRICTATIME);
+  if (!extra) return {};
+  // Re-open: an fd opened before the bind still names the directory underneath it.
+  auto top = open_in_root(rootfd, rel, Create::kNone);
+  if (!top) return std::move(top).error();
+  if (::mount(nullptr, fd_path(top->get()).c_str(), nullptr, MS_BIND | MS_REMOUNT | extra, nullptr) < 0)
+    return Error::from_errno(errno, "remount `/" + clean_rel(rel) + "` with its options");
+  return {};
+}
+}  // namespace
+
 Result<void> bind_in_root(int rootfd, const std::string& source, const std::string& rel, bool recursive,
                           unsigned long flags, Create create) {
   auto fd = open_in_root(rootfd, rel, create);
   if (!fd) return std::move(fd).error();
-  std::string shown = "/" + clean_rel(rel);
   std::string target = fd_path(fd->get());
   if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND | (recursive ? MS_REC : 0), nullptr) < 0)
-    return Error::from_errno(errno, "bind `" + source + "` on `" + shown + "`");
-  unsigned long extra = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
-                                 MS_RELATIME | MS_STRICTATIME);
-  if (extra) {
-    // Re-open: the fd still names the directory underneath the new mount.
-    auto top = open_in_root(rootfd, rel, Create::kNone);
-    if (!top) return std::move(top).error();
-    if (::mount(nullptr, fd_path(top->get()).c_str(), nullptr, MS_BIND | MS_REMOUNT | extra, nullptr) < 0)
-      return Error::from_errno(errno, "remount `" + shown + "` with its options");
-  }
-  return {};
+    return Error::from_errno(errno, "bind `" + source + "` on `/" + clean_rel(rel) + "`");
+  return apply_bind_flags(rootfd, rel, flags);
+}
+
+Result<UniqueFd> clone_tree(const std::string& source, bool recursive) {
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
+  UniqueFd tree(sys::open_tree(AT_FDCWD, source.c_str(), flags));
+  if (!tree) return Error::from_errno(errno, "clone mount of `" + source + "`");
+  return tree;
+}
+
+Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, unsigned long flags, Create create,
+                            const std::string& what) {
+  auto fd = open_in_root(rootfd, rel, create);
+  if (!fd) return std::move(fd).error();
+  if (sys::move_mount(tree.get(), "", fd->get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return Error::from_errno(errno, "bind `" + what + "` on `/" + clean_rel(rel) + "`");
+  return apply_bind_flags(rootfd, rel, flags);
 }
 
 Result<void> make_readonly_in_root(int rootfd, const std::string& rel) {

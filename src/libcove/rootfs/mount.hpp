@@ -29,6 +29,14 @@ Result<void> mount_in_root(int rootfd, const std::string& source, const std::str
 // `flags` (MS_RDONLY, MS_NOSUID, ...) with a bind remount when any are set.
 Result<void> bind_in_root(int rootfd, const std::string& source, const std::string& rel, bool recursive,
                           unsigned long flags, Create create);
+// A detached copy of `source` (a path in the current mount namespace, with its submounts when
+// `recursive`), to attach later with attach_in_root(): after pivot_root or in another mount
+// namespace, where `source` is out of reach.
+Result<UniqueFd> clone_tree(const std::string& source, bool recursive);
+// Attaches a tree from clone_tree() onto `rel`, then applies `flags` as bind_in_root() does.
+// `what` names the source in errors.
+Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, unsigned long flags, Create create,
+                            const std::string& what);
 // Makes an existing path in the rootfs a read-only bind of itself.
 Result<void> make_readonly_in_root(int rootfd, const std::string& rel);
 Result<void> symlink_in_root(int rootfd, const std::string& target, const std::string& rel);

@@ -1,0 +1,92 @@
+#include "ns/locked_mounts.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+namespace cove::ns {
+
+namespace {
+
+// What the helper reports: 0 and the step it reached, or the errno of the failed step.
+struct Report {
+  int err = 0;
+  int step = 0;
+};
+
+const char* const kSteps[] = {
+    "enter the container's mount namespace",
+    "copy it into a namespace owned by the host user namespace",
+    "enter the container's user namespace",
+    "copy it into a namespace owned by the container's user namespace",
+};
+
+[[noreturn]] void helper_main(int pidfd, int sock) {
+  Report rep;
+  auto step = [&](int n, bool ok) {
+    if (ok) return;
+    rep = {errno, n};
+    (void)!::write(sock, &rep, sizeof rep);
+    ::_exit(1);
+  };
+  step(0, ::setns(pidfd, CLONE_NEWNS) == 0);
+  step(1, ::unshare(CLONE_NEWNS) == 0);
+  step(2, ::setns(pidfd, CLONE_NEWUSER) == 0);
+  step(3, ::unshare(CLONE_NEWNS) == 0);
+  rep = {0, 4};
+  (void)!::write(sock, &rep, sizeof rep);
+  // Stay until the parent has opened our namespace (it closes its end then).
+  char c;
+  while (::read(sock, &c, 1) < 0 && errno == EINTR) {
+  }
+  ::_exit(0);
+}
+
+}  // namespace
+
+Result<UniqueFd> locked_copy_of_mount_ns(int pidfd) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    return Error::from_errno(errno, "socketpair for the mount-locking helper");
+  UniqueFd mine(sv[0]), theirs(sv[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork the mount-locking helper");
+  if (pid == 0) {
+    mine.reset();
+    helper_main(pidfd, theirs.get());
+  }
+  theirs.reset();
+  auto reap = [pid] {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  };
+  Report rep;
+  ssize_t n;
+  do n = ::read(mine.get(), &rep, sizeof rep);
+  while (n < 0 && errno == EINTR);
+  if (n != sizeof rep) {
+    int err = n < 0 ? errno : EPROTO;
+    ::kill(pid, SIGKILL);
+    reap();
+    return Error(err, "mount-locking helper ended without a report");
+  }
+  if (rep.err != 0) {
+    reap();
+    return Error::from_errno(rep.err, std::string("lock the container's mounts: ") + kSteps[rep.step]);
+  }
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  int err = errno;
+  mine.reset();  // lets the helper exit
+  reap();
+  if (!ns) return Error::from_errno(err, "open `" + path + "`");
+  return ns;
+}
+
+}  // namespace cove::ns
