@@ -13,6 +13,7 @@
 
 #include "base/clock.hpp"
 #include "base/fs.hpp"
+#include "base/log.hpp"
 #include "base/scope_exit.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/load.hpp"
@@ -182,6 +183,9 @@ Result<void> Container::destroy(bool force) {
   st = state();
   if (st.state != ContainerState::kStopped) return Error(EBUSY, fmt::format("`{}` was started again", name_));
   if (st.monitor_died) COVE_TRY(cleanup_stale_locked(st));
+  if (auto cfg = load(p, false)) {
+    if (auto r = lifecycle::unload_generated_profile(*cfg); !r) log::warn("{}", r.error().message());
+  }
   auto removed = remove_tree(p.dir());
   if (removed) (void)ns::registry_release(p.config());  // stale entries are dropped anyway
   return removed;

@@ -4,6 +4,8 @@
 // allocated host-wide (across cove paths) and overlapping explicit maps are refused.
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <linux/capability.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -53,8 +55,21 @@ TEST_F(IdmapTest, ForcedShiftStoresHostIdsAndIsNotRedone) {
   create_busybox("sh", "[idmap]\nrootfs = shift\n");
   long base = mapped_base(path_ + "/sh/config");
   ASSERT_GT(base, 0);
-  ASSERT_EQ(cove("cove-start", "sh").status, 0);
   std::string rootfs = path_ + "/sh/rootfs";
+  // A file capability (v2: cap_net_raw, effective) must survive the shift's chown.
+  std::filesystem::copy_file(rootfs + "/bin/busybox", rootfs + "/bin/capbox");
+  struct vfs_cap_data caps = {};
+  caps.magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE;
+  caps.data[0].permitted = 1u << CAP_NET_RAW;
+  ASSERT_EQ(::setxattr((rootfs + "/bin/capbox").c_str(), "security.capability", &caps, XATTR_CAPS_SZ_2, 0), 0)
+      << std::strerror(errno);
+  ASSERT_EQ(cove("cove-start", "sh").status, 0);
+  EXPECT_EQ(stat_of(rootfs + "/bin/capbox").st_uid, static_cast<uid_t>(base));
+  struct vfs_cap_data after = {};
+  EXPECT_EQ(::getxattr((rootfs + "/bin/capbox").c_str(), "security.capability", &after, sizeof after),
+            static_cast<ssize_t>(XATTR_CAPS_SZ_2));
+  EXPECT_EQ(after.magic_etc, caps.magic_etc);
+  EXPECT_EQ(after.data[0].permitted, caps.data[0].permitted);
   EXPECT_EQ(stat_of(rootfs + "/bin").st_uid, static_cast<uid_t>(base));
   EXPECT_TRUE(std::filesystem::exists(path_ + "/sh/.rootfs-shift"));
   attach_out("sh", {"sh", "-c", "echo b > /root/by-1000 && chown 1000:1000 /root/by-1000"});

@@ -1,5 +1,7 @@
 #include "lifecycle/security_plan.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "base/fs.hpp"
@@ -13,6 +15,19 @@ namespace cove::lifecycle {
 
 std::string generated_profile_name(const config::ContainerConfig& cfg) {
   return fmt::format("cove-{}-{:08x}", cfg.name, static_cast<uint32_t>(fnv1a(cfg.rootfs)));
+}
+
+Result<void> unload_generated_profile(const config::ContainerConfig& cfg) {
+  std::string name = generated_profile_name(cfg);
+  std::string file = std::string(kGeneratedProfileDir) + "/" + name;
+  if (!path_exists(file)) return {};
+  auto lsm = security::lsm::open_lsm("apparmor");
+  if (!lsm) {
+    // Rendered on a boot that ran AppArmor, gone since: nothing is loaded, drop the file.
+    if (::unlink(file.c_str()) < 0 && errno != ENOENT) return Error::from_errno(errno, "remove `" + file + "`");
+    return {};
+  }
+  return (*lsm)->unload_generated(name, kGeneratedProfileDir);
 }
 
 Result<LsmChoice> choose_lsm(const config::SecurityConfig& sec, const std::string& profile_name,

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -73,7 +74,16 @@ int visit(const char* path, const struct stat* st, int type, struct FTW*) {
   uid_t uid = shifted_id(st->st_uid, w.from ? &w.from->uid_map : nullptr, w.to->uid_map);
   gid_t gid = shifted_id(st->st_gid, w.from ? &w.from->gid_map : nullptr, w.to->gid_map);
   if (uid == st->st_uid && gid == st->st_gid) return 0;
+  // chown(2) also drops file capabilities: keep them. A v2 `security.capability` (no root id)
+  // applies in every user namespace, so the same bytes stay right after the shift.
+  char caps[64];
+  ssize_t ncaps = S_ISREG(st->st_mode) ? ::lgetxattr(path, "security.capability", caps, sizeof caps) : -1;
   if (::lchown(path, uid, gid) < 0) {
+    w.error = errno;
+    w.error_path = path;
+    return 1;
+  }
+  if (ncaps > 0 && ::lsetxattr(path, "security.capability", caps, static_cast<size_t>(ncaps), 0) < 0) {
     w.error = errno;
     w.error_path = path;
     return 1;

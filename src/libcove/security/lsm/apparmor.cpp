@@ -22,11 +22,12 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
-Result<void> run_parser(const std::string& file) {
+// `mode` is -r (load or replace) or -R (remove).
+Result<void> run_parser(const char* mode, const std::string& file) {
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno(errno, "fork apparmor_parser");
   if (pid == 0) {
-    const char* argv[] = {"apparmor_parser", "-r", "-K", file.c_str(), nullptr};
+    const char* argv[] = {"apparmor_parser", mode, "-K", file.c_str(), nullptr};
     ::execvp("apparmor_parser", const_cast<char**>(argv));
     ::_exit(127);
   }
@@ -35,7 +36,7 @@ Result<void> run_parser(const std::string& file) {
   }
   if (WIFEXITED(st) && WEXITSTATUS(st) == 127) return Error(ENOENT, "apparmor_parser not found (package apparmor)");
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-    return Error(EIO, "apparmor_parser -r `" + file + "` failed (status " + std::to_string(WEXITSTATUS(st)) + ")");
+    return Error(EIO, std::string("apparmor_parser ") + mode + " `" + file + "` failed (status " + std::to_string(WEXITSTATUS(st)) + ")");
   return {};
 }
 
@@ -52,8 +53,16 @@ class AppArmor final : public Lsm {
     const std::string& profile = key;  // the label chosen by lifecycle/security_plan
     std::string file = runtime_dir + "/" + profile;
     COVE_TRY(write_file(file, replace_all(*tmpl, "@PROFILE@", profile), 0600));
-    if (auto r = run_parser(file); !r) return std::move(r).error().context("load AppArmor profile `" + profile + "`");
+    if (auto r = run_parser("-r", file); !r) return std::move(r).error().context("load AppArmor profile `" + profile + "`");
     return profile;
+  }
+
+  Result<void> unload_generated(const std::string& label, const std::string& runtime_dir) override {
+    std::string file = runtime_dir + "/" + label;
+    if (!path_exists(file)) return {};
+    if (auto r = run_parser("-R", file); !r) return std::move(r).error().context("unload AppArmor profile `" + label + "`");
+    if (::unlink(file.c_str()) < 0 && errno != ENOENT) return Error::from_errno(errno, "remove `" + file + "`");
+    return {};
   }
 
   Result<void> set_exec_label(const std::string& label) override {

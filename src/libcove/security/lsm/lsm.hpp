@@ -30,6 +30,13 @@ class Lsm {
                                       const std::string& runtime_dir) = 0;
   // Child side, right before execve: the label the next execve enters.
   virtual Result<void> set_exec_label(const std::string& label) = 0;
+  // When the container is destroyed: unloads the profile `prepare` generated as `label` into
+  // `runtime_dir` (AppArmor), if it is there. Nothing for other backends.
+  virtual Result<void> unload_generated(const std::string& label, const std::string& runtime_dir) {
+    (void)label;
+    (void)runtime_dir;
+    return {};
+  }
 };
 
 // "apparmor" or "selinux". Errors: ENOTSUP when the host does not run the LSM or cove lacks it.
