@@ -171,7 +171,7 @@ TEST(CgroupWriters, V1ConvertsToV1Files) {
   EXPECT_EQ(slurp(d.file("cpu.cfs_period_us")), "50000");
   EXPECT_EQ(slurp(d.file("cpu.cfs_quota_us")), "20000");
   EXPECT_EQ(slurp(d.file("cpu.shares")), "2597");
-  ASSERT_OK(v1::write_pids(d.path(), *l));
+  ASSERT_OK(write_pids(d.path(), *l));
   EXPECT_EQ(slurp(d.file("pids.max")), "max");
   ASSERT_OK(v1::write_blkio(d.path(), *l));
   EXPECT_EQ(slurp(d.file("blkio.throttle.read_bps_device")), "7:3 1048576");
@@ -202,9 +202,9 @@ TEST(CgroupWriters, V2WritesV2Syntax) {
   ASSERT_OK(l);
   ASSERT_OK(v2::write_memory(d.path(), *l));
   ASSERT_OK(v2::write_cpu(d.path(), *l));
-  ASSERT_OK(v2::write_pids(d.path(), *l));
+  ASSERT_OK(write_pids(d.path(), *l));
   ASSERT_OK(v2::write_io(d.path(), *l));
-  ASSERT_OK(v2::write_cpuset(d.path(), *l));
+  ASSERT_OK(write_cpuset(d.path(), *l));
   EXPECT_EQ(slurp(d.file("memory.max")), "1073741824");
   EXPECT_EQ(slurp(d.file("memory.swap.max")), "0");
   EXPECT_EQ(slurp(d.file("memory.high")), "");  // not set, not written

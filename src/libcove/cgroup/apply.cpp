@@ -67,6 +67,17 @@ Result<void> write_control(const std::string& dir, const std::string& file, cons
   return {};
 }
 
+Result<void> write_cpuset(const std::string& dir, const ResourceLimits& l) {
+  if (l.cpuset_cpus) COVE_TRY(write_control(dir, "cpuset.cpus", *l.cpuset_cpus, "cpuset.cpus"));
+  if (l.cpuset_mems) COVE_TRY(write_control(dir, "cpuset.mems", *l.cpuset_mems, "cpuset.mems"));
+  return {};
+}
+
+Result<void> write_pids(const std::string& dir, const ResourceLimits& l) {
+  if (l.pids_max) COVE_TRY(write_control(dir, "pids.max", format_limit(*l.pids_max), "pids.max"));
+  return {};
+}
+
 Result<std::optional<uint64_t>> read_counter(const std::string& path) {
   auto text = read_file(path);
   if (!text) {
@@ -114,8 +125,8 @@ Result<void> ContainerCgroups::apply(const ResourceLimits& limits, const std::ve
     }
     if (c == "memory") r = on_v2 ? v2::write_memory(dir, limits) : v1::write_memory(dir, limits);
     else if (c == "cpu") r = on_v2 ? v2::write_cpu(dir, limits) : v1::write_cpu(dir, limits);
-    else if (c == "cpuset") r = on_v2 ? v2::write_cpuset(dir, limits) : v1::write_cpuset(dir, limits);
-    else if (c == "pids") r = on_v2 ? v2::write_pids(dir, limits) : v1::write_pids(dir, limits);
+    else if (c == "cpuset") r = write_cpuset(dir, limits);
+    else if (c == "pids") r = write_pids(dir, limits);
     else if (c == "io") r = on_v2 ? v2::write_io(dir, limits) : v1::write_blkio(dir, limits);
     else if (c == "hugetlb") r = on_v2 ? v2::write_hugetlb(dir, limits) : v1::write_hugetlb(dir, limits);
     else if (c == "devices") r = on_v2 ? apply_device_program(dir, limits) : v1::write_devices(dir, limits);

@@ -16,11 +16,13 @@ namespace cove::cgroup {
 
 struct Stats;
 
+// cpuset and pids: the same files and syntax on v1 and v2.
+Result<void> write_cpuset(const std::string& dir, const ResourceLimits& l);
+Result<void> write_pids(const std::string& dir, const ResourceLimits& l);
+
 namespace v1 {
 Result<void> write_memory(const std::string& dir, const ResourceLimits& l);
 Result<void> write_cpu(const std::string& dir, const ResourceLimits& l);
-Result<void> write_cpuset(const std::string& dir, const ResourceLimits& l);
-Result<void> write_pids(const std::string& dir, const ResourceLimits& l);
 Result<void> write_blkio(const std::string& dir, const ResourceLimits& l);  // io.max, io.weight
 Result<void> write_hugetlb(const std::string& dir, const ResourceLimits& l);
 Result<void> write_devices(const std::string& dir, const ResourceLimits& l);
@@ -32,8 +34,6 @@ Result<void> read_stats(const std::string& dir, Stats& s);
 namespace v2 {
 Result<void> write_memory(const std::string& dir, const ResourceLimits& l);
 Result<void> write_cpu(const std::string& dir, const ResourceLimits& l);
-Result<void> write_cpuset(const std::string& dir, const ResourceLimits& l);
-Result<void> write_pids(const std::string& dir, const ResourceLimits& l);
 Result<void> write_io(const std::string& dir, const ResourceLimits& l);
 Result<void> write_hugetlb(const std::string& dir, const ResourceLimits& l);
 Result<void> set_frozen(const std::string& dir, bool frozen);             // cgroup.freeze

@@ -64,17 +64,6 @@ Result<void> write_cpu(const std::string& dir, const ResourceLimits& l) {
   return {};
 }
 
-Result<void> write_cpuset(const std::string& dir, const ResourceLimits& l) {
-  if (l.cpuset_cpus) COVE_TRY(write_control(dir, "cpuset.cpus", *l.cpuset_cpus, "cpuset.cpus"));
-  if (l.cpuset_mems) COVE_TRY(write_control(dir, "cpuset.mems", *l.cpuset_mems, "cpuset.mems"));
-  return {};
-}
-
-Result<void> write_pids(const std::string& dir, const ResourceLimits& l) {
-  if (l.pids_max) COVE_TRY(write_control(dir, "pids.max", format_limit(*l.pids_max), "pids.max"));
-  return {};
-}
-
 Result<void> write_blkio(const std::string& dir, const ResourceLimits& l) {
   for (const auto& io : l.io_max) {
     std::string dev = std::to_string(io.major) + ":" + std::to_string(io.minor) + " ";

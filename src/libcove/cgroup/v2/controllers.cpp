@@ -39,17 +39,6 @@ Result<void> write_cpu(const std::string& dir, const ResourceLimits& l) {
   return {};
 }
 
-Result<void> write_cpuset(const std::string& dir, const ResourceLimits& l) {
-  if (l.cpuset_cpus) COVE_TRY(write_control(dir, "cpuset.cpus", *l.cpuset_cpus, "cpuset.cpus"));
-  if (l.cpuset_mems) COVE_TRY(write_control(dir, "cpuset.mems", *l.cpuset_mems, "cpuset.mems"));
-  return {};
-}
-
-Result<void> write_pids(const std::string& dir, const ResourceLimits& l) {
-  if (l.pids_max) COVE_TRY(write_control(dir, "pids.max", format_limit(*l.pids_max), "pids.max"));
-  return {};
-}
-
 Result<void> write_io(const std::string& dir, const ResourceLimits& l) {
   for (const auto& io : l.io_max) COVE_TRY(write_control(dir, "io.max", format_io_max(io), "io.max"));
   if (l.io_weight) {
