@@ -20,7 +20,7 @@ rpc::criu_req make_request(rpc::criu_req_type type) {
   return req;
 }
 
-Result<Session> open_session(const SpawnOptions& opts) {
+Result<Session> open_session(const SpawnOptions& opts, Ask ask) {
   SpawnOptions o = opts;
   if (o.criu_path.empty()) o.criu_path = find_criu();
   auto client = Client::spawn(o);
@@ -42,6 +42,7 @@ Result<Session> open_session(const SpawnOptions& opts) {
   if (compare_versions(s.info.version, kMinVersion) < 0)
     return Error(ENOTSUP, fmt::format("CRIU {} at `{}` is too old: cove needs >= {} (scripts/install-criu)",
                                       s.info.version, o.criu_path, kMinVersion));
+  if (ask == Ask::kVersion) return s;
 
   auto freq = make_request(rpc::FEATURE_CHECK);
   freq.set_keep_open(true);
@@ -57,7 +58,7 @@ Result<Session> open_session(const SpawnOptions& opts) {
 }
 
 Result<CriuInfo> probe() {
-  auto s = open_session();
+  auto s = open_session({}, Ask::kVersionAndFeatures);
   if (!s) return std::move(s).error();
   return s->info;
 }

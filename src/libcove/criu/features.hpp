@@ -1,5 +1,6 @@
 // What the installed CRIU and this kernel can do, asked through the RPC at the moment of use
-// (VERSION and FEATURE_CHECK on the swrk connection that then serves the dump or restore).
+// (VERSION on the swrk connection that then serves the dump or restore; FEATURE_CHECK only
+// for `probe`, which the checks and migration policy use).
 // cove needs CRIU >= 4.2.1: 3.17 fails on this kernel's vDSO layout and 4.1.x fails on every
 // TCP/UDP socket on kernels >= 6.16 (doc/design/checkpoint-restore.md).
 // Without the CRIU backend compiled in, `available()` is false and every call fails with
@@ -17,8 +18,8 @@ inline constexpr const char* kMinVersion = "4.2.1";
 struct CriuInfo {
   std::string path;        // the binary used
   std::string version;     // "4.2.1"
-  bool mem_track = false;  // soft-dirty tracking (iterative pre-dump)
-  bool lazy_pages = false; // userfaultfd (post-copy)
+  bool mem_track = false;  // soft-dirty tracking (iterative pre-dump); set by `probe` only
+  bool lazy_pages = false; // userfaultfd (post-copy); set by `probe` only
 };
 
 // True when this build has the CRIU backend.

@@ -1,6 +1,9 @@
-// One CRIU session as checkpoint and restore use it: start `criu swrk`, ask VERSION and
-// FEATURE_CHECK on the same connection (keep_open), refuse a CRIU older than kMinVersion,
-// then serve the one DUMP or RESTORE request. Internal to criu/.
+// One CRIU session as checkpoint and restore use it: start `criu swrk`, ask VERSION on the same
+// connection (keep_open), refuse a CRIU older than kMinVersion, then serve the one DUMP or
+// RESTORE request. FEATURE_CHECK is asked only when the caller wants the features (`probe`):
+// CRIU answers it from a forked child that runs its whole kernel probe (kerndat: several
+// iptables execs, 30-50 ms where /run is not a tmpfs and CRIU cannot cache it), and a dump or
+// restore does not depend on its answer. Internal to criu/.
 #pragma once
 
 #include "criu/features.hpp"
@@ -13,7 +16,9 @@ struct Session {
   CriuInfo info;
 };
 
-Result<Session> open_session(const SpawnOptions& opts = {});
+enum class Ask { kVersion, kVersionAndFeatures };
+
+Result<Session> open_session(const SpawnOptions& opts = {}, Ask ask = Ask::kVersion);
 // Fills the fields every request needs (images_dir_fd is proto2-required: -1 when unused).
 rpc::criu_req make_request(rpc::criu_req_type type);
 
