@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 
+#include "base/fs.hpp"
 #include "base/log.hpp"
 #include "criu/session.hpp"
 
@@ -12,6 +13,25 @@ namespace {
 constexpr const char* kDumpLog = "dump.log";
 constexpr int kLogLevel = 4;  // debug: the tail of the log is the best error CRIU gives
 constexpr int kDumpTimeoutMs = 5 * 60 * 1000;  // a hung CRIU must not hang the monitor
+
+// CRIU writes the freezer state it found into cgroup.img as the v1 `freezer.state` property of
+// the freezer controller's head (cgroup_prop_entry {name = 1, value = 2}); a restore writes it
+// back. The property is serialised as exactly these bytes; "THAWED" has the same length as
+// "FROZEN", so no enclosing length changes. Absent on cgroup v2 (CRIU records no freezer state
+// there).
+Result<void> record_freezer_thawed(const std::string& images_dir) {
+  static const std::string kFrozen("\x0a\x0d" "freezer.state" "\x12\x06" "FROZEN", 23);
+  std::string path = images_dir + "/cgroup.img";
+  auto bytes = read_file(path);
+  if (!bytes) return std::move(bytes).error();
+  bool changed = false;
+  for (auto pos = bytes->find(kFrozen); pos != std::string::npos; pos = bytes->find(kFrozen, pos + kFrozen.size())) {
+    bytes->replace(pos + kFrozen.size() - 6, 6, "THAWED");
+    changed = true;
+  }
+  if (!changed) return {};
+  return write_file_atomic(path, *bytes, 0644);
+}
 }  // namespace
 
 Result<DumpResult> dump(const DumpRequest& req) {
@@ -50,6 +70,8 @@ Result<DumpResult> dump(const DumpRequest& req) {
   if (!resp && resp.error().code() == ETIMEDOUT) ::kill(session->client.pid(), SIGKILL);
   session->client.finish();
   if (!resp) return std::move(resp).error();
+  if (req.frozen_for_dump)
+    if (auto r = record_freezer_thawed(req.images_dir); !r) return std::move(r).error().context("record the freezer state");
   if (auto s = read_dump_stats(req.images_dir)) out.stats = *s;
   else log::warn("checkpoint statistics: {}", s.error().message());
   return out;

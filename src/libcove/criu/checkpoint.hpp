@@ -31,6 +31,10 @@ struct DumpRequest {
   bool orphan_pts_master = true;       // console/tty slaves whose masters the monitor holds
   std::vector<std::pair<std::string, std::string>> external_mounts;  // mountpoint -> key
   std::string freeze_cgroup;           // a v1 freezer dir to freeze with; empty: CRIU's own freeze
+  // The caller froze `freeze_cgroup` itself for this dump from a running state: the images then
+  // record the freezer as THAWED (CRIU records the state it found, FROZEN, and would restore the
+  // tree frozen). With `leave_running`, CRIU leaves the cgroup frozen again: the caller thaws it.
+  bool frozen_for_dump = false;
   std::vector<CgroupRoot> cgroup_roots;
 };
 

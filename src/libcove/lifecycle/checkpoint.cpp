@@ -343,9 +343,19 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const C
   for (const auto& m : meta.mounts) req.external_mounts.emplace_back(m.mountpoint, m.key);
   if (t.cgroups && t.layout) req.cgroup_roots = cgroup_roots(*t.cgroups, *t.layout);
   if (t.cgroups) req.freeze_cgroup = freezer_dir(*t.cgroups);
+  // CRIU's own freeze checks the freezer every 100 ms, and a v1 freezer still says FREEZING
+  // right after the write: every dump of a running container waited 100 ms. Frozen here with
+  // a fine poll, the cgroup reaches CRIU frozen and CRIU goes straight to seizing the tasks.
+  if (!req.freeze_cgroup.empty() && !was_frozen) {
+    if (auto r = t.cgroups->set_frozen(true); !r) return std::move(r).error().context("freeze for the dump");
+    req.frozen_for_dump = true;
+  }
   auto res = criu::dump(req);
   if (!res) return std::move(res).error();
   if (auto r = fix_console_session(dir, meta.console_pts); !r) return std::move(r).error().context("console session");
+  // CRIU puts a tree that stays running back into the freezer state it was handed.
+  if (req.frozen_for_dump && !opts.stop)
+    if (auto r = t.cgroups->set_frozen(false); !r) return std::move(r).error().context("thaw after the dump");
   clean_failed.dismiss();
   meta.criu_version = res->criu.version;
   meta.stats = res->stats;
@@ -579,9 +589,12 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
     if (!fresh) return std::move(fresh).error().context("tty" + std::to_string(i + 1));
     rep.init.tty_masters[i] = std::move(*fresh);
   }
-  // CRIU restores the freezer state of the dump; a freeze that was only cove's own (for the
-  // tty hang-up) is lifted.
+  // CRIU restores the freezer state recorded at the dump. A freeze that was only cove's own
+  // (for the dump itself) is recorded as THAWED (criu::DumpRequest::frozen_for_dump); should
+  // the record still say FROZEN, the tree is thawed here.
   rep.frozen = meta->frozen;
+  if (!meta->frozen && t.cgroups && t.layout && is_cgroup_frozen(*t.cgroups, *t.layout))
+    if (auto r = t.cgroups->set_frozen(false); !r) return std::move(r).error().context("thaw the restored tree");
 
   rep.criu_version = res->criu.version;
   rep.stats = res->stats;
