@@ -12,7 +12,9 @@
 namespace cove::rootfs {
 
 // A file gets /dev/null bind-mounted over it, a directory an empty read-only tmpfs
-// (`mount_context`, if any, becomes its SELinux `context=` option).
+// (`mount_context`, if any, becomes its SELinux `context=` option). All masked directories
+// show the same tmpfs, whose superblock is read-only: each is a read-only, nosuid, nodev,
+// noexec bind of it.
 Result<void> mask_paths(int rootfd, const std::vector<std::string>& rels, const std::string& mount_context = "");
 // Each path becomes a read-only (nosuid, nodev, noexec) bind mount of itself.
 Result<void> make_paths_readonly(int rootfd, const std::vector<std::string>& rels);
