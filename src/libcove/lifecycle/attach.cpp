@@ -17,6 +17,7 @@
 
 #include "base/fd_passing.hpp"
 #include "base/fs.hpp"
+#include "base/scope_exit.hpp"
 #include "base/syscalls.hpp"
 #include "rootfs/dev.hpp"
 #include "security/exec_restrictions.hpp"
@@ -86,8 +87,12 @@ std::vector<std::string> attach_env(const AttachRequest& req) {
       if (::setgroups(0, nullptr) < 0 || ::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
         fail(Error::from_errno(errno, "become container root"));
     }
+    // A session of its own inside the container, with or without a pty: CRIU refuses to dump a
+    // process whose session (or group) leader is outside the container's pid namespace, which
+    // is what a background process left by the command would otherwise have (the caller's
+    // session). Signals from the caller's terminal reach the command through cove-attach.
+    if (::setsid() < 0) fail(Error::from_errno(errno, "new session"));
     if (want_pty) {
-      ::setsid();
       ::ioctl(slave.get(), TIOCSCTTY, 0);
       for (int i = 0; i < 3; ++i) ::dup2(slave.get(), i);
       slave.reset();
@@ -118,11 +123,51 @@ std::vector<std::string> attach_env(const AttachRequest& req) {
     ::_exit(127);
   }
   slave.reset();
+  // cove-attach forwards its signals to the command through this pidfd (pid numbers differ
+  // inside; a pidfd also survives pid reuse).
+  UniqueFd child(sys::pidfd_open(pid, 0));
+  (void)send_with_fds(sock, "C", child ? std::vector<int>{child.get()} : std::vector<int>{});
+  child.reset();
   ::close(sock);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   ::_exit(exit_code(status));
+}
+
+// The signals cove-attach passes on to the command when it runs without a pty (with a pty the
+// terminal's own keys go through it). Ignored ones stay ignored (nohup cove-attach ...).
+sigset_t forwarded_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2}) {
+    struct sigaction sa;
+    if (::sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler != SIG_IGN) sigaddset(&set, sig);
+  }
+  return set;
+}
+
+// Waits for the process that entered the container and forwards `sigfd`'s signals to the
+// command meanwhile.
+int wait_forwarding(pid_t pid, int sigfd, int command_pidfd) {
+  UniqueFd pidfd(sys::pidfd_open(pid, 0));
+  while (pidfd) {
+    struct pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {sigfd, POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[1].revents) {
+      struct signalfd_siginfo si;
+      while (::read(sigfd, &si, sizeof si) == sizeof si)
+        if (command_pidfd >= 0) sys::pidfd_send_signal(command_pidfd, int(si.ssi_signo), nullptr, 0);
+    }
+    if (p[0].revents) break;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
 }
 
 Result<std::string> read_failure(int sock) {
@@ -217,6 +262,23 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   // Checked after opening the pidfd: it now names the process we verified, or nothing.
   if (!process_matches(rs.init_pid, rs.init_starttime)) return Error(ESRCH, "container init has exited");
   bool want_pty = req.pty.value_or(::isatty(0) != 0);
+  // Without a pty the command is in a session of its own, out of reach of the caller's
+  // terminal and process group: cove-attach forwards what it gets. Blocked before the fork so
+  // that none is lost; the command unblocks everything before its execve.
+  sigset_t forward = forwarded_signals(), old_mask;
+  UniqueFd sigfd;
+  if (!want_pty) {
+    ::sigprocmask(SIG_BLOCK, &forward, &old_mask);
+    sigfd.reset(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
+  }
+  ScopeExit restore_mask([&] {
+    if (want_pty) return;
+    // A signal that came after the command ended is dropped, not acted on by cove-attach.
+    struct signalfd_siginfo si;
+    while (sigfd && ::read(sigfd.get(), &si, sizeof si) == sizeof si) {
+    }
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  });
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::from_errno(errno, "socketpair");
   UniqueFd ours(sv[0]), theirs(sv[1]);
@@ -227,19 +289,32 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
     enter_and_run(rs, req, restrictions, pidfd.get(), theirs.get(), want_pty);
   }
   theirs.reset();
-  Result<void> proxied;
-  if (want_pty) {
+  // Set-up messages: the pty master ('P', with a pty), then the command's pidfd ('C'); or a
+  // failure ('E'). A failure of the command's own set-up may come after 'C': read_failure
+  // finds it once the command has ended with 126.
+  UniqueFd master, command;
+  for (;;) {
     auto m = recv_with_fds(ours.get(), 4096);
-    if (m && !m->eof && !m->data.empty() && m->data[0] == 'P' && !m->fds.empty()) {
-      proxied = proxy_terminal(m->fds[0].get(), -1, -1);
-    } else if (m && !m->eof && !m->data.empty() && m->data[0] == 'E') {
+    if (!m || m->eof || m->data.empty()) break;
+    if (m->data[0] == 'E') {
       int st;
       ::waitpid(pid, &st, 0);
       return parse_failure(m->data.substr(1));
     }
+    if (m->data[0] == 'P' && !m->fds.empty()) master = std::move(m->fds[0]);
+    if (m->data[0] == 'C') {
+      if (!m->fds.empty()) command = std::move(m->fds[0]);
+      break;
+    }
   }
+  Result<void> proxied;
+  if (master) proxied = proxy_terminal(master.get(), -1, -1);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (sigfd) {
+    status = wait_forwarding(pid, sigfd.get(), command.get());
+  } else {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 126) {
     auto f = read_failure(ours.get());
