@@ -60,7 +60,7 @@ struct RestoreReport {
 
 // One finding of `cove-checkpoint --check`.
 struct CheckpointFinding {
-  std::string area;                       // criu, mounts, devices, console, sockets, files
+  std::string area;                       // criu, mounts, devices, console, sessions, sockets, files
   std::string what;
   bool blocking = false;
 };

@@ -353,5 +353,65 @@ TEST_F(CheckpointTest, FrozenContainerIsRestoredFrozen) {
   EXPECT_GT(counter("cr-frz"), a);
 }
 
+// A background process left by cove-attach without a pty (stdio not a terminal) is in a
+// session of the attached command, inside the container: the dump works and the sleeper is
+// back with the same pid.
+TEST_F(CheckpointTest, SleeperLeftByAttachWithoutPtySurvives) {
+  create_busybox("cr-att");
+  start("cr-att");
+  auto r = cove("cove-attach", "cr-att",
+                {"--no-pty", "--", "sh", "-c", "sleep 100000 </dev/null >/dev/null 2>&1 & echo $!"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string sleeper = trim_str(r.out);
+  ASSERT_FALSE(sleeper.empty());
+  // Its session and group are the attached shell's (gone now), a pid inside the container.
+  auto ids = attach_out("cr-att", {"sh", "-c", "cut -d' ' -f5,6 /proc/" + sleeper + "/stat"});
+  EXPECT_NE(ids, "0 0") << ids;
+  auto check = cove("cove-checkpoint", "cr-att", {"--check"});
+  EXPECT_EQ(check.status, 0) << check.out << check.err;
+  checkpoint("cr-att", images("1"), true);
+  EXPECT_EQ(state("cr-att"), "STOPPED");
+  restore("cr-att", images("1"));
+  ASSERT_EQ(state("cr-att"), "RUNNING");
+  EXPECT_EQ(attach_out("cr-att", {"cat", "/proc/" + sleeper + "/comm"}), "sleep");
+  EXPECT_EQ(attach_out("cr-att", {"cat", "/proc/" + sleeper + "/cmdline"}), std::string("sleep\0" "100000\0", 13));
+}
+
+// A process entered from the host (nsenter) whose child stays behind below init keeps the
+// host session: --check names it, and the dump indeed fails, until it is gone.
+TEST_F(CheckpointTest, CheckFlagsASessionLeaderOutside) {
+  create_busybox("cr-sid");
+  start("cr-sid");
+  auto r = run_cmd({"nsenter", "-t", std::to_string(init_pid("cr-sid")), "-a", "sh", "-c",
+                    "sleep 100000 </dev/null >/dev/null 2>&1 & echo $!"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string inside = trim_str(r.out);
+  ASSERT_FALSE(inside.empty());
+  auto check = cove("cove-checkpoint", "cr-sid", {"--check"});
+  EXPECT_EQ(check.status, 1) << check.out << check.err;
+  EXPECT_NE(check.out.find("BLOCKS   sessions process "), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("(`sleep`, pid " + inside + " inside): its session leader (host pid "), std::string::npos)
+      << check.out;
+  EXPECT_NE(check.out.find("cannot be checkpointed"), std::string::npos) << check.out;
+  auto json = nlohmann::json::parse(cove("cove-checkpoint", "cr-sid", {"--check", "--json"}).out, nullptr, false);
+  ASSERT_FALSE(json.is_discarded());
+  EXPECT_FALSE(json.value("checkpointable", true));
+  // What --check predicts: the dump fails (and the container keeps running).
+  auto cp = cove("cove-checkpoint", "cr-sid", {"-D", images("1")}, 120);
+  EXPECT_NE(cp.status, 0) << cp.out;
+  EXPECT_EQ(state("cr-sid"), "RUNNING");
+  // Without it, both agree again.
+  EXPECT_EQ(cove("cove-attach", "cr-sid", {"--", "kill", "-9", inside}).status, 0);
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = cove("cove-attach", "cr-sid", {"--", "test", "-e", "/proc/" + inside}).status != 0;
+    if (!gone) ::usleep(10000);
+  }
+  ASSERT_TRUE(gone);
+  check = cove("cove-checkpoint", "cr-sid", {"--check"});
+  EXPECT_EQ(check.status, 0) << check.out << check.err;
+  checkpoint("cr-sid", images("2"), false);
+}
+
 }  // namespace
 }  // namespace cove::test

@@ -1,10 +1,11 @@
 // `cove-checkpoint --check`: what a dump of the running container would meet, read from /proc
 // without stopping anything. Each finding names the area (criu, mounts, devices, console,
-// sockets, files) and whether it blocks a checkpoint or is handled by cove.
+// sessions, sockets, files) and whether it blocks a checkpoint or is handled by cove.
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -81,6 +82,68 @@ std::map<uint64_t, std::string> netns_sockets(pid_t pid) {
 
 bool is_pts_major(unsigned maj) { return maj >= 136 && maj <= 143; }
 
+std::string comm_of(int64_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/comm");
+  return text ? std::string(trim(*text)) : "?";
+}
+
+// Every process of the container's pid namespace that is not below init (a command still
+// running under cove-attach, a process entered with nsenter): CRIU dumps init's tree only.
+std::vector<pid_t> outside_init_tree(pid_t init_pid, const std::set<pid_t>& tree) {
+  std::vector<pid_t> out;
+  struct stat ns;
+  if (::stat(("/proc/" + std::to_string(init_pid) + "/ns/pid").c_str(), &ns) < 0) return out;
+  auto entries = list_dir("/proc");
+  if (!entries) return out;
+  for (const auto& e : *entries) {
+    auto v = parse_int(e);
+    if (!v || tree.count(pid_t(*v))) continue;
+    struct stat st;
+    if (::stat(("/proc/" + e + "/ns/pid").c_str(), &st) == 0 && st.st_ino == ns.st_ino && st.st_dev == ns.st_dev)
+      out.push_back(pid_t(*v));
+  }
+  return out;
+}
+
+// CRIU refuses a dumped process whose session leader has no pid in the container's pid
+// namespace ("A session leader of N(M) is outside of its pid namespace"), and restores groups
+// only from leaders it dumped. Such processes come from outside: an nsenter, or a cove-attach
+// of a version that did not make the command a session leader.
+void check_sessions(pid_t init_pid, const std::vector<pid_t>& tree,
+                    const std::function<void(const char*, std::string, bool)>& add) {
+  auto init_text = read_file("/proc/" + std::to_string(init_pid) + "/status");
+  if (!init_text) return;
+  auto init_ids = parse_namespaced_ids(*init_text);
+  if (init_ids.pid.empty()) return;
+  size_t level = init_ids.pid.size() - 1;  // the container's pid namespace, as a column
+  for (pid_t p : tree) {
+    auto text = read_file("/proc/" + std::to_string(p) + "/status");
+    if (!text) continue;
+    auto ids = parse_namespaced_ids(*text);
+    if (ids.pid.size() <= level || ids.sid.size() <= level || ids.pgid.size() <= level) continue;
+    std::vector<std::string> why;
+    if (ids.sid[level] == 0)
+      why.push_back("its session leader (host pid " + std::to_string(ids.sid[0]) + ", `" + comm_of(ids.sid[0]) + "`)");
+    if (ids.pgid[level] == 0)
+      why.push_back("its process group leader (host pid " + std::to_string(ids.pgid[0]) + ", `" +
+                    comm_of(ids.pgid[0]) + "`)");
+    if (why.empty()) continue;
+    add("sessions",
+        "process " + std::to_string(p) + " (`" + comm_of(p) + "`, pid " + std::to_string(ids.pid[level]) +
+            " inside): " + join(why, " and ") + (why.size() > 1 ? " are" : " is") +
+            " outside the container's pid namespace; CRIU cannot dump it (end it, or start such processes "
+            "with `setsid` or through cove-attach, which makes each command a session leader inside)",
+        true);
+  }
+  std::set<pid_t> in_tree(tree.begin(), tree.end());
+  for (pid_t p : outside_init_tree(init_pid, in_tree))
+    add("sessions",
+        "process " + std::to_string(p) + " (`" + comm_of(p) +
+            "`) is in the container's pid namespace but not below its init (a running cove-attach command or an "
+            "nsenter): it is not part of the checkpoint and will be missing after a restore",
+        false);
+}
+
 }  // namespace
 
 std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid) {
@@ -151,9 +214,11 @@ std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cf
                    "(dumped as orphan pts, handed back on restore)"
                  : "/dev/console is not a pty of the container's devpts: CRIU cannot dump it",
       !console_ok);
+  auto tree = descendants(init_pid);
+  check_sessions(init_pid, tree, add);
   auto sockets = netns_sockets(init_pid);
   std::set<std::string> reported;
-  for (pid_t p : descendants(init_pid)) {
+  for (pid_t p : tree) {
     for (const auto& f : open_files(p)) {
       std::string where = "process " + std::to_string(p) + " fd " + std::to_string(f.fd);
       const std::string& t = f.target;

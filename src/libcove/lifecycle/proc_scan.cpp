@@ -121,6 +121,22 @@ std::vector<OpenFile> open_files(pid_t pid) {
   return out;
 }
 
+NamespacedIds parse_namespaced_ids(const std::string& status_text) {
+  NamespacedIds out;
+  std::istringstream in(status_text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<int64_t>* dst = starts_with(line, "NSpid:")    ? &out.pid
+                                : starts_with(line, "NSpgid:") ? &out.pgid
+                                : starts_with(line, "NSsid:")  ? &out.sid
+                                                               : nullptr;
+    if (!dst) continue;
+    for (const auto& f : split_ws(std::string_view(line).substr(line.find(':') + 1)))
+      if (auto v = parse_int(f)) dst->push_back(*v);
+  }
+  return out;
+}
+
 std::vector<criu::ExternalPipe> find_external_pipes(const std::vector<pid_t>& pids) {
   std::map<uint64_t, bool> inside;  // inode -> held for writing
   std::set<pid_t> members(pids.begin(), pids.end());

@@ -40,6 +40,14 @@ struct OpenFile {
 };
 std::vector<OpenFile> open_files(pid_t pid);
 
+// The NSpid, NSpgid and NSsid lines of /proc/PID/status: one number per pid namespace, from
+// the reader's down to the process's own; 0 where the group or session leader has no pid in
+// that namespace (it lives in an ancestor namespace).
+struct NamespacedIds {
+  std::vector<int64_t> pid, pgid, sid;
+};
+NamespacedIds parse_namespaced_ids(const std::string& status_text);  // pure
+
 // Pipes held by `pids` that a process outside `pids` holds too.
 std::vector<criu::ExternalPipe> find_external_pipes(const std::vector<pid_t>& pids);
 // An fd for the container's end of `pipe`, opened through a process outside that still holds it.

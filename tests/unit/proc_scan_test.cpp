@@ -1,0 +1,25 @@
+#include "lifecycle/proc_scan.hpp"
+#include "support.hpp"
+
+namespace cove::lifecycle {
+namespace {
+
+// /proc/PID/status of a process two pid namespaces deep (host, container), read on the host.
+TEST(ProcScan, NamespacedIdsPerLevel) {
+  auto ids = parse_namespaced_ids(
+      "Name:\tsleep\nTgid:\t5354\nNgid:\t0\nPid:\t5354\nPPid:\t4012\n"
+      "NStgid:\t5354\t55\nNSpid:\t5354\t55\nNSpgid:\t712\t0\nNSsid:\t17087\t0\nThreads:\t1\n");
+  EXPECT_EQ(ids.pid, (std::vector<int64_t>{5354, 55}));
+  EXPECT_EQ(ids.pgid, (std::vector<int64_t>{712, 0}));  // the leader has no pid inside
+  EXPECT_EQ(ids.sid, (std::vector<int64_t>{17087, 0}));
+}
+
+TEST(ProcScan, NamespacedIdsOfAHostProcess) {
+  auto ids = parse_namespaced_ids("NSpid:\t42\nNSpgid:\t42\nNSsid:\t1\n");
+  EXPECT_EQ(ids.pid, (std::vector<int64_t>{42}));
+  EXPECT_EQ(ids.sid, (std::vector<int64_t>{1}));
+  EXPECT_TRUE(parse_namespaced_ids("Name:\tx\n").pid.empty());
+}
+
+}  // namespace
+}  // namespace cove::lifecycle
