@@ -172,6 +172,7 @@ Result<void> Container::destroy(bool force) {
   ContainerPaths p(lxcpath_, name_);
   if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
   auto st = state();
+  if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kStopped) {
     if (!force) return Error(EBUSY, fmt::format("`{}` is {}; stop it first or use -f", name_, state_name(st.state)));
     StopOptions so;
@@ -233,6 +234,9 @@ Result<int> Container::start(const StartOptions& opts) {
   COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   if (!exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
+  // A restore holds the lock until its monitor reports: say so now rather than after the lock's
+  // timeout (checked again under the lock).
+  if (auto early = state(); is_busy(early.state)) return busy_error(name_, early.state);
   auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
   if (!lock) return std::move(lock).error();
   auto st = state();
@@ -242,6 +246,8 @@ Result<int> Container::start(const StartOptions& opts) {
     // A runtime dir with no live monitor while we hold the lock: its monitor died before it
     // recorded anything (every monitor is started under this lock and reports before release).
     COVE_TRY(remove_tree(p.runtime_dir()));
+  } else if (is_busy(st.state)) {
+    return busy_error(name_, st.state);
   } else if (st.state != ContainerState::kStopped)
     return Error(EBUSY, fmt::format("`{}` is already {}", name_, st.state == ContainerState::kRunning
                                                                      ? "running"
@@ -321,6 +327,9 @@ Result<void> Container::stop(const StopOptions& opts) {
     if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
     return Error(ESRCH, fmt::format("`{}` is not running", name_));
   }
+  // CRIU has the container: a stop now would race the dump or the restore (Incus refuses
+  // operations on a busy instance likewise). The caller retries once it is RUNNING again.
+  if (is_busy(st.state)) return busy_error(name_, st.state);
   int timeout = opts.timeout_s;
   if (timeout < 0) {
     auto cfg = load(p, false);
@@ -382,6 +391,7 @@ Result<void> Container::wait(ContainerState want, int timeout_ms) const {
 Result<int> Container::attach(const AttachOptions& opts) {
   COVE_TRY(validate_name(name_));
   auto st = state();
+  if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_attach(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
   // The command gets init's restrictions (capabilities, LSM label, no_new_privs, seccomp),
@@ -397,6 +407,7 @@ Result<void> Container::console(unsigned tty, int escape_char) {
   COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   auto st = state();
+  if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kRunning)
     return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
   UniqueFd conn;

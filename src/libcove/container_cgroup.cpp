@@ -66,6 +66,7 @@ Result<void> monitor_request(const ContainerPaths& p, const monitor::Json& req, 
 Result<void> Container::freeze() {
   ContainerPaths p(lxcpath_, name_);
   auto st = state();
+  if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kRunning)
     return Error(ESRCH, fmt::format("`{}` is {}, not RUNNING", name_, state_name(st.state)));
   return monitor_request(p, {{"cmd", "freeze"}}, "freeze");
@@ -74,6 +75,7 @@ Result<void> Container::freeze() {
 Result<void> Container::unfreeze() {
   ContainerPaths p(lxcpath_, name_);
   auto st = state();
+  if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kFrozen)
     return Error(ESRCH, fmt::format("`{}` is {}, not FROZEN", name_, state_name(st.state)));
   return monitor_request(p, {{"cmd", "thaw"}}, "thaw");
@@ -107,6 +109,7 @@ Result<void> Container::cgroup_set(const std::string& key, const std::string& va
   auto spec = check_value(p, key, value);
   if (!spec) return std::move(spec).error();
   auto st = state();
+  if (is_busy(st.state)) return busy_error(name_, st.state);
   bool running = st.state == ContainerState::kRunning || st.state == ContainerState::kFrozen;
   if (!running && !persist_it)
     return Error(ESRCH, fmt::format("`{}` is not running (--persist changes the config only)", name_));

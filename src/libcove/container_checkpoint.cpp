@@ -45,7 +45,8 @@ Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
   if (opts.images_dir.empty()) return Error::invalid("no image directory (-D DIR)");
   if (!criu::available()) return criu::unavailable_error();
   auto st = state();
-  if (st.state != ContainerState::kRunning && st.state != ContainerState::kFrozen)
+  if (is_busy(st.state)) return busy_error(name_, st.state);
+  if (!can_checkpoint(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
   monitor::Json req = {{"cmd", "checkpoint"}, {"dir", absolute_path(opts.images_dir)}, {"stop", opts.stop}};
   auto r = monitor::request(p.command_socket(), req, kCheckpointTimeoutMs);
@@ -86,7 +87,8 @@ Result<std::vector<CheckpointFinding>> Container::checkpoint_check() const {
   COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   auto st = state();
-  if (st.state != ContainerState::kRunning && st.state != ContainerState::kFrozen)
+  if (is_busy(st.state)) return busy_error(name_, st.state);
+  if (!can_checkpoint(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {}): only a running container is checkpointed",
                                     name_, state_name(st.state)));
   config::LoadOptions lo;

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     if (vm["frozen"].as<bool>()) want.push_back(ContainerState::kFrozen);
     for (const auto& f : filters) {
       auto st = parse_state(f);
-      if (!st) return usage_error("unknown state `" + f + "` (allowed: STOPPED STARTING RUNNING STOPPING ABORTING FROZEN)");
+      if (!st) return usage_error("unknown state `" + f + "` (allowed: " + state_names() + ")");
       want.push_back(*st);
     }
     auto names = Container::list(c.lxcpath);

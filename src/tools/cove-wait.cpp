@@ -23,8 +23,7 @@ int main(int argc, char** argv) {
                      for (const auto& s : split(want, '|')) {
                        auto st = parse_state(s);
                        if (!st)
-                         return usage_error("unknown state `" + s +
-                                               "` (allowed: STOPPED STARTING RUNNING STOPPING ABORTING FROZEN)");
+                         return usage_error("unknown state `" + s + "` (allowed: " + state_names() + ")");
                        states.push_back(*st);
                      }
                      Container ct(c.lxcpath, c.name);

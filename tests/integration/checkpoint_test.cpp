@@ -1,7 +1,9 @@
 // Checkpoint/restore of real containers through the cove-* tools, in zdtm's shape: set up state
 // -> cove-checkpoint -> cove-restore -> verify from outside and inside. They need CRIU; a build
 // with the CRIU backend (CI's) never skips them.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -411,6 +413,151 @@ TEST_F(CheckpointTest, CheckFlagsASessionLeaderOutside) {
   check = cove("cove-checkpoint", "cr-sid", {"--check"});
   EXPECT_EQ(check.status, 0) << check.out << check.err;
   checkpoint("cr-sid", images("2"), false);
+}
+
+// CRIU behind a gate: a wrapper the monitor runs as `criu` (COVE_CRIU, inherited from the tool
+// that started the monitor) waits on a FIFO before it executes the real CRIU, so the test sees
+// the container CHECKPOINTING or RESTORING for as long as it wants, without timing guesses.
+class CriuGate {
+ public:
+  explicit CriuGate(const std::string& dir) : fifo_(dir + "/criu-gate"), script_(dir + "/criu-gated") {
+    auto info = criu::probe();
+    EXPECT_TRUE(info.has_value());
+    ::mkfifo(fifo_.c_str(), 0600);
+    std::ofstream(script_) << "#!/bin/sh\nread _ < '" << fifo_ << "'\nexec '" << (info ? info->path : "criu")
+                           << "' \"$@\"\n";
+    ::chmod(script_.c_str(), 0755);
+  }
+  const std::string& script() const { return script_; }
+  // Lets one waiting CRIU run go; false if none came to the gate within `timeout_ms`.
+  bool open_once(int timeout_ms = 30000) {
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+      int fd = ::open(fifo_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // ENXIO until it reads
+      if (fd >= 0) {
+        bool ok = ::write(fd, "\n", 1) == 1;
+        ::close(fd);
+        return ok;
+      }
+      if (now_ms() >= deadline) return false;
+      ::usleep(10000);
+    }
+  }
+
+ private:
+  std::string fifo_, script_;
+};
+
+// A cove tool started in the background with COVE_CRIU set (or not), its output in pipes.
+class BackgroundTool {
+ public:
+  BackgroundTool(const std::string& tool, const std::vector<std::string>& args, const std::string& criu) {
+    ::pipe2(err_, O_CLOEXEC);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(err_[1], 2);
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      if (!criu.empty()) ::setenv("COVE_CRIU", criu.c_str(), 1);
+      ::setenv("COVE_DATADIR", (builddir() + ":" + srcdir()).c_str(), 0);
+      std::string path = builddir() + "/" + tool;
+      std::vector<char*> argv = {const_cast<char*>(path.c_str())};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(err_[1]);
+  }
+  ~BackgroundTool() {
+    if (pid_ > 0) wait();
+    ::close(err_[0]);
+  }
+  bool done() { return pid_ <= 0 || ::waitpid(pid_, &status_, WNOHANG) == pid_ ? (pid_ = 0, true) : false; }
+  int wait() {
+    if (pid_ > 0) ::waitpid(pid_, &status_, 0);
+    pid_ = 0;
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+  }
+  std::string err() {
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(err_[0], buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+    return out;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  int err_[2] = {-1, -1};
+};
+
+// While a dump or a restore runs, the state says so (cove-info, cove-ls, text and JSON), and a
+// second checkpoint, a stop, a freeze, an attach are refused with the reason; afterwards all is
+// as usual.
+TEST_F(CheckpointTest, BusyWhileCriuRuns) {
+  CriuGate gate(path_);
+  create_busybox("cr-busy");
+  {
+    BackgroundTool st("cove-start", {"-P", path_, "-n", "cr-busy"}, gate.script());
+    ASSERT_EQ(st.wait(), 0) << st.err();
+  }
+  auto wait_state = [&](const std::string& want) {
+    for (int64_t end = now_ms() + 30000; now_ms() < end; ::usleep(10000))
+      if (state("cr-busy") == want) return true;
+    return false;
+  };
+  const std::string busy_dump = "`cr-busy` is being checkpointed (CHECKPOINTING); try again when that has finished";
+  {
+    BackgroundTool first("cove-checkpoint", {"-P", path_, "-n", "cr-busy", "-D", images("1")}, "");
+    bool seen = wait_state("CHECKPOINTING");
+    if (!seen) gate.open_once(0);
+    ASSERT_TRUE(seen) << "state " << state("cr-busy");
+    auto second = cove("cove-checkpoint", "cr-busy", {"-D", images("2")});
+    EXPECT_EQ(second.status, 1);
+    EXPECT_NE(second.err.find(busy_dump), std::string::npos) << second.err;
+    EXPECT_FALSE(std::filesystem::exists(images("2")));
+    for (const char* tool : {"cove-stop", "cove-freeze", "cove-attach"}) {
+      auto r = cove(tool, "cr-busy", std::string(tool) == "cove-attach" ? std::vector<std::string>{"--", "true"}
+                                                                        : std::vector<std::string>{});
+      EXPECT_EQ(r.status, 1) << tool;
+      EXPECT_NE(r.err.find(busy_dump), std::string::npos) << tool << ": " << r.err;
+    }
+    EXPECT_EQ(info_json_field("cr-busy", "state"), "CHECKPOINTING");
+    EXPECT_NE(cove("cove-info", "cr-busy").out.find("CHECKPOINTING"), std::string::npos);
+    EXPECT_NE(cove("cove-ls", "", {"-s", "checkpointing", "-1"}).out.find("cr-busy"), std::string::npos);
+    ASSERT_TRUE(gate.open_once());
+    EXPECT_EQ(first.wait(), 0) << first.err();
+  }
+  EXPECT_EQ(state("cr-busy"), "RUNNING");
+  EXPECT_TRUE(std::filesystem::exists(images("1") + "/cove-image.json"));
+  // A dump with --stop ends STOPPED; the restore is RESTORING until init runs.
+  {
+    BackgroundTool stop("cove-checkpoint", {"-P", path_, "-n", "cr-busy", "-D", images("3"), "--stop"}, "");
+    ASSERT_TRUE(gate.open_once());
+    EXPECT_EQ(stop.wait(), 0) << stop.err();
+  }
+  EXPECT_EQ(state("cr-busy"), "STOPPED");
+  {
+    BackgroundTool rs("cove-restore", {"-P", path_, "-n", "cr-busy", "-D", images("3")}, gate.script());
+    bool seen = wait_state("RESTORING");
+    if (!seen) gate.open_once(0);
+    ASSERT_TRUE(seen) << "state " << state("cr-busy");
+    auto r = cove("cove-stop", "cr-busy", {"-k"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("`cr-busy` is being restored (RESTORING)"), std::string::npos) << r.err;
+    r = cove("cove-restore", "cr-busy", {"-D", images("3")});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("`cr-busy` is being restored (RESTORING)"), std::string::npos) << r.err;
+    EXPECT_NE(cove("cove-ls", "", {"--json"}).out.find("\"RESTORING\""), std::string::npos);
+    ASSERT_TRUE(gate.open_once());
+    EXPECT_EQ(rs.wait(), 0) << rs.err();
+  }
+  EXPECT_EQ(state("cr-busy"), "RUNNING");
+  EXPECT_EQ(attach_out("cr-busy", {"cat", "/proc/1/comm"}), "init");
+  EXPECT_EQ(cove("cove-stop", "cr-busy").status, 0);
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ class Monitor {
   Result<void> write_state(ContainerState s);
   Result<void> launch();
   Result<void> restore_init();
-  Result<void> adopt_init(lifecycle::InitProcess init);
+  Result<void> adopt_init(lifecycle::InitProcess init, ContainerState as = ContainerState::kRunning);
   void handle_checkpoint(int fd, const Json& req);
   Result<void> open_command_socket();
   void handle_signal();
@@ -117,7 +117,7 @@ class Monitor {
   UniqueFd console_hold_;  // a slave fd kept open so the master never reads EIO/HUP
   UniqueFd console_log_;
   UniqueFd sigfd_, listen_fd_, timer_fd_;
-  ContainerState state_ = ContainerState::kStarting;
+  ContainerState state_ = ContainerState::kStopped;
   std::map<int, UniqueFd> clients_;
   std::vector<int> stop_waiters_;
   std::map<int, int> pty_sessions_;  // client fd -> tty index (0 = console) lent to it
@@ -132,7 +132,10 @@ class Monitor {
   int64_t started_at_ = now_ms();
 };
 
+// Transitions outside the table are bugs; the state file still says what is true.
 Result<void> Monitor::write_state(ContainerState s) {
+  if (s != state_ && !can_transition(state_, s))
+    log::warn("state {} -> {} is not in the transition table", state_name(state_), state_name(s));
   state_ = s;
   RuntimeState rs;
   rs.state = s;
@@ -164,14 +167,15 @@ Result<void> Monitor::launch() {
   return adopt_init(std::move(*init));
 }
 
-// The new init (started or restored) is ours: hold its console, record it.
-Result<void> Monitor::adopt_init(lifecycle::InitProcess init) {
+// The new init (started or restored) is ours: hold its console, record it (RUNNING, or FROZEN
+// for a restored frozen container).
+Result<void> Monitor::adopt_init(lifecycle::InitProcess init, ContainerState as) {
   init_ = std::move(init);
   int peer = ::ioctl(init_.console_master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (peer >= 0) console_hold_.reset(peer);
   ::fcntl(init_.console_master.get(), F_SETFL, O_NONBLOCK);
   started_at_ = now_ms();
-  return write_state(ContainerState::kRunning);
+  return write_state(as);
 }
 
 // Restore mode: CRIU (our swrk child, rst_sibling) brings init back as our child into the
@@ -199,16 +203,21 @@ Result<void> Monitor::restore_init() {
                  {"pages_restored", r->stats.pages_restored}};
   (void)write_file_atomic(paths_.runtime_dir() + "/restore.json", report.dump() + "\n", 0600);
   bool frozen = r->frozen;
-  COVE_TRY(adopt_init(std::move(r->init)));
-  if (frozen) COVE_TRY(write_state(ContainerState::kFrozen));
-  return {};
+  return adopt_init(std::move(r->init), frozen ? ContainerState::kFrozen : ContainerState::kRunning);
 }
 
 // The dump runs here (not in cove-checkpoint) so that init's death after a dump with `stop` is
 // an expected end: the container then ends STOPPED, cleaned up, before the reply.
+// CHECKPOINTING is recorded for the dump's duration; the monitor serves nothing else meanwhile
+// (one thread), and the tools refuse to change a CHECKPOINTING container (busy_error).
 void Monitor::handle_checkpoint(int fd, const Json& req) {
-  if (init_.pid <= 0 || (state_ != ContainerState::kRunning && state_ != ContainerState::kFrozen)) {
+  if (init_.pid <= 0 || !can_checkpoint(state_)) {
     (void)send_json(fd, error_reply(Error(EBUSY, std::string("container is ") + state_name(state_))));
+    return;
+  }
+  ContainerState before = state_;
+  if (auto w = write_state(ContainerState::kCheckpointing); !w) {
+    (void)send_json(fd, error_reply(std::move(w).error().context("record CHECKPOINTING")));
     return;
   }
   bool stop = req.value("stop", false);
@@ -224,6 +233,7 @@ void Monitor::handle_checkpoint(int fd, const Json& req) {
   o.images_dir = req.value("dir", "");
   o.stop = stop;
   auto r = lifecycle::checkpoint_container(t, o);
+  if (!r || !stop) (void)write_state(before);  // a failed dump leaves the container as it was
   if (!r) {
     (void)send_json(fd, error_reply(r.error()));
     return;
@@ -240,7 +250,7 @@ void Monitor::handle_checkpoint(int fd, const Json& req) {
     // CRIU killed the tree after the dump: reap init now and end as after a stop. Killed tasks
     // of a frozen (v1) cgroup die only once thawed.
     stop_requested_ = true;
-    if (state_ == ContainerState::kFrozen)
+    if (before == ContainerState::kFrozen)
       if (auto t2 = cgroups_->set_frozen(false); !t2) log::warn("thaw after checkpoint: {}", t2.error().message());
     int status = 0;
     while (::waitpid(init_.pid, &status, __WALL) < 0 && errno == EINTR) {
@@ -281,7 +291,9 @@ Result<void> Monitor::start() {
   if (::mkdir(paths_.runtime_dir().c_str(), 0700) < 0)
     return Error::from_errno(errno, "create runtime dir `" + paths_.runtime_dir() + "`");
   created_runtime_dir_ = true;
-  COVE_TRY(write_state(ContainerState::kStarting));
+  // A restore is RESTORING from its first record to RUNNING/FROZEN (or gone, on failure).
+  const ContainerState setting_up = opts_.restore_images.empty() ? ContainerState::kStarting : ContainerState::kRestoring;
+  COVE_TRY(write_state(setting_up));
   if (!cfg_.console_log.empty()) {
     console_log_.reset(::open(cfg_.console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
     if (!console_log_) return Error::from_errno(errno, "open console log `" + cfg_.console_log + "`");
@@ -292,7 +304,7 @@ Result<void> Monitor::start() {
   auto cgs = cgroup::ContainerCgroups::plan(layout_, paths_.key(), ::getpid());
   if (!cgs) return std::move(cgs).error().context("cgroups");
   cgroups_ = std::move(*cgs);
-  COVE_TRY(write_state(ContainerState::kStarting));  // records the cgroup dirs before creating them
+  COVE_TRY(write_state(setting_up));  // records the cgroup dirs before creating them
   if (auto r = cgroups_->create(); !r) return std::move(r).error().context("create cgroups");
   if (auto r = cgroups_->attach_monitor(::getpid()); !r) return std::move(r).error().context("join monitor cgroup");
   // Limits go on before init joins the payload cgroup, so they hold from its first instruction.

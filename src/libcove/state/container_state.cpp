@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "base/fs.hpp"
@@ -13,16 +14,22 @@ namespace {
 struct Transition {
   ContainerState from, to;
 };
-// The one table of legal transitions.
+// The one table of legal transitions (doc/design/lifecycle.md explains each).
 constexpr Transition kTransitions[] = {
-    {ContainerState::kStopped, ContainerState::kStarting},  {ContainerState::kStarting, ContainerState::kRunning},
-    {ContainerState::kStarting, ContainerState::kAborting}, {ContainerState::kAborting, ContainerState::kStopped},
-    {ContainerState::kRunning, ContainerState::kStopping},  {ContainerState::kStopping, ContainerState::kStopped},
-    {ContainerState::kRunning, ContainerState::kFrozen},    {ContainerState::kFrozen, ContainerState::kRunning},
-    {ContainerState::kFrozen, ContainerState::kStopping},   {ContainerState::kRunning, ContainerState::kStarting},
-    {ContainerState::kStopping, ContainerState::kStarting}, {ContainerState::kRunning, ContainerState::kStopped},
+    {ContainerState::kStopped, ContainerState::kStarting},        {ContainerState::kStarting, ContainerState::kRunning},
+    {ContainerState::kStarting, ContainerState::kAborting},       {ContainerState::kAborting, ContainerState::kStopped},
+    {ContainerState::kStarting, ContainerState::kStopping},       {ContainerState::kRunning, ContainerState::kStopping},
+    {ContainerState::kStopping, ContainerState::kStopped},        {ContainerState::kRunning, ContainerState::kFrozen},
+    {ContainerState::kFrozen, ContainerState::kRunning},          {ContainerState::kFrozen, ContainerState::kStopping},
+    {ContainerState::kRunning, ContainerState::kStarting},        {ContainerState::kStopping, ContainerState::kStarting},
+    {ContainerState::kRunning, ContainerState::kStopped},         {ContainerState::kRunning, ContainerState::kCheckpointing},
+    {ContainerState::kFrozen, ContainerState::kCheckpointing},    {ContainerState::kCheckpointing, ContainerState::kRunning},
+    {ContainerState::kCheckpointing, ContainerState::kFrozen},    {ContainerState::kCheckpointing, ContainerState::kStopping},
+    {ContainerState::kStopped, ContainerState::kRestoring},       {ContainerState::kRestoring, ContainerState::kRunning},
+    {ContainerState::kRestoring, ContainerState::kFrozen},        {ContainerState::kRestoring, ContainerState::kStopped},
 };
-constexpr const char* kNames[] = {"STOPPED", "STARTING", "RUNNING", "STOPPING", "ABORTING", "FROZEN"};
+constexpr const char* kNames[] = {"STOPPED", "STARTING", "RUNNING",       "STOPPING",
+                                  "ABORTING", "FROZEN",   "CHECKPOINTING", "RESTORING"};
 }  // namespace
 
 const char* state_name(ContainerState s) { return kNames[static_cast<int>(s)]; }
@@ -30,9 +37,21 @@ const char* state_name(ContainerState s) { return kNames[static_cast<int>(s)]; }
 std::optional<ContainerState> parse_state(std::string_view name) {
   std::string upper(name);
   std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
-  for (int i = 0; i < 6; ++i)
+  for (size_t i = 0; i < std::size(kNames); ++i)
     if (upper == kNames[i]) return static_cast<ContainerState>(i);
   return std::nullopt;
+}
+
+std::string state_names() {
+  std::string out;
+  for (const char* n : kNames) out += (out.empty() ? "" : " ") + std::string(n);
+  return out;
+}
+
+Error busy_error(std::string_view name, ContainerState s) {
+  const char* doing = s == ContainerState::kRestoring ? "being restored" : "being checkpointed";
+  return Error(EBUSY, "`" + std::string(name) + "` is " + doing + " (" + state_name(s) +
+                          "); try again when that has finished");
 }
 
 bool can_transition(ContainerState from, ContainerState to) {

@@ -15,16 +15,23 @@
 
 namespace cove {
 
-enum class ContainerState { kStopped, kStarting, kRunning, kStopping, kAborting, kFrozen };
+enum class ContainerState { kStopped, kStarting, kRunning, kStopping, kAborting, kFrozen, kCheckpointing, kRestoring };
 
 const char* state_name(ContainerState s);                        // "RUNNING"
 std::optional<ContainerState> parse_state(std::string_view name);  // case-insensitive
+std::string state_names();                                       // "STOPPED STARTING ... RESTORING"
 bool can_transition(ContainerState from, ContainerState to);
 inline bool can_start(ContainerState s) { return s == ContainerState::kStopped; }
 inline bool can_stop(ContainerState s) {
   return s == ContainerState::kRunning || s == ContainerState::kFrozen || s == ContainerState::kStarting;
 }
 inline bool can_attach(ContainerState s) { return s == ContainerState::kRunning; }
+inline bool can_checkpoint(ContainerState s) { return s == ContainerState::kRunning || s == ContainerState::kFrozen; }
+// CHECKPOINTING and RESTORING: the monitor is running CRIU and serves requests only once it is
+// done. The tools refuse to change such a container meanwhile (busy_error); see lifecycle.md.
+inline bool is_busy(ContainerState s) { return s == ContainerState::kCheckpointing || s == ContainerState::kRestoring; }
+// EBUSY "`NAME` is being checkpointed (CHECKPOINTING); try again when that has finished".
+Error busy_error(std::string_view name, ContainerState s);
 
 // What the monitor records about a live container.
 struct RuntimeState {
