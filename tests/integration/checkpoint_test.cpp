@@ -396,6 +396,9 @@ TEST_F(CheckpointTest, CheckFlagsASessionLeaderOutside) {
   EXPECT_NE(check.out.find("BLOCKS   sessions process "), std::string::npos) << check.out;
   EXPECT_NE(check.out.find("(`sleep`, pid " + inside + " inside): its session leader (host pid "), std::string::npos)
       << check.out;
+  // nsenter moves no cgroup: the sleeper is outside the container's, which the dump's freeze misses.
+  EXPECT_NE(check.out.find("BLOCKS   cgroups  process "), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("outside the container's"), std::string::npos) << check.out;
   EXPECT_NE(check.out.find("cannot be checkpointed"), std::string::npos) << check.out;
   auto json = nlohmann::json::parse(cove("cove-checkpoint", "cr-sid", {"--check", "--json"}).out, nullptr, false);
   ASSERT_FALSE(json.is_discarded());

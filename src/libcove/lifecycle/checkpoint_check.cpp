@@ -144,6 +144,46 @@ void check_sessions(pid_t init_pid, const std::vector<pid_t>& tree,
         false);
 }
 
+// "HIERARCHY-ID:CONTROLLERS" -> path, from /proc/PID/cgroup (as the host sees it).
+std::map<std::string, std::string> cgroups_of(pid_t pid) {
+  std::map<std::string, std::string> out;
+  auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!text) return out;
+  for (const auto& line : split(*text, '\n')) {
+    auto colon = line.rfind(':');
+    if (colon == std::string::npos) continue;
+    out[line.substr(0, colon)] = line.substr(colon + 1);
+  }
+  return out;
+}
+
+// The dump freezes the container's cgroup and seizes init's tree: a process of the tree that
+// sits in another cgroup (entered with nsenter, which moves no cgroup) is not frozen, and CRIU
+// fails on it ("Unseizable non-zombie").
+void check_cgroups(pid_t init_pid, const std::vector<pid_t>& tree,
+                   const std::function<void(const char*, std::string, bool)>& add) {
+  auto base = cgroups_of(init_pid);
+  for (pid_t p : tree) {
+    if (p == init_pid) continue;
+    auto mine = cgroups_of(p);
+    for (const auto& [hierarchy, path] : base) {
+      auto it = mine.find(hierarchy);
+      if (it == mine.end()) continue;  // gone meanwhile
+      const std::string& cg = it->second;
+      bool inside = cg == path || (path == "/" ? true : starts_with(cg, path + "/"));
+      if (inside) continue;
+      std::string controllers = hierarchy.substr(hierarchy.find(':') + 1);
+      add("cgroups",
+          "process " + std::to_string(p) + " (`" + comm_of(p) + "`) is in cgroup `" + cg + "` (" +
+              (controllers.empty() ? std::string("cgroup2") : controllers) + "), outside the container's `" + path +
+              "`: the dump freezes the container's cgroup only, so CRIU cannot seize it (move it into the "
+              "container's cgroup or end it)",
+          true);
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid) {
@@ -216,6 +256,7 @@ std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cf
       !console_ok);
   auto tree = descendants(init_pid);
   check_sessions(init_pid, tree, add);
+  check_cgroups(init_pid, tree, add);
   auto sockets = netns_sockets(init_pid);
   std::set<std::string> reported;
   for (pid_t p : tree) {
