@@ -569,7 +569,8 @@ TEST_F(CheckpointTest, BusyWhileCriuRuns) {
 // Output is read as it comes and waited for, never slept on.
 class ConsoleSession {
  public:
-  ConsoleSession(const std::string& path, const std::string& name) {
+  ConsoleSession(const std::string& path, const std::string& name, int tty = 0) {
+    std::string tty_arg = std::to_string(tty);
     master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master_ < 0 || ::grantpt(master_) < 0 || ::unlockpt(master_) < 0) return;
     std::string slave = ::ptsname(master_);
@@ -580,7 +581,7 @@ class ConsoleSession {
       ::ioctl(fd, TIOCSCTTY, 0);
       for (int i = 0; i < 3; ++i) ::dup2(fd, i);
       std::string tool = builddir() + "/cove-console";
-      ::execl(tool.c_str(), tool.c_str(), "-P", path.c_str(), "-n", name.c_str(), nullptr);
+      ::execl(tool.c_str(), tool.c_str(), "-P", path.c_str(), "-n", name.c_str(), "-t", tty_arg.c_str(), nullptr);
       ::_exit(127);
     }
   }
@@ -655,6 +656,62 @@ TEST_F(CheckpointTest, ConsoleWorksAfterRestore) {
   EXPECT_TRUE(again.wait_for("round2trip")) << again.output();
   again.type("\001q");
   EXPECT_EQ(again.wait_exit(), 0) << again.output();
+}
+
+// A session on /dev/tty1 (the busybox template's tty1 shell) survives a checkpoint that leaves
+// the container running and a --stop + restore: the shell keeps its variables and its pid, and
+// cove-console -t 1 reaches it afterwards. This needs CRIU with cove's patch (several ptys
+// whose masters the monitor holds: scripts/criu-patches, installed by scripts/install-criu);
+// with a stock CRIU cove ends the tty sessions instead (documented in cove-checkpoint(1)).
+TEST_F(CheckpointTest, TtySessionSurvivesCheckpointAndRestore) {
+  auto criu_info = criu::probe();
+  ASSERT_TRUE(criu_info.has_value());
+  if (!criu_info->orphan_ttys)
+    GTEST_SKIP() << "CRIU at " << criu_info->path << " lacks cove's patch (scripts/install-criu): tty sessions end";
+  create_busybox("cr-tty");
+  start("cr-tty");
+  // cove-console -t 1 ends when nothing holds the tty: wait for init's tty1 shell first.
+  auto tty1_shell_runs = [&] {
+    return cove("cove-attach", "cr-tty",
+                {"--", "sh", "-c",
+                 "for p in /proc/[0-9]*; do [ \"$(readlink $p/fd/0)\" = /dev/pts/1 ] && exit 0; done; exit 1"})
+               .status == 0;
+  };
+  auto wait_tty1_shell = [&] {
+    bool up = false;
+    for (int i = 0; i < 300 && !(up = tty1_shell_runs()); ++i) ::usleep(20000);
+    return up;
+  };
+  ASSERT_TRUE(wait_tty1_shell()) << "no shell on tty1";
+  auto ask = [&](const char* what) {
+    EXPECT_TRUE(wait_tty1_shell()) << what << ": no shell on tty1";
+    ConsoleSession con(path_, "cr-tty", 1);
+    EXPECT_TRUE(con.wait_for("Connected to tty 1 of `cr-tty`")) << what << con.output();
+    con.type("echo \"v=${KEPT:-none} p=$$ \"$((40+2))\r");
+    EXPECT_TRUE(con.wait_for("42")) << what << con.output();
+    std::string out = con.output();
+    auto at = out.rfind("v=");
+    con.type("\001q");
+    EXPECT_EQ(con.wait_exit(), 0) << what << con.output();
+    return at == std::string::npos ? std::string() : out.substr(at, out.find(' ', out.find("p=", at)) - at);
+  };
+  {
+    ConsoleSession con(path_, "cr-tty", 1);
+    ASSERT_TRUE(con.wait_for("Connected to tty 1 of `cr-tty`")) << con.output();
+    con.type("KEPT=yes; echo set$((1+1))\r");
+    ASSERT_TRUE(con.wait_for("set2")) << con.output();
+    con.type("\001q");
+    ASSERT_EQ(con.wait_exit(), 0) << con.output();
+  }
+  std::string before = ask("before");
+  ASSERT_EQ(before.substr(0, 6), "v=yes ") << before;
+  checkpoint("cr-tty", images("1"), false);
+  std::string after_dump = ask("after a dump");
+  checkpoint("cr-tty", images("2"), true);
+  restore("cr-tty", images("2"));
+  std::string after_restore = ask("after a restore");
+  EXPECT_EQ(after_dump, before);
+  EXPECT_EQ(after_restore, before);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "base/fd_passing.hpp"
 #include "criu/rpc_client.hpp"
+#include "criu/session.hpp"
 #include "support.hpp"
 
 namespace cove::criu {
@@ -82,6 +83,20 @@ TEST(CriuRpcClient, VersionRoundTrip) {
   ASSERT_OK(resp);
   EXPECT_EQ(resp->version().major_number(), 4);
   EXPECT_EQ(resp->version().sublevel(), 1);
+}
+
+TEST(CriuRpcClient, VersionTellsCovesPatchedBuild) {
+  rpc::criu_version v;
+  v.set_major_number(4);
+  v.set_minor_number(2);
+  v.set_sublevel(1);
+  auto stock = info_from_version(v);
+  EXPECT_EQ(stock.version, "4.2.1");
+  EXPECT_FALSE(stock.orphan_ttys);
+  v.set_name("CRIUTIBILITY");
+  EXPECT_FALSE(info_from_version(v).orphan_ttys);
+  v.set_name("+cove.orphan-ttys");
+  EXPECT_TRUE(info_from_version(v).orphan_ttys);
 }
 
 TEST(CriuRpcClient, NotifiesAreAcknowledgedInOrderAndCarryFds) {

@@ -34,11 +34,12 @@ Result<void> record_freezer_thawed(const std::string& images_dir) {
 }
 }  // namespace
 
-Result<DumpResult> dump(const DumpRequest& req) {
+Result<DumpResult> dump(DumpRequest req) {
   UniqueFd dir(::open(req.images_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return Error::from_errno(errno, "open image directory `" + req.images_dir + "`");
   auto session = open_session();
   if (!session) return std::move(session).error();
+  if (req.before_dump) COVE_TRY(req.before_dump(session->info, req));
 
   auto r = make_request(rpc::DUMP);
   auto* o = r.mutable_opts();

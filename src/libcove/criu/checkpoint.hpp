@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,9 @@ struct DumpRequest {
   // tree frozen). With `leave_running`, CRIU leaves the cgroup frozen again: the caller thaws it.
   bool frozen_for_dump = false;
   std::vector<CgroupRoot> cgroup_roots;
+  // Called once the CRIU session is open (its version and abilities known), right before the
+  // DUMP request is built: the caller's last preparations, which may change this request.
+  std::function<Result<void>(const CriuInfo&, DumpRequest&)> before_dump;
 };
 
 struct DumpResult {
@@ -44,6 +48,6 @@ struct DumpResult {
   std::string log_path;
 };
 
-Result<DumpResult> dump(const DumpRequest& req);
+Result<DumpResult> dump(DumpRequest req);
 
 }  // namespace cove::criu

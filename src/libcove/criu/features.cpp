@@ -20,6 +20,13 @@ rpc::criu_req make_request(rpc::criu_req_type type) {
   return req;
 }
 
+CriuInfo info_from_version(const rpc::criu_version& v) {
+  CriuInfo info;
+  info.version = fmt::format("{}.{}.{}", v.major_number(), v.minor_number(), v.sublevel());
+  info.orphan_ttys = v.has_name() && v.name().find("+cove.orphan-ttys") != std::string::npos;
+  return info;
+}
+
 Result<Session> open_session(const SpawnOptions& opts, Ask ask) {
   SpawnOptions o = opts;
   if (o.criu_path.empty()) o.criu_path = find_criu();
@@ -38,7 +45,9 @@ Result<Session> open_session(const SpawnOptions& opts, Ask ask) {
     return std::move(v).error();
   }
   const auto& ver = v->version();
-  s.info.version = fmt::format("{}.{}.{}", ver.major_number(), ver.minor_number(), ver.sublevel());
+  auto known = info_from_version(ver);
+  s.info.version = known.version;
+  s.info.orphan_ttys = known.orphan_ttys;
   if (compare_versions(s.info.version, kMinVersion) < 0)
     return Error(ENOTSUP, fmt::format("CRIU {} at `{}` is too old: cove needs >= {} (scripts/install-criu)",
                                       s.info.version, o.criu_path, kMinVersion));

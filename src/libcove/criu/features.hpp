@@ -18,6 +18,9 @@ inline constexpr const char* kMinVersion = "4.2.1";
 struct CriuInfo {
   std::string path;        // the binary used
   std::string version;     // "4.2.1"
+  // Several ptys whose masters are outside the dumped tree (the console *and* /dev/ttyN
+  // sessions): CRIU built with cove's patch (scripts/criu-patches), which says so in VERSION.
+  bool orphan_ttys = false;
   bool mem_track = false;  // soft-dirty tracking (iterative pre-dump); set by `probe` only
   bool lazy_pages = false; // userfaultfd (post-copy); set by `probe` only
 };

@@ -19,6 +19,9 @@ struct Session {
 enum class Ask { kVersion, kVersionAndFeatures };
 
 Result<Session> open_session(const SpawnOptions& opts = {}, Ask ask = Ask::kVersion);
+// What a VERSION answer tells: "MAJOR.MINOR.SUBLEVEL" and whether the build carries cove's
+// patch for several orphan pts masters (VERSION's `name` contains "+cove.orphan-ttys").
+CriuInfo info_from_version(const rpc::criu_version& version);
 // Fills the fields every request needs (images_dir_fd is proto2-required: -1 when unused).
 rpc::criu_req make_request(rpc::criu_req_type type);
 

@@ -320,21 +320,15 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const C
   meta.frozen = was_frozen;
   meta.mounts = external_mounts(cfg, *mounts);
   if (auto r = pts_indices(t.init_pid, *mounts, cfg.ttys, meta); !r) return std::move(r).error();
-  // CRIU carries at most one pty whose master is outside the dumped tree: the console. The
-  // sessions on /dev/ttyN end at a checkpoint, like a serial line drop: their processes are
-  // killed, and init respawns its gettys/shells on the ttys once they are back (after the dump,
-  // or on fresh ptys after the restore).
+  // Ptys whose masters the monitor holds: the console, and /dev/ttyN. Stock CRIU carries only
+  // one such pty per dump (the console), so there the sessions on /dev/ttyN end at a
+  // checkpoint, like a serial line drop: their processes are killed, and init respawns its
+  // gettys/shells once the ttys are back (after the dump, or on fresh ptys after the restore).
+  // CRIU built with cove's patch (scripts/criu-patches) carries them all: nothing ends.
+  bool ended_ttys = false;
   ScopeExit relink([&] {
-    if (!opts.stop) relink_ttys(t.init_pid, meta);
+    if (ended_ttys && !opts.stop) relink_ttys(t.init_pid, meta);
   });
-  if (t.cgroups && !t.tty_masters.empty()) {
-    // A frozen process cannot die: thawed for the moment it takes.
-    if (was_frozen) COVE_TRY(t.cgroups->set_frozen(false));
-    auto r = end_tty_sessions(t, meta);
-    if (was_frozen) COVE_TRY(t.cgroups->set_frozen(true));
-    if (!r) return std::move(r).error().context("end the tty sessions");
-  }
-  if (t.cgroups) meta.pipes = find_external_pipes(t.cgroups->payload_pids());
 
   criu::DumpRequest req;
   req.pid = t.init_pid;
@@ -343,18 +337,31 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const C
   for (const auto& m : meta.mounts) req.external_mounts.emplace_back(m.mountpoint, m.key);
   if (t.cgroups && t.layout) req.cgroup_roots = cgroup_roots(*t.cgroups, *t.layout);
   if (t.cgroups) req.freeze_cgroup = freezer_dir(*t.cgroups);
-  // CRIU's own freeze checks the freezer every 100 ms, and a v1 freezer still says FREEZING
-  // right after the write: every dump of a running container waited 100 ms. Frozen here with
-  // a fine poll, the cgroup reaches CRIU frozen and CRIU goes straight to seizing the tasks.
-  if (!req.freeze_cgroup.empty() && !was_frozen) {
-    if (auto r = t.cgroups->set_frozen(true); !r) return std::move(r).error().context("freeze for the dump");
-    req.frozen_for_dump = true;
-  }
+  bool frozen_for_dump = false;
+  req.before_dump = [&](const criu::CriuInfo& criu, criu::DumpRequest& r) -> Result<void> {
+    if (t.cgroups && !t.tty_masters.empty() && !criu.orphan_ttys) {
+      // A frozen process cannot die: thawed for the moment it takes.
+      if (was_frozen) COVE_TRY(t.cgroups->set_frozen(false));
+      ended_ttys = true;
+      auto ended = end_tty_sessions(t, meta);
+      if (was_frozen) COVE_TRY(t.cgroups->set_frozen(true));
+      if (!ended) return std::move(ended).error().context("end the tty sessions");
+    }
+    if (t.cgroups) meta.pipes = find_external_pipes(t.cgroups->payload_pids());
+    // CRIU's own freeze checks the freezer every 100 ms, and a v1 freezer still says FREEZING
+    // right after the write: every dump of a running container waited 100 ms. Frozen here with
+    // a fine poll, the cgroup reaches CRIU frozen and CRIU goes straight to seizing the tasks.
+    if (!r.freeze_cgroup.empty() && !was_frozen) {
+      if (auto f = t.cgroups->set_frozen(true); !f) return std::move(f).error().context("freeze for the dump");
+      r.frozen_for_dump = frozen_for_dump = true;
+    }
+    return {};
+  };
   auto res = criu::dump(req);
   if (!res) return std::move(res).error();
   if (auto r = fix_console_session(dir, meta.console_pts); !r) return std::move(r).error().context("console session");
   // CRIU puts a tree that stays running back into the freezer state it was handed.
-  if (req.frozen_for_dump && !opts.stop)
+  if (frozen_for_dump && !opts.stop)
     if (auto r = t.cgroups->set_frozen(false); !r) return std::move(r).error().context("thaw after the dump");
   clean_failed.dismiss();
   meta.criu_version = res->criu.version;
