@@ -414,7 +414,7 @@ Result<void> Container::console(unsigned tty, int escape_char) {
   auto r = monitor::request(p.command_socket(), {{"cmd", "console"}, {"tty", tty}}, 5000, &conn);
   if (!r) return std::move(r).error().context("console");
   if (r->fds.empty()) return Error(EPROTO, "monitor sent no console");
-  return lifecycle::proxy_terminal(r->fds[0].get(), conn.get(), escape_char);
+  return lifecycle::proxy_terminal(r->fds[0].get(), conn.get(), escape_char, /*wait_for_peer=*/true);
 }
 
 Result<std::vector<std::string>> Container::list(const std::string& lxcpath) {

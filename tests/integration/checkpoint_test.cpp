@@ -714,5 +714,23 @@ TEST_F(CheckpointTest, TtySessionSurvivesCheckpointAndRestore) {
   EXPECT_EQ(after_restore, before);
 }
 
+// cove-console on a tty nothing holds yet (no shell spawned there) waits for it instead of
+// ending at once, and shows what a process inside then writes to it.
+class ConsoleTtyTest : public ContainerTest {};
+
+TEST_F(ConsoleTtyTest, WaitsOnATtyNobodyHoldsYet) {
+  create_busybox("con-idle");
+  std::ofstream(path_ + "/con-idle/config", std::ios::app) << "\n[container]\nttys = 2\n";
+  ASSERT_EQ(cove("cove-start", "con-idle").status, 0);
+  ConsoleSession con(path_, "con-idle", 2);
+  ASSERT_TRUE(con.wait_for("Connected to tty 2 of `con-idle`")) << con.output();
+  EXPECT_EQ(con.wait_exit(500), -1) << "the console ended on an idle tty: " << con.output();
+  EXPECT_EQ(cove("cove-attach", "con-idle", {"--", "sh", "-c", "echo hel$((1+1))lo > /dev/tty2"}).status, 0);
+  EXPECT_TRUE(con.wait_for("hel2lo")) << con.output();
+  con.type("\001q");
+  EXPECT_TRUE(con.wait_for("Detached from `con-idle`")) << con.output();
+  EXPECT_EQ(con.wait_exit(), 0) << con.output();
+}
+
 }  // namespace
 }  // namespace cove::test

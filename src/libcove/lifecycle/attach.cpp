@@ -184,7 +184,7 @@ Error parse_failure(const std::string& text) {
 
 }  // namespace
 
-Result<void> proxy_terminal(int master, int hup_fd, int escape) {
+Result<void> proxy_terminal(int master, int hup_fd, int escape, bool wait_for_peer) {
   struct termios saved;
   bool raw = false;
   if (::isatty(0) && ::tcgetattr(0, &saved) == 0) {
@@ -203,18 +203,25 @@ Result<void> proxy_terminal(int master, int hup_fd, int escape) {
   };
   sync_size();
   bool stdin_open = true, saw_escape = false, done = false;
+  bool peerless = false;  // wait_for_peer: the slave is not open; the master is left alone a while
   char buf[8192];
   while (!done) {
-    struct pollfd p[4] = {{master, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}, {winch.get(), POLLIN, 0},
-                          {hup_fd, POLLIN, 0}};
-    if (::poll(p, 4, -1) < 0) {
+    struct pollfd p[4] = {{peerless ? -1 : master, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0},
+                          {winch.get(), POLLIN, 0}, {hup_fd, POLLIN, 0}};
+    int ready = ::poll(p, 4, peerless ? 100 : -1);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (ready == 0) peerless = false;  // look at the master again
     if (p[0].revents) {
       ssize_t n = ::read(master, buf, sizeof buf);
-      if (n <= 0) break;
-      (void)!::write(1, buf, static_cast<size_t>(n));
+      if (n <= 0) {
+        if (!wait_for_peer || (n < 0 && errno != EIO)) break;
+        peerless = true;
+      } else {
+        (void)!::write(1, buf, static_cast<size_t>(n));
+      }
     }
     if (p[1].revents) {
       ssize_t n = ::read(0, buf, sizeof buf);

@@ -33,6 +33,9 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
 // Copies stdin -> master and master -> stdout until the master hangs up, `hup_fd` (if >= 0)
 // hangs up, or the user types `escape` followed by 'q' (escape < 0: no escape).
 // Puts a terminal on stdin into raw mode for the duration and forwards window size changes.
-Result<void> proxy_terminal(int master, int hup_fd, int escape);
+// `wait_for_peer` (a console): while nothing holds the tty's slave (EIO/hang-up on the master,
+// e.g. before init spawned its shell there), keep the session and retry every 100 ms instead of
+// ending it.
+Result<void> proxy_terminal(int master, int hup_fd, int escape, bool wait_for_peer = false);
 
 }  // namespace cove::lifecycle
