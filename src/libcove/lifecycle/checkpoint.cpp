@@ -191,21 +191,36 @@ Result<void> end_tty_sessions(const CheckpointTarget& t, const criu::ImageMeta& 
   return {};
 }
 
-void relink_ttys(pid_t init_pid, const criu::ImageMeta& meta) {
-  std::string dev = "/proc/" + std::to_string(init_pid) + "/root/dev/";
-  struct stat st;
-  bool as_owner = ::stat(dev.c_str(), &st) == 0 && st.st_uid != 0;
-  if (as_owner) {
+// For its lifetime, file operations act as the owner of `dir` (the container's root for its
+// /dev), so that what they create belongs to the container; nothing changes for a root-owned
+// `dir` (a privileged container).
+class AsOwnerOf {
+ public:
+  explicit AsOwnerOf(const std::string& dir) {
+    struct stat st;
+    active_ = ::stat(dir.c_str(), &st) == 0 && st.st_uid != 0;
+    if (!active_) return;
     ::setfsgid(st.st_gid);
     ::setfsuid(st.st_uid);
   }
-  for (size_t i = 0; i < meta.tty_pts.size(); ++i)
-    if (meta.tty_pts[i] > 0)
-      (void)::symlink(("pts/" + std::to_string(meta.tty_pts[i])).c_str(), (dev + "tty" + std::to_string(i + 1)).c_str());
-  if (as_owner) {
+  ~AsOwnerOf() {
+    if (!active_) return;
     ::setfsuid(0);
     ::setfsgid(0);
   }
+  AsOwnerOf(const AsOwnerOf&) = delete;
+  AsOwnerOf& operator=(const AsOwnerOf&) = delete;
+
+ private:
+  bool active_ = false;
+};
+
+void relink_ttys(pid_t init_pid, const criu::ImageMeta& meta) {
+  std::string dev = "/proc/" + std::to_string(init_pid) + "/root/dev/";
+  AsOwnerOf owner(dev);
+  for (size_t i = 0; i < meta.tty_pts.size(); ++i)
+    if (meta.tty_pts[i] > 0)
+      (void)::symlink(("pts/" + std::to_string(meta.tty_pts[i])).c_str(), (dev + "tty" + std::to_string(i + 1)).c_str());
 }
 
 }  // namespace
@@ -457,18 +472,7 @@ class StagedRoot {
 // and a host-root-owned pty or link would be out of reach of the container's root.
 Result<UniqueFd> reopen_tty(pid_t init_pid, size_t n) {
   std::string dev = "/proc/" + std::to_string(init_pid) + "/root/dev/";
-  struct stat st;
-  bool as_owner = ::stat(dev.c_str(), &st) == 0 && st.st_uid != 0;
-  if (as_owner) {
-    ::setfsgid(st.st_gid);
-    ::setfsuid(st.st_uid);
-  }
-  ScopeExit back([&] {
-    if (as_owner) {
-      ::setfsuid(0);
-      ::setfsgid(0);
-    }
-  });
+  AsOwnerOf owner(dev);
   UniqueFd master(::open((dev + "pts/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!master) return Error::from_errno(errno, "open the container's ptmx");
   int unlock = 0, index = -1;
