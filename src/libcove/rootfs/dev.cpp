@@ -62,10 +62,7 @@ Result<std::vector<UniqueFd>> clone_host_nodes() {
 }
 
 Result<DevPtys> setup_dev(int rootfd, unsigned ttys, std::vector<UniqueFd> nodes, const std::string& mount_context) {
-  auto with_context = [&](std::string data) {
-    if (!mount_context.empty()) data += std::string(data.empty() ? "" : ",") + "context=\"" + mount_context + "\"";
-    return data;
-  };
+  auto with_context = [&](const char* data) { return with_mount_context(data, mount_context); };
   if (auto r = mount_in_root(rootfd, "tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, with_context("mode=755,size=1024k"),
                              Create::kDir);
       !r)

@@ -28,9 +28,8 @@ Result<void> mask_paths(int rootfd, const std::vector<std::string>& rels, const 
       COVE_TRY(bind_in_root(rootfd, fd_path(empty_dir.get()), rel, false, kMaskFlags, Create::kNone));
     } else if (S_ISDIR(st.st_mode)) {
       // Read-only from its first mount on: the superblock itself is read-only.
-      std::string data = "size=0,mode=555";
-      if (!mount_context.empty()) data += ",context=\"" + mount_context + "\"";
-      COVE_TRY(do_mount("tmpfs", target, "tmpfs", kMaskFlags, data, "/" + rel));
+      COVE_TRY(do_mount("tmpfs", target, "tmpfs", kMaskFlags, with_mount_context("size=0,mode=555", mount_context),
+                        "/" + rel));
       auto root = open_in_root(rootfd, rel, Create::kNone);  // now resolves to the tmpfs
       if (!root) return std::move(root).error().context("mask `/" + rel + "`");
       empty_dir = std::move(*root);

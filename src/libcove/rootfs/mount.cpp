@@ -67,6 +67,11 @@ Result<void> do_mount(const std::string& source, const std::string& target_path,
   return {};
 }
 
+std::string with_mount_context(std::string data, const std::string& selinux_context) {
+  if (!selinux_context.empty()) data += std::string(data.empty() ? "" : ",") + "context=\"" + selinux_context + "\"";
+  return data;
+}
+
 Result<void> mount_in_root(int rootfd, const std::string& source, const std::string& rel, const char* fstype,
                            unsigned long flags, const std::string& data, Create create) {
   auto fd = open_in_root(rootfd, rel, create);

@@ -22,6 +22,8 @@ std::string fd_path(int fd);
 // mount(2) with an error naming the target as the container will see it.
 Result<void> do_mount(const std::string& source, const std::string& target_path, const char* fstype,
                       unsigned long flags, const std::string& data, const std::string& shown_target);
+// Mount data `data` plus SELinux's `context="CONTEXT"` when `selinux_context` is not empty.
+std::string with_mount_context(std::string data, const std::string& selinux_context);
 // Mounts onto `rel` inside the rootfs (resolved safely).
 Result<void> mount_in_root(int rootfd, const std::string& source, const std::string& rel, const char* fstype,
                            unsigned long flags, const std::string& data, Create create);
