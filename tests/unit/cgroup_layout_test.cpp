@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -148,6 +149,34 @@ TEST(CgroupParseLayout, SameHierarchyMountedTwiceIsListedOnce) {
   CG_ASSERT_OK(l);
   EXPECT_EQ(l->hierarchies.size(), 10u);
   EXPECT_EQ(l->find_v1("memory")->mount_point, "/sys/fs/cgroup/memory");
+}
+
+TEST(CgroupCriuYard, NamesEachHierarchyAsCriuDoes) {
+  auto l = parse_layout(kHybridMountinfo);
+  CG_ASSERT_OK(l);
+  auto entries = criu_yard_entries(*l);
+  ASSERT_EQ(entries.size(), 10u);
+  EXPECT_EQ(entries[0], (std::pair<std::string, std::string>{"cpu", "/sys/fs/cgroup/cpu"}));
+  EXPECT_EQ(entries[8], (std::pair<std::string, std::string>{"systemd", "/sys/fs/cgroup/systemd"}));
+  EXPECT_EQ(entries[9], (std::pair<std::string, std::string>{"unified", "/sys/fs/cgroup/unified"}));
+  // Every hierarchy a process of this host is in has its entry.
+  auto names = criu_yard_names(kHybridProcCgroup);
+  ASSERT_EQ(names.size(), 10u);
+  for (const auto& n : names)
+    EXPECT_TRUE(std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e.first == n; })) << n;
+  EXPECT_EQ(criu_yard_names("4:cpuacct,cpu:/a\n1:name=systemd:/\n0::/x\n"),
+            (std::vector<std::string>{"cpuacct,cpu", "systemd", "unified"}));
+  auto v1 = parse_layout(kV1OnlyMountinfo);
+  CG_ASSERT_OK(v1);
+  auto v1_entries = criu_yard_entries(*v1);
+  ASSERT_FALSE(v1_entries.empty());
+  EXPECT_EQ(v1_entries[1].first, "cpuacct,cpu");  // as the kernel lists them, in both files
+}
+
+TEST(CgroupCriuYard, NoneWhenAHierarchyIsMountedFromBelowItsRoot) {
+  auto l = parse_layout(kSubRootMountinfo);
+  CG_ASSERT_OK(l);
+  EXPECT_TRUE(criu_yard_entries(*l).empty());
 }
 
 TEST(CgroupParseLayout, UnescapesPaths) {

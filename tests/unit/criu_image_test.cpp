@@ -113,6 +113,18 @@ TEST(CriuImageMeta, ReadFromDirectory) {
   EXPECT_ERROR_CONTAINS(read_meta(dir.path()), "malformed");
 }
 
+TEST(CriuImageMeta, NetworkLockOnlyWhenSomethingButLoopback) {
+  EXPECT_FALSE(needs_network_lock({"lo"}));
+  EXPECT_TRUE(needs_network_lock({"lo", "eth0"}));
+  EXPECT_TRUE(needs_network_lock({}));  // unknown (a record of an older cove)
+  ImageMeta m;
+  m.container = "c1";
+  m.interfaces = {"lo", "veth0"};
+  auto back = decode_meta(encode_meta(m));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->interfaces, m.interfaces);
+}
+
 TEST(CriuImageMeta, CompareVersions) {
   EXPECT_EQ(compare_versions("4.2.1", "4.2.1"), 0);
   EXPECT_LT(compare_versions("4.1.1", "4.2.1"), 0);

@@ -21,5 +21,19 @@ TEST(ProcScan, NamespacedIdsOfAHostProcess) {
   EXPECT_TRUE(parse_namespaced_ids("Name:\tx\n").pid.empty());
 }
 
+// /proc/PID/net/dev of a container with only a loopback, and of a host.
+TEST(ProcScan, NetDevInterfaces) {
+  const char* header =
+      "Inter-|   Receive                                                |  Transmit\n"
+      " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier "
+      "compressed\n";
+  EXPECT_EQ(parse_net_dev(std::string(header) + "    lo:       0       0    0    0    0     0          0         0 "
+                                                 "       0       0    0    0    0     0       0          0\n"),
+            std::vector<std::string>{"lo"});
+  EXPECT_EQ(parse_net_dev(std::string(header) + "    lo: 1 2 0 0 0 0 0 0 1 2 0 0 0 0 0 0\n  eth0:3 4 0 0 0 0 0 0 5 6 0 0 0 0 0 0\n"),
+            (std::vector<std::string>{"lo", "eth0"}));
+  EXPECT_TRUE(parse_net_dev(header).empty());
+}
+
 }  // namespace
 }  // namespace cove::lifecycle

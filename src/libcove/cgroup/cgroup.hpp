@@ -53,6 +53,15 @@ Result<std::string> directory_of(const Hierarchy& h, const std::string& cgroup_p
 // cgroup filesystem is mounted.
 Result<Layout> detect_layout();
 
+// A cgroup "yard" for CRIU: the directory of hierarchy mounts CRIU otherwise makes for itself
+// on every dump and restore (one mount per hierarchy, 10-15 ms on a v1 host). CRIU names each
+// entry after the hierarchy's controllers as /proc/PID/cgroup lists them ("cpu,cpuacct",
+// "systemd" for name=systemd, "unified" for v2). `criu_yard_entries` gives (name, mount point)
+// for every hierarchy, or nothing when one is mounted from below its root (the paths CRIU
+// builds would be wrong); `criu_yard_names` the names a process's cgroup file needs (pure).
+std::vector<std::pair<std::string, std::string>> criu_yard_entries(const Layout& layout);
+std::vector<std::string> criu_yard_names(const std::string& proc_cgroup);
+
 struct Stats {
   std::optional<uint64_t> cpu_usage_ns;
   std::optional<uint64_t> memory_current;
@@ -80,6 +89,11 @@ class ContainerCgroups {
   // On failure removes what it created.
   Result<void> create();
   Result<void> attach_monitor(pid_t pid);
+  // Moves the caller out of the monitor cgroups (into their parents, as destroy() does) from a
+  // forked child, and returns the child's pid (reap it before destroy()). The kernel makes the
+  // first cgroup.procs write after a quiet spell wait for an RCU grace period (5-15 ms here):
+  // started when a stop begins, that wait overlaps the stop instead of delaying its end.
+  Result<pid_t> leave_monitor_in_background();
   Result<void> attach_payload(pid_t pid);
   // chown of the payload dirs and the files a delegatee writes (cgroup.procs, tasks,
   // cgroup.subtree_control, cgroup.threads) to the container root's host ids.

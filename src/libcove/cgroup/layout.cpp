@@ -191,4 +191,33 @@ Result<Layout> detect_layout() {
   return layout;
 }
 
+namespace {
+std::string yard_name(std::vector<std::string> controllers) {
+  for (auto& c : controllers)
+    if (starts_with(c, "name=")) c = c.substr(5);
+  return controllers.empty() ? "unified" : join(controllers, ",");
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> criu_yard_entries(const Layout& layout) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& h : layout.hierarchies) {
+    if (h.mount_root != "/") return {};
+    out.emplace_back(h.v2 ? std::string("unified") : yard_name(h.controllers), h.mount_point);
+  }
+  return out;
+}
+
+std::vector<std::string> criu_yard_names(const std::string& proc_cgroup) {
+  std::vector<std::string> out;
+  for (const auto& line : split(proc_cgroup, '\n')) {
+    auto first = line.find(':');
+    auto second = first == std::string::npos ? first : line.find(':', first + 1);
+    if (second == std::string::npos) continue;
+    std::string list = line.substr(first + 1, second - first - 1);
+    out.push_back(yard_name(list.empty() ? std::vector<std::string>{} : split(list, ',')));
+  }
+  return out;
+}
+
 }  // namespace cove::cgroup

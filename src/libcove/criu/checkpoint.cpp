@@ -53,11 +53,11 @@ Result<DumpResult> dump(DumpRequest req) {
   o->set_file_locks(req.file_locks);
   o->set_orphan_pts_master(req.orphan_pts_master);
   o->set_notify_scripts(true);
-  // The container's netns holds nothing but its own traffic: CRIU locks it with nftables (no
-  // iptables-restore exec per dump).
-  o->set_network_lock(rpc::NFTABLES);
+  // nftables: no iptables-restore exec per dump.
+  o->set_network_lock(req.lock_network ? rpc::NFTABLES : rpc::SKIP);
   for (const auto& [mountpoint, key] : req.external_mounts) o->add_external("mnt[" + mountpoint + "]:" + key);
   if (!req.freeze_cgroup.empty()) o->set_freeze_cgroup(req.freeze_cgroup);
+  if (!req.cgroup_yard.empty()) o->set_cgroup_yard(req.cgroup_yard);
   for (const auto& cg : req.cgroup_roots) {
     auto* root = o->add_cg_root();
     if (!cg.controller.empty()) root->set_ctrl(cg.controller);

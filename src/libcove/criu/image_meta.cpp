@@ -26,6 +26,13 @@ std::vector<config::IdMapEntry> idmap_from(const Json& a) {
 }
 }  // namespace
 
+bool needs_network_lock(const std::vector<std::string>& interfaces) {
+  if (interfaces.empty()) return true;
+  for (const auto& name : interfaces)
+    if (name != "lo") return true;
+  return false;
+}
+
 int compare_versions(const std::string& a, const std::string& b) {
   std::istringstream ia(a), ib(b);
   for (;;) {
@@ -67,6 +74,7 @@ std::string encode_meta(const ImageMeta& m) {
             {"tty_pts", m.tty_pts},
             {"mounts", mounts},
             {"pipes", pipes},
+            {"interfaces", m.interfaces},
             {"stopped", m.stopped},
             {"frozen", m.frozen},
             {"dumped_at_ms", m.dumped_at_ms},
@@ -101,6 +109,7 @@ Result<ImageMeta> decode_meta(const std::string& text) {
       m.mounts.push_back({x.value("key", ""), x.value("mountpoint", ""), x.value("source", "")});
     for (const auto& p : j.value("pipes", Json::array()))
       m.pipes.push_back({p.value("inode", uint64_t{0}), p.value("write_end", false)});
+    m.interfaces = j.value("interfaces", std::vector<std::string>{});
     m.stopped = j.value("stopped", false);
     m.frozen = j.value("frozen", false);
     m.dumped_at_ms = j.value("dumped_at_ms", int64_t{0});

@@ -47,6 +47,9 @@ struct ImageMeta {
   std::vector<int> tty_pts;  // pts index of /dev/tty1..N
   std::vector<ExternalMount> mounts;
   std::vector<ExternalPipe> pipes;
+  // Network interfaces of the container's netns at the dump (/proc/PID/net/dev); empty in
+  // records written before cove recorded them.
+  std::vector<std::string> interfaces;
   bool stopped = false;    // dumped with --stop
   bool frozen = false;     // frozen by its user at the dump: restored FROZEN
   int64_t dumped_at_ms = 0;
@@ -61,6 +64,11 @@ Result<ImageMeta> read_meta(const std::string& images_dir);
 // Refuses images of another container, of a newer image format, or made by a newer CRIU
 // than `criu_version` (the one that will restore).
 Result<void> check_restorable(const ImageMeta& m, const std::string& container, const std::string& criu_version);
+
+// Whether the network of a container with these interfaces must be locked while CRIU has it:
+// not when it has only a loopback (nothing outside can send to it, everything inside is
+// frozen), and always when unknown (an empty list).
+bool needs_network_lock(const std::vector<std::string>& interfaces);
 
 // "4.2.1" >= "4.2" etc.; non-numeric parts compare as 0.
 int compare_versions(const std::string& a, const std::string& b);

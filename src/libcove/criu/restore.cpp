@@ -42,9 +42,10 @@ Result<RestoreResult> restore(const RestoreRequest& req) {
   o->set_file_locks(req.file_locks);
   o->set_orphan_pts_master(true);
   o->set_notify_scripts(true);
-  o->set_network_lock(rpc::NFTABLES);
+  o->set_network_lock(req.lock_network ? rpc::NFTABLES : rpc::SKIP);
   // FULL: the properties recorded at dump (limits) are written into our pre-created cgroups too.
   o->set_manage_cgroups(true);
+  if (!req.cgroup_yard.empty()) o->set_cgroup_yard(req.cgroup_yard);
   o->set_manage_cgroups_mode(req.restore_cgroup_properties ? rpc::FULL : rpc::SOFT);
   for (const auto& [key, path] : req.external_mounts) o->add_external("mnt[" + key + "]:" + path);
   for (const auto& [key, fd] : req.inherit_fds) {

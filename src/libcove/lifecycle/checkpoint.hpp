@@ -26,6 +26,7 @@ namespace cove::lifecycle {
 struct CheckpointTarget {
   const config::ContainerConfig* cfg = nullptr;
   std::string lxcpath;
+  std::string runtime_dir;  // /run/cove/KEY: CRIU's cgroup yard
   std::string config_path;
   pid_t init_pid = 0;
   cgroup::ContainerCgroups* cgroups = nullptr;
@@ -54,7 +55,7 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& target, co
 
 struct RestoreTarget {
   const config::ContainerConfig* cfg = nullptr;
-  std::string runtime_dir;  // /run/cove/KEY: staging for the idmapped rootfs
+  std::string runtime_dir;  // /run/cove/KEY: staging for the idmapped rootfs, CRIU's cgroup yard
   cgroup::ContainerCgroups* cgroups = nullptr;  // created by the caller (with limits)
   const cgroup::Layout* layout = nullptr;
   std::vector<int> inherit_fds;  // extra fds given by the caller (unused keys are ignored)

@@ -88,6 +88,24 @@ Result<std::vector<MountInfo>> read_mountinfo(pid_t pid) {
   return parse_mountinfo(*text);
 }
 
+std::vector<std::string> parse_net_dev(const std::string& text) {
+  // Two header lines, then "  NAME: counters..." per interface.
+  std::vector<std::string> out;
+  for (const auto& line : split(text, '\n')) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos || line.find('|') != std::string::npos) continue;
+    auto name = trim(std::string_view(line).substr(0, colon));
+    if (!name.empty()) out.emplace_back(name);
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> net_interfaces(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/net/dev");
+  if (!text) return std::move(text).error();
+  return parse_net_dev(*text);
+}
+
 Result<std::vector<std::string>> list_dir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return Error::from_errno(errno, "list `" + dir + "`");

@@ -29,6 +29,10 @@ struct MountInfo {
 std::vector<MountInfo> parse_mountinfo(const std::string& text);
 Result<std::vector<MountInfo>> read_mountinfo(pid_t pid);
 
+// Interface names from the text of /proc/PID/net/dev (pure), and of the process's netns.
+std::vector<std::string> parse_net_dev(const std::string& text);
+Result<std::vector<std::string>> net_interfaces(pid_t pid);
+
 // Entry names of a directory (no "." and "..").
 Result<std::vector<std::string>> list_dir(const std::string& dir);
 
