@@ -217,11 +217,11 @@ Result<void> kill_payload(const std::vector<std::string>& dirs, Clock::time_poin
 
 // A monitor that cleans up after its container sits in its own monitor cgroup, which then could
 // not be removed. Move the caller back to the parent, the cgroup it was started in.
-Result<void> leave(const std::vector<std::string>& dirs) {
-  std::string self = std::to_string(::getpid());
+Result<void> leave(const std::vector<std::string>& dirs, pid_t pid) {
+  std::string self = std::to_string(pid);
   for (const auto& dir : dirs) {
     auto pids = read_procs(dir);
-    if (!pids || std::find(pids->begin(), pids->end(), ::getpid()) == pids->end()) continue;
+    if (!pids || std::find(pids->begin(), pids->end(), pid) == pids->end()) continue;
     if (auto r = write_existing(dirname_of(dir) + "/cgroup.procs", self); !r)
       return std::move(r).error().context("move pid `" + self + "` out of `" + dir + "`");
   }
@@ -325,6 +325,17 @@ Result<void> ContainerCgroups::create() {
 Result<void> ContainerCgroups::attach_monitor(pid_t pid) { return attach_to(monitor_dirs_, pid); }
 Result<void> ContainerCgroups::attach_payload(pid_t pid) { return attach_to(payload_dirs_, pid); }
 
+Result<pid_t> ContainerCgroups::leave_monitor_in_background() {
+  std::vector<std::string> monitor;
+  for (const auto& d : monitor_dirs_)
+    if (is_cove_dir(d, kMonitorPrefix)) monitor.push_back(d);
+  pid_t self = ::getpid();
+  pid_t child = ::fork();
+  if (child < 0) return Error::from_errno(errno, "fork to leave the monitor cgroup");
+  if (child == 0) ::_exit(leave(monitor, self) ? 0 : 1);
+  return child;
+}
+
 // The delegatee may then create sub-cgroups, move its processes between them and (v2) enable
 // controllers for them; limits set on the payload cgroup itself stay root-owned.
 Result<void> ContainerCgroups::delegate(uid_t uid, gid_t gid) {
@@ -386,7 +397,7 @@ Result<void> ContainerCgroups::destroy(int timeout_ms) {
     if (path_exists(d + "/cgroup.freeze")) (void)write_existing(d + "/cgroup.freeze", "0");
   }
   note(kill_payload(payload, deadline, timeout_ms));
-  note(leave(monitor));
+  note(leave(monitor, ::getpid()));
   for (const auto* dirs : {&payload, &monitor})
     for (const auto& d : *dirs) note(remove_cgroup_tree(ops_, d, deadline));
   if (first) return std::move(*first).context("destroy cgroups");

@@ -81,6 +81,12 @@ class Monitor {
   Result<void> start();
   int loop();
   void report_start(const Result<void>& r);
+  // After a reported start or restore: the monitor joins its own cgroup if start() left that.
+  void join_monitor_cgroup_late();
+  // A stop has begun: the monitor leaves its cgroup (so that cleanup can remove it) from a
+  // child, beside the stop (cgroup::ContainerCgroups::leave_monitor_in_background).
+  void start_leaving_monitor_cgroup();
+  void finish_leaving_monitor_cgroup();  // waits for that child
   void cleanup();
 
  private:
@@ -127,6 +133,9 @@ class Monitor {
   bool done_ = false;
   bool escalated_ = false;
   bool created_runtime_dir_ = false;
+  bool join_monitor_cgroup_late_ = false;
+  bool left_monitor_cgroup_ = false;
+  pid_t cgroup_mover_ = -1;
   int exit_status_ = 0;
   bool have_time_ns_ = path_exists("/proc/self/ns/time");
   int64_t started_at_ = now_ms();
@@ -224,6 +233,7 @@ void Monitor::handle_checkpoint(int fd, const Json& req) {
   lifecycle::CheckpointTarget t;
   t.cfg = &cfg_;
   t.lxcpath = opts_.lxcpath;
+  t.runtime_dir = paths_.runtime_dir();
   t.config_path = paths_.config();
   t.init_pid = init_.pid;
   t.cgroups = &*cgroups_;
@@ -232,8 +242,15 @@ void Monitor::handle_checkpoint(int fd, const Json& req) {
   lifecycle::CheckpointOptions o;
   o.images_dir = req.value("dir", "");
   o.stop = stop;
+  if (stop) start_leaving_monitor_cgroup();
   auto r = lifecycle::checkpoint_container(t, o);
   if (!r || !stop) (void)write_state(before);  // a failed dump leaves the container as it was
+  if (!r && left_monitor_cgroup_) {
+    // The container goes on: so does the monitor, in its cgroup again.
+    finish_leaving_monitor_cgroup();
+    left_monitor_cgroup_ = false;
+    if (auto j = cgroups_->attach_monitor(::getpid()); !j) log::warn("rejoin monitor cgroup: {}", j.error().message());
+  }
   if (!r) {
     (void)send_json(fd, error_reply(r.error()));
     return;
@@ -306,9 +323,17 @@ Result<void> Monitor::start() {
   cgroups_ = std::move(*cgs);
   COVE_TRY(write_state(setting_up));  // records the cgroup dirs before creating them
   if (auto r = cgroups_->create(); !r) return std::move(r).error().context("create cgroups");
-  if (auto r = cgroups_->attach_monitor(::getpid()); !r) return std::move(r).error().context("join monitor cgroup");
+  // The monitor leaves its starter's cgroup for its own (a session being closed must not take
+  // the container's monitor with it). The kernel makes the first cgroup.procs write after a
+  // quiet spell wait for an RCU grace period (10-15 ms here), and a start or restore pays it
+  // again when init or CRIU's tasks join the payload: with v1 controllers only, nothing depends
+  // on the monitor's own move, which then comes after the start or restore is reported. With
+  // v2 controllers it comes first: they are enabled in the parent, which it must have left.
+  const cgroup::Hierarchy* v2 = layout_.v2();
+  join_monitor_cgroup_late_ = !v2 || v2->controllers.empty();
+  if (!join_monitor_cgroup_late_)
+    if (auto r = cgroups_->attach_monitor(::getpid()); !r) return std::move(r).error().context("join monitor cgroup");
   // Limits go on before init joins the payload cgroup, so they hold from its first instruction.
-  // On v2 this enables controllers in the parent, which the monitor has just left.
   if (auto r = cgroups_->apply(cfg_.cgroup.limits); !r) return std::move(r).error();
   // The socket exists before RUNNING is recorded; requests made meanwhile wait in its backlog.
   COVE_TRY(open_command_socket());
@@ -330,7 +355,29 @@ void Monitor::report_start(const Result<void>& r) {
   }
 }
 
+void Monitor::join_monitor_cgroup_late() {
+  if (!join_monitor_cgroup_late_ || !cgroups_) return;
+  join_monitor_cgroup_late_ = false;
+  if (auto r = cgroups_->attach_monitor(::getpid()); !r) log::warn("join monitor cgroup: {}", r.error().message());
+}
+
+void Monitor::start_leaving_monitor_cgroup() {
+  if (left_monitor_cgroup_ || !cgroups_) return;
+  left_monitor_cgroup_ = true;
+  auto mover = cgroups_->leave_monitor_in_background();
+  if (mover) cgroup_mover_ = *mover;
+  else log::warn("{}", mover.error().message());  // cleanup's destroy() moves the monitor itself
+}
+
+void Monitor::finish_leaving_monitor_cgroup() {
+  if (cgroup_mover_ <= 0) return;
+  while (::waitpid(cgroup_mover_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  cgroup_mover_ = -1;
+}
+
 void Monitor::cleanup() {
+  finish_leaving_monitor_cgroup();
   if (init_.pid > 0) {
     ::kill(init_.pid, SIGKILL);
     ::waitpid(init_.pid, nullptr, __WALL);
@@ -353,6 +400,7 @@ void Monitor::begin_stop(int sig, unsigned timeout_s) {
   if (state_ == ContainerState::kFrozen)
     if (auto r = cgroups_->set_frozen(false); !r) log::warn("thaw before stop: {}", r.error().message());
   if (state_ != ContainerState::kStopping) (void)write_state(ContainerState::kStopping);
+  start_leaving_monitor_cgroup();
   log::info("sending {} to init (pid {}), timeout {}s", sig, init_.pid, timeout_s);
   sys::pidfd_send_signal(init_.pidfd.get(), sig, nullptr, 0);
   if (sig != SIGKILL) arm_timer(timeout_s);
@@ -400,8 +448,10 @@ void Monitor::handle_signal() {
     if (si.ssi_signo == SIGCHLD) {
       int status;
       pid_t p;
-      while ((p = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0)
+      while ((p = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
+        if (p == cgroup_mover_) cgroup_mover_ = -1;
         if (p == init_.pid) on_init_exit(status);
+      }
     } else if (!stop_requested_) {
       // SIGTERM/SIGINT/SIGHUP to the monitor: a clean stop.
       stop_requested_ = true;
@@ -643,6 +693,7 @@ int run_monitor(const MonitorOptions& opts) {
   }
   log::info("running");
   m.report_start(r);
+  m.join_monitor_cgroup_late();
   // Setup used the heap far more than the loop will: give it back (monitor memory is per container).
   ::malloc_trim(0);
   return m.loop();
