@@ -299,7 +299,7 @@ Result<criu::ImageMeta> inspect_images(const std::string& images_dir, const std:
 
 namespace {
 
-// cgroup::criu_yard_entries as a directory of symlinks to the host's hierarchy mounts, for the
+// cgroup::criu_yard_entries as a directory of (relative) symlinks to the host's hierarchy mounts, for the
 // time of one CRIU run: CRIU then mounts no hierarchy of its own (10-15 ms per dump and per
 // restore on a v1 host). Empty path() when the layout does not allow it (CRIU mounts its own,
 // as before). A hierarchy CRIU does not find there (images from a host with other ones) it
@@ -324,8 +324,14 @@ class CriuYard {
       return;
     }
     path_ = path;
+    // Relative links: CRIU opens them from its yard fd also in restored tasks that have their
+    // own root and mount namespace already, where "/sys/fs/cgroup/..." would name the
+    // container's view; "../../.." climbs the yard's own tree, the host's.
+    std::string up;
+    for (char c : path_)
+      if (c == '/') up += "../";
     for (const auto& [name, mount] : entries)
-      if (::symlink(mount.c_str(), (path_ + "/" + name).c_str()) < 0) {
+      if (::symlink((up + mount.substr(1)).c_str(), (path_ + "/" + name).c_str()) < 0) {
         log::debug("criu cgroup yard: symlink `{}`: {}", name, std::strerror(errno));
         remove();
         return;
