@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -132,6 +133,57 @@ TEST_F(CheckpointTest, PrivilegedRoundTrip) {
   start("cr-priv");
   start_counter("cr-priv");
   round_trip("cr-priv", "1");
+}
+
+// What CRIU (with cove's patches 0005, 0006) and cove (no network lock for a loopback-only
+// netns) take shortcuts for still travels when it is not as a new container has it: a file in
+// /dev/shm, an extra loopback address and policy rule; and the defaults come back when only they
+// are there.
+TEST_F(CheckpointTest, NetnsAndShmStateTravels) {
+  create_busybox("cr-net");
+  start("cr-net");
+  auto r = cove("cove-attach", "cr-net",
+                {"--", "sh", "-c",
+                 "echo kept > /dev/shm/x && ip addr add 127.0.0.2/8 dev lo && "
+                 "ip rule add from 10.1.0.0/16 lookup main pref 100"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  checkpoint("cr-net", images("1"), true);
+  auto meta = nlohmann::json::parse(read_text(images("1") + "/cove-image.json"), nullptr, false);
+  EXPECT_EQ(meta.value("interfaces", nlohmann::json::array()), nlohmann::json::array({"lo"}));
+  restore("cr-net", images("1"));
+  // The restore monitor leaves its starter's cgroup for its own (on v1 hosts right after it
+  // reported the restore: poll).
+  std::string monitor = std::to_string(monitor_pid("cr-net"));
+  std::string own;
+  for (int i = 0; i < 100 && own.find("cove.monitor.cr-net") == std::string::npos; ++i) {
+    own = read_text("/proc/" + monitor + "/cgroup");
+    ::usleep(20000);
+  }
+  EXPECT_NE(own.find("cove.monitor.cr-net"), std::string::npos) << own;
+  EXPECT_EQ(attach_out("cr-net", {"cat", "/dev/shm/x"}), "kept");
+  auto addrs = attach_out("cr-net", {"ip", "addr", "show", "dev", "lo"});
+  for (const char* a : {"127.0.0.1/8", "127.0.0.2/8", "::1/128"}) EXPECT_NE(addrs.find(a), std::string::npos) << addrs;
+  auto rules = attach_out("cr-net", {"ip", "rule"});
+  for (const char* a : {"0:", "100:", "from 10.1.0.0/16 lookup main", "32766:", "32767:"})
+    EXPECT_NE(rules.find(a), std::string::npos) << rules;
+
+  r = cove("cove-attach", "cr-net",
+           {"--", "sh", "-c", "rm /dev/shm/x && ip addr del 127.0.0.2/8 dev lo && ip rule del pref 100"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  checkpoint("cr-net", images("2"), true);
+  restore("cr-net", images("2"));
+  EXPECT_EQ(attach_out("cr-net", {"ls", "-A", "/dev/shm"}), "");
+  EXPECT_EQ(attach_out("cr-net", {"stat", "-c", "%a %u", "/dev/shm"}), "1777 0");
+  addrs = attach_out("cr-net", {"ip", "addr", "show", "dev", "lo"});
+  EXPECT_NE(addrs.find("127.0.0.1/8"), std::string::npos) << addrs;
+  EXPECT_NE(addrs.find("::1/128"), std::string::npos) << addrs;
+  EXPECT_EQ(addrs.find("127.0.0.2"), std::string::npos) << addrs;
+  rules = attach_out("cr-net", {"ip", "rule"});
+  EXPECT_EQ(std::count(rules.begin(), rules.end(), '\n'), 2) << rules;  // three lines, trimmed
+  EXPECT_EQ(rules.find("100:"), std::string::npos) << rules;
+  auto st = cove("cove-stop", "cr-net");
+  EXPECT_EQ(st.status, 0) << st.err;
+  EXPECT_TRUE(leftover_cgroups("cr-net").empty());
 }
 
 TEST_F(CheckpointTest, LeaveRunningKeepsTheContainerAsItWas) {
