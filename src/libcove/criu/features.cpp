@@ -28,20 +28,30 @@ CriuInfo info_from_version(const rpc::criu_version& v) {
 }
 
 Result<Session> open_session(const SpawnOptions& opts, Ask ask) {
+  auto s = spawn_session(opts);
+  if (!s) return std::move(s).error();
+  COVE_TRY(handshake(*s, ask));
+  return s;
+}
+
+Result<Session> spawn_session(const SpawnOptions& opts) {
   SpawnOptions o = opts;
   if (o.criu_path.empty()) o.criu_path = find_criu();
   auto client = Client::spawn(o);
   if (!client) return std::move(client).error();
   Session s{std::move(*client), {}};
   s.info.path = o.criu_path;
+  return s;
+}
 
+Result<void> handshake(Session& s, Ask ask) {
   auto vreq = make_request(rpc::VERSION);
   vreq.set_keep_open(true);
   auto v = s.client.call(vreq, {}, "", 10000);
   if (!v) {
     if (v.error().code() == EPIPE)
       return Error(ENOENT, fmt::format("cannot run `{} swrk` (CRIU >= {} is needed: scripts/install-criu)",
-                                       o.criu_path, kMinVersion));
+                                       s.info.path, kMinVersion));
     return std::move(v).error();
   }
   const auto& ver = v->version();
@@ -50,8 +60,8 @@ Result<Session> open_session(const SpawnOptions& opts, Ask ask) {
   s.info.orphan_ttys = known.orphan_ttys;
   if (compare_versions(s.info.version, kMinVersion) < 0)
     return Error(ENOTSUP, fmt::format("CRIU {} at `{}` is too old: cove needs >= {} (scripts/install-criu)",
-                                      s.info.version, o.criu_path, kMinVersion));
-  if (ask == Ask::kVersion) return s;
+                                      s.info.version, s.info.path, kMinVersion));
+  if (ask == Ask::kVersion) return {};
 
   auto freq = make_request(rpc::FEATURE_CHECK);
   freq.set_keep_open(true);
@@ -63,7 +73,7 @@ Result<Session> open_session(const SpawnOptions& opts, Ask ask) {
     s.info.mem_track = f->features().mem_track();
     s.info.lazy_pages = f->features().lazy_pages();
   }
-  return s;
+  return {};
 }
 
 Result<CriuInfo> probe() {

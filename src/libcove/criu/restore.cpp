@@ -14,7 +14,7 @@ constexpr const char* kRestoreLog = "restore.log";
 constexpr int kLogLevel = 4;
 }  // namespace
 
-Result<RestoreResult> restore(const RestoreRequest& req) {
+Result<RestoreResult> restore(RestoreRequest req) {
   UniqueFd dir(::open(req.images_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return Error::from_errno(errno, "open image directory `" + req.images_dir + "`");
   std::string work = req.work_dir.empty() ? req.images_dir : req.work_dir;
@@ -23,8 +23,10 @@ Result<RestoreResult> restore(const RestoreRequest& req) {
 
   SpawnOptions so;
   for (const auto& [key, fd] : req.inherit_fds) so.keep_fds.push_back(fd);
-  auto session = open_session(so);
+  auto session = spawn_session(so);
   if (!session) return std::move(session).error();
+  if (req.while_criu_starts) COVE_TRY(req.while_criu_starts(req));
+  COVE_TRY(handshake(*session));
   if (!req.images_criu_version.empty() && compare_versions(req.images_criu_version, session->info.version) > 0)
     return Error(ENOTSUP, "the checkpoint was made by CRIU " + req.images_criu_version + ", newer than CRIU " +
                               session->info.version + " here");

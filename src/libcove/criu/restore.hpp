@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,9 @@ struct RestoreRequest {
   std::vector<CgroupRoot> cgroup_roots;
   bool restore_cgroup_properties = true;  // limits recorded at dump go into our cgroups
   std::string images_criu_version;     // refused when newer than the CRIU that would restore
+  // Run once `criu swrk` is started, while it loads (a few ms): the caller's remaining
+  // preparations (e.g. `root`), overlapped with CRIU's start. May change this request.
+  std::function<Result<void>(RestoreRequest&)> while_criu_starts;
 };
 
 struct RestoreResult {
@@ -45,6 +49,6 @@ struct RestoreResult {
   std::string log_path;
 };
 
-Result<RestoreResult> restore(const RestoreRequest& req);
+Result<RestoreResult> restore(RestoreRequest req);
 
 }  // namespace cove::criu

@@ -19,6 +19,10 @@ struct Session {
 enum class Ask { kVersion, kVersionAndFeatures };
 
 Result<Session> open_session(const SpawnOptions& opts = {}, Ask ask = Ask::kVersion);
+// The two halves of open_session: start `criu swrk` (returns at once, CRIU loads meanwhile), and
+// ask VERSION (and FEATURE_CHECK) on it, which waits for CRIU to be up.
+Result<Session> spawn_session(const SpawnOptions& opts = {});
+Result<void> handshake(Session& s, Ask ask = Ask::kVersion);
 // What a VERSION answer tells: "MAJOR.MINOR.SUBLEVEL" and whether the build carries cove's
 // patch for several orphan pts masters (VERSION's `name` contains "+cove.orphan-ttys").
 CriuInfo info_from_version(const rpc::criu_version& version);

@@ -601,22 +601,26 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
     return Error(EINVAL, std::string("the checkpoint is of a ") + (meta->privileged ? "privileged" : "user-namespaced") +
                              " container, the config now says otherwise");
 
-  // The restored tasks read some images themselves (tty-info.img, ...) as the container's root,
-  // which has no rights on files owned by host root: the images become the container root's
-  // own (the memory in them is its own anyway), and stay private to it.
-  if (!meta->privileged && !meta->uid_map.empty()) {
-    auto uid = ns::host_id_of(meta->uid_map, 0);
-    auto gid = ns::host_id_of(meta->gid_map, 0);
-    if (uid && gid) COVE_TRY(chown_tree(images_dir, *uid, *gid));
-  }
-
   criu::RestoreRequest req;
   req.images_dir = images_dir;
   req.images_criu_version = meta->criu_version;
   StagedRoot staged;
-  auto root = staged.prepare(cfg, *meta, t.runtime_dir);
-  if (!root) return std::move(root).error();
-  req.root = *root;
+  // Done while CRIU loads (criu::RestoreRequest::while_criu_starts): CRIU reads no image and
+  // no rootfs before the RESTORE request.
+  req.while_criu_starts = [&](criu::RestoreRequest& r) -> Result<void> {
+    // The restored tasks read some images themselves (tty-info.img, ...) as the container's
+    // root, which has no rights on files owned by host root: the images become the container
+    // root's own (the memory in them is its own anyway), and stay private to it.
+    if (!meta->privileged && !meta->uid_map.empty()) {
+      auto uid = ns::host_id_of(meta->uid_map, 0);
+      auto gid = ns::host_id_of(meta->gid_map, 0);
+      if (uid && gid) COVE_TRY(chown_tree(images_dir, *uid, *gid));
+    }
+    auto root = staged.prepare(cfg, *meta, t.runtime_dir);
+    if (!root) return std::move(root).error();
+    r.root = *root;
+    return {};
+  };
   // Sources of external mounts: device nodes from the host's /dev, bind entries from the
   // current config (a copy of the container may use other host paths), else as dumped.
   std::map<std::string, std::string> bind_sources;
