@@ -277,7 +277,13 @@ TEST_F(CheckpointTest, RestoreOnAFreshCopyAtAnotherPath) {
   ASSERT_EQ(c.status, 0) << c.err;
   auto r = run_tool("cove-restore", {"-P", other, "-n", "cr-copy", "-D", images("1")}, 120);
   EXPECT_EQ(r.status, 0) << r.err;
+  // /tmp is the rootfs here: the copy has no /tmp/counter until the restored counter writes it
+  // (every 50 ms).
   auto v = run_tool("cove-attach", {"-P", other, "-n", "cr-copy", "--", "cat", "/tmp/counter"});
+  for (int i = 0; i < 100 && (v.status != 0 || trim_str(v.out).empty()); ++i) {
+    ::usleep(20000);
+    v = run_tool("cove-attach", {"-P", other, "-n", "cr-copy", "--", "cat", "/tmp/counter"});
+  }
   EXPECT_EQ(v.status, 0) << v.err;
   if (v.status == 0) {
     EXPECT_GE(std::stol(trim_str(v.out)), before);
