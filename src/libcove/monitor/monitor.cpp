@@ -210,7 +210,8 @@ Result<void> Monitor::restore_init() {
                  {"restore_time_us", r->stats.restore_time_us},
                  {"forking_time_us", r->stats.forking_time_us},
                  {"pages_restored", r->stats.pages_restored}};
-  (void)write_file_atomic(paths_.runtime_dir() + "/restore.json", report.dump() + "\n", 0600);
+  // Runtime state, like the state file: no fsync (it means nothing after a reboot).
+  (void)write_file_atomic(paths_.runtime_dir() + "/restore.json", report.dump() + "\n", 0600, Durability::kVolatile);
   bool frozen = r->frozen;
   return adopt_init(std::move(r->init), frozen ? ContainerState::kFrozen : ContainerState::kRunning);
 }
