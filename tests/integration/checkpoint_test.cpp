@@ -151,8 +151,7 @@ TEST_F(CheckpointTest, NetnsAndShmStateTravels) {
   auto meta = nlohmann::json::parse(read_text(images("1") + "/cove-image.json"), nullptr, false);
   EXPECT_EQ(meta.value("interfaces", nlohmann::json::array()), nlohmann::json::array({"lo"}));
   restore("cr-net", images("1"));
-  // The restore monitor leaves its starter's cgroup for its own (on v1 hosts right after it
-  // reported the restore: poll).
+  // The restore monitor leaves its starter's cgroup for its own.
   std::string monitor = std::to_string(monitor_pid("cr-net"));
   std::string own;
   for (int i = 0; i < 100 && own.find("cove.monitor.cr-net") == std::string::npos; ++i) {
