@@ -28,12 +28,12 @@ struct DumpRequest {
   std::string images_dir;
   bool leave_running = true;
   bool tcp_established = true;         // established TCP connections (else the dump fails on them)
-  bool file_locks = true;
+  bool file_locks = true;              // held POSIX/flock/OFD locks (else the dump fails on them)
   // Lock the network (nftables) while CRIU has the tree, so no packet changes a TCP socket it
   // is saving or rebuilding. Pointless for a loopback-only netns (criu::needs_network_lock),
   // and not free: unlocking deletes the lock's base chains, a kernel RCU wait (~14 ms here).
   bool lock_network = true;
-  std::string cgroup_yard;             // a directory of hierarchy mounts; empty: CRIU mounts its own              // held POSIX/flock/OFD locks (else the dump fails on them)
+  std::string cgroup_yard;             // a directory of hierarchy mounts; empty: CRIU mounts its own
   bool orphan_pts_master = true;       // console/tty slaves whose masters the monitor holds
   std::vector<std::pair<std::string, std::string>> external_mounts;  // mountpoint -> key
   std::string freeze_cgroup;           // a v1 freezer dir to freeze with; empty: CRIU's own freeze

@@ -26,11 +26,8 @@ struct RestoreRequest {
   std::string work_dir;                // log, cgroup yard; default: the image directory
   bool tcp_established = true;
   bool file_locks = true;
-  // Lock the network (nftables) while CRIU has the tree, so no packet changes a TCP socket it
-  // is saving or rebuilding. Pointless for a loopback-only netns (criu::needs_network_lock),
-  // and not free: unlocking deletes the lock's base chains, a kernel RCU wait (~14 ms here).
-  bool lock_network = true;
-  std::string cgroup_yard;             // a directory of hierarchy mounts; empty: CRIU mounts its own
+  bool lock_network = true;            // as DumpRequest::lock_network
+  std::string cgroup_yard;             // as DumpRequest::cgroup_yard
   std::vector<std::pair<std::string, std::string>> external_mounts;  // key -> host path
   std::vector<std::pair<std::string, int>> inherit_fds;             // CRIU key -> our fd
   std::vector<CgroupRoot> cgroup_roots;
