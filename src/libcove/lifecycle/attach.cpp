@@ -6,8 +6,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@
 #include "base/fd_passing.hpp"
 #include "base/fs.hpp"
 #include "base/scope_exit.hpp"
+#include "base/stdio_relay.hpp"
 #include "base/syscalls.hpp"
 #include "rootfs/dev.hpp"
 #include "security/exec_restrictions.hpp"
@@ -55,80 +59,132 @@ std::vector<std::string> attach_env(const AttachRequest& req) {
   return env;
 }
 
+// The fds of the process that enters the container, at fixed numbers once `arrange_fds` ran.
+constexpr int kSockFd = 3;       // the set-up socket to cove-attach
+constexpr int kInitPidFd = 4;    // init's pidfd, to setns() through
+constexpr int kFirstClosed = 5;  // everything from here on is closed
+
+// Closes every fd of cove-attach's caller except the ones the command gets: its stdio (the
+// caller's own, a relay pipe for a terminal, or /dev/null until the container's pty replaces
+// it), the set-up socket and init's pidfd. Closed, not marked close-on-exec: this process runs
+// host code inside the container's namespaces until its execve.
+Result<void> arrange_fds(const StdioRelay& relay, bool want_pty, int sock, int pidfd) {
+  int stdio[3];
+  int null = want_pty ? ::open("/dev/null", O_RDWR | O_CLOEXEC) : -1;
+  if (want_pty && null < 0) return Error::from_errno(errno, "open `/dev/null`");
+  for (int i = 0; i < 3; ++i) stdio[i] = want_pty ? null : relay.child_fd(i);
+  // Copies above every fd we keep first, so that no dup2 below overwrites a source.
+  auto high = [](int fd) { return fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 10); };
+  int s = high(sock), p = high(pidfd), io[3] = {high(stdio[0]), high(stdio[1]), high(stdio[2])};
+  if (s < 0 || p < 0) return Error::from_errno(errno, "duplicate set-up fds");
+  for (int i = 0; i < 3; ++i)
+    if (io[i] >= 0 && ::dup2(io[i], i) < 0) return Error::from_errno(errno, "set up stdio");
+  if (::dup3(s, kSockFd, O_CLOEXEC) < 0 || ::dup3(p, kInitPidFd, O_CLOEXEC) < 0)
+    return Error::from_errno(errno, "move set-up fds");
+  if (::close_range(kFirstClosed, ~0U, 0) < 0) return Error::from_errno(errno, "close the caller's fds");
+  return {};
+}
+
+// The container's /dev/ptmx is the container's to change: refuse anything but a pty
+// multiplexer (a FIFO would hang us; another device is not a terminal we want to serve).
+Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
+  UniqueFd probe(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+  if (!probe) return Error::from_errno(errno, "open `/dev/ptmx`");
+  struct stat st;
+  if (::fstat(probe.get(), &st) < 0) return Error::from_errno(errno, "stat `/dev/ptmx`");
+  if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2)
+    return Error(EPERM, "`/dev/ptmx` in the container is not the pty multiplexer");
+  probe.reset();
+  return rootfs::open_pty_pair("/dev/ptmx");
+}
+
+[[noreturn]] void fail_to(int sock, const Error& e) {
+  (void)send_with_fds(sock, "E" + std::to_string(e.code()) + " " + e.message(), {});
+  ::_exit(126);
+}
+
+// The command, in the container's pid namespace: becomes the container's root, leads a session
+// of its own there, takes the pty (if any) as its terminal, and execs under init's restrictions.
+[[noreturn]] void exec_command(const RuntimeState& rs, const AttachRequest& req,
+                               const security::ExecRestrictions& restr, UniqueFd slave) {
+  auto fail = [](const Error& e) { fail_to(kSockFd, e); };
+  ::close(kInitPidFd);
+  if (!rs.privileged) {
+    if (::setgroups(0, nullptr) < 0 || ::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
+      fail(Error::from_errno(errno, "become container root"));
+  }
+  // A session of its own inside the container, with or without a pty: CRIU refuses to dump a
+  // process whose session (or group) leader is outside the container's pid namespace.
+  // Signals from the caller's terminal reach the command through cove-attach.
+  if (::setsid() < 0) fail(Error::from_errno(errno, "new session"));
+  if (slave) {
+    ::ioctl(slave.get(), TIOCSCTTY, 0);
+    for (int i = 0; i < 3; ++i) ::dup2(slave.get(), i);
+    slave.reset();
+  }
+  if (::chdir(req.cwd.c_str()) < 0) ::chdir("/");
+  std::vector<std::string> args = req.argv.empty() ? std::vector<std::string>{"/bin/sh"} : req.argv;
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto env = attach_env(req);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // execvpe searches the PATH of *our* environment: make it the command's.
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) ::setenv("PATH", e.c_str() + 5, 1);
+  // The same restrictions as init, last before execve (seccomp last of all).
+  if (auto r = security::apply_exec_restrictions(restr); !r) fail(std::move(r).error().context("restrict command"));
+  ::close(kSockFd);
+  ::execvpe(argv[0], argv.data(), envp.data());
+  std::string msg = "cove-attach: exec `" + args[0] + "`: " + std::strerror(errno) + "\n";
+  (void)!::write(2, msg.data(), msg.size());
+  ::_exit(127);
+}
+
 // The process that enters the container; runs in a fork of cove-attach, reports failures on
-// `sock`, and exits with the status of the command.
+// `sock`, and exits with the status of the command. The order is the defence (issue 10, and
+// doc/design/security.md "Entering a container"): nothing inside may ptrace it, take an fd of
+// the caller from it or reach the caller's terminal through it.
 [[noreturn]] void enter_and_run(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restr,
-                                int pidfd, int sock, bool want_pty) {
-  auto fail = [&](const Error& e) {
-    (void)send_with_fds(sock, "E" + std::to_string(e.code()) + " " + e.message(), {});
-    ::_exit(126);
-  };
+                                const StdioRelay& relay, int pidfd, int sock, bool want_pty) {
+  // 1. Non-dumpable before any namespace is entered: ptrace and pidfd_getfd need CAP_SYS_PTRACE
+  //    in the user namespace of our mm (the host's), which container root does not have. Kept
+  //    through fork; execve of the command ends it.
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail_to(sock, Error::from_errno(errno, "make non-dumpable"));
+  // 2. Out of the caller's session: its terminal is not ours, so TIOCSTI on it is refused.
+  if (::setsid() < 0) fail_to(sock, Error::from_errno(errno, "leave the caller's session"));
+  // 3. Only the fds the command gets.
+  if (auto r = arrange_fds(relay, want_pty, sock, pidfd); !r) fail_to(sock, r.error());
+  auto fail = [](const Error& e) { fail_to(kSockFd, e); };
   for (const auto& dir : rs.payload_cgroups) {
     if (auto r = write_existing(dir + "/cgroup.procs", "0"); !r) fail(std::move(r).error().context("join cgroup"));
   }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
   if (!rs.privileged) flags |= CLONE_NEWUSER;
   if (path_exists("/proc/self/ns/time")) flags |= CLONE_NEWTIME;
-  if (::setns(pidfd, static_cast<int>(flags)) < 0) fail(Error::from_errno(errno, "enter namespaces"));
-  UniqueFd master, slave;
+  if (::setns(kInitPidFd, static_cast<int>(flags)) < 0) fail(Error::from_errno(errno, "enter namespaces"));
+  UniqueFd slave;
   if (want_pty) {
-    auto pair = rootfs::open_pty_pair("/dev/ptmx");
+    auto pair = open_container_pty();
     if (!pair) fail(std::move(pair).error().context("allocate pty in container"));
-    master = std::move(pair->first);
     slave = std::move(pair->second);
-    if (auto r = send_with_fds(sock, "P", {master.get()}); !r) fail(r.error());
-    master.reset();
+    if (auto r = send_with_fds(kSockFd, "P", {pair->first.get()}); !r) fail(r.error());
   }
   // A new pid namespace only applies to children: fork once more.
   pid_t pid = ::fork();
   if (pid < 0) fail(Error::from_errno(errno, "fork inside container"));
-  if (pid == 0) {
-    if (!rs.privileged) {
-      if (::setgroups(0, nullptr) < 0 || ::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
-        fail(Error::from_errno(errno, "become container root"));
-    }
-    // A session of its own inside the container, with or without a pty: CRIU refuses to dump a
-    // process whose session (or group) leader is outside the container's pid namespace, which
-    // is what a background process left by the command would otherwise have (the caller's
-    // session). Signals from the caller's terminal reach the command through cove-attach.
-    if (::setsid() < 0) fail(Error::from_errno(errno, "new session"));
-    if (want_pty) {
-      ::ioctl(slave.get(), TIOCSCTTY, 0);
-      for (int i = 0; i < 3; ++i) ::dup2(slave.get(), i);
-      slave.reset();
-    }
-    if (::chdir(req.cwd.c_str()) < 0) ::chdir("/");
-    // The same restrictions as init, last before execve (seccomp last of all).
-    if (auto r = security::apply_exec_restrictions(restr); !r) fail(std::move(r).error().context("restrict command"));
-    ::close(sock);
-    // Only stdio enters the container: other fds of cove-attach's caller would leak host files
-    // into it (and CRIU cannot checkpoint a file of a host mount).
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    std::vector<std::string> args = req.argv.empty() ? std::vector<std::string>{"/bin/sh"} : req.argv;
-    std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    auto env = attach_env(req);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    // execvpe searches the PATH of *our* environment: make it the command's.
-    for (const auto& e : env)
-      if (e.rfind("PATH=", 0) == 0) ::setenv("PATH", e.c_str() + 5, 1);
-    ::execvpe(argv[0], argv.data(), envp.data());
-    std::string msg = "cove-attach: exec `" + args[0] + "`: " + std::strerror(errno) + "\n";
-    (void)!::write(2, msg.data(), msg.size());
-    ::_exit(127);
-  }
+  if (pid == 0) exec_command(rs, req, restr, std::move(slave));
   slave.reset();
   // cove-attach forwards its signals to the command through this pidfd (pid numbers differ
   // inside; a pidfd also survives pid reuse).
   UniqueFd child(sys::pidfd_open(pid, 0));
-  (void)send_with_fds(sock, "C", child ? std::vector<int>{child.get()} : std::vector<int>{});
+  (void)send_with_fds(kSockFd, "C", child ? std::vector<int>{child.get()} : std::vector<int>{});
   child.reset();
-  ::close(sock);
+  ::close(kSockFd);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -147,13 +203,14 @@ sigset_t forwarded_signals() {
   return set;
 }
 
-// Waits for the process that entered the container and forwards `sigfd`'s signals to the
-// command meanwhile.
-int wait_forwarding(pid_t pid, int sigfd, int command_pidfd) {
+// Waits for the process that entered the container, forwarding `sigfd`'s signals to the
+// command and copying the relayed stdio meanwhile.
+int wait_forwarding(pid_t pid, int sigfd, int command_pidfd, StdioRelay& relay) {
   UniqueFd pidfd(sys::pidfd_open(pid, 0));
   while (pidfd) {
-    struct pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {sigfd, POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0) {
+    std::vector<struct pollfd> p = {{pidfd.get(), POLLIN, 0}, {sigfd, POLLIN, 0}};
+    relay.add_pollfds(p);
+    if (::poll(p.data(), p.size(), -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -162,8 +219,10 @@ int wait_forwarding(pid_t pid, int sigfd, int command_pidfd) {
       while (::read(sigfd, &si, sizeof si) == sizeof si)
         if (command_pidfd >= 0) sys::pidfd_send_signal(command_pidfd, int(si.ssi_signo), nullptr, 0);
     }
+    relay.on_poll(&p[2]);
     if (p[0].revents) break;
   }
+  relay.drain_output();
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -268,7 +327,16 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   if (!pidfd) return Error::from_errno(errno, "open init pid " + std::to_string(rs.init_pid));
   // Checked after opening the pidfd: it now names the process we verified, or nothing.
   if (!process_matches(rs.init_pid, rs.init_starttime)) return Error(ESRCH, "container init has exited");
+  // A host terminal never enters the container: with a pty the command gets one of the
+  // container's own; without, each of stdin/stdout/stderr that is a terminal becomes a pipe
+  // that we copy (doc/design/security.md, "Entering a container").
   bool want_pty = req.pty.value_or(::isatty(0) != 0);
+  StdioRelay relay;
+  if (!want_pty) {
+    auto r = StdioRelay::for_terminals();
+    if (!r) return std::move(r).error();
+    relay = std::move(*r);
+  }
   // Without a pty the command is in a session of its own, out of reach of the caller's
   // terminal and process group: cove-attach forwards what it gets. Blocked before the fork so
   // that none is lost; the command unblocks everything before its execve.
@@ -293,8 +361,9 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   if (pid < 0) return Error::from_errno(errno, "fork");
   if (pid == 0) {
     ours.reset();
-    enter_and_run(rs, req, restrictions, pidfd.get(), theirs.get(), want_pty);
+    enter_and_run(rs, req, restrictions, relay, pidfd.get(), theirs.get(), want_pty);
   }
+  relay.close_child_ends();
   theirs.reset();
   // Set-up messages: the pty master ('P', with a pty), then the command's pidfd ('C'); or a
   // failure ('E'). A failure of the command's own set-up may come after 'C': read_failure
@@ -316,13 +385,7 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   }
   Result<void> proxied;
   if (master) proxied = proxy_terminal(master.get(), -1, -1);
-  int status = 0;
-  if (sigfd) {
-    status = wait_forwarding(pid, sigfd.get(), command.get());
-  } else {
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
+  int status = wait_forwarding(pid, sigfd.get(), command.get(), relay);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 126) {
     auto f = read_failure(ours.get());
     if (f && !f->empty()) return parse_failure(*f);

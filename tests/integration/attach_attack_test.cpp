@@ -1,0 +1,219 @@
+// The attach attacks of issue 10, run for real: container root (tests/probe/cove-snoop.cpp,
+// started in the background inside) watches for the process cove-attach forks into the
+// container and takes what ptrace access gives it (pidfd_getfd). Before the fix it read a
+// root-only host file through an fd of cove-attach's caller and pushed input into the
+// caller's terminal; now the process is non-dumpable until its execve, holds only the fds it
+// hands to the command, and a host terminal never crosses (a pty or a relayed pipe does).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <cstring>
+#include <random>
+
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+constexpr int kAttaches = 12;
+
+class AttachAttackTest : public ContainerTest {
+ protected:
+  void SetUp() override {
+    ContainerTest::SetUp();
+    if (IsSkipped()) return;
+    create_busybox("snoop");
+    std::filesystem::copy_file(builddir() + "/cove-snoop", path_ + "/snoop/rootfs/cove-snoop");
+    auto r = cove("cove-start", "snoop");
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+
+  // Starts the attacker inside for `seconds` and waits until it has taken its first census.
+  void start_snoop(int seconds) {
+    auto r = cove("cove-attach", "snoop",
+                  {"--no-pty", "--", "sh", "-c",
+                   "/cove-snoop " + std::to_string(seconds) + " /tmp/snoop.log </dev/null >/dev/null 2>&1 &"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    int64_t deadline = now_ms() + 10000;
+    while (snoop_log().find("ready") == std::string::npos && now_ms() < deadline) ::usleep(20000);
+    ASSERT_NE(snoop_log().find("ready"), std::string::npos) << "cove-snoop did not start";
+  }
+  std::string snoop_log() { return read_text(path_ + "/snoop/rootfs/tmp/snoop.log"); }
+
+  std::string attach_argv0() { return builddir() + "/cove-attach"; }
+};
+
+// Runs cove-attach with `extra_fd` (if >= 0) open as fd 7 and stdio on `tty_slave` (if >= 0,
+// also its controlling terminal, like an admin's shell) or /dev/null; returns its exit status.
+int run_attach(const std::vector<std::string>& args, int extra_fd, int tty_slave, int tty_master = -1) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (tty_slave >= 0) {
+      ::setsid();
+      ::ioctl(tty_slave, TIOCSCTTY, 0);
+      for (int i = 0; i < 3; ++i) ::dup2(tty_slave, i);
+    } else {
+      int null = ::open("/dev/null", O_RDWR);
+      for (int i = 0; i < 3; ++i) ::dup2(null, i);
+    }
+    if (extra_fd >= 0) ::dup2(extra_fd, 7);  // dup2 clears close-on-exec: fd 7 is inherited
+    std::vector<char*> a;
+    for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    ::execv(a[0], a.data());
+    ::_exit(127);
+  }
+  // Drain the terminal meanwhile (a full pty would block the command's output).
+  int st = 0;
+  for (;;) {
+    pid_t w = ::waitpid(pid, &st, WNOHANG);
+    if (w == pid) break;
+    if (tty_master >= 0) {
+      struct pollfd p = {tty_master, POLLIN, 0};
+      if (::poll(&p, 1, 20) > 0) {
+        char buf[4096];
+        (void)!::read(tty_master, buf, sizeof buf);
+      }
+    } else {
+      ::usleep(5000);
+    }
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+struct HostPty {
+  int master = -1, slave = -1;
+  HostPty() {
+    master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || ::grantpt(master) < 0 || ::unlockpt(master) < 0) return;
+    slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  }
+  ~HostPty() {
+    if (slave >= 0) ::close(slave);
+    if (master >= 0) ::close(master);
+  }
+};
+
+// `cove-attach -n X -- true 7<host-secret`: the container must never read the secret.
+TEST_F(AttachAttackTest, CallersFdsNeverReachTheContainer) {
+  std::string secret = path_ + "/host-secret";
+  std::string token = "host-secret-" + std::to_string(std::random_device{}());
+  {
+    int fd = ::open(secret.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, token.data(), token.size()), ssize_t(token.size()));
+    ::close(fd);
+  }
+  int fd = ::open(secret.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_NO_FATAL_FAILURE(start_snoop(60));
+  for (int i = 0; i < kAttaches; ++i)
+    EXPECT_EQ(run_attach({attach_argv0(), "-P", path_, "-n", "snoop", "--no-pty", "--", "sleep", "0.1"}, fd, -1), 0);
+  ::close(fd);
+  auto log = snoop_log();
+  EXPECT_EQ(log.find(token), std::string::npos) << "the container read the caller's fd 7:\n" << log;
+}
+
+// An admin attaching from a terminal, with a pty (the default) and with --no-pty: the terminal
+// never enters the container, so nothing inside can push input into it.
+TEST_F(AttachAttackTest, HostTerminalNeverReachesTheContainer) {
+  ASSERT_NO_FATAL_FAILURE(start_snoop(60));
+  for (bool no_pty : {false, true}) {
+    for (int i = 0; i < kAttaches / 2; ++i) {
+      HostPty tty;
+      ASSERT_GE(tty.slave, 0);
+      std::vector<std::string> a = {attach_argv0(), "-P", path_, "-n", "snoop"};
+      if (no_pty) a.push_back("--no-pty");
+      a.insert(a.end(), {"--", "sleep", "0.1"});
+      EXPECT_EQ(run_attach(a, -1, tty.slave, tty.master), 0);
+    }
+  }
+  auto log = snoop_log();
+  EXPECT_EQ(log.find("hosttty"), std::string::npos) << log;
+  EXPECT_EQ(log.find("tiocsti"), std::string::npos) << log;
+}
+
+// --no-pty from a terminal: the command sees pipes, not the terminal, and its output still
+// reaches the terminal (relayed by cove-attach); input typed there reaches the command.
+TEST_F(AttachAttackTest, NoPtyRelaysTerminalThroughPipes) {
+  HostPty tty;
+  ASSERT_GE(tty.slave, 0);
+  const char* typed = "typed-line\n";
+  ASSERT_EQ(::write(tty.master, typed, std::strlen(typed)), ssize_t(std::strlen(typed)));
+  std::string script = "test -t 0; echo in=$?; test -t 1; echo out=$?; test -t 2; echo err=$?; read l; echo got=$l";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setsid();
+    ::ioctl(tty.slave, TIOCSCTTY, 0);
+    for (int i = 0; i < 3; ++i) ::dup2(tty.slave, i);
+    std::string tool = attach_argv0();
+    ::execl(tool.c_str(), tool.c_str(), "-P", path_.c_str(), "-n", "snoop", "--no-pty", "--", "sh", "-c",
+            script.c_str(), nullptr);
+    ::_exit(127);
+  }
+  std::string out;
+  int st = 0;
+  int64_t deadline = now_ms() + 30000;
+  while (now_ms() < deadline) {
+    struct pollfd p = {tty.master, POLLIN, 0};
+    if (::poll(&p, 1, 50) > 0) {
+      char buf[4096];
+      ssize_t n = ::read(tty.master, buf, sizeof buf);
+      if (n > 0) out.append(buf, size_t(n));
+    }
+    if (::waitpid(pid, &st, WNOHANG) == pid) break;
+  }
+  // Whatever is still in the pty after cove-attach ended.
+  struct pollfd p = {tty.master, POLLIN, 0};
+  while (::poll(&p, 1, 50) > 0) {
+    char buf[4096];
+    ssize_t n = ::read(tty.master, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, size_t(n));
+  }
+  ASSERT_TRUE(WIFEXITED(st)) << out;
+  EXPECT_EQ(WEXITSTATUS(st), 0) << out;
+  EXPECT_NE(out.find("in=1"), std::string::npos) << out;
+  EXPECT_NE(out.find("out=1"), std::string::npos) << out;
+  EXPECT_NE(out.find("err=1"), std::string::npos) << out;
+  EXPECT_NE(out.find("got=typed-line"), std::string::npos) << out;
+}
+
+// Inside, the attached command holds stdio and nothing else of cove-attach's caller.
+TEST_F(AttachAttackTest, CommandHoldsOnlyStdio) {
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  int out[2];
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fd, 7);
+    ::dup2(out[1], 1);
+    std::string tool = attach_argv0();
+    ::execl(tool.c_str(), tool.c_str(), "-P", path_.c_str(), "-n", "snoop", "--no-pty", "--", "ls", "/proc/self/fd",
+            nullptr);
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string got;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0) got.append(buf, size_t(n));
+  ::close(out[0]);
+  ::close(fd);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  // ls's own directory fd is 3.
+  EXPECT_EQ(trim_str(got), "0\n1\n2\n3") << got;
+}
+
+}  // namespace
+}  // namespace cove::test
