@@ -27,10 +27,11 @@ constexpr int kAttaches = 12;
 
 class AttachAttackTest : public ContainerTest {
  protected:
+  virtual bool privileged() const { return false; }
   void SetUp() override {
     ContainerTest::SetUp();
     if (IsSkipped()) return;
-    create_busybox("snoop");
+    create_busybox("snoop", privileged() ? "[container]\nprivileged = true\n" : "");
     std::filesystem::copy_file(builddir() + "/cove-snoop", path_ + "/snoop/rootfs/cove-snoop");
     auto r = cove("cove-start", "snoop");
     ASSERT_EQ(r.status, 0) << r.err;
@@ -137,6 +138,43 @@ TEST_F(AttachAttackTest, HostTerminalNeverReachesTheContainer) {
     }
   }
   auto log = snoop_log();
+  EXPECT_EQ(log.find("hosttty"), std::string::npos) << log;
+  EXPECT_EQ(log.find("tiocsti"), std::string::npos) << log;
+}
+
+// A privileged container's root has CAP_SYS_PTRACE and CAP_SYS_ADMIN in the host's user
+// namespace: being non-dumpable does not stop it, and TIOCSTI works on any terminal it holds.
+// So the defence that matters there is that nothing of the caller is in the process at all.
+class PrivilegedAttachAttackTest : public AttachAttackTest {
+ protected:
+  bool privileged() const override { return true; }
+};
+
+TEST_F(PrivilegedAttachAttackTest, CallersTerminalAndFdsNeverReachTheContainer) {
+  std::string secret = path_ + "/host-secret";
+  std::string token = "host-secret-" + std::to_string(std::random_device{}());
+  {
+    int fd = ::open(secret.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, token.data(), token.size()), ssize_t(token.size()));
+    ::close(fd);
+  }
+  int fd = ::open(secret.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_NO_FATAL_FAILURE(start_snoop(60));
+  for (bool no_pty : {false, true}) {
+    for (int i = 0; i < kAttaches / 2; ++i) {
+      HostPty tty;
+      ASSERT_GE(tty.slave, 0);
+      std::vector<std::string> a = {attach_argv0(), "-P", path_, "-n", "snoop"};
+      if (no_pty) a.push_back("--no-pty");
+      a.insert(a.end(), {"--", "sleep", "0.1"});
+      EXPECT_EQ(run_attach(a, fd, tty.slave, tty.master), 0);
+    }
+  }
+  ::close(fd);
+  auto log = snoop_log();
+  EXPECT_EQ(log.find(token), std::string::npos) << log;
   EXPECT_EQ(log.find("hosttty"), std::string::npos) << log;
   EXPECT_EQ(log.find("tiocsti"), std::string::npos) << log;
 }
