@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -15,6 +17,8 @@
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/scope_exit.hpp"
+#include "base/stdio_relay.hpp"
+#include "base/syscalls.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/load.hpp"
 #include "monitor/protocol.hpp"
@@ -79,6 +83,45 @@ Result<uint64_t> allocate_idmap(const ContainerPaths& p, std::string& config_tex
   if (auto r = write_file(p.config(), config_text, 0644); !r) return std::move(r).error();
   return *base;
 }
+// Runs the foreground monitor `argv` as our child with the relay's pipes for stdio, copies
+// them to and from our terminal, and returns its exit status. Signals someone sends us go on
+// to the monitor; the ones the terminal sends reach it anyway (same process group).
+Result<int> run_relayed(std::vector<char*>& argv, StdioRelay& relay) {
+  sigset_t forward, old_mask;
+  sigemptyset(&forward);
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&forward, sig);
+  ::sigprocmask(SIG_BLOCK, &forward, &old_mask);
+  ScopeExit restore_mask([&] { ::sigprocmask(SIG_SETMASK, &old_mask, nullptr); });
+  UniqueFd sigfd(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork monitor");
+  if (pid == 0) {
+    for (int i = 0; i < 3; ++i)
+      if (relay.relays(i)) ::dup2(relay.child_fd(i), i);
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  relay.close_child_ends();
+  UniqueFd child(sys::pidfd_open(pid, 0));
+  while (child) {
+    std::vector<struct pollfd> p = {{child.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+    relay.add_pollfds(p);
+    if (::poll(p.data(), p.size(), -1) < 0 && errno != EINTR) break;
+    struct signalfd_siginfo si;
+    while (p[1].revents && ::read(sigfd.get(), &si, sizeof si) == sizeof si)
+      if (si.ssi_code != SI_KERNEL) sys::pidfd_send_signal(child.get(), int(si.ssi_signo), nullptr, 0);
+    relay.on_poll(&p[2]);
+    if (p[0].revents) break;
+  }
+  relay.drain_output();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
 }  // namespace
 
 Container::Container(std::string lxcpath, std::string name) : lxcpath_(std::move(lxcpath)), name_(std::move(name)) {
@@ -280,6 +323,12 @@ Result<int> Container::start(const StartOptions& opts) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   if (opts.foreground) {
+    if (opts.inherit_stdio) {
+      // Init gets our stdio; a terminal among it must not cross (issue 10): pipes instead.
+      auto relay = StdioRelay::for_terminals();
+      if (!relay) return std::move(relay).error();
+      if (!relay->empty()) return run_relayed(argv, *relay);
+    }
     ::execv(argv[0], argv.data());
     return Error::from_errno(errno, "exec monitor `" + args[0] + "`");
   }

@@ -179,50 +179,69 @@ TEST_F(PrivilegedAttachAttackTest, CallersTerminalAndFdsNeverReachTheContainer) 
   EXPECT_EQ(log.find("tiocsti"), std::string::npos) << log;
 }
 
-// --no-pty from a terminal: the command sees pipes, not the terminal, and its output still
-// reaches the terminal (relayed by cove-attach); input typed there reaches the command.
-TEST_F(AttachAttackTest, NoPtyRelaysTerminalThroughPipes) {
+// Runs `args` with a fresh host pty as its controlling terminal and stdio (an admin's shell),
+// `typed` already typed on it; returns its exit status and what the terminal showed.
+RunResult run_on_terminal(const std::vector<std::string>& args, const std::string& typed) {
+  RunResult res;
   HostPty tty;
-  ASSERT_GE(tty.slave, 0);
-  const char* typed = "typed-line\n";
-  ASSERT_EQ(::write(tty.master, typed, std::strlen(typed)), ssize_t(std::strlen(typed)));
-  std::string script = "test -t 0; echo in=$?; test -t 1; echo out=$?; test -t 2; echo err=$?; read l; echo got=$l";
+  if (tty.slave < 0 || ::write(tty.master, typed.data(), typed.size()) != ssize_t(typed.size())) return res;
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setsid();
     ::ioctl(tty.slave, TIOCSCTTY, 0);
     for (int i = 0; i < 3; ++i) ::dup2(tty.slave, i);
-    std::string tool = attach_argv0();
-    ::execl(tool.c_str(), tool.c_str(), "-P", path_.c_str(), "-n", "snoop", "--no-pty", "--", "sh", "-c",
-            script.c_str(), nullptr);
+    std::vector<char*> a;
+    for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    ::execv(a[0], a.data());
     ::_exit(127);
   }
-  std::string out;
   int st = 0;
+  bool ended = false;
   int64_t deadline = now_ms() + 30000;
-  while (now_ms() < deadline) {
+  // Until it ended, and then whatever is still in the pty.
+  for (;;) {
     struct pollfd p = {tty.master, POLLIN, 0};
-    if (::poll(&p, 1, 50) > 0) {
+    int ready = ::poll(&p, 1, 50);
+    if (ready > 0) {
       char buf[4096];
       ssize_t n = ::read(tty.master, buf, sizeof buf);
-      if (n > 0) out.append(buf, size_t(n));
+      if (n > 0) res.out.append(buf, size_t(n));
+      else if (ended) break;
+    } else if (ended) {
+      break;
     }
-    if (::waitpid(pid, &st, WNOHANG) == pid) break;
+    if (!ended && ::waitpid(pid, &st, WNOHANG) == pid) ended = true;
+    if (!ended && now_ms() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      ended = true;
+    }
   }
-  // Whatever is still in the pty after cove-attach ended.
-  struct pollfd p = {tty.master, POLLIN, 0};
-  while (::poll(&p, 1, 50) > 0) {
-    char buf[4096];
-    ssize_t n = ::read(tty.master, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, size_t(n));
-  }
-  ASSERT_TRUE(WIFEXITED(st)) << out;
-  EXPECT_EQ(WEXITSTATUS(st), 0) << out;
-  EXPECT_NE(out.find("in=1"), std::string::npos) << out;
-  EXPECT_NE(out.find("out=1"), std::string::npos) << out;
-  EXPECT_NE(out.find("err=1"), std::string::npos) << out;
-  EXPECT_NE(out.find("got=typed-line"), std::string::npos) << out;
+  res.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return res;
+}
+
+constexpr const char* kTerminalScript =
+    "test -t 0; echo in=$?; test -t 1; echo out=$?; test -t 2; echo err=$?; read l; echo got=$l; exit 3";
+
+// --no-pty from a terminal: the command sees pipes, not the terminal, and its output still
+// reaches the terminal (relayed by cove-attach); input typed there reaches the command.
+TEST_F(AttachAttackTest, NoPtyRelaysTerminalThroughPipes) {
+  auto r = run_on_terminal({attach_argv0(), "-P", path_, "-n", "snoop", "--no-pty", "--", "sh", "-c", kTerminalScript},
+                           "typed-line\n");
+  EXPECT_EQ(r.status, 3) << r.out;
+  for (const char* want : {"in=1", "out=1", "err=1", "got=typed-line"}) EXPECT_NE(r.out.find(want), std::string::npos) << r.out;
+}
+
+// cove-execute hands its stdio to the container's init: from a terminal, relayed pipes.
+TEST_F(AttachAttackTest, ExecuteRelaysTerminalThroughPipes) {
+  ASSERT_EQ(cove("cove-stop", "snoop", {"-k"}).status, 0);
+  auto r = run_on_terminal(
+      {builddir() + "/cove-execute", "-P", path_, "-n", "snoop", "--", "/bin/sh", "-c", kTerminalScript},
+      "typed-line\n");
+  EXPECT_EQ(r.status, 3) << r.out;
+  for (const char* want : {"in=1", "out=1", "err=1", "got=typed-line"}) EXPECT_NE(r.out.find(want), std::string::npos) << r.out;
 }
 
 // Inside, the attached command holds stdio and nothing else of cove-attach's caller.
