@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,9 @@ const char* const kSteps[] = {
     (void)!::write(sock, &rep, sizeof rep);
     ::_exit(1);
   };
+  // Like every process of ours that enters a container's namespaces: nothing there may ptrace
+  // it (it holds the monitor's fds). The parent's open of our /proc/PID/ns/mnt is root's.
+  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   step(0, ::setns(pidfd, CLONE_NEWNS) == 0);
   step(1, ::unshare(CLONE_NEWNS) == 0);
   step(2, ::setns(pidfd, CLONE_NEWUSER) == 0);
