@@ -553,6 +553,33 @@ Result<void> Monitor::set_cgroup_key(const std::string& key, const std::string& 
   return {};
 }
 
+// The fields a request may carry and the JSON type each must have, checked before any
+// handler acts: a request of the wrong shape is refused whole and changes nothing.
+namespace {
+Result<void> check_request_fields(const Json& req) {
+  struct Field {
+    const char* name;
+    bool (Json::*is)() const noexcept;
+    const char* type;
+  };
+  static const Field kFields[] = {
+      {"cmd", &Json::is_string, "a string"},   {"timeout", &Json::is_number_unsigned, "a number of seconds"},
+      {"kill", &Json::is_boolean, "a boolean"}, {"tty", &Json::is_number_unsigned, "a tty number"},
+      {"stop", &Json::is_boolean, "a boolean"}, {"dir", &Json::is_string, "a string"},
+      {"key", &Json::is_string, "a string"},   {"value", &Json::is_string, "a string"},
+  };
+  for (const auto& f : kFields) {
+    auto it = req.find(f.name);
+    if (it == req.end()) continue;
+    if (!((*it).*f.is)()) return Error(EPROTO, fmt::format("request field `{}` must be {}", f.name, f.type));
+    if (it->is_number_unsigned() && it->get<uint64_t>() > 0xffffffffu)
+      return Error(EPROTO, fmt::format("request field `{}` is out of range", f.name));
+  }
+  if (!req.contains("cmd")) return Error(EPROTO, "request has no `cmd`");
+  return {};
+}
+}  // namespace
+
 void Monitor::handle_client(int fd) {
   char buf[4096];
   ssize_t n = ::recv(fd, buf, sizeof buf, 0);
@@ -566,7 +593,18 @@ void Monitor::handle_client(int fd) {
     (void)send_json(fd, error_reply(Error(EPROTO, "malformed request")));
     return;
   }
-  handle_request(fd, req);
+  if (auto r = check_request_fields(req); !r) {
+    (void)send_json(fd, error_reply(r.error()));
+    return;
+  }
+  // Anything else a handler throws is still the client's error, answered as such: the
+  // monitor (and the container) carry on.
+  try {
+    handle_request(fd, req);
+  } catch (const std::exception& e) {
+    log::warn("bad request {}: {}", req.dump(), e.what());
+    (void)send_json(fd, error_reply(Error(EPROTO, std::string("malformed request: ") + e.what())));
+  }
 }
 
 void Monitor::read_console() {
