@@ -106,6 +106,12 @@ TEST(RuntimeState, EncodeDecode) {
   EXPECT_EQ(d->payload_cgroups, s.payload_cgroups);
   EXPECT_ERROR_CONTAINS(decode_runtime_state("{not json"), "not a JSON object");
   EXPECT_ERROR_CONTAINS(decode_runtime_state(R"({"state":"DANCING"})"), "no valid `state`");
+  // Found by tests/fuzz/fuzz_state: a wrong type threw out of the decoder, a float pid was
+  // converted with undefined behaviour.
+  EXPECT_ERROR_CONTAINS(decode_runtime_state(R"({"state":91176400000})"), "wrong type");
+  EXPECT_ERROR_CONTAINS(decode_runtime_state(R"({"state":"RUNNING","init_pid":"x"})"), "wrong type");
+  EXPECT_ERROR_CONTAINS(decode_runtime_state(R"({"state":"RUNNING","init_pid":4.2e131})"), "not a 64-bit integer");
+  EXPECT_ERROR_CONTAINS(decode_runtime_state(R"({"state":"RUNNING","init_pid":1e400})"), "");
   s.state = ContainerState::kCheckpointing;
   d = decode_runtime_state(encode_runtime_state(s));
   ASSERT_OK(d);
