@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "base/strings.hpp"
@@ -73,10 +74,16 @@ Result<void> parse_cpus(C& c, const std::string& v, const KeyContext&) {
     lim(c).cpu_max = cgroup::CpuMax{};
     return {};
   }
-  char* end = nullptr;
-  double n = std::strtod(v.c_str(), &end);
-  if (v.empty() || end != v.c_str() + v.size() || !(n >= 0.01) || n > 4096)
-    return bad(q(v) + " is not a CPU count 0.01..4096 (e.g. 0.5, 2) or `max`");
+  // Decimal only: strtod alone would also read `0x10`, `1e1`, `inf` and leading blanks.
+  auto dot = v.find('.');
+  auto digits = [](std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char ch) { return std::isdigit(ch); });
+  };
+  bool decimal = digits(std::string_view(v).substr(0, dot)) &&
+                 (dot == std::string::npos || digits(std::string_view(v).substr(dot + 1)));
+  double n = decimal ? std::strtod(v.c_str(), nullptr) : 0;
+  if (!decimal || !(n >= 0.01) || n > 4096)
+    return bad(q(v) + " is not a CPU count 0.01..4096 (decimal, e.g. 0.5, 2) or `max`");
   cgroup::CpuMax m;
   m.quota_us = static_cast<uint64_t>(std::llround(n * double(m.period_us)));
   lim(c).cpu_max = m;
@@ -221,7 +228,7 @@ Strings format_raw(const C& c) {
   return out;
 }
 
-constexpr const char* kSize = "SIZE (bytes, or with K, M, G, T suffix) or `max`";
+constexpr const char* kSize = "SIZE (bytes, or with K, M, G, T suffix) or `max` (`-1` also means `max`, as in LXC)";
 
 // clang-format off
 const KeySpec kKeys[] = {
@@ -246,7 +253,7 @@ const KeySpec kKeys[] = {
  "summed over all CPUs (`50000 100000` is half a CPU). cgroup v1: cpu.cfs_quota_us and "
  "cpu.cfs_period_us.",
  parse_cpu_max, format_cpu_max, reset<&L::cpu_max>},
-{"cgroup", "cpus", "CPU count 0.01..4096 (e.g. 0.5, 2) or `max`", "max", false,
+{"cgroup", "cpus", "decimal CPU count 0.01..4096 (e.g. 0.5, 2) or `max`", "max", false,
  "A friendlier cpu.max: the number of CPUs' worth of time the container may use; sets cpu.max "
  "to `COUNT*100000 100000`.",
  parse_cpus, format_cpus, reset<&L::cpu_max>},
@@ -263,12 +270,12 @@ const KeySpec kKeys[] = {
 {"cgroup", "cpuset.mems", "memory node list, e.g. `0`", "the parent's nodes", false,
  "NUMA memory nodes the container may allocate from. Same file on cgroup v1 and v2.",
  parse_cpu_list<&L::cpuset_mems>, format_list<&L::cpuset_mems>, reset<&L::cpuset_mems>},
-{"cgroup", "pids.max", "number or `max`", "max", false,
+{"cgroup", "pids.max", "number or `max` (`-1` also means `max`, as in LXC)", "max", false,
  "Most processes and threads the container may have at once; fork(2) fails with EAGAIN above it "
  "(a fork bomb is capped). Same file on cgroup v1 and v2.",
  parse_limit_field<&L::pids_max, false>, format_limit_field<&L::pids_max>, reset<&L::pids_max>},
 {"cgroup", "io.max", "`MAJ:MIN|DEVICE-PATH [rbps=N] [wbps=N] [riops=N] [wiops=N]`, each N a number (bytes with "
- "size suffixes) or `max`", "", true,
+ "size suffixes) or `max` (`-1` also means `max`)", "", true,
  "I/O rate limit on one block device: bytes and operations per second, read and write. A device "
  "path (/dev/loop0) is resolved to its numbers when the config is read. Repeat the key for more "
  "devices; a later line for the same device replaces an earlier one. cgroup v1: "
