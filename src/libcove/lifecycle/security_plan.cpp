@@ -1,6 +1,9 @@
 #include "lifecycle/security_plan.hpp"
 
+#include <linux/capability.h>
 #include <unistd.h>
+
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -60,6 +63,44 @@ Result<LsmChoice> choose_lsm(const config::SecurityConfig& sec, const std::strin
   return out;
 }
 
+bool needs_open_by_handle_guard(const config::ContainerConfig& cfg, uint64_t bounding) {
+  return cfg.privileged && (bounding & (1ULL << CAP_DAC_READ_SEARCH)) != 0;
+}
+
+void deny_open_by_handle_at(security::seccomp::Policy& p) {
+  namespace sc = security::seccomp;
+  for (auto& r : p.rules) std::erase(r.names, std::string(kOpenByHandleAt));
+  std::erase_if(p.rules, [](const sc::Rule& r) { return r.names.empty(); });
+  sc::Rule deny;
+  deny.names = {kOpenByHandleAt};
+  deny.action = sc::Action{sc::ActionKind::kErrno, EPERM};
+  p.rules.push_back(std::move(deny));
+}
+
+namespace {
+
+// The policy in force for a container: its configured file, or none; with the
+// open_by_handle_at guard added where needed (a privileged container keeping dac_read_search).
+Result<std::optional<security::seccomp::Policy>> load_policy(const config::ContainerConfig& cfg, uint64_t bounding) {
+  const auto& file = cfg.security.seccomp;
+  std::optional<security::seccomp::Policy> policy;
+  if (!file.empty()) {
+    auto text = read_file(file);
+    if (!text) return std::move(text).error().context("seccomp policy `" + file + "`");
+    auto parsed = security::seccomp::parse_policy(*text, file);
+    if (!parsed) return std::move(parsed).error();
+    policy = std::move(*parsed);
+  }
+  if (needs_open_by_handle_guard(cfg, bounding)) {
+    if (!policy) policy = security::seccomp::Policy{};  // default allow
+    deny_open_by_handle_at(*policy);
+    log::debug("privileged with dac_read_search: open_by_handle_at denied (EPERM)");
+  }
+  return policy;
+}
+
+}  // namespace
+
 Result<security::ExecRestrictions> make_exec_restrictions(const config::ContainerConfig& cfg,
                                                           const std::string& lsm_file) {
   const auto& sec = cfg.security;
@@ -68,20 +109,20 @@ Result<security::ExecRestrictions> make_exec_restrictions(const config::Containe
   r.bounding = security::compute_bounding(sec.cap_keep, sec.cap_drop, last);
   r.no_new_privs = sec.no_new_privs;
   for (const auto& l : sec.rlimits) r.rlimits.push_back({l.resource, l.soft, l.hard});
-  if (!sec.seccomp.empty()) {
-    std::string what = "seccomp policy `" + sec.seccomp + "`";
-    auto text = read_file(sec.seccomp);
-    if (!text) return std::move(text).error().context(what);
-    auto policy = security::seccomp::parse_policy(*text, sec.seccomp);
-    if (!policy) return std::move(policy).error();
+  auto policy = load_policy(cfg, r.bounding);
+  if (!policy) return std::move(policy).error();
+  if (*policy) {
+    std::string source = sec.seccomp.empty() ? std::string("built-in open_by_handle_at guard") : sec.seccomp;
     auto ctx = security::seccomp::host_context();
     ctx.caps = r.bounding;
-    auto compiled = security::seccomp::compile(*policy, ctx);
-    if (!compiled) return std::move(compiled).error().context(what);
-    if (!compiled->unknown.empty())
-      log::debug("{}: syscalls unknown here, skipped: {}", what, join(compiled->unknown, " "));
+    auto compiled = security::seccomp::compile(**policy, ctx);
+    if (!compiled) return std::move(compiled).error().context("seccomp policy `" + source + "`");
+    // Not an error: profiles name syscalls of newer kernels (runc skips them too); but a typo
+    // silently weakens a denylist, so say which names were dropped.
+    for (const auto& name : compiled->unknown)
+      log::warn("seccomp policy `{}`: unknown syscall `{}` ignored", source, name);
     r.seccomp = std::move(compiled->program);
-    r.seccomp_source = sec.seccomp;
+    r.seccomp_source = source;
   }
   auto lsm = choose_lsm(sec, generated_profile_name(cfg), lsm_file);
   if (!lsm) return std::move(lsm).error();

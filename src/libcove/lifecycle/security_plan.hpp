@@ -8,6 +8,7 @@
 #include "base/result.hpp"
 #include "config/container_config.hpp"
 #include "security/exec_restrictions.hpp"
+#include "security/seccomp/policy.hpp"
 
 namespace cove::lifecycle {
 
@@ -34,6 +35,17 @@ inline constexpr const char* kGeneratedProfileDir = "/run/cove/apparmor";
 // cove-destroy: unloads the container's generated AppArmor profile if this boot loaded one.
 Result<void> unload_generated_profile(const config::ContainerConfig& cfg);
 
+// The "shocker" escape: open_by_handle_at with CAP_DAC_READ_SEARCH opens any inode of a
+// filesystem by its handle, past the mount namespace (the host's `/` from a privileged
+// container). A privileged container whose bounding set keeps dac_read_search therefore gets
+// open_by_handle_at -> EPERM added to whatever seccomp policy is in force (a filter of that
+// rule alone when none is configured), replacing any rule of the policy for that syscall.
+inline constexpr const char* kOpenByHandleAt = "open_by_handle_at";
+bool needs_open_by_handle_guard(const config::ContainerConfig& cfg, uint64_t bounding);
+void deny_open_by_handle_at(security::seccomp::Policy& p);
+
+// The restrictions of init and attached commands. Seccomp names the policy does not know are
+// skipped with a warning naming the file and the syscall.
 Result<security::ExecRestrictions> make_exec_restrictions(const config::ContainerConfig& cfg,
                                                           const std::string& lsm_file = "/sys/kernel/security/lsm");
 

@@ -46,8 +46,7 @@ scmp_compare to_scmp(CmpOp op) {
 bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
 // Builds the filter for one architecture.
-Result<Ctx> build_for_arch(const Policy& p, const ResolveContext& rc, const std::string& arch, Compiled& out,
-                           std::vector<std::string>& known) {
+Result<Ctx> build_for_arch(const Policy& p, const ResolveContext& rc, const std::string& arch, Compiled& out) {
   Ctx ctx(seccomp_init(to_scmp(p.default_action)));
   if (!ctx) return Error(ENOMEM, "seccomp_init");
   uint32_t token = seccomp_arch_resolve_name(arch.c_str());
@@ -73,7 +72,6 @@ Result<Ctx> build_for_arch(const Policy& p, const ResolveContext& rc, const std:
       // Rules take the native number (or pseudo number) and libseccomp translates it per arch.
       int nr = seccomp_syscall_resolve_name(name.c_str());
       if (nr == __NR_SCMP_ERROR) continue;
-      if (!has(known, name)) known.push_back(name);
       // Several conditions on one argument cannot be ANDed in one rule: one rule each (runc).
       bool same_index = false;
       for (size_t i = 0; i < r.args.size(); ++i)
@@ -142,10 +140,9 @@ bool applies(const Rule& r, const ResolveContext& ctx) {
 Result<Compiled> compile(const Policy& p, const ResolveContext& rc) {
   Compiled out;
   out.arches = filter_arches(p, rc);
-  std::vector<std::string> known;
   Ctx merged;
   for (const auto& arch : out.arches) {
-    auto ctx = build_for_arch(p, rc, arch, out, known);
+    auto ctx = build_for_arch(p, rc, arch, out);
     if (!ctx) return std::move(ctx).error();
     if (!merged) {
       merged = std::move(*ctx);
@@ -155,9 +152,11 @@ Result<Compiled> compile(const Policy& p, const ResolveContext& rc) {
       (void)ctx->release();
     }
   }
+  // Unknown: libseccomp has no such name on any arch (a name of another arch resolves to a
+  // negative pseudo number; one in a rule that does not apply here is still known).
   for (const auto& r : p.rules)
     for (const auto& n : r.names)
-      if (!has(known, n) && !has(out.unknown, n)) out.unknown.push_back(n);
+      if (seccomp_syscall_resolve_name(n.c_str()) == __NR_SCMP_ERROR && !has(out.unknown, n)) out.unknown.push_back(n);
   UniqueFd mem(::memfd_create("cove-seccomp", MFD_CLOEXEC));
   if (!mem) return Error::from_errno(errno, "memfd for the seccomp program");
   if (int e = seccomp_export_bpf(merged.get(), mem.get()); e < 0) return Error(-e, "seccomp: export program");

@@ -31,7 +31,7 @@ struct Compiled {
   std::vector<sock_filter> program;
   std::vector<std::string> arches;
   size_t rules = 0;                      // syscall rules added over all arches
-  std::vector<std::string> unknown;      // syscall names no arch of the filter knows (skipped, as runc does)
+  std::vector<std::string> unknown;      // syscall names libseccomp does not know at all (skipped, as runc does)
 };
 Result<Compiled> compile(const Policy& p, const ResolveContext& ctx);
 
