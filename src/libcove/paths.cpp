@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "base/fs.hpp"
+#include "base/sealed_exec.hpp"
 #include "base/strings.hpp"
 
 #ifndef COVE_LIBEXECDIR
@@ -36,6 +37,8 @@ Result<void> validate_name(const std::string& name) {
 }
 
 std::string self_exe_dir() {
+  // A tool running from its sealed copy (base/sealed_exec.hpp) lives next to the original.
+  if (!original_exe().empty()) return dirname_of(original_exe());
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) return ".";

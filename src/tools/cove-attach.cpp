@@ -1,6 +1,7 @@
 // cove-attach: run a command inside a running container.
 #include <unistd.h>
 
+#include "base/sealed_exec.hpp"
 #include "container.hpp"
 #include "tools/common/tool_main.hpp"
 
@@ -8,6 +9,9 @@ using namespace cove;
 using namespace cove::tools;
 
 int main(int argc, char** argv) {
+  // First of all: the process that enters the container must not run the host's file (a
+  // privileged container could reopen it for writing through /proc/PID/exe).
+  if (auto r = reexec_sealed("cove-attach", argv); !r) return report("cove-attach", r.error());
   std::vector<std::string> vars;
   std::string cwd = "/";
   po::options_description o("cove-attach options");

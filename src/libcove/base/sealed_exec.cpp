@@ -1,0 +1,117 @@
+#include "base/sealed_exec.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/unique_fd.hpp"
+
+extern char** environ;
+
+namespace cove {
+namespace {
+
+constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+// Carries the original path across the re-exec; read and removed at once by the sealed copy,
+// trusted only there (a sealed copy is only ever made by reexec_sealed).
+constexpr const char* kEnv = "COVE_SEALED_FROM";
+
+std::string& original() {
+  static std::string path;
+  return path;
+}
+
+bool has_seals(int fd) {
+  int seals = ::fcntl(fd, F_GET_SEALS);
+  return seals >= 0 && (seals & kSeals) == kSeals;
+}
+
+// The bytes of an ELF64 file the kernel loads: up to the end of the last program-header
+// extent. `size` when the file is not one we understand (then everything is copied).
+off_t loaded_size(int fd, off_t size) {
+  Elf64_Ehdr eh;
+  if (::pread(fd, &eh, sizeof eh, 0) != sizeof eh || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0)
+    return size;
+  off_t end = off_t(eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr));
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    if (::pread(fd, &ph, sizeof ph, off_t(eh.e_phoff + i * sizeof ph)) != sizeof ph) return size;
+    end = std::max<off_t>(end, off_t(ph.p_offset + ph.p_filesz));
+  }
+  return end < size ? end : size;
+}
+
+// Section headers lie past the loaded part: a truncated copy says it has none.
+Result<void> drop_section_headers(int mfd) {
+  Elf64_Ehdr eh;
+  if (::pread(mfd, &eh, sizeof eh, 0) != sizeof eh) return Error::from_errno(errno, "read the copy's ELF header");
+  eh.e_shoff = 0;
+  eh.e_shnum = 0;
+  eh.e_shstrndx = SHN_UNDEF;
+  if (::pwrite(mfd, &eh, sizeof eh, 0) != sizeof eh) return Error::from_errno(errno, "write the copy's ELF header");
+  return {};
+}
+
+Result<UniqueFd> sealed_copy(const char* name, int exe) {
+  struct stat st;
+  if (::fstat(exe, &st) < 0) return Error::from_errno(errno, "stat /proc/self/exe");
+  unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+#ifdef MFD_EXEC
+  flags |= MFD_EXEC;  // vm.memfd_noexec=1 would otherwise make it non-executable
+#endif
+  UniqueFd mfd(::memfd_create(name, flags));
+#ifdef MFD_EXEC
+  if (!mfd && errno == EINVAL) mfd.reset(::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));  // before 6.3
+#endif
+  if (!mfd) return Error::from_errno(errno, "memfd_create");
+  off_t size = loaded_size(exe, st.st_size);
+  off_t off = 0;
+  while (off < size) {
+    ssize_t n = ::sendfile(mfd.get(), exe, &off, size_t(size - off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error::from_errno(n < 0 ? errno : EIO, "copy /proc/self/exe into a memfd");
+  }
+  if (size < st.st_size) COVE_TRY(drop_section_headers(mfd.get()));
+  if (::fcntl(mfd.get(), F_ADD_SEALS, kSeals) < 0) return Error::from_errno(errno, "seal the memfd");
+  return mfd;
+}
+
+}  // namespace
+
+bool running_sealed() {
+  UniqueFd exe(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  return exe && has_seals(exe.get());
+}
+
+const std::string& original_exe() { return original(); }
+
+Result<void> reexec_sealed(const char* name, char** argv) {
+  UniqueFd exe(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  if (!exe) return Error::from_errno(errno, "open /proc/self/exe");
+  if (has_seals(exe.get())) {
+    if (const char* from = std::getenv(kEnv)) original() = from;
+    ::unsetenv(kEnv);
+    return {};
+  }
+  char path[4096];
+  ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return Error::from_errno(n < 0 ? errno : EIO, "readlink /proc/self/exe");
+  path[n] = '\0';
+  auto mfd = sealed_copy(name, exe.get());
+  if (!mfd) return std::move(mfd).error().context("sealed copy of `" + std::string(path) + "`");
+  if (::setenv(kEnv, path, 1) < 0) return Error::from_errno(errno, "setenv");
+  ::fexecve(mfd->get(), argv, environ);
+  int err = errno;
+  ::unsetenv(kEnv);
+  return Error::from_errno(err, "exec the sealed copy of `" + std::string(path) + "`");
+}
+
+}  // namespace cove

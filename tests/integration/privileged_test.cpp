@@ -1,0 +1,95 @@
+// Attacks from a privileged container (no user namespace: its root is host root) that cove
+// closes anyway (issue 10):
+// - CVE-2019-5736: a process inside keeps an O_PATH fd to /proc/PID/exe of the process
+//   cove-attach puts into the container and reopens it for writing once the attach is over;
+//   cove-attach runs from a sealed memfd copy, so the fd names the copy and writing fails.
+// - shocker: with Docker's default profile (which allows open_by_handle_at to holders of
+//   dac_read_search) open_by_handle_at must still be denied.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+void copy_exec(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+  ::chmod(to.c_str(), 0755);
+}
+
+class PrivilegedTest : public ContainerTest {
+ protected:
+  void start_privileged(const std::string& name, const std::string& extra = "") {
+    create_busybox(name, "[container]\nprivileged = true\n" + extra);
+    rootfs_ = path_ + "/" + name + "/rootfs";
+    copy_exec(builddir() + "/cove-probe", rootfs_ + "/cove-probe");
+    copy_exec(builddir() + "/cove-exe-grab", rootfs_ + "/cove-exe-grab");
+    auto r = cove("cove-start", name);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  std::string rootfs_;
+};
+
+// The real attack, against a copy of this build's cove-attach in a temp dir (the build tree's
+// binary is never opened for writing): an in-container helper races for /proc/PID/exe while
+// cove-attach runs `sleep 0.5`, then reopens what it got for writing once the attach is over.
+TEST_F(PrivilegedTest, AttachBinaryCannotBeReopenedForWritingFromInside) {
+  start_privileged("pv");
+  std::string tools = path_ + "/tools";
+  std::filesystem::create_directories(tools);
+  std::string attach = tools + "/cove-attach";
+  copy_exec(builddir() + "/cove-attach", attach);
+  std::string before = read_text(attach);
+  ASSERT_FALSE(before.empty());
+  std::filesystem::create_directories(rootfs_ + "/tmp/grab");
+  auto r = cove("cove-attach", "pv",
+                {"--", "sh", "-c", "/cove-exe-grab cove-attach 60 /tmp/grab </dev/null >/dev/null 2>&1 &"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string caught = rootfs_ + "/tmp/grab/caught", result = rootfs_ + "/tmp/grab/result";
+  int attaches = 0;
+  for (; attaches < 40 && !std::filesystem::exists(caught); ++attaches) {
+    auto a = run_cmd({attach, "-P", path_, "-n", "pv", "--", "sleep", "0.5"});
+    ASSERT_EQ(a.status, 0) << a.err;
+  }
+  for (int i = 0; i < 200 && !std::filesystem::exists(result); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::string got = trim_str(read_text(result));
+  ASSERT_FALSE(got.empty()) << "the helper reported nothing";
+  ASSERT_NE(got, "none") << "no attach was caught in " << attaches << " tries";
+  std::fprintf(stderr, "helper after %d attach(es): %s\n", attaches, got.c_str());
+  // The fd names the sealed copy, and no write reaches anything.
+  EXPECT_NE(got.find("exe=/memfd:cove-attach"), std::string::npos) << got;
+  EXPECT_EQ(got.find("write=ok"), std::string::npos) << got;
+  EXPECT_EQ(read_text(attach), before) << "the host's cove-attach changed";
+}
+
+// The sealed copy still finds what lives next to the original and reports its status.
+TEST_F(PrivilegedTest, SealedAttachStillWorks) {
+  start_privileged("pw");
+  EXPECT_EQ(attach_out("pw", {"cat", "/proc/1/comm"}), "init");
+  auto r = cove("cove-attach", "pw", {"--", "sh", "-c", "exit 7"});
+  EXPECT_EQ(r.status, 7);
+}
+
+TEST_F(PrivilegedTest, ShockerDeniedUnderDockerProfile) {
+  start_privileged("sh", "[security]\nseccomp = " + srcdir() + "/tests/data/docker-default-seccomp.json\n");
+  // The bounding set keeps dac_read_search (Docker's profile allows open_by_handle_at then).
+  auto bnd = attach_out("sh", {"sh", "-c", "grep CapBnd /proc/self/status | cut -f2"});
+  EXPECT_TRUE(std::stoull(bnd, nullptr, 16) & (1ULL << 2)) << bnd;
+  EXPECT_EQ(attach_out("sh", {"/cove-probe", "open-by-handle"}), "errno 1");
+}
+
+TEST_F(PrivilegedTest, ShockerDeniedWithoutAnyProfile) {
+  start_privileged("sn", "[security]\nseccomp =\n");
+  EXPECT_EQ(attach_out("sn", {"/cove-probe", "open-by-handle"}), "errno 1");
+  EXPECT_EQ(attach_out("sn", {"/cove-probe", "status", "Seccomp:\t"}), "2");
+}
+
+}  // namespace
+}  // namespace cove::test
