@@ -119,8 +119,9 @@ Result<security::ExecRestrictions> make_exec_restrictions(const config::Containe
     if (!compiled) return std::move(compiled).error().context("seccomp policy `" + source + "`");
     // Not an error: profiles name syscalls of newer kernels (runc skips them too); but a typo
     // silently weakens a denylist, so say which names were dropped.
-    for (const auto& name : compiled->unknown)
-      log::warn("seccomp policy `{}`: unknown syscall `{}` ignored", source, name);
+    if (!compiled->unknown.empty())
+      log::warn("seccomp policy `{}`: syscalls unknown to libseccomp, ignored: `{}`", source,
+                join(compiled->unknown, "`, `"));
     r.seccomp = std::move(compiled->program);
     r.seccomp_source = source;
   }
