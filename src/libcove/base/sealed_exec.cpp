@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,11 +87,6 @@ Result<UniqueFd> sealed_copy(const char* name, int exe) {
 
 }  // namespace
 
-bool running_sealed() {
-  UniqueFd exe(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
-  return exe && has_seals(exe.get());
-}
-
 const std::string& original_exe() { return original(); }
 
 Result<void> reexec_sealed(const char* name, char** argv) {
@@ -99,6 +95,9 @@ Result<void> reexec_sealed(const char* name, char** argv) {
   if (has_seals(exe.get())) {
     if (const char* from = std::getenv(kEnv)) original() = from;
     ::unsetenv(kEnv);
+    // The kernel names a process exec'd from an fd after the fd ("memfd:NAME", or the fd
+    // number on older kernels); ps and pgrep should still see the tool's name.
+    ::prctl(PR_SET_NAME, name);
     return {};
   }
   char path[4096];

@@ -14,13 +14,11 @@
 
 namespace cove {
 
-// The seals a copy carries; a process whose /proc/self/exe has all of them runs sealed.
-bool running_sealed();
-
 // Re-executes /proc/self/exe from a sealed memfd named `name`, with the same argv and
-// environment, unless the process already runs sealed (then it returns at once, having
-// recorded original_exe()). Copies only the file's loaded part (program headers; debugging
-// sections are not needed to run). Returns only on error, before anything changed.
+// environment, unless the process already runs sealed, i.e. /proc/self/exe carries all of
+// F_SEAL_SEAL|SHRINK|GROW|WRITE (then it returns at once, having recorded original_exe()).
+// Copies only the file's loaded part (program headers; debugging sections are not needed to
+// run). Returns only on error, before anything changed.
 Result<void> reexec_sealed(const char* name, char** argv);
 
 // The executable the sealed copy was made from (so tools still find their siblings next to
