@@ -120,10 +120,11 @@ TEST_F(PrivilegedTest, BinfmtMiscRegistrationFromInside) {
   if (apparmor) {
     EXPECT_NE(r.status, 0) << "binfmt_misc mounted inside: " << r.out << r.err;
     EXPECT_FALSE(on_host) << "a handler registered in a privileged container reached the host";
-  } else {
-    // Known hole without an LSM (doc/design/security.md, "binfmt_misc"): flips when fixed.
-    EXPECT_EQ(r.status, 0) << r.err;
-    EXPECT_TRUE(on_host) << "binfmt_misc is denied now: update this test and the design note";
+  } else if (on_host) {
+    // Not defended on a host without an LSM (doc/design/security.md, "binfmt_misc"): reported
+    // as a skip, not a pass. The attack ran and the handler is removed (cleanup above).
+    GTEST_SKIP() << "known hole without an LSM: a privileged container registered binfmt_misc handler `" << entry
+                 << "` in the host's instance (doc/design/security.md)";
   }
 }
 
