@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 namespace cove {
 
@@ -97,36 +99,139 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static Result<void> remove_tree_at(int parentfd, const std::string& name, dev_t dev, const std::string& shown) {
+namespace {
+
+// One directory on the way down: how to find it again from its parent (name, device, inode)
+// and the subdirectories still to visit.
+struct Level {
+  std::string name;
+  dev_t dev;
+  ino_t ino;
+  std::string shown;
+  bool listed = false;
+  std::vector<std::string> subdirs;
+};
+
+// Lists `dirfd`: calls `visit` on every entry that is not a directory and queues the
+// directories (which must be on `dev`: another filesystem is a mount point, not ours to touch).
+Result<void> list_level(int dirfd, Level& lv, dev_t dev, const TreeVisitor& visit) {
+  UniqueFd dup(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dup) return Error::from_errno(errno, "open `" + lv.shown + "`");
+  DIR* d = ::fdopendir(dup.get());
+  if (!d) return Error::from_errno(errno, "opendir `" + lv.shown + "`");
+  dup.release();
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(std::move(n));
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err) return Error::from_errno(err, "read `" + lv.shown + "`");
+  for (auto& n : names) {
+    struct stat st;
+    if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno == ENOENT) continue;
+      return Error::from_errno(errno, "stat `" + lv.shown + "/" + n + "`");
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (st.st_dev != dev && visit.skip_other_filesystems) continue;
+      if (st.st_dev != dev)
+        return Error(EBUSY, "`" + lv.shown + "/" + n + "` is a mount point of another filesystem; not going into it");
+      lv.subdirs.push_back(std::move(n));
+      continue;
+    }
+    COVE_TRY(visit.file(dirfd, n, st, lv.shown + "/" + n));
+  }
+  std::reverse(lv.subdirs.begin(), lv.subdirs.end());  // visited from the back, in listing order
+  return {};
+}
+
+// Opens directory `name` in `dirfd` without following a symlink, checking it is the one stat'ed.
+Result<UniqueFd> open_level(int dirfd, const std::string& name, const struct stat& want, const std::string& shown) {
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open `" + shown + "`");
   struct stat st;
-  if (::fstatat(parentfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
-    if (errno == ENOENT) return {};
+  if (::fstat(fd.get(), &st) < 0) return Error::from_errno(errno, "stat `" + shown + "`");
+  if (st.st_dev != want.st_dev || st.st_ino != want.st_ino)
+    return Error(EAGAIN, "`" + shown + "` was replaced while walking the tree");
+  return fd;
+}
+
+// The parent of `cur` through "..", which must be the directory we came down from (a tree
+// moved meanwhile, or a bind mount of the same filesystem, would lead elsewhere).
+Result<UniqueFd> open_parent(int cur, const Level& parent) {
+  UniqueFd fd(::openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open the parent of `" + parent.shown + "`'s child");
+  struct stat st;
+  if (::fstat(fd.get(), &st) < 0) return Error::from_errno(errno, "stat `" + parent.shown + "`");
+  if (st.st_dev != parent.dev || st.st_ino != parent.ino)
+    return Error(EAGAIN, "`" + parent.shown + "` was moved while walking the tree");
+  return fd;
+}
+
+}  // namespace
+
+Result<void> walk_tree_at(int parentfd, const std::string& name, const std::string& shown, const TreeVisitor& visit) {
+  struct stat st;
+  if (::fstatat(parentfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
     return Error::from_errno(errno, "stat `" + shown + "`");
-  }
-  if (S_ISDIR(st.st_mode)) {
-    if (st.st_dev != dev) return Error(EBUSY, "`" + shown + "` is a mount point of another filesystem; not removing it");
-    int fd = ::openat(parentfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return Error::from_errno(errno, "open `" + shown + "`");
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-      ::close(fd);
-      return Error::from_errno(errno, "opendir `" + shown + "`");
+  if (!S_ISDIR(st.st_mode)) return visit.file(parentfd, name, st, shown);
+  const dev_t dev = st.st_dev;
+  auto top = open_level(parentfd, name, st, shown);
+  if (!top) return std::move(top).error();
+  UniqueFd cur = std::move(*top);
+  // Only `cur` and `parentfd` stay open: going up is openat(cur, "..") checked against the
+  // device and inode recorded on the way down, so depth costs memory, not descriptors.
+  std::vector<Level> stack;
+  stack.push_back(Level{name, st.st_dev, st.st_ino, shown, false, {}});
+  while (!stack.empty()) {
+    Level& lv = stack.back();
+    if (!lv.listed) {
+      COVE_TRY(list_level(cur.get(), lv, dev, visit));
+      lv.listed = true;
     }
-    Result<void> res;
-    while (struct dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n == "." || n == "..") continue;
-      res = remove_tree_at(::dirfd(d), n, dev, shown + "/" + n);
-      if (!res) break;
+    if (!lv.subdirs.empty()) {
+      std::string n = std::move(lv.subdirs.back());
+      lv.subdirs.pop_back();
+      std::string child_shown = lv.shown + "/" + n;
+      struct stat cst;
+      if (::fstatat(cur.get(), n.c_str(), &cst, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT) continue;
+        return Error::from_errno(errno, "stat `" + child_shown + "`");
+      }
+      if (!S_ISDIR(cst.st_mode)) {  // replaced since the listing
+        COVE_TRY(visit.file(cur.get(), n, cst, child_shown));
+        continue;
+      }
+      if (cst.st_dev != dev && visit.skip_other_filesystems) continue;
+      if (cst.st_dev != dev)
+        return Error(EBUSY, "`" + child_shown + "` is a mount point of another filesystem; not going into it");
+      auto child = open_level(cur.get(), n, cst, child_shown);
+      if (!child) return std::move(child).error();
+      cur = std::move(*child);
+      stack.push_back(Level{n, cst.st_dev, cst.st_ino, child_shown, false, {}});
+      continue;
     }
-    ::closedir(d);
-    if (!res) return res;
-    if (::unlinkat(parentfd, name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
-      return Error::from_errno(errno, "rmdir `" + shown + "`");
-    return {};
+    // Every entry below is done.
+    UniqueFd up;
+    int up_fd = parentfd;
+    if (stack.size() > 1) {
+      auto p = open_parent(cur.get(), stack[stack.size() - 2]);
+      if (!p) return std::move(p).error();
+      up = std::move(*p);
+      up_fd = up.get();
+    }
+    auto done = visit.dir_done(up_fd, lv.name, cur.get(), lv.shown);
+    if (!done) return std::move(done).error();
+    if (!*done) {  // something appeared meanwhile: list again
+      lv.listed = false;
+      continue;
+    }
+    stack.pop_back();
+    if (up) cur = std::move(up);
   }
-  if (::unlinkat(parentfd, name.c_str(), 0) < 0 && errno != ENOENT)
-    return Error::from_errno(errno, "unlink `" + shown + "`");
   return {};
 }
 
@@ -139,7 +244,19 @@ Result<void> remove_tree(const std::string& path) {
   std::string parent = dirname_of(path);
   UniqueFd pfd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!pfd) return Error::from_errno(errno, "open `" + parent + "`");
-  return remove_tree_at(pfd.get(), basename_of(path), st.st_dev, path);
+  TreeVisitor v;
+  v.file = [](int dirfd, const std::string& n, const struct stat&, const std::string& shown) -> Result<void> {
+    if (::unlinkat(dirfd, n.c_str(), 0) < 0 && errno != ENOENT) return Error::from_errno(errno, "unlink `" + shown + "`");
+    return {};
+  };
+  v.dir_done = [](int parentfd, const std::string& n, int, const std::string& shown) -> Result<bool> {
+    if (::unlinkat(parentfd, n.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) return true;
+    if (errno == ENOTEMPTY || errno == EEXIST) return false;
+    return Error::from_errno(errno, "rmdir `" + shown + "`");
+  };
+  auto r = walk_tree_at(pfd.get(), basename_of(path), path, v);
+  if (!r && r.error().code() == ENOENT && !path_exists(path)) return {};
+  return r;
 }
 
 std::string dirname_of(const std::string& path) {

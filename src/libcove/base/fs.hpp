@@ -1,6 +1,9 @@
 // File helpers returning Result: whole-file read/write, mkdir -p, atomic replace.
 #pragma once
 
+#include <sys/stat.h>
+
+#include <functional>
 #include <string>
 
 #include "base/result.hpp"
@@ -22,8 +25,26 @@ Result<void> write_file_atomic(const std::string& path, const std::string& data,
 Result<void> mkdir_p(const std::string& path, mode_t mode = 0755);
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);
-// Removes a tree without crossing into other mounts; errors carry the failing path.
+// Removes a tree without crossing into other mounts; errors carry the failing path. Never
+// follows a symlink and needs two descriptors at any depth (see walk_tree_at).
 Result<void> remove_tree(const std::string& path);
+
+// What walk_tree_at() does with each entry. `shown` is the entry's path for messages.
+struct TreeVisitor {
+  // Every entry that is not a directory, found in directory `dirfd` under `name`.
+  std::function<Result<void>(int dirfd, const std::string& name, const struct stat& st, const std::string& shown)> file;
+  // A directory once everything below it was visited (post-order); `dirfd` is the directory
+  // itself, `parentfd` its parent. Returning false lists it again (entries appeared).
+  std::function<Result<bool>(int parentfd, const std::string& name, int dirfd, const std::string& shown)> dir_done;
+  // A directory on another filesystem (a mount point): skipped when true, else EBUSY.
+  bool skip_other_filesystems = false;
+};
+// Walks the tree at `name` in `parentfd` (a file alone is just visited). Iterative: only the
+// current directory's descriptor is held (going up is openat("..") checked against the device
+// and inode seen on the way down), so any depth works under a small RLIMIT_NOFILE. Never
+// follows a symlink (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW) and never enters another filesystem
+// (EBUSY naming the mount point). A directory replaced or moved during the walk is EAGAIN.
+Result<void> walk_tree_at(int parentfd, const std::string& name, const std::string& shown, const TreeVisitor& visit);
 std::string dirname_of(const std::string& path);
 std::string basename_of(const std::string& path);
 // Absolute, lexically normalised path (no symlink resolution).

@@ -1,7 +1,7 @@
 #include "rootfs/ownership_shift.hpp"
 
 #include <fcntl.h>
-#include <ftw.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -54,48 +54,50 @@ uint32_t shifted_id(uint32_t disk, const std::vector<IdMapEntry>* from, const st
 
 namespace {
 
-// nftw has no user pointer: the walk's state lives here for the duration of one call.
-struct Walk {
+struct Shift {
   const ShiftRecord* from = nullptr;
   const ShiftRecord* to = nullptr;
   size_t changed = 0;
-  int error = 0;
-  std::string error_path;
-};
-thread_local Walk* g_walk = nullptr;
 
-int visit(const char* path, const struct stat* st, int type, struct FTW*) {
-  Walk& w = *g_walk;
-  if (type == FTW_NS || type == FTW_DNR) {
-    w.error = EACCES;
-    w.error_path = path;
-    return 1;
+  std::pair<uid_t, gid_t> ids_for(const struct stat& st) const {
+    return {shifted_id(st.st_uid, from ? &from->uid_map : nullptr, to->uid_map),
+            shifted_id(st.st_gid, from ? &from->gid_map : nullptr, to->gid_map)};
   }
-  uid_t uid = shifted_id(st->st_uid, w.from ? &w.from->uid_map : nullptr, w.to->uid_map);
-  gid_t gid = shifted_id(st->st_gid, w.from ? &w.from->gid_map : nullptr, w.to->gid_map);
-  if (uid == st->st_uid && gid == st->st_gid) return 0;
-  // chown(2) also drops file capabilities: keep them. A v2 `security.capability` (no root id)
-  // applies in every user namespace, so the same bytes stay right after the shift.
+};
+
+// chown(2) also drops file capabilities and the set-user-ID and set-group-ID bits: keep them.
+// A v2 `security.capability` (no root id) applies in every user namespace, so the same bytes
+// stay right after the shift. Everything goes through an fd opened without following links.
+Result<void> shift_fd(int fd, const struct stat& st, uid_t uid, gid_t gid, const std::string& shown) {
   char caps[64];
-  ssize_t ncaps = S_ISREG(st->st_mode) ? ::lgetxattr(path, "security.capability", caps, sizeof caps) : -1;
-  if (::lchown(path, uid, gid) < 0) {
-    w.error = errno;
-    w.error_path = path;
-    return 1;
+  ssize_t ncaps = S_ISREG(st.st_mode) ? ::fgetxattr(fd, "security.capability", caps, sizeof caps) : -1;
+  if (::fchown(fd, uid, gid) < 0) return Error::from_errno(errno, "chown `" + shown + "`");
+  if (ncaps > 0 && ::fsetxattr(fd, "security.capability", caps, static_cast<size_t>(ncaps), 0) < 0)
+    return Error::from_errno(errno, "restore file capabilities of `" + shown + "`");
+  if ((st.st_mode & (S_ISUID | S_ISGID)) && ::fchmod(fd, st.st_mode & 07777) < 0)
+    return Error::from_errno(errno, "restore the mode of `" + shown + "`");
+  return {};
+}
+
+Result<void> shift_entry(Shift& s, int dirfd, const std::string& name, const struct stat& st, const std::string& shown) {
+  auto [uid, gid] = s.ids_for(st);
+  if (uid == st.st_uid && gid == st.st_gid) return {};
+  ++s.changed;
+  if (S_ISLNK(st.st_mode)) {
+    if (::fchownat(dirfd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+      return Error::from_errno(errno, "chown `" + shown + "`");
+    return {};
   }
-  if (ncaps > 0 && ::lsetxattr(path, "security.capability", caps, static_cast<size_t>(ncaps), 0) < 0) {
-    w.error = errno;
-    w.error_path = path;
-    return 1;
+  if (!S_ISREG(st.st_mode)) {  // devices, FIFOs, sockets: never opened
+    if (::fchownat(dirfd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+      return Error::from_errno(errno, "chown `" + shown + "`");
+    if ((st.st_mode & (S_ISUID | S_ISGID)) && ::fchmodat(dirfd, name.c_str(), st.st_mode & 07777, 0) < 0)
+      return Error::from_errno(errno, "restore the mode of `" + shown + "`");
+    return {};
   }
-  // chown(2) clears set-user-ID and set-group-ID bits: put them back.
-  if (!S_ISLNK(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) && ::chmod(path, st->st_mode & 07777) < 0) {
-    w.error = errno;
-    w.error_path = path;
-    return 1;
-  }
-  ++w.changed;
-  return 0;
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_NOATIME | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open `" + shown + "`");
+  return shift_fd(fd.get(), st, uid, gid, shown);
 }
 
 }  // namespace
@@ -113,16 +115,33 @@ Result<ShiftStats> shift_ownership(const std::string& rootfs, const ShiftRecord&
     if (!p) return std::move(p).error().context("`" + record + "`");
     previous = *p;
   }
-  Walk w;
-  w.from = previous ? &*previous : nullptr;
-  w.to = &maps;
-  g_walk = &w;
-  int rc = ::nftw(rootfs.c_str(), visit, 64, FTW_PHYS | FTW_MOUNT);
-  g_walk = nullptr;
-  if (w.error) return Error::from_errno(w.error, "shift ownership of `" + w.error_path + "`");
-  if (rc < 0) return Error::from_errno(errno, "walk `" + rootfs + "`");
+  Shift sh;
+  sh.from = previous ? &*previous : nullptr;
+  sh.to = &maps;
+  // Iterative (any depth, two fds), never through a symlink, not into other filesystems.
+  TreeVisitor v;
+  v.skip_other_filesystems = true;
+  v.file = [&](int dirfd, const std::string& name, const struct stat& st, const std::string& shown) {
+    return shift_entry(sh, dirfd, name, st, shown);
+  };
+  v.dir_done = [&](int, const std::string&, int dirfd, const std::string& shown) -> Result<bool> {
+    struct stat st;
+    if (::fstat(dirfd, &st) < 0) return Error::from_errno(errno, "stat `" + shown + "`");
+    auto [uid, gid] = sh.ids_for(st);
+    if (uid == st.st_uid && gid == st.st_gid) return true;
+    ++sh.changed;
+    COVE_TRY(shift_fd(dirfd, st, uid, gid, shown));
+    return true;
+  };
+  char real[PATH_MAX];  // the rootfs's own path is the host's: a symlink there is followed
+  if (!::realpath(rootfs.c_str(), real)) return Error::from_errno(errno, "resolve `" + rootfs + "`");
+  std::string parent = dirname_of(real);
+  UniqueFd pfd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!pfd) return Error::from_errno(errno, "open `" + parent + "`");
+  if (auto r = walk_tree_at(pfd.get(), basename_of(real), rootfs, v); !r)
+    return std::move(r).error().context("shift ownership");
   COVE_TRY(write_file_atomic(record, want, 0644));
-  stats.changed = w.changed;
+  stats.changed = sh.changed;
   return stats;
 }
 
