@@ -26,6 +26,7 @@
 #include "ns/idmap.hpp"
 #include "ns/idmap_registry.hpp"
 #include "paths.hpp"
+#include "rootfs/host_access.hpp"
 #include "state/container_lock.hpp"
 #include "templates/template_runner.hpp"
 
@@ -151,8 +152,10 @@ Result<void> Container::create(const CreateOptions& opts) {
       return Error::from_errno(errno, "template `" + opts.template_name + "` (looked for `" + template_exe + "`)");
   }
   COVE_TRY(mkdir_p(lxcpath_, 0711));
-  // mkdir is the atomic claim on the name; 0711 lets the container's root reach its rootfs.
-  if (::mkdir(p.dir().c_str(), 0711) < 0) {
+  // mkdir is the atomic claim on the name; 0700: no host user may reach the rootfs (start
+  // checks it again, rootfs::protect_rootfs). Nothing the container runs needs more: the
+  // child opens the rootfs while it still has host root's fsuid.
+  if (::mkdir(p.dir().c_str(), 0700) < 0) {
     if (errno == EEXIST) return Error(EEXIST, fmt::format("container `{}` already exists in `{}`", name_, lxcpath_));
     return Error::from_errno(errno, "create `" + p.dir() + "`");
   }
@@ -295,7 +298,10 @@ Result<int> Container::start(const StartOptions& opts) {
     return Error(EBUSY, fmt::format("`{}` is already {}", name_, st.state == ContainerState::kRunning
                                                                      ? "running"
                                                                      : state_name(st.state)));
-  if (auto cfg = load(p); !cfg) return std::move(cfg).error();
+  auto cfg = load(p);
+  if (!cfg) return std::move(cfg).error();
+  // Start and restore (of a copied or migrated directory too) pass here, whatever the backend.
+  if (auto r = rootfs::protect_rootfs(p.dir(), cfg->rootfs); !r) return std::move(r).error().context("rootfs access");
 
   std::vector<std::string> args = {find_helper("cove-monitor"), "--path", lxcpath_, "--name", name_};
   if (!opts.log_file.empty()) args.insert(args.end(), {"--log-file", opts.log_file});

