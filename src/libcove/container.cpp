@@ -20,6 +20,7 @@
 #include "base/stdio_relay.hpp"
 #include "base/syscalls.hpp"
 #include "cgroup/cgroup.hpp"
+#include "config/ini_reader.hpp"
 #include "config/load.hpp"
 #include "monitor/protocol.hpp"
 #include "lifecycle/security_plan.hpp"
@@ -58,7 +59,7 @@ std::vector<ns::HostRange> used_ranges(const std::string& lxcpath, const std::st
   if (auto names = Container::list(lxcpath)) {
     for (const auto& n : *names) {
       if (n == self) continue;
-      if (auto t = read_file(ContainerPaths(lxcpath, n).config())) {
+      if (auto t = config::read_config_text(ContainerPaths(lxcpath, n).config())) {
         for (const char* key : {"uid", "gid"}) {
           auto r = ns::scan_config_ranges(*t, key);
           used.insert(used.end(), r.begin(), r.end());
@@ -167,7 +168,7 @@ Result<void> Container::create(const CreateOptions& opts) {
   std::string base_config = opts.config_file.empty()
                                 ? find_data("config/default.conf", std::string(COVE_CONFDIR) + "/default.conf")
                                 : opts.config_file;
-  auto user_text = read_file(base_config);
+  auto user_text = config::read_config_text(base_config);
   if (!user_text) return std::move(user_text).error().context("read config");
   std::string text = fmt::format("# cove container `{}`\ninclude = {}\n\n# From `{}`:\n{}\n", name_,
                                  find_data("config/common.conf", std::string(COVE_CONFDIR) + "/common.conf"),
@@ -412,6 +413,8 @@ Result<ContainerInfo> Container::info() const {
   if (auto cfg = load(p, false)) {
     out.privileged = cfg->privileged;
     out.rootfs = cfg->rootfs;
+  } else {
+    out.config_error = cfg.error().message();
   }
   if (out.state.state != ContainerState::kStopped) {
     auto cgs = cgroup::ContainerCgroups::from_recorded(out.state.runtime.payload_cgroups,

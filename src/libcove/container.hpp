@@ -85,6 +85,7 @@ struct ContainerInfo {
   bool privileged = false;
   bool incomplete = false;                // a create that never finished (cove-destroy removes it)
   std::string rootfs, config_path;
+  std::string config_error;               // why the config does not load ("" when it does)
   std::optional<uint64_t> cpu_usage_ns, memory_current, memory_peak, pids_current;
   std::optional<uint64_t> io_read_bytes, io_write_bytes, io_read_ops, io_write_ops;
   std::optional<uint64_t> oom_kills;      // processes the OOM killer ended inside

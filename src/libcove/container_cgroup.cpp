@@ -9,6 +9,7 @@
 #include "base/strings.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/edit.hpp"
+#include "config/ini_reader.hpp"
 #include "config/key_table.hpp"
 #include "config/load.hpp"
 #include "container.hpp"
@@ -47,7 +48,7 @@ Result<const config::KeySpec*> check_value(const ContainerPaths& p, const std::s
 Result<void> persist(const ContainerPaths& p, const config::KeySpec& spec, const std::string& value) {
   auto lock = ContainerLock::acquire(p.lock_file(), p.name(), kLockTimeoutMs);
   if (!lock) return std::move(lock).error();
-  auto text = read_file(p.config());
+  auto text = config::read_config_text(p.config());
   if (!text) return std::move(text).error();
   std::string edited = config::set_key_in_text(*text, "cgroup", std::string(spec.key), value, spec.repeatable);
   if (auto r = config::load_config_string(edited, p.config(), load_options(p, true)); !r)

@@ -34,17 +34,27 @@ int main(int argc, char** argv) {
     for (const auto& n : *names) {
       Container ct(c.lxcpath, n);
       auto info = ct.info();
-      if (!info) continue;
+      if (!info) {
+        std::fprintf(stderr, "cove-ls: `%s`: %s\n", n.c_str(), info.error().message().c_str());
+        continue;
+      }
       auto st = info->state.state;
       if (!want.empty() && std::find(want.begin(), want.end(), st) == want.end()) continue;
       bool live = st != ContainerState::kStopped;
       std::string state = state_name(st);
       if (info->state.monitor_died) state += " (monitor died)";
       if (info->incomplete) state += " (incomplete create)";
+      // One broken config must not hide the others: it is listed, and its error named.
+      if (!info->config_error.empty()) {
+        state += " (bad config)";
+        std::fprintf(stderr, "cove-ls: `%s`: config: %s\n", n.c_str(), info->config_error.c_str());
+      }
       arr.push_back({{"name", n},
                      {"state", state_name(st)},
                      {"monitor_died", info->state.monitor_died},
                      {"incomplete", info->incomplete},
+                     {"config_error", info->config_error.empty() ? nlohmann::json(nullptr)
+                                                                 : nlohmann::json(info->config_error)},
                      {"init_pid", live ? nlohmann::json(info->state.runtime.init_pid) : nlohmann::json(nullptr)},
                      {"unprivileged", !info->privileged},
                      {"memory_current_bytes",

@@ -108,4 +108,30 @@ TEST_F(HostFilesTest, RootfsReachableByHostUsersIsRefused) {
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// One broken config (an include of /dev/zero, of a FIFO) among good ones: cove-ls lists them
+// all, names the broken ones with their errors, and does not hang.
+TEST_F(HostFilesTest, LsListsTheOthersAndNamesTheBrokenConfig) {
+  create_busybox("a");
+  create_busybox("b");
+  create_busybox("c");
+  {
+    std::ofstream(path_ + "/b/config", std::ios::app) << "include = /dev/zero\n";
+    std::string fifo = path_ + "/c/extra.conf";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    std::ofstream(path_ + "/c/config", std::ios::app) << "include = " << fifo << "\n";
+  }
+  auto r = run_tool("cove-ls", {"-P", path_}, 20);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("a "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("b "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("c "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(bad config)"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("`b`: config: " + path_ + "/b/config:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("`/dev/zero` is a character device"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("is a FIFO"), std::string::npos) << r.err;
+  auto s = cove("cove-start", "c", {}, 20);
+  EXPECT_NE(s.status, 0);
+  EXPECT_NE(s.err.find("is a FIFO"), std::string::npos) << s.err;
+}
+
 }  // namespace cove::test

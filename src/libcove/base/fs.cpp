@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <vector>
@@ -23,6 +25,46 @@ Result<std::string> read_file(const std::string& path) {
       return Error::from_errno(errno, "read `" + path + "`");
     }
     if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+namespace {
+const char* file_type_name(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISLNK(m)) return "a symlink";
+  return "not a regular file";
+}
+}  // namespace
+
+Result<std::string> read_regular_file(const std::string& path, size_t max_size) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOCTTY: a terminal must not
+  // become ours. Neither changes how a regular file reads.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open `" + path + "`");
+  struct stat st;
+  if (::fstat(fd.get(), &st) < 0) return Error::from_errno(errno, "stat `" + path + "`");
+  if (!S_ISREG(st.st_mode))
+    return Error(EINVAL, "`" + path + "` is " + file_type_name(st.st_mode) + ", not a regular file");
+  auto too_big = [&] {
+    return Error(EFBIG, fmt::format("`{}` is larger than {} bytes (the limit for this file)", path, max_size));
+  };
+  if (static_cast<uint64_t>(st.st_size) > max_size) return too_big();
+  std::string out;
+  char buf[8192];
+  for (;;) {  // the file may grow after fstat: the bound holds for what is read
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error::from_errno(errno, "read `" + path + "`");
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_size) return too_big();
     out.append(buf, static_cast<size_t>(n));
   }
   return out;

@@ -12,6 +12,9 @@
 namespace cove {
 
 Result<std::string> read_file(const std::string& path);
+// For files a user names (configs): opens without blocking (a FIFO) or taking a terminal,
+// accepts only a regular file (EINVAL naming its type) of at most `max_size` bytes (EFBIG).
+Result<std::string> read_regular_file(const std::string& path, size_t max_size);
 // Writes `data` with a single write(2) (what cgroup and /proc files need); no O_CREAT.
 Result<void> write_existing(const std::string& path, const std::string& data);
 // Creates or truncates `path` with `mode` and writes `data`.

@@ -200,7 +200,9 @@ class Reader {
     for (const auto& name : *names) include_file(from, line, (path.back() == '/' ? path : path + "/") + name);
   }
 
-  // The `*.conf` regular files of `dir` (dot files skipped), sorted by name.
+  // The `*.conf` entries of `dir` (dot files, subdirectories and dangling links skipped),
+  // sorted by name. A `*.conf` that is not a regular file (a FIFO, a device) is kept, so that
+  // include_file() reports it instead of it being left out silently.
   static Result<std::vector<std::string>> conf_files(const std::string& dir) {
     DIR* d = ::opendir(dir.c_str());
     if (!d) return Error::from_errno(errno, "open directory");
@@ -210,7 +212,7 @@ class Reader {
       if (name.empty() || name.front() == '.' || name.size() <= 5 || name.substr(name.size() - 5) != ".conf")
         continue;
       struct stat st;
-      if (::stat((dir + "/" + name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) names.push_back(name);
+      if (::stat((dir + "/" + name).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) names.push_back(name);
     }
     ::closedir(d);
     std::sort(names.begin(), names.end());
@@ -227,7 +229,7 @@ class Reader {
     }
     if (stack_.size() >= kMaxIncludeDepth)
       return add_error(from, line, "includes nested too deeply (max " + std::to_string(kMaxIncludeDepth) + ")");
-    auto text = read_file(path);
+    auto text = read_config_text(path);
     if (!text) return add_error(from, line, "include: " + text.error().message());
     parse_text(*text, path, canonical);
   }
@@ -235,8 +237,10 @@ class Reader {
 
 }  // namespace
 
+Result<std::string> read_config_text(const std::string& path) { return read_regular_file(path, kMaxConfigFileSize); }
+
 Result<IniDocument> read_ini_file(const std::string& path) {
-  auto text = read_file(path);
+  auto text = read_config_text(path);
   if (!text) return std::move(text).error();
   Reader reader;
   reader.parse_text(*text, path, canonical_of(path));

@@ -17,6 +17,10 @@
 // place of the include line; a DIR contributes its `*.conf` files sorted by name (dot files
 // skipped). Every included file starts outside any section. Missing files and include cycles
 // are errors at the include's FILE:LINE.
+//
+// Every config file (the main one, an include, a conf.d entry) must be a regular file of at
+// most kMaxConfigFileSize bytes: a device (/dev/zero), a FIFO or a socket is an error naming
+// it, opened without blocking, never read.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +56,11 @@ struct IniDocument {
   std::vector<IniItem> items;  // in reading order, includes expanded in place
   std::vector<IniError> errors;
 };
+
+inline constexpr size_t kMaxConfigFileSize = 1024 * 1024;
+
+// The text of one config file under the rules above (read_regular_file with the size bound).
+Result<std::string> read_config_text(const std::string& path);
 
 // Fails only when `path` itself cannot be read (the Error keeps its errno); every other
 // problem, including a missing include, is an IniError in the document.

@@ -23,6 +23,7 @@
 #include "base/scope_exit.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
+#include "config/ini_reader.hpp"
 #include "criu/checkpoint.hpp"
 #include "criu/restore.hpp"
 #include "lifecycle/proc_scan.hpp"
@@ -395,7 +396,7 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const C
   meta.container = cfg.name;
   meta.lxcpath = t.lxcpath;
   meta.rootfs = cfg.rootfs;
-  if (auto text = read_file(t.config_path); text) meta.config_hash = criu::hash_text(*text);
+  if (auto text = config::read_config_text(t.config_path); text) meta.config_hash = criu::hash_text(*text);
   meta.privileged = cfg.privileged;
   meta.uid_map = cfg.uid_map;
   meta.gid_map = cfg.gid_map;
