@@ -108,6 +108,41 @@ TEST_F(HostFilesTest, RootfsReachableByHostUsersIsRefused) {
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// The console log and the monitor's log live in the rootfs; the container's root swaps them for
+// symlinks to host files. After a restart the monitor (host root) must write neither host file.
+TEST_F(HostFilesTest, LogsInsideTheRootfsCannotBeRedirectedToHostFiles) {
+  std::string rfs = rootfs("cl");
+  create_busybox("cl", "[container]\nconsole.log = " + rfs + "/tmp/console.log\nlog.file = " + rfs +
+                           "/tmp/monitor.log\nlog.level = debug\n");
+  std::string host_console = path_ + "/host-console", host_log = path_ + "/host-log";
+  for (const auto& f : {host_console, host_log}) {
+    FILE* fp = std::fopen(f.c_str(), "w");
+    ASSERT_NE(fp, nullptr);
+    std::fputs("host file\n", fp);
+    std::fclose(fp);
+  }
+  auto r = cove("cove-start", "cl");
+  ASSERT_EQ(r.status, 0) << r.err;
+  // Inside: replace both with symlinks to the host files' paths (which also exist, empty,
+  // inside the container, so that the right outcome is a write there).
+  attach_out("cl", {"sh", "-c",
+                    "rm -f /tmp/console.log /tmp/monitor.log && ln -s " + host_console + " /tmp/console.log && ln -s " +
+                        host_log + " /tmp/monitor.log && mkdir -p " + path_ + " && : > " + host_console + " && : > " +
+                        host_log});
+  ASSERT_EQ(cove("cove-stop", "cl", {"-k"}).status, 0);
+  r = cove("cove-start", "cl");
+  ASSERT_EQ(r.status, 0) << r.err;
+  attach_out("cl", {"sh", "-c", "echo cove-console-marker > /dev/console"});
+  // The marker reaches the console log the container sees (its own file).
+  EXPECT_TRUE(wait_for([&] { return read_text(rfs + host_console).find("cove-console-marker") != std::string::npos; },
+                       5000))
+      << read_text(rfs + host_console);
+  EXPECT_NE(read_text(rfs + host_log).find("cove-monitor"), std::string::npos);
+  ASSERT_EQ(cove("cove-stop", "cl", {"-k"}).status, 0);
+  EXPECT_EQ(read_text(host_console), "host file\n");
+  EXPECT_EQ(read_text(host_log), "host file\n");
+}
+
 // One broken config (an include of /dev/zero, of a FIFO) among good ones: cove-ls lists them
 // all, names the broken ones with their errors, and does not hang.
 TEST_F(HostFilesTest, LsListsTheOthersAndNamesTheBrokenConfig) {

@@ -44,6 +44,12 @@ Result<void> set_file(const std::string& path) {
   return {};
 }
 
+void set_fd(UniqueFd fd) {
+  if (!fd) return;
+  if (g_fd != 2) ::close(g_fd);
+  g_fd = fd.release();
+}
+
 void set_prefix(std::string prefix) { g_prefix = std::move(prefix); }
 
 void write(Level level, std::string_view message) {

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 
 namespace cove::log {
 
@@ -22,6 +23,9 @@ void set_level(Level level);
 Level level();
 // Appends to `path` (created 0600); an empty path means stderr.
 Result<void> set_file(const std::string& path);
+// Appends to `fd`, already opened by the caller (the monitor opens its log with
+// rootfs::open_host_append); takes ownership.
+void set_fd(UniqueFd fd);
 void set_prefix(std::string prefix);  // e.g. "cove-monitor web"
 
 void write(Level level, std::string_view message);

@@ -288,11 +288,12 @@ const KeySpec kKeys[] = {
  parse_range<&C::ttys, 0, 64>, format_number<&C::ttys>, reset<&C::ttys>},
 {"container", "console.log", "PATH, or empty for none", "", false,
  "File the container's console output is copied to. A relative path is relative to the directory "
- "of the file that sets it.",
+ "of the file that sets it. Inside the rootfs, the path is resolved as the container sees it: a "
+ "symlink there leads to a file in the container's tree, never to a host file.",
  parse_path<&C::console_log, true>, format_string<&C::console_log>, reset<&C::console_log>},
 {"container", "log.file", "PATH, or empty for the default", "NAME.log in the container's directory", false,
  "File the container's monitor writes its log to. A relative path is relative to the directory of "
- "the file that sets it.",
+ "the file that sets it. Inside the rootfs, it is resolved as console.log is.",
  parse_path<&C::log_file, true>, format_string<&C::log_file>, reset<&C::log_file>},
 {"container", "log.level", "trace|debug|info|notice|warn|error", "warn", false,
  "Least severe message level the monitor writes to its log.",

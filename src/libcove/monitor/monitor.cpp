@@ -33,6 +33,7 @@
 #include "ns/idmap.hpp"
 #include "monitor/protocol.hpp"
 #include "paths.hpp"
+#include "rootfs/host_access.hpp"
 #include "state/container_state.hpp"
 
 namespace cove::monitor {
@@ -310,8 +311,11 @@ Result<void> Monitor::start() {
   const ContainerState setting_up = opts_.restore_images.empty() ? ContainerState::kStarting : ContainerState::kRestoring;
   COVE_TRY(write_state(setting_up));
   if (!cfg_.console_log.empty()) {
-    console_log_.reset(::open(cfg_.console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-    if (!console_log_) return Error::from_errno(errno, "open console log `" + cfg_.console_log + "`");
+    // The container's root owns its rootfs: a console log there is opened as the container
+    // would resolve it, so a symlink it planted cannot point the monitor at a host file.
+    auto fd = rootfs::open_host_append(cfg_.console_log, cfg_.rootfs);
+    if (!fd) return std::move(fd).error().context("console log");
+    console_log_ = std::move(*fd);
   }
   auto layout = cgroup::detect_layout();
   if (!layout) return std::move(layout).error().context("detect cgroups");
@@ -695,7 +699,8 @@ int run_monitor(const MonitorOptions& opts) {
   std::string log_file = !opts.log_file.empty() ? opts.log_file
                          : cfg && !cfg->log_file.empty() ? cfg->log_file
                                                         : paths.default_log();
-  (void)log::set_file(log_file);
+  // Opened like the console log: a log file inside the rootfs cannot be redirected to a host file.
+  if (auto fd = rootfs::open_host_append(log_file, cfg ? cfg->rootfs : paths.rootfs())) log::set_fd(std::move(*fd));
   auto level = log::parse_level(!opts.log_level.empty() ? opts.log_level : cfg ? cfg->log_level : "warn");
   log::set_level(level.value_or(log::Level::kWarn));
   log::set_prefix("cove-monitor " + opts.name);
