@@ -70,6 +70,15 @@ std::vector<ns::HostRange> used_ranges(const std::string& lxcpath, const std::st
   return used;
 }
 
+// A start holds the container lock until its monitor reports (running, or gone), and before its
+// monitor has a command socket the container is STARTING with nobody to ask to stop: taking
+// the lock (and letting it go) waits for such a start.
+Result<void> wait_for_start_in_progress(const ContainerPaths& p) {
+  auto lock = ContainerLock::acquire(p.lock_file(), p.name(), kLockTimeoutMs);
+  if (!lock) return std::move(lock).error();
+  return {};
+}
+
 Result<uint64_t> allocate_idmap(const ContainerPaths& p, std::string& config_text) {
   // Serialise allocations in this path so two concurrent creates never pick one range.
   auto lock = ContainerLock::acquire(p.lxcpath() + "/.idmap.lock", "id map pool", kLockTimeoutMs);
@@ -218,6 +227,7 @@ Result<void> Container::destroy(bool force) {
   COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
+  COVE_TRY(wait_for_start_in_progress(p));
   auto st = state();
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kStopped) {
@@ -374,6 +384,10 @@ Result<void> Container::stop(const StopOptions& opts) {
   COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   auto st = state();
+  if (st.state == ContainerState::kStarting && !path_exists(p.command_socket())) {
+    COVE_TRY(wait_for_start_in_progress(p));
+    st = state();
+  }
   if (st.monitor_died) {
     auto r = cleanup_stale();
     if (!r) return std::move(r).error();

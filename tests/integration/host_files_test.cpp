@@ -169,4 +169,23 @@ TEST_F(HostFilesTest, LsListsTheOthersAndNamesTheBrokenConfig) {
   EXPECT_NE(s.err.find("is a FIFO"), std::string::npos) << s.err;
 }
 
+// Observed before the fix: "connect to monitor ...: No such file or directory", and the
+// container left running.
+TEST_F(HostFilesTest, DestroyRightAfterStartStopsAndRemovesEverything) {
+  create_busybox("ds");
+  std::string state = runtime_dir("ds") + "/state";
+  RunResult start;
+  std::thread starter([&] { start = cove("cove-start", "ds"); });
+  // As soon as the monitor has recorded STARTING (before its command socket exists).
+  wait_for([&] { return std::filesystem::exists(state); }, 10000);
+  auto d = cove("cove-destroy", "ds", {"-f"});
+  starter.join();
+  EXPECT_EQ(d.status, 0) << d.err;
+  EXPECT_FALSE(std::filesystem::exists(path_ + "/ds"));
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("ds")));
+  EXPECT_TRUE(leftover_cgroups("ds").empty());
+  auto ls = run_tool("cove-ls", {"-P", path_});
+  EXPECT_EQ(ls.out.find("ds"), std::string::npos) << ls.out;
+}
+
 }  // namespace cove::test
