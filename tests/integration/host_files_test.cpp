@@ -16,6 +16,7 @@
 #include <functional>
 #include <thread>
 
+#include "criu/features.hpp"
 #include "paths.hpp"
 #include "support.hpp"
 
@@ -93,6 +94,22 @@ TEST_F(HostFilesTest, StartMakesAnOpenContainerDirectoryPrivateAgain) {
   auto r = cove("cove-start", "op");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(mode_of(path_ + "/op"), 0700u);
+  EXPECT_NE(r.err.find("was mode 0755; made it 0700"), std::string::npos) << r.err;
+}
+
+// A restore passes the same check (Container::start): images restored into a container
+// directory that came back 0755 (a copy, a migration) still leave no way in.
+TEST_F(HostFilesTest, RestoreMakesAnOpenContainerDirectoryPrivateAgain) {
+  if (!criu::available()) GTEST_SKIP() << "this build has no CRIU backend";
+  create_busybox("rs");
+  ASSERT_EQ(cove("cove-start", "rs").status, 0);
+  std::string images = path_ + "/images-rs";
+  auto cp = cove("cove-checkpoint", "rs", {"-D", images, "--stop"}, 120);
+  ASSERT_EQ(cp.status, 0) << cp.err;
+  ASSERT_EQ(::chmod((path_ + "/rs").c_str(), 0755), 0);
+  auto r = cove("cove-restore", "rs", {"-D", images}, 120);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(mode_of(path_ + "/rs"), 0700u);
   EXPECT_NE(r.err.find("was mode 0755; made it 0700"), std::string::npos) << r.err;
 }
 
