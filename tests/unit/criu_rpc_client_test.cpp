@@ -2,12 +2,16 @@
 // their acknowledgements, fds passed with a notification, and the mapping of failures (CRIU's
 // first error is often benign: the log's last errors must be in the message).
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <thread>
 
+#include "base/clock.hpp"
 #include "base/fd_passing.hpp"
 #include "criu/rpc_client.hpp"
 #include "criu/session.hpp"
@@ -236,6 +240,43 @@ TEST(CriuRpcClient, SilentPeerTimesOut) {
   auto resp = client.call(request(rpc::VERSION), {}, "", 50);
   EXPECT_ERROR_CONTAINS(resp, "no answer from criu");
   EXPECT_EQ(resp.error().code(), ETIMEDOUT);
+}
+
+// The deadline bounds every wait of a session, however long each call may wait.
+TEST(CriuRpcClient, DeadlineBoundsTheWholeSession) {
+  FakeSwrk peer;
+  auto client = Client::over_socket(peer.take_client_end());
+  client.set_deadline(monotonic_ms() + 50);
+  int64_t t0 = monotonic_ms();
+  auto resp = client.call(request(rpc::RESTORE), {}, "", 60000);
+  EXPECT_EQ(resp.error().code(), ETIMEDOUT);
+  EXPECT_LT(monotonic_ms() - t0, 5000);
+  resp = client.call(request(rpc::RESTORE));  // no per-call bound: the deadline (passed) holds
+  EXPECT_EQ(resp.error().code(), ETIMEDOUT);
+}
+
+// A `criu` that never answers (nor exits when its connection closes) is killed through its
+// pidfd: by kill(), or by finish() once the grace is over.
+TEST(CriuRpcClient, HungCriuIsKilled) {
+  test::TempDir dir;
+  std::string hung = dir.file("criu");
+  std::ofstream(hung) << "#!/bin/sh\nexec sleep 1000\n";
+  ::chmod(hung.c_str(), 0755);
+  SpawnOptions so;
+  so.criu_path = hung;
+  for (bool explicit_kill : {true, false}) {
+    auto client = Client::spawn(so);
+    ASSERT_OK(client);
+    client->set_deadline(monotonic_ms() + 100);
+    auto resp = client->call(request(rpc::VERSION));
+    EXPECT_EQ(resp.error().code(), ETIMEDOUT);
+    if (explicit_kill) client->kill();
+    int64_t t0 = monotonic_ms();
+    int status = client->finish(explicit_kill ? -1 : 100);
+    EXPECT_LT(monotonic_ms() - t0, 5000);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+    EXPECT_TRUE(client->was_killed());
+  }
 }
 
 TEST(CriuRpcClient, MissingRequiredFieldIsRefusedBeforeSending) {

@@ -7,12 +7,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
 
+#include "base/clock.hpp"
 #include "base/fd_passing.hpp"
 #include "base/fs.hpp"
+#include "base/syscalls.hpp"
 
 #ifndef COVE_CRIU_PATH
 #define COVE_CRIU_PATH ""
@@ -120,6 +123,8 @@ Result<Client> Client::spawn(const SpawnOptions& opts) {
   Client c;
   c.sock_ = std::move(ours);
   c.pid_ = pid;
+  // Our child, not reaped before finish(): its pid cannot name another process meanwhile.
+  c.pidfd_.reset(sys::pidfd_open(pid, 0));
   return c;
 }
 
@@ -131,14 +136,36 @@ Client Client::over_socket(UniqueFd sock) {
 
 Client::~Client() { (void)finish(); }
 
-int Client::finish() {
+void Client::kill() {
+  if (pid_ <= 0) return;
+  killed_ = true;
+  if (pidfd_) (void)sys::pidfd_send_signal(pidfd_.get(), SIGKILL, nullptr, 0);
+  else ::kill(pid_, SIGKILL);  // kernels without pidfd_open (< 5.3): still unreaped, still ours
+}
+
+int Client::finish(int grace_ms) {
   sock_.reset();
   if (pid_ <= 0) return 0;
+  if (grace_ms >= 0 && pidfd_) {
+    // A pidfd polls readable once its process has exited.
+    struct pollfd p = {pidfd_.get(), POLLIN, 0};
+    int n;
+    while ((n = ::poll(&p, 1, grace_ms)) < 0 && errno == EINTR) {
+    }
+    if (n == 0) kill();
+  }
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   pid_ = 0;
+  pidfd_.reset();
   return status;
+}
+
+int Client::wait_ms(int timeout_ms) const {
+  if (deadline_ms_ <= 0) return timeout_ms;
+  int64_t left = std::max<int64_t>(0, deadline_ms_ - monotonic_ms());
+  return timeout_ms < 0 ? int(std::min<int64_t>(left, INT32_MAX)) : int(std::min<int64_t>(left, timeout_ms));
 }
 
 Result<void> Client::send(const rpc::criu_req& req) {
@@ -169,10 +196,10 @@ Result<rpc::criu_resp> Client::call(const rpc::criu_req& req, const NotifyHandle
   COVE_TRY(send(req));
   std::optional<Error> notify_error;
   for (;;) {
-    if (timeout_ms >= 0) {
+    if (int wait = wait_ms(timeout_ms); wait >= 0) {
       struct pollfd p = {sock_.get(), POLLIN, 0};
       int n;
-      while ((n = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+      while ((n = ::poll(&p, 1, wait)) < 0 && errno == EINTR) {
       }
       if (n == 0) return with_log(Error(ETIMEDOUT, what + ": no answer from criu"));
     }

@@ -48,12 +48,17 @@ class Client {
   // A client over an existing socket with no child process (unit tests: a fake swrk peer).
   static Client over_socket(UniqueFd sock);
 
-  Client(Client&& o) noexcept : sock_(std::move(o.sock_)), pid_(std::exchange(o.pid_, 0)) {}
+  Client(Client&& o) noexcept
+      : sock_(std::move(o.sock_)), pid_(std::exchange(o.pid_, 0)), pidfd_(std::move(o.pidfd_)),
+        deadline_ms_(o.deadline_ms_), killed_(o.killed_) {}
   Client& operator=(Client&& o) noexcept {
     if (this != &o) {
       (void)finish();
       sock_ = std::move(o.sock_);
       pid_ = std::exchange(o.pid_, 0);
+      pidfd_ = std::move(o.pidfd_);
+      deadline_ms_ = o.deadline_ms_;
+      killed_ = o.killed_;
     }
     return *this;
   }
@@ -61,21 +66,36 @@ class Client {
 
   // Sends `req`, handles NOTIFY messages (each acknowledged) and returns the final response.
   // A response with success = false becomes an Error: "criu DUMP: MESSAGE (errno): log: LAST ERRORS".
-  // `log_path`, when set, is read for the last errors. `timeout_ms` bounds each wait (-1: none).
+  // `log_path`, when set, is read for the last errors. `timeout_ms` bounds each wait (-1: none);
+  // no wait goes past the deadline (set_deadline). Either ends in ETIMEDOUT.
   Result<rpc::criu_resp> call(const rpc::criu_req& req, const NotifyHandler& on_notify = {},
                               const std::string& log_path = "", int timeout_ms = -1);
 
+  // A CLOCK_MONOTONIC time (base/clock monotonic_ms) after which every call fails with ETIMEDOUT
+  // (0: none): bounds a whole session, notifications included.
+  void set_deadline(int64_t monotonic_ms) { deadline_ms_ = monotonic_ms; }
+  // SIGKILL to the swrk child through its pidfd (never a pid that may have been reused); the
+  // caller then reaps it with finish(). For a CRIU that does not answer.
+  void kill();
   // Closes the socket and waits for the swrk child; returns its wait status (0 without a child).
-  int finish();
+  // With `grace_ms` >= 0 a child still there after that long is killed first (then
+  // `was_killed()`); CRIU exits by itself once the connection is closed, unless it hangs.
+  int finish(int grace_ms = -1);
+  bool was_killed() const { return killed_; }
   pid_t pid() const { return pid_; }
 
  private:
   Client() = default;
   Result<void> send(const rpc::criu_req& req);
   Result<void> ack(bool success);
+  // How long the next wait may take: `timeout_ms` bounded by the deadline (-1: no bound).
+  int wait_ms(int timeout_ms) const;
 
   UniqueFd sock_;
   pid_t pid_ = 0;
+  UniqueFd pidfd_;
+  int64_t deadline_ms_ = 0;
+  bool killed_ = false;
 };
 
 const char* req_type_name(rpc::criu_req_type t);
