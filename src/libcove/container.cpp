@@ -318,6 +318,7 @@ Result<int> Container::start(const StartOptions& opts) {
   if (!opts.log_file.empty()) args.insert(args.end(), {"--log-file", opts.log_file});
   if (!opts.log_level.empty()) args.insert(args.end(), {"--log-level", opts.log_level});
   if (!opts.restore_from.empty()) args.insert(args.end(), {"--restore", opts.restore_from});
+  if (opts.restore_timeout_s > 0) args.insert(args.end(), {"--restore-timeout", std::to_string(opts.restore_timeout_s)});
   UniqueFd lock_fd, rd, wr;
   if (opts.foreground) {
     // The monitor replaces us; it keeps the lock until init runs.

@@ -29,6 +29,7 @@ struct StartOptions {
   std::vector<std::string> init_override; // -- CMD
   std::string log_file, log_level;        // -o / -l, passed to the monitor
   std::string restore_from;               // cove-restore: the monitor restores init from this checkpoint
+  int restore_timeout_s = 0;              // cove-restore: CRIU is ended after this long (0: no bound)
 };
 
 struct CheckpointOptions {
@@ -45,9 +46,14 @@ struct CheckpointReport {
   uint64_t pages_scanned = 0, pages_written = 0;
 };
 
+// How long a restore may take by default: far more than a container of a few GB needs (CRIU
+// restores ~1 GB/s from a page cache), and a bound on a CRIU that hangs on damaged images.
+inline constexpr int kDefaultRestoreTimeoutS = 120;
+
 struct RestoreOptions {
   std::string images_dir;                 // -D
   std::string log_file, log_level;
+  int timeout_s = kDefaultRestoreTimeoutS;  // --timeout: CRIU is ended after this long
 };
 
 struct RestoreReport {

@@ -17,6 +17,7 @@ namespace cove {
 namespace {
 // A dump of a large container can take a while; the monitor answers when it is done.
 constexpr int kCheckpointTimeoutMs = 10 * 60 * 1000;
+constexpr int kMaxRestoreTimeoutS = 24 * 60 * 60;
 
 CheckpointReport report_from(const monitor::Json& j) {
   CheckpointReport r;
@@ -57,12 +58,16 @@ Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
 Result<RestoreReport> Container::restore(const RestoreOptions& opts) {
   COVE_TRY(validate_name(name_));
   if (opts.images_dir.empty()) return Error::invalid("no image directory (-D DIR)");
+  if (opts.timeout_s <= 0 || opts.timeout_s > kMaxRestoreTimeoutS)
+    return Error::invalid(fmt::format("restore timeout `{}`: seconds from 1 to {} are allowed", opts.timeout_s,
+                                      kMaxRestoreTimeoutS));
   if (!criu::available()) return criu::unavailable_error();
   if (!exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
   // Refuse foreign or newer images before a monitor is started.
   if (auto m = lifecycle::inspect_images(absolute_path(opts.images_dir), name_); !m) return std::move(m).error();
   StartOptions so;
   so.restore_from = absolute_path(opts.images_dir);
+  so.restore_timeout_s = opts.timeout_s;
   so.log_file = opts.log_file;
   so.log_level = opts.log_level;
   if (auto r = start(so); !r) return std::move(r).error();

@@ -10,17 +10,21 @@ using namespace cove::tools;
 
 int main(int argc, char** argv) {
   std::string dir;
+  int timeout = kDefaultRestoreTimeoutS;
   po::options_description o("cove-restore options");
-  o.add_options()("images-dir,D", po::value(&dir), "image directory written by cove-checkpoint")("json", po::bool_switch(),
-                                                                                                 "print JSON");
+  o.add_options()("images-dir,D", po::value(&dir), "image directory written by cove-checkpoint")(
+      "timeout", po::value(&timeout),
+      "seconds CRIU may take before the restore is given up and the container left STOPPED (default 120)")(
+      "json", po::bool_switch(), "print JSON");
   return tool_main(argc, argv,
-                   {"cove-restore", "-n NAME -D DIR [--json]",
+                   {"cove-restore", "-n NAME -D DIR [--timeout SEC] [--json]",
                     "Restore a stopped container from a checkpoint; its monitor is started as by cove-start."},
                    o, [&](const Common& c, const po::variables_map& vm) -> Result<int> {
                      if (dir.empty()) return usage_error("missing image directory (-D DIR)");
                      Container ct(c.lxcpath, c.name);
                      RestoreOptions ro;
                      ro.images_dir = dir;
+                     ro.timeout_s = timeout;
                      ro.log_file = c.log_file;
                      ro.log_level = c.log_level;
                      auto r = ct.restore(ro);

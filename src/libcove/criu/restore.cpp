@@ -1,8 +1,14 @@
 #include "criu/restore.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
+#include <fmt/format.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
+#include <cctype>
+
+#include "base/clock.hpp"
+#include "base/fs.hpp"
 #include "base/log.hpp"
 #include "criu/image_meta.hpp"
 #include "criu/session.hpp"
@@ -10,31 +16,15 @@
 namespace cove::criu {
 
 namespace {
-constexpr const char* kRestoreLog = "restore.log";
 constexpr int kLogLevel = 4;
-}  // namespace
+// After its answer (or once told to stop) CRIU exits at once; one that lingers is killed.
+constexpr int kExitGraceMs = 5000;
 
-Result<RestoreResult> restore(RestoreRequest req) {
-  UniqueFd dir(::open(req.images_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) return Error::from_errno(errno, "open image directory `" + req.images_dir + "`");
-  std::string work = req.work_dir.empty() ? req.images_dir : req.work_dir;
-  UniqueFd work_fd(::open(work.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!work_fd) return Error::from_errno(errno, "open work directory `" + work + "`");
-
-  SpawnOptions so;
-  for (const auto& [key, fd] : req.inherit_fds) so.keep_fds.push_back(fd);
-  auto session = spawn_session(so);
-  if (!session) return std::move(session).error();
-  if (req.while_criu_starts) COVE_TRY(req.while_criu_starts(req));
-  COVE_TRY(handshake(*session));
-  if (!req.images_criu_version.empty() && compare_versions(req.images_criu_version, session->info.version) > 0)
-    return Error(ENOTSUP, "the checkpoint was made by CRIU " + req.images_criu_version + ", newer than CRIU " +
-                              session->info.version + " here");
-
+rpc::criu_req restore_request(const RestoreRequest& req, int images_fd, int work_fd) {
   auto r = make_request(rpc::RESTORE);
   auto* o = r.mutable_opts();
-  o->set_images_dir_fd(dir.get());
-  o->set_work_dir_fd(work_fd.get());
+  o->set_images_dir_fd(images_fd);
+  o->set_work_dir_fd(work_fd);
   o->set_log_file(kRestoreLog);
   o->set_log_level(kLogLevel);
   o->set_root(req.root);
@@ -60,10 +50,34 @@ Result<RestoreResult> restore(RestoreRequest req) {
     if (!cg.controller.empty()) root->set_ctrl(cg.controller);
     root->set_path(cg.path);
   }
+  return r;
+}
 
-  RestoreResult out;
-  out.criu = session->info;
-  out.log_path = work + "/" + kRestoreLog;
+// CRIU makes its mount-namespace staging directory with mkdtemp("/tmp/.criu.mntns.XXXXXX")
+// and removes it at the end of a restore, also a failed one, but not when it is killed. Its log
+// names it; only that exact name is removed, and only when empty.
+void remove_mount_roots(const std::string& log_path) {
+  auto text = read_file(log_path);
+  if (!text) return;
+  const std::string prefix = "/tmp/.criu.mntns.";
+  auto at = text->find(prefix);
+  if (at == std::string::npos || text->size() - at < prefix.size() + 6) return;
+  std::string dir = text->substr(at, prefix.size() + 6);
+  for (size_t i = prefix.size(); i < dir.size(); ++i)
+    if (!std::isalnum(static_cast<unsigned char>(dir[i]))) return;
+  ::umount2(dir.c_str(), MNT_DETACH);
+  if (::rmdir(dir.c_str()) == 0) log::debug("removed CRIU's `{}`", dir);
+}
+
+// VERSION, then RESTORE on a started session.
+Result<rpc::criu_resp> run_restore(Session& session, RestoreRequest& req, int images_fd, int work_fd,
+                                   RestoreResult& out) {
+  if (req.while_criu_starts) COVE_TRY(req.while_criu_starts(req));
+  COVE_TRY(handshake(session));
+  out.criu = session.info;
+  if (!req.images_criu_version.empty() && compare_versions(req.images_criu_version, session.info.version) > 0)
+    return Error(ENOTSUP, "the checkpoint was made by CRIU " + req.images_criu_version + ", newer than CRIU " +
+                              session.info.version + " here");
   auto on_notify = [&](Notify& n) -> Result<void> {
     log::debug("criu restore: notify `{}` pid {}", n.script, n.pid);
     if (n.script == "orphan-pts-master") {
@@ -72,15 +86,44 @@ Result<RestoreResult> restore(RestoreRequest req) {
     }
     return {};
   };
-  auto resp = session->client.call(r, on_notify, out.log_path, 5 * 60 * 1000);
-  if (!resp && resp.error().code() == ETIMEDOUT) ::kill(session->client.pid(), SIGKILL);
-  session->client.finish();
+  return session.client.call(restore_request(req, images_fd, work_fd), on_notify, out.log_path);
+}
+
+}  // namespace
+
+Result<RestoreResult> restore(RestoreRequest req) {
+  if (req.work_dir.empty()) return Error(EINVAL, "criu restore: no work directory");
+  UniqueFd dir(::open(req.images_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return Error::from_errno(errno, "open image directory `" + req.images_dir + "`");
+  UniqueFd work_fd(::open(req.work_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!work_fd) return Error::from_errno(errno, "open work directory `" + req.work_dir + "`");
+  // A log of an earlier attempt must not be read as this one's.
+  ::unlinkat(work_fd.get(), kRestoreLog, 0);
+  ::unlinkat(work_fd.get(), "stats-restore", 0);
+
+  SpawnOptions so;
+  for (const auto& [key, fd] : req.inherit_fds) so.keep_fds.push_back(fd);
+  auto session = spawn_session(so);
+  if (!session) return std::move(session).error();
+  int64_t deadline = req.timeout_ms > 0 ? monotonic_ms() + req.timeout_ms : 0;
+  session->client.set_deadline(deadline);
+
+  RestoreResult out;
+  out.log_path = req.work_dir + "/" + kRestoreLog;
+  auto resp = run_restore(*session, req, dir.get(), work_fd.get(), out);
+  if (!resp && resp.error().code() == ETIMEDOUT) session->client.kill();
+  session->client.finish(kExitGraceMs);
+  if (session->client.was_killed()) remove_mount_roots(out.log_path);
+  if (!resp && resp.error().code() == ETIMEDOUT && deadline && monotonic_ms() >= deadline)
+    return Error(ETIMEDOUT, fmt::format("criu RESTORE did not finish within {} s (a larger container may need a "
+                                        "longer cove-restore --timeout); CRIU was killed (see `{}`)",
+                                        (req.timeout_ms + 999) / 1000, out.log_path));
   if (!resp) return std::move(resp).error();
   if (!resp->has_restore()) return Error(EPROTO, "criu RESTORE: the answer carries no pid");
   out.pid = resp->restore().pid();
-  if (auto s = read_restore_stats(work)) out.stats = *s;
-  else if (auto s2 = read_restore_stats(req.images_dir)) out.stats = *s2;
+  if (auto s = read_restore_stats(req.work_dir)) out.stats = *s;
   else log::warn("restore statistics: {}", s.error().message());
+  ::unlinkat(work_fd.get(), "stats-restore", 0);
   return out;
 }
 

@@ -2,7 +2,9 @@
 // that with `rst_sibling` the restored init becomes the caller's own child, exactly as after a
 // start. Pty masters CRIU recreates for slaves whose masters were outside (the console and
 // ttys held by the monitor) come back in `orphan-pts-master` notifications and are returned.
-// On failure CRIU kills what it restored; the images are left untouched.
+// On failure CRIU kills what it restored; the images are left untouched. A restore is bounded
+// in time (`timeout_ms`): a CRIU that has not answered by then is killed (through its pidfd),
+// and the error says so (ETIMEDOUT); what it had restored is then the caller's to end.
 #pragma once
 
 #include <sys/types.h>
@@ -23,7 +25,8 @@ namespace cove::criu {
 struct RestoreRequest {
   std::string images_dir;
   std::string root;                    // the rootfs as the restored tree's `/` (mandatory)
-  std::string work_dir;                // log, cgroup yard; default: the image directory
+  std::string work_dir;                // restore.log, stats-restore (mandatory: never the image directory)
+  int timeout_ms = 0;                  // the whole session, from `criu swrk` to its answer (0: none)
   bool tcp_established = true;
   bool file_locks = true;
   bool lock_network = true;            // as DumpRequest::lock_network
@@ -45,6 +48,8 @@ struct RestoreResult {
   RestoreStats stats;
   std::string log_path;
 };
+
+inline constexpr const char* kRestoreLog = "restore.log";
 
 Result<RestoreResult> restore(RestoreRequest req);
 

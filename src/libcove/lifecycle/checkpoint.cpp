@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -25,6 +26,7 @@
 #include "base/syscalls.hpp"
 #include "config/ini_reader.hpp"
 #include "criu/checkpoint.hpp"
+#include "criu/image_check.hpp"
 #include "criu/restore.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "ns/idmap.hpp"
@@ -295,6 +297,10 @@ Result<criu::ImageMeta> inspect_images(const std::string& images_dir, const std:
   if (auto r = criu::check_restorable(*meta, container, ""); !r) return std::move(r).error();
   if (!path_exists(images_dir + "/inventory.img"))
     return Error(ENOENT, "`" + images_dir + "` has cove's record but no CRIU images (inventory.img)");
+  // CRIU would hang on a short pages image (criu/image_check.hpp): refused before it runs.
+  long page_size = ::sysconf(_SC_PAGESIZE);
+  if (auto r = criu::check_page_images(images_dir, uint64_t(page_size > 0 ? page_size : 4096)); !r)
+    return std::move(r).error();
   return meta;
 }
 
@@ -578,6 +584,74 @@ Result<void> chown_tree(const std::string& dir, uid_t uid, gid_t gid) {
   return {};
 }
 
+// Owners and modes of the image directory and its regular files (what chown_tree changes), put
+// back after a failed restore: the images are then exactly as they were.
+class ImageOwnership {
+ public:
+  explicit ImageOwnership(const std::string& dir) {
+    record(dir);
+    if (auto entries = list_dir(dir))
+      for (const auto& e : *entries) record(dir + "/" + e);
+  }
+  void put_back() const {
+    for (const auto& e : entries_)
+      if (::fchownat(AT_FDCWD, e.path.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+          ::fchmodat(AT_FDCWD, e.path.c_str(), e.mode & 07777, 0) < 0)
+        log::warn("put back the owner of `{}`: {}", e.path, std::strerror(errno));
+  }
+
+ private:
+  struct Entry {
+    std::string path;
+    uid_t uid;
+    gid_t gid;
+    mode_t mode;
+  };
+  void record(const std::string& path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+      entries_.push_back({path, st.st_uid, st.st_gid, st.st_mode});
+  }
+  std::vector<Entry> entries_;
+};
+
+pid_t parent_of(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return 0;
+  auto pos = text->rfind(')');
+  if (pos == std::string::npos || pos + 4 > text->size()) return 0;
+  return pid_t(std::strtol(text->c_str() + pos + 4, nullptr, 10));  // ") S PPID"
+}
+
+std::vector<pid_t> own_children() {
+  std::vector<pid_t> out;
+  pid_t self = ::getpid();
+  if (auto entries = list_dir("/proc"))
+    for (const auto& e : *entries)
+      if (auto pid = parse_int(e); pid && *pid > 0 && parent_of(pid_t(*pid)) == self) out.push_back(pid_t(*pid));
+  return out;
+}
+
+// Ends what a failed or timed-out CRIU run left: the restored tasks (our children through
+// `rst_sibling`; the root task is the init of their pid namespace, so killing it ends the
+// others) and CRIU's helpers, reparented to us (a subreaper) once CRIU is gone. Signals go
+// through pidfds, and an unreaped child's pid cannot name another process meanwhile.
+void end_restore_leftovers(const RestoreTarget& t) {
+  // A task of a frozen (v1) cgroup dies only once thawed.
+  if (t.cgroups && t.layout && is_cgroup_frozen(*t.cgroups, *t.layout)) (void)t.cgroups->set_frozen(false);
+  for (int round = 0; round < 50; ++round) {
+    auto children = own_children();
+    if (children.empty()) return;
+    for (pid_t p : children) {
+      log::warn("ending pid {} left by the failed restore", p);
+      UniqueFd pidfd(sys::pidfd_open(p, 0));
+      if (pidfd) sys::pidfd_send_signal(pidfd.get(), SIGKILL, nullptr, 0);
+      while (::waitpid(p, nullptr, __WALL) < 0 && errno == EINTR) {
+      }
+    }
+  }
+}
+
 // CRIU leaves `.criu.cgyard.*` mounts in its work dir when it dies by SIGKILL mid-restore.
 void detach_cgroup_yards(const std::string& work_dir) {
   auto entries = list_dir(work_dir);
@@ -604,7 +678,10 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
 
   criu::RestoreRequest req;
   req.images_dir = images_dir;
+  req.work_dir = t.log_dir;
+  req.timeout_ms = t.timeout_ms;
   req.images_criu_version = meta->criu_version;
+  ImageOwnership ownership(images_dir);
   StagedRoot staged;
   // Done while CRIU loads (criu::RestoreRequest::while_criu_starts): CRIU reads no image and
   // no rootfs before the RESTORE request.
@@ -648,13 +725,18 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
   req.cgroup_yard = yard.path();
 
   auto res = criu::restore(req);
+  if (!res) end_restore_leftovers(t);
   staged.release();
-  detach_cgroup_yards(images_dir);
-  if (!res) return std::move(res).error();
+  detach_cgroup_yards(t.log_dir);
+  if (!res) {
+    ownership.put_back();
+    return std::move(res).error();
+  }
   // From here the restored tree is ours: kill it if it cannot be taken over.
   ScopeExit kill_restored([&] {
     ::kill(res->pid, SIGKILL);
     ::waitpid(res->pid, nullptr, __WALL);
+    ownership.put_back();
   });
 
   RestoreReport rep;

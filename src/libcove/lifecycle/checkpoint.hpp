@@ -56,9 +56,11 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& target, co
 struct RestoreTarget {
   const config::ContainerConfig* cfg = nullptr;
   std::string runtime_dir;  // /run/cove/KEY: staging for the idmapped rootfs, CRIU's cgroup yard
+  std::string log_dir;      // CRIU's work dir: restore.log stays there (the container's directory)
   cgroup::ContainerCgroups* cgroups = nullptr;  // created by the caller (with limits)
   const cgroup::Layout* layout = nullptr;
   std::vector<int> inherit_fds;  // extra fds given by the caller (unused keys are ignored)
+  int timeout_ms = 0;            // bound on CRIU's run (0: none)
 };
 
 struct RestoreReport {
@@ -70,11 +72,16 @@ struct RestoreReport {
 };
 
 // Restores the container from `images_dir` as a child of the caller. Refuses images of another
-// container or a newer format before creating anything. On failure nothing restored is left
-// (CRIU kills it), the staging mount is gone, and the images are untouched.
+// container, of a newer format, or damaged (criu/image_check) before creating anything. On
+// failure, and when CRIU does not finish within `timeout_ms`, nothing restored is left: CRIU is
+// killed, and so is every other child of the caller (restored tasks are its children through
+// `rst_sibling`, CRIU's helpers once CRIU is gone: the caller has no other children while it
+// restores); the staging mount is gone, and the image directory is as it was, owners and
+// modes included. CRIU's log stays in `log_dir`, never in the image directory.
 Result<RestoreReport> restore_container(const RestoreTarget& target, const std::string& images_dir);
 
-// Reads and checks an image directory's metadata for `container` (no CRIU call).
+// Reads and checks an image directory's metadata for `container`, and its page images against
+// their pagemaps (no CRIU call).
 Result<criu::ImageMeta> inspect_images(const std::string& images_dir, const std::string& container);
 
 // The payload cgroup that freezes the container (v1 freezer first, else cgroup2), "" if none;

@@ -198,6 +198,8 @@ Result<void> Monitor::restore_init() {
   lifecycle::RestoreTarget t;
   t.cfg = &cfg_;
   t.runtime_dir = paths_.runtime_dir();
+  t.log_dir = paths_.dir();
+  t.timeout_ms = opts_.restore_timeout_s * 1000;
   t.cgroups = &*cgroups_;
   t.layout = &layout_;
   auto r = lifecycle::restore_container(t, opts_.restore_images);

@@ -19,6 +19,7 @@ struct MonitorOptions {
   int lock_fd = -1;               // the container lock, closed once started
   std::vector<std::string> init_override;
   std::string restore_images;     // restore mode: init comes back from this checkpoint (cove-restore)
+  int restore_timeout_s = 0;      // restore mode: CRIU's run is ended after this long (0: no bound)
   std::string log_file;
   std::string log_level;
 };
