@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,17 +94,23 @@ class RestoreDamageTest : public ContainerTest {
   std::string state(const std::string& name) { return trim_str(cove("cove-info", name, {"-s"}).out); }
 
   // Processes of a restore attempt: monitors of this test's cove path (by their command line),
-  // and tasks whose root is the container's rootfs (restored or being restored, also through
-  // the staged idmapped rootfs under the runtime dir).
+  // anything in the container's cgroups (CRIU runs in the monitor's, restored tasks end up in
+  // the payload's), and tasks whose root is the container's rootfs (restored or being
+  // restored, also through the staged idmapped rootfs under the runtime dir).
   std::vector<pid_t> leftovers(const std::string& name) {
     std::vector<pid_t> out;
     std::string rootfs = path_ + "/" + name + "/rootfs", staged = runtime_dir(name) + "/rootfs";
+    std::string key = ContainerPaths(path_, name).key();
     for (pid_t p : all_pids()) {
       if (p == ::getpid()) continue;
+      std::string proc = "/proc/" + std::to_string(p);
       std::error_code ec;
-      std::string root = std::filesystem::read_symlink("/proc/" + std::to_string(p) + "/root", ec).string();
-      std::string cmd = cmdline(p);
-      bool ours = cmd.find("cove-monitor") != std::string::npos && cmd.find(path_) != std::string::npos;
+      std::string root = std::filesystem::read_symlink(proc + "/root", ec).string();
+      std::string cmd = cmdline(p), cgroups = read_text(proc + "/cgroup");
+      bool ours = (cmd.find("cove-monitor") != std::string::npos && cmd.find(path_) != std::string::npos) ||
+                  cgroups.find("/cove.payload." + key + "\n") != std::string::npos ||
+                  cgroups.find("/cove.monitor." + key + "\n") != std::string::npos ||
+                  cgroups.find("/cove.payload." + key + "/") != std::string::npos;
       if (ours || (!ec && (root.rfind(rootfs, 0) == 0 || root.rfind(staged, 0) == 0))) out.push_back(p);
     }
     return out;
@@ -113,28 +120,22 @@ class RestoreDamageTest : public ContainerTest {
     for (pid_t p : pids) out += std::to_string(p) + " `" + cmdline(p) + "`; ";
     return out;
   }
-  // Whatever a hung restore left (old code): the monitor and its children, then what runs in
-  // the rootfs; then the test's own TearDown can stop and destroy as usual.
+  // Whatever a hung restore left (old code): the monitor, CRIU and the restored tasks, and the
+  // staged rootfs mount; then the test's own TearDown can stop and destroy as usual.
   void kill_leftovers(const std::string& name) {
-    for (int round = 0; round < 3; ++round) {
+    bool killed = false;
+    for (int round = 0; round < 20; ++round) {
       auto pids = leftovers(name);
-      if (pids.empty()) return;
+      if (pids.empty()) break;
       for (pid_t p : pids) ::kill(p, SIGKILL);
-      for (pid_t p : all_pids())
-        for (pid_t l : pids)
-          if (parent_of(p) == l) ::kill(p, SIGKILL);
+      killed = true;
       ::usleep(200000);
     }
-  }
-  pid_t parent_of(pid_t pid) {
-    auto text = read_text("/proc/" + std::to_string(pid) + "/stat");
-    auto pos = text.rfind(')');
-    if (pos == std::string::npos) return 0;
-    std::istringstream in(text.substr(pos + 2));
-    std::string st;
-    pid_t ppid = 0;
-    in >> st >> ppid;
-    return ppid;
+    ::umount2((runtime_dir(name) + "/rootfs").c_str(), MNT_DETACH);
+    // The killed CRIU's staging directory (rmdir: only while empty).
+    if (killed)
+      for (const auto& d : criu_mount_roots())
+        if (!criu_mount_roots_before_.count(d)) ::rmdir(d.c_str());
   }
 
   // A stopped container with a checkpoint in images(tag).
