@@ -1,7 +1,6 @@
 #include "criu/checkpoint.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 
 #include "base/fs.hpp"
 #include "base/log.hpp"
@@ -68,7 +67,7 @@ Result<DumpResult> dump(DumpRequest req) {
   out.criu = session->info;
   out.log_path = req.images_dir + "/" + kDumpLog;
   auto resp = session->client.call(r, {}, out.log_path, kDumpTimeoutMs);
-  if (!resp && resp.error().code() == ETIMEDOUT) ::kill(session->client.pid(), SIGKILL);
+  if (!resp && resp.error().code() == ETIMEDOUT) session->client.kill();  // through its pidfd
   session->client.finish();
   if (!resp) return std::move(resp).error();
   if (req.frozen_for_dump)
