@@ -65,7 +65,7 @@ void remove_mount_roots(const std::string& log_path) {
   std::string dir = text->substr(at, prefix.size() + 6);
   for (size_t i = prefix.size(); i < dir.size(); ++i)
     if (!std::isalnum(static_cast<unsigned char>(dir[i]))) return;
-  ::umount2(dir.c_str(), MNT_DETACH);
+  ::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
   if (::rmdir(dir.c_str()) == 0) log::debug("removed CRIU's `{}`", dir);
 }
 

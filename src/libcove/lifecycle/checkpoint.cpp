@@ -565,54 +565,77 @@ Result<UniqueFd> reopen_tty(pid_t init_pid, size_t n) {
   return master;
 }
 
-// Some images are opened by restored tasks before their user namespace has its maps (as the
-// overflow uid): the directory is searchable and the images readable by anyone who gets *into*
-// it. CRIU opens them relative to the directory's fd, so a private parent directory (the default
-// place is one) still keeps them from other users.
-Result<void> chown_tree(const std::string& dir, uid_t uid, gid_t gid) {
-  if (::chown(dir.c_str(), uid, gid) < 0 || ::chmod(dir.c_str(), 0711) < 0)
-    return Error::from_errno(errno, "chown `" + dir + "`");
-  auto entries = list_dir(dir);
-  if (!entries) return std::move(entries).error();
-  for (const auto& e : *entries) {
-    std::string p = dir + "/" + e;
-    struct stat st;
-    if (::lstat(p.c_str(), &st) < 0 || !S_ISREG(st.st_mode)) continue;
-    if (::chown(p.c_str(), uid, gid) < 0 || ::chmod(p.c_str(), 0644) < 0)
-      return Error::from_errno(errno, "chown `" + p + "`");
-  }
-  return {};
-}
-
-// Owners and modes of the image directory and its regular files (what chown_tree changes), put
-// back after a failed restore: the images are then exactly as they were.
-class ImageOwnership {
+// The image directory and its regular files, whose owners and modes a restore changes and a
+// failed restore puts back. Every file is opened relative to the directory's fd with
+// O_NOFOLLOW | O_NONBLOCK and checked with fstat (the same inode as recorded, a regular file):
+// a link or FIFO put in the directory is skipped, never followed, where a chown by path would
+// give any host file it names to the container's root.
+class ImageFiles {
  public:
-  explicit ImageOwnership(const std::string& dir) {
-    record(dir);
-    if (auto entries = list_dir(dir))
-      for (const auto& e : *entries) record(dir + "/" + e);
+  static Result<ImageFiles> open(const std::string& dir) {
+    ImageFiles f;
+    f.dir_ = dir;
+    f.dir_fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!f.dir_fd_ || ::fstat(f.dir_fd_.get(), &f.dir_st_) < 0)
+      return Error::from_errno(errno, "open image directory `" + dir + "`");
+    auto names = list_dir(dir);
+    if (!names) return std::move(names).error();
+    for (const auto& n : *names) {
+      UniqueFd fd(::openat(f.dir_fd_.get(), n.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+      struct stat st;
+      if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode))
+        f.files_.push_back({n, st.st_dev, st.st_ino, st.st_uid, st.st_gid, st.st_mode});
+    }
+    return f;
   }
+
+  // Some images are opened by restored tasks before their user namespace has its maps (as the
+  // overflow uid): the directory is searchable and the images readable by anyone who gets
+  // *into* it. CRIU opens them relative to the directory's fd, so a private parent directory
+  // (the default place is one) still keeps them from other users.
+  Result<void> give_to(uid_t uid, gid_t gid) const {
+    if (::fchown(dir_fd_.get(), uid, gid) < 0 || ::fchmod(dir_fd_.get(), 0711) < 0)
+      return Error::from_errno(errno, "chown `" + dir_ + "`");
+    for (const auto& e : files_) {
+      UniqueFd fd = reopen(e);
+      if (fd && (::fchown(fd.get(), uid, gid) < 0 || ::fchmod(fd.get(), 0644) < 0))
+        return Error::from_errno(errno, "chown `" + dir_ + "/" + e.name + "`");
+    }
+    return {};
+  }
+
   void put_back() const {
-    for (const auto& e : entries_)
-      if (::fchownat(AT_FDCWD, e.path.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-          ::fchmodat(AT_FDCWD, e.path.c_str(), e.mode & 07777, 0) < 0)
-        log::warn("put back the owner of `{}`: {}", e.path, std::strerror(errno));
+    auto restore = [&](int fd, uid_t uid, gid_t gid, mode_t mode, const std::string& what) {
+      if (::fchown(fd, uid, gid) < 0 || ::fchmod(fd, mode & 07777) < 0)
+        log::warn("put back the owner of `{}`: {}", what, std::strerror(errno));
+    };
+    for (const auto& e : files_)
+      if (UniqueFd fd = reopen(e)) restore(fd.get(), e.uid, e.gid, e.mode, dir_ + "/" + e.name);
+    restore(dir_fd_.get(), dir_st_.st_uid, dir_st_.st_gid, dir_st_.st_mode, dir_);
   }
 
  private:
   struct Entry {
-    std::string path;
+    std::string name;
+    dev_t dev;
+    ino_t ino;
     uid_t uid;
     gid_t gid;
     mode_t mode;
   };
-  void record(const std::string& path) {
+  // The recorded file again, or nothing when the name now holds something else.
+  UniqueFd reopen(const Entry& e) const {
+    UniqueFd fd(::openat(dir_fd_.get(), e.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     struct stat st;
-    if (::lstat(path.c_str(), &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
-      entries_.push_back({path, st.st_uid, st.st_gid, st.st_mode});
+    if (!fd || ::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != e.dev || st.st_ino != e.ino)
+      return UniqueFd();
+    return fd;
   }
-  std::vector<Entry> entries_;
+
+  std::string dir_;
+  UniqueFd dir_fd_;
+  struct stat dir_st_ = {};
+  std::vector<Entry> files_;
 };
 
 pid_t parent_of(pid_t pid) {
@@ -681,7 +704,8 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
   req.work_dir = t.log_dir;
   req.timeout_ms = t.timeout_ms;
   req.images_criu_version = meta->criu_version;
-  ImageOwnership ownership(images_dir);
+  auto images = ImageFiles::open(images_dir);
+  if (!images) return std::move(images).error();
   StagedRoot staged;
   // Done while CRIU loads (criu::RestoreRequest::while_criu_starts): CRIU reads no image and
   // no rootfs before the RESTORE request.
@@ -692,7 +716,7 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
     if (!meta->privileged && !meta->uid_map.empty()) {
       auto uid = ns::host_id_of(meta->uid_map, 0);
       auto gid = ns::host_id_of(meta->gid_map, 0);
-      if (uid && gid) COVE_TRY(chown_tree(images_dir, *uid, *gid));
+      if (uid && gid) COVE_TRY(images->give_to(*uid, *gid));
     }
     auto root = staged.prepare(cfg, *meta, t.runtime_dir);
     if (!root) return std::move(root).error();
@@ -729,14 +753,14 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
   staged.release();
   detach_cgroup_yards(t.log_dir);
   if (!res) {
-    ownership.put_back();
+    images->put_back();
     return std::move(res).error();
   }
   // From here the restored tree is ours: kill it if it cannot be taken over.
   ScopeExit kill_restored([&] {
     ::kill(res->pid, SIGKILL);
     ::waitpid(res->pid, nullptr, __WALL);
-    ownership.put_back();
+    images->put_back();
   });
 
   RestoreReport rep;
