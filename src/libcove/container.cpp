@@ -162,6 +162,9 @@ Result<void> Container::create(const CreateOptions& opts) {
       return Error::from_errno(errno, "template `" + opts.template_name + "` (looked for `" + template_exe + "`)");
   }
   COVE_TRY(mkdir_p(lxcpath_, 0711));
+  // Now that PATH exists, its canonical spelling is known (the owner of its id ranges too).
+  lxcpath_ = ContainerPaths(lxcpath_, name_).lxcpath();
+  p = ContainerPaths(lxcpath_, name_);
   // mkdir is the atomic claim on the name; 0700: no host user may reach the rootfs (start
   // checks it again, rootfs::protect_rootfs). Nothing the container runs needs more: the
   // child opens the rootfs while it still has host root's fsuid.
@@ -259,6 +262,11 @@ StateInfo Container::state() const {
     out.monitor_died = !path_exists(p.command_socket());
     return out;
   }
+  // Whose state this is: never act on another container's monitor, init or cgroups.
+  if (auto mine = decode_runtime_state_for(*text, p.dir()); !mine) {
+    out.foreign = fmt::format("`{}` is not its runtime dir: {}", p.runtime_dir(), mine.error().message());
+    return out;
+  }
   out.runtime = *rs;
   if (!process_matches(rs->monitor_pid, rs->monitor_starttime)) {
     out.monitor_died = true;
@@ -297,7 +305,9 @@ Result<int> Container::start(const StartOptions& opts) {
   auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
   if (!lock) return std::move(lock).error();
   auto st = state();
-  if (st.monitor_died) {
+  if (!st.foreign.empty()) {
+    return Error(EEXIST, fmt::format("`{}` cannot start: {}", name_, st.foreign));
+  } else if (st.monitor_died) {
     COVE_TRY(cleanup_stale_locked(st));
   } else if (st.state == ContainerState::kStopped && is_directory(p.runtime_dir())) {
     // A runtime dir with no live monitor while we hold the lock: its monitor died before it
@@ -396,7 +406,7 @@ Result<void> Container::stop(const StopOptions& opts) {
   }
   if (st.state == ContainerState::kStopped) {
     if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
-    return Error(ESRCH, fmt::format("`{}` is not running", name_));
+    return Error(ESRCH, fmt::format("`{}` is not running{}", name_, st.note()));
   }
   // CRIU has the container: a stop now would race the dump or the restore (Incus refuses
   // operations on a busy instance likewise). The caller retries once it is RUNNING again.
@@ -466,7 +476,7 @@ Result<int> Container::attach(const AttachOptions& opts) {
   auto st = state();
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_attach(st.state))
-    return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
+    return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
   // The command gets init's restrictions (capabilities, LSM label, no_new_privs, seccomp),
   // computed from the same config.
   auto cfg = load(ContainerPaths(lxcpath_, name_));
@@ -482,7 +492,7 @@ Result<void> Container::console(unsigned tty, int escape_char) {
   auto st = state();
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kRunning)
-    return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
+    return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
   UniqueFd conn;
   auto r = monitor::request(p.command_socket(), {{"cmd", "console"}, {"tty", tty}}, 5000, &conn);
   if (!r) return std::move(r).error().context("console");

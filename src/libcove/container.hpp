@@ -83,6 +83,11 @@ struct StateInfo {
   ContainerState state = ContainerState::kStopped;
   bool monitor_died = false;              // runtime state exists but no monitor: stale
   RuntimeState runtime;                   // valid when state != STOPPED
+  // Set when the runtime dir under this container's key is another container's (keys of two
+  // paths collided): the state is STOPPED and the dir is left alone. Says whose it is.
+  std::string foreign;
+  // " (FOREIGN)" or "", for messages that say the container is not running.
+  std::string note() const { return foreign.empty() ? "" : " (" + foreign + ")"; }
 };
 
 struct ContainerInfo {

@@ -69,7 +69,7 @@ Result<void> Container::freeze() {
   auto st = state();
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kRunning)
-    return Error(ESRCH, fmt::format("`{}` is {}, not RUNNING", name_, state_name(st.state)));
+    return Error(ESRCH, fmt::format("`{}` is {}, not RUNNING{}", name_, state_name(st.state), st.note()));
   return monitor_request(p, {{"cmd", "freeze"}}, "freeze");
 }
 
@@ -78,14 +78,14 @@ Result<void> Container::unfreeze() {
   auto st = state();
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kFrozen)
-    return Error(ESRCH, fmt::format("`{}` is {}, not FROZEN", name_, state_name(st.state)));
+    return Error(ESRCH, fmt::format("`{}` is {}, not FROZEN{}", name_, state_name(st.state), st.note()));
   return monitor_request(p, {{"cmd", "thaw"}}, "thaw");
 }
 
 Result<std::string> Container::cgroup_get(const std::string& key) const {
   auto st = state();
   if (st.state == ContainerState::kStopped)
-    return Error(ESRCH, fmt::format("`{}` is not running", name_));
+    return Error(ESRCH, fmt::format("`{}` is not running{}", name_, st.note()));
   auto cgs = cgroup::ContainerCgroups::from_recorded(st.runtime.payload_cgroups, st.runtime.monitor_cgroups);
   // The aliases of cove.conf(5) read back in their own units.
   if (key == "cpus") {
@@ -113,7 +113,7 @@ Result<void> Container::cgroup_set(const std::string& key, const std::string& va
   if (is_busy(st.state)) return busy_error(name_, st.state);
   bool running = st.state == ContainerState::kRunning || st.state == ContainerState::kFrozen;
   if (!running && !persist_it)
-    return Error(ESRCH, fmt::format("`{}` is not running (--persist changes the config only)", name_));
+    return Error(ESRCH, fmt::format("`{}` is not running{} (--persist changes the config only)", name_, st.note()));
   if (running) COVE_TRY(monitor_request(p, {{"cmd", "cgroup-set"}, {"key", key}, {"value", value}}, "live change"));
   if (persist_it) {
     if (auto r = persist(p, **spec, value); !r) return std::move(r).error().context("persist");

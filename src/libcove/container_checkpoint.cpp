@@ -48,7 +48,7 @@ Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
   auto st = state();
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_checkpoint(st.state))
-    return Error(ESRCH, fmt::format("`{}` is not running (state {})", name_, state_name(st.state)));
+    return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
   monitor::Json req = {{"cmd", "checkpoint"}, {"dir", absolute_path(opts.images_dir)}, {"stop", opts.stop}};
   auto r = monitor::request(p.command_socket(), req, kCheckpointTimeoutMs);
   if (!r) return std::move(r).error();
@@ -94,8 +94,8 @@ Result<std::vector<CheckpointFinding>> Container::checkpoint_check() const {
   auto st = state();
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_checkpoint(st.state))
-    return Error(ESRCH, fmt::format("`{}` is not running (state {}): only a running container is checkpointed",
-                                    name_, state_name(st.state)));
+    return Error(ESRCH, fmt::format("`{}` is not running (state {}){}: only a running container is checkpointed",
+                                    name_, state_name(st.state), st.note()));
   config::LoadOptions lo;
   lo.name = name_;
   lo.default_rootfs = p.rootfs();

@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fmt/format.h>
 
 #include "base/fs.hpp"
 #include "base/sealed_exec.hpp"
+#include "base/sha256.hpp"
 #include "base/strings.hpp"
 
 #ifndef COVE_LIBEXECDIR
@@ -15,10 +17,25 @@
 
 namespace cove {
 
+namespace {
+// The key's name part is cut so that /run/cove/KEY/command fits a socket address (107 bytes).
+constexpr size_t kKeyNameMax = 56;
+
+// The real path of the cove path (symlinks resolved), or, where it does not exist yet, of its
+// longest existing prefix followed by the rest.
+std::string canonical_lxcpath(const std::string& lxcpath) {
+  std::error_code ec;
+  std::string out = std::filesystem::weakly_canonical(absolute_path(lxcpath), ec).string();
+  if (ec) out = absolute_path(lxcpath);
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+}  // namespace
+
 ContainerPaths::ContainerPaths(std::string lxcpath, std::string name)
-    : lxcpath_(absolute_path(lxcpath)), name_(std::move(name)) {
-  while (lxcpath_.size() > 1 && lxcpath_.back() == '/') lxcpath_.pop_back();
-  key_ = lxcpath_ == kDefaultLxcPath ? name_ : fmt::format("{}-{:08x}", name_, fnv1a(lxcpath_) & 0xffffffffu);
+    : lxcpath_(canonical_lxcpath(lxcpath)), name_(std::move(name)) {
+  key_ = lxcpath_ == kDefaultLxcPath ? name_
+                                     : fmt::format("{}-{}", name_.substr(0, kKeyNameMax), sha256_hex(dir()).substr(0, 32));
 }
 
 Result<void> validate_name(const std::string& name) {

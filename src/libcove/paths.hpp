@@ -1,6 +1,8 @@
 // Where a container's files live: PATH/NAME/{config,rootfs,.lock,partial} on disk and
-// /run/cove/KEY/{state,command} at run time. KEY is NAME for the default PATH and
-// NAME-<hash of PATH> otherwise, so that two cove paths can hold containers of one name.
+// /run/cove/KEY/{state,command} at run time. PATH is canonical (symlinks resolved), so one
+// container has one PATH/NAME however it is reached. KEY is NAME for the default PATH and
+// NAME-<128 bits of SHA-256 of PATH/NAME, hex> otherwise, so that two cove paths can hold
+// containers of one name; the state file names PATH/NAME too, and readers check it.
 #pragma once
 
 #include <string>

@@ -51,7 +51,7 @@ class SharedNamespaces {
       ContainerPaths op(lxcpath, other);
       auto text = read_file(op.state_file());
       if (!text) return Error(ESRCH, "share " + std::string(name) + " with `" + other + "`: it is not running");
-      auto st = decode_runtime_state(*text);
+      auto st = decode_runtime_state_for(*text, op.dir());
       if (!st || !process_matches(st->init_pid, st->init_starttime))
         return Error(ESRCH, "share " + std::string(name) + " with `" + other + "`: it is not running");
       std::string self_path = std::string("/proc/self/ns/") + name;
@@ -150,6 +150,7 @@ Result<void> Monitor::write_state(ContainerState s) {
   rs.monitor_starttime = process_starttime(::getpid()).value_or(0);
   rs.init_pid = init_.pid;
   rs.init_starttime = init_.pid ? process_starttime(init_.pid).value_or(0) : 0;
+  rs.container = paths_.dir();
   rs.privileged = cfg_.privileged;
   rs.started_at_ms = started_at_;
   if (cgroups_) {

@@ -61,6 +61,7 @@ bool can_transition(ContainerState from, ContainerState to) {
 
 std::string encode_runtime_state(const RuntimeState& s) {
   nlohmann::json j = {{"state", state_name(s.state)},
+                      {"container", s.container},
                       {"monitor_pid", s.monitor_pid},
                       {"monitor_starttime", s.monitor_starttime},
                       {"init_pid", s.init_pid},
@@ -102,6 +103,7 @@ static Result<RuntimeState> decode_fields(const nlohmann::json& j) {
   auto st = parse_state(j.value("state", ""));
   if (!st) return Error::invalid("runtime state has no valid `state`");
   s.state = *st;
+  s.container = j.value("container", "");
   s.monitor_pid = j.value("monitor_pid", 0);
   s.monitor_starttime = j.value("monitor_starttime", uint64_t{0});
   s.init_pid = j.value("init_pid", 0);
@@ -110,6 +112,15 @@ static Result<RuntimeState> decode_fields(const nlohmann::json& j) {
   s.started_at_ms = j.value("started_at_ms", int64_t{0});
   s.payload_cgroups = j.value("payload_cgroups", std::vector<std::string>{});
   s.monitor_cgroups = j.value("monitor_cgroups", std::vector<std::string>{});
+  return s;
+}
+
+Result<RuntimeState> decode_runtime_state_for(const std::string& text, const std::string& container_dir) {
+  auto s = decode_runtime_state(text);
+  if (!s) return s;
+  if (s->container.empty()) return Error(EEXIST, "the runtime state names no container");
+  if (s->container != container_dir)
+    return Error(EEXIST, "the runtime state is of container `" + s->container + "`");
   return s;
 }
 

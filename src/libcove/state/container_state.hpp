@@ -36,6 +36,7 @@ Error busy_error(std::string_view name, ContainerState s);
 // What the monitor records about a live container.
 struct RuntimeState {
   ContainerState state = ContainerState::kStopped;
+  std::string container;           // canonical PATH/NAME: whose state this is (keys may collide)
   pid_t monitor_pid = 0;
   uint64_t monitor_starttime = 0;  // /proc/PID/stat field 22, guards against pid reuse
   pid_t init_pid = 0;
@@ -48,6 +49,9 @@ struct RuntimeState {
 
 std::string encode_runtime_state(const RuntimeState& s);
 Result<RuntimeState> decode_runtime_state(const std::string& text);
+// Decodes a state found under `container_dir`'s runtime key; EEXIST when it names another
+// container (or none: a monitor of an older cove), which must then be left alone.
+Result<RuntimeState> decode_runtime_state_for(const std::string& text, const std::string& container_dir);
 
 // /proc/PID/stat start time (clock ticks since boot), nullopt if the process is gone.
 std::optional<uint64_t> process_starttime(pid_t pid);

@@ -1,0 +1,75 @@
+// A container's identity at run time: the runtime key must not collide for two cove paths
+// (it once held 32 bits of FNV-1a, which a brute force collides in a second), and a runtime
+// state names its container, so a state found under a key is only used for that container.
+#include <regex>
+#include <unordered_map>
+
+#include "base/sha256.hpp"
+#include "base/strings.hpp"
+#include "paths.hpp"
+#include "state/container_state.hpp"
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+// Two cove paths whose 32-bit FNV-1a hashes (the old key's hash) are equal: a birthday search
+// over about 2^16 candidates.
+std::pair<std::string, std::string> fnv32_colliding_paths() {
+  std::unordered_map<uint32_t, std::string> seen;
+  for (unsigned i = 0;; ++i) {
+    std::string p = "/srv/cove-collide/" + std::to_string(i);
+    auto h = static_cast<uint32_t>(fnv1a(p));
+    auto [it, fresh] = seen.emplace(h, p);
+    if (!fresh) return {it->second, p};
+  }
+}
+
+TEST(RuntimeKey, PathsWithCollidingShortHashesGetDifferentKeys) {
+  auto [a, b] = fnv32_colliding_paths();
+  ASSERT_NE(a, b);
+  ASSERT_EQ(static_cast<uint32_t>(fnv1a(a)), static_cast<uint32_t>(fnv1a(b)));
+  EXPECT_NE(ContainerPaths(a, "web").key(), ContainerPaths(b, "web").key());
+  EXPECT_NE(ContainerPaths(a, "web").runtime_dir(), ContainerPaths(b, "web").runtime_dir());
+}
+
+TEST(RuntimeKey, IsNamePlus128BitHashOfTheContainerDirectory) {
+  std::string key = ContainerPaths("/srv/cove", "web").key();
+  EXPECT_TRUE(std::regex_match(key, std::regex("web-[0-9a-f]{32}"))) << key;
+  EXPECT_EQ(key, "web-" + sha256_hex("/srv/cove/web").substr(0, 32));
+  // The default path keeps the plain name.
+  EXPECT_EQ(ContainerPaths(kDefaultLxcPath, "web").key(), "web");
+  // A long name is shortened in the key (the command socket's path must fit sun_path); the
+  // hash covers the whole name.
+  std::string n1(64, 'a'), n2 = std::string(63, 'a') + "b";
+  auto k1 = ContainerPaths("/srv/cove", n1), k2 = ContainerPaths("/srv/cove", n2);
+  EXPECT_NE(k1.key(), k2.key());
+  EXPECT_LT(k1.command_socket().size(), 108u);
+}
+
+TEST(RuntimeKey, Sha256MatchesKnownVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(RuntimeStateOwner, StateNamingAnotherContainerIsRefused) {
+  RuntimeState rs;
+  rs.state = ContainerState::kRunning;
+  rs.container = "/srv/a/web";
+  std::string text = encode_runtime_state(rs);
+  auto mine = decode_runtime_state_for(text, "/srv/a/web");
+  ASSERT_OK(mine);
+  EXPECT_EQ(mine->container, "/srv/a/web");
+  EXPECT_ERROR_CONTAINS(decode_runtime_state_for(text, "/srv/b/web"), "`/srv/a/web`");
+  // A state that names no container (a monitor of an older cove) is nobody's.
+  RuntimeState old = rs;
+  old.container.clear();
+  EXPECT_ERROR_CONTAINS(decode_runtime_state_for(encode_runtime_state(old), "/srv/a/web"), "names no container");
+}
+
+}  // namespace
+}  // namespace cove::test
