@@ -268,7 +268,9 @@ StateInfo Container::state() const {
     return out;
   }
   out.runtime = *rs;
-  if (!process_matches(rs->monitor_pid, rs->monitor_starttime)) {
+  // The monitor lock is free once the monitor died, even while it is an unreaped zombie; the
+  // pid check tells our monitor from one of the same directory reached through another name.
+  if (!is_monitor_lock_held(p.monitor_lock()) || !process_matches(rs->monitor_pid, rs->monitor_starttime)) {
     out.monitor_died = true;
     return out;
   }
@@ -307,6 +309,10 @@ Result<int> Container::start(const StartOptions& opts) {
   auto st = state();
   if (!st.foreign.empty()) {
     return Error(EEXIST, fmt::format("`{}` cannot start: {}", name_, st.foreign));
+  } else if (st.state == ContainerState::kStopped && is_monitor_lock_held(p.monitor_lock())) {
+    // Our key has no live monitor, but the directory has one: it was started under another
+    // name (a symlink to its directory).
+    return Error(EBUSY, fmt::format("`{}` is already running (a live monitor holds `{}`)", name_, p.monitor_lock()));
   } else if (st.monitor_died) {
     COVE_TRY(cleanup_stale_locked(st));
   } else if (st.state == ContainerState::kStopped && is_directory(p.runtime_dir())) {

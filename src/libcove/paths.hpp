@@ -1,4 +1,4 @@
-// Where a container's files live: PATH/NAME/{config,rootfs,.lock,partial} on disk and
+// Where a container's files live: PATH/NAME/{config,rootfs,.lock,.monitor.lock,partial} on disk and
 // /run/cove/KEY/{state,command} at run time. PATH is canonical (symlinks resolved), so one
 // container has one PATH/NAME however it is reached. KEY is NAME for the default PATH and
 // NAME-<128 bits of SHA-256 of PATH/NAME, hex> otherwise, so that two cove paths can hold
@@ -24,6 +24,7 @@ class ContainerPaths {
   std::string config() const { return dir() + "/config"; }
   std::string rootfs() const { return dir() + "/rootfs"; }
   std::string lock_file() const { return dir() + "/.lock"; }
+  std::string monitor_lock() const { return dir() + "/.monitor.lock"; }
   std::string partial_marker() const { return dir() + "/partial"; }
   std::string default_log() const { return dir() + "/" + name_ + ".log"; }
   const std::string& key() const { return key_; }

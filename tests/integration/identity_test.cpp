@@ -76,5 +76,74 @@ TEST_F(IdentityTest, CollidingRuntimeKeyIsNotActedOn) {
   EXPECT_TRUE(std::filesystem::exists(mine + "/state"));
 }
 
+// `cove-start -P LINK` with LINK a symlink to the real path is the same container: refused as
+// already running, and listed through the link as the one that runs. So is a NAME that is a
+// symlink to the container's directory.
+TEST_F(IdentityTest, StartThroughSymlinkIsTheSameContainer) {
+  create_busybox("x");
+  std::string link = path_ + ".link";
+  struct Unlink {
+    std::string p;
+    ~Unlink() {
+      run_tool("cove-stop", {"-P", p, "-n", "x", "-k"}, 30);
+      ::unlink(p.c_str());
+    }
+  } unlink_link{link};
+  ASSERT_EQ(::symlink(path_.c_str(), link.c_str()), 0);
+  ASSERT_EQ(::symlink("x", (path_ + "/alias").c_str()), 0);
+  ASSERT_EQ(cove("cove-start", "x").status, 0);
+  pid_t init = init_pid("x");
+
+  auto r = run_tool("cove-start", {"-P", link, "-n", "x"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("already running"), std::string::npos) << r.err;
+  r = cove("cove-start", "alias");
+  if (r.status == 0) run_tool("cove-stop", {"-P", path_, "-n", "alias", "-k"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("already running"), std::string::npos) << r.err;
+
+  EXPECT_EQ(ls_state(link, "x"), "RUNNING");
+  auto info = run_tool("cove-info", {"-P", link, "-n", "x", "--json"});
+  auto j = nlohmann::json::parse(info.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << info.out << info.err;
+  EXPECT_EQ(j.value("init_pid", 0), init);
+  // Stopped through the link, it is stopped.
+  EXPECT_EQ(run_tool("cove-stop", {"-P", link, "-n", "x", "-k"}).status, 0);
+  EXPECT_EQ(state_in(path_, "x"), "STOPPED");
+}
+
+// After `kill -9` of the monitor the container is not RUNNING, even while the dead monitor is
+// a zombie nobody has reaped yet (this test is its reaper and waits), and a start works at once.
+TEST_F(IdentityTest, KilledMonitorIsNotRunningBeforeItIsReaped) {
+  create_busybox("k");
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);  // the monitor becomes our child
+  struct Reaper {
+    ~Reaper() {
+      ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+      while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+    }
+  } reaper;
+  ASSERT_EQ(cove("cove-start", "k").status, 0);
+  pid_t mon = monitor_pid("k");
+  ASSERT_GT(mon, 0);
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, mon, 0));
+  ASSERT_GE(pidfd, 0);
+  ASSERT_EQ(::kill(mon, SIGKILL), 0);
+  struct pollfd p = {pidfd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1);  // it has exited: a zombie, not reaped
+  ::close(pidfd);
+
+  EXPECT_EQ(ls_state(path_, "k"), "STOPPED");
+  EXPECT_EQ(trim_str(cove("cove-info", "k", {"-s"}).out), "STOPPED");
+  EXPECT_EQ(info_json_field("k", "monitor_died"), "true");
+  auto r = cove("cove-start", "k");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(trim_str(cove("cove-info", "k", {"-s"}).out), "RUNNING");
+  EXPECT_NE(monitor_pid("k"), mon);
+  ::waitpid(mon, nullptr, 0);
+  EXPECT_EQ(cove("cove-stop", "k", {"-k"}).status, 0);
+}
+
 }  // namespace
 }  // namespace cove::test

@@ -1,12 +1,18 @@
 // A container's identity at run time: the runtime key must not collide for two cove paths
 // (it once held 32 bits of FNV-1a, which a brute force collides in a second), and a runtime
 // state names its container, so a state found under a key is only used for that container.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <regex>
 #include <unordered_map>
 
 #include "base/sha256.hpp"
 #include "base/strings.hpp"
 #include "paths.hpp"
+#include "state/container_lock.hpp"
 #include "state/container_state.hpp"
 #include "support.hpp"
 
@@ -69,6 +75,36 @@ TEST(RuntimeStateOwner, StateNamingAnotherContainerIsRefused) {
   RuntimeState old = rs;
   old.container.clear();
   EXPECT_ERROR_CONTAINS(decode_runtime_state_for(encode_runtime_state(old), "/srv/a/web"), "names no container");
+}
+
+// The monitor lock is free as soon as its holder has died, before anyone reaps it.
+TEST(MonitorLock, FreeOnceTheHolderDiedEvenUnreaped) {
+  TempDir dir;
+  std::string file = dir.file(".monitor.lock");
+  EXPECT_FALSE(is_monitor_lock_held(file));  // no file: no monitor
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    auto lock = hold_monitor_lock(file, "web");
+    char c = lock ? 'y' : 'n';
+    (void)!::write(ready[1], &c, 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  ASSERT_EQ(c, 'y');
+  EXPECT_TRUE(is_monitor_lock_held(file));
+  EXPECT_ERROR_CONTAINS(hold_monitor_lock(file, "web"), "`web` is already running");
+  ::kill(child, SIGKILL);
+  siginfo_t si = {};
+  ASSERT_EQ(::waitid(P_PID, child, &si, WEXITED | WNOWAIT), 0);  // a zombie now, not reaped
+  EXPECT_FALSE(is_monitor_lock_held(file));
+  EXPECT_OK(hold_monitor_lock(file, "web"));
+  ::waitpid(child, nullptr, 0);
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include "monitor/protocol.hpp"
 #include "paths.hpp"
 #include "rootfs/host_access.hpp"
+#include "state/container_lock.hpp"
 #include "state/container_state.hpp"
 
 namespace cove::monitor {
@@ -122,6 +123,7 @@ class Monitor {
   UniqueFd console_hold_;  // a slave fd kept open so the master never reads EIO/HUP
   UniqueFd console_log_;
   UniqueFd sigfd_, listen_fd_, timer_fd_;
+  UniqueFd monitor_lock_;  // PATH/NAME/.monitor.lock, held from start to cleanup
   ContainerState state_ = ContainerState::kStopped;
   std::map<int, UniqueFd> clients_;
   std::vector<int> stop_waiters_;
@@ -306,6 +308,12 @@ Result<void> Monitor::start() {
   if (!sigfd_) return Error::from_errno(errno, "signalfd");
   timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
 
+  // Held until the runtime dir is gone again (cleanup) or the monitor dies: the liveness
+  // readers test, and the one claim on the container's directory (a second monitor for it,
+  // started through another spelling of its path, stops here).
+  auto lock = hold_monitor_lock(paths_.monitor_lock(), opts_.name);
+  if (!lock) return std::move(lock).error();
+  monitor_lock_ = std::move(*lock);
   COVE_TRY(mkdir_p(kRuntimeBase, 0755));
   if (::mkdir(paths_.runtime_dir().c_str(), 0700) < 0)
     return Error::from_errno(errno, "create runtime dir `" + paths_.runtime_dir() + "`");
@@ -383,11 +391,14 @@ void Monitor::cleanup() {
     if (auto r = cgroups_->destroy(); !r) log::warn("remove cgroups: {}", r.error().message());
   }
   listen_fd_.reset();
-  if (!created_runtime_dir_) return;
-  // Renamed away first, so a reader or a new start never sees a half-removed runtime dir.
-  std::string dead = std::string(kRuntimeBase) + "/.dead-" + paths_.key() + "-" + std::to_string(::getpid());
-  std::string victim = ::rename(paths_.runtime_dir().c_str(), dead.c_str()) == 0 ? dead : paths_.runtime_dir();
-  if (auto r = remove_tree(victim); !r) log::warn("remove runtime dir: {}", r.error().message());
+  if (created_runtime_dir_) {
+    // Renamed away first, so a reader or a new start never sees a half-removed runtime dir.
+    std::string dead = std::string(kRuntimeBase) + "/.dead-" + paths_.key() + "-" + std::to_string(::getpid());
+    std::string victim = ::rename(paths_.runtime_dir().c_str(), dead.c_str()) == 0 ? dead : paths_.runtime_dir();
+    if (auto r = remove_tree(victim); !r) log::warn("remove runtime dir: {}", r.error().message());
+  }
+  // Released before any stop waiter hears back, so that a start right after works.
+  monitor_lock_.reset();
 }
 
 void Monitor::begin_stop(int sig, unsigned timeout_s) {
