@@ -22,6 +22,7 @@
 #include "cgroup/cgroup.hpp"
 #include "config/ini_reader.hpp"
 #include "config/load.hpp"
+#include "host_ids.hpp"
 #include "monitor/protocol.hpp"
 #include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
@@ -329,6 +330,7 @@ Result<int> Container::start(const StartOptions& opts) {
   if (!cfg) return std::move(cfg).error();
   // Start and restore (of a copied or migrated directory too) pass here, whatever the backend.
   if (auto r = rootfs::protect_rootfs(p.dir(), cfg->rootfs); !r) return std::move(r).error().context("rootfs access");
+  if (auto r = claim_host_ids(p, *cfg); !r) return std::move(r).error().context("host ids");
 
   std::vector<std::string> args = {find_helper("cove-monitor"), "--path", lxcpath_, "--name", name_};
   if (!opts.log_file.empty()) args.insert(args.end(), {"--log-file", opts.log_file});

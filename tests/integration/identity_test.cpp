@@ -112,6 +112,35 @@ TEST_F(IdentityTest, StartThroughSymlinkIsTheSameContainer) {
   EXPECT_EQ(state_in(path_, "x"), "STOPPED");
 }
 
+// `uid = 0 BASE COUNT` of a container's config.
+std::string idmap_base(const std::string& config) {
+  std::smatch m;
+  std::string text = read_text(config);
+  return std::regex_search(text, m, std::regex("\nuid = 0 ([0-9]+) ")) ? m[1].str() : "";
+}
+
+// A config edited after create to another container's host ids must not start.
+TEST_F(IdentityTest, StartRefusesIdsOfAnotherContainer) {
+  create_busybox("a");
+  create_busybox("b");
+  std::string a_base = idmap_base(path_ + "/a/config"), b_base = idmap_base(path_ + "/b/config");
+  ASSERT_FALSE(a_base.empty());
+  ASSERT_FALSE(b_base.empty());
+  ASSERT_NE(a_base, b_base);
+  std::string b_cfg = read_text(path_ + "/b/config");
+  b_cfg = std::regex_replace(b_cfg, std::regex("\n([ug]id) = 0 " + b_base + " "), "\n$1 = 0 " + a_base + " ");
+  std::ofstream(path_ + "/b/config") << b_cfg;
+  ASSERT_EQ(idmap_base(path_ + "/b/config"), a_base);
+
+  ASSERT_EQ(cove("cove-start", "a").status, 0);
+  auto r = cove("cove-start", "b");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("overlap"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(path_ + "/a"), std::string::npos) << r.err;
+  EXPECT_EQ(state_in(path_, "b"), "STOPPED");
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("b")));
+}
+
 // After `kill -9` of the monitor the container is not RUNNING, even while the dead monitor is
 // a zombie nobody has reaped yet (this test is its reaper and waits), and a start works at once.
 TEST_F(IdentityTest, KilledMonitorIsNotRunningBeforeItIsReaped) {

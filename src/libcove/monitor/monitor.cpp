@@ -154,6 +154,10 @@ Result<void> Monitor::write_state(ContainerState s) {
   rs.init_starttime = init_.pid ? process_starttime(init_.pid).value_or(0) : 0;
   rs.container = paths_.dir();
   rs.privileged = cfg_.privileged;
+  if (!cfg_.privileged) {
+    for (const auto& e : cfg_.uid_map) rs.host_uids.emplace_back(e.host_id, e.count);
+    for (const auto& e : cfg_.gid_map) rs.host_gids.emplace_back(e.host_id, e.count);
+  }
   rs.started_at_ms = started_at_;
   if (cgroups_) {
     rs.payload_cgroups = cgroups_->payload_dirs();

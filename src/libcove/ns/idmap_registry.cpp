@@ -1,5 +1,7 @@
 #include "ns/idmap_registry.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -21,6 +23,12 @@ bool overlaps(const HostRange& a, uint64_t first, uint64_t count) {
 // An entry is live while its owner's container directory exists. (Not "while its config maps
 // the range": cove-create records the range before it writes the config.)
 bool is_live(const RegistryEntry& e) { return is_directory(dirname_of(e.owner)); }
+
+// One config under two spellings (an entry recorded before cove paths were canonical).
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 struct Locked {
   std::vector<RegistryEntry> entries;
@@ -114,6 +122,8 @@ Result<void> registry_claim(const std::string& owner, const std::vector<HostRang
                             const std::string& subuid, const std::string& subgid) {
   auto reg = open_locked(path);
   if (!reg) return std::move(reg).error();
+  for (auto& e : reg->entries)
+    if (e.owner != owner && same_file(e.owner, owner)) e.owner = owner;
   auto problems = range_conflicts(uid_ranges, owner, reg->entries, subids(subuid), subuid);
   auto more = range_conflicts(gid_ranges, owner, reg->entries, subids(subgid), subgid);
   problems.insert(problems.end(), more.begin(), more.end());

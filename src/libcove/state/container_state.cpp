@@ -69,7 +69,9 @@ std::string encode_runtime_state(const RuntimeState& s) {
                       {"privileged", s.privileged},
                       {"started_at_ms", s.started_at_ms},
                       {"payload_cgroups", s.payload_cgroups},
-                      {"monitor_cgroups", s.monitor_cgroups}};
+                      {"monitor_cgroups", s.monitor_cgroups},
+                      {"host_uids", s.host_uids},
+                      {"host_gids", s.host_gids}};
   return j.dump(2) + "\n";
 }
 
@@ -112,6 +114,9 @@ static Result<RuntimeState> decode_fields(const nlohmann::json& j) {
   s.started_at_ms = j.value("started_at_ms", int64_t{0});
   s.payload_cgroups = j.value("payload_cgroups", std::vector<std::string>{});
   s.monitor_cgroups = j.value("monitor_cgroups", std::vector<std::string>{});
+  using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
+  s.host_uids = j.value("host_uids", Ranges{});
+  s.host_gids = j.value("host_gids", Ranges{});
   return s;
 }
 

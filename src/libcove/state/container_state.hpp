@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.hpp"
@@ -45,6 +46,9 @@ struct RuntimeState {
   int64_t started_at_ms = 0;       // CLOCK_REALTIME
   std::vector<std::string> payload_cgroups;
   std::vector<std::string> monitor_cgroups;
+  // Host ids of an unprivileged container, [first, count] ranges: a start of another container
+  // checks its own against them.
+  std::vector<std::pair<uint64_t, uint64_t>> host_uids, host_gids;
 };
 
 std::string encode_runtime_state(const RuntimeState& s);

@@ -1,0 +1,18 @@
+// The host ids of an unprivileged container are checked at every start and restore, not only
+// at create: a config edited afterwards must not start a container on another one's ids.
+// Called by Container::start under the container lock.
+#pragma once
+
+#include "base/result.hpp"
+#include "config/container_config.hpp"
+#include "paths.hpp"
+
+namespace cove {
+
+// EEXIST naming the other container when the host ids `cfg` maps overlap those of a container
+// running in any cove path (as its monitor recorded them), another container's in the id map
+// registry, or a delegation in /etc/subuid or /etc/subgid. Otherwise records them in the
+// registry for `p` (a changed config replaces the old ranges). Nothing for a privileged one.
+Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg);
+
+}  // namespace cove
