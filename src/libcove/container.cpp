@@ -141,6 +141,7 @@ Container::Container(std::string lxcpath, std::string name) : lxcpath_(std::move
 }
 
 bool Container::exists() const {
+  if (!validate_name(name_)) return false;
   ContainerPaths p(lxcpath_, name_);
   return path_exists(p.config()) && !path_exists(p.partial_marker());
 }
@@ -254,8 +255,9 @@ Result<void> Container::destroy(bool force) {
 }
 
 StateInfo Container::state() const {
-  ContainerPaths p(lxcpath_, name_);
   StateInfo out;
+  if (!validate_name(name_)) return out;  // no such container; never a path to read
+  ContainerPaths p(lxcpath_, name_);
   auto text = read_file(p.state_file());
   if (!text) return out;
   auto rs = decode_runtime_state(*text);
@@ -289,6 +291,7 @@ Result<void> Container::cleanup_stale_locked(const StateInfo& st) {
 }
 
 Result<bool> Container::cleanup_stale() {
+  COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
   if (!lock) return std::move(lock).error();

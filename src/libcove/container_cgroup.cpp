@@ -65,6 +65,7 @@ Result<void> monitor_request(const ContainerPaths& p, const monitor::Json& req, 
 }  // namespace
 
 Result<void> Container::freeze() {
+  COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   auto st = state();
   if (is_busy(st.state)) return busy_error(name_, st.state);
@@ -74,6 +75,7 @@ Result<void> Container::freeze() {
 }
 
 Result<void> Container::unfreeze() {
+  COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   auto st = state();
   if (is_busy(st.state)) return busy_error(name_, st.state);
@@ -83,6 +85,7 @@ Result<void> Container::unfreeze() {
 }
 
 Result<std::string> Container::cgroup_get(const std::string& key) const {
+  COVE_TRY(validate_name(name_));
   auto st = state();
   if (st.state == ContainerState::kStopped)
     return Error(ESRCH, fmt::format("`{}` is not running{}", name_, st.note()));
@@ -105,6 +108,7 @@ Result<std::string> Container::cgroup_get(const std::string& key) const {
 }
 
 Result<void> Container::cgroup_set(const std::string& key, const std::string& value, bool persist_it) {
+  COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   if (!exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
   auto spec = check_value(p, key, value);

@@ -141,6 +141,37 @@ TEST_F(IdentityTest, StartRefusesIdsOfAnotherContainer) {
   EXPECT_FALSE(std::filesystem::exists(runtime_dir("b")));
 }
 
+// Every tool that takes -n refuses a name that is not a plain name before doing anything.
+TEST_F(IdentityTest, EveryToolRefusesABadNameFirst) {
+  const std::string bad = "../../etc/x";
+  const std::string why = validate_name(bad).error().message();
+  ASSERT_EQ(why, "container name `../../etc/x` must not start with '.' or '-'");
+  std::string img = path_ + "/images";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> tools = {
+      {"cove-attach", {"--", "true"}},
+      {"cove-cgroup", {"memory.max"}},
+      {"cove-checkpoint", {"-D", img}},
+      {"cove-console", {}},
+      {"cove-create", {"-t", "busybox"}},
+      {"cove-destroy", {"-f"}},
+      {"cove-execute", {"--", "true"}},
+      {"cove-freeze", {}},
+      {"cove-info", {}},
+      {"cove-restore", {"-D", img}},
+      {"cove-start", {}},
+      {"cove-stop", {"-k"}},
+      {"cove-unfreeze", {}},
+      {"cove-wait", {"-s", "RUNNING", "-t", "1"}},
+  };
+  for (const auto& [tool, extra] : tools) {
+    auto r = cove(tool, bad, extra);
+    EXPECT_EQ(r.status, 2) << tool << ": " << r.err;
+    EXPECT_EQ(r.err, tool + ": " + why + "\n") << tool;
+    EXPECT_EQ(r.out, "") << tool;
+  }
+  EXPECT_FALSE(std::filesystem::exists(img));
+}
+
 // After `kill -9` of the monitor the container is not RUNNING, even while the dead monitor is
 // a zombie nobody has reaped yet (this test is its reaper and waits), and a start works at once.
 TEST_F(IdentityTest, KilledMonitorIsNotRunningBeforeItIsReaped) {

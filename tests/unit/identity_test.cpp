@@ -11,6 +11,7 @@
 
 #include "base/sha256.hpp"
 #include "base/strings.hpp"
+#include "container.hpp"
 #include "paths.hpp"
 #include "state/container_lock.hpp"
 #include "state/container_state.hpp"
@@ -75,6 +76,28 @@ TEST(RuntimeStateOwner, StateNamingAnotherContainerIsRefused) {
   RuntimeState old = rs;
   old.container.clear();
   EXPECT_ERROR_CONTAINS(decode_runtime_state_for(encode_runtime_state(old), "/srv/a/web"), "names no container");
+}
+
+// Every operation of the library that takes the name refuses a bad one before it touches
+// anything (the tools check it first as well).
+TEST(ContainerName, EveryOperationRefusesABadName) {
+  const std::string bad = "../../etc/x", why = "container name `../../etc/x` must not start with '.' or '-'";
+  Container ct("/nonexistent/cove", bad);
+  EXPECT_FALSE(ct.exists());
+  EXPECT_EQ(ct.state().state, ContainerState::kStopped);
+  EXPECT_ERROR_CONTAINS(ct.freeze(), why);
+  EXPECT_ERROR_CONTAINS(ct.unfreeze(), why);
+  EXPECT_ERROR_CONTAINS(ct.cgroup_get("memory.max"), why);
+  EXPECT_ERROR_CONTAINS(ct.cgroup_set("memory.max", "1G", true), why);
+  EXPECT_ERROR_CONTAINS(ct.cleanup_stale(), why);
+  EXPECT_ERROR_CONTAINS(ct.stop({}), why);
+  EXPECT_ERROR_CONTAINS(ct.start({}), why);
+  EXPECT_ERROR_CONTAINS(ct.destroy(true), why);
+  EXPECT_ERROR_CONTAINS(ct.info(), why);
+  EXPECT_ERROR_CONTAINS(ct.wait(ContainerState::kRunning, 0), why);
+  EXPECT_ERROR_CONTAINS(ct.console(0, 1), why);
+  EXPECT_ERROR_CONTAINS(ct.attach({}), why);
+  EXPECT_ERROR_CONTAINS(ct.checkpoint_check(), why);
 }
 
 // The monitor lock is free as soon as its holder has died, before anyone reaps it.

@@ -49,6 +49,7 @@ class SharedNamespaces {
   Result<void> enter(const config::ContainerConfig& cfg, const std::string& lxcpath) {
     for (const auto& [ns, other] : cfg.share_ns) {
       const char* name = config::namespace_name(ns);
+      COVE_TRY(validate_name(other));
       ContainerPaths op(lxcpath, other);
       auto text = read_file(op.state_file());
       if (!text) return Error(ESRCH, "share " + std::string(name) + " with `" + other + "`: it is not running");
@@ -709,6 +710,10 @@ int Monitor::loop() {
 }  // namespace
 
 int run_monitor(const MonitorOptions& opts) {
+  if (auto r = validate_name(opts.name); !r) {
+    std::fprintf(stderr, "cove-monitor: %s\n", r.error().message().c_str());
+    return 2;
+  }
   ContainerPaths paths(opts.lxcpath, opts.name);
   config::LoadOptions lo;
   lo.name = opts.name;

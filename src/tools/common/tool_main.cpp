@@ -62,6 +62,13 @@ int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_des
     std::fprintf(stderr, "%s: missing container name (-n NAME)\nTry '%s --help'.\n", spec.name, spec.name);
     return 2;
   }
+  // Before anything else: a name is never a path (`../../etc/x`), whatever the tool does next.
+  if (spec.needs_name) {
+    if (auto r = validate_name(common.name); !r) {
+      std::fprintf(stderr, "%s: %s\n", spec.name, r.error().message().c_str());
+      return 2;
+    }
+  }
   if (!common.log_level.empty()) {
     auto lvl = log::parse_level(common.log_level);
     if (!lvl) {
