@@ -9,11 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "criu/features.hpp"
 #include "paths.hpp"
 #include "support.hpp"
 
@@ -139,6 +141,36 @@ TEST_F(IdentityTest, StartRefusesIdsOfAnotherContainer) {
   EXPECT_NE(r.err.find(path_ + "/a"), std::string::npos) << r.err;
   EXPECT_EQ(state_in(path_, "b"), "STOPPED");
   EXPECT_FALSE(std::filesystem::exists(runtime_dir("b")));
+}
+
+// A restore goes through the same check: a checkpointed container whose config now maps the
+// ids of a running one is not restored, and its images stay as they were.
+TEST_F(IdentityTest, RestoreRefusesIdsOfAnotherContainer) {
+  if (!criu::available()) GTEST_SKIP() << "this build has no CRIU backend (./configure found no CRIU)";
+  create_busybox("a");
+  create_busybox("b");
+  std::string a_base = idmap_base(path_ + "/a/config"), b_base = idmap_base(path_ + "/b/config");
+  ASSERT_NE(a_base, b_base);
+  ASSERT_EQ(cove("cove-start", "b").status, 0);
+  std::string img = path_ + "/images-b";
+  auto r = cove("cove-checkpoint", "b", {"-D", img, "--stop"}, 120);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string b_cfg = read_text(path_ + "/b/config");
+  b_cfg = std::regex_replace(b_cfg, std::regex("\n([ug]id) = 0 " + b_base + " "), "\n$1 = 0 " + a_base + " ");
+  std::ofstream(path_ + "/b/config") << b_cfg;
+  ASSERT_EQ(cove("cove-start", "a").status, 0);
+  std::vector<std::string> before;
+  for (const auto& e : std::filesystem::directory_iterator(img)) before.push_back(e.path().filename());
+  r = cove("cove-restore", "b", {"-D", img}, 120);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("overlap"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(path_ + "/a"), std::string::npos) << r.err;
+  EXPECT_EQ(state_in(path_, "b"), "STOPPED");
+  std::vector<std::string> after;
+  for (const auto& e : std::filesystem::directory_iterator(img)) after.push_back(e.path().filename());
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(before, after);
 }
 
 // Every tool that takes -n refuses a name that is not a plain name before doing anything.
