@@ -312,7 +312,8 @@ Result<int> Container::start(const StartOptions& opts) {
   if (!lock) return std::move(lock).error();
   auto st = state();
   if (!st.foreign.empty()) {
-    return Error(EEXIST, fmt::format("`{}` cannot start: {}", name_, st.foreign));
+    return Error(EEXIST, fmt::format("`{}` cannot start: {} (remove `{}` only if no monitor of that container runs)",
+                                     name_, st.foreign, p.runtime_dir()));
   } else if (st.state == ContainerState::kStopped && is_monitor_lock_held(p.monitor_lock())) {
     // Our key has no live monitor, but the directory has one: it was started under another
     // name (a symlink to its directory).
