@@ -6,12 +6,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <unordered_map>
 
 #include "base/sha256.hpp"
 #include "base/strings.hpp"
 #include "container.hpp"
+#include "ns/idmap_registry.hpp"
 #include "paths.hpp"
 #include "state/container_lock.hpp"
 #include "state/container_state.hpp"
@@ -98,6 +101,27 @@ TEST(ContainerName, EveryOperationRefusesABadName) {
   EXPECT_ERROR_CONTAINS(ct.console(0, 1), why);
   EXPECT_ERROR_CONTAINS(ct.attach({}), why);
   EXPECT_ERROR_CONTAINS(ct.checkpoint_check(), why);
+}
+
+// An entry recorded under another spelling of the same config (before cove paths were
+// canonical) is the container's own: a start's claim of the same ids is not refused.
+TEST(IdmapRegistry, ClaimTakesAnotherSpellingOfTheOwnerAsItself) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("real/c"));
+  std::filesystem::create_directory_symlink(dir.file("real"), dir.file("link"));
+  std::ofstream(dir.file("real/c/config")) << "# config\n";
+  std::string reg = dir.file("registry"), none = dir.file("no-subids");
+  std::vector<ns::HostRange> ids = {{1000000, 65536}};
+  ASSERT_OK(ns::registry_claim(dir.file("link/c/config"), ids, ids, reg, none, none));
+  ASSERT_OK(ns::registry_claim(dir.file("real/c/config"), ids, ids, reg, none, none));
+  std::ifstream in(reg);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto entries = ns::parse_registry(text);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].owner, dir.file("real/c/config"));
+  // Another container is still refused.
+  std::filesystem::create_directories(dir.file("real/d"));
+  EXPECT_ERROR_CONTAINS(ns::registry_claim(dir.file("real/d/config"), ids, ids, reg, none, none), "overlap");
 }
 
 // The monitor lock is free as soon as its holder has died, before anyone reaps it.

@@ -137,7 +137,10 @@ Result<void> registry_claim(const std::string& owner, const std::vector<HostRang
     RegistryEntry e{r.first, r.count, owner};
     if (std::find(reg->entries.begin(), reg->entries.end(), e) == reg->entries.end()) reg->entries.push_back(e);
   }
-  return write_file_atomic(path, format_registry(reg->entries), 0644);
+  // Every start claims again: most find the file as it should be and need not write it.
+  std::string text = format_registry(reg->entries);
+  if (auto old = read_file(path); old && *old == text) return {};
+  return write_file_atomic(path, text, 0644);
 }
 
 Result<void> registry_release(const std::string& owner, const std::string& path) {
