@@ -9,6 +9,7 @@
 
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/sha256.hpp"
 #include "base/strings.hpp"
 #include "security/capabilities.hpp"
 #include "security/lsm/lsm.hpp"
@@ -17,7 +18,8 @@
 namespace cove::lifecycle {
 
 std::string generated_profile_name(const config::ContainerConfig& cfg) {
-  return fmt::format("cove-{}-{:08x}", cfg.name, static_cast<uint32_t>(fnv1a(cfg.rootfs)));
+  // 128 bits of the rootfs path: two containers never share (or replace) one profile.
+  return fmt::format("cove-{}-{}", cfg.name, sha256_hex(cfg.rootfs).substr(0, 32));
 }
 
 Result<void> unload_generated_profile(const config::ContainerConfig& cfg) {
