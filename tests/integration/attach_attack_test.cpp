@@ -103,17 +103,33 @@ struct HostPty {
   }
 };
 
+// A root-only host file holding a fresh token; returns the token and a read fd on it.
+std::pair<std::string, int> open_host_secret(const std::string& path) {
+  std::string token = "host-secret-" + std::to_string(std::random_device{}());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 || ::write(fd, token.data(), token.size()) != ssize_t(token.size())) return {token, -1};
+  ::close(fd);
+  return {token, ::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+}
+
+// kAttaches attaches of `sleep 0.1` from a fresh host terminal each, half with a pty and half
+// with --no-pty, `extra_fd` (if >= 0) open as fd 7.
+void attach_from_terminals(const std::vector<std::string>& attach, int extra_fd) {
+  for (bool no_pty : {false, true}) {
+    for (int i = 0; i < kAttaches / 2; ++i) {
+      HostPty tty;
+      ASSERT_GE(tty.slave, 0);
+      std::vector<std::string> a = attach;
+      if (no_pty) a.push_back("--no-pty");
+      a.insert(a.end(), {"--", "sleep", "0.1"});
+      EXPECT_EQ(run_attach(a, extra_fd, tty.slave, tty.master), 0);
+    }
+  }
+}
+
 // `cove-attach -n X -- true 7<host-secret`: the container must never read the secret.
 TEST_F(AttachAttackTest, CallersFdsNeverReachTheContainer) {
-  std::string secret = path_ + "/host-secret";
-  std::string token = "host-secret-" + std::to_string(std::random_device{}());
-  {
-    int fd = ::open(secret.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(::write(fd, token.data(), token.size()), ssize_t(token.size()));
-    ::close(fd);
-  }
-  int fd = ::open(secret.c_str(), O_RDONLY | O_CLOEXEC);
+  auto [token, fd] = open_host_secret(path_ + "/host-secret");
   ASSERT_GE(fd, 0);
   ASSERT_NO_FATAL_FAILURE(start_snoop(60));
   for (int i = 0; i < kAttaches; ++i)
@@ -127,16 +143,7 @@ TEST_F(AttachAttackTest, CallersFdsNeverReachTheContainer) {
 // never enters the container, so nothing inside can push input into it.
 TEST_F(AttachAttackTest, HostTerminalNeverReachesTheContainer) {
   ASSERT_NO_FATAL_FAILURE(start_snoop(60));
-  for (bool no_pty : {false, true}) {
-    for (int i = 0; i < kAttaches / 2; ++i) {
-      HostPty tty;
-      ASSERT_GE(tty.slave, 0);
-      std::vector<std::string> a = {attach_argv0(), "-P", path_, "-n", "snoop"};
-      if (no_pty) a.push_back("--no-pty");
-      a.insert(a.end(), {"--", "sleep", "0.1"});
-      EXPECT_EQ(run_attach(a, -1, tty.slave, tty.master), 0);
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(attach_from_terminals({attach_argv0(), "-P", path_, "-n", "snoop"}, -1));
   auto log = snoop_log();
   EXPECT_EQ(log.find("hosttty"), std::string::npos) << log;
   EXPECT_EQ(log.find("tiocsti"), std::string::npos) << log;
@@ -151,27 +158,10 @@ class PrivilegedAttachAttackTest : public AttachAttackTest {
 };
 
 TEST_F(PrivilegedAttachAttackTest, CallersTerminalAndFdsNeverReachTheContainer) {
-  std::string secret = path_ + "/host-secret";
-  std::string token = "host-secret-" + std::to_string(std::random_device{}());
-  {
-    int fd = ::open(secret.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(::write(fd, token.data(), token.size()), ssize_t(token.size()));
-    ::close(fd);
-  }
-  int fd = ::open(secret.c_str(), O_RDONLY | O_CLOEXEC);
+  auto [token, fd] = open_host_secret(path_ + "/host-secret");
   ASSERT_GE(fd, 0);
   ASSERT_NO_FATAL_FAILURE(start_snoop(60));
-  for (bool no_pty : {false, true}) {
-    for (int i = 0; i < kAttaches / 2; ++i) {
-      HostPty tty;
-      ASSERT_GE(tty.slave, 0);
-      std::vector<std::string> a = {attach_argv0(), "-P", path_, "-n", "snoop"};
-      if (no_pty) a.push_back("--no-pty");
-      a.insert(a.end(), {"--", "sleep", "0.1"});
-      EXPECT_EQ(run_attach(a, fd, tty.slave, tty.master), 0);
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(attach_from_terminals({attach_argv0(), "-P", path_, "-n", "snoop"}, fd));
   ::close(fd);
   auto log = snoop_log();
   EXPECT_EQ(log.find(token), std::string::npos) << log;

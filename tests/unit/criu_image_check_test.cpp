@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "criu_wire_support.hpp"
 #include "criu/image_check.hpp"
 #include "support.hpp"
 
@@ -13,21 +14,8 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 
-std::string le32(uint32_t v) {
-  std::string s(4, '\0');
-  for (int i = 0; i < 4; ++i) s[i] = char((v >> (8 * i)) & 0xff);
-  return s;
-}
-std::string varint(uint64_t v) {
-  std::string s;
-  do {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    s += char(v ? b | 0x80 : b);
-  } while (v);
-  return s;
-}
-std::string field(uint32_t n, uint64_t v) { return varint(n << 3) + varint(v); }
+using namespace cove::test::criu_wire;
+
 std::string entry(const std::string& body) { return le32(uint32_t(body.size())) + body; }
 
 struct Run {

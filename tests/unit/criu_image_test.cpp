@@ -2,6 +2,7 @@
 // criu/image_meta (cove's record in an image directory, and what a restore refuses).
 #include <fstream>
 
+#include "criu_wire_support.hpp"
 #include "criu/image_meta.hpp"
 #include "criu/stats.hpp"
 #include "support.hpp"
@@ -9,22 +10,8 @@
 namespace cove::criu {
 namespace {
 
-std::string le32(uint32_t v) {
-  std::string s(4, '\0');
-  for (int i = 0; i < 4; ++i) s[i] = char((v >> (8 * i)) & 0xff);
-  return s;
-}
-std::string varint(uint64_t v) {
-  std::string s;
-  do {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    s += char(v ? b | 0x80 : b);
-  } while (v);
-  return s;
-}
-std::string field(uint32_t n, uint64_t v) { return varint(n << 3) + varint(v); }
-std::string nested(uint32_t n, const std::string& body) { return varint((n << 3) | 2) + varint(body.size()) + body; }
+using namespace cove::test::criu_wire;
+
 std::string stats_file(const std::string& entry) {
   return le32(0x55105940) + le32(0x57093306) + le32(uint32_t(entry.size())) + entry;
 }
