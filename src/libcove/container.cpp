@@ -17,6 +17,7 @@
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/scope_exit.hpp"
+#include "base/sealed_exec.hpp"
 #include "base/stdio_relay.hpp"
 #include "base/syscalls.hpp"
 #include "cgroup/cgroup.hpp"
@@ -489,6 +490,11 @@ Result<int> Container::attach(const AttachOptions& opts) {
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_attach(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
+  // See cove-attach: into a privileged container only from a sealed copy of the executable.
+  if (st.runtime.privileged && original_exe().empty())
+    return Error(EPERM, fmt::format("`{}` is privileged: attach from a sealed copy of the executable "
+                                    "(reexec_sealed, as cove-attach does)",
+                                    name_));
   // The command gets init's restrictions (capabilities, LSM label, no_new_privs, seccomp),
   // computed from the same config.
   auto cfg = load(ContainerPaths(lxcpath_, name_));

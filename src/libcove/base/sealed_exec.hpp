@@ -5,7 +5,7 @@
 // the host's executable would be overwritten and the next admin would run the attacker's code.
 // reexec_sealed() re-executes the program from a memfd copy sealed against every change, so
 // /proc/PID/exe names an anonymous file no write can reach; the host file never runs.
-// Mechanism only: tools call it first thing in main().
+// Mechanism only: cove-attach calls it before it enters a privileged container.
 #pragma once
 
 #include <string>
