@@ -52,26 +52,28 @@ class AttachAttackTest : public ContainerTest {
   std::string attach_argv0() { return builddir() + "/cove-attach"; }
 };
 
-// Runs cove-attach with `extra_fd` (if >= 0) open as fd 7 and stdio on `tty_slave` (if >= 0,
-// also its controlling terminal, like an admin's shell) or /dev/null; returns its exit status.
-int run_attach(const std::vector<std::string>& args, int extra_fd, int tty_slave, int tty_master = -1) {
+// Forks `args` with stdio on `tty_slave` (if >= 0, also its controlling terminal, like an
+// admin's shell) or /dev/null, and `extra_fd` (if >= 0) open as fd 7.
+pid_t spawn_on(const std::vector<std::string>& args, int tty_slave, int extra_fd = -1) {
   pid_t pid = ::fork();
-  if (pid == 0) {
-    if (tty_slave >= 0) {
-      ::setsid();
-      ::ioctl(tty_slave, TIOCSCTTY, 0);
-      for (int i = 0; i < 3; ++i) ::dup2(tty_slave, i);
-    } else {
-      int null = ::open("/dev/null", O_RDWR);
-      for (int i = 0; i < 3; ++i) ::dup2(null, i);
-    }
-    if (extra_fd >= 0) ::dup2(extra_fd, 7);  // dup2 clears close-on-exec: fd 7 is inherited
-    std::vector<char*> a;
-    for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    ::execv(a[0], a.data());
-    ::_exit(127);
+  if (pid != 0) return pid;
+  if (tty_slave >= 0) {
+    ::setsid();
+    ::ioctl(tty_slave, TIOCSCTTY, 0);
   }
+  int io = tty_slave >= 0 ? tty_slave : ::open("/dev/null", O_RDWR);
+  for (int i = 0; i < 3; ++i) ::dup2(io, i);
+  if (extra_fd >= 0) ::dup2(extra_fd, 7);  // dup2 clears close-on-exec: fd 7 is inherited
+  std::vector<char*> a;
+  for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  ::execv(a[0], a.data());
+  ::_exit(127);
+}
+
+// Runs cove-attach (see spawn_on); returns its exit status.
+int run_attach(const std::vector<std::string>& args, int extra_fd, int tty_slave, int tty_master = -1) {
+  pid_t pid = spawn_on(args, tty_slave, extra_fd);
   // Drain the terminal meanwhile (a full pty would block the command's output).
   int st = 0;
   for (;;) {
@@ -175,17 +177,7 @@ RunResult run_on_terminal(const std::vector<std::string>& args, const std::strin
   RunResult res;
   HostPty tty;
   if (tty.slave < 0 || ::write(tty.master, typed.data(), typed.size()) != ssize_t(typed.size())) return res;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setsid();
-    ::ioctl(tty.slave, TIOCSCTTY, 0);
-    for (int i = 0; i < 3; ++i) ::dup2(tty.slave, i);
-    std::vector<char*> a;
-    for (const auto& s : args) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    ::execv(a[0], a.data());
-    ::_exit(127);
-  }
+  pid_t pid = spawn_on(args, tty.slave);
   int st = 0;
   bool ended = false;
   int64_t deadline = now_ms() + 30000;
