@@ -9,6 +9,7 @@
 
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/mountinfo.hpp"
 #include "base/strings.hpp"
 #include "cgroup/cgroup.hpp"
 
@@ -21,21 +22,6 @@ bool is_v1_flag(const std::string& opt) {
   static const std::set<std::string> kFlags = {
       "rw", "ro", "none", "all", "noprefix", "clone_children", "xattr", "cpuset_v2_mode", "favordynmods"};
   return kFlags.count(opt) > 0 || starts_with(opt, "release_agent=");
-}
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_octal(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
-        s[i + 3] >= '0' && s[i + 3] <= '7') {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 // Options minus rw/ro: passed back as mount(2) data, "rw" would override MS_RDONLY.
@@ -83,25 +69,18 @@ const Hierarchy* Layout::v2() const {
 // (proc(5)). The optional fields end at " - "; after it come fstype, source, super options.
 // A hierarchy mounted twice (same device number) is listed once, at its first mount.
 Result<Layout> parse_layout(const std::string& mountinfo) {
+  auto mounts = parse_mountinfo(mountinfo);
+  if (!mounts) return std::move(mounts).error();
   Layout layout;
   std::set<std::string> seen_devices;
-  auto lines = split(mountinfo, '\n');
-  for (size_t n = 0; n < lines.size(); ++n) {
-    if (trim(lines[n]).empty()) continue;
-    auto fields = split_ws(lines[n]);
-    auto sep = std::find(fields.begin(), fields.end(), "-");
-    size_t sep_at = static_cast<size_t>(sep - fields.begin());
-    if (sep == fields.end() || sep_at < 6 || fields.size() - sep_at < 4)
-      return Error::invalid("parse mountinfo line " + std::to_string(n + 1) + ": malformed `" + lines[n] + "`");
-    const std::string& fstype = fields[sep_at + 1];
-    if (fstype != "cgroup" && fstype != "cgroup2") continue;
-    if (!seen_devices.insert(fields[2]).second) continue;
-
+  for (const auto& m : *mounts) {
+    if (m.fstype != "cgroup" && m.fstype != "cgroup2") continue;
+    if (!seen_devices.insert(m.device).second) continue;
     Hierarchy h;
-    h.v2 = fstype == "cgroup2";
-    h.mount_root = unescape_octal(fields[3]);
-    h.mount_point = unescape_octal(fields[4]);
-    auto super_opts = split(fields[sep_at + 3], ',');
+    h.v2 = m.fstype == "cgroup2";
+    h.mount_root = m.root;
+    h.mount_point = m.mountpoint;
+    auto super_opts = split(m.super_options, ',');
     h.mount_options = strip_rw(super_opts);
     if (!h.v2)
       for (const auto& o : super_opts)

@@ -70,23 +70,6 @@ constexpr PropagationOption kPropagationOptions[] = {
     {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
-bool is_octal(char c) { return c >= '0' && c <= '7'; }
-
-// fstab(5) escapes: "\040" is a space, "\011" a tab, "\134" a backslash.
-std::string unescape_field(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] <= '3' && is_octal(s[i + 1]) && is_octal(s[i + 2]) &&
-        is_octal(s[i + 3])) {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 std::string escape_field(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -154,8 +137,8 @@ Result<MountEntry> parse_mount_entry(std::string_view text) {
     if (!parse_uint(fields[i]))
       return Error::invalid("DUMP and PASS must be numbers, got `" + fields[i] + "`");
   MountEntry e;
-  e.source = unescape_field(fields[0]);
-  auto target = normalize_target(unescape_field(fields[1]));
+  e.source = unescape_octal(fields[0]);
+  auto target = normalize_target(unescape_octal(fields[1]));
   if (!target) return std::move(target).error();
   e.target = std::move(*target);
   e.fstype = fields[2];

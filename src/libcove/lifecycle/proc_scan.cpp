@@ -14,29 +14,6 @@
 namespace cove::lifecycle {
 
 namespace {
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      int v = 0;
-      bool ok = true;
-      for (size_t k = 1; k <= 3; ++k) {
-        char c = s[i + k];
-        if (c < '0' || c > '7') ok = false;
-        else v = v * 8 + (c - '0');
-      }
-      if (ok) {
-        out += char(v);
-        i += 3;
-        continue;
-      }
-    }
-    out += s[i];
-  }
-  return out;
-}
-
 std::string readlink_str(const std::string& path) {
   char buf[4096];
   ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
@@ -56,37 +33,6 @@ std::vector<pid_t> all_pids() {
   return out;
 }
 }  // namespace
-
-std::vector<MountInfo> parse_mountinfo(const std::string& text) {
-  std::vector<MountInfo> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    auto f = split_ws(line);
-    size_t dash = 0;
-    for (size_t i = 6; i < f.size(); ++i)
-      if (f[i] == "-") {
-        dash = i;
-        break;
-      }
-    if (dash == 0 || dash + 2 >= f.size()) continue;
-    MountInfo m;
-    m.id = int(parse_int(f[0]).value_or(0));
-    m.parent = int(parse_int(f[1]).value_or(0));
-    m.root = unescape(f[3]);
-    m.mountpoint = unescape(f[4]);
-    m.options = f[5];
-    m.fstype = f[dash + 1];
-    m.source = unescape(f[dash + 2]);
-    out.push_back(std::move(m));
-  }
-  return out;
-}
-
-Result<std::vector<MountInfo>> read_mountinfo(pid_t pid) {
-  auto text = read_file("/proc/" + std::to_string(pid) + "/mountinfo");
-  if (!text) return std::move(text).error();
-  return parse_mountinfo(*text);
-}
 
 std::vector<std::string> parse_net_dev(const std::string& text) {
   // Two header lines, then "  NAME: counters..." per interface.

@@ -10,24 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "base/mountinfo.hpp"  // MountInfo, read_mountinfo
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "criu/image_meta.hpp"
 
 namespace cove::lifecycle {
-
-struct MountInfo {
-  int id = 0, parent = 0;
-  std::string root;        // inside the filesystem
-  std::string mountpoint;  // as seen by the process
-  std::string options;     // per-mount options
-  std::string fstype;
-  std::string source;
-};
-
-// Parses mountinfo text (pure).
-std::vector<MountInfo> parse_mountinfo(const std::string& text);
-Result<std::vector<MountInfo>> read_mountinfo(pid_t pid);
 
 // Interface names from the text of /proc/PID/net/dev (pure), and of the process's netns.
 std::vector<std::string> parse_net_dev(const std::string& text);
