@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "paths.hpp"
+#include "state/container_state.hpp"
 
 namespace cove::test {
 
@@ -116,9 +117,26 @@ void ContainerTest::TearDown() {
   for (const auto& n : names_) {
     run_tool("cove-stop", {"-P", path_, "-n", n, "-k"}, 30);
     run_tool("cove-destroy", {"-P", path_, "-n", n, "-f"}, 30);
+    end_stuck_monitor(n);
   }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+// A container a failed test left busy (CHECKPOINTING, RESTORING, a hung monitor) refuses stop
+// and destroy: its monitor is killed, and then the stale-state cleanup of cove-stop and
+// cove-destroy removes init, the cgroups and the runtime dir as after any dead monitor.
+void ContainerTest::end_stuck_monitor(const std::string& name) {
+  std::string state = read_text(runtime_dir(name) + "/state");
+  if (state.empty()) return;
+  // Only this container's own monitor (the state names its container).
+  auto rs = decode_runtime_state_for(state, ContainerPaths(path_, name).dir());
+  if (!rs || !process_matches(rs->monitor_pid, rs->monitor_starttime)) return;
+  ADD_FAILURE() << "container `" << name << "` was left " << state_name(rs->state) << ": killing its monitor";
+  ::kill(rs->monitor_pid, SIGKILL);
+  for (int i = 0; i < 200 && process_matches(rs->monitor_pid, rs->monitor_starttime); ++i) ::usleep(10000);
+  run_tool("cove-stop", {"-P", path_, "-n", name, "-k"}, 30);
+  run_tool("cove-destroy", {"-P", path_, "-n", name, "-f"}, 30);
 }
 
 RunResult ContainerTest::cove(const std::string& tool, const std::string& name, const std::vector<std::string>& args,

@@ -54,6 +54,8 @@ class ContainerTest : public ::testing::Test {
   // Directories named after the container's key under /sys/fs/cgroup (should be none when stopped).
   std::vector<std::string> leftover_cgroups(const std::string& name);
   std::string runtime_dir(const std::string& name);
+  // TearDown's last resort for a container left busy (see support.cpp).
+  void end_stuck_monitor(const std::string& name);
 
   std::string path_;
   std::vector<std::string> names_;
