@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "criu_wire_support.hpp"
+#include "criu/wire.hpp"
 #include "criu/image_meta.hpp"
 #include "criu/stats.hpp"
 #include "support.hpp"
@@ -117,6 +118,27 @@ TEST(CriuImageMeta, CompareVersions) {
   EXPECT_LT(compare_versions("4.1.1", "4.2.1"), 0);
   EXPECT_GT(compare_versions("4.10", "4.9.9"), 0);
   EXPECT_EQ(compare_versions("4.2", "4.2.0"), 0);
+}
+
+}  // namespace
+}  // namespace cove::criu
+
+namespace cove::criu {
+namespace {
+using namespace cove::test::criu_wire;
+
+// The tty-info patch writes varints in place at the offsets decode() reports.
+TEST(CriuWire, DecodeReportsWhereEachVarintValueStarts) {
+  std::string msg = field(2, 1) + nested(3, field(1, 5)) + field(6, 0) + field(8, 300);
+  auto f = wire::decode(msg, 0, msg.size());
+  ASSERT_TRUE(f.has_value()) << f.error().message();
+  EXPECT_EQ(f->get(8), 300u);
+  EXPECT_EQ(msg[f->varint_at.at(6)], '\0');
+  msg[f->varint_at.at(6)] = 1;
+  auto g = wire::decode(msg, 0, msg.size());
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->get(6), 1u);
+  EXPECT_EQ(g->get(2), 1u);
 }
 
 }  // namespace

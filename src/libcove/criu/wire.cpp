@@ -30,6 +30,7 @@ Result<Fields> decode(const std::string& b, size_t pos, size_t end) {
     switch (key & 7) {
       case 0: {
         uint64_t v;
+        f.varint_at[field] = pos;
         if (!read_varint(b, pos, end, v)) return Error(EPROTO, "truncated value");
         f.varints[field] = v;
         break;

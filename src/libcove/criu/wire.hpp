@@ -1,8 +1,8 @@
 // The little of protobuf's wire format and CRIU's image framing that cove reads itself (CRIU
 // installs no .proto but rpc.proto): a CRIU image is one or two 4-byte magics, then entries,
 // each a 4-byte little-endian length and that many bytes of one protobuf message. Only varint
-// fields and nested messages are decoded; other wire types are skipped. Internal to criu/ (stats,
-// image_check); pure functions, unit-tested on literal bytes.
+// fields and nested messages are decoded; other wire types are skipped. Used by criu/ (stats,
+// image_check) and the tty-info patch of lifecycle/checkpoint; pure functions, unit-tested on literal bytes.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +25,7 @@ bool read_varint(const std::string& b, size_t& pos, size_t end, uint64_t& out);
 // other length-delimited fields as byte ranges.
 struct Fields {
   std::map<uint32_t, uint64_t> varints;
+  std::map<uint32_t, size_t> varint_at;  // where each varint's value starts (to patch in place)
   std::map<uint32_t, std::pair<size_t, size_t>> nested;  // [begin, end)
   uint32_t max_field = 0;  // the highest field number seen, of any wire type
   bool has(uint32_t n) const { return varints.count(n) != 0; }

@@ -28,6 +28,7 @@
 #include "criu/checkpoint.hpp"
 #include "criu/image_check.hpp"
 #include "criu/restore.hpp"
+#include "criu/wire.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "ns/idmap.hpp"
 
@@ -241,52 +242,19 @@ static Result<void> fix_console_session(const std::string& images_dir, int conso
   std::string& b = *bytes;
   uint64_t console_rdev = (136u << 8) | unsigned(console_pts);
   bool changed = false;
-  for (size_t pos = 8; pos + 4 <= b.size();) {
-    size_t len = uint8_t(b[pos]) | uint8_t(b[pos + 1]) << 8 | uint8_t(b[pos + 2]) << 16 | size_t(uint8_t(b[pos + 3])) << 24;
-    size_t begin = pos + 4, end = begin + len;
-    if (end > b.size()) break;
-    std::map<unsigned, std::pair<size_t, uint64_t>> varints;  // field -> (offset of value, value)
-    for (size_t i = begin; i < end;) {
-      uint64_t key = 0, v = 0;
-      for (int sh = 0; i < end; sh += 7) {
-        uint8_t c = uint8_t(b[i++]);
-        key |= uint64_t(c & 0x7f) << sh;
-        if (!(c & 0x80)) break;
-      }
-      unsigned wt = unsigned(key & 7);
-      size_t at = i;
-      if (wt == 0) {
-        for (int sh = 0; i < end; sh += 7) {
-          uint8_t c = uint8_t(b[i++]);
-          v |= uint64_t(c & 0x7f) << sh;
-          if (!(c & 0x80)) break;
-        }
-        varints[unsigned(key >> 3)] = {at, v};
-      } else if (wt == 2) {
-        uint64_t l = 0;
-        for (int sh = 0; i < end; sh += 7) {
-          uint8_t c = uint8_t(b[i++]);
-          l |= uint64_t(c & 0x7f) << sh;
-          if (!(c & 0x80)) break;
-        }
-        i += l;
-      } else if (wt == 5) {
-        i += 4;
-      } else if (wt == 1) {
-        i += 8;
-      } else {
-        break;
-      }
-    }
+  // After the two magics; a damaged entry ends the walk (the image is then CRIU's to refuse).
+  (void)criu::wire::for_each_entry(b, 8, [&](size_t begin, size_t end) -> Result<void> {
+    auto f = criu::wire::decode(b, begin, end);
+    if (!f) return std::move(f).error();
     // tty_info_entry: type = 2 (PTY is 1), sid = 6, pgrp = 7, rdev = 8.
-    if (varints.count(2) && varints[2].second == 1 && varints.count(8) && varints[8].second == console_rdev &&
-        varints.count(6) && varints[6].second == 0 && varints.count(7) && varints[7].second == 0) {
-      b[varints[6].first] = 1;
-      b[varints[7].first] = 1;
+    if (f->has(2) && f->get(2) == 1 && f->has(8) && f->get(8) == console_rdev && f->has(6) && f->get(6) == 0 &&
+        f->has(7) && f->get(7) == 0) {
+      b[f->varint_at.at(6)] = 1;
+      b[f->varint_at.at(7)] = 1;
       changed = true;
     }
-    pos = end;
-  }
+    return {};
+  });
   if (!changed) return {};
   return write_file_atomic(path, b, 0644);
 }
