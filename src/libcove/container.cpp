@@ -116,21 +116,10 @@ Result<int> run_relayed(std::vector<char*>& argv, StdioRelay& relay) {
     ::_exit(127);
   }
   relay.close_child_ends();
-  UniqueFd child(sys::pidfd_open(pid, 0));
-  while (child) {
-    std::vector<struct pollfd> p = {{child.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-    relay.add_pollfds(p);
-    if (::poll(p.data(), p.size(), -1) < 0 && errno != EINTR) break;
-    struct signalfd_siginfo si;
-    while (p[1].revents && ::read(sigfd.get(), &si, sizeof si) == sizeof si)
-      if (si.ssi_code != SI_KERNEL) sys::pidfd_send_signal(child.get(), int(si.ssi_signo), nullptr, 0);
-    relay.on_poll(&p[2]);
-    if (p[0].revents) break;
-  }
-  relay.drain_output();
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  // Signals the terminal sent reached the monitor already (one process group).
+  int status = relay.run_until_exit(pid, sigfd.get(), [pid](const struct signalfd_siginfo& si) {
+    if (si.ssi_code != SI_KERNEL) ::kill(pid, int(si.ssi_signo));
+  });
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }

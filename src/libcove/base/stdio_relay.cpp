@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "base/syscalls.hpp"
 
 namespace cove {
 
@@ -77,6 +80,28 @@ void StdioRelay::drain_output() {
     }
     p.src_eof = true;
   }
+}
+
+int StdioRelay::run_until_exit(pid_t pid, int sigfd,
+                               const std::function<void(const struct signalfd_siginfo&)>& on_signal) {
+  UniqueFd child(sys::pidfd_open(pid, 0));
+  while (child) {
+    std::vector<struct pollfd> p = {{child.get(), POLLIN, 0}, {sigfd, POLLIN, 0}};
+    add_pollfds(p);
+    if (::poll(p.data(), p.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    struct signalfd_siginfo si;
+    while (p[1].revents && ::read(sigfd, &si, sizeof si) == sizeof si) on_signal(si);
+    on_poll(&p[2]);
+    if (p[0].revents) break;
+  }
+  drain_output();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
 }
 
 }  // namespace cove

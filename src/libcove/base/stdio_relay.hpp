@@ -9,7 +9,11 @@
 
 #include <poll.h>
 
+#include <sys/signalfd.h>
+#include <sys/types.h>
+
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +41,11 @@ class StdioRelay {
   // After the child ended: copy what its output pipes already hold, without waiting for
   // writers that outlived it (a background process keeps a pipe open).
   void drain_output();
+
+  // The whole copy loop: until child `pid` ends, copies this relay's fds and hands every signal
+  // read from `sigfd` (-1: none) to `on_signal`; then drains the output and reaps the child.
+  // Returns its wait status.
+  int run_until_exit(pid_t pid, int sigfd, const std::function<void(const struct signalfd_siginfo&)>& on_signal);
 
  private:
   struct Pump {

@@ -203,32 +203,6 @@ sigset_t forwarded_signals() {
   return set;
 }
 
-// Waits for the process that entered the container, forwarding `sigfd`'s signals to the
-// command and copying the relayed stdio meanwhile.
-int wait_forwarding(pid_t pid, int sigfd, int command_pidfd, StdioRelay& relay) {
-  UniqueFd pidfd(sys::pidfd_open(pid, 0));
-  while (pidfd) {
-    std::vector<struct pollfd> p = {{pidfd.get(), POLLIN, 0}, {sigfd, POLLIN, 0}};
-    relay.add_pollfds(p);
-    if (::poll(p.data(), p.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (p[1].revents) {
-      struct signalfd_siginfo si;
-      while (::read(sigfd, &si, sizeof si) == sizeof si)
-        if (command_pidfd >= 0) sys::pidfd_send_signal(command_pidfd, int(si.ssi_signo), nullptr, 0);
-    }
-    relay.on_poll(&p[2]);
-    if (p[0].revents) break;
-  }
-  relay.drain_output();
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
-}
-
 Result<std::string> read_failure(int sock) {
   auto m = recv_with_fds(sock, 4096);
   if (!m || m->eof || m->data.empty() || m->data[0] != 'E') return std::string();
@@ -385,7 +359,11 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   }
   Result<void> proxied;
   if (master) proxied = proxy_terminal(master.get(), -1, -1);
-  int status = wait_forwarding(pid, sigfd.get(), command.get(), relay);
+  // Until the process that entered ends: the relay copied, our signals passed on to the
+  // command (pid numbers differ inside; its pidfd survives pid reuse).
+  int status = relay.run_until_exit(pid, sigfd.get(), [&](const struct signalfd_siginfo& si) {
+    if (command) sys::pidfd_send_signal(command.get(), int(si.ssi_signo), nullptr, 0);
+  });
   if (WIFEXITED(status) && WEXITSTATUS(status) == 126) {
     auto f = read_failure(ours.get());
     if (f && !f->empty()) return parse_failure(*f);
