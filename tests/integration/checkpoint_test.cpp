@@ -51,9 +51,12 @@ class CheckpointTest : public ContainerTest {
 
   std::string images(const std::string& tag) { return path_ + "/images-" + tag; }
 
+  // Started and past init's boot: a dump while rcS still runs can meet a task the v1 freezer
+  // cannot freeze yet (CRIU: "Unseizable non-zombie ... state D"; see the session note).
   void start(const std::string& name) {
     auto r = cove("cove-start", name);
     ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_EQ(attach_out(name, {"true"}), "");
   }
   // A counter inside, in the background, child of init: its pid (inside) and value in /tmp.
   void start_counter(const std::string& name) {
@@ -220,8 +223,6 @@ TEST_F(CheckpointTest, LeaveRunningKeepsTheContainerAsItWas) {
 TEST_F(CheckpointTest, CheckSaysWhatItFinds) {
   create_busybox("cr-check");
   start("cr-check");
-  // Past init's boot, as the other checkpoint tests are (rcS still running failed it once).
-  ASSERT_EQ(attach_out("cr-check", {"true"}), "");
   auto r = cove("cove-checkpoint", "cr-check", {"--check"});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("can be checkpointed"), std::string::npos) << r.out;
