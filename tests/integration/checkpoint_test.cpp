@@ -51,8 +51,8 @@ class CheckpointTest : public ContainerTest {
 
   std::string images(const std::string& tag) { return path_ + "/images-" + tag; }
 
-  // Started and past init's boot: a dump while rcS still runs can meet a task the v1 freezer
-  // cannot freeze yet (CRIU: "Unseizable non-zombie ... state D"; see the session note).
+  // Started and answering an attach. (A dump right after boot meets busybox init inside vfork()
+  // for its shells: cove freezes around that, checkpoint_vfork_test.cpp.)
   void start(const std::string& name) {
     auto r = cove("cove-start", name);
     ASSERT_EQ(r.status, 0) << r.err;

@@ -29,6 +29,7 @@
 #include "criu/image_check.hpp"
 #include "criu/restore.hpp"
 #include "criu/wire.hpp"
+#include "lifecycle/dump_freeze.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "ns/idmap.hpp"
 
@@ -411,9 +412,10 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const C
     // CRIU's own freeze checks the freezer every 100 ms, and a v1 freezer still says FREEZING
     // right after the write: every dump of a running container waited 100 ms. Frozen here with
     // a fine poll, the cgroup reaches CRIU frozen and CRIU goes straight to seizing the tasks.
-    if (!r.freeze_cgroup.empty() && !was_frozen) {
-      if (auto f = t.cgroups->set_frozen(true); !f) return std::move(f).error().context("freeze for the dump");
-      r.frozen_for_dump = frozen_for_dump = true;
+    // Frozen with no vfork in progress: CRIU cannot seize a parent inside vfork() (dump_freeze.hpp).
+    if (!r.freeze_cgroup.empty()) {
+      if (auto f = freeze_for_dump(*t.cgroups, was_frozen); !f) return std::move(f).error().context("freeze for the dump");
+      if (!was_frozen) r.frozen_for_dump = frozen_for_dump = true;
     }
     // Read once the tree is frozen: nothing inside can add an interface now.
     if (auto names = net_interfaces(t.init_pid)) meta.interfaces = std::move(*names);
