@@ -82,11 +82,10 @@ void StdioRelay::drain_output() {
   }
 }
 
-int StdioRelay::run_until_exit(pid_t pid, int sigfd,
-                               const std::function<void(const struct signalfd_siginfo&)>& on_signal) {
-  UniqueFd child(sys::pidfd_open(pid, 0));
-  while (child) {
-    std::vector<struct pollfd> p = {{child.get(), POLLIN, 0}, {sigfd, POLLIN, 0}};
+void StdioRelay::copy_until_exit(int pidfd, int sigfd,
+                                 const std::function<void(const struct signalfd_siginfo&)>& on_signal) {
+  while (pidfd >= 0) {
+    std::vector<struct pollfd> p = {{pidfd, POLLIN, 0}, {sigfd, POLLIN, 0}};
     add_pollfds(p);
     if (::poll(p.data(), p.size(), -1) < 0) {
       if (errno == EINTR) continue;
@@ -98,6 +97,12 @@ int StdioRelay::run_until_exit(pid_t pid, int sigfd,
     if (p[0].revents) break;
   }
   drain_output();
+}
+
+int StdioRelay::run_until_exit(pid_t pid, int sigfd,
+                               const std::function<void(const struct signalfd_siginfo&)>& on_signal) {
+  UniqueFd child(sys::pidfd_open(pid, 0));
+  copy_until_exit(child.get(), sigfd, on_signal);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
