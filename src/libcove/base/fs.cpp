@@ -109,7 +109,12 @@ Result<void> write_file_atomic(const std::string& path, const std::string& data,
       ::unlink(tmp.c_str());
       return r;
     }
-    if (durability == Durability::kDurable) ::fsync(fd.get());
+    // A durable write that did not reach the disk must not replace the old file as if it had.
+    if (durability == Durability::kDurable && ::fsync(fd.get()) < 0) {
+      int e = errno;
+      ::unlink(tmp.c_str());
+      return Error::from_errno(e, "sync `" + tmp + "`");
+    }
   }
   if (::rename(tmp.c_str(), path.c_str()) < 0) {
     int e = errno;

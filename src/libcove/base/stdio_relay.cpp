@@ -19,7 +19,8 @@ Result<StdioRelay> StdioRelay::for_terminals() {
     r.child_[i].reset(in ? p[0] : p[1]);
     r.parent_[i].reset(in ? p[1] : p[0]);
     // Our end only: the caller's terminal keeps its own flags (its file description is shared).
-    ::fcntl(r.parent_[i].get(), F_SETFL, O_NONBLOCK);
+    // A blocking end would stall the whole copy loop on one slow reader.
+    if (::fcntl(r.parent_[i].get(), F_SETFL, O_NONBLOCK) < 0) return Error::from_errno(errno, "stdio relay: set O_NONBLOCK");
     r.pumps_[i].src = in ? 0 : r.parent_[i].get();
     r.pumps_[i].dst = in ? r.parent_[i].get() : i;
   }

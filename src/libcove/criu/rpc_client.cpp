@@ -106,8 +106,10 @@ Result<Client> Client::spawn(const SpawnOptions& opts) {
       ::dup2(null, 1);
       ::dup2(null, 2);
     }
-    ::fcntl(theirs.get(), F_SETFD, 0);
-    for (int fd : opts.keep_fds) ::fcntl(fd, F_SETFD, 0);
+    // Without its socket or an inherited fd CRIU cannot do the job: fail as a failed exec would.
+    if (::fcntl(theirs.get(), F_SETFD, 0) < 0) return 127;
+    for (int fd : opts.keep_fds)
+      if (::fcntl(fd, F_SETFD, 0) < 0) return 127;
     if (opts.in_child) opts.in_child();
     // GnuTLS (linked into CRIU for its TLS page server) initialises itself on every exec
     // unless told not to: 3-10 ms of each CRIU run here. cove asks CRIU for no TLS, and cove's

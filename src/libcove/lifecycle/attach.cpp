@@ -113,8 +113,9 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   // Signals from the caller's terminal reach the command through cove-attach.
   if (::setsid() < 0) fail(Error::from_errno(errno, "new session"));
   if (slave) {
-    ::ioctl(slave.get(), TIOCSCTTY, 0);
-    for (int i = 0; i < 3; ++i) ::dup2(slave.get(), i);
+    if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) fail(Error::from_errno(errno, "make the pty the controlling terminal"));
+    for (int i = 0; i < 3; ++i)
+      if (::dup2(slave.get(), i) < 0) fail(Error::from_errno(errno, "give the command the pty as stdio"));
     slave.reset();
   }
   if (::chdir(req.cwd.c_str()) < 0) ::chdir("/");

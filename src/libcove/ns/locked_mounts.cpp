@@ -22,6 +22,7 @@ struct Report {
 };
 
 const char* const kSteps[] = {
+    "make the helper non-dumpable",
     "enter the container's mount namespace",
     "copy it into a namespace owned by the host user namespace",
     "enter the container's user namespace",
@@ -38,12 +39,12 @@ const char* const kSteps[] = {
   };
   // Like every process of ours that enters a container's namespaces: nothing there may ptrace
   // it (it holds the monitor's fds). The parent's open of our /proc/PID/ns/mnt is root's.
-  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  step(0, ::setns(pidfd, CLONE_NEWNS) == 0);
-  step(1, ::unshare(CLONE_NEWNS) == 0);
-  step(2, ::setns(pidfd, CLONE_NEWUSER) == 0);
-  step(3, ::unshare(CLONE_NEWNS) == 0);
-  rep = {0, 4};
+  step(0, ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0);
+  step(1, ::setns(pidfd, CLONE_NEWNS) == 0);
+  step(2, ::unshare(CLONE_NEWNS) == 0);
+  step(3, ::setns(pidfd, CLONE_NEWUSER) == 0);
+  step(4, ::unshare(CLONE_NEWNS) == 0);
+  rep = {0, 5};
   (void)!::write(sock, &rep, sizeof rep);
   // Stay until the parent has opened our namespace (it closes its end then).
   char c;
