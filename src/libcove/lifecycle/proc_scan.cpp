@@ -1,6 +1,5 @@
 #include "lifecycle/proc_scan.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -8,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/dir.hpp"
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 
@@ -53,15 +53,11 @@ Result<std::vector<std::string>> net_interfaces(pid_t pid) {
 }
 
 Result<std::vector<std::string>> list_dir(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return Error::from_errno(errno, "list `" + dir + "`");
-  std::vector<std::string> out;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  return out;
+  auto d = Dir::open(dir);
+  if (!d) return Error::from_errno(d.error().code(), "list `" + dir + "`");
+  auto names = d->names();
+  if (!names) return Error::from_errno(names.error().code(), "list `" + dir + "`");
+  return names;
 }
 
 std::vector<OpenFile> open_files(pid_t pid) {
