@@ -5,7 +5,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -20,17 +19,24 @@
 
 #include "base/clock.hpp"
 #include "base/fs.hpp"
+#include "base/fsuid_guard.hpp"
 #include "base/log.hpp"
+#include "base/proc_stat.hpp"
+#include "base/pty.hpp"
 #include "base/scope_exit.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
 #include "config/ini_reader.hpp"
+#include "criu/cgroup_yard.hpp"
 #include "criu/checkpoint.hpp"
 #include "criu/image_check.hpp"
+#include "criu/image_files.hpp"
 #include "criu/restore.hpp"
-#include "criu/wire.hpp"
+#include "criu/tty_info.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "ns/idmap.hpp"
+#include "ns/mapping_namespace.hpp"
+#include "rootfs/staged_root.hpp"
 
 #ifndef COVE_VERSION
 #define COVE_VERSION "0"
@@ -39,12 +45,6 @@
 namespace cove::lifecycle {
 
 namespace {
-
-int64_t realtime_ms() {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 std::string normalize_target(const std::string& target) {
   std::string t = "/" + target;
@@ -141,21 +141,23 @@ bool is_cgroup_frozen(const cgroup::ContainerCgroups& cgs, const cgroup::Layout&
 
 namespace {
 
-char process_state(pid_t pid) {
-  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!text) return 0;
-  auto pos = text->rfind(')');
-  return pos == std::string::npos || pos + 2 >= text->size() ? 0 : (*text)[pos + 2];
-}
-
-// Waits up to 2 s until `done()`.
-template <typename F>
-bool wait_until(F done) {
-  for (int i = 0; i < 400; ++i) {
-    if (done()) return true;
-    ::usleep(5000);
+// The processes of the container other than init that hold one of the ptys `ttys` of the
+// container's devpts (device `devpts`).
+std::vector<pid_t> tty_holders(const CheckpointTarget& t, dev_t devpts, const std::set<unsigned>& ttys) {
+  std::vector<pid_t> holders;
+  for (pid_t p : t.cgroups->payload_pids()) {
+    if (p == t.init_pid) continue;
+    bool holds = false;
+    for (const auto& f : open_files(p)) {
+      struct stat st;
+      std::string fdp = "/proc/" + std::to_string(p) + "/fd/" + std::to_string(f.fd);
+      if (::stat(fdp.c_str(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_dev != devpts) continue;
+      auto idx = pty::slave_index(st.st_rdev);
+      if (idx && ttys.count(*idx)) holds = true;
+    }
+    if (holds) holders.push_back(p);
   }
-  return done();
+  return holders;
 }
 
 // Ends the sessions on /dev/ttyN (see checkpoint_container): the symlinks go first, so that
@@ -171,54 +173,16 @@ Result<void> end_tty_sessions(const CheckpointTarget& t, const criu::ImageMeta& 
       ::unlink((dev + "tty" + std::to_string(i + 1)).c_str());
     }
   if (ttys.empty()) return {};
-  std::vector<pid_t> holders;
-  for (pid_t p : t.cgroups->payload_pids()) {
-    if (p == t.init_pid) continue;
-    bool holds = false;
-    for (const auto& f : open_files(p)) {
-      struct stat st;
-      std::string fdp = "/proc/" + std::to_string(p) + "/fd/" + std::to_string(f.fd);
-      if (::stat(fdp.c_str(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_dev != devpts.st_dev) continue;
-      unsigned idx = (major(st.st_rdev) - 136) * 256 + minor(st.st_rdev);
-      if (major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143 && ttys.count(idx)) holds = true;
-    }
-    if (holds) holders.push_back(p);
-  }
+  auto holders = tty_holders(t, devpts.st_dev, ttys);
   for (pid_t p : holders) ::kill(p, SIGKILL);
-  bool gone = wait_until([&] {
-    for (pid_t p : holders) {
-      char st = process_state(p);
-      if (st != 0 && st != 'Z' && st != 'X') return false;
-    }
+  bool gone = proc::poll_until([&] {
+    for (pid_t p : holders)
+      if (!proc::has_ended(p)) return false;
     return true;
   });
   if (!gone) return Error(ETIMEDOUT, "processes on the ttys did not end");
   return {};
 }
-
-// For its lifetime, file operations act as the owner of `dir` (the container's root for its
-// /dev), so that what they create belongs to the container; nothing changes for a root-owned
-// `dir` (a privileged container).
-class AsOwnerOf {
- public:
-  explicit AsOwnerOf(const std::string& dir) {
-    struct stat st;
-    active_ = ::stat(dir.c_str(), &st) == 0 && st.st_uid != 0;
-    if (!active_) return;
-    ::setfsgid(st.st_gid);
-    ::setfsuid(st.st_uid);
-  }
-  ~AsOwnerOf() {
-    if (!active_) return;
-    ::setfsuid(0);
-    ::setfsgid(0);
-  }
-  AsOwnerOf(const AsOwnerOf&) = delete;
-  AsOwnerOf& operator=(const AsOwnerOf&) = delete;
-
- private:
-  bool active_ = false;
-};
 
 void relink_ttys(pid_t init_pid, const criu::ImageMeta& meta) {
   std::string dev = "/proc/" + std::to_string(init_pid) + "/root/dev/";
@@ -229,35 +193,6 @@ void relink_ttys(pid_t init_pid, const criu::ImageMeta& meta) {
 }
 
 }  // namespace
-
-// After a restore CRIU does not make the console init's controlling terminal again, so a later
-// dump records it with no session (sid 0), and CRIU then refuses to restore an orphan pty
-// without a session ("No task found with sid 0"). The console belongs to init's session by
-// cove's design (see child_setup): its entry in tty-info.img says so again. In place: the
-// varints 0 and 1 have the same size.
-static Result<void> fix_console_session(const std::string& images_dir, int console_pts) {
-  std::string path = images_dir + "/tty-info.img";
-  auto bytes = read_file(path);
-  if (!bytes) return std::move(bytes).error();
-  std::string& b = *bytes;
-  uint64_t console_rdev = (136u << 8) | unsigned(console_pts);
-  bool changed = false;
-  // After the two magics; a damaged entry ends the walk (the image is then CRIU's to refuse).
-  (void)criu::wire::for_each_entry(b, 8, [&](size_t begin, size_t end) -> Result<void> {
-    auto f = criu::wire::decode(b, begin, end);
-    if (!f) return std::move(f).error();
-    // tty_info_entry: type = 2 (PTY is 1), sid = 6, pgrp = 7, rdev = 8.
-    if (f->has(2) && f->get(2) == 1 && f->has(8) && f->get(8) == console_rdev && f->has(6) && f->get(6) == 0 &&
-        f->has(7) && f->get(7) == 0) {
-      b[f->varint_at.at(6)] = 1;
-      b[f->varint_at.at(7)] = 1;
-      changed = true;
-    }
-    return {};
-  });
-  if (!changed) return {};
-  return write_file_atomic(path, b, 0644);
-}
 
 Result<criu::ImageMeta> inspect_images(const std::string& images_dir, const std::string& container) {
   auto meta = criu::read_meta(images_dir);
@@ -274,68 +209,13 @@ Result<criu::ImageMeta> inspect_images(const std::string& images_dir, const std:
 
 namespace {
 
-// cgroup::criu_yard_entries as a directory of (relative) symlinks to the host's hierarchy mounts, for the
-// time of one CRIU run: CRIU then mounts no hierarchy of its own (10-15 ms per dump and per
-// restore on a v1 host). Empty path() when the layout does not allow it (CRIU mounts its own,
-// as before). A hierarchy CRIU does not find there (images from a host with other ones) it
-// mounts inside the yard: those mounts are detached when the yard goes.
-class CriuYard {
- public:
-  CriuYard(const cgroup::Layout* layout, const std::string& dir) {
-    if (!layout || dir.empty()) return;
-    auto entries = cgroup::criu_yard_entries(*layout);
-    auto own = read_file("/proc/self/cgroup");
-    if (entries.empty() || !own) return;
-    std::set<std::string> names;
-    for (const auto& [name, mount] : entries) names.insert(name);
-    for (const auto& n : cgroup::criu_yard_names(*own))
-      if (!names.count(n)) {
-        log::debug("criu cgroup yard: no hierarchy `{}` in the layout; CRIU mounts its own", n);
-        return;
-      }
-    std::string path = dir + "/criu-cgroups." + std::to_string(::getpid());
-    if (::mkdir(path.c_str(), 0700) < 0) {
-      log::debug("criu cgroup yard: mkdir `{}`: {}", path, std::strerror(errno));
-      return;
-    }
-    path_ = path;
-    // Relative links: CRIU opens them from its yard fd also in restored tasks that have their
-    // own root and mount namespace already, where "/sys/fs/cgroup/..." would name the
-    // container's view; "../../.." climbs the yard's own tree, the host's.
-    std::string up;
-    for (char c : path_)
-      if (c == '/') up += "../";
-    for (const auto& [name, mount] : entries)
-      if (::symlink((up + mount.substr(1)).c_str(), (path_ + "/" + name).c_str()) < 0) {
-        log::debug("criu cgroup yard: symlink `{}`: {}", name, std::strerror(errno));
-        remove();
-        return;
-      }
-  }
-  ~CriuYard() { remove(); }
-  CriuYard(const CriuYard&) = delete;
-  CriuYard& operator=(const CriuYard&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  void remove() {
-    if (path_.empty()) return;
-    if (auto names = list_dir(path_))
-      for (const auto& n : *names) {
-        std::string p = path_ + "/" + n;
-        struct stat st;
-        if (::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-          ::umount2(p.c_str(), MNT_DETACH);
-          ::rmdir(p.c_str());
-        } else {
-          ::unlink(p.c_str());
-        }
-      }
-    ::rmdir(path_.c_str());
-    path_.clear();
-  }
-  std::string path_;
-};
+// CRIU's cgroup yard for one run (criu/cgroup_yard.hpp), when the layout allows one.
+criu::CgroupYard make_cgroup_yard(const cgroup::Layout* layout, const std::string& dir) {
+  if (!layout || dir.empty()) return {};
+  auto own = read_file("/proc/self/cgroup");
+  if (!own) return {};
+  return criu::CgroupYard(cgroup::criu_yard_entries(*layout), cgroup::criu_yard_names(*own), dir);
+}
 
 }  // namespace
 
@@ -395,7 +275,7 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const C
   for (const auto& m : meta.mounts) req.external_mounts.emplace_back(m.mountpoint, m.key);
   if (t.cgroups && t.layout) req.cgroup_roots = cgroup_roots(*t.cgroups, *t.layout);
   if (t.cgroups) req.freeze_cgroup = freezer_dir(*t.cgroups);
-  CriuYard yard(t.layout, t.runtime_dir);
+  auto yard = make_cgroup_yard(t.layout, t.runtime_dir);
   req.cgroup_yard = yard.path();
   bool frozen_for_dump = false;
   req.before_dump = [&](const criu::CriuInfo& criu, criu::DumpRequest& r) -> Result<void> {
@@ -422,7 +302,8 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const C
   };
   auto res = criu::dump(req);
   if (!res) return std::move(res).error();
-  if (auto r = fix_console_session(dir, meta.console_pts); !r) return std::move(r).error().context("console session");
+  if (auto r = criu::fix_console_session(dir, unsigned(meta.console_pts)); !r)
+    return std::move(r).error().context("console session");
   // CRIU puts a tree that stays running back into the freezer state it was handed.
   if (frozen_for_dump && !opts.stop)
     if (auto r = t.cgroups->set_frozen(false); !r) return std::move(r).error().context("thaw after the dump");
@@ -441,79 +322,17 @@ Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const C
 
 namespace {
 
-// A user namespace with the given maps, held by a short-lived child; only its fd is kept (an
-// idmapped mount needs a namespace with the mapping, not any particular one).
-class MappingNamespace {
- public:
-  static Result<MappingNamespace> make(const std::vector<config::IdMapEntry>& uid_map,
-                                       const std::vector<config::IdMapEntry>& gid_map) {
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
-    UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-    struct clone_args args = {};
-    args.flags = CLONE_NEWUSER;
-    args.exit_signal = SIGCHLD;
-    pid_t pid = sys::clone3(&args, sizeof args);
-    if (pid < 0) return Error::from_errno(errno, "clone a user namespace for the rootfs mapping");
-    if (pid == 0) {
-      wr.reset();
-      char c;
-      (void)!::read(rd.get(), &c, 1);  // until the parent closes its end
-      ::_exit(0);
-    }
-    rd.reset();
-    MappingNamespace ns;
-    ns.pid_ = pid;
-    ns.hold_ = std::move(wr);
-    if (auto r = ns::write_idmaps(pid, uid_map, gid_map); !r) return std::move(r).error();
-    return ns;
-  }
-  MappingNamespace() = default;
-  MappingNamespace(MappingNamespace&& o) noexcept : pid_(std::exchange(o.pid_, 0)), hold_(std::move(o.hold_)) {}
-  ~MappingNamespace() {
-    hold_.reset();
-    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = 0;
-  UniqueFd hold_;
-};
-
 // The rootfs as CRIU's `root`: for a user-namespaced container the same idmapped view a start
-// gives init (CRIU bind-mounts `root`, and a bind of an idmapped mount keeps its mapping);
-// attached under the runtime dir only for the restore.
-class StagedRoot {
- public:
-  ~StagedRoot() { release(); }
-  Result<std::string> prepare(const config::ContainerConfig& cfg, const criu::ImageMeta& meta,
-                              const std::string& runtime_dir) {
-    if (meta.privileged || meta.uid_map.empty()) return cfg.rootfs;
-    auto userns = MappingNamespace::make(meta.uid_map, meta.gid_map);
-    if (!userns) return std::move(userns).error().context("idmapped rootfs");
-    auto tree = open_idmapped_tree(cfg.rootfs, userns->pid());
-    if (!tree) return std::move(tree).error();
-    path_ = runtime_dir + "/rootfs";
-    if (::mkdir(path_.c_str(), 0700) < 0 && errno != EEXIST)
-      return Error::from_errno(errno, "create `" + path_ + "`");
-    if (sys::move_mount(tree->get(), "", AT_FDCWD, path_.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
-      return Error::from_errno(errno, "attach idmapped rootfs on `" + path_ + "`");
-    mounted_ = true;
-    return path_;
-  }
-  void release() {
-    if (mounted_ && ::umount2(path_.c_str(), MNT_DETACH) < 0)
-      log::warn("detach `{}`: {}", path_, std::strerror(errno));
-    mounted_ = false;
-    if (!path_.empty()) ::rmdir(path_.c_str());
-    path_.clear();
-  }
-
- private:
-  std::string path_;
-  bool mounted_ = false;
-};
+// gives init, attached under the runtime dir only for the restore.
+Result<std::string> stage_root(rootfs::StagedRoot& staged, const config::ContainerConfig& cfg,
+                               const criu::ImageMeta& meta, const std::string& runtime_dir) {
+  if (meta.privileged || meta.uid_map.empty()) return cfg.rootfs;
+  auto userns = ns::MappingNamespace::make(meta.uid_map, meta.gid_map);
+  if (!userns) return std::move(userns).error().context("idmapped rootfs");
+  auto tree = open_idmapped_tree(cfg.rootfs, userns->pid());
+  if (!tree) return std::move(tree).error();
+  return staged.attach(*tree, runtime_dir + "/rootfs");
+}
 
 // A new pty for /dev/ttyN in the restored container's devpts, pointed to by its symlink. Made
 // as the container's root (the owner of its /dev): devpts gives a new pty its opener's fsuid,
@@ -521,106 +340,13 @@ class StagedRoot {
 Result<UniqueFd> reopen_tty(pid_t init_pid, size_t n) {
   std::string dev = "/proc/" + std::to_string(init_pid) + "/root/dev/";
   AsOwnerOf owner(dev);
-  UniqueFd master(::open((dev + "pts/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!master) return Error::from_errno(errno, "open the container's ptmx");
-  int unlock = 0, index = -1;
-  if (::ioctl(master.get(), TIOCSPTLCK, &unlock) < 0 || ::ioctl(master.get(), TIOCGPTN, &index) < 0)
-    return Error::from_errno(errno, "set up a pty");
+  auto pty = pty::open_new(dev + "pts/ptmx");
+  if (!pty) return std::move(pty).error();
   std::string link = dev + "tty" + std::to_string(n);
   ::unlink(link.c_str());
-  if (::symlink(("pts/" + std::to_string(index)).c_str(), link.c_str()) < 0)
+  if (::symlink(("pts/" + std::to_string(pty->index)).c_str(), link.c_str()) < 0)
     return Error::from_errno(errno, "link `/dev/tty" + std::to_string(n) + "`");
-  return master;
-}
-
-// The image directory and its regular files, whose owners and modes a restore changes and a
-// failed restore puts back. Every file is opened relative to the directory's fd with
-// O_NOFOLLOW | O_NONBLOCK and checked with fstat (the same inode as recorded, a regular file):
-// a link or FIFO put in the directory is skipped, never followed, where a chown by path would
-// give any host file it names to the container's root.
-class ImageFiles {
- public:
-  static Result<ImageFiles> open(const std::string& dir) {
-    ImageFiles f;
-    f.dir_ = dir;
-    f.dir_fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!f.dir_fd_ || ::fstat(f.dir_fd_.get(), &f.dir_st_) < 0)
-      return Error::from_errno(errno, "open image directory `" + dir + "`");
-    auto names = list_dir(dir);
-    if (!names) return std::move(names).error();
-    for (const auto& n : *names) {
-      UniqueFd fd(::openat(f.dir_fd_.get(), n.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-      struct stat st;
-      if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode))
-        f.files_.push_back({n, st.st_dev, st.st_ino, st.st_uid, st.st_gid, st.st_mode});
-    }
-    return f;
-  }
-
-  // Some images are opened by restored tasks before their user namespace has its maps (as the
-  // overflow uid): the directory is searchable and the images readable by anyone who gets
-  // *into* it. CRIU opens them relative to the directory's fd, so a private parent directory
-  // (the default place is one) still keeps them from other users.
-  Result<void> give_to(uid_t uid, gid_t gid) const {
-    if (::fchown(dir_fd_.get(), uid, gid) < 0 || ::fchmod(dir_fd_.get(), 0711) < 0)
-      return Error::from_errno(errno, "chown `" + dir_ + "`");
-    for (const auto& e : files_) {
-      UniqueFd fd = reopen(e);
-      if (fd && (::fchown(fd.get(), uid, gid) < 0 || ::fchmod(fd.get(), 0644) < 0))
-        return Error::from_errno(errno, "chown `" + dir_ + "/" + e.name + "`");
-    }
-    return {};
-  }
-
-  void put_back() const {
-    auto restore = [&](int fd, uid_t uid, gid_t gid, mode_t mode, const std::string& what) {
-      if (::fchown(fd, uid, gid) < 0 || ::fchmod(fd, mode & 07777) < 0)
-        log::warn("put back the owner of `{}`: {}", what, std::strerror(errno));
-    };
-    for (const auto& e : files_)
-      if (UniqueFd fd = reopen(e)) restore(fd.get(), e.uid, e.gid, e.mode, dir_ + "/" + e.name);
-    restore(dir_fd_.get(), dir_st_.st_uid, dir_st_.st_gid, dir_st_.st_mode, dir_);
-  }
-
- private:
-  struct Entry {
-    std::string name;
-    dev_t dev;
-    ino_t ino;
-    uid_t uid;
-    gid_t gid;
-    mode_t mode;
-  };
-  // The recorded file again, or nothing when the name now holds something else.
-  UniqueFd reopen(const Entry& e) const {
-    UniqueFd fd(::openat(dir_fd_.get(), e.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    struct stat st;
-    if (!fd || ::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != e.dev || st.st_ino != e.ino)
-      return UniqueFd();
-    return fd;
-  }
-
-  std::string dir_;
-  UniqueFd dir_fd_;
-  struct stat dir_st_ = {};
-  std::vector<Entry> files_;
-};
-
-pid_t parent_of(pid_t pid) {
-  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!text) return 0;
-  auto pos = text->rfind(')');
-  if (pos == std::string::npos || pos + 4 > text->size()) return 0;
-  return pid_t(std::strtol(text->c_str() + pos + 4, nullptr, 10));  // ") S PPID"
-}
-
-std::vector<pid_t> own_children() {
-  std::vector<pid_t> out;
-  pid_t self = ::getpid();
-  if (auto entries = list_dir("/proc"))
-    for (const auto& e : *entries)
-      if (auto pid = parse_int(e); pid && *pid > 0 && parent_of(pid_t(*pid)) == self) out.push_back(pid_t(*pid));
-  return out;
+  return std::move(pty->master);
 }
 
 // Ends what a failed or timed-out CRIU run left: the restored tasks (our children through
@@ -631,7 +357,7 @@ void end_restore_leftovers(const RestoreTarget& t) {
   // A task of a frozen (v1) cgroup dies only once thawed.
   if (t.cgroups && t.layout && is_cgroup_frozen(*t.cgroups, *t.layout)) (void)t.cgroups->set_frozen(false);
   for (int round = 0; round < 50; ++round) {
-    auto children = own_children();
+    auto children = proc::children_of(::getpid());
     if (children.empty()) return;
     for (pid_t p : children) {
       log::warn("ending pid {} left by the failed restore", p);
@@ -641,18 +367,6 @@ void end_restore_leftovers(const RestoreTarget& t) {
       }
     }
   }
-}
-
-// CRIU leaves `.criu.cgyard.*` mounts in its work dir when it dies by SIGKILL mid-restore.
-void detach_cgroup_yards(const std::string& work_dir) {
-  auto entries = list_dir(work_dir);
-  if (!entries) return;
-  for (const auto& e : *entries)
-    if (starts_with(e, ".criu.cgyard.")) {
-      std::string p = work_dir + "/" + e;
-      ::umount2(p.c_str(), MNT_DETACH);
-      ::rmdir(p.c_str());
-    }
 }
 
 }  // namespace
@@ -672,9 +386,9 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
   req.work_dir = t.log_dir;
   req.timeout_ms = t.timeout_ms;
   req.images_criu_version = meta->criu_version;
-  auto images = ImageFiles::open(images_dir);
+  auto images = criu::ImageFiles::open(images_dir);
   if (!images) return std::move(images).error();
-  StagedRoot staged;
+  rootfs::StagedRoot staged;
   // Done while CRIU loads (criu::RestoreRequest::while_criu_starts): CRIU reads no image and
   // no rootfs before the RESTORE request.
   req.while_criu_starts = [&](criu::RestoreRequest& r) -> Result<void> {
@@ -686,7 +400,7 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
       auto gid = ns::host_id_of(meta->gid_map, 0);
       if (uid && gid) COVE_TRY(images->give_to(*uid, *gid));
     }
-    auto root = staged.prepare(cfg, *meta, t.runtime_dir);
+    auto root = stage_root(staged, cfg, *meta, t.runtime_dir);
     if (!root) return std::move(root).error();
     r.root = *root;
     return {};
@@ -713,13 +427,13 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
   }
   if (t.cgroups && t.layout) req.cgroup_roots = cgroup_roots(*t.cgroups, *t.layout);
   req.lock_network = criu::needs_network_lock(meta->interfaces);
-  CriuYard yard(t.layout, t.runtime_dir);
+  auto yard = make_cgroup_yard(t.layout, t.runtime_dir);
   req.cgroup_yard = yard.path();
 
   auto res = criu::restore(req);
   if (!res) end_restore_leftovers(t);
   staged.release();
-  detach_cgroup_yards(t.log_dir);
+  criu::detach_cgroup_yards(t.log_dir);
   if (!res) {
     images->put_back();
     return std::move(res).error();

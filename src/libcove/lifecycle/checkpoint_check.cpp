@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "base/fs.hpp"
+#include "base/pty.hpp"
 #include "base/strings.hpp"
 #include "criu/features.hpp"
 #include "lifecycle/checkpoint.hpp"
@@ -79,8 +80,6 @@ std::map<uint64_t, std::string> netns_sockets(pid_t pid) {
   }
   return out;
 }
-
-bool is_pts_major(unsigned maj) { return maj >= 136 && maj <= 143; }
 
 std::string comm_of(int64_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/comm");
@@ -286,7 +285,7 @@ std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cf
       std::string fdpath = "/proc/" + std::to_string(p) + "/fd/" + std::to_string(f.fd);
       struct stat st;
       if (::stat(fdpath.c_str(), &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) continue;
-      if (is_pts_major(major(st.st_rdev)) || t == "/dev/ptmx" || t == "/dev/pts/ptmx") {
+      if (pty::is_slave_major(major(st.st_rdev)) || t == "/dev/ptmx" || t == "/dev/pts/ptmx") {
         if (have_devpts && st.st_dev != devpts_st.st_dev)
           add("console", where + ": a terminal from outside the container; CRIU cannot dump it", true);
         continue;

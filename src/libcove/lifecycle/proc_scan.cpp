@@ -1,6 +1,5 @@
 #include "lifecycle/proc_scan.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -50,18 +49,6 @@ Result<std::vector<std::string>> net_interfaces(pid_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/net/dev");
   if (!text) return std::move(text).error();
   return parse_net_dev(*text);
-}
-
-Result<std::vector<std::string>> list_dir(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return Error::from_errno(errno, "list `" + dir + "`");
-  std::vector<std::string> out;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  return out;
 }
 
 std::vector<OpenFile> open_files(pid_t pid) {
