@@ -1,5 +1,6 @@
 // base/step_list: steps run in order, a failure names its step, rollbacks run newest first
-// (also of steps run by a nested list), a point of no return keeps what was done.
+// (also of steps run by a nested list), cleanups run whatever happened, a point of no return
+// keeps what was done.
 #include "base/step_list.hpp"
 
 #include <string>
@@ -74,12 +75,30 @@ TEST(StepList, StepsOfANestedListAreUndoneToo) {
 TEST(StepList, APointOfNoReturnKeepsWhatCameBefore) {
   constexpr Step<Trace> steps[] = {
       {"step a", a, undo_a},
-      {"step b", b, undo_b, StepKind::kPointOfNoReturn},
+      {"step b", b, undo_b, nullptr, StepKind::kPointOfNoReturn},
       {"step c", c, undo_c},
   };
   Trace t;
   t.fail_at = "c";
   EXPECT_EQ(run(t, steps, true), (std::vector<std::string>{"a", "b", "undo b"}));
+}
+
+void end_a(Trace& t) { t.log.push_back("end a"); }
+
+TEST(StepList, CleanupsRunAtTheEndWhateverHappenedInStackOrder) {
+  constexpr Step<Trace> steps[] = {
+      {"step a", a, undo_a},
+      {"step b", b, nullptr, end_a},
+      {"step c", c, undo_c},
+  };
+  Trace ok;
+  EXPECT_EQ(run(ok, steps, true), (std::vector<std::string>{"a", "b", "c", "end a"}));
+  Trace late;
+  late.fail_at = "c";
+  EXPECT_EQ(run(late, steps, true), (std::vector<std::string>{"a", "b", "end a", "undo a"}));
+  Trace own;
+  own.fail_at = "b";  // a failed step's cleanup runs too
+  EXPECT_EQ(run(own, steps, true), (std::vector<std::string>{"a", "end a", "undo a"}));
 }
 
 }  // namespace

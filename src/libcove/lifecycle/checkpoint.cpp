@@ -302,6 +302,7 @@ Result<void> dump_with_criu(Dump& d) {
   return {};
 }
 
+// Once the dump is over (or failed), whether a tree left running: the /dev/ttyN links again.
 void give_ttys_back(Dump& d) {
   if (d.ended_ttys && !d.opts.stop) relink_ttys(d.t.init_pid, d.meta);
 }
@@ -317,10 +318,8 @@ Result<void> end_tty_sessions_for_stock_criu(Dump& d) {
   if (d.was_frozen) COVE_TRY(d.t.cgroups->set_frozen(false));
   d.ended_ttys = true;
   auto ended = end_tty_sessions(d.t, d.meta);
-  auto refrozen = d.was_frozen ? d.t.cgroups->set_frozen(true) : Result<void>();
-  if (ended && refrozen) return {};
-  give_ttys_back(d);
-  return ended ? std::move(refrozen) : std::move(ended);
+  if (d.was_frozen) COVE_TRY(d.t.cgroups->set_frozen(true));
+  return ended;
 }
 
 Result<void> find_outside_pipes(Dump& d) {
@@ -355,11 +354,6 @@ Result<void> thaw_after_dump(Dump& d) {
   return {};
 }
 
-Result<void> give_ttys_back_step(Dump& d) {
-  give_ttys_back(d);
-  return {};
-}
-
 Result<void> record_checkpoint(Dump& d) {
   d.meta.criu_version = d.res.criu.version;
   d.meta.stats = d.res.stats;
@@ -378,15 +372,14 @@ constexpr Step<Dump> kCheckpointSteps[] = {
     {"dump with CRIU", dump_with_criu},  // runs kBeforeDump once CRIU is up
     {"give the console its session", give_console_its_session},
     {"thaw after the dump", thaw_after_dump},
-    {"give the ttys back", give_ttys_back_step},
     // With --stop CRIU has killed the tree: the images are all that is left of it.
-    {"record the checkpoint", record_checkpoint, nullptr, StepKind::kPointOfNoReturn},
+    {"record the checkpoint", record_checkpoint, nullptr, nullptr, StepKind::kPointOfNoReturn},
 };
 
 // Run inside CRIU's session, right before the DUMP request (criu::DumpRequest::before_dump):
 // CRIU's abilities are known, and nothing here waits on CRIU's start.
 constexpr Step<Dump> kBeforeDump[] = {
-    {"end the tty sessions", end_tty_sessions_for_stock_criu, give_ttys_back},
+    {"end the tty sessions", end_tty_sessions_for_stock_criu, nullptr, give_ttys_back},  // at the very end
     {"find the pipes shared with outside", find_outside_pipes},
     {"freeze for the dump", freeze_for_dump},
     {"read the network interfaces", read_interfaces},
