@@ -2,7 +2,7 @@
 // installs no .proto but rpc.proto): a CRIU image is one or two 4-byte magics, then entries,
 // each a 4-byte little-endian length and that many bytes of one protobuf message. Only varint
 // fields and nested messages are decoded; other wire types are skipped. Used by criu/ (stats,
-// image_check) and the tty-info patch of lifecycle/checkpoint; pure functions, unit-tested on literal bytes.
+// image_check, tty_info); pure functions, unit-tested on literal bytes.
 #pragma once
 
 #include <cstddef>

@@ -5,12 +5,13 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include <functional>
+#include <optional>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "base/fs.hpp"
+#include "base/pty.hpp"
 #include "base/strings.hpp"
 #include "criu/features.hpp"
 #include "lifecycle/checkpoint.hpp"
@@ -80,8 +81,6 @@ std::map<uint64_t, std::string> netns_sockets(pid_t pid) {
   return out;
 }
 
-bool is_pts_major(unsigned maj) { return maj >= 136 && maj <= 143; }
-
 std::string comm_of(int64_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/comm");
   return text ? std::string(trim(*text)) : "?";
@@ -105,18 +104,49 @@ std::vector<pid_t> outside_init_tree(pid_t init_pid, const std::set<pid_t>& tree
   return out;
 }
 
+
+// What the checks read, gathered once (the mounts by the check that reads them, init's tree and
+// the devpts on first use), and what they find.
+class Scan {
+ public:
+  Scan(const config::ContainerConfig& cfg, pid_t init_pid) : cfg(cfg), init_pid(init_pid) {}
+  const config::ContainerConfig& cfg;
+  const pid_t init_pid;
+  std::vector<MountInfo> mounts;
+  std::vector<CheckFinding> findings;
+
+  void add(const char* area, std::string what, bool blocking) { findings.push_back({area, std::move(what), blocking}); }
+  // Init and its descendants.
+  const std::vector<pid_t>& tree() {
+    if (!tree_) tree_ = descendants(init_pid);
+    return *tree_;
+  }
+  // The container's devpts, if its /dev/pts/ptmx can be read.
+  std::optional<dev_t> devpts() {
+    if (!devpts_) {
+      struct stat st;
+      std::string ptmx = "/proc/" + std::to_string(init_pid) + "/root/dev/pts/ptmx";
+      devpts_ = ::stat(ptmx.c_str(), &st) == 0 ? std::optional<dev_t>(st.st_dev) : std::nullopt;
+    }
+    return *devpts_;
+  }
+
+ private:
+  std::optional<std::vector<pid_t>> tree_;
+  std::optional<std::optional<dev_t>> devpts_;
+};
+
 // CRIU refuses a dumped process whose session leader has no pid in the container's pid
 // namespace ("A session leader of N(M) is outside of its pid namespace"), and restores groups
 // only from leaders it dumped. Such processes come from outside: an nsenter, or a cove-attach
 // of a version that did not make the command a session leader.
-void check_sessions(pid_t init_pid, const std::vector<pid_t>& tree,
-                    const std::function<void(const char*, std::string, bool)>& add) {
-  auto init_text = read_file("/proc/" + std::to_string(init_pid) + "/status");
-  if (!init_text) return;
+Result<void> check_session_leaders(Scan& s) {
+  auto init_text = read_file("/proc/" + std::to_string(s.init_pid) + "/status");
+  if (!init_text) return {};
   auto init_ids = parse_namespaced_ids(*init_text);
-  if (init_ids.pid.empty()) return;
+  if (init_ids.pid.empty()) return {};
   size_t level = init_ids.pid.size() - 1;  // the container's pid namespace, as a column
-  for (pid_t p : tree) {
+  for (pid_t p : s.tree()) {
     auto text = read_file("/proc/" + std::to_string(p) + "/status");
     if (!text) continue;
     auto ids = parse_namespaced_ids(*text);
@@ -128,20 +158,26 @@ void check_sessions(pid_t init_pid, const std::vector<pid_t>& tree,
       why.push_back("its process group leader (host pid " + std::to_string(ids.pgid[0]) + ", `" +
                     comm_of(ids.pgid[0]) + "`)");
     if (why.empty()) continue;
-    add("sessions",
-        "process " + std::to_string(p) + " (`" + comm_of(p) + "`, pid " + std::to_string(ids.pid[level]) +
+    s.add("sessions",
+          "process " + std::to_string(p) + " (`" + comm_of(p) + "`, pid " + std::to_string(ids.pid[level]) +
             " inside): " + join(why, " and ") + (why.size() > 1 ? " are" : " is") +
             " outside the container's pid namespace; CRIU cannot dump it (end it, or start such processes "
             "with `setsid` or through cove-attach, which makes each command a session leader inside)",
-        true);
+          true);
   }
-  std::set<pid_t> in_tree(tree.begin(), tree.end());
-  for (pid_t p : outside_init_tree(init_pid, in_tree))
-    add("sessions",
-        "process " + std::to_string(p) + " (`" + comm_of(p) +
-            "`) is in the container's pid namespace but not below its init (a running cove-attach command or an "
-            "nsenter): it is not part of the checkpoint and will be missing after a restore",
-        false);
+  return {};
+}
+
+// CRIU dumps init's tree only.
+Result<void> check_outside_init_tree(Scan& s) {
+  std::set<pid_t> in_tree(s.tree().begin(), s.tree().end());
+  for (pid_t p : outside_init_tree(s.init_pid, in_tree))
+    s.add("sessions",
+          "process " + std::to_string(p) + " (`" + comm_of(p) +
+              "`) is in the container's pid namespace but not below its init (a running cove-attach command or an "
+              "nsenter): it is not part of the checkpoint and will be missing after a restore",
+          false);
+  return {};
 }
 
 // "HIERARCHY-ID:CONTROLLERS" -> path, from /proc/PID/cgroup (as the host sees it).
@@ -160,11 +196,10 @@ std::map<std::string, std::string> cgroups_of(pid_t pid) {
 // The dump freezes the container's cgroup and seizes init's tree: a process of the tree that
 // sits in another cgroup (entered with nsenter, which moves no cgroup) is not frozen, and CRIU
 // fails on it ("Unseizable non-zombie").
-void check_cgroups(pid_t init_pid, const std::vector<pid_t>& tree,
-                   const std::function<void(const char*, std::string, bool)>& add) {
-  auto base = cgroups_of(init_pid);
-  for (pid_t p : tree) {
-    if (p == init_pid) continue;
+Result<void> check_cgroups(Scan& s) {
+  auto base = cgroups_of(s.init_pid);
+  for (pid_t p : s.tree()) {
+    if (p == s.init_pid) continue;
     auto mine = cgroups_of(p);
     for (const auto& [hierarchy, path] : base) {
       auto it = mine.find(hierarchy);
@@ -173,130 +208,178 @@ void check_cgroups(pid_t init_pid, const std::vector<pid_t>& tree,
       bool inside = cg == path || (path == "/" ? true : starts_with(cg, path + "/"));
       if (inside) continue;
       std::string controllers = hierarchy.substr(hierarchy.find(':') + 1);
-      add("cgroups",
-          "process " + std::to_string(p) + " (`" + comm_of(p) + "`) is in cgroup `" + cg + "` (" +
-              (controllers.empty() ? std::string("cgroup2") : controllers) + "), outside the container's `" + path +
-              "`: the dump freezes the container's cgroup only, so CRIU cannot seize it (move it into the "
-              "container's cgroup or end it)",
-          true);
+      s.add("cgroups",
+            "process " + std::to_string(p) + " (`" + comm_of(p) + "`) is in cgroup `" + cg + "` (" +
+                (controllers.empty() ? std::string("cgroup2") : controllers) + "), outside the container's `" +
+                path +
+                "`: the dump freezes the container's cgroup only, so CRIU cannot seize it (move it into the "
+                "container's cgroup or end it)",
+            true);
       break;
     }
   }
+  return {};
 }
+
+
+Result<void> check_criu(Scan& s) {
+  if (!criu::available()) {
+    s.add("criu", criu::unavailable_error().message(), true);
+  } else if (auto info = criu::probe(); !info) {
+    s.add("criu", info.error().message(), true);
+  } else {
+    s.add("criu", "CRIU " + info->version + " at `" + info->path + "`" +
+                      (info->mem_track ? "" : "; no memory change tracking here (no iterative pre-dump)"),
+          false);
+  }
+  return {};
+}
+
+Result<void> read_mounts(Scan& s) {
+  auto mounts = read_mountinfo(s.init_pid);
+  if (!mounts) return std::move(mounts).error().context("cannot read the container's mounts");
+  s.mounts = std::move(*mounts);
+  return {};
+}
+
+// One mount of the container's table; `binds` are the config's bind targets.
+void check_mount(Scan& s, const MountInfo& m, const std::set<std::string>& binds) {
+  if (m.mountpoint == "/") {
+    bool idmapped = m.options.find("idmapped") != std::string::npos;
+    s.add("mounts",
+          "root: `" + m.fstype + "`" +
+              (idmapped ? " through an idmapped mount (restored through the same mapping)" : ""),
+          false);
+    return;
+  }
+  if (kUnsupportedFs.count(m.fstype) || starts_with(m.fstype, "fuse")) {
+    s.add("mounts", "`" + m.fstype + "` at `" + m.mountpoint + "`: CRIU cannot checkpoint this filesystem", true);
+    return;
+  }
+  if (kVirtualFs.count(m.fstype)) return;
+  if (m.fstype == "devtmpfs") return;  // host device nodes (cove's /dev, masked /proc files): external, handled
+  bool from_config = false;
+  for (const auto& b : binds) {
+    std::string bb = b;
+    while (bb.size() > 1 && bb.back() == '/') bb.pop_back();
+    from_config |= bb == m.mountpoint;
+  }
+  if (from_config)
+    s.add("mounts", "bind mount `" + m.mountpoint + "` from the host (`" + m.root + "`): dumped as an external mount",
+          false);
+  else
+    s.add("mounts", "`" + m.fstype + "` mount at `" + m.mountpoint +
+                        "` made inside the container or not from the config: CRIU cannot restore its source",
+          true);
+}
+
+Result<void> check_mounts(Scan& s) {
+  std::set<std::string> binds;
+  for (const auto& e : s.cfg.mounts)
+    if (e.flags & MS_BIND) binds.insert("/" + std::string(trim(e.target)));
+  for (const auto& m : s.mounts) check_mount(s, m, binds);
+  return {};
+}
+
+Result<void> check_console(Scan& s) {
+  bool console_ok = false;
+  for (const auto& m : s.mounts)
+    if (m.mountpoint == "/dev/console" && m.fstype == "devpts") console_ok = true;
+  s.add("console",
+        console_ok ? "/dev/console and the ttys are ptys of the container's own devpts; the monitor holds their "
+                     "masters (dumped as orphan pts, handed back on restore)"
+                   : "/dev/console is not a pty of the container's devpts: CRIU cannot dump it",
+        !console_ok);
+  return {};
+}
+
+// A socket fd: one of the container's network namespace (`sockets`), or from outside.
+void check_socket(Scan& s, const std::string& where, const std::string& target,
+                  const std::map<uint64_t, std::string>& sockets, bool& reported_tcp) {
+  auto ino = parse_uint(target.substr(8, target.size() - 9));
+  auto it = ino ? sockets.find(*ino) : sockets.end();
+  if (it == sockets.end()) {
+    s.add("sockets", where + ": a socket from outside the container's network namespace; CRIU cannot dump it", true);
+  } else if ((it->second == "tcp established" || it->second == "tcp6 established") && !reported_tcp) {
+    reported_tcp = true;
+    s.add("sockets", "established TCP connections: dumped with tcp_established (they survive inside the "
+                     "container's network namespace)",
+          false);
+  }
+}
+
+void check_anon_inode(Scan& s, const std::string& where, const std::string& target) {
+  for (const char* bad : {"bpf-prog", "bpf-map", "perf_event", "io_uring", "[io_uring]"})
+    if (target.find(bad) != std::string::npos) s.add("files", where + ": `" + target + "` cannot be checkpointed", true);
+}
+
+// A device fd: a terminal of the container's devpts, the console and ttys, and the standard
+// nodes are restored; anything else is not.
+void check_device(Scan& s, const OpenFile& f, const std::string& where) {
+  static const std::set<std::string> kStdNodes = [] {
+    std::set<std::string> out;
+    for (const char* n : rootfs::kStandardNodes) out.insert(std::string("/dev/") + n);
+    return out;
+  }();
+  const std::string& t = f.target;
+  std::string fdpath = "/proc/" + std::to_string(f.pid) + "/fd/" + std::to_string(f.fd);
+  struct stat st;
+  if (::stat(fdpath.c_str(), &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) return;
+  if (pty::is_slave_major(major(st.st_rdev)) || t == "/dev/ptmx" || t == "/dev/pts/ptmx") {
+    if (s.devpts() && st.st_dev != *s.devpts())
+      s.add("console", where + ": a terminal from outside the container; CRIU cannot dump it", true);
+    return;
+  }
+  if (t == "/dev/console" || starts_with(t, "/dev/tty") || kStdNodes.count(t)) return;
+  s.add("devices", where + ": device `" + t + "` is not one cove restores", true);
+}
+
+// The processes' files: sockets, special files, devices and terminals.
+Result<void> check_open_files(Scan& s) {
+  auto sockets = netns_sockets(s.init_pid);
+  bool reported_tcp = false;
+  for (pid_t p : s.tree())
+    for (const auto& f : open_files(p)) {
+      std::string where = "process " + std::to_string(p) + " fd " + std::to_string(f.fd);
+      if (starts_with(f.target, "socket:["))
+        check_socket(s, where, f.target, sockets, reported_tcp);
+      else if (starts_with(f.target, "anon_inode:"))
+        check_anon_inode(s, where, f.target);
+      else if (starts_with(f.target, "/dev/"))
+        check_device(s, f, where);
+    }
+  return {};
+}
+
+struct Check {
+  const char* area;  // of the finding an error of the check becomes
+  // Adds findings; an error ends the list (what follows needs what could not be read) and
+  // becomes a blocking finding.
+  Result<void> (*run)(Scan&);
+};
+
+// The checks of `cove-checkpoint --check`, in the order of their findings.
+constexpr Check kChecks[] = {
+    {"criu", check_criu},
+    {"mounts", read_mounts},
+    {"mounts", check_mounts},
+    {"console", check_console},
+    {"sessions", check_session_leaders},
+    {"sessions", check_outside_init_tree},
+    {"cgroups", check_cgroups},
+    {"files", check_open_files},
+};
 
 }  // namespace
 
 std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid) {
-  std::vector<CheckFinding> out;
-  auto add = [&](const char* area, std::string what, bool blocking) { out.push_back({area, std::move(what), blocking}); };
-
-  if (!criu::available()) {
-    add("criu", criu::unavailable_error().message(), true);
-  } else if (auto info = criu::probe(); !info) {
-    add("criu", info.error().message(), true);
-  } else {
-    add("criu", "CRIU " + info->version + " at `" + info->path + "`" +
-                    (info->mem_track ? "" : "; no memory change tracking here (no iterative pre-dump)"),
-        false);
-  }
-
-  // Mounts.
-  auto mounts = read_mountinfo(init_pid);
-  if (!mounts) {
-    add("mounts", "cannot read the container's mounts: " + mounts.error().message(), true);
-    return out;
-  }
-  std::set<std::string> binds;
-  for (const auto& e : cfg.mounts)
-    if (e.flags & MS_BIND) binds.insert("/" + std::string(trim(e.target)));
-  std::set<std::string> std_nodes;
-  for (const char* n : rootfs::kStandardNodes) std_nodes.insert(std::string("/dev/") + n);
-  for (const auto& m : *mounts) {
-    if (m.mountpoint == "/") {
-      add("mounts", "root: `" + m.fstype + "`" + (m.options.find("idmapped") != std::string::npos
-                                                      ? " through an idmapped mount (restored through the same mapping)"
-                                                      : ""),
-          false);
-      continue;
+  Scan scan(cfg, init_pid);
+  for (const auto& c : kChecks)
+    if (auto r = c.run(scan); !r) {
+      scan.add(c.area, r.error().message(), true);
+      break;
     }
-    if (kUnsupportedFs.count(m.fstype) || starts_with(m.fstype, "fuse")) {
-      add("mounts", "`" + m.fstype + "` at `" + m.mountpoint + "`: CRIU cannot checkpoint this filesystem", true);
-      continue;
-    }
-    if (kVirtualFs.count(m.fstype)) continue;
-    std::string mp = m.mountpoint;
-    std::string norm = mp;
-    if (m.fstype == "devtmpfs") continue;  // host device nodes (cove's /dev, masked /proc files): external, handled
-    bool from_config = false;
-    for (const auto& b : binds) {
-      std::string bb = b;
-      while (bb.size() > 1 && bb.back() == '/') bb.pop_back();
-      from_config |= bb == norm;
-    }
-    if (from_config)
-      add("mounts", "bind mount `" + m.mountpoint + "` from the host (`" + m.root + "`): dumped as an external mount",
-          false);
-    else
-      add("mounts", "`" + m.fstype + "` mount at `" + m.mountpoint +
-                        "` made inside the container or not from the config: CRIU cannot restore its source",
-          true);
-  }
-
-  // Processes' files: devices, terminals, sockets, special files.
-  struct stat devpts_st;
-  std::string ptmx = "/proc/" + std::to_string(init_pid) + "/root/dev/pts/ptmx";
-  bool have_devpts = ::stat(ptmx.c_str(), &devpts_st) == 0;
-  bool console_ok = false;
-  for (const auto& m : *mounts)
-    if (m.mountpoint == "/dev/console" && m.fstype == "devpts") console_ok = true;
-  add("console",
-      console_ok ? "/dev/console and the ttys are ptys of the container's own devpts; the monitor holds their masters "
-                   "(dumped as orphan pts, handed back on restore)"
-                 : "/dev/console is not a pty of the container's devpts: CRIU cannot dump it",
-      !console_ok);
-  auto tree = descendants(init_pid);
-  check_sessions(init_pid, tree, add);
-  check_cgroups(init_pid, tree, add);
-  auto sockets = netns_sockets(init_pid);
-  std::set<std::string> reported;
-  for (pid_t p : tree) {
-    for (const auto& f : open_files(p)) {
-      std::string where = "process " + std::to_string(p) + " fd " + std::to_string(f.fd);
-      const std::string& t = f.target;
-      if (starts_with(t, "socket:[")) {
-        auto ino = parse_uint(t.substr(8, t.size() - 9));
-        auto it = ino ? sockets.find(*ino) : sockets.end();
-        if (it == sockets.end()) {
-          add("sockets", where + ": a socket from outside the container's network namespace; CRIU cannot dump it",
-              true);
-        } else if (it->second == "tcp established" || it->second == "tcp6 established") {
-          if (reported.insert("tcp").second)
-            add("sockets", "established TCP connections: dumped with tcp_established (they survive inside the "
-                           "container's network namespace)",
-                false);
-        }
-        continue;
-      }
-      if (starts_with(t, "anon_inode:")) {
-        for (const char* bad : {"bpf-prog", "bpf-map", "perf_event", "io_uring", "[io_uring]"})
-          if (t.find(bad) != std::string::npos) add("files", where + ": `" + t + "` cannot be checkpointed", true);
-        continue;
-      }
-      if (!starts_with(t, "/dev/")) continue;
-      std::string fdpath = "/proc/" + std::to_string(p) + "/fd/" + std::to_string(f.fd);
-      struct stat st;
-      if (::stat(fdpath.c_str(), &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) continue;
-      if (is_pts_major(major(st.st_rdev)) || t == "/dev/ptmx" || t == "/dev/pts/ptmx") {
-        if (have_devpts && st.st_dev != devpts_st.st_dev)
-          add("console", where + ": a terminal from outside the container; CRIU cannot dump it", true);
-        continue;
-      }
-      if (t == "/dev/console" || starts_with(t, "/dev/tty")) continue;
-      if (std_nodes.count(t)) continue;
-      add("devices", where + ": device `" + t + "` is not one cove restores", true);
-    }
-  }
-  return out;
+  return std::move(scan.findings);
 }
 
 }  // namespace cove::lifecycle

@@ -7,7 +7,6 @@
 #include <set>
 #include <sstream>
 
-#include "base/dir.hpp"
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 
@@ -50,14 +49,6 @@ Result<std::vector<std::string>> net_interfaces(pid_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/net/dev");
   if (!text) return std::move(text).error();
   return parse_net_dev(*text);
-}
-
-Result<std::vector<std::string>> list_dir(const std::string& dir) {
-  auto d = Dir::open(dir);
-  if (!d) return Error::from_errno(d.error().code(), "list `" + dir + "`");
-  auto names = d->names();
-  if (!names) return Error::from_errno(names.error().code(), "list `" + dir + "`");
-  return names;
 }
 
 std::vector<OpenFile> open_files(pid_t pid) {

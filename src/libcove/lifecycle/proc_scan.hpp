@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/list_dir.hpp"
 #include "base/mountinfo.hpp"  // MountInfo, read_mountinfo
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
@@ -20,9 +21,6 @@ namespace cove::lifecycle {
 // Interface names from the text of /proc/PID/net/dev (pure), and of the process's netns.
 std::vector<std::string> parse_net_dev(const std::string& text);
 Result<std::vector<std::string>> net_interfaces(pid_t pid);
-
-// Entry names of a directory (no "." and "..").
-Result<std::vector<std::string>> list_dir(const std::string& dir);
 
 struct OpenFile {
   pid_t pid = 0;

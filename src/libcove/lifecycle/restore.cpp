@@ -1,0 +1,303 @@
+// Restore: a list of named steps (kRestoreSteps below; doc/design/checkpoint-restore.md lists
+// them with their rollbacks), run in the monitor, which becomes the restored init's parent.
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <optional>
+
+#include "base/clock.hpp"
+#include "base/fs.hpp"
+#include "base/fsuid_guard.hpp"
+#include "base/log.hpp"
+#include "base/proc_stat.hpp"
+#include "base/pty.hpp"
+#include "base/step_list.hpp"
+#include "base/strings.hpp"
+#include "base/syscalls.hpp"
+#include "criu/image_files.hpp"
+#include "criu/restore.hpp"
+#include "lifecycle/checkpoint.hpp"
+#include "lifecycle/checkpoint_common.hpp"
+#include "lifecycle/proc_scan.hpp"
+#include "ns/idmap.hpp"
+#include "ns/mapping_namespace.hpp"
+#include "rootfs/staged_root.hpp"
+
+namespace cove::lifecycle {
+
+namespace {
+
+// A new pty for /dev/ttyN in the restored container's devpts, pointed to by its symlink. Made
+// as the container's root (the owner of its /dev): devpts gives a new pty its opener's fsuid,
+// and a host-root-owned pty or link would be out of reach of the container's root.
+Result<UniqueFd> reopen_tty(pid_t init_pid, size_t n) {
+  std::string dev = "/proc/" + std::to_string(init_pid) + "/root/dev/";
+  AsOwnerOf owner(dev);
+  auto pty = pty::open_new(dev + "pts/ptmx");
+  if (!pty) return std::move(pty).error();
+  std::string link = dev + "tty" + std::to_string(n);
+  ::unlink(link.c_str());
+  if (::symlink(("pts/" + std::to_string(pty->index)).c_str(), link.c_str()) < 0)
+    return Error::from_errno(errno, "link `/dev/tty" + std::to_string(n) + "`");
+  return std::move(pty->master);
+}
+
+// One restore as it runs: the target, the checked images, what CRIU is asked and what it gave
+// back. The steps below read and fill it in order.
+struct Restore {
+  Restore(const RestoreTarget& target, const std::string& dir) : t(target), images_dir_in(dir) {}
+  const RestoreTarget& t;
+  std::string images_dir_in;
+  StepRunner<Restore>* steps = nullptr;
+  int64_t t0 = monotonic_ms();
+  std::string images_dir;  // absolute
+  criu::ImageMeta meta;
+  std::optional<criu::ImageFiles> images;
+  std::vector<UniqueFd> pipe_fds;  // the container's ends of pipes shared with outside
+  criu::CgroupYard yard;
+  rootfs::StagedRoot staged;
+  criu::RestoreRequest req;
+  criu::RestoreRequest* live = nullptr;  // while CRIU starts: the request it will get
+  criu::RestoreResult res;
+  RestoreReport rep;
+
+  bool has_cgroups() const { return t.cgroups && t.layout; }
+};
+
+Result<void> check_images(Restore& r) {
+  r.images_dir = absolute_path(r.images_dir_in);
+  auto meta = inspect_images(r.images_dir, r.t.cfg->name);
+  if (!meta) return std::move(meta).error();
+  r.meta = std::move(*meta);
+  if (r.meta.privileged != r.t.cfg->privileged)
+    return Error(EINVAL, std::string("the checkpoint is of a ") +
+                             (r.meta.privileged ? "privileged" : "user-namespaced") +
+                             " container, the config now says otherwise");
+  return {};
+}
+
+Result<void> record_image_owners(Restore& r) {
+  auto images = criu::ImageFiles::open(r.images_dir);
+  if (!images) return std::move(images).error();
+  r.images.emplace(std::move(*images));
+  return {};
+}
+
+void put_back_image_owners(Restore& r) { r.images->put_back(); }
+
+// Sources of external mounts: device nodes from the host's /dev, bind entries from the current
+// config (a copy of the container may use other host paths), else as dumped.
+Result<void> find_mount_sources(Restore& r) {
+  std::map<std::string, std::string> bind_sources;
+  for (const auto& e : r.t.cfg->mounts)
+    if (e.flags & MS_BIND) bind_sources[normalize_target(e.target)] = e.source;
+  for (const auto& m : r.meta.mounts) {
+    auto it = bind_sources.find(m.mountpoint);
+    bool from_config = starts_with(m.key, "bind-") && it != bind_sources.end();
+    r.req.external_mounts.emplace_back(m.key, from_config ? it->second : m.source);
+  }
+  return {};
+}
+
+Result<void> reopen_outside_pipes(Restore& r) {
+  for (const auto& p : r.meta.pipes) {
+    auto fd = reopen_external_pipe(p);
+    if (!fd) {
+      log::warn("pipe:[{}] has no holder outside any more; it is restored without its peer", p.inode);
+      continue;
+    }
+    r.req.inherit_fds.emplace_back("pipe:[" + std::to_string(p.inode) + "]", fd->get());
+    r.pipe_fds.push_back(std::move(*fd));
+  }
+  return {};
+}
+
+Result<void> run_while_criu_starts(Restore& r);
+
+Result<void> make_restore_request(Restore& r) {
+  auto& req = r.req;
+  req.images_dir = r.images_dir;
+  req.work_dir = r.t.log_dir;
+  req.timeout_ms = r.t.timeout_ms;
+  req.images_criu_version = r.meta.criu_version;
+  if (r.has_cgroups()) req.cgroup_roots = cgroup_roots(*r.t.cgroups, *r.t.layout);
+  req.lock_network = criu::needs_network_lock(r.meta.interfaces);
+  r.yard = make_cgroup_yard(r.t.layout, r.t.runtime_dir);
+  req.cgroup_yard = r.yard.path();
+  req.while_criu_starts = [&r](criu::RestoreRequest& live) {
+    r.live = &live;
+    return run_while_criu_starts(r);
+  };
+  return {};
+}
+
+// The restored tasks read some images themselves (tty-info.img, ...) as the container's root,
+// which has no rights on files owned by host root: the images become the container root's own
+// (the memory in them is its own anyway), and stay private to it (criu/image_files.hpp).
+Result<void> give_images_to_container_root(Restore& r) {
+  if (r.meta.privileged || r.meta.uid_map.empty()) return {};
+  auto uid = ns::host_id_of(r.meta.uid_map, 0);
+  auto gid = ns::host_id_of(r.meta.gid_map, 0);
+  if (uid && gid) return r.images->give_to(*uid, *gid);
+  return {};
+}
+
+// The rootfs as CRIU's `root`: for a user-namespaced container the same idmapped view a start
+// gives init (through a user namespace with the dumped maps), attached under the runtime dir
+// for the restore only.
+Result<void> stage_rootfs(Restore& r) {
+  const auto& cfg = *r.t.cfg;
+  if (r.meta.privileged || r.meta.uid_map.empty()) {
+    r.live->root = cfg.rootfs;
+    return {};
+  }
+  auto userns = ns::MappingNamespace::make(r.meta.uid_map, r.meta.gid_map);
+  if (!userns) return std::move(userns).error().context("idmapped rootfs");
+  auto tree = open_idmapped_tree(cfg.rootfs, userns->pid());
+  if (!tree) return std::move(tree).error();
+  auto root = r.staged.attach(*tree, r.t.runtime_dir + "/rootfs");
+  if (!root) return std::move(root).error();
+  r.live->root = *root;
+  return {};
+}
+
+void release_staged_rootfs(Restore& r) { r.staged.release(); }
+
+// Ends what a failed or timed-out CRIU run left: the restored tasks (our children through
+// `rst_sibling`; the root task is the init of their pid namespace, so killing it ends the
+// others) and CRIU's helpers, reparented to us (a subreaper) once CRIU is gone. Signals go
+// through pidfds, and an unreaped child's pid cannot name another process meanwhile.
+void end_restore_leftovers(const RestoreTarget& t) {
+  // A task of a frozen (v1) cgroup dies only once thawed.
+  if (t.cgroups && t.layout && is_cgroup_frozen(*t.cgroups, *t.layout)) (void)t.cgroups->set_frozen(false);
+  for (int round = 0; round < 50; ++round) {
+    auto children = proc::children_of(::getpid());
+    if (children.empty()) return;
+    for (pid_t p : children) {
+      log::warn("ending pid {} left by the failed restore", p);
+      UniqueFd pidfd(sys::pidfd_open(p, 0));
+      if (pidfd) sys::pidfd_send_signal(pidfd.get(), SIGKILL, nullptr, 0);
+      while (::waitpid(p, nullptr, __WALL) < 0 && errno == EINTR) {
+      }
+    }
+  }
+}
+
+// On failure CRIU's run leaves nothing: what it restored is killed, its cgroup yards go.
+Result<void> restore_with_criu(Restore& r) {
+  auto res = criu::restore(r.req);
+  if (!res) {
+    end_restore_leftovers(r.t);
+    criu::detach_cgroup_yards(r.t.log_dir);
+    return std::move(res).error();
+  }
+  r.res = std::move(*res);
+  return {};
+}
+
+// From here the restored tree is ours: killed if it cannot be taken over.
+void kill_restored_tree(Restore& r) {
+  ::kill(r.res.pid, SIGKILL);
+  ::waitpid(r.res.pid, nullptr, __WALL);
+}
+
+// What CRIU needed only while it ran.
+Result<void> release_criu_staging(Restore& r) {
+  r.staged.release();
+  criu::detach_cgroup_yards(r.t.log_dir);
+  r.yard.remove();
+  return {};
+}
+
+Result<void> open_init_pidfd(Restore& r) {
+  r.rep.init.pid = r.res.pid;
+  r.rep.init.pidfd.reset(sys::pidfd_open(r.res.pid, 0));
+  if (!r.rep.init.pidfd) return Error::from_errno(errno, "pidfd of the restored init");
+  return {};
+}
+
+// Each master CRIU recreated goes to the console or /dev/ttyN by its pts index.
+Result<void> take_pty_masters(Restore& r) {
+  auto& init = r.rep.init;
+  init.tty_masters.resize(r.meta.tty_pts.size());
+  for (auto& fd : r.res.pts_masters) {
+    int idx = -1;
+    if (::ioctl(fd.get(), TIOCGPTN, &idx) < 0) continue;
+    if (idx == r.meta.console_pts) {
+      init.console_master = std::move(fd);
+      continue;
+    }
+    for (size_t i = 0; i < r.meta.tty_pts.size(); ++i)
+      if (idx == r.meta.tty_pts[i]) init.tty_masters[i] = std::move(fd);
+  }
+  if (!init.console_master)
+    return Error(EPROTO, "the restore gave back no console (pts " + std::to_string(r.meta.console_pts) + ")");
+  return {};
+}
+
+// No process had the tty open at the dump, so CRIU did not recreate it: a new one.
+Result<void> open_fresh_ttys(Restore& r) {
+  auto& masters = r.rep.init.tty_masters;
+  for (size_t i = 0; i < masters.size(); ++i) {
+    if (masters[i]) continue;
+    auto fresh = reopen_tty(r.res.pid, i + 1);
+    if (!fresh) return std::move(fresh).error().context("tty" + std::to_string(i + 1));
+    masters[i] = std::move(*fresh);
+  }
+  return {};
+}
+
+// CRIU restores the freezer state recorded at the dump. A freeze that was only cove's own (for
+// the dump itself) is recorded as THAWED (criu::DumpRequest::frozen_for_dump); should the record
+// still say FROZEN, the tree is thawed here.
+Result<void> thaw_restored_tree(Restore& r) {
+  r.rep.frozen = r.meta.frozen;
+  if (!r.meta.frozen && r.has_cgroups() && is_cgroup_frozen(*r.t.cgroups, *r.t.layout))
+    return r.t.cgroups->set_frozen(false);
+  return {};
+}
+
+// The steps of a restore, in order. On a failure the rollbacks of the steps done run newest
+// first: nothing restored is left, and the image directory is as it was.
+constexpr Step<Restore> kRestoreSteps[] = {
+    {"check the images", check_images},
+    {"record the image files' owners", record_image_owners, put_back_image_owners},
+    {"find the external mounts' sources", find_mount_sources},
+    {"reopen the pipes shared with outside", reopen_outside_pipes},
+    {"make the restore request", make_restore_request},
+    {"restore with CRIU", restore_with_criu, kill_restored_tree},  // runs kWhileCriuStarts
+    {"release CRIU's staging", release_criu_staging},
+    {"open the restored init's pidfd", open_init_pidfd},
+    {"take the console and tty masters", take_pty_masters},
+    {"open fresh ttys", open_fresh_ttys},
+    {"thaw the restored tree", thaw_restored_tree},
+};
+
+// Run once `criu swrk` is started, while it loads (criu::RestoreRequest::while_criu_starts):
+// CRIU reads no image and no rootfs before the RESTORE request.
+constexpr Step<Restore> kWhileCriuStarts[] = {
+    {"give the images to the container's root", give_images_to_container_root},
+    {"stage the rootfs", stage_rootfs, release_staged_rootfs},
+};
+
+Result<void> run_while_criu_starts(Restore& r) { return r.steps->run(kWhileCriuStarts); }
+
+}  // namespace
+
+Result<RestoreReport> restore_container(const RestoreTarget& t, const std::string& images_dir) {
+  Restore r(t, images_dir);
+  StepRunner<Restore> steps("restore", r);
+  r.steps = &steps;
+  COVE_TRY(steps.run(kRestoreSteps));
+  steps.commit();
+  r.rep.criu_version = r.res.criu.version;
+  r.rep.stats = r.res.stats;
+  r.rep.wall_ms = monotonic_ms() - r.t0;
+  return std::move(r.rep);
+}
+
+}  // namespace cove::lifecycle
