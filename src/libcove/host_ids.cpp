@@ -1,10 +1,12 @@
 #include "host_ids.hpp"
 
-#include <dirent.h>
-
 #include <fmt/format.h>
 
+#include <cstring>
+
+#include "base/dir.hpp"
 #include "base/fs.hpp"
+#include "base/log.hpp"
 #include "base/strings.hpp"
 #include "ns/idmap.hpp"
 #include "ns/idmap_registry.hpp"
@@ -36,11 +38,11 @@ void add_overlaps(const char* what, const std::vector<ns::HostRange>& mine, cons
 // The live runtime states under /run/cove other than `self`'s, whatever their cove path.
 std::vector<RuntimeState> other_running(const std::string& self) {
   std::vector<RuntimeState> out;
-  DIR* d = ::opendir(kRuntimeBase);
+  auto d = Dir::open(kRuntimeBase);
   if (!d) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;  // also .dead-* (being removed)
-    auto text = read_file(std::string(kRuntimeBase) + "/" + e->d_name + "/state");
+  for (const DirEntry& e : *d) {
+    if (e.name[0] == '.') continue;  // .dead-* (being removed)
+    auto text = read_file(std::string(kRuntimeBase) + "/" + std::string(e.name) + "/state");
     if (!text) continue;
     auto rs = decode_runtime_state(*text);
     if (!rs || rs->container.empty() || rs->container == self) continue;
@@ -48,7 +50,7 @@ std::vector<RuntimeState> other_running(const std::string& self) {
     if (is_monitor_lock_held(other.monitor_lock()) && process_matches(rs->monitor_pid, rs->monitor_starttime))
       out.push_back(std::move(*rs));
   }
-  ::closedir(d);
+  if (d->error()) log::warn("list `{}`: {}", kRuntimeBase, std::strerror(d->error()));
   return out;
 }
 

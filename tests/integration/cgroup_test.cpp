@@ -264,7 +264,8 @@ TEST_F(CgroupIntegration, DestroyOutrunsAForkingPayload) {
     ::close(p[1]);
     CG_ASSERT_OK(r);
   }
-  ::usleep(30 * 1000);
+  // Waits for the first forks (up to 5 s).
+  for (int i = 0; i < 5000 && cg.payload_pids().size() <= 1u; ++i) ::usleep(1000);
   EXPECT_GT(cg.payload_pids().size(), 1u);
   // v2's `cgroup.kill` would end everything at once; the v1 dirs alone exercise the pid-by-pid
   // loop (on a pure v2 host there are none and `cgroup.kill` is what runs).

@@ -28,6 +28,13 @@ int64_t now_ms() {
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool eventually(const std::function<bool()>& cond, int timeout_ms, int poll_ms) {
+  for (int64_t end = now_ms() + timeout_ms;; ::usleep(static_cast<useconds_t>(poll_ms) * 1000)) {
+    if (cond()) return true;
+    if (now_ms() > end) return false;
+  }
+}
+
 std::string scratch_dir() {
   const char* d = std::getenv("COVE_TEST_TMPDIR");
   return d && *d ? d : "/tmp";

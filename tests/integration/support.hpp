@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ std::string read_text(const std::string& path);
 // it at an ext4 scratch filesystem (the guest kernel cannot idmap tmpfs).
 std::string scratch_dir();
 int64_t now_ms();
+// Polls `cond` every `poll_ms` until it holds (true) or `timeout_ms` passes (false). Tests wait
+// for a condition like this, never for a fixed time.
+bool eventually(const std::function<bool()>& cond, int timeout_ms = 10000, int poll_ms = 20);
 
 // Skips unless the test runs as root on a kernel with what cove needs.
 #define COVE_REQUIRE_ROOT()                                              \

@@ -279,6 +279,20 @@ TEST(CriuRpcClient, HungCriuIsKilled) {
   }
 }
 
+// An fd the swrk child must inherit that cannot be handed on (here: not open) ends the child
+// as a failed exec would (127), instead of CRIU starting without it.
+TEST(CriuRpcClient, UninheritableFdFailsTheChild) {
+  const int closed = 900;  // high enough that spawn's own fds do not take it
+  ASSERT_LT(::fcntl(closed, F_GETFD), 0);
+  SpawnOptions so;
+  so.criu_path = "/bin/true";
+  so.keep_fds = {closed};
+  auto client = Client::spawn(so);
+  ASSERT_OK(client);
+  int status = client->finish();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 127) << status;
+}
+
 TEST(CriuRpcClient, MissingRequiredFieldIsRefusedBeforeSending) {
   FakeSwrk peer;
   auto client = Client::over_socket(peer.take_client_end());

@@ -1,6 +1,5 @@
 #include "base/fs.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +9,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <vector>
+
+#include "base/dir.hpp"
 
 namespace cove {
 
@@ -108,7 +109,12 @@ Result<void> write_file_atomic(const std::string& path, const std::string& data,
       ::unlink(tmp.c_str());
       return r;
     }
-    if (durability == Durability::kDurable) ::fsync(fd.get());
+    // A durable write that did not reach the disk must not replace the old file as if it had.
+    if (durability == Durability::kDurable && ::fsync(fd.get()) < 0) {
+      int e = errno;
+      ::unlink(tmp.c_str());
+      return Error::from_errno(e, "sync `" + tmp + "`");
+    }
   }
   if (::rename(tmp.c_str(), path.c_str()) < 0) {
     int e = errno;
@@ -157,21 +163,11 @@ struct Level {
 // Lists `dirfd`: calls `visit` on every entry that is not a directory and queues the
 // directories (which must be on `dev`: another filesystem is a mount point, not ours to touch).
 Result<void> list_level(int dirfd, Level& lv, dev_t dev, const TreeVisitor& visit) {
-  UniqueFd dup(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dup) return Error::from_errno(errno, "open `" + lv.shown + "`");
-  DIR* d = ::fdopendir(dup.get());
-  if (!d) return Error::from_errno(errno, "opendir `" + lv.shown + "`");
-  dup.release();
-  std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(std::move(n));
-  }
-  int err = errno;
-  ::closedir(d);
-  if (err) return Error::from_errno(err, "read `" + lv.shown + "`");
-  for (auto& n : names) {
+  auto d = Dir::open_at(dirfd);
+  if (!d) return Error::from_errno(d.error().code(), "open `" + lv.shown + "`");
+  auto names = d->names();
+  if (!names) return Error::from_errno(names.error().code(), "read `" + lv.shown + "`");
+  for (auto& n : *names) {
     struct stat st;
     if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
       if (errno == ENOENT) continue;

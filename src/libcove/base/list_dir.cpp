@@ -1,20 +1,15 @@
 #include "base/list_dir.hpp"
 
-#include <dirent.h>
-
-#include <memory>
+#include "base/dir.hpp"
 
 namespace cove {
 
 Result<std::vector<std::string>> list_dir(const std::string& dir) {
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-  if (!d) return Error::from_errno(errno, "list `" + dir + "`");
-  std::vector<std::string> out;
-  while (struct dirent* e = ::readdir(d.get())) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  return out;
+  auto d = Dir::open(dir);
+  if (!d) return Error::from_errno(d.error().code(), "list `" + dir + "`");
+  auto names = d->names();
+  if (!names) return Error::from_errno(names.error().code(), "list `" + dir + "`");
+  return names;
 }
 
 }  // namespace cove

@@ -19,7 +19,8 @@ Result<StdioRelay> StdioRelay::for_terminals() {
     r.child_[i].reset(in ? p[0] : p[1]);
     r.parent_[i].reset(in ? p[1] : p[0]);
     // Our end only: the caller's terminal keeps its own flags (its file description is shared).
-    ::fcntl(r.parent_[i].get(), F_SETFL, O_NONBLOCK);
+    // A blocking end would stall the whole copy loop on one slow reader.
+    if (::fcntl(r.parent_[i].get(), F_SETFL, O_NONBLOCK) < 0) return Error::from_errno(errno, "stdio relay: set O_NONBLOCK");
     r.pumps_[i].src = in ? 0 : r.parent_[i].get();
     r.pumps_[i].dst = in ? r.parent_[i].get() : i;
   }
@@ -82,11 +83,10 @@ void StdioRelay::drain_output() {
   }
 }
 
-int StdioRelay::run_until_exit(pid_t pid, int sigfd,
-                               const std::function<void(const struct signalfd_siginfo&)>& on_signal) {
-  UniqueFd child(sys::pidfd_open(pid, 0));
-  while (child) {
-    std::vector<struct pollfd> p = {{child.get(), POLLIN, 0}, {sigfd, POLLIN, 0}};
+void StdioRelay::copy_until_exit(int pidfd, int sigfd,
+                                 const std::function<void(const struct signalfd_siginfo&)>& on_signal) {
+  while (pidfd >= 0) {
+    std::vector<struct pollfd> p = {{pidfd, POLLIN, 0}, {sigfd, POLLIN, 0}};
     add_pollfds(p);
     if (::poll(p.data(), p.size(), -1) < 0) {
       if (errno == EINTR) continue;
@@ -98,6 +98,12 @@ int StdioRelay::run_until_exit(pid_t pid, int sigfd,
     if (p[0].revents) break;
   }
   drain_output();
+}
+
+int StdioRelay::run_until_exit(pid_t pid, int sigfd,
+                               const std::function<void(const struct signalfd_siginfo&)>& on_signal) {
+  UniqueFd child(sys::pidfd_open(pid, 0));
+  copy_until_exit(child.get(), sigfd, on_signal);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -6,6 +6,9 @@
 namespace cove::sys {
 
 pid_t clone3(struct clone_args* args, size_t size) { return static_cast<pid_t>(::syscall(SYS_clone3, args, size)); }
+int kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx2) {
+  return static_cast<int>(::syscall(SYS_kcmp, pid1, pid2, type, idx1, idx2));
+}
 int pidfd_open(pid_t pid, unsigned flags) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags)); }
 int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned flags) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags));

@@ -1,5 +1,5 @@
 // Thin wrappers for syscalls glibc 2.36 does not wrap (clone3, pidfd, new mount API,
-// openat2, pivot_root). Each returns -1 with errno set, like the raw syscall.
+// openat2, pivot_root, kcmp). Each returns -1 with errno set, like the raw syscall.
 #pragma once
 
 #include <fcntl.h>
@@ -21,5 +21,6 @@ int mount_setattr(int dfd, const char* path, unsigned flags, struct mount_attr* 
 int move_mount(int from_dfd, const char* from_path, int to_dfd, const char* to_path, unsigned flags);
 int openat2(int dfd, const char* path, struct open_how* how, size_t size);
 int pivot_root(const char* new_root, const char* put_old);
+int kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx2);
 
 }  // namespace cove::sys

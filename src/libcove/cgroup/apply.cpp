@@ -172,11 +172,11 @@ Result<void> ContainerCgroups::apply_raw(const ResourceLimits& limits) {
   return {};
 }
 
-Result<void> ContainerCgroups::set_frozen(bool frozen) {
+Result<void> ContainerCgroups::set_frozen(bool frozen, std::chrono::milliseconds timeout) {
   for (size_t i = 0; i < payload_dirs_.size(); ++i)
-    if (path_exists(payload_dirs_[i] + "/freezer.state")) return v1::set_frozen(payload_dirs_[i], frozen);
+    if (path_exists(payload_dirs_[i] + "/freezer.state")) return v1::set_frozen(payload_dirs_[i], frozen, timeout);
   for (size_t i = 0; i < payload_dirs_.size(); ++i)
-    if (path_exists(payload_dirs_[i] + "/cgroup.freeze")) return v2::set_frozen(payload_dirs_[i], frozen);
+    if (path_exists(payload_dirs_[i] + "/cgroup.freeze")) return v2::set_frozen(payload_dirs_[i], frozen, timeout);
   return Error(EOPNOTSUPP, "freeze: the host has neither a v1 freezer hierarchy nor cgroup2's cgroup.freeze");
 }
 

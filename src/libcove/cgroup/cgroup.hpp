@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -105,8 +106,9 @@ class ContainerCgroups {
   // them, plus "raw"); empty means every one the limits need. A controller the host lacks is
   // an error naming the keys that need it. Needs a planned object (not `from_recorded`).
   Result<void> apply(const ResourceLimits& limits, const std::vector<std::string>& only = {});
-  // v1 freezer.state or v2 cgroup.freeze of the payload; returns once the state settled.
-  Result<void> set_frozen(bool frozen);
+  // v1 freezer.state or v2 cgroup.freeze of the payload; returns once the state settled, or
+  // ETIMEDOUT after `timeout` (the state then stays in between: FREEZING on v1).
+  Result<void> set_frozen(bool frozen, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // The current value of a [cgroup] key (or any control file name) in v2 syntax, read from the
   // payload dirs; works on recorded dirs too.
   Result<std::string> read_limit(const std::string& key) const;

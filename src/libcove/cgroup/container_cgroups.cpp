@@ -2,7 +2,6 @@
 // Owns their whole life: planning the paths, mkdir (adopting an empty leftover of a crash),
 // v1 cpuset initialisation, attaching pids, delegation, stats, and kill + rmdir on destroy.
 // It only ever writes inside directories named `cove.payload.<key>` / `cove.monitor.<key>`.
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include <set>
 #include <utility>
 
+#include "base/dir.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/scope_exit.hpp"
@@ -71,24 +71,22 @@ Result<std::vector<pid_t>> read_procs(const std::string& dir) {
 // A missing `dir` has none.
 Result<std::vector<std::string>> subdirs_bottom_up(const std::string& dir) {
   std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
+  auto d = Dir::open(dir);
   if (!d) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno(errno, "list `" + dir + "`");
+    if (d.error().code() == ENOENT) return out;
+    return Error::from_errno(d.error().code(), "list `" + dir + "`");
   }
   std::vector<std::string> children;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    std::string path = dir + "/" + name;
-    bool is_dir = e->d_type == DT_DIR;
-    if (e->d_type == DT_UNKNOWN) {
+  for (const DirEntry& e : *d) {
+    std::string path = dir + "/" + std::string(e.name);
+    bool is_dir = e.type == DT_DIR;
+    if (e.type == DT_UNKNOWN) {
       struct stat st;
       is_dir = ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
     }
     if (is_dir) children.push_back(std::move(path));
   }
-  ::closedir(d);
+  if (d->error()) return Error::from_errno(d->error(), "list `" + dir + "`");
   for (const auto& child : children) {
     auto below = subdirs_bottom_up(child);
     if (!below) return below;

@@ -5,6 +5,7 @@
 // kernel lacks is an error naming the key and the file, never a silent no-op.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,7 +27,7 @@ Result<void> write_cpu(const std::string& dir, const ResourceLimits& l);
 Result<void> write_blkio(const std::string& dir, const ResourceLimits& l);  // io.max, io.weight
 Result<void> write_hugetlb(const std::string& dir, const ResourceLimits& l);
 Result<void> write_devices(const std::string& dir, const ResourceLimits& l);
-Result<void> set_frozen(const std::string& dir, bool frozen);             // freezer.state
+Result<void> set_frozen(const std::string& dir, bool frozen, std::chrono::milliseconds timeout);  // freezer.state
 // Adds what this (v1) directory's files tell to `s` (fields already set are kept).
 Result<void> read_stats(const std::string& dir, Stats& s);
 }  // namespace v1
@@ -36,7 +37,7 @@ Result<void> write_memory(const std::string& dir, const ResourceLimits& l);
 Result<void> write_cpu(const std::string& dir, const ResourceLimits& l);
 Result<void> write_io(const std::string& dir, const ResourceLimits& l);
 Result<void> write_hugetlb(const std::string& dir, const ResourceLimits& l);
-Result<void> set_frozen(const std::string& dir, bool frozen);             // cgroup.freeze
+Result<void> set_frozen(const std::string& dir, bool frozen, std::chrono::milliseconds timeout);  // cgroup.freeze
 Result<void> read_stats(const std::string& dir, Stats& s);
 }  // namespace v2
 

@@ -16,6 +16,7 @@
 #include "config/security_config.hpp"
 
 #include "base/result.hpp"
+#include "ns/idmap.hpp"
 
 namespace cove::config {
 
@@ -57,13 +58,7 @@ struct AutoMounts {
   AutoMountMode cgroup = AutoMountMode::kRw;    // the container's own cgroup subtree; rw | ro | none
 };
 
-struct IdMapEntry {
-  uint32_t container_id = 0;
-  uint32_t host_id = 0;
-  uint32_t count = 0;
-
-  bool operator==(const IdMapEntry&) const = default;
-};
+using ns::IdMapEntry;  // `uid = CONTAINER HOST COUNT`, a type of ns/
 
 struct ContainerConfig {
   // [container]

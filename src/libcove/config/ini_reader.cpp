@@ -16,9 +16,9 @@
 //    every value is exactly one line.
 //  - Inline comments are only `;` after whitespace (INI_INLINE_COMMENT_PREFIXES). We strip
 //    both `;` and `#` after whitespace ourselves, so inih never sees a comment.
+#include "base/dir.hpp"
 #include "config/ini_reader.hpp"
 
-#include <dirent.h>
 #include <ini.h>
 #include <sys/stat.h>
 
@@ -204,17 +204,17 @@ class Reader {
   // sorted by name. A `*.conf` that is not a regular file (a FIFO, a device) is kept, so that
   // include_file() reports it instead of it being left out silently.
   static Result<std::vector<std::string>> conf_files(const std::string& dir) {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return Error::from_errno(errno, "open directory");
+    auto d = Dir::open(dir);
+    if (!d) return Error::from_errno(d.error().code(), "open directory");
     std::vector<std::string> names;
-    while (struct dirent* ent = ::readdir(d)) {
-      std::string name = ent->d_name;
+    for (const DirEntry& ent : *d) {
+      std::string name(ent.name);
       if (name.empty() || name.front() == '.' || name.size() <= 5 || name.substr(name.size() - 5) != ".conf")
         continue;
       struct stat st;
       if (::stat((dir + "/" + name).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) names.push_back(name);
     }
-    ::closedir(d);
+    if (d->error()) return Error::from_errno(d->error(), "read directory");
     std::sort(names.begin(), names.end());
     return names;
   }

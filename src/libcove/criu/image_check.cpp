@@ -1,6 +1,5 @@
 #include "criu/image_check.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "base/dir.hpp"
 #include "base/unique_fd.hpp"
 #include "criu/wire.hpp"
 
@@ -48,19 +48,14 @@ Result<std::string> read_image(int dir_fd, const std::string& name) {
 }
 
 Result<std::vector<std::string>> pagemap_names(int dir_fd) {
-  int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return Error::from_errno(errno, "dup image directory fd");
-  DIR* d = ::fdopendir(dup);
-  if (!d) {
-    ::close(dup);
-    return Error::from_errno(errno, "read image directory");
-  }
+  auto d = Dir::open_at(dir_fd);
+  if (!d) return Error::from_errno(d.error().code(), "read image directory");
   std::vector<std::string> out;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
+  for (const DirEntry& e : *d) {
+    std::string n(e.name);
     if (n.size() > 12 && n.compare(0, 8, "pagemap-") == 0 && n.compare(n.size() - 4, 4, ".img") == 0) out.push_back(n);
   }
-  ::closedir(d);
+  if (d->error()) return Error::from_errno(d->error(), "read image directory");
   std::sort(out.begin(), out.end());
   return out;
 }

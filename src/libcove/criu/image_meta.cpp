@@ -12,13 +12,13 @@ namespace cove::criu {
 using Json = nlohmann::json;
 
 namespace {
-Json idmap_json(const std::vector<config::IdMapEntry>& m) {
+Json idmap_json(const std::vector<ns::IdMapEntry>& m) {
   Json a = Json::array();
   for (const auto& e : m) a.push_back({e.container_id, e.host_id, e.count});
   return a;
 }
-std::vector<config::IdMapEntry> idmap_from(const Json& a) {
-  std::vector<config::IdMapEntry> out;
+std::vector<ns::IdMapEntry> idmap_from(const Json& a) {
+  std::vector<ns::IdMapEntry> out;
   if (!a.is_array()) return out;
   for (const auto& e : a)
     if (e.is_array() && e.size() == 3) out.push_back({e[0].get<uint32_t>(), e[1].get<uint32_t>(), e[2].get<uint32_t>()});

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "base/result.hpp"
-#include "config/container_config.hpp"
+#include "ns/idmap.hpp"
 #include "criu/stats.hpp"
 
 namespace cove::criu {
@@ -42,7 +42,7 @@ struct ImageMeta {
   std::string rootfs;      // at dump time
   std::string config_hash; // FNV-1a of the config text, informational
   bool privileged = false;
-  std::vector<config::IdMapEntry> uid_map, gid_map;
+  std::vector<ns::IdMapEntry> uid_map, gid_map;
   int console_pts = -1;    // pts index of /dev/console in the container's devpts
   std::vector<int> tty_pts;  // pts index of /dev/tty1..N
   std::vector<ExternalMount> mounts;

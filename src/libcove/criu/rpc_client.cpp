@@ -15,6 +15,7 @@
 #include "base/clock.hpp"
 #include "base/fd_passing.hpp"
 #include "base/fs.hpp"
+#include "base/log.hpp"
 #include "base/syscalls.hpp"
 
 #ifndef COVE_CRIU_PATH
@@ -91,9 +92,7 @@ Result<Client> Client::spawn(const SpawnOptions& opts) {
   UniqueFd ours(sv[0]), theirs(sv[1]);
   std::string criu = opts.criu_path.empty() ? find_criu() : opts.criu_path;
   std::string fd_arg = std::to_string(theirs.get());
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno(errno, "fork criu swrk");
-  if (pid == 0) {
+  auto child = process::spawn([&]() -> int {
     // The caller (the monitor) blocks signals for its signalfd and ignores SIGPIPE: CRIU must
     // start with neither, or it cannot wait for its helpers.
     sigset_t none;
@@ -107,8 +106,10 @@ Result<Client> Client::spawn(const SpawnOptions& opts) {
       ::dup2(null, 1);
       ::dup2(null, 2);
     }
-    ::fcntl(theirs.get(), F_SETFD, 0);
-    for (int fd : opts.keep_fds) ::fcntl(fd, F_SETFD, 0);
+    // Without its socket or an inherited fd CRIU cannot do the job: fail as a failed exec would.
+    if (::fcntl(theirs.get(), F_SETFD, 0) < 0) return 127;
+    for (int fd : opts.keep_fds)
+      if (::fcntl(fd, F_SETFD, 0) < 0) return 127;
     if (opts.in_child) opts.in_child();
     // GnuTLS (linked into CRIU for its TLS page server) initialises itself on every exec
     // unless told not to: 3-10 ms of each CRIU run here. cove asks CRIU for no TLS, and cove's
@@ -118,13 +119,12 @@ Result<Client> Client::spawn(const SpawnOptions& opts) {
     ::setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1);
     const char* argv[] = {criu.c_str(), "swrk", fd_arg.c_str(), nullptr};
     ::execv(argv[0], const_cast<char* const*>(argv));
-    ::_exit(127);
-  }
+    return 127;
+  });
+  if (!child) return std::move(child).error().context("start criu swrk");
   Client c;
   c.sock_ = std::move(ours);
-  c.pid_ = pid;
-  // Our child, not reaped before finish(): its pid cannot name another process meanwhile.
-  c.pidfd_.reset(sys::pidfd_open(pid, 0));
+  c.child_ = std::move(*child);
   return c;
 }
 
@@ -137,29 +137,26 @@ Client Client::over_socket(UniqueFd sock) {
 Client::~Client() { (void)finish(); }
 
 void Client::kill() {
-  if (pid_ <= 0) return;
+  if (!child_) return;
   killed_ = true;
-  if (pidfd_) (void)sys::pidfd_send_signal(pidfd_.get(), SIGKILL, nullptr, 0);
-  else ::kill(pid_, SIGKILL);  // kernels without pidfd_open (< 5.3): still unreaped, still ours
+  // ESRCH: it has exited meanwhile (a zombie until finish() reaps it); nothing else can fail.
+  if (auto r = child_.signal(SIGKILL); !r && r.error().code() != ESRCH)
+    log::warn("kill criu swrk: {}", r.error().message());
 }
 
 int Client::finish(int grace_ms) {
   sock_.reset();
-  if (pid_ <= 0) return 0;
-  if (grace_ms >= 0 && pidfd_) {
-    // A pidfd polls readable once its process has exited.
-    struct pollfd p = {pidfd_.get(), POLLIN, 0};
-    int n;
-    while ((n = ::poll(&p, 1, grace_ms)) < 0 && errno == EINTR) {
-    }
-    if (n == 0) kill();
+  if (!child_) return 0;
+  if (grace_ms >= 0 && child_.pidfd() >= 0) {
+    auto exited = child_.wait_exited(grace_ms);
+    if (!exited || !*exited) kill();
   }
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  auto status = child_.wait();
+  if (!status) {
+    log::warn("criu swrk: {}", status.error().message());
+    return 0;
   }
-  pid_ = 0;
-  pidfd_.reset();
-  return status;
+  return *status;
 }
 
 int Client::wait_ms(int timeout_ms) const {

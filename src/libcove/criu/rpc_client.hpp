@@ -18,6 +18,7 @@
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "process/child_process.hpp"
 // autoconf's -DVERSION="..." (there is no config.h) would rewrite the enum value `VERSION`;
 // cove's own code uses COVE_VERSION.
 #undef VERSION
@@ -49,14 +50,12 @@ class Client {
   static Client over_socket(UniqueFd sock);
 
   Client(Client&& o) noexcept
-      : sock_(std::move(o.sock_)), pid_(std::exchange(o.pid_, 0)), pidfd_(std::move(o.pidfd_)),
-        deadline_ms_(o.deadline_ms_), killed_(o.killed_) {}
+      : sock_(std::move(o.sock_)), child_(std::move(o.child_)), deadline_ms_(o.deadline_ms_), killed_(o.killed_) {}
   Client& operator=(Client&& o) noexcept {
     if (this != &o) {
       (void)finish();
       sock_ = std::move(o.sock_);
-      pid_ = std::exchange(o.pid_, 0);
-      pidfd_ = std::move(o.pidfd_);
+      child_ = std::move(o.child_);
       deadline_ms_ = o.deadline_ms_;
       killed_ = o.killed_;
     }
@@ -82,7 +81,7 @@ class Client {
   // `was_killed()`); CRIU exits by itself once the connection is closed, unless it hangs.
   int finish(int grace_ms = -1);
   bool was_killed() const { return killed_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
 
  private:
   Client() = default;
@@ -92,8 +91,7 @@ class Client {
   int wait_ms(int timeout_ms) const;
 
   UniqueFd sock_;
-  pid_t pid_ = 0;
-  UniqueFd pidfd_;
+  process::ChildProcess child_;  // criu swrk (none for over_socket)
   int64_t deadline_ms_ = 0;
   bool killed_ = false;
 };

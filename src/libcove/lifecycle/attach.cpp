@@ -23,6 +23,7 @@
 #include "base/scope_exit.hpp"
 #include "base/stdio_relay.hpp"
 #include "base/syscalls.hpp"
+#include "process/child_process.hpp"
 #include "rootfs/dev.hpp"
 #include "security/exec_restrictions.hpp"
 
@@ -35,12 +36,6 @@ extern char** environ;
 namespace cove::lifecycle {
 
 namespace {
-
-int exit_code(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
-}
 
 std::vector<std::string> attach_env(const AttachRequest& req) {
   std::vector<std::string> env;
@@ -118,8 +113,9 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   // Signals from the caller's terminal reach the command through cove-attach.
   if (::setsid() < 0) fail(Error::from_errno(errno, "new session"));
   if (slave) {
-    ::ioctl(slave.get(), TIOCSCTTY, 0);
-    for (int i = 0; i < 3; ++i) ::dup2(slave.get(), i);
+    if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) fail(Error::from_errno(errno, "make the pty the controlling terminal"));
+    for (int i = 0; i < 3; ++i)
+      if (::dup2(slave.get(), i) < 0) fail(Error::from_errno(errno, "give the command the pty as stdio"));
     slave.reset();
   }
   if (::chdir(req.cwd.c_str()) < 0) ::chdir("/");
@@ -175,20 +171,16 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
     if (auto r = send_with_fds(kSockFd, "P", {pair->first.get()}); !r) fail(r.error());
   }
   // A new pid namespace only applies to children: fork once more.
-  pid_t pid = ::fork();
-  if (pid < 0) fail(Error::from_errno(errno, "fork inside container"));
-  if (pid == 0) exec_command(rs, req, restr, std::move(slave));
+  auto command = process::spawn([&]() -> int { exec_command(rs, req, restr, std::move(slave)); });
+  if (!command) fail(std::move(command).error().context("start the command inside the container"));
   slave.reset();
   // cove-attach forwards its signals to the command through this pidfd (pid numbers differ
   // inside; a pidfd also survives pid reuse).
-  UniqueFd child(sys::pidfd_open(pid, 0));
-  (void)send_with_fds(kSockFd, "C", child ? std::vector<int>{child.get()} : std::vector<int>{});
-  child.reset();
+  int pidfd_to_send = command->pidfd();
+  (void)send_with_fds(kSockFd, "C", pidfd_to_send >= 0 ? std::vector<int>{pidfd_to_send} : std::vector<int>{});
   ::close(kSockFd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  ::_exit(exit_code(status));
+  auto status = command->wait();
+  ::_exit(status ? process::exit_code_of(*status) : 1);
 }
 
 // The signals cove-attach passes on to the command when it runs without a pty (with a pty the
@@ -331,12 +323,11 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::from_errno(errno, "socketpair");
   UniqueFd ours(sv[0]), theirs(sv[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno(errno, "fork");
-  if (pid == 0) {
+  auto entering = process::spawn([&]() -> int {
     ours.reset();
     enter_and_run(rs, req, restrictions, relay, pidfd.get(), theirs.get(), want_pty);
-  }
+  });
+  if (!entering) return std::move(entering).error();
   relay.close_child_ends();
   theirs.reset();
   // Set-up messages: the pty master ('P', with a pty), then the command's pidfd ('C'); or a
@@ -346,11 +337,8 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   for (;;) {
     auto m = recv_with_fds(ours.get(), 4096);
     if (!m || m->eof || m->data.empty()) break;
-    if (m->data[0] == 'E') {
-      int st;
-      ::waitpid(pid, &st, 0);
-      return parse_failure(m->data.substr(1));
-    }
+    // `entering` exits (126) right after an 'E'; reaped when it goes out of scope.
+    if (m->data[0] == 'E') return parse_failure(m->data.substr(1));
     if (m->data[0] == 'P' && !m->fds.empty()) master = std::move(m->fds[0]);
     if (m->data[0] == 'C') {
       if (!m->fds.empty()) command = std::move(m->fds[0]);
@@ -361,14 +349,18 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   if (master) proxied = proxy_terminal(master.get(), -1, -1);
   // Until the process that entered ends: the relay copied, our signals passed on to the
   // command (pid numbers differ inside; its pidfd survives pid reuse).
-  int status = relay.run_until_exit(pid, sigfd.get(), [&](const struct signalfd_siginfo& si) {
-    if (command) sys::pidfd_send_signal(command.get(), int(si.ssi_signo), nullptr, 0);
+  relay.copy_until_exit(entering->pidfd(), sigfd.get(), [&](const struct signalfd_siginfo& si) {
+    // ESRCH: the command has just ended; the signal has no one left to reach.
+    if (command) (void)sys::pidfd_send_signal(command.get(), int(si.ssi_signo), nullptr, 0);
   });
+  auto waited = entering->wait();
+  if (!waited) return std::move(waited).error();
+  int status = *waited;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 126) {
     auto f = read_failure(ours.get());
     if (f && !f->empty()) return parse_failure(*f);
   }
-  return exit_code(status);
+  return process::exit_code_of(status);
 }
 
 }  // namespace cove::lifecycle

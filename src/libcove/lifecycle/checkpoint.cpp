@@ -23,6 +23,7 @@
 #include "criu/image_check.hpp"
 #include "criu/tty_info.hpp"
 #include "lifecycle/checkpoint_common.hpp"
+#include "lifecycle/dump_freeze.hpp"
 #include "lifecycle/proc_scan.hpp"
 
 #ifndef COVE_VERSION
@@ -329,11 +330,12 @@ Result<void> find_outside_pipes(Dump& d) {
 
 // CRIU's own freeze checks the freezer every 100 ms, and a v1 freezer still says FREEZING right
 // after the write: every dump of a running container waited 100 ms. Frozen here with a fine
-// poll, the cgroup reaches CRIU frozen and CRIU goes straight to seizing the tasks.
-Result<void> freeze_for_dump(Dump& d) {
-  if (d.live->freeze_cgroup.empty() || d.was_frozen) return {};
-  COVE_TRY(d.t.cgroups->set_frozen(true));
-  d.live->frozen_for_dump = d.frozen_for_dump = true;
+// poll, the cgroup reaches CRIU frozen and CRIU goes straight to seizing the tasks. Frozen with
+// no vfork in progress: CRIU cannot seize a parent inside vfork() (dump_freeze.hpp).
+Result<void> freeze_the_tree(Dump& d) {
+  if (d.live->freeze_cgroup.empty()) return {};
+  COVE_TRY(freeze_for_dump(*d.t.cgroups, d.was_frozen));
+  if (!d.was_frozen) d.live->frozen_for_dump = d.frozen_for_dump = true;
   return {};
 }
 
@@ -381,7 +383,7 @@ constexpr Step<Dump> kCheckpointSteps[] = {
 constexpr Step<Dump> kBeforeDump[] = {
     {"end the tty sessions", end_tty_sessions_for_stock_criu, nullptr, give_ttys_back},  // at the very end
     {"find the pipes shared with outside", find_outside_pipes},
-    {"freeze for the dump", freeze_for_dump},
+    {"freeze for the dump", freeze_the_tree},
     {"read the network interfaces", read_interfaces},
 };
 

@@ -1,7 +1,5 @@
 #include "lifecycle/start_sequence.hpp"
 
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/fs.hpp"
@@ -11,6 +9,7 @@
 #include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
 #include "ns/locked_mounts.hpp"
+#include "process/child_process.hpp"
 #include "rootfs/ownership_shift.hpp"
 #include "security/lsm/lsm.hpp"
 
@@ -31,17 +30,6 @@ Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid) {
 }
 
 namespace {
-
-// Kills and reaps the child unless released. Until reaped, the pid cannot be reused.
-struct ChildGuard {
-  pid_t pid = 0;
-  ~ChildGuard() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, __WALL);
-    }
-  }
-};
 
 // The rootfs of an unprivileged container: an idmapped clone handed to the child, or (mode
 // `shift`, or `auto` on a filesystem that cannot be idmapped) no fd: the child then binds the
@@ -98,22 +86,17 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   if (!chan) return std::move(chan).error();
   auto& [parent, child] = *chan;
 
-  int pidfd = -1;
-  struct clone_args args = {};
-  args.flags = plan.clone_flags | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-  args.exit_signal = SIGCHLD;
-  pid_t pid = sys::clone3(&args, sizeof args);
-  if (pid < 0) return Error::from_errno(errno, "clone3 into new namespaces");
-  if (pid == 0) {
-    parent.close();
-    run_child(plan, std::move(child));  // never returns
-  }
+  // Killed and reaped on any error below, until the monitor takes it over.
+  auto spawned = process::spawn(
+      [&]() -> int {
+        parent.close();
+        run_child(plan, std::move(child));  // never returns
+      },
+      process::SpawnOptions{plan.clone_flags});
+  if (!spawned) return std::move(spawned).error();
+  process::ChildProcess& init_child = *spawned;
   child.close();
-  ChildGuard guard{pid};
-  InitProcess init;
-  init.pid = pid;
-  init.pidfd.reset(pidfd);
+  pid_t pid = init_child.pid();
 
   if (auto r = parent.expect(Phase::kChildStarted); !r) return std::move(r).error();
   UniqueFd rootfs_tree;
@@ -126,7 +109,7 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   // its root cannot unmount the masks or mount an unmasked proc or sysfs.
   UniqueFd locked_ns;
   if (plan.userns) {
-    auto ns = ns::locked_copy_of_mount_ns(init.pidfd.get());
+    auto ns = ns::locked_copy_of_mount_ns(init_child.pidfd());
     if (!ns) return std::move(ns).error();
     locked_ns = std::move(*ns);
   }
@@ -137,11 +120,15 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   auto masters = parent.expect(Phase::kDevReady);
   if (!masters) return std::move(masters).error();
   if (masters->empty()) return Error(EPROTO, "setup protocol: `dev-ready` carried no console");
+  InitProcess init;
   init.console_master = std::move((*masters)[0]);
   for (size_t i = 1; i < masters->size(); ++i) init.tty_masters.push_back(std::move((*masters)[i]));
   if (auto r = parent.send(Phase::kGo); !r) return std::move(r).error();
   if (auto r = parent.wait_exec(); !r) return std::move(r).error();
-  guard.pid = 0;  // running: the monitor owns it now
+  // Running: the monitor owns it now.
+  auto released = init_child.release();
+  init.pid = released.pid;
+  init.pidfd = std::move(released.pidfd);
   return init;
 }
 

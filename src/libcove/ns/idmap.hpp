@@ -6,15 +6,24 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/result.hpp"
-#include "config/container_config.hpp"
 
 namespace cove::ns {
 
-using config::IdMapEntry;
+// One line of a uid_map or gid_map: `count` ids from `container_id` inside the user namespace
+// map to `count` ids from `host_id` outside. config/ parses these from `[idmap]`; ns/, rootfs/
+// and criu/ take them from here, so that none of them depends on config/.
+struct IdMapEntry {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t count = 0;
+
+  bool operator==(const IdMapEntry&) const = default;
+};
 
 // "0 1000000 65536\n..." as the kernel wants it.
 std::string format_idmap(const std::vector<IdMapEntry>& map);

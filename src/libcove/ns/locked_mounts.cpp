@@ -2,14 +2,14 @@
 
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
+
+#include "process/child_process.hpp"
 
 namespace cove::ns {
 
@@ -22,6 +22,7 @@ struct Report {
 };
 
 const char* const kSteps[] = {
+    "make the helper non-dumpable",
     "enter the container's mount namespace",
     "copy it into a namespace owned by the host user namespace",
     "enter the container's user namespace",
@@ -38,12 +39,12 @@ const char* const kSteps[] = {
   };
   // Like every process of ours that enters a container's namespaces: nothing there may ptrace
   // it (it holds the monitor's fds). The parent's open of our /proc/PID/ns/mnt is root's.
-  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  step(0, ::setns(pidfd, CLONE_NEWNS) == 0);
-  step(1, ::unshare(CLONE_NEWNS) == 0);
-  step(2, ::setns(pidfd, CLONE_NEWUSER) == 0);
-  step(3, ::unshare(CLONE_NEWNS) == 0);
-  rep = {0, 4};
+  step(0, ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0);
+  step(1, ::setns(pidfd, CLONE_NEWNS) == 0);
+  step(2, ::unshare(CLONE_NEWNS) == 0);
+  step(3, ::setns(pidfd, CLONE_NEWUSER) == 0);
+  step(4, ::unshare(CLONE_NEWNS) == 0);
+  rep = {0, 5};
   (void)!::write(sock, &rep, sizeof rep);
   // Stay until the parent has opened our namespace (it closes its end then).
   char c;
@@ -59,36 +60,28 @@ Result<UniqueFd> locked_copy_of_mount_ns(int pidfd) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return Error::from_errno(errno, "socketpair for the mount-locking helper");
   UniqueFd mine(sv[0]), theirs(sv[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno(errno, "fork the mount-locking helper");
-  if (pid == 0) {
+  auto helper = process::spawn([&]() -> int {
     mine.reset();
     helper_main(pidfd, theirs.get());
-  }
+  });
+  if (!helper) return std::move(helper).error().context("start the mount-locking helper");
   theirs.reset();
-  auto reap = [pid] {
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  };
+  // `helper` is reaped on every return below (killed first if still there: once it has
+  // reported, or its namespace has been opened, it has nothing left to do).
   Report rep;
   ssize_t n;
   do n = ::read(mine.get(), &rep, sizeof rep);
   while (n < 0 && errno == EINTR);
   if (n != sizeof rep) {
     int err = n < 0 ? errno : EPROTO;
-    ::kill(pid, SIGKILL);
-    reap();
     return Error(err, "mount-locking helper ended without a report");
   }
   if (rep.err != 0) {
-    reap();
     return Error::from_errno(rep.err, std::string("lock the container's mounts: ") + kSteps[rep.step]);
   }
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/mnt";
+  std::string path = "/proc/" + std::to_string(helper->pid()) + "/ns/mnt";
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   int err = errno;
-  mine.reset();  // lets the helper exit
-  reap();
   if (!ns) return Error::from_errno(err, "open `" + path + "`");
   return ns;
 }

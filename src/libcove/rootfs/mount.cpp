@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utility>
+
+#include "base/log.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
 
@@ -79,8 +82,44 @@ Result<void> mount_in_root(int rootfd, const std::string& source, const std::str
   return do_mount(source, fd_path(fd->get()), fstype, flags, data, "/" + clean_rel(rel));
 }
 
+MountGuard::MountGuard(UniqueFd root) : path_(fd_path(root.get())), root_(std::move(root)) {}
+
+MountGuard::MountGuard(MountGuard&& o) noexcept : path_(std::exchange(o.path_, {})), root_(std::move(o.root_)) {}
+
+MountGuard& MountGuard::operator=(MountGuard&& o) noexcept {
+  if (this != &o) {
+    if (armed()) (void)unmount();
+    path_ = std::exchange(o.path_, {});
+    root_ = std::move(o.root_);
+  }
+  return *this;
+}
+
+MountGuard::~MountGuard() {
+  if (!armed()) return;
+  int saved = errno;
+  if (auto r = unmount(); !r) log::warn("undo a mount: {}", r.error().message());
+  errno = saved;
+}
+
+void MountGuard::commit() {
+  path_.clear();
+  root_.reset();
+}
+
+Result<void> MountGuard::unmount() {
+  if (!armed()) return {};
+  std::string path = std::exchange(path_, {});
+  int r = ::umount2(path.c_str(), MNT_DETACH);
+  int err = errno;
+  root_.reset();
+  if (r < 0) return Error::from_errno(err, "unmount `" + path + "`");
+  return {};
+}
+
 namespace {
-// After a bind: the mount flags the bind itself cannot set, by a bind remount.
+// After a bind: the mount flags the bind itself cannot set, by a bind remount. The bind is
+// undone if the remount fails (it would otherwise stay, without its flags).
 Result<void> apply_bind_flags(int rootfd, const std::string& rel, unsigned long flags) {
   unsigned long extra = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
                                  MS_RELATIME | MS_STRICTATIME);
@@ -88,8 +127,11 @@ Result<void> apply_bind_flags(int rootfd, const std::string& rel, unsigned long 
   // Re-open: an fd opened before the bind still names the directory underneath it.
   auto top = open_in_root(rootfd, rel, Create::kNone);
   if (!top) return std::move(top).error();
-  if (::mount(nullptr, fd_path(top->get()).c_str(), nullptr, MS_BIND | MS_REMOUNT | extra, nullptr) < 0)
+  std::string target = fd_path(top->get());
+  MountGuard bind(std::move(*top));
+  if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | extra, nullptr) < 0)
     return Error::from_errno(errno, "remount `/" + clean_rel(rel) + "` with its options");
+  bind.commit();
   return {};
 }
 }  // namespace
@@ -128,9 +170,12 @@ Result<void> make_readonly_in_root(int rootfd, const std::string& rel) {
     return Error::from_errno(errno, "bind `" + shown + "` on itself");
   auto top = open_in_root(rootfd, rel, Create::kNone);
   if (!top) return std::move(top).error();
-  if (::mount(nullptr, fd_path(top->get()).c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
-                                                              MS_NOEXEC, nullptr) < 0)
+  std::string target = fd_path(top->get());
+  MountGuard bind(std::move(*top));  // a writable bind must not stay if the remount fails
+  if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              nullptr) < 0)
     return Error::from_errno(errno, "remount `" + shown + "` read-only");
+  bind.commit();
   return {};
 }
 

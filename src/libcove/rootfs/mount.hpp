@@ -1,4 +1,5 @@
-// Mount helpers for building a container's root inside its own mount namespace.
+// Mount helpers for building a container's root inside its own mount namespace, and
+// MountGuard, which undoes a mount on an error path.
 // Targets inside the rootfs are resolved through a rootfs dirfd with
 // openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so a symlink planted in the rootfs
 // cannot redirect a mount to a host path; the mount then goes to /proc/self/fd/N.
@@ -10,6 +11,33 @@
 #include "base/unique_fd.hpp"
 
 namespace cove::rootfs {
+
+// Unmounts (MNT_DETACH) what is mounted on its target when destroyed, unless `commit()`ed: a
+// sequence of mounts that fails half-way leaves none of them behind. The target is a path, or
+// an fd opened on the mount's root (an O_PATH fd from open_in_root after the mount), unmounted
+// through /proc/self/fd/N so that nothing in the rootfs can redirect the unmount.
+class MountGuard {
+ public:
+  MountGuard() = default;
+  explicit MountGuard(std::string path) : path_(std::move(path)) {}
+  explicit MountGuard(UniqueFd root);
+  MountGuard(MountGuard&& o) noexcept;
+  MountGuard& operator=(MountGuard&& o) noexcept;
+  MountGuard(const MountGuard&) = delete;
+  MountGuard& operator=(const MountGuard&) = delete;
+  // Unmounts a mount not committed; a failure is logged (a destructor cannot return it).
+  ~MountGuard();
+
+  bool armed() const { return !path_.empty(); }
+  // Keeps the mount: the guard does nothing any more.
+  void commit();
+  // Unmounts now and reports the result.
+  Result<void> unmount();
+
+ private:
+  std::string path_;  // what umount2 is given ("" once committed or unmounted)
+  UniqueFd root_;     // keeps /proc/self/fd/N valid when the target is an fd
+};
 
 enum class Create { kNone, kDir, kFile };
 

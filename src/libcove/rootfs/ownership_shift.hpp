@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "base/result.hpp"
-#include "config/container_config.hpp"
+#include "ns/idmap.hpp"
 
 namespace cove::rootfs {
 
-using config::IdMapEntry;
+using ns::IdMapEntry;
 
 struct ShiftRecord {
   std::vector<IdMapEntry> uid_map, gid_map;

@@ -5,6 +5,7 @@
 
 #include "base/signals.hpp"
 #include "paths.hpp"
+#include "process/child_process.hpp"
 
 #ifndef COVE_TEMPLATEDIR
 #define COVE_TEMPLATEDIR "/usr/local/share/cove/templates"
@@ -29,15 +30,14 @@ Result<void> run_template(const TemplateRun& run) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno(errno, "fork for template");
-  if (pid == 0) {
+  auto child = process::spawn([&] {
     ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+    return 127;
+  });
+  if (!child) return std::move(child).error().context("run template `" + run.executable + "`");
+  auto waited = child->wait();
+  if (!waited) return std::move(waited).error().context("run template `" + run.executable + "`");
+  int status = *waited;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
   if (WIFEXITED(status))
     return Error(EIO, "template `" + run.executable + "` exited with status " + std::to_string(WEXITSTATUS(status)));

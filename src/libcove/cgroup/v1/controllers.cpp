@@ -101,10 +101,10 @@ Result<void> write_devices(const std::string& dir, const ResourceLimits& l) {
 }
 
 // FREEZING is transient: poll until the state settles (the kernel retries the freeze itself).
-Result<void> set_frozen(const std::string& dir, bool frozen) {
+Result<void> set_frozen(const std::string& dir, bool frozen, std::chrono::milliseconds timeout) {
   const char* want = frozen ? "FROZEN" : "THAWED";
   COVE_TRY(write_control(dir, "freezer.state", want, frozen ? "freeze" : "thaw"));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto s = read_file(dir + "/freezer.state");
     if (!s) return std::move(s).error().context("read freezer state");

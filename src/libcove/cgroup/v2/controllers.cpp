@@ -57,9 +57,9 @@ Result<void> write_hugetlb(const std::string& dir, const ResourceLimits& l) {
 }
 
 // cgroup.freeze is asynchronous: `frozen 1` in cgroup.events says when every task stopped.
-Result<void> set_frozen(const std::string& dir, bool frozen) {
+Result<void> set_frozen(const std::string& dir, bool frozen, std::chrono::milliseconds timeout) {
   COVE_TRY(write_control(dir, "cgroup.freeze", frozen ? "1" : "0", frozen ? "freeze" : "thaw"));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto v = keyed(dir + "/cgroup.events", "frozen");
     if (v && *v == (frozen ? 1u : 0u)) return {};

@@ -8,6 +8,7 @@
 
 #include "base/fs.hpp"
 #include "paths.hpp"
+#include "process/child_process.hpp"
 #include "security/lsm/lsm.hpp"
 
 #ifndef COVE_CONFDIR
@@ -24,16 +25,15 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 // `mode` is -r (load or replace) or -R (remove).
 Result<void> run_parser(const char* mode, const std::string& file) {
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno(errno, "fork apparmor_parser");
-  if (pid == 0) {
+  auto child = process::spawn([&] {
     const char* argv[] = {"apparmor_parser", mode, "-K", file.c_str(), nullptr};
     ::execvp("apparmor_parser", const_cast<char**>(argv));
-    ::_exit(127);
-  }
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
+    return 127;
+  });
+  if (!child) return std::move(child).error().context("run apparmor_parser");
+  auto waited = child->wait();
+  if (!waited) return std::move(waited).error().context("run apparmor_parser");
+  int st = *waited;
   if (WIFEXITED(st) && WEXITSTATUS(st) == 127) return Error(ENOENT, "apparmor_parser not found (package apparmor)");
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
     return Error(EIO, std::string("apparmor_parser ") + mode + " `" + file + "` failed (status " + std::to_string(WEXITSTATUS(st)) + ")");

@@ -1,0 +1,96 @@
+// freeze_for_dump: the freeze that CRIU's seize can work with (see dump_freeze.hpp).
+#include "lifecycle/dump_freeze.hpp"
+
+#include <linux/kcmp.h>
+
+#include <thread>
+#include <unordered_set>
+
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+#include "base/syscalls.hpp"
+
+namespace cove::lifecycle {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+std::string proc_path(pid_t pid, const char* file) { return "/proc/" + std::to_string(pid) + "/" + file; }
+
+// The fourth field of /proc/PID/stat, after the parenthesised command (which may hold spaces).
+std::optional<pid_t> parent_of(pid_t pid) {
+  auto text = read_file(proc_path(pid, "stat"));
+  if (!text) return std::nullopt;
+  auto close = text->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  auto fields = split_ws(std::string_view(*text).substr(close + 1));
+  if (fields.size() < 2) return std::nullopt;
+  auto ppid = parse_uint(fields[1]);
+  if (!ppid) return std::nullopt;
+  return static_cast<pid_t>(*ppid);
+}
+
+std::string command_of(pid_t pid) {
+  auto text = read_file(proc_path(pid, "comm"));
+  return text ? std::string(trim(*text)) : std::string("?");
+}
+
+std::string describe(const VforkInProgress& v, std::chrono::milliseconds budget) {
+  return "process " + std::to_string(v.parent) + " (`" + command_of(v.parent) + "`) is inside vfork(): its child " +
+         std::to_string(v.child) + " (`" + command_of(v.child) + "`) has not called exec for " +
+         std::to_string(budget.count()) + " ms, and CRIU cannot seize the parent until it does; try again, or end it";
+}
+
+// Polls the thawed container until no vfork is in progress, or the deadline passes.
+bool wait_for_vforks_to_end(const cgroup::ContainerCgroups& cgs, Clock::time_point deadline) {
+  while (find_vfork_in_progress(cgs.payload_pids())) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+// Freezes (a v1 freezer stays FREEZING while a vfork holds it: polled in short slices), then
+// returns the vfork in progress that keeps the frozen tree from being seized, if any.
+Result<std::optional<VforkInProgress>> freeze_once(cgroup::ContainerCgroups& cgs) {
+  auto deadline = Clock::now() + 10s;
+  for (;;) {
+    auto frozen = cgs.set_frozen(true, 100ms);
+    if (frozen) break;
+    if (frozen.error().code() != ETIMEDOUT || Clock::now() > deadline) return std::move(frozen).error();
+    if (auto busy = find_vfork_in_progress(cgs.payload_pids())) return busy;
+  }
+  return find_vfork_in_progress(cgs.payload_pids());
+}
+
+}  // namespace
+
+std::optional<VforkInProgress> find_vfork_in_progress(const std::vector<pid_t>& pids) {
+  std::unordered_set<pid_t> members(pids.begin(), pids.end());
+  for (pid_t pid : pids) {
+    auto parent = parent_of(pid);
+    if (!parent || !members.count(*parent)) continue;
+    if (sys::kcmp(pid, *parent, KCMP_VM, 0, 0) == 0) return VforkInProgress{*parent, pid};
+  }
+  return std::nullopt;
+}
+
+Result<void> freeze_for_dump(cgroup::ContainerCgroups& cgs, bool was_frozen, std::chrono::milliseconds budget) {
+  auto deadline = Clock::now() + budget;
+  for (;;) {
+    auto busy = freeze_once(cgs);
+    if (!busy) return std::move(busy).error();
+    if (!*busy) return {};
+    // Thawed, the child reaches its exec (or exit) and the parent returns from vfork().
+    if (auto r = cgs.set_frozen(false); !r) return std::move(r).error().context("thaw for a vfork to end");
+    if (!wait_for_vforks_to_end(cgs, deadline)) {
+      Error e(EBUSY, describe(**busy, budget));
+      if (was_frozen)
+        if (auto r = cgs.set_frozen(true); !r) return std::move(r).error().context(e.message());
+      return e;
+    }
+  }
+}
+
+}  // namespace cove::lifecycle

@@ -1,0 +1,36 @@
+// Freezing a container for a dump so that CRIU can seize every task in it.
+// A process between vfork() and its child's execve/_exit sleeps in the kernel, killable only,
+// until the child is done. CRIU's seize cannot stop such a parent while it holds the child, so a
+// dump that meets one waits for CRIU's timeout (10 s) and fails with "Unseizable non-zombie ...
+// state D"; on a v1 freezer the pair cannot even finish freezing (it stays FREEZING). The window
+// is microseconds long in busybox init, shells and posix_spawn, so the freeze for a dump is
+// retried around it, and a vfork that does not end is a clear error. Called by checkpoint.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+#include "base/result.hpp"
+#include "cgroup/cgroup.hpp"
+
+namespace cove::lifecycle {
+
+struct VforkInProgress {
+  pid_t parent = 0;
+  pid_t child = 0;
+};
+
+// A process of `pids` whose child (also in `pids`) shares its memory: a vfork (or a CLONE_VM
+// clone) that has not exec'd yet. Works on frozen tasks.
+std::optional<VforkInProgress> find_vfork_in_progress(const std::vector<pid_t>& pids);
+
+// Freezes the payload cgroup with no vfork in progress inside, thawing and waiting for the
+// window to end as needed, for at most `budget`. EBUSY naming the processes when it does not
+// end; the cgroup is then left thawed if it was thawed before, frozen if it was frozen.
+Result<void> freeze_for_dump(cgroup::ContainerCgroups& cgs, bool was_frozen,
+                             std::chrono::milliseconds budget = std::chrono::seconds(3));
+
+}  // namespace cove::lifecycle

@@ -1,0 +1,125 @@
+#include "process/child_process.hpp"
+
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "base/syscalls.hpp"
+
+namespace cove::process {
+
+ChildProcess ChildProcess::adopt(pid_t pid) { return ChildProcess(pid, UniqueFd(sys::pidfd_open(pid, 0))); }
+
+ChildProcess::ChildProcess(ChildProcess&& o) noexcept : pid_(std::exchange(o.pid_, 0)), pidfd_(std::move(o.pidfd_)) {}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
+  if (this != &o) {
+    if (owns()) kill_and_reap();
+    pid_ = std::exchange(o.pid_, 0);
+    pidfd_ = std::move(o.pidfd_);
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() {
+  if (!owns()) return;
+  int saved = errno;
+  kill_and_reap();
+  errno = saved;
+}
+
+Result<void> ChildProcess::signal(int sig) const {
+  if (!owns()) return Error(ESRCH, "signal a child process: none owned");
+  // Without a pidfd (kernel < 5.3) the pid is still safe: an unreaped child's pid is not reused.
+  int r = pidfd_ ? sys::pidfd_send_signal(pidfd_.get(), sig, nullptr, 0) : ::kill(pid_, sig);
+  if (r < 0) return Error::from_errno(errno, "signal child " + std::to_string(pid_));
+  return {};
+}
+
+Result<int> ChildProcess::wait() {
+  if (!owns()) return Error(ECHILD, "wait for a child process: none owned");
+  int status = 0;
+  // __WALL: also a child whose exit signal is not SIGCHLD (clone3 children).
+  while (::waitpid(pid_, &status, __WALL) < 0) {
+    if (errno == EINTR) continue;
+    int err = errno;
+    pid_ = 0;
+    pidfd_.reset();
+    return Error::from_errno(err, "wait for child");
+  }
+  pid_ = 0;
+  pidfd_.reset();
+  return status;
+}
+
+Result<bool> ChildProcess::wait_exited(int timeout_ms) const {
+  if (!owns()) return true;
+  if (!pidfd_) return Error(ENOSYS, "wait for a child with a timeout: no pidfd");
+  // A pidfd polls readable once its process has exited.
+  struct pollfd p = {pidfd_.get(), POLLIN, 0};
+  int n;
+  while ((n = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return Error::from_errno(errno, "poll child pidfd");
+  return n > 0;
+}
+
+int ChildProcess::kill_and_reap() {
+  if (!owns()) return 0;
+  (void)signal(SIGKILL);  // ESRCH: already exited, reaped just below
+  auto status = wait();
+  return status ? *status : 0;
+}
+
+ChildProcess::Released ChildProcess::release() {
+  Released r;
+  r.pid = std::exchange(pid_, 0);
+  r.pidfd = std::move(pidfd_);
+  return r;
+}
+
+namespace {
+
+[[noreturn]] void run_child(const std::function<int()>& child_main) {
+  int code = 127;
+  try {
+    code = child_main();
+  } catch (...) {
+    // No exception crosses a fork: the child ends here.
+  }
+  ::_exit(code);
+}
+
+}  // namespace
+
+Result<ChildProcess> spawn(const std::function<int()>& child_main, const SpawnOptions& opts) {
+  if (opts.clone_flags == 0) {
+    pid_t pid = ::fork();
+    if (pid < 0) return Error::from_errno(errno, "fork");
+    if (pid == 0) run_child(child_main);
+    // Our child, not yet reaped: pidfd_open cannot name another process.
+    return ChildProcess::adopt(pid);
+  }
+  int pidfd = -1;
+  struct clone_args args = {};
+  args.flags = opts.clone_flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  pid_t pid = sys::clone3(&args, sizeof args);
+  if (pid < 0) return Error::from_errno(errno, "clone3 into new namespaces");
+  if (pid == 0) run_child(child_main);
+  return ChildProcess(pid, UniqueFd(pidfd));
+}
+
+int exit_code_of(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace cove::process

@@ -1,0 +1,88 @@
+// rootfs::MountGuard: a mount is undone on destruction unless committed. Run in a child with a
+// user and mount namespace of its own (no root needed, nothing reaches the host).
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+
+#include "process/child_process.hpp"
+#include "rootfs/mount.hpp"
+#include "support.hpp"
+
+namespace cove::rootfs {
+namespace {
+
+bool is_tmpfs(const std::string& path) {
+  struct statfs s;
+  return ::statfs(path.c_str(), &s) == 0 && s.f_type == TMPFS_MAGIC;
+}
+
+// Runs `body` in a new user + mount namespace; returns its exit code (0: passed), or skips.
+int in_private_mount_ns(const std::function<int()>& body) {
+  auto child = process::spawn(
+      [&] {
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) return 90;
+        return body();
+      },
+      process::SpawnOptions{CLONE_NEWUSER | CLONE_NEWNS});
+  if (!child) return -1;
+  auto st = child->wait();
+  return st ? process::exit_code_of(*st) : -2;
+}
+
+TEST(MountGuard, UnmountsWhenDestroyed) {
+  test::TempDir tmp;
+  const std::string dir = tmp.path();
+  int code = in_private_mount_ns([&] {
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, nullptr) < 0) return 91;
+    {
+      MountGuard guard(dir);
+      if (!is_tmpfs(dir)) return 1;
+    }
+    return is_tmpfs(dir) ? 2 : 0;
+  });
+  if (code < 0) GTEST_SKIP() << "no user namespaces here";
+  EXPECT_EQ(code, 0) << "1: not mounted, 2: still mounted after the guard, 9x: set-up failed";
+}
+
+TEST(MountGuard, CommitKeepsTheMount) {
+  test::TempDir tmp;
+  const std::string dir = tmp.path();
+  int code = in_private_mount_ns([&] {
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, nullptr) < 0) return 91;
+    {
+      MountGuard guard(dir);
+      guard.commit();
+    }
+    return is_tmpfs(dir) ? 0 : 1;
+  });
+  if (code < 0) GTEST_SKIP() << "no user namespaces here";
+  EXPECT_EQ(code, 0);
+}
+
+TEST(MountGuard, UnmountsThroughAnFdOnTheMountRoot) {
+  test::TempDir tmp;
+  const std::string dir = tmp.path();
+  int code = in_private_mount_ns([&] {
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, nullptr) < 0) return 91;
+    {
+      MountGuard guard(UniqueFd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)));
+      if (!guard.unmount()) return 1;
+      if (guard.armed()) return 2;
+    }
+    return is_tmpfs(dir) ? 3 : 0;
+  });
+  if (code < 0) GTEST_SKIP() << "no user namespaces here";
+  EXPECT_EQ(code, 0);
+}
+
+TEST(MountGuard, UnmountReportsAFailure) {
+  test::TempDir tmp;
+  MountGuard guard(tmp.path());  // nothing mounted there
+  EXPECT_ERROR_CONTAINS(guard.unmount(), "unmount `" + tmp.path() + "`");
+  EXPECT_FALSE(guard.armed());
+}
+
+}  // namespace
+}  // namespace cove::rootfs
