@@ -1,4 +1,4 @@
-// The entry names of a directory, "." and ".." left out, in readdir order.
+// The entry names of a directory, "." and ".." left out, in readdir order (base/dir for more).
 #pragma once
 
 #include <string>
