@@ -20,6 +20,7 @@
 #include "base/sealed_exec.hpp"
 #include "base/stdio_relay.hpp"
 #include "base/syscalls.hpp"
+#include "base/wire_error.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/ini_reader.hpp"
 #include "config/load.hpp"
@@ -384,11 +385,7 @@ Result<int> Container::start(const StartOptions& opts) {
     if (n > 0) msg.append(buf, static_cast<size_t>(n));
   if (msg.rfind("ok", 0) == 0) return 0;
   if (msg.rfind("error ", 0) == 0) {
-    msg = msg.substr(6);
-    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    auto sp = msg.find(' ');
-    int code = std::atoi(msg.substr(0, sp).c_str());
-    return Error(code ? code : EIO, sp == std::string::npos ? msg : msg.substr(sp + 1));
+    return decode_error(msg.substr(6));
   }
   return Error(EIO, fmt::format("monitor `{}` exited during start; see its log", args[0]));
 }

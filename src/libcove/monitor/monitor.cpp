@@ -26,6 +26,7 @@
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/syscalls.hpp"
+#include "base/wire_error.hpp"
 #include "config/key_table.hpp"
 #include "config/load.hpp"
 #include "lifecycle/checkpoint.hpp"
@@ -358,7 +359,7 @@ Result<void> Monitor::start() {
 
 void Monitor::report_start(const Result<void>& r) {
   if (opts_.status_fd >= 0) {
-    std::string msg = r ? "ok\n" : "error " + std::to_string(r.error().code()) + " " + r.error().message() + "\n";
+    std::string msg = r ? "ok\n" : "error " + encode_error(r.error()) + "\n";
     ssize_t n = ::write(opts_.status_fd, msg.data(), msg.size());
     (void)n;
     ::close(opts_.status_fd);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/fd_passing.hpp"
+#include "base/wire_error.hpp"
 
 namespace cove::monitor {
 
@@ -27,7 +28,7 @@ Result<void> send_json(int fd, const Json& body, const std::vector<int>& fds) {
 }
 
 Json ok_reply() { return Json{{"ok", true}}; }
-Json error_reply(const Error& e) { return Json{{"ok", false}, {"error", e.message()}, {"code", e.code()}}; }
+Json error_reply(const Error& e) { return Json{{"ok", false}, {"error", error_to_json(e)}}; }
 
 Result<Reply> call(int fd, const Json& request, int timeout_ms) {
   if (auto r = send_json(fd, request); !r) return std::move(r).error().context("send request to monitor");
@@ -43,8 +44,9 @@ Result<Reply> call(int fd, const Json& request, int timeout_ms) {
   if (m->eof) return Error(ECONNRESET, "monitor closed the connection");
   auto body = Json::parse(m->data, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return Error(EPROTO, "malformed reply from monitor");
-  if (!body.value("ok", false))
-    return Error(body.value("code", EIO), body.value("error", std::string("monitor reported an error")));
+  auto ok = body.find("ok");
+  if (ok == body.end() || !ok->is_boolean()) return Error(EPROTO, "malformed reply from monitor");
+  if (!ok->get<bool>()) return error_from_json(body.value("error", Json()));
   return Reply{std::move(body), std::move(m->fds)};
 }
 

@@ -1,7 +1,7 @@
 // The monitor's command protocol: one JSON request and one JSON reply per message on a
 // SOCK_SEQPACKET unix socket at /run/cove/KEY/command (mode 0600, root only), with fds passed
 // by SCM_RIGHTS where a reply carries one (a console master). Replies are
-// {"ok": true, ...} or {"ok": false, "error": "...", "code": ERRNO}.
+// {"ok": true, ...} or {"ok": false, "error": {"code": ERRNO, "context": [...]}} (base/wire_error.hpp).
 // Requests: {"cmd":"state"}, {"cmd":"stop","timeout":S,"kill":B}, {"cmd":"reboot","timeout":S},
 // {"cmd":"console","tty":N}, {"cmd":"freeze"}, {"cmd":"thaw"},
 // {"cmd":"cgroup-set","key":K,"value":V} (a [cgroup] key, parsed like a config line).
