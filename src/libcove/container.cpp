@@ -25,7 +25,7 @@
 #include "config/ini_reader.hpp"
 #include "config/load.hpp"
 #include "host_ids.hpp"
-#include "monitor/protocol.hpp"
+#include "monitor/command_client.hpp"
 #include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
 #include "ns/idmap_registry.hpp"
@@ -415,8 +415,9 @@ Result<void> Container::stop(const StopOptions& opts) {
     auto cfg = load(p, false);
     timeout = cfg ? static_cast<int>(cfg->stop_timeout) : 10;
   }
-  monitor::Json req = {{"cmd", opts.reboot ? "reboot" : "stop"}, {"timeout", timeout}, {"kill", opts.kill}};
-  auto r = monitor::request(p.command_socket(), req, (timeout + 15) * 1000);
+  auto t = static_cast<uint32_t>(timeout);
+  auto r = opts.reboot ? monitor::request(p.command_socket(), monitor::RebootRequest{t}, (timeout + 15) * 1000)
+                       : monitor::request(p.command_socket(), monitor::StopRequest{t, opts.kill}, (timeout + 15) * 1000);
   if (!r) {
     // The monitor may have finished between our state read and the request.
     if (state().state == ContainerState::kStopped && !state().monitor_died) return {};
@@ -497,11 +498,13 @@ Result<void> Container::console(unsigned tty, int escape_char) {
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kRunning)
     return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
-  UniqueFd conn;
-  auto r = monitor::request(p.command_socket(), {{"cmd", "console"}, {"tty", tty}}, 5000, &conn);
-  if (!r) return std::move(r).error().context("console");
-  if (r->fds.empty()) return Error(EPROTO, "monitor sent no console");
-  return lifecycle::proxy_terminal(r->fds[0].get(), conn.get(), escape_char, /*wait_for_peer=*/true);
+  auto client = monitor::Client::connect(p.command_socket());
+  if (!client) return std::move(client).error().context("console");
+  if (auto r = client->call(monitor::ConsoleRequest{tty}, 5000); !r) return std::move(r).error().context("console");
+  auto fds = client->take_fds();
+  if (fds.empty()) return Error(EPROTO, "monitor sent no console");
+  UniqueFd conn = client->release();
+  return lifecycle::proxy_terminal(fds[0].get(), conn.get(), escape_char, /*wait_for_peer=*/true);
 }
 
 Result<std::vector<std::string>> Container::list(const std::string& lxcpath) {

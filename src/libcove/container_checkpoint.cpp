@@ -9,7 +9,7 @@
 #include "container.hpp"
 #include "criu/features.hpp"
 #include "lifecycle/checkpoint.hpp"
-#include "monitor/protocol.hpp"
+#include "monitor/command_client.hpp"
 #include "paths.hpp"
 
 namespace cove {
@@ -19,20 +19,18 @@ namespace {
 constexpr int kCheckpointTimeoutMs = 10 * 60 * 1000;
 constexpr int kMaxRestoreTimeoutS = 24 * 60 * 60;
 
-CheckpointReport report_from(const monitor::Json& j) {
+CheckpointReport report_from(const monitor::CheckpointReply& m) {
   CheckpointReport r;
-  r.images_dir = j.value("images_dir", "");
-  r.criu_version = j.value("criu_version", "");
-  r.wall_ms = j.value("wall_ms", int64_t{0});
-  r.stopped = j.value("stopped", false);
-  if (auto s = j.find("stats"); s != j.end() && s->is_object()) {
-    r.freezing_time_us = s->value("freezing_time_us", 0u);
-    r.frozen_time_us = s->value("frozen_time_us", 0u);
-    r.memdump_time_us = s->value("memdump_time_us", 0u);
-    r.memwrite_time_us = s->value("memwrite_time_us", 0u);
-    r.pages_scanned = s->value("pages_scanned", uint64_t{0});
-    r.pages_written = s->value("pages_written", uint64_t{0});
-  }
+  r.images_dir = m.images_dir;
+  r.criu_version = m.criu_version;
+  r.wall_ms = m.wall_ms;
+  r.stopped = m.stopped;
+  r.freezing_time_us = m.stats.freezing_time_us;
+  r.frozen_time_us = m.stats.frozen_time_us;
+  r.memdump_time_us = m.stats.memdump_time_us;
+  r.memwrite_time_us = m.stats.memwrite_time_us;
+  r.pages_scanned = m.stats.pages_scanned;
+  r.pages_written = m.stats.pages_written;
   return r;
 }
 
@@ -49,10 +47,10 @@ Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_checkpoint(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
-  monitor::Json req = {{"cmd", "checkpoint"}, {"dir", absolute_path(opts.images_dir)}, {"stop", opts.stop}};
+  monitor::CheckpointRequest req{absolute_path(opts.images_dir), opts.stop};
   auto r = monitor::request(p.command_socket(), req, kCheckpointTimeoutMs);
   if (!r) return std::move(r).error();
-  return report_from(r->body);
+  return report_from(*r);
 }
 
 Result<RestoreReport> Container::restore(const RestoreOptions& opts) {
@@ -74,7 +72,7 @@ Result<RestoreReport> Container::restore(const RestoreOptions& opts) {
   RestoreReport rep;
   ContainerPaths p(lxcpath_, name_);
   if (auto text = read_file(restore_report_file(p.runtime_dir()))) {
-    auto j = monitor::Json::parse(*text, nullptr, false);
+    auto j = nlohmann::json::parse(*text, nullptr, false);
     if (j.is_object()) {
       rep.init_pid = j.value("init_pid", 0);
       rep.criu_version = j.value("criu_version", "");

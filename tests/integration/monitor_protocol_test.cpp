@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "monitor/protocol.hpp"
+#include "monitor/command_client.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -25,8 +25,10 @@ TEST_F(MonitorProtocolTest, BadRequestsGetAnErrorAndTheContainerKeepsRunning) {
       R"({"cmd":"reboot","timeout":-5.5})",  R"({"cmd":"console","tty":4294967296})",
   };
   for (const auto& text : bad) {
-    auto conn = monitor::connect_socket(sock);
-    ASSERT_TRUE(conn) << conn.error().message();
+    auto client = monitor::Client::connect(sock);
+    ASSERT_TRUE(client) << client.error().message();
+    UniqueFd conn_fd = client->release();
+    auto* conn = &conn_fd;
     // Sent raw: these are not all JSON.
     ::send(conn->get(), text.data(), text.size(), MSG_NOSIGNAL);
     char buf[4096];

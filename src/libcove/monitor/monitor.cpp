@@ -23,6 +23,7 @@
 #include <optional>
 
 #include "base/clock.hpp"
+#include "base/fd_passing.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/syscalls.hpp"
@@ -43,6 +44,11 @@ namespace cove::monitor {
 namespace {
 
 int64_t now_ms() { return realtime_ms(); }
+
+// A client that went away gets no reply; the monitor goes on.
+void send_reply(int fd, const std::string& text, const std::vector<int>& fds = {}) {
+  (void)send_with_fds(fd, text, fds);
+}
 
 // Joins other containers' namespaces (share.*) for the duration of the clone, then returns.
 class SharedNamespaces {
@@ -96,13 +102,13 @@ class Monitor {
   Result<void> launch();
   Result<void> restore_init();
   Result<void> adopt_init(lifecycle::InitProcess init, ContainerState as = ContainerState::kRunning);
-  void handle_checkpoint(int fd, const Json& req);
+  void handle_checkpoint(int fd, const CheckpointRequest& req);
   Result<void> open_command_socket();
   void handle_signal();
   void on_init_exit(int status);
   void accept_client();
   void handle_client(int fd);
-  void handle_request(int fd, const Json& req);
+  void handle_request(int fd, const Request& req);
   Result<void> set_frozen(bool frozen);
   Result<void> set_cgroup_key(const std::string& key, const std::string& value);
   void begin_stop(int sig, unsigned timeout_s);
@@ -229,17 +235,17 @@ Result<void> Monitor::restore_init() {
 // an expected end: the container then ends STOPPED, cleaned up, before the reply.
 // CHECKPOINTING is recorded for the dump's duration; the monitor serves nothing else meanwhile
 // (one thread), and the tools refuse to change a CHECKPOINTING container (busy_error).
-void Monitor::handle_checkpoint(int fd, const Json& req) {
+void Monitor::handle_checkpoint(int fd, const CheckpointRequest& req) {
   if (init_.pid <= 0 || !can_checkpoint(state_)) {
-    (void)send_json(fd, error_reply(Error(EBUSY, std::string("container is ") + state_name(state_))));
+    send_reply(fd, encode_error_reply(Error(EBUSY, std::string("container is ") + state_name(state_))));
     return;
   }
   ContainerState before = state_;
   if (auto w = write_state(ContainerState::kCheckpointing); !w) {
-    (void)send_json(fd, error_reply(std::move(w).error().context("record CHECKPOINTING")));
+    send_reply(fd, encode_error_reply(std::move(w).error().context("record CHECKPOINTING")));
     return;
   }
-  bool stop = req.value("stop", false);
+  bool stop = req.stop;
   lifecycle::CheckpointTarget t;
   t.cfg = &cfg_;
   t.lxcpath = opts_.lxcpath;
@@ -250,7 +256,7 @@ void Monitor::handle_checkpoint(int fd, const Json& req) {
   t.layout = &layout_;
   for (const auto& m : init_.tty_masters) t.tty_masters.push_back(m.get());
   lifecycle::CheckpointOptions o;
-  o.images_dir = req.value("dir", "");
+  o.images_dir = req.dir;
   o.stop = stop;
   if (stop) start_leaving_monitor_cgroup();
   auto r = lifecycle::checkpoint_container(t, o);
@@ -262,17 +268,10 @@ void Monitor::handle_checkpoint(int fd, const Json& req) {
     if (auto j = cgroups_->attach_monitor(::getpid()); !j) log::warn("rejoin monitor cgroup: {}", j.error().message());
   }
   if (!r) {
-    (void)send_json(fd, error_reply(r.error()));
+    send_reply(fd, encode_error_reply(r.error()));
     return;
   }
-  Json body = ok_reply();
-  body["images_dir"] = r->images_dir;
-  body["criu_version"] = r->criu_version;
-  body["wall_ms"] = r->wall_ms;
-  body["stopped"] = stop;
-  body["stats"] = {{"freezing_time_us", r->stats.freezing_time_us}, {"frozen_time_us", r->stats.frozen_time_us},
-                   {"memdump_time_us", r->stats.memdump_time_us},   {"memwrite_time_us", r->stats.memwrite_time_us},
-                   {"pages_scanned", r->stats.pages_scanned},       {"pages_written", r->stats.pages_written}};
+  CheckpointReply reply{r->images_dir, r->criu_version, r->wall_ms, stop, r->stats};
   if (stop) {
     // CRIU killed the tree after the dump: reap init now and end as after a stop. Killed tasks
     // of a frozen (v1) cgroup die only once thawed.
@@ -284,7 +283,7 @@ void Monitor::handle_checkpoint(int fd, const Json& req) {
     }
     on_init_exit(status);
   }
-  (void)send_json(fd, body);
+  send_reply(fd, encode_reply(Result<CheckpointReply>(std::move(reply))));
 }
 
 Result<void> Monitor::open_command_socket() {
@@ -439,7 +438,7 @@ void Monitor::on_init_exit(int status) {
     // Whatever init left behind in the payload cgroup goes before the new init starts.
     for (pid_t p : cgroups_->payload_pids()) ::kill(p, SIGKILL);
     auto r = launch();
-    for (int fd : stop_waiters_) (void)send_json(fd, r ? ok_reply() : error_reply(r.error()));
+    for (int fd : stop_waiters_) send_reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
     for (int fd : stop_waiters_) drop_client(fd);
     stop_waiters_.clear();
     if (r) return;
@@ -451,7 +450,7 @@ void Monitor::on_init_exit(int status) {
                                                                                            : 128 + WTERMSIG(status);
   (void)write_state(ContainerState::kStopping);
   cleanup();
-  for (int fd : stop_waiters_) (void)send_json(fd, ok_reply());
+  for (int fd : stop_waiters_) send_reply(fd, encode_reply(Done{}));
   done_ = true;
 }
 
@@ -496,54 +495,45 @@ void Monitor::accept_client() {
   }
 }
 
-void Monitor::handle_request(int fd, const Json& req) {
-  std::string cmd = req.value("cmd", "");
-  if (cmd == "state") {
-    (void)send_json(fd, Json{{"ok", true}, {"state", state_name(state_)}, {"init_pid", init_.pid}});
-  } else if (cmd == "stop" || cmd == "reboot") {
-    if (init_.pid <= 0) {
-      (void)send_json(fd, error_reply(Error(ESRCH, "container is not running")));
-      return;
-    }
+void Monitor::handle_request(int fd, const Request& req) {
+  auto not_running = [&] { send_reply(fd, encode_error_reply(Error(ESRCH, "container is not running"))); };
+  if (std::holds_alternative<StateRequest>(req)) {
+    send_reply(fd, encode_reply(StateReply{state_name(state_), init_.pid}));
+  } else if (auto* stop = std::get_if<StopRequest>(&req)) {
+    if (init_.pid <= 0) return not_running();
     stop_waiters_.push_back(fd);
-    unsigned timeout = req.value("timeout", cfg_.stop_timeout);
-    if (cmd == "reboot") {
-      reboot_requested_ = true;
-      begin_stop(cfg_.reboot_signal, timeout);
-    } else {
-      stop_requested_ = true;
-      begin_stop(req.value("kill", false) ? cfg_.stop_signal : cfg_.halt_signal, timeout);
-    }
-  } else if (cmd == "console") {
-    unsigned tty = req.value("tty", 0u);
-    if (init_.pid <= 0) {
-      (void)send_json(fd, error_reply(Error(ESRCH, "container is not running")));
-      return;
-    }
+    stop_requested_ = true;
+    begin_stop(stop->kill ? cfg_.stop_signal : cfg_.halt_signal, stop->timeout_s.value_or(cfg_.stop_timeout));
+  } else if (auto* reboot = std::get_if<RebootRequest>(&req)) {
+    if (init_.pid <= 0) return not_running();
+    stop_waiters_.push_back(fd);
+    reboot_requested_ = true;
+    begin_stop(cfg_.reboot_signal, reboot->timeout_s.value_or(cfg_.stop_timeout));
+  } else if (auto* console = std::get_if<ConsoleRequest>(&req)) {
+    unsigned tty = console->tty;
+    if (init_.pid <= 0) return not_running();
     if (tty > init_.tty_masters.size()) {
-      (void)send_json(fd, error_reply(Error(ENOENT, "no tty " + std::to_string(tty) + " (the container has " +
+      send_reply(fd, encode_error_reply(Error(ENOENT, "no tty " + std::to_string(tty) + " (the container has " +
                                                           std::to_string(init_.tty_masters.size()) + ")")));
       return;
     }
     for (const auto& [cfd, t] : pty_sessions_)
       if (t == static_cast<int>(tty)) {
-        (void)send_json(fd, error_reply(Error(EBUSY, "tty " + std::to_string(tty) + " is in use by another client")));
+        send_reply(fd, encode_error_reply(Error(EBUSY, "tty " + std::to_string(tty) + " is in use by another client")));
         return;
       }
     int master = tty == 0 ? init_.console_master.get() : init_.tty_masters[tty - 1].get();
     pty_sessions_[fd] = static_cast<int>(tty);
     if (tty == 0) console_lent_ = true;
-    (void)send_json(fd, ok_reply(), {master});
-  } else if (cmd == "checkpoint") {
-    handle_checkpoint(fd, req);
-  } else if (cmd == "freeze" || cmd == "thaw") {
-    auto r = set_frozen(cmd == "freeze");
-    (void)send_json(fd, r ? ok_reply() : error_reply(r.error()));
-  } else if (cmd == "cgroup-set") {
-    auto r = set_cgroup_key(req.value("key", ""), req.value("value", ""));
-    (void)send_json(fd, r ? ok_reply() : error_reply(r.error()));
-  } else {
-    (void)send_json(fd, error_reply(Error::invalid("unknown request `" + cmd + "`")));
+    send_reply(fd, encode_reply(ConsoleReply{}), {master});
+  } else if (auto* checkpoint = std::get_if<CheckpointRequest>(&req)) {
+    handle_checkpoint(fd, *checkpoint);
+  } else if (std::holds_alternative<FreezeRequest>(req) || std::holds_alternative<ThawRequest>(req)) {
+    auto r = set_frozen(std::holds_alternative<FreezeRequest>(req));
+    send_reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
+  } else if (auto* set = std::get_if<CgroupSetRequest>(&req)) {
+    auto r = set_cgroup_key(set->key, set->value);
+    send_reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
   }
 }
 
@@ -577,57 +567,32 @@ Result<void> Monitor::set_cgroup_key(const std::string& key, const std::string& 
   return {};
 }
 
-// The fields a request may carry and the JSON type each must have, checked before any
-// handler acts: a request of the wrong shape is refused whole and changes nothing.
-namespace {
-Result<void> check_request_fields(const Json& req) {
-  struct Field {
-    const char* name;
-    bool (Json::*is)() const noexcept;
-    const char* type;
-  };
-  static const Field kFields[] = {
-      {"cmd", &Json::is_string, "a string"},   {"timeout", &Json::is_number_unsigned, "a number of seconds"},
-      {"kill", &Json::is_boolean, "a boolean"}, {"tty", &Json::is_number_unsigned, "a tty number"},
-      {"stop", &Json::is_boolean, "a boolean"}, {"dir", &Json::is_string, "a string"},
-      {"key", &Json::is_string, "a string"},   {"value", &Json::is_string, "a string"},
-  };
-  for (const auto& f : kFields) {
-    auto it = req.find(f.name);
-    if (it == req.end()) continue;
-    if (!((*it).*f.is)()) return Error(EPROTO, fmt::format("request field `{}` must be {}", f.name, f.type));
-    if (it->is_number_unsigned() && it->get<uint64_t>() > 0xffffffffu)
-      return Error(EPROTO, fmt::format("request field `{}` is out of range", f.name));
-  }
-  if (!req.contains("cmd")) return Error(EPROTO, "request has no `cmd`");
-  return {};
-}
-}  // namespace
-
 void Monitor::handle_client(int fd) {
-  char buf[4096];
-  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-  if (n <= 0) {
-    if (n < 0 && errno == EAGAIN) return;
+  auto m = recv_with_fds(fd, kMaxMessageBytes);
+  if (!m) {
+    if (m.error().code() == EAGAIN) return;
+    if (m.error().code() == EMSGSIZE)
+      send_reply(fd, encode_error_reply(Error(E2BIG, fmt::format("request is larger than the limit of {} bytes",
+                                                                 kMaxMessageBytes))));
+    else drop_client(fd);
+    return;
+  }
+  if (m->eof) {
     drop_client(fd);
     return;
   }
-  auto req = Json::parse(std::string(buf, static_cast<size_t>(n)), nullptr, false);
-  if (req.is_discarded() || !req.is_object()) {
-    (void)send_json(fd, error_reply(Error(EPROTO, "malformed request")));
+  auto req = decode_request(m->data);
+  if (!req) {
+    send_reply(fd, encode_error_reply(req.error()));
     return;
   }
-  if (auto r = check_request_fields(req); !r) {
-    (void)send_json(fd, error_reply(r.error()));
-    return;
-  }
-  // Anything else a handler throws is still the client's error, answered as such: the
-  // monitor (and the container) carry on.
+  // Anything a handler throws is still the client's error, answered as such: the monitor (and
+  // the container) carry on.
   try {
-    handle_request(fd, req);
+    handle_request(fd, *req);
   } catch (const std::exception& e) {
-    log::warn("bad request {}: {}", req.dump(), e.what());
-    (void)send_json(fd, error_reply(Error(EPROTO, std::string("malformed request: ") + e.what())));
+    log::warn("request `{}` failed: {}", command_name(*req), e.what());
+    send_reply(fd, encode_error_reply(Error(EIO, std::string("request failed: ") + e.what())));
   }
 }
 
