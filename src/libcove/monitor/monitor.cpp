@@ -33,6 +33,7 @@
 #include "lifecycle/checkpoint.hpp"
 #include "lifecycle/start_sequence.hpp"
 #include "ns/idmap.hpp"
+#include "monitor/command_server.hpp"
 #include "monitor/protocol.hpp"
 #include "paths.hpp"
 #include "rootfs/host_access.hpp"
@@ -45,9 +46,8 @@ namespace {
 
 int64_t now_ms() { return realtime_ms(); }
 
-// A client that went away gets no reply; the monitor goes on.
 void send_reply(int fd, const std::string& text, const std::vector<int>& fds = {}) {
-  (void)send_with_fds(fd, text, fds);
+  CommandServer::reply(fd, text, fds);
 }
 
 // Joins other containers' namespaces (share.*) for the duration of the clone, then returns.
@@ -102,13 +102,15 @@ class Monitor {
   Result<void> launch();
   Result<void> restore_init();
   Result<void> adopt_init(lifecycle::InitProcess init, ContainerState as = ContainerState::kRunning);
-  void handle_checkpoint(int fd, const CheckpointRequest& req);
-  Result<void> open_command_socket();
+  void serve_commands();
+  Result<void> on_state(int fd, const StateRequest& req);
+  Result<void> on_stop(int fd, const StopRequest& req);
+  Result<void> on_reboot(int fd, const RebootRequest& req);
+  Result<void> on_console(int fd, const ConsoleRequest& req);
+  Result<void> on_checkpoint(int fd, const CheckpointRequest& req);
+  Result<void> on_cgroup_set(int fd, const CgroupSetRequest& req);
   void handle_signal();
   void on_init_exit(int status);
-  void accept_client();
-  void handle_client(int fd);
-  void handle_request(int fd, const Request& req);
   Result<void> set_frozen(bool frozen);
   Result<void> set_cgroup_key(const std::string& key, const std::string& value);
   void begin_stop(int sig, unsigned timeout_s);
@@ -120,7 +122,7 @@ class Monitor {
     ::timerfd_settime(timer_fd_.get(), 0, &its, nullptr);
   }
   void proxy_stdin();
-  void drop_client(int fd);
+  void on_disconnect(int fd);
 
   MonitorOptions opts_;
   ContainerPaths paths_;
@@ -130,10 +132,10 @@ class Monitor {
   lifecycle::InitProcess init_;
   UniqueFd console_hold_;  // a slave fd kept open so the master never reads EIO/HUP
   UniqueFd console_log_;
-  UniqueFd sigfd_, listen_fd_, timer_fd_;
+  UniqueFd sigfd_, timer_fd_;
+  CommandServer server_;
   UniqueFd monitor_lock_;  // PATH/NAME/.monitor.lock, held from start to cleanup
   ContainerState state_ = ContainerState::kStopped;
-  std::map<int, UniqueFd> clients_;
   std::vector<int> stop_waiters_;
   std::map<int, int> pty_sessions_;  // client fd -> tty index (0 = console) lent to it
   bool console_lent_ = false;
@@ -235,16 +237,11 @@ Result<void> Monitor::restore_init() {
 // an expected end: the container then ends STOPPED, cleaned up, before the reply.
 // CHECKPOINTING is recorded for the dump's duration; the monitor serves nothing else meanwhile
 // (one thread), and the tools refuse to change a CHECKPOINTING container (busy_error).
-void Monitor::handle_checkpoint(int fd, const CheckpointRequest& req) {
-  if (init_.pid <= 0 || !can_checkpoint(state_)) {
-    send_reply(fd, encode_error_reply(Error(EBUSY, std::string("container is ") + state_name(state_))));
-    return;
-  }
+Result<void> Monitor::on_checkpoint(int fd, const CheckpointRequest& req) {
+  if (init_.pid <= 0 || !can_checkpoint(state_)) return Error(EBUSY, std::string("container is ") + state_name(state_));
   ContainerState before = state_;
-  if (auto w = write_state(ContainerState::kCheckpointing); !w) {
-    send_reply(fd, encode_error_reply(std::move(w).error().context("record CHECKPOINTING")));
-    return;
-  }
+  if (auto w = write_state(ContainerState::kCheckpointing); !w)
+    return std::move(w).error().context("record CHECKPOINTING");
   bool stop = req.stop;
   lifecycle::CheckpointTarget t;
   t.cfg = &cfg_;
@@ -267,10 +264,7 @@ void Monitor::handle_checkpoint(int fd, const CheckpointRequest& req) {
     left_monitor_cgroup_ = false;
     if (auto j = cgroups_->attach_monitor(::getpid()); !j) log::warn("rejoin monitor cgroup: {}", j.error().message());
   }
-  if (!r) {
-    send_reply(fd, encode_error_reply(r.error()));
-    return;
-  }
+  if (!r) return std::move(r).error();
   CheckpointReply reply{r->images_dir, r->criu_version, r->wall_ms, stop, r->stats};
   if (stop) {
     // CRIU killed the tree after the dump: reap init now and end as after a stop. Killed tasks
@@ -284,22 +278,28 @@ void Monitor::handle_checkpoint(int fd, const CheckpointRequest& req) {
     on_init_exit(status);
   }
   send_reply(fd, encode_reply(Result<CheckpointReply>(std::move(reply))));
+  return {};
 }
 
-Result<void> Monitor::open_command_socket() {
-  listen_fd_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!listen_fd_) return Error::from_errno(errno, "command socket");
-  struct sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  std::string path = paths_.command_socket();
-  if (path.size() >= sizeof addr.sun_path) return Error(ENAMETOOLONG, "command socket path is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  ::unlink(path.c_str());
-  if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return Error::from_errno(errno, "bind `" + path + "`");
-  ::chmod(path.c_str(), 0600);
-  if (::listen(listen_fd_.get(), 64) < 0) return Error::from_errno(errno, "listen on `" + path + "`");
-  return {};
+// The command table: one handler per request (monitor/protocol.hpp).
+void Monitor::serve_commands() {
+  server_.on<StateRequest>([this](int fd, const StateRequest& r) { return on_state(fd, r); });
+  server_.on<StopRequest>([this](int fd, const StopRequest& r) { return on_stop(fd, r); });
+  server_.on<RebootRequest>([this](int fd, const RebootRequest& r) { return on_reboot(fd, r); });
+  server_.on<ConsoleRequest>([this](int fd, const ConsoleRequest& r) { return on_console(fd, r); });
+  server_.on<CheckpointRequest>([this](int fd, const CheckpointRequest& r) { return on_checkpoint(fd, r); });
+  server_.on<FreezeRequest>([this](int fd, const FreezeRequest&) -> Result<void> {
+    COVE_TRY(set_frozen(true));
+    send_reply(fd, encode_reply(Done{}));
+    return {};
+  });
+  server_.on<ThawRequest>([this](int fd, const ThawRequest&) -> Result<void> {
+    COVE_TRY(set_frozen(false));
+    send_reply(fd, encode_reply(Done{}));
+    return {};
+  });
+  server_.on<CgroupSetRequest>([this](int fd, const CgroupSetRequest& r) { return on_cgroup_set(fd, r); });
+  server_.on_disconnect([this](int fd) { on_disconnect(fd); });
 }
 
 Result<void> Monitor::start() {
@@ -351,7 +351,8 @@ Result<void> Monitor::start() {
   // On v2 this enables controllers in the parent, which the monitor has just left.
   if (auto r = cgroups_->apply(cfg_.cgroup.limits); !r) return std::move(r).error();
   // The socket exists before RUNNING is recorded; requests made meanwhile wait in its backlog.
-  COVE_TRY(open_command_socket());
+  serve_commands();
+  COVE_TRY(server_.listen(paths_.command_socket()));
   COVE_TRY(opts_.restore_images.empty() ? launch() : restore_init());
   return {};
 }
@@ -395,7 +396,7 @@ void Monitor::cleanup() {
   if (cgroups_) {
     if (auto r = cgroups_->destroy(); !r) log::warn("remove cgroups: {}", r.error().message());
   }
-  listen_fd_.reset();
+  server_.stop_listening();
   if (created_runtime_dir_) {
     // Renamed away first, so a reader or a new start never sees a half-removed runtime dir.
     std::string dead = std::string(kRuntimeBase) + "/.dead-" + paths_.key() + "-" + std::to_string(::getpid());
@@ -438,9 +439,9 @@ void Monitor::on_init_exit(int status) {
     // Whatever init left behind in the payload cgroup goes before the new init starts.
     for (pid_t p : cgroups_->payload_pids()) ::kill(p, SIGKILL);
     auto r = launch();
-    for (int fd : stop_waiters_) send_reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
-    for (int fd : stop_waiters_) drop_client(fd);
-    stop_waiters_.clear();
+    auto waiters = std::exchange(stop_waiters_, {});
+    for (int fd : waiters) send_reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
+    for (int fd : waiters) server_.drop(fd);
     if (r) return;
     log::error("reboot failed: {}", r.error().message());
   }
@@ -472,69 +473,54 @@ void Monitor::handle_signal() {
   }
 }
 
-void Monitor::drop_client(int fd) {
+void Monitor::on_disconnect(int fd) {
   if (auto it = pty_sessions_.find(fd); it != pty_sessions_.end()) {
     if (it->second == 0) console_lent_ = false;
     pty_sessions_.erase(it);
   }
   std::erase(stop_waiters_, fd);
-  clients_.erase(fd);
 }
 
-void Monitor::accept_client() {
-  for (;;) {
-    int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) return;
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
-      ::close(fd);
-      continue;
-    }
-    clients_.emplace(fd, UniqueFd(fd));
-  }
+Result<void> Monitor::on_state(int fd, const StateRequest&) {
+  send_reply(fd, encode_reply(StateReply{state_name(state_), init_.pid}));
+  return {};
 }
 
-void Monitor::handle_request(int fd, const Request& req) {
-  auto not_running = [&] { send_reply(fd, encode_error_reply(Error(ESRCH, "container is not running"))); };
-  if (std::holds_alternative<StateRequest>(req)) {
-    send_reply(fd, encode_reply(StateReply{state_name(state_), init_.pid}));
-  } else if (auto* stop = std::get_if<StopRequest>(&req)) {
-    if (init_.pid <= 0) return not_running();
-    stop_waiters_.push_back(fd);
-    stop_requested_ = true;
-    begin_stop(stop->kill ? cfg_.stop_signal : cfg_.halt_signal, stop->timeout_s.value_or(cfg_.stop_timeout));
-  } else if (auto* reboot = std::get_if<RebootRequest>(&req)) {
-    if (init_.pid <= 0) return not_running();
-    stop_waiters_.push_back(fd);
-    reboot_requested_ = true;
-    begin_stop(cfg_.reboot_signal, reboot->timeout_s.value_or(cfg_.stop_timeout));
-  } else if (auto* console = std::get_if<ConsoleRequest>(&req)) {
-    unsigned tty = console->tty;
-    if (init_.pid <= 0) return not_running();
-    if (tty > init_.tty_masters.size()) {
-      send_reply(fd, encode_error_reply(Error(ENOENT, "no tty " + std::to_string(tty) + " (the container has " +
-                                                          std::to_string(init_.tty_masters.size()) + ")")));
-      return;
-    }
-    for (const auto& [cfd, t] : pty_sessions_)
-      if (t == static_cast<int>(tty)) {
-        send_reply(fd, encode_error_reply(Error(EBUSY, "tty " + std::to_string(tty) + " is in use by another client")));
-        return;
-      }
-    int master = tty == 0 ? init_.console_master.get() : init_.tty_masters[tty - 1].get();
-    pty_sessions_[fd] = static_cast<int>(tty);
-    if (tty == 0) console_lent_ = true;
-    send_reply(fd, encode_reply(ConsoleReply{}), {master});
-  } else if (auto* checkpoint = std::get_if<CheckpointRequest>(&req)) {
-    handle_checkpoint(fd, *checkpoint);
-  } else if (std::holds_alternative<FreezeRequest>(req) || std::holds_alternative<ThawRequest>(req)) {
-    auto r = set_frozen(std::holds_alternative<FreezeRequest>(req));
-    send_reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
-  } else if (auto* set = std::get_if<CgroupSetRequest>(&req)) {
-    auto r = set_cgroup_key(set->key, set->value);
-    send_reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
-  }
+Result<void> Monitor::on_stop(int fd, const StopRequest& req) {
+  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  stop_waiters_.push_back(fd);
+  stop_requested_ = true;
+  begin_stop(req.kill ? cfg_.stop_signal : cfg_.halt_signal, req.timeout_s.value_or(cfg_.stop_timeout));
+  return {};
+}
+
+Result<void> Monitor::on_reboot(int fd, const RebootRequest& req) {
+  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  stop_waiters_.push_back(fd);
+  reboot_requested_ = true;
+  begin_stop(cfg_.reboot_signal, req.timeout_s.value_or(cfg_.stop_timeout));
+  return {};
+}
+
+Result<void> Monitor::on_console(int fd, const ConsoleRequest& req) {
+  unsigned tty = req.tty;
+  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  if (tty > init_.tty_masters.size())
+    return Error(ENOENT, "no tty " + std::to_string(tty) + " (the container has " +
+                             std::to_string(init_.tty_masters.size()) + ")");
+  for (const auto& [cfd, t] : pty_sessions_)
+    if (t == static_cast<int>(tty)) return Error(EBUSY, "tty " + std::to_string(tty) + " is in use by another client");
+  int master = tty == 0 ? init_.console_master.get() : init_.tty_masters[tty - 1].get();
+  pty_sessions_[fd] = static_cast<int>(tty);
+  if (tty == 0) console_lent_ = true;
+  send_reply(fd, encode_reply(ConsoleReply{}), {master});
+  return {};
+}
+
+Result<void> Monitor::on_cgroup_set(int fd, const CgroupSetRequest& req) {
+  COVE_TRY(set_cgroup_key(req.key, req.value));
+  send_reply(fd, encode_reply(Done{}));
+  return {};
 }
 
 // RUNNING <-> FROZEN only; the state is recorded once the kernel reports the cgroup settled.
@@ -567,35 +553,6 @@ Result<void> Monitor::set_cgroup_key(const std::string& key, const std::string& 
   return {};
 }
 
-void Monitor::handle_client(int fd) {
-  auto m = recv_with_fds(fd, kMaxMessageBytes);
-  if (!m) {
-    if (m.error().code() == EAGAIN) return;
-    if (m.error().code() == EMSGSIZE)
-      send_reply(fd, encode_error_reply(Error(E2BIG, fmt::format("request is larger than the limit of {} bytes",
-                                                                 kMaxMessageBytes))));
-    else drop_client(fd);
-    return;
-  }
-  if (m->eof) {
-    drop_client(fd);
-    return;
-  }
-  auto req = decode_request(m->data);
-  if (!req) {
-    send_reply(fd, encode_error_reply(req.error()));
-    return;
-  }
-  // Anything a handler throws is still the client's error, answered as such: the monitor (and
-  // the container) carry on.
-  try {
-    handle_request(fd, *req);
-  } catch (const std::exception& e) {
-    log::warn("request `{}` failed: {}", command_name(*req), e.what());
-    send_reply(fd, encode_error_reply(Error(EIO, std::string("request failed: ") + e.what())));
-  }
-}
-
 void Monitor::read_console() {
   char buf[8192];
   for (;;) {
@@ -624,17 +581,14 @@ int Monitor::loop() {
   while (!done_) {
     std::vector<struct pollfd> pfds;
     pfds.push_back({sigfd_.get(), POLLIN, 0});
-    pfds.push_back({listen_fd_.get(), POLLIN, 0});
+    pfds.push_back({server_.listen_fd(), POLLIN, 0});
     pfds.push_back({timer_fd_.get(), POLLIN, 0});
     bool read_console_now = init_.console_master && !console_lent_;
     pfds.push_back({read_console_now ? init_.console_master.get() : -1, POLLIN, 0});
     pfds.push_back({stdin_open && init_.console_master ? 0 : -1, POLLIN, 0});
     size_t first_client = pfds.size();
-    std::vector<int> client_fds;
-    for (const auto& [fd, _] : clients_) {
-      pfds.push_back({fd, POLLIN, 0});
-      client_fds.push_back(fd);
-    }
+    std::vector<int> client_fds = server_.client_fds();
+    for (int fd : client_fds) pfds.push_back({fd, POLLIN, 0});
     if (::poll(pfds.data(), pfds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       log::error("poll: {}", std::strerror(errno));
@@ -642,7 +596,7 @@ int Monitor::loop() {
     }
     if (pfds[0].revents) handle_signal();
     if (done_) break;
-    if (pfds[1].revents) accept_client();
+    if (pfds[1].revents) server_.accept_clients();
     if (pfds[2].revents) {
       uint64_t ticks;
       if (::read(timer_fd_.get(), &ticks, sizeof ticks) > 0 && init_.pid > 0) {
@@ -663,13 +617,13 @@ int Monitor::loop() {
     }
     for (size_t i = 0; i < client_fds.size(); ++i) {
       auto rev = pfds[first_client + i].revents;
-      if (!rev || !clients_.count(client_fds[i])) continue;
-      if (rev & POLLIN) handle_client(client_fds[i]);
-      else if (rev & (POLLHUP | POLLERR)) drop_client(client_fds[i]);
+      if (!rev || !server_.has_client(client_fds[i])) continue;
+      if (rev & POLLIN) server_.serve(client_fds[i]);
+      else if (rev & (POLLHUP | POLLERR)) server_.drop(client_fds[i]);
     }
   }
   if (restore_tty) ::tcsetattr(0, TCSANOW, &saved);
-  clients_.clear();
+  server_.close();
   return exit_status_;
 }
 
