@@ -1,7 +1,7 @@
 // Container::checkpoint / restore / checkpoint_check: the façade of checkpoint/restore.
 // A checkpoint is a request to the container's monitor (which runs CRIU's dump, see
 // lifecycle/checkpoint.hpp for why); a restore starts a monitor in restore mode, exactly as a
-// start does, and reads the restore's report the monitor leaves in the runtime dir.
+// start does, and gets the restore's report with the monitor's start status.
 #include <fmt/format.h>
 
 #include "base/fs.hpp"
@@ -34,8 +34,6 @@ CheckpointReport report_from(const monitor::CheckpointReply& m) {
   return r;
 }
 
-// Written by the monitor once the restored init runs (monitor.cpp, restore_init).
-std::string restore_report_file(const std::string& runtime_dir) { return runtime_dir + "/restore.json"; }
 }  // namespace
 
 Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
@@ -68,20 +66,8 @@ Result<RestoreReport> Container::restore(const RestoreOptions& opts) {
   so.restore_timeout_s = opts.timeout_s;
   so.log_file = opts.log_file;
   so.log_level = opts.log_level;
-  if (auto r = start(so); !r) return std::move(r).error();
   RestoreReport rep;
-  ContainerPaths p(lxcpath_, name_);
-  if (auto text = read_file(restore_report_file(p.runtime_dir()))) {
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_object()) {
-      rep.init_pid = j.value("init_pid", 0);
-      rep.criu_version = j.value("criu_version", "");
-      rep.wall_ms = j.value("wall_ms", int64_t{0});
-      rep.restore_time_us = j.value("restore_time_us", 0u);
-      rep.forking_time_us = j.value("forking_time_us", 0u);
-      rep.pages_restored = j.value("pages_restored", uint64_t{0});
-    }
-  }
+  if (auto r = start(so, &rep); !r) return std::move(r).error();
   if (!rep.init_pid) rep.init_pid = state().runtime.init_pid;
   return rep;
 }

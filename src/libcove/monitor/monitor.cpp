@@ -91,6 +91,8 @@ class Monitor {
   Result<void> start();
   int loop();
   void report_start(const Result<void>& r);
+  // What a restore reports with its start status (set by restore_init).
+  std::optional<RestoreReply> restored_;
   // A stop has begun: the monitor leaves its cgroup (so that cleanup can remove it) from a
   // child, beside the stop (cgroup::ContainerCgroups::leave_monitor_in_background).
   void start_leaving_monitor_cgroup();
@@ -221,14 +223,7 @@ Result<void> Monitor::restore_init() {
   t.layout = &layout_;
   auto r = lifecycle::restore_container(t, opts_.restore_images);
   if (!r) return std::move(r).error().context("restore");
-  Json report = {{"init_pid", r->init.pid},
-                 {"criu_version", r->criu_version},
-                 {"wall_ms", r->wall_ms},
-                 {"restore_time_us", r->stats.restore_time_us},
-                 {"forking_time_us", r->stats.forking_time_us},
-                 {"pages_restored", r->stats.pages_restored}};
-  // Runtime state, like the state file: no fsync (it means nothing after a reboot).
-  (void)write_file_atomic(paths_.runtime_dir() + "/restore.json", report.dump() + "\n", 0600, Durability::kVolatile);
+  restored_ = RestoreReply{r->init.pid, r->criu_version, r->wall_ms, r->stats};
   bool frozen = r->frozen;
   return adopt_init(std::move(r->init), frozen ? ContainerState::kFrozen : ContainerState::kRunning);
 }
@@ -359,7 +354,7 @@ Result<void> Monitor::start() {
 
 void Monitor::report_start(const Result<void>& r) {
   if (opts_.status_fd >= 0) {
-    std::string msg = r ? "ok\n" : "error " + encode_error(r.error()) + "\n";
+    std::string msg = encode_start_status(r ? StartStatus(restored_) : StartStatus(r.error()));
     ssize_t n = ::write(opts_.status_fd, msg.data(), msg.size());
     (void)n;
     ::close(opts_.status_fd);
