@@ -15,7 +15,7 @@ struct MonitorOptions {
   std::string name;
   bool foreground = false;        // proxy the console to stdio; exit with init's status
   bool inherit_stdio = false;     // application container: init gets our stdio (cove-execute)
-  int status_fd = -1;             // "ok\n" or "error CODE MESSAGE" is written here once started
+  int status_fd = -1;             // the StartStatus (monitor/protocol.hpp) is written here once started
   int lock_fd = -1;               // the container lock, closed once started
   std::vector<std::string> init_override;
   std::string restore_images;     // restore mode: init comes back from this checkpoint (cove-restore)
