@@ -6,8 +6,6 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <cstdio>
-
 #include "base/log.hpp"
 #include "config/load.hpp"
 #include "monitor/supervisor.hpp"
@@ -16,11 +14,8 @@
 
 namespace cove::monitor {
 
-int run_monitor(const MonitorOptions& opts) {
-  if (auto r = validate_name(opts.name); !r) {
-    std::fprintf(stderr, "cove-monitor: %s\n", r.error().message().c_str());
-    return 2;
-  }
+Result<int> run_monitor(const MonitorOptions& opts) {
+  COVE_TRY(validate_name(opts.name));
   ContainerPaths paths(opts.lxcpath, opts.name);
   config::LoadOptions lo;
   lo.name = opts.name;
@@ -39,8 +34,7 @@ int run_monitor(const MonitorOptions& opts) {
   if (!cfg) {
     Supervisor m(opts, config::ContainerConfig{});
     m.report_start(cfg.error());
-    if (opts.foreground) std::fprintf(stderr, "cove-start: start `%s`: %s\n", opts.name.c_str(), cfg.error().message().c_str());
-    return 1;
+    return std::move(cfg).error();
   }
   if (!opts.foreground) ::setsid();
   Supervisor m(opts, std::move(*cfg));
@@ -49,9 +43,7 @@ int run_monitor(const MonitorOptions& opts) {
     log::error("start failed: {}", r.error().message());
     m.cleanup();
     m.report_start(r);
-    // In the foreground nobody reads a status pipe: the caller's terminal gets the error.
-    if (opts.foreground) std::fprintf(stderr, "cove-start: start `%s`: %s\n", opts.name.c_str(), r.error().message().c_str());
-    return 1;
+    return std::move(r).error();
   }
   log::info("running");
   m.report_start(r);

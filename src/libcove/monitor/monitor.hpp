@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
+
 namespace cove::monitor {
 
 struct MonitorOptions {
@@ -24,7 +26,9 @@ struct MonitorOptions {
   std::string log_level;
 };
 
-// Runs the monitor to the end; returns the process exit status.
-int run_monitor(const MonitorOptions& opts);
+// Runs the monitor to the end; returns the process exit status (init's, in the foreground).
+// An Error when the container could not be started: it went to the status pipe already (when
+// there is one); the caller prints it in the foreground, where nobody reads a status pipe.
+Result<int> run_monitor(const MonitorOptions& opts);
 
 }  // namespace cove::monitor
