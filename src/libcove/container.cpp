@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,13 +17,13 @@
 #include "base/log.hpp"
 #include "base/scope_exit.hpp"
 #include "base/sealed_exec.hpp"
-#include "base/stdio_relay.hpp"
 #include "base/syscalls.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/ini_reader.hpp"
 #include "config/load.hpp"
 #include "host_ids.hpp"
-#include "monitor/protocol.hpp"
+#include "monitor/command_client.hpp"
+#include "monitor/launch.hpp"
 #include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
 #include "ns/idmap_registry.hpp"
@@ -96,34 +95,6 @@ Result<uint64_t> allocate_idmap(const ContainerPaths& p, std::string& config_tex
   if (auto r = write_file(p.config(), config_text, 0644); !r) return std::move(r).error();
   return *base;
 }
-// Runs the foreground monitor `argv` as our child with the relay's pipes for stdio, copies
-// them to and from our terminal, and returns its exit status. Signals someone sends us go on
-// to the monitor; the ones the terminal sends reach it anyway (same process group).
-Result<int> run_relayed(std::vector<char*>& argv, StdioRelay& relay) {
-  sigset_t forward, old_mask;
-  sigemptyset(&forward);
-  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&forward, sig);
-  ::sigprocmask(SIG_BLOCK, &forward, &old_mask);
-  ScopeExit restore_mask([&] { ::sigprocmask(SIG_SETMASK, &old_mask, nullptr); });
-  UniqueFd sigfd(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno(errno, "fork monitor");
-  if (pid == 0) {
-    for (int i = 0; i < 3; ++i)
-      if (relay.relays(i)) ::dup2(relay.child_fd(i), i);
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  relay.close_child_ends();
-  // Signals the terminal sent reached the monitor already (one process group).
-  int status = relay.run_until_exit(pid, sigfd.get(), [pid](const struct signalfd_siginfo& si) {
-    if (si.ssi_code != SI_KERNEL) ::kill(pid, int(si.ssi_signo));
-  });
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
-
 }  // namespace
 
 Container::Container(std::string lxcpath, std::string name) : lxcpath_(std::move(lxcpath)), name_(std::move(name)) {
@@ -291,7 +262,9 @@ Result<bool> Container::cleanup_stale() {
   return true;
 }
 
-Result<int> Container::start(const StartOptions& opts) {
+Result<int> Container::start(const StartOptions& opts) { return start(opts, nullptr); }
+
+Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) {
   COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   if (!exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
@@ -326,71 +299,27 @@ Result<int> Container::start(const StartOptions& opts) {
   if (auto r = rootfs::protect_rootfs(p.dir(), cfg->rootfs); !r) return std::move(r).error().context("rootfs access");
   if (auto r = claim_host_ids(p, *cfg); !r) return std::move(r).error().context("host ids");
 
-  std::vector<std::string> args = {find_helper("cove-monitor"), "--path", lxcpath_, "--name", name_};
-  if (!opts.log_file.empty()) args.insert(args.end(), {"--log-file", opts.log_file});
-  if (!opts.log_level.empty()) args.insert(args.end(), {"--log-level", opts.log_level});
-  if (!opts.restore_from.empty()) args.insert(args.end(), {"--restore", opts.restore_from});
-  if (opts.restore_timeout_s > 0) args.insert(args.end(), {"--restore-timeout", std::to_string(opts.restore_timeout_s)});
-  UniqueFd lock_fd, rd, wr;
-  if (opts.foreground) {
-    // The monitor replaces us; it keeps the lock until init runs.
-    lock_fd = lock->release_fd();
-    ::fcntl(lock_fd.get(), F_SETFD, 0);
-    args.insert(args.end(), {"--foreground", "--lock-fd", std::to_string(lock_fd.get())});
-    if (opts.inherit_stdio) args.push_back("--inherit-stdio");
-  } else {
-    int pfd[2];
-    if (::pipe2(pfd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
-    rd.reset(pfd[0]);
-    wr.reset(pfd[1]);
-    args.insert(args.end(), {"--status-fd", "3"});
+  monitor::LaunchOptions lo;
+  lo.lxcpath = lxcpath_;
+  lo.name = name_;
+  lo.log_file = opts.log_file;
+  lo.log_level = opts.log_level;
+  lo.restore_from = opts.restore_from;
+  lo.restore_timeout_s = opts.restore_timeout_s;
+  lo.init_override = opts.init_override;
+  if (opts.foreground) return monitor::run_foreground(lo, lock->release_fd(), opts.inherit_stdio);
+  auto started = monitor::start_detached(lo);
+  if (!started) return std::move(started).error();
+  if (restored && *started) {
+    const auto& r = **started;
+    restored->init_pid = r.init_pid;
+    restored->criu_version = r.criu_version;
+    restored->wall_ms = r.wall_ms;
+    restored->restore_time_us = r.stats.restore_time_us;
+    restored->forking_time_us = r.stats.forking_time_us;
+    restored->pages_restored = r.stats.pages_restored;
   }
-  if (!opts.init_override.empty()) {
-    args.push_back("--");
-    args.insert(args.end(), opts.init_override.begin(), opts.init_override.end());
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  if (opts.foreground) {
-    if (opts.inherit_stdio) {
-      // Init gets our stdio; a terminal among it must not cross (issue 10): pipes instead.
-      auto relay = StdioRelay::for_terminals();
-      if (!relay) return std::move(relay).error();
-      if (!relay->empty()) return run_relayed(argv, *relay);
-    }
-    ::execv(argv[0], argv.data());
-    return Error::from_errno(errno, "exec monitor `" + args[0] + "`");
-  }
-  // Double fork: the monitor is reparented at once and never becomes our zombie.
-  pid_t mid = ::fork();
-  if (mid < 0) return Error::from_errno(errno, "fork monitor");
-  if (mid == 0) {
-    if (::fork() != 0) ::_exit(0);
-    int null = ::open("/dev/null", O_RDWR);
-    if (wr.get() == 3) ::fcntl(3, F_SETFD, 0);  // dup2(3, 3) would keep close-on-exec
-    else ::dup2(wr.get(), 3);
-    for (int i = 0; i < 3; ++i) ::dup2(null, i);
-    if (null > 3) ::close(null);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  wr.reset();
-  ::waitpid(mid, nullptr, 0);
-  std::string msg;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(rd.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) msg.append(buf, static_cast<size_t>(n));
-  if (msg.rfind("ok", 0) == 0) return 0;
-  if (msg.rfind("error ", 0) == 0) {
-    msg = msg.substr(6);
-    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    auto sp = msg.find(' ');
-    int code = std::atoi(msg.substr(0, sp).c_str());
-    return Error(code ? code : EIO, sp == std::string::npos ? msg : msg.substr(sp + 1));
-  }
-  return Error(EIO, fmt::format("monitor `{}` exited during start; see its log", args[0]));
+  return 0;
 }
 
 Result<void> Container::stop(const StopOptions& opts) {
@@ -418,8 +347,9 @@ Result<void> Container::stop(const StopOptions& opts) {
     auto cfg = load(p, false);
     timeout = cfg ? static_cast<int>(cfg->stop_timeout) : 10;
   }
-  monitor::Json req = {{"cmd", opts.reboot ? "reboot" : "stop"}, {"timeout", timeout}, {"kill", opts.kill}};
-  auto r = monitor::request(p.command_socket(), req, (timeout + 15) * 1000);
+  auto t = static_cast<uint32_t>(timeout);
+  auto r = opts.reboot ? monitor::request(p.command_socket(), monitor::RebootRequest{t}, (timeout + 15) * 1000)
+                       : monitor::request(p.command_socket(), monitor::StopRequest{t, opts.kill}, (timeout + 15) * 1000);
   if (!r) {
     // The monitor may have finished between our state read and the request.
     if (state().state == ContainerState::kStopped && !state().monitor_died) return {};
@@ -500,11 +430,13 @@ Result<void> Container::console(unsigned tty, int escape_char) {
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kRunning)
     return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
-  UniqueFd conn;
-  auto r = monitor::request(p.command_socket(), {{"cmd", "console"}, {"tty", tty}}, 5000, &conn);
-  if (!r) return std::move(r).error().context("console");
-  if (r->fds.empty()) return Error(EPROTO, "monitor sent no console");
-  return lifecycle::proxy_terminal(r->fds[0].get(), conn.get(), escape_char, /*wait_for_peer=*/true);
+  auto client = monitor::Client::connect(p.command_socket());
+  if (!client) return std::move(client).error().context("console");
+  if (auto r = client->call(monitor::ConsoleRequest{tty}, 5000); !r) return std::move(r).error().context("console");
+  auto fds = client->take_fds();
+  if (fds.empty()) return Error(EPROTO, "monitor sent no console");
+  UniqueFd conn = client->release();
+  return lifecycle::proxy_terminal(fds[0].get(), conn.get(), escape_char, /*wait_for_peer=*/true);
 }
 
 Result<std::vector<std::string>> Container::list(const std::string& lxcpath) {

@@ -146,6 +146,8 @@ class Container {
 
  private:
   Result<void> cleanup_stale_locked(const StateInfo& st);
+  // start(); a restore's report (from the monitor's start status) goes to `restored`.
+  Result<int> start(const StartOptions& opts, RestoreReport* restored);
   std::string lxcpath_;
   std::string name_;
 };

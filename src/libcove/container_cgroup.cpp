@@ -13,7 +13,7 @@
 #include "config/key_table.hpp"
 #include "config/load.hpp"
 #include "container.hpp"
-#include "monitor/protocol.hpp"
+#include "monitor/command_client.hpp"
 #include "paths.hpp"
 #include "state/container_lock.hpp"
 
@@ -56,7 +56,8 @@ Result<void> persist(const ContainerPaths& p, const config::KeySpec& spec, const
   return write_file_atomic(p.config(), edited, 0644);
 }
 
-Result<void> monitor_request(const ContainerPaths& p, const monitor::Json& req, const std::string& what) {
+template <typename Req>
+Result<void> monitor_request(const ContainerPaths& p, const Req& req, const std::string& what) {
   auto r = monitor::request(p.command_socket(), req, kRequestTimeoutMs);
   if (!r) return std::move(r).error().context(what);
   return {};
@@ -71,7 +72,7 @@ Result<void> Container::freeze() {
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kRunning)
     return Error(ESRCH, fmt::format("`{}` is {}, not RUNNING{}", name_, state_name(st.state), st.note()));
-  return monitor_request(p, {{"cmd", "freeze"}}, "freeze");
+  return monitor_request(p, monitor::FreezeRequest{}, "freeze");
 }
 
 Result<void> Container::unfreeze() {
@@ -81,7 +82,7 @@ Result<void> Container::unfreeze() {
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (st.state != ContainerState::kFrozen)
     return Error(ESRCH, fmt::format("`{}` is {}, not FROZEN{}", name_, state_name(st.state), st.note()));
-  return monitor_request(p, {{"cmd", "thaw"}}, "thaw");
+  return monitor_request(p, monitor::ThawRequest{}, "thaw");
 }
 
 Result<std::string> Container::cgroup_get(const std::string& key) const {
@@ -118,7 +119,7 @@ Result<void> Container::cgroup_set(const std::string& key, const std::string& va
   bool running = st.state == ContainerState::kRunning || st.state == ContainerState::kFrozen;
   if (!running && !persist_it)
     return Error(ESRCH, fmt::format("`{}` is not running{} (--persist changes the config only)", name_, st.note()));
-  if (running) COVE_TRY(monitor_request(p, {{"cmd", "cgroup-set"}, {"key", key}, {"value", value}}, "live change"));
+  if (running) COVE_TRY(monitor_request(p, monitor::CgroupSetRequest{key, value}, "live change"));
   if (persist_it) {
     if (auto r = persist(p, **spec, value); !r) return std::move(r).error().context("persist");
   }

@@ -1,7 +1,7 @@
 // Container::checkpoint / restore / checkpoint_check: the façade of checkpoint/restore.
 // A checkpoint is a request to the container's monitor (which runs CRIU's dump, see
 // lifecycle/checkpoint.hpp for why); a restore starts a monitor in restore mode, exactly as a
-// start does, and reads the restore's report the monitor leaves in the runtime dir.
+// start does, and gets the restore's report with the monitor's start status.
 #include <fmt/format.h>
 
 #include "base/fs.hpp"
@@ -9,7 +9,7 @@
 #include "container.hpp"
 #include "criu/features.hpp"
 #include "lifecycle/checkpoint.hpp"
-#include "monitor/protocol.hpp"
+#include "monitor/command_client.hpp"
 #include "paths.hpp"
 
 namespace cove {
@@ -19,25 +19,21 @@ namespace {
 constexpr int kCheckpointTimeoutMs = 10 * 60 * 1000;
 constexpr int kMaxRestoreTimeoutS = 24 * 60 * 60;
 
-CheckpointReport report_from(const monitor::Json& j) {
+CheckpointReport report_from(const monitor::CheckpointReply& m) {
   CheckpointReport r;
-  r.images_dir = j.value("images_dir", "");
-  r.criu_version = j.value("criu_version", "");
-  r.wall_ms = j.value("wall_ms", int64_t{0});
-  r.stopped = j.value("stopped", false);
-  if (auto s = j.find("stats"); s != j.end() && s->is_object()) {
-    r.freezing_time_us = s->value("freezing_time_us", 0u);
-    r.frozen_time_us = s->value("frozen_time_us", 0u);
-    r.memdump_time_us = s->value("memdump_time_us", 0u);
-    r.memwrite_time_us = s->value("memwrite_time_us", 0u);
-    r.pages_scanned = s->value("pages_scanned", uint64_t{0});
-    r.pages_written = s->value("pages_written", uint64_t{0});
-  }
+  r.images_dir = m.images_dir;
+  r.criu_version = m.criu_version;
+  r.wall_ms = m.wall_ms;
+  r.stopped = m.stopped;
+  r.freezing_time_us = m.stats.freezing_time_us;
+  r.frozen_time_us = m.stats.frozen_time_us;
+  r.memdump_time_us = m.stats.memdump_time_us;
+  r.memwrite_time_us = m.stats.memwrite_time_us;
+  r.pages_scanned = m.stats.pages_scanned;
+  r.pages_written = m.stats.pages_written;
   return r;
 }
 
-// Written by the monitor once the restored init runs (monitor.cpp, restore_init).
-std::string restore_report_file(const std::string& runtime_dir) { return runtime_dir + "/restore.json"; }
 }  // namespace
 
 Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
@@ -49,10 +45,10 @@ Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_checkpoint(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
-  monitor::Json req = {{"cmd", "checkpoint"}, {"dir", absolute_path(opts.images_dir)}, {"stop", opts.stop}};
+  monitor::CheckpointRequest req{absolute_path(opts.images_dir), opts.stop};
   auto r = monitor::request(p.command_socket(), req, kCheckpointTimeoutMs);
   if (!r) return std::move(r).error();
-  return report_from(r->body);
+  return report_from(*r);
 }
 
 Result<RestoreReport> Container::restore(const RestoreOptions& opts) {
@@ -70,20 +66,8 @@ Result<RestoreReport> Container::restore(const RestoreOptions& opts) {
   so.restore_timeout_s = opts.timeout_s;
   so.log_file = opts.log_file;
   so.log_level = opts.log_level;
-  if (auto r = start(so); !r) return std::move(r).error();
   RestoreReport rep;
-  ContainerPaths p(lxcpath_, name_);
-  if (auto text = read_file(restore_report_file(p.runtime_dir()))) {
-    auto j = monitor::Json::parse(*text, nullptr, false);
-    if (j.is_object()) {
-      rep.init_pid = j.value("init_pid", 0);
-      rep.criu_version = j.value("criu_version", "");
-      rep.wall_ms = j.value("wall_ms", int64_t{0});
-      rep.restore_time_us = j.value("restore_time_us", 0u);
-      rep.forking_time_us = j.value("forking_time_us", 0u);
-      rep.pages_restored = j.value("pages_restored", uint64_t{0});
-    }
-  }
+  if (auto r = start(so, &rep); !r) return std::move(r).error();
   if (!rep.init_pid) rep.init_pid = state().runtime.init_pid;
   return rep;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "monitor/monitor.hpp"
+#include "paths.hpp"
 
 int main(int argc, char** argv) {
   cove::monitor::MonitorOptions o;
@@ -40,5 +41,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cove-monitor: --path and --name are required (run by cove-start, not by hand)\n");
     return 2;
   }
-  return cove::monitor::run_monitor(o);
+  if (auto r = cove::validate_name(o.name); !r) {
+    std::fprintf(stderr, "cove-monitor: %s\n", r.error().message().c_str());
+    return 2;
+  }
+  auto status = cove::monitor::run_monitor(o);
+  if (status) return *status;
+  // In the foreground nobody reads a status pipe: the caller's terminal gets the error.
+  if (o.foreground) std::fprintf(stderr, "cove-start: start `%s`: %s\n", o.name.c_str(), status.error().message().c_str());
+  return 1;
 }

@@ -104,6 +104,9 @@ class CheckpointTest : public ContainerTest {
     EXPECT_TRUE(leftover_cgroups(name).empty());
     auto rs = restore(name, images(tag));
     EXPECT_GT(rs.value("init_pid", 0), 0) << rs.dump();
+    // The restore's report comes back with the monitor's start status, not through a file.
+    EXPECT_FALSE(rs.value("criu_version", std::string()).empty()) << rs.dump();
+    EXPECT_FALSE(::access((runtime_dir(name) + "/restore.json").c_str(), F_OK) == 0);
     ASSERT_EQ(state(name), "RUNNING");
     // The monitor is init's parent again.
     EXPECT_EQ(parent_of(init_pid(name)), monitor_pid(name));

@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "monitor/protocol.hpp"
+#include "monitor/command_client.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -17,16 +17,25 @@ TEST_F(MonitorProtocolTest, BadRequestsGetAnErrorAndTheContainerKeepsRunning) {
   ASSERT_EQ(cove("cove-start", "mp").status, 0);
   std::string sock = runtime_dir("mp") + "/command";
   const std::vector<std::string> bad = {
-      R"({"cmd":"stop","timeout":"abc"})",   R"({"cmd":"console","tty":"x"})",
-      R"({"cmd":"checkpoint","dir":12})",    R"({"cmd":"cgroup-set","key":1,"value":[]})",
-      R"({"cmd":"stop","kill":"yes"})",      R"({"cmd":42})",
-      R"({"cmd":"no-such-command"})",        R"([1,2,3])",
-      R"({"cmd":"state")",                   std::string(70000, '{'),
-      R"({"cmd":"reboot","timeout":-5.5})",  R"({"cmd":"console","tty":4294967296})",
-  };
-  for (const auto& text : bad) {
-    auto conn = monitor::connect_socket(sock);
-    ASSERT_TRUE(conn) << conn.error().message();
+      // wrong JSON types
+      R"({"version":1,"cmd":"stop","timeout":"abc"})", R"({"version":1,"cmd":"console","tty":"x"})",
+      R"({"version":1,"cmd":"checkpoint","dir":12})",  R"({"version":1,"cmd":"cgroup-set","key":1,"value":[]})",
+      R"({"version":1,"cmd":"stop","kill":"yes"})",    R"({"version":1,"cmd":42})",
+      R"({"version":1,"cmd":"reboot","timeout":-5.5})", R"({"version":1,"cmd":"console","tty":4294967296})",
+      R"({"version":"1","cmd":"state"})",
+      // the requests of the issue, as sent then (no version)
+      R"({"cmd":"stop","timeout":"abc"})", R"({"cmd":"console","tty":"x"})", R"({"cmd":"checkpoint","dir":12})",
+      // unknown command or field, another version
+      R"({"version":1,"cmd":"no-such-command"})", R"({"version":1,"cmd":"freeze","force":true})",
+      R"({"version":99,"cmd":"state"})",
+      // garbage, truncated, oversized
+      R"([1,2,3])", "garbage", "\x01\x02\xff", R"({"version":1,"cmd":"state")", R"({"version":1,"cmd":"sta)",
+      std::string(70000, '{'), std::string(200000, ' '),
+  };  for (const auto& text : bad) {
+    auto client = monitor::Client::connect(sock);
+    ASSERT_TRUE(client) << client.error().message();
+    UniqueFd conn_fd = client->release();
+    const UniqueFd* conn = &conn_fd;
     // Sent raw: these are not all JSON.
     ::send(conn->get(), text.data(), text.size(), MSG_NOSIGNAL);
     char buf[4096];
@@ -34,9 +43,20 @@ TEST_F(MonitorProtocolTest, BadRequestsGetAnErrorAndTheContainerKeepsRunning) {
     ::setsockopt(conn->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ssize_t n = ::recv(conn->get(), buf, sizeof buf, 0);
     ASSERT_GT(n, 0) << "no reply to " << text.substr(0, 80);
-    auto reply = monitor::Json::parse(std::string(buf, size_t(n)), nullptr, false);
-    ASSERT_TRUE(reply.is_object()) << std::string(buf, size_t(n));
-    EXPECT_EQ(reply.value("ok", true), false) << text.substr(0, 80) << " -> " << reply.dump();
+    // An error reply, in the protocol's own form.
+    auto reply = monitor::decode_reply<monitor::Done>(std::string(buf, size_t(n)));
+    ASSERT_FALSE(reply.has_value()) << text.substr(0, 80);
+    EXPECT_NE(reply.error().code(), 0);
+    EXPECT_TRUE(reply.error().code() == EPROTO || reply.error().code() == E2BIG ||
+                reply.error().code() == EPROTONOSUPPORT)
+        << text.substr(0, 80) << " -> " << reply.error().message();
+    // The monitor still answers a valid request (on a new connection, and on this one).
+    auto again = monitor::request(sock, monitor::StateRequest{}, 10000);
+    ASSERT_TRUE(again) << "after " << text.substr(0, 80) << ": " << again.error().message();
+    EXPECT_EQ(again->state, "RUNNING");
+    monitor::Client same(std::move(conn_fd));
+    auto on_same = same.call(monitor::StateRequest{}, 10000);
+    ASSERT_TRUE(on_same) << "after " << text.substr(0, 80) << ": " << on_same.error().message();
     auto ls = cove("cove-ls", "", {"--running"});
     ASSERT_NE(ls.out.find("mp"), std::string::npos) << "after " << text.substr(0, 80) << ":\n" << ls.out << ls.err;
   }
@@ -45,3 +65,4 @@ TEST_F(MonitorProtocolTest, BadRequestsGetAnErrorAndTheContainerKeepsRunning) {
 
 }  // namespace
 }  // namespace cove::test
+

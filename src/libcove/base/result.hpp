@@ -11,13 +11,14 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace cove {
 
 class Error {
  public:
   Error() = default;
-  Error(int code, std::string message) : code_(code), message_(std::move(message)) {}
+  Error(int code, std::string message) : code_(code), message_(message), chain_{std::move(message)} {}
 
   // An error from a failed syscall: "<what>: <strerror(code)>".
   static Error from_errno(int code, const std::string& what) {
@@ -29,10 +30,14 @@ class Error {
   int code() const { return code_; }
   const std::string& message() const { return message_; }
   const std::string& what() const { return message_; }
+  // The message as its parts, outermost context first, the root message last: what crosses a
+  // process boundary (base/wire_error.hpp), so that the far side rebuilds the same Error.
+  const std::vector<std::string>& chain() const { return chain_; }
 
   // Prepends context: "<ctx>: <message>".
   Error context(const std::string& ctx) && {
     message_ = ctx + ": " + message_;
+    chain_.insert(chain_.begin(), ctx);
     return std::move(*this);
   }
   Error context(const std::string& ctx) const& {
@@ -43,6 +48,7 @@ class Error {
  private:
   int code_ = 0;
   std::string message_;
+  std::vector<std::string> chain_;
 };
 
 template <typename T>

@@ -23,6 +23,7 @@
 #include "base/scope_exit.hpp"
 #include "base/stdio_relay.hpp"
 #include "base/syscalls.hpp"
+#include "base/wire_error.hpp"
 #include "process/child_process.hpp"
 #include "rootfs/dev.hpp"
 #include "security/exec_restrictions.hpp"
@@ -94,7 +95,7 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
 }
 
 [[noreturn]] void fail_to(int sock, const Error& e) {
-  (void)send_with_fds(sock, "E" + std::to_string(e.code()) + " " + e.message(), {});
+  (void)send_with_fds(sock, "E" + encode_error(e), {});
   ::_exit(126);
 }
 
@@ -196,15 +197,14 @@ sigset_t forwarded_signals() {
 }
 
 Result<std::string> read_failure(int sock) {
-  auto m = recv_with_fds(sock, 4096);
+  auto m = recv_with_fds(sock, 65536);
   if (!m || m->eof || m->data.empty() || m->data[0] != 'E') return std::string();
   return m->data.substr(1);
 }
 
+// The text after 'E': the command's Error in its wire form (base/wire_error.hpp).
 Error parse_failure(const std::string& text) {
-  auto sp = text.find(' ');
-  int code = std::atoi(text.substr(0, sp).c_str());
-  return Error(code ? code : EIO, sp == std::string::npos ? text : text.substr(sp + 1));
+  return decode_error(text);
 }
 
 }  // namespace
@@ -335,7 +335,7 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   // finds it once the command has ended with 126.
   UniqueFd master, command;
   for (;;) {
-    auto m = recv_with_fds(ours.get(), 4096);
+    auto m = recv_with_fds(ours.get(), 65536);
     if (!m || m->eof || m->data.empty()) break;
     // `entering` exits (126) right after an 'E'; reaped when it goes out of scope.
     if (m->data[0] == 'E') return parse_failure(m->data.substr(1));

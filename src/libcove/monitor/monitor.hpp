@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
+
 namespace cove::monitor {
 
 struct MonitorOptions {
@@ -15,7 +17,7 @@ struct MonitorOptions {
   std::string name;
   bool foreground = false;        // proxy the console to stdio; exit with init's status
   bool inherit_stdio = false;     // application container: init gets our stdio (cove-execute)
-  int status_fd = -1;             // "ok\n" or "error CODE MESSAGE" is written here once started
+  int status_fd = -1;             // the StartStatus (monitor/protocol.hpp) is written here once started
   int lock_fd = -1;               // the container lock, closed once started
   std::vector<std::string> init_override;
   std::string restore_images;     // restore mode: init comes back from this checkpoint (cove-restore)
@@ -24,7 +26,9 @@ struct MonitorOptions {
   std::string log_level;
 };
 
-// Runs the monitor to the end; returns the process exit status.
-int run_monitor(const MonitorOptions& opts);
+// Runs the monitor to the end; returns the process exit status (init's, in the foreground).
+// An Error when the container could not be started: it went to the status pipe already (when
+// there is one); the caller prints it in the foreground, where nobody reads a status pipe.
+Result<int> run_monitor(const MonitorOptions& opts);
 
 }  // namespace cove::monitor

@@ -1,59 +1,348 @@
 #include "monitor/protocol.hpp"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <fmt/format.h>
 
-#include <cstring>
+#include <limits>
 
-#include "base/fd_passing.hpp"
+#include "base/wire_error.hpp"
 
 namespace cove::monitor {
 
-Result<UniqueFd> connect_socket(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  if (!fd) return Error::from_errno(errno, "socket");
-  struct sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Error(ENAMETOOLONG, "socket path `" + path + "` is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return Error::from_errno(errno, "connect to monitor `" + path + "`");
-  return fd;
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+// Field access --------------------------------------------------------------------------------
+
+template <typename T>
+const char* type_name() {
+  if constexpr (std::is_same_v<T, bool>) return "a boolean";
+  else if constexpr (std::is_same_v<T, std::string>) return "a string";
+  else if constexpr (std::is_unsigned_v<T>) return "an unsigned integer";
+  else return "an integer";
 }
 
-Result<void> send_json(int fd, const Json& body, const std::vector<int>& fds) {
-  return send_with_fds(fd, body.dump(), fds);
+template <typename T>
+bool has_type(const Json& v) {
+  if constexpr (std::is_same_v<T, bool>) return v.is_boolean();
+  else if constexpr (std::is_same_v<T, std::string>) return v.is_string();
+  else if constexpr (std::is_unsigned_v<T>)
+    return v.is_number_unsigned() && v.get<uint64_t>() <= std::numeric_limits<T>::max();
+  else
+    return v.is_number_integer() && v.get<int64_t>() >= std::numeric_limits<T>::min() &&
+           v.get<int64_t>() <= std::numeric_limits<T>::max();
 }
 
-Json ok_reply() { return Json{{"ok", true}}; }
-Json error_reply(const Error& e) { return Json{{"ok", false}, {"error", e.message()}, {"code", e.code()}}; }
-
-Result<Reply> call(int fd, const Json& request, int timeout_ms) {
-  if (auto r = send_json(fd, request); !r) return std::move(r).error().context("send request to monitor");
-  struct pollfd p = {fd, POLLIN, 0};
-  int n;
-  do {
-    n = ::poll(&p, 1, timeout_ms);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Error::from_errno(errno, "poll monitor socket");
-  if (n == 0) return Error(ETIMEDOUT, "monitor did not answer in time");
-  auto m = recv_with_fds(fd);
-  if (!m) return std::move(m).error().context("read monitor reply");
-  if (m->eof) return Error(ECONNRESET, "monitor closed the connection");
-  auto body = Json::parse(m->data, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return Error(EPROTO, "malformed reply from monitor");
-  if (!body.value("ok", false))
-    return Error(body.value("code", EIO), body.value("error", std::string("monitor reported an error")));
-  return Reply{std::move(body), std::move(m->fds)};
+// Field `name` of `j`: nullopt when absent, an error when present with another type (or out
+// of T's range).
+template <typename T>
+Result<std::optional<T>> optional_field(const Json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end()) return std::optional<T>();
+  if (!has_type<T>(*it)) return Error(EPROTO, fmt::format("field `{}` must be {}", name, type_name<T>()));
+  return std::optional<T>(it->get<T>());
 }
 
-Result<Reply> request(const std::string& socket_path, const Json& req, int timeout_ms, UniqueFd* keep) {
-  auto fd = connect_socket(socket_path);
-  if (!fd) return std::move(fd).error();
-  auto r = call(fd->get(), req, timeout_ms);
-  if (keep) *keep = std::move(*fd);
+template <typename T>
+Result<T> required_field(const Json& j, const char* name) {
+  auto v = optional_field<T>(j, name);
+  if (!v) return std::move(v).error();
+  if (!*v) return Error(EPROTO, fmt::format("field `{}` is missing", name));
+  return std::move(**v);
+}
+
+// Reads field `name` into `out` (left as it is when absent and not required).
+template <typename T>
+Result<void> read_field(const Json& j, const char* name, T& out, bool required = false) {
+  auto v = optional_field<T>(j, name);
+  if (!v) return std::move(v).error();
+  if (*v) out = std::move(**v);
+  else if (required) return Error(EPROTO, fmt::format("field `{}` is missing", name));
+  return {};
+}
+
+// Text --------------------------------------------------------------------------------------
+
+// Parses one message: an object of at most kMaxMessageBytes; a message cut short is named so.
+Result<Json> parse_message(std::string_view text, const char* what) {
+  if (text.size() > kMaxMessageBytes)
+    return Error(E2BIG, fmt::format("{} of {} bytes is larger than the limit of {}", what, text.size(), kMaxMessageBytes));
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    if (e.byte >= text.size()) return Error(EPROTO, fmt::format("{} is truncated (ends after {} bytes)", what, text.size()));
+    return Error(EPROTO, fmt::format("{} is not JSON (at byte {})", what, e.byte));
+  } catch (const Json::exception& e) {
+    return Error(EPROTO, fmt::format("{} is not JSON: {}", what, e.what()));
+  }
+  if (!j.is_object()) return Error(EPROTO, fmt::format("{} is not a JSON object", what));
+  auto version = optional_field<int64_t>(j, "version");
+  if (!version) return std::move(version).error().context(what);
+  if (!*version) return Error(EPROTO, fmt::format("{} has no `version`", what));
+  if (**version != kProtocolVersion)
+    return Error(EPROTONOSUPPORT,
+                 fmt::format("{} is of protocol version {}; this side speaks {}", what, **version, kProtocolVersion));
+  return j;
+}
+
+Json envelope() { return Json{{"version", kProtocolVersion}}; }
+
+// Requests ------------------------------------------------------------------------------------
+
+// One command on the wire: its name, the fields it may carry, and how its request is built
+// from a message whose fields have been checked.
+struct Command {
+  const char* name;
+  std::vector<const char*> fields;
+  Result<Request> (*decode)(const Json&);
+};
+
+Result<Request> decode_state(const Json&) { return Request(StateRequest{}); }
+Result<Request> decode_stop(const Json& j) {
+  StopRequest r;
+  auto t = optional_field<uint32_t>(j, "timeout");
+  if (!t) return std::move(t).error();
+  r.timeout_s = *t;
+  COVE_TRY(read_field(j, "kill", r.kill));
+  return Request(r);
+}
+Result<Request> decode_reboot(const Json& j) {
+  RebootRequest r;
+  auto t = optional_field<uint32_t>(j, "timeout");
+  if (!t) return std::move(t).error();
+  r.timeout_s = *t;
+  return Request(r);
+}
+Result<Request> decode_console(const Json& j) {
+  ConsoleRequest r;
+  COVE_TRY(read_field(j, "tty", r.tty));
+  return Request(r);
+}
+Result<Request> decode_checkpoint(const Json& j) {
+  CheckpointRequest r;
+  COVE_TRY(read_field(j, "dir", r.dir, /*required=*/true));
+  COVE_TRY(read_field(j, "stop", r.stop));
+  return Request(std::move(r));
+}
+Result<Request> decode_freeze(const Json&) { return Request(FreezeRequest{}); }
+Result<Request> decode_thaw(const Json&) { return Request(ThawRequest{}); }
+Result<Request> decode_cgroup_set(const Json& j) {
+  CgroupSetRequest r;
+  COVE_TRY(read_field(j, "key", r.key, /*required=*/true));
+  COVE_TRY(read_field(j, "value", r.value, /*required=*/true));
+  return Request(std::move(r));
+}
+
+const Command kCommands[] = {
+    {"state", {}, decode_state},
+    {"stop", {"timeout", "kill"}, decode_stop},
+    {"reboot", {"timeout"}, decode_reboot},
+    {"console", {"tty"}, decode_console},
+    {"checkpoint", {"dir", "stop"}, decode_checkpoint},
+    {"freeze", {}, decode_freeze},
+    {"thaw", {}, decode_thaw},
+    {"cgroup-set", {"key", "value"}, decode_cgroup_set},
+};
+
+static_assert(std::size(kCommands) == std::variant_size_v<Request>, "one entry per request, in the variant's order");
+
+const Command* find_command(std::string_view name) {
+  for (const auto& c : kCommands)
+    if (name == c.name) return &c;
+  return nullptr;
+}
+
+Result<void> check_known_fields(const Json& j, const Command& c) {
+  for (const auto& [key, _] : j.items()) {
+    if (key == "version" || key == "cmd") continue;
+    bool known = false;
+    for (const char* f : c.fields) known = known || key == f;
+    if (!known) return Error(EPROTO, fmt::format("`{}` has no field `{}`", c.name, key));
+  }
+  return {};
+}
+
+Json request_fields(const Request& req) {
+  return std::visit(
+      Overloaded{
+          [](const StateRequest&) { return Json::object(); },
+          [](const StopRequest& r) {
+            Json j = {{"kill", r.kill}};
+            if (r.timeout_s) j["timeout"] = *r.timeout_s;
+            return j;
+          },
+          [](const RebootRequest& r) {
+            Json j = Json::object();
+            if (r.timeout_s) j["timeout"] = *r.timeout_s;
+            return j;
+          },
+          [](const ConsoleRequest& r) { return Json{{"tty", r.tty}}; },
+          [](const CheckpointRequest& r) { return Json{{"dir", r.dir}, {"stop", r.stop}}; },
+          [](const FreezeRequest&) { return Json::object(); },
+          [](const ThawRequest&) { return Json::object(); },
+          [](const CgroupSetRequest& r) { return Json{{"key", r.key}, {"value", r.value}}; },
+      },
+      req);
+}
+
+// Replies -------------------------------------------------------------------------------------
+
+Json reply_fields(const Done&) { return Json::object(); }
+Json reply_fields(const ConsoleReply&) { return Json::object(); }
+Json reply_fields(const StateReply& r) { return Json{{"state", r.state}, {"init_pid", r.init_pid}}; }
+Json reply_fields(const CheckpointReply& r) {
+  const auto& s = r.stats;
+  return Json{{"images_dir", r.images_dir},
+              {"criu_version", r.criu_version},
+              {"wall_ms", r.wall_ms},
+              {"stopped", r.stopped},
+              {"stats",
+               {{"freezing_time_us", s.freezing_time_us},
+                {"frozen_time_us", s.frozen_time_us},
+                {"memdump_time_us", s.memdump_time_us},
+                {"memwrite_time_us", s.memwrite_time_us},
+                {"pages_scanned", s.pages_scanned},
+                {"pages_written", s.pages_written}}}};
+}
+Json reply_fields(const RestoreReply& r) {
+  const auto& s = r.stats;
+  return Json{{"init_pid", r.init_pid},
+              {"criu_version", r.criu_version},
+              {"wall_ms", r.wall_ms},
+              {"stats",
+               {{"restore_time_us", s.restore_time_us},
+                {"forking_time_us", s.forking_time_us},
+                {"pages_restored", s.pages_restored}}}};
+}
+
+Result<void> fields_from(const Json&, Done&) { return {}; }
+Result<void> fields_from(const Json&, ConsoleReply&) { return {}; }
+Result<void> fields_from(const Json& j, StateReply& r) {
+  COVE_TRY(read_field(j, "state", r.state, true));
+  return read_field(j, "init_pid", r.init_pid, true);
+}
+
+Result<const Json*> object_field(const Json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_object()) return Error(EPROTO, fmt::format("field `{}` must be an object", name));
+  return &*it;
+}
+
+Result<void> fields_from(const Json& j, CheckpointReply& r) {
+  COVE_TRY(read_field(j, "images_dir", r.images_dir, true));
+  COVE_TRY(read_field(j, "criu_version", r.criu_version));
+  COVE_TRY(read_field(j, "wall_ms", r.wall_ms));
+  COVE_TRY(read_field(j, "stopped", r.stopped));
+  auto s = object_field(j, "stats");
+  if (!s) return std::move(s).error();
+  COVE_TRY(read_field(**s, "freezing_time_us", r.stats.freezing_time_us));
+  COVE_TRY(read_field(**s, "frozen_time_us", r.stats.frozen_time_us));
+  COVE_TRY(read_field(**s, "memdump_time_us", r.stats.memdump_time_us));
+  COVE_TRY(read_field(**s, "memwrite_time_us", r.stats.memwrite_time_us));
+  COVE_TRY(read_field(**s, "pages_scanned", r.stats.pages_scanned));
+  return read_field(**s, "pages_written", r.stats.pages_written);
+}
+
+Result<void> fields_from(const Json& j, RestoreReply& r) {
+  COVE_TRY(read_field(j, "init_pid", r.init_pid, true));
+  COVE_TRY(read_field(j, "criu_version", r.criu_version));
+  COVE_TRY(read_field(j, "wall_ms", r.wall_ms));
+  auto s = object_field(j, "stats");
+  if (!s) return std::move(s).error();
+  COVE_TRY(read_field(**s, "restore_time_us", r.stats.restore_time_us));
+  COVE_TRY(read_field(**s, "forking_time_us", r.stats.forking_time_us));
+  return read_field(**s, "pages_restored", r.stats.pages_restored);
+}
+
+template <typename R>
+std::string encode_result(const Result<R>& r) {
+  if (!r) return encode_error_reply(r.error());
+  Json j = envelope();
+  j["ok"] = true;
+  j.update(reply_fields(*r));
+  return j.dump();
+}
+
+// The envelope of a reply: the sender's Error if it failed, else the object.
+Result<Json> open_reply(std::string_view text) {
+  auto j = parse_message(text, "reply");
+  if (!j) return std::move(j).error();
+  auto ok = required_field<bool>(*j, "ok");
+  if (!ok) return std::move(ok).error().context("reply");
+  if (*ok) return j;
+  return error_from_json(j->value("error", Json()));
+}
+
+}  // namespace
+
+const char* command_name(const Request& req) { return kCommands[req.index()].name; }
+
+std::string encode_request(const Request& req) {
+  Json j = envelope();
+  j["cmd"] = command_name(req);
+  j.update(request_fields(req));
+  return j.dump();
+}
+
+Result<Request> decode_request(std::string_view text) {
+  auto j = parse_message(text, "request");
+  if (!j) return std::move(j).error();
+  auto name = required_field<std::string>(*j, "cmd");
+  if (!name) return std::move(name).error().context("request");
+  const Command* c = find_command(*name);
+  if (!c) return Error(EPROTO, fmt::format("unknown command `{}`", *name));
+  COVE_TRY(check_known_fields(*j, *c));
+  auto r = c->decode(*j);
+  if (!r) return std::move(r).error().context(fmt::format("`{}` request", c->name));
   return r;
+}
+
+std::string encode_error_reply(const Error& e) {
+  Json j = envelope();
+  j["ok"] = false;
+  j["error"] = error_to_json(e);
+  return j.dump();
+}
+
+std::string encode_reply(const Result<Done>& r) { return encode_result(r); }
+std::string encode_reply(const Result<StateReply>& r) { return encode_result(r); }
+std::string encode_reply(const Result<ConsoleReply>& r) { return encode_result(r); }
+std::string encode_reply(const Result<CheckpointReply>& r) { return encode_result(r); }
+std::string encode_reply(const Result<RestoreReply>& r) { return encode_result(r); }
+
+template <typename R>
+Result<R> decode_reply(std::string_view text) {
+  auto j = open_reply(text);
+  if (!j) return std::move(j).error();
+  R r;
+  if (auto f = fields_from(*j, r); !f) return std::move(f).error().context("reply");
+  return r;
+}
+template Result<Done> decode_reply<Done>(std::string_view);
+template Result<StateReply> decode_reply<StateReply>(std::string_view);
+template Result<ConsoleReply> decode_reply<ConsoleReply>(std::string_view);
+template Result<CheckpointReply> decode_reply<CheckpointReply>(std::string_view);
+template Result<RestoreReply> decode_reply<RestoreReply>(std::string_view);
+
+std::string encode_start_status(const StartStatus& s) {
+  if (s && *s) return encode_result(Result<RestoreReply>(**s));
+  if (s) return encode_result(Result<Done>(Done{}));
+  return encode_error_reply(s.error());
+}
+
+StartStatus decode_start_status(std::string_view text) {
+  auto j = open_reply(text);
+  if (!j) return std::move(j).error();
+  if (!j->contains("init_pid")) return std::optional<RestoreReply>();
+  RestoreReply r;
+  if (auto f = fields_from(*j, r); !f) return std::move(f).error().context("start status");
+  return std::optional<RestoreReply>(std::move(r));
 }
 
 }  // namespace cove::monitor

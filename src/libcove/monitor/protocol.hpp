@@ -1,38 +1,141 @@
-// The monitor's command protocol: one JSON request and one JSON reply per message on a
-// SOCK_SEQPACKET unix socket at /run/cove/KEY/command (mode 0600, root only), with fds passed
-// by SCM_RIGHTS where a reply carries one (a console master). Replies are
-// {"ok": true, ...} or {"ok": false, "error": "...", "code": ERRNO}.
-// Requests: {"cmd":"state"}, {"cmd":"stop","timeout":S,"kill":B}, {"cmd":"reboot","timeout":S},
-// {"cmd":"console","tty":N}, {"cmd":"freeze"}, {"cmd":"thaw"},
-// {"cmd":"cgroup-set","key":K,"value":V} (a [cgroup] key, parsed like a config line).
-// A stop reply comes only once the container is fully cleaned up.
+// The monitor's command protocol, defined once: one typed request per command, the reply each
+// gets, and the only encoder and decoder of both. The transport is a SOCK_SEQPACKET unix socket
+// at /run/cove/KEY/command (mode 0600, root only): one JSON message per request and per reply,
+// with fds passed by SCM_RIGHTS where a reply carries one (a console master).
+//   request: {"version": 1, "cmd": NAME, ...the command's fields}
+//   reply:   {"version": 1, "ok": true, ...the reply's fields}
+//         or {"version": 1, "ok": false, "error": {"code": ERRNO, "context": [...]}}
+// The decoders never throw: a message that is not JSON, too large, cut short, of another
+// version, naming an unknown command or field, or with a field of the wrong type is an EPROTO
+// (E2BIG, EPROTONOSUPPORT) error saying which. See doc/design/protocol.md.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
 #include <string>
-#include <vector>
+#include <string_view>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include "base/result.hpp"
-#include "base/unique_fd.hpp"
+#include "criu/stats.hpp"
 
 namespace cove::monitor {
 
 using Json = nlohmann::json;
 
-struct Reply {
-  Json body;
-  std::vector<UniqueFd> fds;
+// Raised when a message changes meaning (a field's type, a command's effect); a monitor
+// refuses a request of another version rather than guess.
+inline constexpr int kProtocolVersion = 1;
+// The largest message either side sends or accepts.
+inline constexpr size_t kMaxMessageBytes = 64 * 1024;
+
+// Replies -------------------------------------------------------------------------------------
+
+struct Done {};  // "ok", nothing more
+
+struct StateReply {
+  std::string state;  // state_name()
+  pid_t init_pid = 0;
 };
 
-Result<UniqueFd> connect_socket(const std::string& path);
-// Sends `request` and waits up to `timeout_ms` (-1 = forever) for the reply.
-Result<Reply> call(int fd, const Json& request, int timeout_ms);
-// connect + call; the connection is returned too for requests whose session continues.
-Result<Reply> request(const std::string& socket_path, const Json& req, int timeout_ms, UniqueFd* keep = nullptr);
+struct ConsoleReply {};  // the master comes with the reply (SCM_RIGHTS)
 
-Result<void> send_json(int fd, const Json& body, const std::vector<int>& fds = {});
-Json ok_reply();
-Json error_reply(const Error& e);
+struct CheckpointReply {
+  std::string images_dir;
+  std::string criu_version;
+  int64_t wall_ms = 0;
+  bool stopped = false;
+  criu::DumpStats stats;
+};
+
+// Not a reply to a request: what a restore reports on the start status (see StartStatus).
+struct RestoreReply {
+  pid_t init_pid = 0;
+  std::string criu_version;
+  int64_t wall_ms = 0;
+  criu::RestoreStats stats;
+};
+
+// Requests ------------------------------------------------------------------------------------
+
+struct StateRequest {
+  using Reply = StateReply;
+};
+// Stops the container and answers once it is fully cleaned up. `kill`: the stop signal at once
+// instead of the halt signal first. No timeout: the config's stop_timeout.
+struct StopRequest {
+  using Reply = Done;
+  std::optional<uint32_t> timeout_s;
+  bool kill = false;
+};
+// Ends init with the reboot signal and starts it again; answers once the new init runs.
+struct RebootRequest {
+  using Reply = Done;
+  std::optional<uint32_t> timeout_s;
+};
+// Lends the master of tty `tty` (0: the console) for as long as the connection stays open.
+struct ConsoleRequest {
+  using Reply = ConsoleReply;
+  uint32_t tty = 0;
+};
+struct CheckpointRequest {
+  using Reply = CheckpointReply;
+  std::string dir;
+  bool stop = false;
+};
+struct FreezeRequest {
+  using Reply = Done;
+};
+struct ThawRequest {
+  using Reply = Done;
+};
+// A live change of one [cgroup] key, parsed like a config line.
+struct CgroupSetRequest {
+  using Reply = Done;
+  std::string key;
+  std::string value;
+};
+
+using Request = std::variant<StateRequest, StopRequest, RebootRequest, ConsoleRequest, CheckpointRequest,
+                             FreezeRequest, ThawRequest, CgroupSetRequest>;
+
+// The position of `Req` in Request: the key of the command server's handler table.
+template <typename Req, typename... Ts>
+constexpr size_t index_in(const std::variant<Ts...>*) {
+  constexpr bool same[] = {std::is_same_v<Req, Ts>...};
+  for (size_t i = 0; i < sizeof...(Ts); ++i)
+    if (same[i]) return i;
+  return sizeof...(Ts);
+}
+template <typename Req>
+inline constexpr size_t kRequestIndex = index_in<Req>(static_cast<const Request*>(nullptr));
+
+// The command's name on the wire ("state", "stop", ..., "cgroup-set").
+const char* command_name(const Request& req);
+
+std::string encode_request(const Request& req);
+Result<Request> decode_request(std::string_view text);
+
+// A reply: encode_reply(Result) for any of the reply types; decode_reply<R> checks the envelope
+// (version, ok), turns a failure into the sender's Error and decodes R's fields.
+std::string encode_reply(const Result<Done>& r);
+std::string encode_reply(const Result<StateReply>& r);
+std::string encode_reply(const Result<ConsoleReply>& r);
+std::string encode_reply(const Result<CheckpointReply>& r);
+std::string encode_reply(const Result<RestoreReply>& r);
+std::string encode_error_reply(const Error& e);
+
+template <typename R>
+Result<R> decode_reply(std::string_view text);
+
+// The start status a monitor writes once on its status pipe: a reply with nothing (start) or
+// a RestoreReply (restore) on success, the start's error otherwise.
+using StartStatus = Result<std::optional<RestoreReply>>;
+std::string encode_start_status(const StartStatus& s);
+StartStatus decode_start_status(std::string_view text);
 
 }  // namespace cove::monitor

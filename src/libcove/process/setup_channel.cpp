@@ -6,16 +6,41 @@
 #include <string>
 
 #include "base/fd_passing.hpp"
+#include "base/wire_error.hpp"
 
 namespace cove {
 
 namespace {
-struct Wire {
-  uint32_t phase;
-  int32_t code;
-  char text[2040];
+// A message is its phase (4 bytes, host order: both ends are one machine), followed for
+// `error` by the error in its wire form (base/wire_error.hpp).
+constexpr size_t kMaxMessage = 64 * 1024;
+
+std::string header(Phase phase) {
+  uint32_t p = static_cast<uint32_t>(phase);
+  return std::string(reinterpret_cast<const char*>(&p), sizeof p);
+}
+
+struct Message {
+  Phase phase;
+  std::string payload;
+  std::vector<UniqueFd> fds;
 };
-static_assert(sizeof(Wire) == 2048);
+
+Result<Message> parse(ReceivedMessage m) {
+  if (m.data.size() < sizeof(uint32_t)) return Error(EPROTO, "malformed setup message");
+  uint32_t p;
+  std::memcpy(&p, m.data.data(), sizeof p);
+  return Message{static_cast<Phase>(p), m.data.substr(sizeof p), std::move(m.fds)};
+}
+
+// The error a peer's `error` message carries (a malformed one is an error of its own).
+Error peer_error(const std::string& payload) {
+  Error e = decode_error(payload);
+  if (e.code() != 0) return e;
+  WireError w = to_wire(e);  // an error must fail: code 0 reads as EIO
+  w.code = EIO;
+  return from_wire(w);
+}
 }  // namespace
 
 const char* phase_name(Phase p) {
@@ -39,55 +64,40 @@ Result<std::pair<SetupChannel, SetupChannel>> SetupChannel::make_pair() {
 }
 
 Result<void> SetupChannel::send(Phase phase, const std::vector<int>& fds) {
-  Wire w = {};
-  w.phase = static_cast<uint32_t>(phase);
-  if (auto r = send_with_fds(fd_.get(), std::string(reinterpret_cast<char*>(&w), sizeof w), fds); !r)
+  if (auto r = send_with_fds(fd_.get(), header(phase), fds); !r)
     return std::move(r).error().context(std::string("send `") + phase_name(phase) + "`");
   return {};
 }
 
 Result<void> SetupChannel::send_error(const Error& error) {
-  Wire w = {};
-  w.phase = static_cast<uint32_t>(Phase::kError);
-  w.code = error.code();
-  std::strncpy(w.text, error.message().c_str(), sizeof w.text - 1);
-  return send_with_fds(fd_.get(), std::string(reinterpret_cast<char*>(&w), sizeof w), {});
+  return send_with_fds(fd_.get(), header(Phase::kError) + encode_error(error), {});
 }
 
-static Result<std::pair<Wire, std::vector<UniqueFd>>> receive(int fd, Phase wanted) {
-  auto m = recv_with_fds(fd, sizeof(Wire));
-  if (!m) return std::move(m).error().context(std::string("wait for `") + phase_name(wanted) + "`");
-  if (m->eof) return Error(EPIPE, std::string("peer closed the setup channel before `") + phase_name(wanted) + "`");
-  if (m->data.size() != sizeof(Wire)) return Error(EPROTO, "malformed setup message");
-  Wire w;
-  std::memcpy(&w, m->data.data(), sizeof w);
-  w.text[sizeof w.text - 1] = '\0';
-  return std::make_pair(w, std::move(m->fds));
+static Result<Message> receive(int fd, const std::string& waiting_for) {
+  auto m = recv_with_fds(fd, kMaxMessage);
+  if (!m) return std::move(m).error().context("wait for " + waiting_for);
+  if (m->eof) return Error(EPIPE, "peer closed the setup channel before " + waiting_for);
+  return parse(std::move(*m));
 }
 
 Result<std::vector<UniqueFd>> SetupChannel::expect(Phase phase) {
-  auto r = receive(fd_.get(), phase);
+  auto r = receive(fd_.get(), std::string("`") + phase_name(phase) + "`");
   if (!r) return std::move(r).error();
-  auto& [w, fds] = *r;
-  auto got = static_cast<Phase>(w.phase);
-  if (got == Phase::kError) return Error(w.code ? w.code : EIO, w.text);
-  if (got != phase)
+  if (r->phase == Phase::kError) return peer_error(r->payload);
+  if (r->phase != phase)
     return Error(EPROTO, std::string("setup protocol: expected `") + phase_name(phase) + "`, got `" +
-                             phase_name(got) + "`");
-  return std::move(fds);
+                             phase_name(r->phase) + "`");
+  return std::move(r->fds);
 }
 
 Result<void> SetupChannel::wait_exec() {
-  auto m = recv_with_fds(fd_.get(), sizeof(Wire));
+  auto m = recv_with_fds(fd_.get(), kMaxMessage);
   if (!m) return std::move(m).error().context("wait for exec");
   if (m->eof) return {};
-  if (m->data.size() != sizeof(Wire)) return Error(EPROTO, "malformed setup message");
-  Wire w;
-  std::memcpy(&w, m->data.data(), sizeof w);
-  w.text[sizeof w.text - 1] = '\0';
-  if (static_cast<Phase>(w.phase) == Phase::kError) return Error(w.code ? w.code : EIO, w.text);
-  return Error(EPROTO, std::string("setup protocol: expected exec, got `") + phase_name(static_cast<Phase>(w.phase)) +
-                           "`");
+  auto r = parse(std::move(*m));
+  if (!r) return std::move(r).error();
+  if (r->phase == Phase::kError) return peer_error(r->payload);
+  return Error(EPROTO, std::string("setup protocol: expected exec, got `") + phase_name(r->phase) + "`");
 }
 
 }  // namespace cove

@@ -1,6 +1,6 @@
 // SetupChannel: the parent (monitor) <-> child (future init) protocol during start.
-// One SOCK_SEQPACKET socketpair, CLOEXEC on both ends. Each message is a fixed-size
-// {phase, errno, text} record; fds travel with it by SCM_RIGHTS. Phases are named and checked:
+// One SOCK_SEQPACKET socketpair, CLOEXEC on both ends. Each message is its phase, and for
+// `error` the Error in its wire form (base/wire_error.hpp); fds travel with it by SCM_RIGHTS. Phases are named and checked:
 // expecting `rootfs-ready` and receiving `child-started` is a protocol error naming both.
 // A child that fails sends `error` carrying its Error, which becomes the parent's error.
 // Exec success shows up as EOF on the parent's end (the child's end is CLOEXEC).
@@ -23,7 +23,7 @@ enum class Phase : uint32_t {
   kMountsLocked,         // parent -> child: (+ the locked copy of its mount namespace, userns only)
   kDevReady,             // child -> parent: /dev and [mount] entries done (+ console and tty masters)
   kGo,                   // parent -> child: the parent is done (limits applied), exec init
-  kError,                // either way: text is the error chain, code its errno
+  kError,                // either way: the sender's Error, {code, context chain}
 };
 const char* phase_name(Phase p);
 

@@ -1,0 +1,42 @@
+#include "monitor/command_client.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+
+#include "base/fd_passing.hpp"
+
+namespace cove::monitor {
+
+Result<Client> Client::connect(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) return Error::from_errno(errno, "socket");
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Error(ENAMETOOLONG, "socket path `" + path + "` is too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    return Error::from_errno(errno, "connect to monitor `" + path + "`");
+  return Client(std::move(fd));
+}
+
+Result<std::string> Client::exchange(const Request& req, int timeout_ms) {
+  if (auto r = send_with_fds(fd_.get(), encode_request(req), {}); !r)
+    return std::move(r).error().context("send request to monitor");
+  struct pollfd p = {fd_.get(), POLLIN, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, timeout_ms);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Error::from_errno(errno, "poll monitor socket");
+  if (n == 0) return Error(ETIMEDOUT, "monitor did not answer in time");
+  auto m = recv_with_fds(fd_.get(), kMaxMessageBytes);
+  if (!m) return std::move(m).error().context("read monitor reply");
+  if (m->eof) return Error(ECONNRESET, "monitor closed the connection");
+  fds_ = std::move(m->fds);
+  return std::move(m->data);
+}
+
+}  // namespace cove::monitor

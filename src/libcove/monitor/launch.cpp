@@ -1,0 +1,133 @@
+#include "monitor/launch.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "base/scope_exit.hpp"
+#include "base/stdio_relay.hpp"
+#include "paths.hpp"
+
+namespace cove::monitor {
+
+namespace {
+
+std::vector<std::string> monitor_args(const LaunchOptions& o) {
+  std::vector<std::string> args = {find_helper("cove-monitor"), "--path", o.lxcpath, "--name", o.name};
+  if (!o.log_file.empty()) args.insert(args.end(), {"--log-file", o.log_file});
+  if (!o.log_level.empty()) args.insert(args.end(), {"--log-level", o.log_level});
+  if (!o.restore_from.empty()) args.insert(args.end(), {"--restore", o.restore_from});
+  if (o.restore_timeout_s > 0) args.insert(args.end(), {"--restore-timeout", std::to_string(o.restore_timeout_s)});
+  return args;
+}
+
+void add_init_override(std::vector<std::string>& args, const LaunchOptions& o) {
+  if (o.init_override.empty()) return;
+  args.push_back("--");
+  args.insert(args.end(), o.init_override.begin(), o.init_override.end());
+}
+
+std::vector<char*> argv_of(std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+// Runs the foreground monitor `argv` as our child with the relay's pipes for stdio, copies
+// them to and from our terminal, and returns its exit status. Signals someone sends us go on
+// to the monitor; the ones the terminal sends reach it anyway (same process group).
+Result<int> run_relayed(std::vector<char*>& argv, StdioRelay& relay) {
+  sigset_t forward, old_mask;
+  sigemptyset(&forward);
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&forward, sig);
+  ::sigprocmask(SIG_BLOCK, &forward, &old_mask);
+  ScopeExit restore_mask([&] { ::sigprocmask(SIG_SETMASK, &old_mask, nullptr); });
+  UniqueFd sigfd(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno(errno, "fork monitor");
+  if (pid == 0) {
+    for (int i = 0; i < 3; ++i)
+      if (relay.relays(i)) ::dup2(relay.child_fd(i), i);
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  relay.close_child_ends();
+  // Signals the terminal sent reached the monitor already (one process group).
+  int status = relay.run_until_exit(pid, sigfd.get(), [pid](const struct signalfd_siginfo& si) {
+    if (si.ssi_code != SI_KERNEL) ::kill(pid, int(si.ssi_signo));
+  });
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+// Double fork: the monitor is reparented at once and never becomes our zombie. Its status pipe
+// is fd 3; stdio is /dev/null.
+Result<void> spawn_detached(std::vector<char*>& argv, UniqueFd status_wr) {
+  pid_t mid = ::fork();
+  if (mid < 0) return Error::from_errno(errno, "fork monitor");
+  if (mid == 0) {
+    if (::fork() != 0) ::_exit(0);
+    int null = ::open("/dev/null", O_RDWR);
+    if (status_wr.get() == 3) ::fcntl(3, F_SETFD, 0);  // dup2(3, 3) would keep close-on-exec
+    else ::dup2(status_wr.get(), 3);
+    for (int i = 0; i < 3; ++i) ::dup2(null, i);
+    if (null > 3) ::close(null);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  status_wr.reset();
+  ::waitpid(mid, nullptr, 0);
+  return {};
+}
+
+std::string read_all(int fd) {
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) text.append(buf, static_cast<size_t>(n));
+  return text;
+}
+
+}  // namespace
+
+Result<std::optional<RestoreReply>> start_detached(const LaunchOptions& opts) {
+  auto args = monitor_args(opts);
+  args.insert(args.end(), {"--status-fd", "3"});
+  add_init_override(args, opts);
+  auto argv = argv_of(args);
+  int pfd[2];
+  if (::pipe2(pfd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
+  UniqueFd rd(pfd[0]), wr(pfd[1]);
+  COVE_TRY(spawn_detached(argv, std::move(wr)));
+  // The monitor writes its status once; EOF with nothing means it died before reporting.
+  std::string status = read_all(rd.get());
+  if (status.empty()) return Error(EIO, fmt::format("monitor `{}` exited during start; see its log", args[0]));
+  return decode_start_status(status);
+}
+
+Result<int> run_foreground(const LaunchOptions& opts, UniqueFd lock_fd, bool inherit_stdio) {
+  auto args = monitor_args(opts);
+  // The monitor replaces us; it keeps the lock until init runs.
+  ::fcntl(lock_fd.get(), F_SETFD, 0);
+  args.insert(args.end(), {"--foreground", "--lock-fd", std::to_string(lock_fd.get())});
+  if (inherit_stdio) args.push_back("--inherit-stdio");
+  add_init_override(args, opts);
+  auto argv = argv_of(args);
+  if (inherit_stdio) {
+    // Init gets our stdio; a terminal among it must not cross (issue 10): pipes instead.
+    auto relay = StdioRelay::for_terminals();
+    if (!relay) return std::move(relay).error();
+    if (!relay->empty()) return run_relayed(argv, *relay);
+  }
+  ::execv(argv[0], argv.data());
+  return Error::from_errno(errno, "exec monitor `" + args[0] + "`");
+}
+
+}  // namespace cove::monitor

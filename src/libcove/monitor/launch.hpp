@@ -1,0 +1,36 @@
+// Starting a container's monitor (the cove-monitor helper, exec'd): the caller's side of the
+// start. Detached, the monitor is double-forked (never our zombie) and reports once on a status
+// pipe: the start's Error, or success with the restore's report (monitor/protocol.hpp,
+// StartStatus). In the foreground it replaces the caller, or runs as its child behind a stdio
+// relay when init inherits a terminal. Called by the façade (Container::start) with the
+// container lock held; see doc/design/protocol.md.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+#include "monitor/protocol.hpp"
+
+namespace cove::monitor {
+
+struct LaunchOptions {
+  std::string lxcpath;
+  std::string name;
+  std::string log_file, log_level;
+  std::string restore_from;       // restore mode: the images directory
+  int restore_timeout_s = 0;
+  std::vector<std::string> init_override;
+};
+
+// Starts a detached monitor and waits for its start status: nullopt once init runs, the
+// restore's report after a restore.
+Result<std::optional<RestoreReply>> start_detached(const LaunchOptions& opts);
+
+// Runs the monitor in the foreground with `lock_fd` (the container lock, released by the
+// monitor once init runs); returns its exit status (when it did not replace us).
+Result<int> run_foreground(const LaunchOptions& opts, UniqueFd lock_fd, bool inherit_stdio);
+
+}  // namespace cove::monitor

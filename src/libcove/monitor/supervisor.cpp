@@ -1,0 +1,378 @@
+#include "monitor/supervisor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/clock.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "ns/idmap.hpp"
+#include "rootfs/host_access.hpp"
+#include "state/container_lock.hpp"
+
+namespace cove::monitor {
+
+namespace {
+
+// Joins other containers' namespaces (share.*) for the duration of the clone, then returns.
+class SharedNamespaces {
+ public:
+  Result<void> enter(const config::ContainerConfig& cfg, const std::string& lxcpath) {
+    for (const auto& [ns, other] : cfg.share_ns) {
+      const char* name = config::namespace_name(ns);
+      COVE_TRY(validate_name(other));
+      ContainerPaths op(lxcpath, other);
+      auto text = read_file(op.state_file());
+      if (!text) return Error(ESRCH, "share " + std::string(name) + " with `" + other + "`: it is not running");
+      auto st = decode_runtime_state_for(*text, op.dir());
+      if (!st || !process_matches(st->init_pid, st->init_starttime))
+        return Error(ESRCH, "share " + std::string(name) + " with `" + other + "`: it is not running");
+      std::string self_path = std::string("/proc/self/ns/") + name;
+      UniqueFd self(::open(self_path.c_str(), O_RDONLY | O_CLOEXEC));
+      std::string target_path = "/proc/" + std::to_string(st->init_pid) + "/ns/" + name;
+      UniqueFd target(::open(target_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!self || !target) return Error::from_errno(errno, "open namespace of `" + other + "`");
+      if (::setns(target.get(), 0) < 0) return Error::from_errno(errno, "join " + std::string(name) + " of `" + other + "`");
+      saved_.push_back(std::move(self));
+    }
+    return {};
+  }
+  void leave() {
+    for (auto& fd : saved_) (void)::setns(fd.get(), 0);
+    saved_.clear();
+  }
+  ~SharedNamespaces() { leave(); }
+
+ private:
+  std::vector<UniqueFd> saved_;
+};
+
+// What the state file says for the monitor's whole life.
+RuntimeState base_state(const ContainerPaths& paths, const config::ContainerConfig& cfg) {
+  RuntimeState rs;
+  rs.monitor_pid = ::getpid();
+  rs.monitor_starttime = process_starttime(::getpid()).value_or(0);
+  rs.container = paths.dir();
+  rs.privileged = cfg.privileged;
+  if (!cfg.privileged) {
+    for (const auto& e : cfg.uid_map) rs.host_uids.emplace_back(e.host_id, e.count);
+    for (const auto& e : cfg.gid_map) rs.host_gids.emplace_back(e.host_id, e.count);
+  }
+  rs.started_at_ms = realtime_ms();
+  return rs;
+}
+
+}  // namespace
+
+Supervisor::Supervisor(const MonitorOptions& opts, config::ContainerConfig cfg)
+    : opts_(opts),
+      paths_(opts.lxcpath, opts.name),
+      cfg_(std::move(cfg)),
+      stopper_(StopSignals{cfg_.halt_signal, cfg_.stop_signal, cfg_.reboot_signal}),
+      state_(paths_.state_file(), base_state(paths_, cfg_)),
+      have_time_ns_(path_exists("/proc/self/ns/time")) {}
+
+void Supervisor::record(ContainerState s) {
+  if (auto r = state_.record(s); !r) log::error("state file: {}", r.error().message());
+}
+
+Result<void> Supervisor::watch_signals() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) return Error::from_errno(errno, "become child subreaper");
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&mask, s);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  sigfd_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd_) return Error::from_errno(errno, "signalfd");
+  return stopper_.open_timer();
+}
+
+// Held until the runtime dir is gone again (cleanup) or the monitor dies: the liveness readers
+// test, and the one claim on the container's directory (a second monitor for it, started
+// through another spelling of its path, stops here).
+Result<void> Supervisor::claim_runtime_dir() {
+  auto lock = hold_monitor_lock(paths_.monitor_lock(), opts_.name);
+  if (!lock) return std::move(lock).error();
+  monitor_lock_ = std::move(*lock);
+  COVE_TRY(mkdir_p(kRuntimeBase, 0755));
+  if (::mkdir(paths_.runtime_dir().c_str(), 0700) < 0)
+    return Error::from_errno(errno, "create runtime dir `" + paths_.runtime_dir() + "`");
+  created_runtime_dir_ = true;
+  return {};
+}
+
+// The container's root owns its rootfs: a console log there is opened as the container would
+// resolve it, so a symlink it planted cannot point the monitor at a host file.
+Result<void> Supervisor::open_console_log() {
+  UniqueFd log;
+  if (!cfg_.console_log.empty()) {
+    auto fd = rootfs::open_host_append(cfg_.console_log, cfg_.rootfs);
+    if (!fd) return std::move(fd).error().context("console log");
+    log = std::move(*fd);
+  }
+  console_.set_sinks(std::move(log), opts_.foreground && !opts_.inherit_stdio);
+  return {};
+}
+
+Result<void> Supervisor::make_cgroups() {
+  auto layout = cgroup::detect_layout();
+  if (!layout) return std::move(layout).error().context("detect cgroups");
+  layout_ = std::move(*layout);
+  auto cgs = cgroup::ContainerCgroups::plan(layout_, paths_.key(), ::getpid());
+  if (!cgs) return std::move(cgs).error().context("cgroups");
+  cgroups_ = std::move(*cgs);
+  state_.set_cgroups(cgroups_->payload_dirs(), cgroups_->monitor_dirs());
+  COVE_TRY(state_.record(state_.state()));  // records the cgroup dirs before creating them
+  if (auto r = cgroups_->create(); !r) return std::move(r).error().context("create cgroups");
+  // The monitor leaves its starter's cgroup for its own before anything else (a session being
+  // closed must not take the container's monitor with it, and CRIU and init are forked from
+  // it). Measured: joining after the start or restore is reported (off the path) made the
+  // restore ~10 ms slower, not faster (CRIU's tasks then joined the payload from the starter's
+  // cgroup), so it stays here.
+  if (auto r = cgroups_->attach_monitor(::getpid()); !r) return std::move(r).error().context("join monitor cgroup");
+  // Limits go on before init joins the payload cgroup, so they hold from its first instruction.
+  // On v2 this enables controllers in the parent, which the monitor has just left.
+  return cgroups_->apply(cfg_.cgroup.limits);
+}
+
+Result<void> Supervisor::start() {
+  COVE_TRY(watch_signals());
+  COVE_TRY(claim_runtime_dir());
+  // A restore is RESTORING from its first record to RUNNING/FROZEN (or gone, on failure).
+  COVE_TRY(state_.record(opts_.restore_images.empty() ? ContainerState::kStarting : ContainerState::kRestoring));
+  COVE_TRY(open_console_log());
+  COVE_TRY(make_cgroups());
+  // The socket exists before RUNNING is recorded; requests made meanwhile wait in its backlog.
+  serve_commands();
+  COVE_TRY(server_.listen(paths_.command_socket()));
+  return opts_.restore_images.empty() ? launch() : restore_init();
+}
+
+Result<void> Supervisor::launch() {
+  lifecycle::PlanOptions po;
+  po.init_override = opts_.init_override;
+  po.inherit_stdio = opts_.inherit_stdio;
+  auto plan = lifecycle::make_launch_plan(cfg_, po, layout_, have_time_ns_);
+  if (!plan) return std::move(plan).error();
+  log::debug("launch plan: {}", lifecycle::describe(*plan));
+  SharedNamespaces shared;
+  COVE_TRY(shared.enter(cfg_, opts_.lxcpath));
+  auto init = lifecycle::start_init(*plan, *cgroups_);
+  shared.leave();
+  if (!init) return std::move(init).error();
+  return adopt_init(std::move(*init));
+}
+
+// The new init (started or restored) is ours: its console goes to the broker, and it is
+// recorded (RUNNING, or FROZEN for a restored frozen container).
+Result<void> Supervisor::adopt_init(lifecycle::InitProcess init, ContainerState as) {
+  console_.adopt(std::move(init.console_master), std::move(init.tty_masters));
+  init_ = std::move(init);
+  state_.set_init(init_.pid);
+  state_.set_started_at(realtime_ms());
+  return state_.record(as);
+}
+
+// Restore mode: CRIU (our swrk child, rst_sibling) brings init back as our child into the
+// cgroups we just made; then the container is ours as after a start. A dump taken while the
+// container was frozen is restored frozen (CRIU restores the freezer state).
+Result<void> Supervisor::restore_init() {
+  if (!cfg_.privileged) {
+    auto uid = ns::host_id_of(cfg_.uid_map, 0);
+    auto gid = ns::host_id_of(cfg_.gid_map, 0);
+    if (uid && gid)
+      if (auto r = cgroups_->delegate(*uid, *gid); !r) return std::move(r).error().context("delegate cgroup");
+  }
+  lifecycle::RestoreTarget t;
+  t.cfg = &cfg_;
+  t.runtime_dir = paths_.runtime_dir();
+  t.log_dir = paths_.dir();
+  t.timeout_ms = opts_.restore_timeout_s * 1000;
+  t.cgroups = &*cgroups_;
+  t.layout = &layout_;
+  auto r = lifecycle::restore_container(t, opts_.restore_images);
+  if (!r) return std::move(r).error().context("restore");
+  restored_ = RestoreReply{r->init.pid, r->criu_version, r->wall_ms, r->stats};
+  return adopt_init(std::move(r->init), r->frozen ? ContainerState::kFrozen : ContainerState::kRunning);
+}
+
+void Supervisor::report_start(const Result<void>& r) {
+  if (opts_.status_fd >= 0) {
+    std::string msg = encode_start_status(r ? StartStatus(restored_) : StartStatus(r.error()));
+    if (::write(opts_.status_fd, msg.data(), msg.size()) < 0)
+      log::warn("write start status: {}", std::strerror(errno));  // the starter is gone
+    ::close(opts_.status_fd);
+    opts_.status_fd = -1;
+  }
+  if (opts_.lock_fd >= 0) {
+    ::close(opts_.lock_fd);
+    opts_.lock_fd = -1;
+  }
+}
+
+void Supervisor::start_leaving_monitor_cgroup() {
+  if (left_monitor_cgroup_ || !cgroups_) return;
+  left_monitor_cgroup_ = true;
+  auto mover = cgroups_->leave_monitor_in_background();
+  if (mover) cgroup_mover_ = *mover;
+  else log::warn("{}", mover.error().message());  // cleanup's destroy() moves the monitor itself
+}
+
+void Supervisor::finish_leaving_monitor_cgroup() {
+  if (cgroup_mover_ <= 0) return;
+  while (::waitpid(cgroup_mover_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  cgroup_mover_ = -1;
+}
+
+void Supervisor::cleanup() {
+  finish_leaving_monitor_cgroup();
+  if (init_.pid > 0) {
+    ::kill(init_.pid, SIGKILL);
+    ::waitpid(init_.pid, nullptr, __WALL);
+    init_.pid = 0;
+  }
+  if (cgroups_) {
+    if (auto r = cgroups_->destroy(); !r) log::warn("remove cgroups: {}", r.error().message());
+  }
+  server_.stop_listening();
+  if (created_runtime_dir_) {
+    // Renamed away first, so a reader or a new start never sees a half-removed runtime dir.
+    std::string dead = std::string(kRuntimeBase) + "/.dead-" + paths_.key() + "-" + std::to_string(::getpid());
+    std::string victim = ::rename(paths_.runtime_dir().c_str(), dead.c_str()) == 0 ? dead : paths_.runtime_dir();
+    if (auto r = remove_tree(victim); !r) log::warn("remove runtime dir: {}", r.error().message());
+  }
+  // Released before any stop waiter hears back, so that a start right after works.
+  monitor_lock_.reset();
+}
+
+void Supervisor::begin_stop(int sig, unsigned timeout_s) {
+  if (init_.pid <= 0) return;
+  // A frozen init would not see the signal (a v1-frozen task not even SIGKILL) until thawed.
+  if (state_.is(ContainerState::kFrozen))
+    if (auto r = cgroups_->set_frozen(false); !r) log::warn("thaw before stop: {}", r.error().message());
+  if (!state_.is(ContainerState::kStopping)) record(ContainerState::kStopping);
+  start_leaving_monitor_cgroup();
+  stopper_.signal(init_.pidfd.get(), sig, timeout_s);
+}
+
+// After a reboot's end: whatever init left behind goes, and a new init starts; the reboot's
+// waiters hear how that went. False when the new init did not start.
+bool Supervisor::reboot() {
+  record(ContainerState::kStarting);
+  for (pid_t p : cgroups_->payload_pids()) ::kill(p, SIGKILL);
+  auto r = launch();
+  auto waiters = stopper_.take_waiters();
+  for (int fd : waiters) CommandServer::reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
+  for (int fd : waiters) server_.drop(fd);
+  if (!r) log::error("reboot failed: {}", r.error().message());
+  return r.has_value();
+}
+
+void Supervisor::on_init_exit(int status) {
+  log::info("init exited with status {:#x}", status);
+  // An application container's command (cove-execute) killed by SIGHUP is just a command that
+  // ended, not a reboot.
+  bool rebooted = stopper_.init_exited(status, opts_.inherit_stdio);
+  init_.pid = 0;
+  init_.pidfd.reset();
+  state_.set_init(0);
+  console_.release_all();
+  if (rebooted && reboot()) return;
+  finish(status);
+}
+
+// The container has ended: the exit status, STOPPING, cleanup, then the stop's waiters hear.
+void Supervisor::finish(int status) {
+  if (WIFEXITED(status)) exit_status_ = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    exit_status_ = (stopper_.stop_requested() || (WTERMSIG(status) == SIGINT && !opts_.inherit_stdio))
+                       ? 0
+                       : 128 + WTERMSIG(status);
+  record(ContainerState::kStopping);
+  cleanup();
+  for (int fd : stopper_.take_waiters()) CommandServer::reply(fd, encode_reply(Done{}));
+  done_ = true;
+}
+
+void Supervisor::handle_signal() {
+  struct signalfd_siginfo si;
+  while (::read(sigfd_.get(), &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGCHLD) {
+      int status;
+      pid_t p;
+      while ((p = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
+        if (p == cgroup_mover_) cgroup_mover_ = -1;
+        if (p == init_.pid) on_init_exit(status);
+      }
+    } else if (!stopper_.stop_requested()) {
+      // SIGTERM/SIGINT/SIGHUP to the monitor: a clean stop.
+      stopper_.mark_stop_requested();
+      begin_stop(cfg_.halt_signal, cfg_.stop_timeout);
+    }
+  }
+}
+
+void Supervisor::proxy_stdin() {
+  char buf[4096];
+  ssize_t n = ::read(0, buf, sizeof buf);
+  if (n > 0) console_.write_input(buf, static_cast<size_t>(n));
+}
+
+void Supervisor::serve_clients(const std::vector<struct pollfd>& pfds, size_t first, const std::vector<int>& fds) {
+  for (size_t i = 0; i < fds.size(); ++i) {
+    auto rev = pfds[first + i].revents;
+    if (!rev || !server_.has_client(fds[i])) continue;
+    if (rev & POLLIN) server_.serve(fds[i]);
+    else if (rev & (POLLHUP | POLLERR)) server_.drop(fds[i]);
+  }
+}
+
+int Supervisor::loop() {
+  stdin_open_ = opts_.foreground && !opts_.inherit_stdio && ::isatty(0);
+  struct termios saved;
+  bool restore_tty = false;
+  if (stdin_open_ && ::tcgetattr(0, &saved) == 0) {
+    struct termios raw = saved;
+    ::cfmakeraw(&raw);
+    restore_tty = ::tcsetattr(0, TCSANOW, &raw) == 0;
+  }
+  while (!done_) {
+    std::vector<struct pollfd> pfds = {{sigfd_.get(), POLLIN, 0},
+                                       {server_.listen_fd(), POLLIN, 0},
+                                       {stopper_.timer_fd(), POLLIN, 0},
+                                       {console_.output_fd(), POLLIN, 0},
+                                       {stdin_open_ && console_.has_console() ? 0 : -1, POLLIN, 0}};
+    std::vector<int> clients = server_.client_fds();
+    for (int fd : clients) pfds.push_back({fd, POLLIN, 0});
+    if (::poll(pfds.data(), pfds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      log::error("poll: {}", std::strerror(errno));
+      break;
+    }
+    if (pfds[0].revents) handle_signal();
+    if (done_) break;
+    if (pfds[1].revents) server_.accept_clients();
+    if (pfds[2].revents) stopper_.escalate(init_.pid > 0 ? init_.pidfd.get() : -1);
+    if (pfds[3].revents && console_.has_console()) console_.copy_output();
+    if (pfds[4].revents & (POLLHUP | POLLERR)) stdin_open_ = false;
+    else if (pfds[4].revents) proxy_stdin();
+    serve_clients(pfds, 5, clients);
+  }
+  if (restore_tty) ::tcsetattr(0, TCSANOW, &saved);
+  server_.close();
+  return exit_status_;
+}
+
+}  // namespace cove::monitor

@@ -1,0 +1,101 @@
+// Supervisor: the monitor's event loop and the container's life around it. It starts init (or
+// restores it), then polls one set of fds — signals (init's exit), the command socket, the stop
+// timer, the console — and hands each event to the part that owns it: the CommandServer
+// (requests), the ConsoleBroker (console and ttys), the StopController (halt -> stop signal ->
+// kill, reboot) and the StateRecorder (the state file). On init's exit it cleans up what it
+// made: cgroups, socket, runtime dir. One thread; a request is served to its end before the next.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <poll.h>
+
+#include "cgroup/cgroup.hpp"
+#include "config/container_config.hpp"
+#include "lifecycle/checkpoint.hpp"
+#include "lifecycle/start_sequence.hpp"
+#include "monitor/command_server.hpp"
+#include "monitor/console_broker.hpp"
+#include "monitor/monitor.hpp"
+#include "monitor/protocol.hpp"
+#include "monitor/state_recorder.hpp"
+#include "monitor/stop_controller.hpp"
+#include "paths.hpp"
+
+namespace cove::monitor {
+
+class Supervisor {
+ public:
+  Supervisor(const MonitorOptions& opts, config::ContainerConfig cfg);
+
+  Result<void> start();
+  int loop();
+  // Writes the start status (once) and lets the container lock go.
+  void report_start(const Result<void>& r);
+  void cleanup();
+
+ private:
+  // start() in steps
+  Result<void> watch_signals();
+  Result<void> claim_runtime_dir();
+  Result<void> open_console_log();
+  Result<void> make_cgroups();
+  Result<void> launch();
+  Result<void> restore_init();
+  Result<void> adopt_init(lifecycle::InitProcess init, ContainerState as = ContainerState::kRunning);
+
+  // State, logged when the file cannot follow (the monitor goes on either way).
+  void record(ContainerState s);
+
+  // Commands (supervisor_commands.cpp)
+  void serve_commands();
+  Result<void> on_state(int fd, const StateRequest& req);
+  Result<void> on_stop(int fd, const StopRequest& req);
+  Result<void> on_reboot(int fd, const RebootRequest& req);
+  Result<void> on_console(int fd, const ConsoleRequest& req);
+  Result<void> on_checkpoint(int fd, const CheckpointRequest& req);
+  Result<void> on_set_frozen(int fd, bool frozen);
+  Result<void> on_cgroup_set(int fd, const CgroupSetRequest& req);
+  lifecycle::CheckpointTarget checkpoint_target();
+  void end_after_checkpoint(ContainerState before);
+  Result<void> set_frozen(bool frozen);
+  Result<void> set_cgroup_key(const std::string& key, const std::string& value);
+
+  // Events
+  void handle_signal();
+  void on_init_exit(int status);
+  bool reboot();
+  void finish(int status);
+  void begin_stop(int sig, unsigned timeout_s);
+  void proxy_stdin();
+  void serve_clients(const std::vector<struct pollfd>& pfds, size_t first, const std::vector<int>& fds);
+  // A stop has begun: the monitor leaves its cgroup (so that cleanup can remove it) from a
+  // child, beside the stop (cgroup::ContainerCgroups::leave_monitor_in_background).
+  void start_leaving_monitor_cgroup();
+  void finish_leaving_monitor_cgroup();  // waits for that child
+
+  MonitorOptions opts_;
+  ContainerPaths paths_;
+  config::ContainerConfig cfg_;
+  std::optional<cgroup::ContainerCgroups> cgroups_;
+  cgroup::Layout layout_;
+  lifecycle::InitProcess init_;  // pid and pidfd; its pty masters are the broker's
+  UniqueFd sigfd_;
+  UniqueFd monitor_lock_;  // PATH/NAME/.monitor.lock, held from start to cleanup
+  CommandServer server_;
+  ConsoleBroker console_;
+  StopController stopper_;
+  StateRecorder state_;
+  std::optional<RestoreReply> restored_;  // what a restore reports with its start status
+  bool stdin_open_ = false;
+  bool done_ = false;
+  bool created_runtime_dir_ = false;
+  bool left_monitor_cgroup_ = false;
+  pid_t cgroup_mover_ = -1;
+  int exit_status_ = 0;
+  bool have_time_ns_;
+};
+
+}  // namespace cove::monitor

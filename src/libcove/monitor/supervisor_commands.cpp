@@ -1,0 +1,154 @@
+// The supervisor's command handlers: one per request of monitor/protocol.hpp, registered in
+// the CommandServer's table. A handler returns an Error to have it replied; a stop or reboot
+// is answered later, when it has ended.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "base/log.hpp"
+#include "config/key_table.hpp"
+#include "monitor/supervisor.hpp"
+
+namespace cove::monitor {
+
+namespace {
+Result<void> reply_done(int fd) {
+  CommandServer::reply(fd, encode_reply(Done{}));
+  return {};
+}
+}  // namespace
+
+void Supervisor::serve_commands() {
+  server_.on<StateRequest>([this](int fd, const StateRequest& r) { return on_state(fd, r); });
+  server_.on<StopRequest>([this](int fd, const StopRequest& r) { return on_stop(fd, r); });
+  server_.on<RebootRequest>([this](int fd, const RebootRequest& r) { return on_reboot(fd, r); });
+  server_.on<ConsoleRequest>([this](int fd, const ConsoleRequest& r) { return on_console(fd, r); });
+  server_.on<CheckpointRequest>([this](int fd, const CheckpointRequest& r) { return on_checkpoint(fd, r); });
+  server_.on<FreezeRequest>([this](int fd, const FreezeRequest&) { return on_set_frozen(fd, true); });
+  server_.on<ThawRequest>([this](int fd, const ThawRequest&) { return on_set_frozen(fd, false); });
+  server_.on<CgroupSetRequest>([this](int fd, const CgroupSetRequest& r) { return on_cgroup_set(fd, r); });
+  server_.on_disconnect([this](int fd) {
+    console_.give_back(fd);
+    stopper_.forget_waiter(fd);
+  });
+}
+
+Result<void> Supervisor::on_state(int fd, const StateRequest&) {
+  CommandServer::reply(fd, encode_reply(StateReply{state_name(state_.state()), init_.pid}));
+  return {};
+}
+
+Result<void> Supervisor::on_stop(int fd, const StopRequest& req) {
+  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  stopper_.add_waiter(fd);
+  stopper_.mark_stop_requested();
+  begin_stop(stopper_.first_signal(req.kill), req.timeout_s.value_or(cfg_.stop_timeout));
+  return {};
+}
+
+Result<void> Supervisor::on_reboot(int fd, const RebootRequest& req) {
+  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  stopper_.add_waiter(fd);
+  stopper_.mark_reboot_requested();
+  begin_stop(stopper_.reboot_signal(), req.timeout_s.value_or(cfg_.stop_timeout));
+  return {};
+}
+
+Result<void> Supervisor::on_console(int fd, const ConsoleRequest& req) {
+  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  auto master = console_.lend(fd, req.tty);
+  if (!master) return std::move(master).error();
+  CommandServer::reply(fd, encode_reply(ConsoleReply{}), {*master});
+  return {};
+}
+
+Result<void> Supervisor::on_set_frozen(int fd, bool frozen) {
+  COVE_TRY(set_frozen(frozen));
+  return reply_done(fd);
+}
+
+Result<void> Supervisor::on_cgroup_set(int fd, const CgroupSetRequest& req) {
+  COVE_TRY(set_cgroup_key(req.key, req.value));
+  return reply_done(fd);
+}
+
+lifecycle::CheckpointTarget Supervisor::checkpoint_target() {
+  lifecycle::CheckpointTarget t;
+  t.cfg = &cfg_;
+  t.lxcpath = opts_.lxcpath;
+  t.runtime_dir = paths_.runtime_dir();
+  t.config_path = paths_.config();
+  t.init_pid = init_.pid;
+  t.cgroups = &*cgroups_;
+  t.layout = &layout_;
+  t.tty_masters = console_.tty_master_fds();
+  return t;
+}
+
+// The dump runs here (not in cove-checkpoint) so that init's death after a dump with `stop` is
+// an expected end: the container then ends STOPPED, cleaned up, before the reply.
+// CHECKPOINTING is recorded for the dump's duration; the monitor serves nothing else meanwhile
+// (one thread), and the tools refuse to change a CHECKPOINTING container (busy_error).
+Result<void> Supervisor::on_checkpoint(int fd, const CheckpointRequest& req) {
+  if (init_.pid <= 0 || !can_checkpoint(state_.state()))
+    return Error(EBUSY, std::string("container is ") + state_name(state_.state()));
+  ContainerState before = state_.state();
+  if (auto w = state_.record(ContainerState::kCheckpointing); !w) return std::move(w).error();
+  if (req.stop) start_leaving_monitor_cgroup();
+  auto r = lifecycle::checkpoint_container(checkpoint_target(), lifecycle::CheckpointOptions{req.dir, req.stop});
+  if (!r || !req.stop) record(before);  // a failed dump leaves the container as it was
+  if (!r && left_monitor_cgroup_) {
+    // The container goes on: so does the monitor, in its cgroup again.
+    finish_leaving_monitor_cgroup();
+    left_monitor_cgroup_ = false;
+    if (auto j = cgroups_->attach_monitor(::getpid()); !j) log::warn("rejoin monitor cgroup: {}", j.error().message());
+  }
+  if (!r) return std::move(r).error();
+  CheckpointReply reply{r->images_dir, r->criu_version, r->wall_ms, req.stop, r->stats};
+  if (req.stop) end_after_checkpoint(before);
+  CommandServer::reply(fd, encode_reply(Result<CheckpointReply>(std::move(reply))));
+  return {};
+}
+
+// CRIU killed the tree after the dump: reap init now and end as after a stop. Killed tasks of
+// a frozen (v1) cgroup die only once thawed.
+void Supervisor::end_after_checkpoint(ContainerState before) {
+  stopper_.mark_stop_requested();
+  if (before == ContainerState::kFrozen)
+    if (auto t = cgroups_->set_frozen(false); !t) log::warn("thaw after checkpoint: {}", t.error().message());
+  int status = 0;
+  while (::waitpid(init_.pid, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  on_init_exit(status);
+}
+
+// RUNNING <-> FROZEN only; the state is recorded once the kernel reports the cgroup settled.
+Result<void> Supervisor::set_frozen(bool frozen) {
+  ContainerState from = frozen ? ContainerState::kRunning : ContainerState::kFrozen;
+  ContainerState to = frozen ? ContainerState::kFrozen : ContainerState::kRunning;
+  if (init_.pid <= 0 || !state_.is(from))
+    return Error(EBUSY, std::string("container is ") + state_name(state_.state()) + ", not " + state_name(from));
+  if (auto r = cgroups_->set_frozen(frozen); !r) return std::move(r).error();
+  return state_.record(to);
+}
+
+// A live change: the value is parsed by the key's own parser into a copy of the config, and
+// only the controller the key belongs to is written again; the copy replaces the config only
+// once the kernel accepted it.
+Result<void> Supervisor::set_cgroup_key(const std::string& key, const std::string& value) {
+  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  const config::KeySpec* spec = config::find_key("cgroup", key);
+  if (!spec) return Error::invalid("unknown [cgroup] key `" + key + "` (see cove.conf(5))");
+  config::ContainerConfig next = cfg_;
+  if (spec->repeatable && value.empty()) {
+    spec->clear(next);
+  } else if (auto r = spec->parse(next, value, config::KeyContext{"cove-cgroup", 0, ""}); !r) {
+    return Error::invalid("[cgroup] " + key + ": " + r.error().message() + " (allowed: " + std::string(spec->allowed) +
+                          ")");
+  }
+  if (auto r = cgroups_->apply(next.cgroup.limits, {cgroup::controller_of_key(key)}); !r) return std::move(r).error();
+  log::info("cgroup limit changed: {} = {}", key, value);
+  cfg_ = std::move(next);
+  return {};
+}
+
+}  // namespace cove::monitor

@@ -1,0 +1,104 @@
+// The command server over a socketpair: dispatch through the handler table, and every failure
+// of one request (undecodable, oversized, a handler's Error or exception, a command with no
+// handler) answered with an error reply while the server goes on serving.
+#include <sys/socket.h>
+
+#include <stdexcept>
+
+#include "base/fd_passing.hpp"
+#include "monitor/command_server.hpp"
+#include "support.hpp"
+
+namespace cove::monitor {
+namespace {
+
+class CommandServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    client_.reset(sv[0]);
+    server_fd_ = sv[1];
+    server_.adopt(UniqueFd(sv[1]));
+    server_.on<StateRequest>([](int fd, const StateRequest&) -> Result<void> {
+      CommandServer::reply(fd, encode_reply(StateReply{"RUNNING", 42}));
+      return {};
+    });
+    server_.on<FreezeRequest>([](int, const FreezeRequest&) -> Result<void> {
+      return Error(EBUSY, "container is FROZEN, not RUNNING");
+    });
+    server_.on<ThawRequest>([](int, const ThawRequest&) -> Result<void> { throw std::runtime_error("boom"); });
+  }
+  // Sends `text` raw and returns the server's answer.
+  std::string exchange(const std::string& text) {
+    EXPECT_EQ(::send(client_.get(), text.data(), text.size(), 0), ssize_t(text.size()));
+    server_.serve(server_fd_);
+    auto m = recv_with_fds(client_.get(), kMaxMessageBytes);
+    EXPECT_TRUE(m.has_value());
+    return m ? m->data : std::string();
+  }
+  void expect_still_serving() {
+    auto st = decode_reply<StateReply>(exchange(encode_request(StateRequest{})));
+    ASSERT_OK(st);
+    EXPECT_EQ(st->init_pid, 42);
+  }
+
+  UniqueFd client_;
+  int server_fd_ = -1;
+  CommandServer server_;
+};
+
+TEST_F(CommandServerTest, DispatchesToTheCommandsHandler) { expect_still_serving(); }
+
+TEST_F(CommandServerTest, HandlerErrorIsTheReply) {
+  auto r = decode_reply<Done>(exchange(encode_request(FreezeRequest{})));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), EBUSY);
+  EXPECT_EQ(r.error().message(), "container is FROZEN, not RUNNING");
+  expect_still_serving();
+}
+
+TEST_F(CommandServerTest, HandlerExceptionIsAnErrorReply) {
+  auto r = decode_reply<Done>(exchange(encode_request(ThawRequest{})));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("boom"), std::string::npos);
+  expect_still_serving();
+}
+
+TEST_F(CommandServerTest, CommandWithoutHandlerIsAnErrorReply) {
+  auto r = decode_reply<Done>(exchange(encode_request(CgroupSetRequest{"pids.max", "10"})));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ENOTSUP);
+  expect_still_serving();
+}
+
+TEST_F(CommandServerTest, MalformedMessagesAreErrorReplies) {
+  for (const std::string bad : {"garbage", R"({"version":1,"cmd":"state")", R"({"version":1,"cmd":"nope"})",
+                                R"({"version":1,"cmd":"stop","timeout":"abc"})"}) {
+    auto r = decode_reply<Done>(exchange(bad));
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code(), EPROTO) << bad;
+    expect_still_serving();
+  }
+}
+
+TEST_F(CommandServerTest, OversizedMessageIsAnErrorReply) {
+  int big = 1 << 20;
+  ASSERT_EQ(::setsockopt(client_.get(), SOL_SOCKET, SO_SNDBUF, &big, sizeof big), 0);
+  auto r = decode_reply<Done>(exchange(std::string(kMaxMessageBytes + 100, ' ')));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), E2BIG);
+  expect_still_serving();
+}
+
+TEST_F(CommandServerTest, EofDropsTheClient) {
+  int disconnected = -1;
+  server_.on_disconnect([&](int fd) { disconnected = fd; });
+  client_.reset();
+  server_.serve(server_fd_);
+  EXPECT_EQ(disconnected, server_fd_);
+  EXPECT_FALSE(server_.has_client(server_fd_));
+}
+
+}  // namespace
+}  // namespace cove::monitor

@@ -1,0 +1,132 @@
+// The monitor protocol's encoder and decoder: every request and reply round-trips, and a
+// malformed message (not JSON, truncated, oversized, wrong version, unknown command or field,
+// wrong type) is a clear error, never an exception.
+#include "monitor/protocol.hpp"
+#include "support.hpp"
+
+namespace cove::monitor {
+namespace {
+
+template <typename T>
+T round_trip(const T& req) {
+  auto back = decode_request(encode_request(Request(req)));
+  EXPECT_TRUE(back.has_value()) << (back ? "" : back.error().message());
+  EXPECT_TRUE(std::holds_alternative<T>(*back));
+  return std::get<T>(*back);
+}
+
+TEST(MonitorProtocol, RequestsRoundTrip) {
+  round_trip(StateRequest{});
+  auto stop = round_trip(StopRequest{7, true});
+  EXPECT_EQ(stop.timeout_s, 7u);
+  EXPECT_TRUE(stop.kill);
+  EXPECT_FALSE(round_trip(StopRequest{}).timeout_s.has_value());
+  EXPECT_EQ(round_trip(RebootRequest{3}).timeout_s, 3u);
+  EXPECT_EQ(round_trip(ConsoleRequest{2}).tty, 2u);
+  auto cp = round_trip(CheckpointRequest{"/tmp/img", true});
+  EXPECT_EQ(cp.dir, "/tmp/img");
+  EXPECT_TRUE(cp.stop);
+  round_trip(FreezeRequest{});
+  round_trip(ThawRequest{});
+  auto set = round_trip(CgroupSetRequest{"memory.max", "1G"});
+  EXPECT_EQ(set.key, "memory.max");
+  EXPECT_EQ(set.value, "1G");
+}
+
+TEST(MonitorProtocol, CommandNames) {
+  EXPECT_STREQ(command_name(CgroupSetRequest{}), "cgroup-set");
+  EXPECT_STREQ(command_name(StateRequest{}), "state");
+  EXPECT_STREQ(command_name(ThawRequest{}), "thaw");
+}
+
+void expect_refused(const std::string& text, const std::string& says, int code = EPROTO) {
+  auto r = decode_request(text);
+  ASSERT_FALSE(r.has_value()) << text;
+  EXPECT_EQ(r.error().code(), code) << text << ": " << r.error().message();
+  EXPECT_NE(r.error().message().find(says), std::string::npos) << text << ": " << r.error().message();
+}
+
+TEST(MonitorProtocol, MalformedRequestsAreRefusedClearly) {
+  expect_refused(R"({"version":1,"cmd":"stop","timeout":"abc"})", "field `timeout` must be an unsigned integer");
+  expect_refused(R"({"version":1,"cmd":"stop","timeout":-5.5})", "field `timeout`");
+  expect_refused(R"({"version":1,"cmd":"console","tty":"x"})", "field `tty`");
+  expect_refused(R"({"version":1,"cmd":"console","tty":4294967296})", "field `tty`");
+  expect_refused(R"({"version":1,"cmd":"checkpoint","dir":12})", "field `dir` must be a string");
+  expect_refused(R"({"version":1,"cmd":"checkpoint"})", "field `dir` is missing");
+  expect_refused(R"({"version":1,"cmd":"stop","kill":"yes"})", "field `kill` must be a boolean");
+  expect_refused(R"({"version":1,"cmd":42})", "field `cmd` must be a string");
+  expect_refused(R"({"version":1})", "field `cmd` is missing");
+  expect_refused(R"({"version":1,"cmd":"no-such-command"})", "unknown command `no-such-command`");
+  expect_refused(R"({"version":1,"cmd":"freeze","force":true})", "`freeze` has no field `force`");
+  expect_refused(R"({"cmd":"state"})", "has no `version`");
+  expect_refused(R"({"version":"1","cmd":"state"})", "field `version`");
+  expect_refused(R"({"version":2,"cmd":"state"})", "protocol version 2", EPROTONOSUPPORT);
+  expect_refused(R"({"version":1,"cmd":"state")", "truncated");
+  expect_refused(R"({"version":1,"cm)", "truncated");
+  expect_refused("", "truncated");
+  expect_refused("garbage", "not JSON");
+  expect_refused("[1,2,3]", "not a JSON object");
+  expect_refused(std::string(kMaxMessageBytes + 1, '{'), "larger than the limit", E2BIG);
+}
+
+TEST(MonitorProtocol, RepliesRoundTrip) {
+  CheckpointReply cp;
+  cp.images_dir = "/img";
+  cp.criu_version = "4.2.1";
+  cp.wall_ms = 42;
+  cp.stopped = true;
+  cp.stats.frozen_time_us = 1234;
+  cp.stats.pages_written = 1ull << 40;
+  auto back = decode_reply<CheckpointReply>(encode_reply(Result<CheckpointReply>(cp)));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->images_dir, "/img");
+  EXPECT_EQ(back->wall_ms, 42);
+  EXPECT_TRUE(back->stopped);
+  EXPECT_EQ(back->stats.frozen_time_us, 1234u);
+  EXPECT_EQ(back->stats.pages_written, 1ull << 40);
+  auto st = decode_reply<StateReply>(encode_reply(Result<StateReply>(StateReply{"RUNNING", 99})));
+  ASSERT_OK(st);
+  EXPECT_EQ(st->state, "RUNNING");
+  EXPECT_EQ(st->init_pid, 99);
+  ASSERT_OK(decode_reply<Done>(encode_reply(Result<Done>(Done{}))));
+}
+
+TEST(MonitorProtocol, ErrorReplyIsTheSendersError) {
+  Error e = Error::from_errno(EBUSY, "write `cgroup.freeze`").context("freeze");
+  auto r = decode_reply<Done>(encode_error_reply(e));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), EBUSY);
+  EXPECT_EQ(r.error().chain(), e.chain());
+}
+
+TEST(MonitorProtocol, MalformedRepliesAreErrors) {
+  for (const char* bad : {"", "nope", R"({"version":1})", R"({"version":1,"ok":"yes"})",
+                          R"({"version":1,"ok":false,"error":"text"})", R"({"version":1,"ok":true,"state":3,"init_pid":1})",
+                          R"({"version":1,"ok":true,"state":"RUNNING"})"}) {
+    auto r = decode_reply<StateReply>(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code(), EPROTO) << bad << ": " << r.error().message();
+  }
+}
+
+TEST(MonitorProtocol, StartStatus) {
+  auto ok = decode_start_status(encode_start_status(std::optional<RestoreReply>()));
+  ASSERT_OK(ok);
+  EXPECT_FALSE(ok->has_value());
+  RestoreReply rr;
+  rr.init_pid = 1234;
+  rr.criu_version = "4.2.1";
+  rr.stats.pages_restored = 77;
+  auto restored = decode_start_status(encode_start_status(std::optional<RestoreReply>(rr)));
+  ASSERT_OK(restored);
+  ASSERT_TRUE(restored->has_value());
+  EXPECT_EQ((*restored)->init_pid, 1234);
+  EXPECT_EQ((*restored)->stats.pages_restored, 77u);
+  auto failed = decode_start_status(encode_start_status(Error(ENOENT, "no rootfs").context("start `web`")));
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), ENOENT);
+  EXPECT_EQ(failed.error().message(), "start `web`: no rootfs");
+}
+
+}  // namespace
+}  // namespace cove::monitor
