@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "base/fs.hpp"
+#include "base/proc_stat.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
 
@@ -17,19 +18,6 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 std::string proc_path(pid_t pid, const char* file) { return "/proc/" + std::to_string(pid) + "/" + file; }
-
-// The fourth field of /proc/PID/stat, after the parenthesised command (which may hold spaces).
-std::optional<pid_t> parent_of(pid_t pid) {
-  auto text = read_file(proc_path(pid, "stat"));
-  if (!text) return std::nullopt;
-  auto close = text->rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  auto fields = split_ws(std::string_view(*text).substr(close + 1));
-  if (fields.size() < 2) return std::nullopt;
-  auto ppid = parse_uint(fields[1]);
-  if (!ppid) return std::nullopt;
-  return static_cast<pid_t>(*ppid);
-}
 
 std::string command_of(pid_t pid) {
   auto text = read_file(proc_path(pid, "comm"));
@@ -69,9 +57,9 @@ Result<std::optional<VforkInProgress>> freeze_once(cgroup::ContainerCgroups& cgs
 std::optional<VforkInProgress> find_vfork_in_progress(const std::vector<pid_t>& pids) {
   std::unordered_set<pid_t> members(pids.begin(), pids.end());
   for (pid_t pid : pids) {
-    auto parent = parent_of(pid);
-    if (!parent || !members.count(*parent)) continue;
-    if (sys::kcmp(pid, *parent, KCMP_VM, 0, 0) == 0) return VforkInProgress{*parent, pid};
+    pid_t parent = proc::parent_of(pid);
+    if (parent <= 0 || !members.count(parent)) continue;
+    if (sys::kcmp(pid, parent, KCMP_VM, 0, 0) == 0) return VforkInProgress{parent, pid};
   }
   return std::nullopt;
 }
