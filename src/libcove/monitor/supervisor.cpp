@@ -16,6 +16,7 @@
 #include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/syscalls.hpp"
 #include "ns/idmap.hpp"
 #include "rootfs/host_access.hpp"
 #include "state/container_lock.hpp"
@@ -225,24 +226,29 @@ void Supervisor::start_leaving_monitor_cgroup() {
   if (left_monitor_cgroup_ || !cgroups_) return;
   left_monitor_cgroup_ = true;
   auto mover = cgroups_->leave_monitor_in_background();
-  if (mover) cgroup_mover_ = *mover;
+  if (mover) cgroup_mover_ = std::move(*mover);
   else log::warn("{}", mover.error().message());  // cleanup's destroy() moves the monitor itself
 }
 
 void Supervisor::finish_leaving_monitor_cgroup() {
-  if (cgroup_mover_ <= 0) return;
-  while (::waitpid(cgroup_mover_, nullptr, 0) < 0 && errno == EINTR) {
+  if (!cgroup_mover_) return;
+  if (auto r = cgroup_mover_.wait(); !r) log::warn("{}", r.error().message());
+}
+
+// Init is our child, not yet reaped (handle_signal clears init_ when it reaps it): its pid cannot
+// name another process, but the signal goes through the pidfd all the same when there is one.
+void Supervisor::kill_init() {
+  int r = init_.pidfd ? sys::pidfd_send_signal(init_.pidfd.get(), SIGKILL, nullptr, 0) : ::kill(init_.pid, SIGKILL);
+  if (r < 0 && errno != ESRCH) log::warn("kill init {}: {}", init_.pid, std::strerror(errno));
+  while (::waitpid(init_.pid, nullptr, __WALL) < 0 && errno == EINTR) {
   }
-  cgroup_mover_ = -1;
+  init_.pid = 0;
+  init_.pidfd.reset();
 }
 
 void Supervisor::cleanup() {
   finish_leaving_monitor_cgroup();
-  if (init_.pid > 0) {
-    ::kill(init_.pid, SIGKILL);
-    ::waitpid(init_.pid, nullptr, __WALL);
-    init_.pid = 0;
-  }
+  if (init_.pid > 0) kill_init();
   if (cgroups_) {
     if (auto r = cgroups_->destroy(); !r) log::warn("remove cgroups: {}", r.error().message());
   }
@@ -271,6 +277,8 @@ void Supervisor::begin_stop(int sig, unsigned timeout_s) {
 // waiters hear how that went. False when the new init did not start.
 bool Supervisor::reboot() {
   record(ContainerState::kStarting);
+  // By pid: these are init's leftovers, not our children, read from the cgroup; a pid recycled
+  // in between would be a new member of the same cgroup (a container process all the same).
   for (pid_t p : cgroups_->payload_pids()) ::kill(p, SIGKILL);
   auto r = launch();
   auto waiters = stopper_.take_waiters();
@@ -312,8 +320,11 @@ void Supervisor::handle_signal() {
     if (si.ssi_signo == SIGCHLD) {
       int status;
       pid_t p;
+      // waitpid(-1), not each owner's own wait: the monitor is a subreaper, and orphans of the
+      // container (a restore's, a double-forked helper's) are reparented to it and reaped here.
+      // An owned child reaped here is released from its owner, which would wait for it again.
       while ((p = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
-        if (p == cgroup_mover_) cgroup_mover_ = -1;
+        if (cgroup_mover_ && p == cgroup_mover_.pid()) (void)cgroup_mover_.release();
         if (p == init_.pid) on_init_exit(status);
       }
     } else if (!stopper_.stop_requested()) {

@@ -23,6 +23,7 @@
 #include "monitor/state_recorder.hpp"
 #include "monitor/stop_controller.hpp"
 #include "paths.hpp"
+#include "process/child_process.hpp"
 
 namespace cove::monitor {
 
@@ -68,6 +69,7 @@ class Supervisor {
   void on_init_exit(int status);
   bool reboot();
   void finish(int status);
+  void kill_init();  // SIGKILL and reap (cleanup)
   void begin_stop(int sig, unsigned timeout_s);
   void proxy_stdin();
   void serve_clients(const std::vector<struct pollfd>& pfds, size_t first, const std::vector<int>& fds);
@@ -93,7 +95,7 @@ class Supervisor {
   bool done_ = false;
   bool created_runtime_dir_ = false;
   bool left_monitor_cgroup_ = false;
-  pid_t cgroup_mover_ = -1;
+  process::ChildProcess cgroup_mover_;  // start_leaving_monitor_cgroup's child, until reaped
   int exit_status_ = 0;
   bool have_time_ns_;
 };
