@@ -390,9 +390,13 @@ Result<void> ContainerCgroups::destroy(int timeout_ms) {
 
   // A v1-frozen task does not die until thawed (v2 delivers SIGKILL anyway): thaw first, also
   // after a monitor that crashed while the container was frozen.
+  // A failed thaw is logged, not fatal: the kill below still tries, and reports what stays.
   for (const auto& d : payload) {
-    if (path_exists(d + "/freezer.state")) (void)write_existing(d + "/freezer.state", "THAWED");
-    if (path_exists(d + "/cgroup.freeze")) (void)write_existing(d + "/cgroup.freeze", "0");
+    for (auto [file, value] : {std::pair{"/freezer.state", "THAWED"}, {"/cgroup.freeze", "0"}}) {
+      if (!path_exists(d + file)) continue;
+      if (auto r = write_existing(d + file, value); !r)
+        log::warn("thaw `{}{}` before removal: {}", d, file, r.error().message());
+    }
   }
   note(kill_payload(payload, deadline, timeout_ms));
   note(leave(monitor, ::getpid()));
