@@ -277,8 +277,9 @@ void Supervisor::begin_stop(int sig, unsigned timeout_s) {
 // waiters hear how that went. False when the new init did not start.
 bool Supervisor::reboot() {
   record(ContainerState::kStarting);
-  // By pid: these are init's leftovers, not our children, read from the cgroup; a pid recycled
-  // in between would be a new member of the same cgroup (a container process all the same).
+  // By pid: init's leftovers, read from the cgroup, are not our children (no ChildProcess owns
+  // them). A pid that exits and is reused between the read and the kill is a narrow window left
+  // open here; closing it needs pidfd_open, then a check that the pid is still in the cgroup.
   for (pid_t p : cgroups_->payload_pids()) ::kill(p, SIGKILL);
   auto r = launch();
   auto waiters = stopper_.take_waiters();
