@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/clock.hpp"
@@ -273,14 +274,25 @@ void Supervisor::begin_stop(int sig, unsigned timeout_s) {
   stopper_.signal(init_.pidfd.get(), sig, timeout_s);
 }
 
+// Init's leftovers are not our children: each pid read from the cgroup gets a pidfd, and is
+// signalled through it only if the cgroup still lists it after the pidfd was opened. A pid
+// reused by a process outside in between is not listed; one whose process the pidfd names
+// exited since is ESRCH.
+void Supervisor::kill_payload_leftovers() {
+  std::vector<std::pair<pid_t, UniqueFd>> found;
+  for (pid_t p : cgroups_->payload_pids())
+    if (UniqueFd fd(sys::pidfd_open(p, 0)); fd) found.emplace_back(p, std::move(fd));
+  auto members = cgroups_->payload_pids();
+  for (const auto& [p, fd] : found)
+    if (std::find(members.begin(), members.end(), p) != members.end())
+      (void)sys::pidfd_send_signal(fd.get(), SIGKILL, nullptr, 0);
+}
+
 // After a reboot's end: whatever init left behind goes, and a new init starts; the reboot's
 // waiters hear how that went. False when the new init did not start.
 bool Supervisor::reboot() {
   record(ContainerState::kStarting);
-  // By pid: init's leftovers, read from the cgroup, are not our children (no ChildProcess owns
-  // them). A pid that exits and is reused between the read and the kill is a narrow window left
-  // open here; closing it needs pidfd_open, then a check that the pid is still in the cgroup.
-  for (pid_t p : cgroups_->payload_pids()) ::kill(p, SIGKILL);
+  kill_payload_leftovers();
   auto r = launch();
   auto waiters = stopper_.take_waiters();
   for (int fd : waiters) CommandServer::reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));

@@ -68,6 +68,7 @@ class Supervisor {
   void handle_signal();
   void on_init_exit(int status);
   bool reboot();
+  void kill_payload_leftovers();  // before a reboot's new init
   void finish(int status);
   void kill_init();  // SIGKILL and reap (cleanup)
   void begin_stop(int sig, unsigned timeout_s);
