@@ -180,8 +180,8 @@ Result<void> Supervisor::launch() {
 // recorded (RUNNING, or FROZEN for a restored frozen container).
 Result<void> Supervisor::adopt_init(lifecycle::InitProcess init, ContainerState as) {
   console_.adopt(std::move(init.console_master), std::move(init.tty_masters));
-  init_ = std::move(init);
-  state_.set_init(init_.pid);
+  init_ = process::ChildProcess(init.pid, std::move(init.pidfd));
+  state_.set_init(init_.pid());
   state_.set_started_at(realtime_ms());
   return state_.record(as);
 }
@@ -236,20 +236,10 @@ void Supervisor::finish_leaving_monitor_cgroup() {
   if (auto r = cgroup_mover_.wait(); !r) log::warn("{}", r.error().message());
 }
 
-// Init is our child, not yet reaped (handle_signal clears init_ when it reaps it): its pid cannot
-// name another process, but the signal goes through the pidfd all the same when there is one.
-void Supervisor::kill_init() {
-  int r = init_.pidfd ? sys::pidfd_send_signal(init_.pidfd.get(), SIGKILL, nullptr, 0) : ::kill(init_.pid, SIGKILL);
-  if (r < 0 && errno != ESRCH) log::warn("kill init {}: {}", init_.pid, std::strerror(errno));
-  while (::waitpid(init_.pid, nullptr, __WALL) < 0 && errno == EINTR) {
-  }
-  init_.pid = 0;
-  init_.pidfd.reset();
-}
-
 void Supervisor::cleanup() {
   finish_leaving_monitor_cgroup();
-  if (init_.pid > 0) kill_init();
+  // Signalled through its pidfd; handle_signal releases init_ when its waitpid(-1) reaps init.
+  if (init_) init_.kill_and_reap();
   if (cgroups_) {
     if (auto r = cgroups_->destroy(); !r) log::warn("remove cgroups: {}", r.error().message());
   }
@@ -265,13 +255,13 @@ void Supervisor::cleanup() {
 }
 
 void Supervisor::begin_stop(int sig, unsigned timeout_s) {
-  if (init_.pid <= 0) return;
+  if (!init_) return;
   // A frozen init would not see the signal (a v1-frozen task not even SIGKILL) until thawed.
   if (state_.is(ContainerState::kFrozen))
     if (auto r = cgroups_->set_frozen(false); !r) log::warn("thaw before stop: {}", r.error().message());
   if (!state_.is(ContainerState::kStopping)) record(ContainerState::kStopping);
   start_leaving_monitor_cgroup();
-  stopper_.signal(init_.pidfd.get(), sig, timeout_s);
+  stopper_.signal(init_.pidfd(), sig, timeout_s);
 }
 
 // Init's leftovers are not our children: each pid read from the cgroup gets a pidfd, and is
@@ -306,8 +296,7 @@ void Supervisor::on_init_exit(int status) {
   // An application container's command (cove-execute) killed by SIGHUP is just a command that
   // ended, not a reboot.
   bool rebooted = stopper_.init_exited(status, opts_.inherit_stdio);
-  init_.pid = 0;
-  init_.pidfd.reset();
+  (void)init_.release();  // reaped already (handle_signal, end_after_checkpoint)
   state_.set_init(0);
   console_.release_all();
   if (rebooted && reboot()) return;
@@ -338,7 +327,7 @@ void Supervisor::handle_signal() {
       // An owned child reaped here is released from its owner, which would wait for it again.
       while ((p = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
         if (cgroup_mover_ && p == cgroup_mover_.pid()) (void)cgroup_mover_.release();
-        if (p == init_.pid) on_init_exit(status);
+        if (init_ && p == init_.pid()) on_init_exit(status);
       }
     } else if (!stopper_.stop_requested()) {
       // SIGTERM/SIGINT/SIGHUP to the monitor: a clean stop.
@@ -388,7 +377,7 @@ int Supervisor::loop() {
     if (pfds[0].revents) handle_signal();
     if (done_) break;
     if (pfds[1].revents) server_.accept_clients();
-    if (pfds[2].revents) stopper_.escalate(init_.pid > 0 ? init_.pidfd.get() : -1);
+    if (pfds[2].revents) stopper_.escalate(init_ ? init_.pidfd() : -1);
     if (pfds[3].revents && console_.has_console()) console_.copy_output();
     if (pfds[4].revents & (POLLHUP | POLLERR)) stdin_open_ = false;
     else if (pfds[4].revents) proxy_stdin();

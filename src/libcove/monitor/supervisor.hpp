@@ -70,7 +70,6 @@ class Supervisor {
   bool reboot();
   void kill_payload_leftovers();  // before a reboot's new init
   void finish(int status);
-  void kill_init();  // SIGKILL and reap (cleanup)
   void begin_stop(int sig, unsigned timeout_s);
   void proxy_stdin();
   void serve_clients(const std::vector<struct pollfd>& pfds, size_t first, const std::vector<int>& fds);
@@ -84,7 +83,7 @@ class Supervisor {
   config::ContainerConfig cfg_;
   std::optional<cgroup::ContainerCgroups> cgroups_;
   cgroup::Layout layout_;
-  lifecycle::InitProcess init_;  // pid and pidfd; its pty masters are the broker's
+  process::ChildProcess init_;  // init, started or restored (its pty masters are the broker's)
   UniqueFd sigfd_;
   UniqueFd monitor_lock_;  // PATH/NAME/.monitor.lock, held from start to cleanup
   CommandServer server_;
