@@ -1,6 +1,5 @@
 #include "container.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.hpp"
+#include "base/dir.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/scope_exit.hpp"
@@ -39,6 +39,17 @@
 namespace cove {
 
 namespace {
+
+// SIGKILL to the process a state file recorded, only if `pid` still names it (same start time).
+// The pidfd is opened first and checked after: a pid recycled before the open fails the start
+// time check, one recycled after it cannot be reached through the pidfd. Gone: nothing to do.
+void kill_if_still_running(pid_t pid, uint64_t starttime) {
+  if (pid <= 0) return;
+  UniqueFd pidfd(sys::pidfd_open(pid, 0));
+  if (!pidfd || !process_matches(pid, starttime)) return;
+  // ESRCH: it has just exited. The cgroup removal after this kills what is left anyway.
+  (void)sys::pidfd_send_signal(pidfd.get(), SIGKILL, nullptr, 0);
+}
 constexpr int kLockTimeoutMs = 30000;
 
 Result<config::ContainerConfig> load(const ContainerPaths& p, bool validate = true) {
@@ -245,7 +256,7 @@ StateInfo Container::state() const {
 Result<void> Container::cleanup_stale_locked(const StateInfo& st) {
   ContainerPaths p(lxcpath_, name_);
   const auto& rs = st.runtime;
-  if (process_matches(rs.init_pid, rs.init_starttime)) ::kill(rs.init_pid, SIGKILL);
+  kill_if_still_running(rs.init_pid, rs.init_starttime);
   auto cgs = cgroup::ContainerCgroups::from_recorded(rs.payload_cgroups, rs.monitor_cgroups);
   if (auto r = cgs.destroy(); !r) return std::move(r).error().context("remove stale cgroups");
   return remove_tree(p.runtime_dir());
@@ -441,17 +452,17 @@ Result<void> Container::console(unsigned tty, int escape_char) {
 
 Result<std::vector<std::string>> Container::list(const std::string& lxcpath) {
   std::vector<std::string> out;
-  DIR* d = ::opendir(lxcpath.c_str());
-  if (!d) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno(errno, "open `" + lxcpath + "`");
+  auto dir = Dir::open(lxcpath);
+  if (!dir) {
+    if (dir.error().code() == ENOENT) return out;
+    return std::move(dir).error().context("list containers");
   }
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n == "." || n == ".." || n[0] == '.') continue;
+  for (const DirEntry& e : *dir) {
+    std::string n(e.name);
+    if (n[0] == '.') continue;
     if (path_exists(lxcpath + "/" + n + "/config")) out.push_back(n);
   }
-  ::closedir(d);
+  if (dir->error()) return Error::from_errno(dir->error(), "list containers: read `" + lxcpath + "`");
   std::sort(out.begin(), out.end());
   return out;
 }

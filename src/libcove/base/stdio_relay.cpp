@@ -2,10 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "base/syscalls.hpp"
 
 namespace cove {
 
@@ -98,16 +96,6 @@ void StdioRelay::copy_until_exit(int pidfd, int sigfd,
     if (p[0].revents) break;
   }
   drain_output();
-}
-
-int StdioRelay::run_until_exit(pid_t pid, int sigfd,
-                               const std::function<void(const struct signalfd_siginfo&)>& on_signal) {
-  UniqueFd child(sys::pidfd_open(pid, 0));
-  copy_until_exit(child.get(), sigfd, on_signal);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
 }
 
 }  // namespace cove

@@ -46,9 +46,6 @@ class StdioRelay {
   // and hands every signal read from `sigfd` (-1: none) to `on_signal`; then drains the
   // output. Does not reap: the caller owns the child (process::ChildProcess) and waits for it.
   void copy_until_exit(int pidfd, int sigfd, const std::function<void(const struct signalfd_siginfo&)>& on_signal);
-  // The same for child `pid`, which it then reaps (for callers that hold only a pid); returns
-  // its wait status.
-  int run_until_exit(pid_t pid, int sigfd, const std::function<void(const struct signalfd_siginfo&)>& on_signal);
 
  private:
   struct Pump {

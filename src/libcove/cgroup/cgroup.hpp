@@ -19,6 +19,7 @@
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "cgroup/resources.hpp"
+#include "process/child_process.hpp"
 
 namespace cove::cgroup {
 
@@ -91,10 +92,10 @@ class ContainerCgroups {
   Result<void> create();
   Result<void> attach_monitor(pid_t pid);
   // Moves the caller out of the monitor cgroups (into their parents, as destroy() does) from a
-  // forked child, and returns the child's pid (reap it before destroy()). The kernel makes the
+  // spawned child, and returns that child (wait for it before destroy()). The kernel makes the
   // first cgroup.procs write after a quiet spell wait for an RCU grace period (5-15 ms here):
   // started when a stop begins, that wait overlaps the stop instead of delaying its end.
-  Result<pid_t> leave_monitor_in_background();
+  Result<process::ChildProcess> leave_monitor_in_background();
   Result<void> attach_payload(pid_t pid);
   // chown of the payload dirs and the files a delegatee writes (cgroup.procs, tasks,
   // cgroup.subtree_control, cgroup.threads) to the container root's host ids.

@@ -20,6 +20,7 @@
 #include "base/unique_fd.hpp"
 #include "cgroup/cgroup.hpp"
 #include "cgroup/writers.hpp"
+#include "process/child_process.hpp"
 
 namespace cove::cgroup {
 namespace {
@@ -323,14 +324,13 @@ Result<void> ContainerCgroups::create() {
 Result<void> ContainerCgroups::attach_monitor(pid_t pid) { return attach_to(monitor_dirs_, pid); }
 Result<void> ContainerCgroups::attach_payload(pid_t pid) { return attach_to(payload_dirs_, pid); }
 
-Result<pid_t> ContainerCgroups::leave_monitor_in_background() {
+Result<process::ChildProcess> ContainerCgroups::leave_monitor_in_background() {
   std::vector<std::string> monitor;
   for (const auto& d : monitor_dirs_)
     if (is_cove_dir(d, kMonitorPrefix)) monitor.push_back(d);
   pid_t self = ::getpid();
-  pid_t child = ::fork();
-  if (child < 0) return Error::from_errno(errno, "fork to leave the monitor cgroup");
-  if (child == 0) ::_exit(leave(monitor, self) ? 0 : 1);
+  auto child = process::spawn([&] { return leave(monitor, self) ? 0 : 1; });
+  if (!child) return std::move(child).error().context("leave the monitor cgroup");
   return child;
 }
 
@@ -390,9 +390,13 @@ Result<void> ContainerCgroups::destroy(int timeout_ms) {
 
   // A v1-frozen task does not die until thawed (v2 delivers SIGKILL anyway): thaw first, also
   // after a monitor that crashed while the container was frozen.
+  // A failed thaw is logged, not fatal: the kill below still tries, and reports what stays.
   for (const auto& d : payload) {
-    if (path_exists(d + "/freezer.state")) (void)write_existing(d + "/freezer.state", "THAWED");
-    if (path_exists(d + "/cgroup.freeze")) (void)write_existing(d + "/cgroup.freeze", "0");
+    for (auto [file, value] : {std::pair{"/freezer.state", "THAWED"}, {"/cgroup.freeze", "0"}}) {
+      if (!path_exists(d + file)) continue;
+      if (auto r = write_existing(d + file, value); !r)
+        log::warn("thaw `{}{}` before removal: {}", d, file, r.error().message());
+    }
   }
   note(kill_payload(payload, deadline, timeout_ms));
   note(leave(monitor, ::getpid()));

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstring>
 
 #include "base/clock.hpp"
 #include "base/fs.hpp"
@@ -65,8 +66,17 @@ void remove_mount_roots(const std::string& log_path) {
   std::string dir = text->substr(at, prefix.size() + 6);
   for (size_t i = prefix.size(); i < dir.size(); ++i)
     if (!std::isalnum(static_cast<unsigned char>(dir[i]))) return;
-  ::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+  // EINVAL: not a mount point (CRIU got as far as unmounting it); ENOENT: already gone.
+  if (::umount2(dir.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
+    log::warn("unmount CRIU's `{}` after its restore was killed: {}", dir, std::strerror(errno));
   if (::rmdir(dir.c_str()) == 0) log::debug("removed CRIU's `{}`", dir);
+}
+
+// Removes `name` of the work dir, left by an earlier run. A failure is logged with the file's
+// path (the restore goes on: that log line explains a stale file read later).
+void remove_stale(int work_fd, const std::string& work_dir, const char* name) {
+  if (::unlinkat(work_fd, name, 0) < 0 && errno != ENOENT)
+    log::warn("remove the stale `{}/{}`: {}", work_dir, name, std::strerror(errno));
 }
 
 // VERSION, then RESTORE on a started session.
@@ -98,8 +108,8 @@ Result<RestoreResult> restore(RestoreRequest req) {
   UniqueFd work_fd(::open(req.work_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!work_fd) return Error::from_errno(errno, "open work directory `" + req.work_dir + "`");
   // A log of an earlier attempt must not be read as this one's.
-  ::unlinkat(work_fd.get(), kRestoreLog, 0);
-  ::unlinkat(work_fd.get(), "stats-restore", 0);
+  remove_stale(work_fd.get(), req.work_dir, kRestoreLog);
+  remove_stale(work_fd.get(), req.work_dir, "stats-restore");
 
   SpawnOptions so;
   for (const auto& [key, fd] : req.inherit_fds) so.keep_fds.push_back(fd);
@@ -123,7 +133,7 @@ Result<RestoreResult> restore(RestoreRequest req) {
   out.pid = resp->restore().pid();
   if (auto s = read_restore_stats(req.work_dir)) out.stats = *s;
   else log::warn("restore statistics: {}", s.error().message());
-  ::unlinkat(work_fd.get(), "stats-restore", 0);
+  remove_stale(work_fd.get(), req.work_dir, "stats-restore");
   return out;
 }
 

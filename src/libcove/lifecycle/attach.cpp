@@ -20,7 +20,6 @@
 
 #include "base/fd_passing.hpp"
 #include "base/fs.hpp"
-#include "base/scope_exit.hpp"
 #include "base/stdio_relay.hpp"
 #include "base/syscalls.hpp"
 #include "base/wire_error.hpp"
@@ -207,160 +206,263 @@ Error parse_failure(const std::string& text) {
   return decode_error(text);
 }
 
+// Puts a terminal on our stdin into raw mode for the time of a proxy; puts it back after.
+class RawStdin {
+ public:
+  RawStdin() {
+    if (!::isatty(0) || ::tcgetattr(0, &saved_) != 0) return;
+    struct termios t = saved_;
+    ::cfmakeraw(&t);
+    raw_ = ::tcsetattr(0, TCSANOW, &t) == 0;
+  }
+  ~RawStdin() {
+    if (raw_) ::tcsetattr(0, TCSANOW, &saved_);
+  }
+  RawStdin(const RawStdin&) = delete;
+  RawStdin& operator=(const RawStdin&) = delete;
+
+ private:
+  struct termios saved_ = {};
+  bool raw_ = false;
+};
+
+// SIGWINCH, blocked and read from a signalfd for the time of a proxy; the old mask after.
+class WinchWatch {
+ public:
+  WinchWatch() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGWINCH);
+    ::sigprocmask(SIG_BLOCK, &mask, &old_);
+    fd_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  }
+  ~WinchWatch() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+  WinchWatch(const WinchWatch&) = delete;
+  WinchWatch& operator=(const WinchWatch&) = delete;
+  int fd() const { return fd_.get(); }
+  void drain() const {
+    struct signalfd_siginfo si;
+    while (::read(fd_.get(), &si, sizeof si) == sizeof si) {
+    }
+  }
+
+ private:
+  sigset_t old_;
+  UniqueFd fd_;
+};
+
+// Our terminal's size goes to the proxied one.
+void sync_size(int master) {
+  struct winsize ws;
+  if (::ioctl(0, TIOCGWINSZ, &ws) == 0) ::ioctl(master, TIOCSWINSZ, &ws);
+}
+
+// The keys typed into a proxy: <escape> q ends it; <escape> <escape> or <escape> <its letter>
+// sends the escape itself; <escape> and any other key sends both. escape < 0: none.
+struct EscapeFilter {
+  explicit EscapeFilter(int esc) : escape(esc) {}
+  int escape;
+  bool saw_escape = false;
+  bool quit = false;  // <escape> q was typed: what came before it is still sent
+
+  std::string filter(const char* buf, size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i) {
+      char c = buf[i];
+      if (escape >= 0 && saw_escape) {
+        saw_escape = false;
+        if (c == 'q') {
+          quit = true;
+          break;
+        }
+        out += static_cast<char>(escape);
+        if (c != static_cast<char>(escape) && c != static_cast<char>('a' + escape - 1)) out += c;
+      } else if (escape >= 0 && c == static_cast<char>(escape)) {
+        saw_escape = true;
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  }
+};
+
+// proxy_terminal's copy loop (see attach.hpp).
+struct TerminalProxy {
+  TerminalProxy(int m, int hup, int escape, bool wait) : master(m), hup_fd(hup), wait_for_peer(wait), keys(escape) {}
+  int master;
+  int hup_fd;
+  bool wait_for_peer;
+  EscapeFilter keys;
+  bool stdin_open = true;
+  bool peerless = false;  // wait_for_peer: the slave is not open; the master is left alone a while
+  char buf[8192] = {};
+
+  // master -> stdout. False: the proxy ends (the master hung up, and no peer is awaited).
+  bool copy_output() {
+    ssize_t n = ::read(master, buf, sizeof buf);
+    if (n > 0) {
+      (void)!::write(1, buf, static_cast<size_t>(n));
+      return true;
+    }
+    if (!wait_for_peer || (n < 0 && errno != EIO)) return false;
+    peerless = true;
+    return true;
+  }
+
+  // stdin -> master, through the escape filter.
+  void copy_input() {
+    ssize_t n = ::read(0, buf, sizeof buf);
+    if (n <= 0) {
+      stdin_open = false;
+      return;
+    }
+    std::string out = keys.filter(buf, static_cast<size_t>(n));
+    if (!out.empty()) (void)!::write(master, out.data(), out.size());
+  }
+
+  void run(const WinchWatch& winch) {
+    while (!keys.quit) {
+      struct pollfd p[4] = {{peerless ? -1 : master, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0},
+                            {winch.fd(), POLLIN, 0}, {hup_fd, POLLIN, 0}};
+      int ready = ::poll(p, 4, peerless ? 100 : -1);
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (ready == 0) peerless = false;  // look at the master again
+      if (p[0].revents && !copy_output()) break;
+      if (p[1].revents) copy_input();
+      if (p[2].revents) {
+        winch.drain();
+        sync_size(master);
+      }
+      if (hup_fd >= 0 && p[3].revents) break;
+    }
+  }
+};
+
+// The container's init, through a pidfd opened before its start time is checked: the pidfd
+// then names the process we verified, or nothing.
+Result<UniqueFd> open_verified_init(const RuntimeState& rs) {
+  UniqueFd pidfd(sys::pidfd_open(rs.init_pid, 0));
+  if (!pidfd) return Error::from_errno(errno, "open init pid " + std::to_string(rs.init_pid));
+  if (!process_matches(rs.init_pid, rs.init_starttime)) return Error(ESRCH, "container init has exited");
+  return pidfd;
+}
+
+// A host terminal never enters the container: with a pty the command gets one of the
+// container's own; without, each of stdin/stdout/stderr that is a terminal becomes a pipe
+// that we copy (doc/design/security.md, "Entering a container"). Empty with a pty.
+Result<StdioRelay> stdio_relay_for(bool want_pty) {
+  if (want_pty) return StdioRelay();
+  return StdioRelay::for_terminals();
+}
+
+// Without a pty the command is in a session of its own, out of reach of the caller's terminal
+// and process group: cove-attach forwards what it gets. Blocked before the fork so that none is
+// lost; the command unblocks everything before its execve. At the end a signal that came after
+// the command ended is dropped, not acted on by cove-attach, and the old mask is back.
+class SignalForwarding {
+ public:
+  explicit SignalForwarding(bool active) : active_(active) {
+    if (!active_) return;
+    sigset_t forward = forwarded_signals();
+    ::sigprocmask(SIG_BLOCK, &forward, &old_mask_);
+    fd_.reset(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
+  }
+  ~SignalForwarding() {
+    if (!active_) return;
+    struct signalfd_siginfo si;
+    while (fd_ && ::read(fd_.get(), &si, sizeof si) == sizeof si) {
+    }
+    ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+  SignalForwarding(const SignalForwarding&) = delete;
+  SignalForwarding& operator=(const SignalForwarding&) = delete;
+  int fd() const { return fd_.get(); }
+
+ private:
+  bool active_;
+  sigset_t old_mask_;
+  UniqueFd fd_;
+};
+
+struct SetupFds {
+  UniqueFd master;   // the container pty's master (with a pty)
+  UniqueFd command;  // the command's pidfd
+};
+
+// Set-up messages: the pty master ('P', with a pty), then the command's pidfd ('C'); or a
+// failure ('E'). A failure of the command's own set-up may come after 'C': read_failure
+// finds it once the command has ended with 126.
+Result<SetupFds> read_setup(int sock) {
+  SetupFds fds;
+  for (;;) {
+    auto m = recv_with_fds(sock, 65536);
+    if (!m || m->eof || m->data.empty()) break;
+    if (m->data[0] == 'E') return parse_failure(m->data.substr(1));
+    if (m->data[0] == 'P' && !m->fds.empty()) fds.master = std::move(m->fds[0]);
+    if (m->data[0] == 'C') {
+      if (!m->fds.empty()) fds.command = std::move(m->fds[0]);
+      break;
+    }
+  }
+  return fds;
+}
+
+// Until the process that entered ends: the relay copied, our signals passed on to the command
+// (pid numbers differ inside; its pidfd survives pid reuse). Then its exit code, or the
+// failure of the command's own set-up (an exit with 126 after an 'E').
+Result<int> follow_command(process::ChildProcess& entering, int sock, StdioRelay& relay, int sigfd,
+                           const UniqueFd& command) {
+  relay.copy_until_exit(entering.pidfd(), sigfd, [&](const struct signalfd_siginfo& si) {
+    // ESRCH: the command has just ended; the signal has no one left to reach.
+    if (command) (void)sys::pidfd_send_signal(command.get(), int(si.ssi_signo), nullptr, 0);
+  });
+  auto waited = entering.wait();
+  if (!waited) return std::move(waited).error();
+  int status = *waited;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 126) {
+    auto f = read_failure(sock);
+    if (f && !f->empty()) return parse_failure(*f);
+  }
+  return process::exit_code_of(status);
+}
+
 }  // namespace
 
 Result<void> proxy_terminal(int master, int hup_fd, int escape, bool wait_for_peer) {
-  struct termios saved;
-  bool raw = false;
-  if (::isatty(0) && ::tcgetattr(0, &saved) == 0) {
-    struct termios t = saved;
-    ::cfmakeraw(&t);
-    raw = ::tcsetattr(0, TCSANOW, &t) == 0;
-  }
-  sigset_t mask, old;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGWINCH);
-  ::sigprocmask(SIG_BLOCK, &mask, &old);
-  UniqueFd winch(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-  auto sync_size = [&] {
-    struct winsize ws;
-    if (::ioctl(0, TIOCGWINSZ, &ws) == 0) ::ioctl(master, TIOCSWINSZ, &ws);
-  };
-  sync_size();
-  bool stdin_open = true, saw_escape = false, done = false;
-  bool peerless = false;  // wait_for_peer: the slave is not open; the master is left alone a while
-  char buf[8192];
-  while (!done) {
-    struct pollfd p[4] = {{peerless ? -1 : master, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0},
-                          {winch.get(), POLLIN, 0}, {hup_fd, POLLIN, 0}};
-    int ready = ::poll(p, 4, peerless ? 100 : -1);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (ready == 0) peerless = false;  // look at the master again
-    if (p[0].revents) {
-      ssize_t n = ::read(master, buf, sizeof buf);
-      if (n <= 0) {
-        if (!wait_for_peer || (n < 0 && errno != EIO)) break;
-        peerless = true;
-      } else {
-        (void)!::write(1, buf, static_cast<size_t>(n));
-      }
-    }
-    if (p[1].revents) {
-      ssize_t n = ::read(0, buf, sizeof buf);
-      if (n <= 0) {
-        stdin_open = false;
-      } else {
-        std::string out;
-        for (ssize_t i = 0; i < n; ++i) {
-          char c = buf[i];
-          if (escape >= 0 && saw_escape) {
-            saw_escape = false;
-            if (c == 'q') {
-              done = true;
-              break;
-            }
-            // <escape> <escape> or <escape> <its letter> sends the escape itself; anything else
-            // is sent after it.
-            out += static_cast<char>(escape);
-            if (c != static_cast<char>(escape) && c != static_cast<char>('a' + escape - 1)) out += c;
-          } else if (escape >= 0 && c == static_cast<char>(escape)) {
-            saw_escape = true;
-          } else {
-            out += c;
-          }
-        }
-        if (!out.empty()) (void)!::write(master, out.data(), out.size());
-      }
-    }
-    if (p[2].revents) {
-      struct signalfd_siginfo si;
-      while (::read(winch.get(), &si, sizeof si) == sizeof si) {
-      }
-      sync_size();
-    }
-    if (hup_fd >= 0 && p[3].revents) break;
-  }
-  ::sigprocmask(SIG_SETMASK, &old, nullptr);
-  if (raw) ::tcsetattr(0, TCSANOW, &saved);
+  RawStdin raw;
+  WinchWatch winch;
+  sync_size(master);
+  TerminalProxy proxy(master, hup_fd, escape, wait_for_peer);
+  proxy.run(winch);
   return {};
 }
 
 Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restrictions) {
-  UniqueFd pidfd(sys::pidfd_open(rs.init_pid, 0));
-  if (!pidfd) return Error::from_errno(errno, "open init pid " + std::to_string(rs.init_pid));
-  // Checked after opening the pidfd: it now names the process we verified, or nothing.
-  if (!process_matches(rs.init_pid, rs.init_starttime)) return Error(ESRCH, "container init has exited");
-  // A host terminal never enters the container: with a pty the command gets one of the
-  // container's own; without, each of stdin/stdout/stderr that is a terminal becomes a pipe
-  // that we copy (doc/design/security.md, "Entering a container").
+  auto pidfd = open_verified_init(rs);
+  if (!pidfd) return std::move(pidfd).error();
   bool want_pty = req.pty.value_or(::isatty(0) != 0);
-  StdioRelay relay;
-  if (!want_pty) {
-    auto r = StdioRelay::for_terminals();
-    if (!r) return std::move(r).error();
-    relay = std::move(*r);
-  }
-  // Without a pty the command is in a session of its own, out of reach of the caller's
-  // terminal and process group: cove-attach forwards what it gets. Blocked before the fork so
-  // that none is lost; the command unblocks everything before its execve.
-  sigset_t forward = forwarded_signals(), old_mask;
-  UniqueFd sigfd;
-  if (!want_pty) {
-    ::sigprocmask(SIG_BLOCK, &forward, &old_mask);
-    sigfd.reset(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
-  }
-  ScopeExit restore_mask([&] {
-    if (want_pty) return;
-    // A signal that came after the command ended is dropped, not acted on by cove-attach.
-    struct signalfd_siginfo si;
-    while (sigfd && ::read(sigfd.get(), &si, sizeof si) == sizeof si) {
-    }
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-  });
+  auto relay = stdio_relay_for(want_pty);
+  if (!relay) return std::move(relay).error();
+  SignalForwarding signals(!want_pty);
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::from_errno(errno, "socketpair");
   UniqueFd ours(sv[0]), theirs(sv[1]);
   auto entering = process::spawn([&]() -> int {
     ours.reset();
-    enter_and_run(rs, req, restrictions, relay, pidfd.get(), theirs.get(), want_pty);
+    enter_and_run(rs, req, restrictions, *relay, pidfd->get(), theirs.get(), want_pty);
   });
   if (!entering) return std::move(entering).error();
-  relay.close_child_ends();
+  relay->close_child_ends();
   theirs.reset();
-  // Set-up messages: the pty master ('P', with a pty), then the command's pidfd ('C'); or a
-  // failure ('E'). A failure of the command's own set-up may come after 'C': read_failure
-  // finds it once the command has ended with 126.
-  UniqueFd master, command;
-  for (;;) {
-    auto m = recv_with_fds(ours.get(), 65536);
-    if (!m || m->eof || m->data.empty()) break;
-    // `entering` exits (126) right after an 'E'; reaped when it goes out of scope.
-    if (m->data[0] == 'E') return parse_failure(m->data.substr(1));
-    if (m->data[0] == 'P' && !m->fds.empty()) master = std::move(m->fds[0]);
-    if (m->data[0] == 'C') {
-      if (!m->fds.empty()) command = std::move(m->fds[0]);
-      break;
-    }
-  }
-  Result<void> proxied;
-  if (master) proxied = proxy_terminal(master.get(), -1, -1);
-  // Until the process that entered ends: the relay copied, our signals passed on to the
-  // command (pid numbers differ inside; its pidfd survives pid reuse).
-  relay.copy_until_exit(entering->pidfd(), sigfd.get(), [&](const struct signalfd_siginfo& si) {
-    // ESRCH: the command has just ended; the signal has no one left to reach.
-    if (command) (void)sys::pidfd_send_signal(command.get(), int(si.ssi_signo), nullptr, 0);
-  });
-  auto waited = entering->wait();
-  if (!waited) return std::move(waited).error();
-  int status = *waited;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 126) {
-    auto f = read_failure(ours.get());
-    if (f && !f->empty()) return parse_failure(*f);
-  }
-  return process::exit_code_of(status);
+  // On an 'E', `entering` exits (126) at once; it is reaped when it goes out of scope.
+  auto setup = read_setup(ours.get());
+  if (!setup) return std::move(setup).error();
+  if (setup->master) (void)proxy_terminal(setup->master.get(), -1, -1);
+  return follow_command(*entering, ours.get(), *relay, signals.fd(), setup->command);
 }
 
 }  // namespace cove::lifecycle

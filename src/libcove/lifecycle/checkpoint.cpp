@@ -4,6 +4,7 @@
 #include "lifecycle/checkpoint.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -18,6 +19,8 @@
 #include "base/pty.hpp"
 #include "base/step_list.hpp"
 #include "base/strings.hpp"
+#include "base/syscalls.hpp"
+#include "base/unique_fd.hpp"
 #include "config/ini_reader.hpp"
 #include "criu/checkpoint.hpp"
 #include "criu/image_check.hpp"
@@ -146,21 +149,39 @@ Result<void> pts_indices(pid_t pid, const std::vector<MountInfo>& mounts, unsign
 
 // The processes of the container other than init that hold one of the ptys `ttys` of the
 // container's devpts (device `devpts`).
-std::vector<pid_t> tty_holders(const CheckpointTarget& t, dev_t devpts, const std::set<unsigned>& ttys) {
-  std::vector<pid_t> holders;
+// A process of the container that holds one of the ttys, named by a pidfd opened before its
+// fds were looked at: the process checked is the one signalled, even if its pid is reused.
+struct TtyHolder {
+  pid_t pid;
+  UniqueFd pidfd;
+};
+
+bool holds_tty(pid_t p, dev_t devpts, const std::set<unsigned>& ttys) {
+  for (const auto& f : open_files(p)) {
+    struct stat st;
+    std::string fdp = "/proc/" + std::to_string(p) + "/fd/" + std::to_string(f.fd);
+    if (::stat(fdp.c_str(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_dev != devpts) continue;
+    auto idx = pty::slave_index(st.st_rdev);
+    if (idx && ttys.count(*idx)) return true;
+  }
+  return false;
+}
+
+std::vector<TtyHolder> tty_holders(const CheckpointTarget& t, dev_t devpts, const std::set<unsigned>& ttys) {
+  std::vector<TtyHolder> holders;
   for (pid_t p : t.cgroups->payload_pids()) {
     if (p == t.init_pid) continue;
-    bool holds = false;
-    for (const auto& f : open_files(p)) {
-      struct stat st;
-      std::string fdp = "/proc/" + std::to_string(p) + "/fd/" + std::to_string(f.fd);
-      if (::stat(fdp.c_str(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_dev != devpts) continue;
-      auto idx = pty::slave_index(st.st_rdev);
-      if (idx && ttys.count(*idx)) holds = true;
-    }
-    if (holds) holders.push_back(p);
+    UniqueFd pidfd(sys::pidfd_open(p, 0));
+    if (!pidfd) continue;  // gone already
+    if (holds_tty(p, devpts, ttys)) holders.push_back({p, std::move(pidfd)});
   }
   return holders;
+}
+
+// A pidfd polls readable once its process has exited.
+bool has_exited(const UniqueFd& pidfd) {
+  struct pollfd p = {pidfd.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
 }
 
 // Ends the sessions on /dev/ttyN (see checkpoint_container): the symlinks go first, so that
@@ -177,10 +198,10 @@ Result<void> end_tty_sessions(const CheckpointTarget& t, const criu::ImageMeta& 
     }
   if (ttys.empty()) return {};
   auto holders = tty_holders(t, devpts.st_dev, ttys);
-  for (pid_t p : holders) ::kill(p, SIGKILL);
+  for (const auto& h : holders) (void)sys::pidfd_send_signal(h.pidfd.get(), SIGKILL, nullptr, 0);  // ESRCH: ended
   bool gone = proc::poll_until([&] {
-    for (pid_t p : holders)
-      if (!proc::has_ended(p)) return false;
+    for (const auto& h : holders)
+      if (!has_exited(h.pidfd)) return false;
     return true;
   });
   if (!gone) return Error(ETIMEDOUT, "processes on the ttys did not end");

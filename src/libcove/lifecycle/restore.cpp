@@ -1,9 +1,7 @@
 // Restore: a list of named steps (kRestoreSteps below; doc/design/checkpoint-restore.md lists
 // them with their rollbacks), run in the monitor, which becomes the restored init's parent.
-#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <map>
@@ -17,7 +15,6 @@
 #include "base/pty.hpp"
 #include "base/step_list.hpp"
 #include "base/strings.hpp"
-#include "base/syscalls.hpp"
 #include "criu/image_files.hpp"
 #include "criu/restore.hpp"
 #include "lifecycle/checkpoint.hpp"
@@ -25,6 +22,7 @@
 #include "lifecycle/proc_scan.hpp"
 #include "ns/idmap.hpp"
 #include "ns/mapping_namespace.hpp"
+#include "process/child_process.hpp"
 #include "rootfs/staged_root.hpp"
 
 namespace cove::lifecycle {
@@ -63,6 +61,7 @@ struct Restore {
   criu::RestoreRequest req;
   criu::RestoreRequest* live = nullptr;  // while CRIU starts: the request it will get
   criu::RestoreResult res;
+  process::ChildProcess init;  // the restored init, ours until handed over in the report
   RestoreReport rep;
 
   bool has_cgroups() const { return t.cgroups && t.layout; }
@@ -179,10 +178,7 @@ void end_restore_leftovers(const RestoreTarget& t) {
     if (children.empty()) return;
     for (pid_t p : children) {
       log::warn("ending pid {} left by the failed restore", p);
-      UniqueFd pidfd(sys::pidfd_open(p, 0));
-      if (pidfd) sys::pidfd_send_signal(pidfd.get(), SIGKILL, nullptr, 0);
-      while (::waitpid(p, nullptr, __WALL) < 0 && errno == EINTR) {
-      }
+      process::ChildProcess::adopt(p).kill_and_reap();
     }
   }
 }
@@ -196,14 +192,13 @@ Result<void> restore_with_criu(Restore& r) {
     return std::move(res).error();
   }
   r.res = std::move(*res);
+  r.init = process::ChildProcess::adopt(r.res.pid);
   return {};
 }
 
-// From here the restored tree is ours: killed if it cannot be taken over.
-void kill_restored_tree(Restore& r) {
-  ::kill(r.res.pid, SIGKILL);
-  ::waitpid(r.res.pid, nullptr, __WALL);
-}
+// From here the restored tree is ours: killed if it cannot be taken over (its init is the init
+// of its pid namespace: the others die with it).
+void kill_restored_tree(Restore& r) { r.init.kill_and_reap(); }
 
 // What CRIU needed only while it ran.
 Result<void> release_criu_staging(Restore& r) {
@@ -213,11 +208,17 @@ Result<void> release_criu_staging(Restore& r) {
   return {};
 }
 
-Result<void> open_init_pidfd(Restore& r) {
-  r.rep.init.pid = r.res.pid;
-  r.rep.init.pidfd.reset(sys::pidfd_open(r.res.pid, 0));
-  if (!r.rep.init.pidfd) return Error::from_errno(errno, "pidfd of the restored init");
-  return {};
+// adopt() opened it when CRIU handed init over; the monitor needs it (signals, exit).
+Result<void> check_init_pidfd(Restore& r) {
+  if (r.init.pidfd() >= 0) return {};
+  return Error(ESRCH, "no pidfd for the restored init " + std::to_string(r.init.pid()));
+}
+
+// The restore has succeeded: init goes to the caller (the monitor), who reaps it from now on.
+void hand_over_init(Restore& r) {
+  auto init = r.init.release();
+  r.rep.init.pid = init.pid;
+  r.rep.init.pidfd = std::move(init.pidfd);
 }
 
 // Each master CRIU recreated goes to the console or /dev/ttyN by its pts index.
@@ -271,7 +272,7 @@ constexpr Step<Restore> kRestoreSteps[] = {
     {"make the restore request", make_restore_request},
     {"restore with CRIU", restore_with_criu, kill_restored_tree},  // runs kWhileCriuStarts
     {"release CRIU's staging", release_criu_staging},
-    {"open the restored init's pidfd", open_init_pidfd},
+    {"check the restored init's pidfd", check_init_pidfd},
     {"take the console and tty masters", take_pty_masters},
     {"open fresh ttys", open_fresh_ttys},
     {"thaw the restored tree", thaw_restored_tree},
@@ -294,6 +295,7 @@ Result<RestoreReport> restore_container(const RestoreTarget& t, const std::strin
   r.steps = &steps;
   COVE_TRY(steps.run(kRestoreSteps));
   steps.commit();
+  hand_over_init(r);
   r.rep.criu_version = r.res.criu.version;
   r.rep.stats = r.res.stats;
   r.rep.wall_ms = monotonic_ms() - r.t0;

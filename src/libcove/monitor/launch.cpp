@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -11,6 +10,7 @@
 #include "base/scope_exit.hpp"
 #include "base/stdio_relay.hpp"
 #include "paths.hpp"
+#include "process/child_process.hpp"
 
 namespace cove::monitor {
 
@@ -48,41 +48,49 @@ Result<int> run_relayed(std::vector<char*>& argv, StdioRelay& relay) {
   ::sigprocmask(SIG_BLOCK, &forward, &old_mask);
   ScopeExit restore_mask([&] { ::sigprocmask(SIG_SETMASK, &old_mask, nullptr); });
   UniqueFd sigfd(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
-  pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno(errno, "fork monitor");
-  if (pid == 0) {
+  auto monitor = process::spawn([&] {
     for (int i = 0; i < 3; ++i)
       if (relay.relays(i)) ::dup2(relay.child_fd(i), i);
     ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+    return 127;
+  });
+  if (!monitor) return std::move(monitor).error().context("start monitor");
   relay.close_child_ends();
   // Signals the terminal sent reached the monitor already (one process group).
-  int status = relay.run_until_exit(pid, sigfd.get(), [pid](const struct signalfd_siginfo& si) {
-    if (si.ssi_code != SI_KERNEL) ::kill(pid, int(si.ssi_signo));
+  relay.copy_until_exit(monitor->pidfd(), sigfd.get(), [&](const struct signalfd_siginfo& si) {
+    if (si.ssi_code != SI_KERNEL) (void)monitor->signal(int(si.ssi_signo));  // ESRCH: it has just exited
   });
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  auto status = monitor->wait();
+  if (!status) return std::move(status).error();
+  return process::exit_code_of(*status);
 }
 
-// Double fork: the monitor is reparented at once and never becomes our zombie. Its status pipe
-// is fd 3; stdio is /dev/null.
+// Runs in the middle child of the double fork: execs the monitor `argv` with `status_wr` as
+// fd 3 and /dev/null for stdio. Returns only if the exec failed.
+int exec_detached_monitor(std::vector<char*>& argv, int status_wr) {
+  int null = ::open("/dev/null", O_RDWR);
+  if (status_wr == 3) ::fcntl(3, F_SETFD, 0);  // dup2(3, 3) would keep close-on-exec
+  else ::dup2(status_wr, 3);
+  for (int i = 0; i < 3; ++i) ::dup2(null, i);
+  if (null > 3) ::close(null);
+  ::execv(argv[0], argv.data());
+  return 127;
+}
+
+// Double fork: the monitor is reparented at once and never becomes our zombie. The middle
+// child spawns it and releases it (the monitor outlives us: init, or a subreaper, reaps it).
 Result<void> spawn_detached(std::vector<char*>& argv, UniqueFd status_wr) {
-  pid_t mid = ::fork();
-  if (mid < 0) return Error::from_errno(errno, "fork monitor");
-  if (mid == 0) {
-    if (::fork() != 0) ::_exit(0);
-    int null = ::open("/dev/null", O_RDWR);
-    if (status_wr.get() == 3) ::fcntl(3, F_SETFD, 0);  // dup2(3, 3) would keep close-on-exec
-    else ::dup2(status_wr.get(), 3);
-    for (int i = 0; i < 3; ++i) ::dup2(null, i);
-    if (null > 3) ::close(null);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  auto mid = process::spawn([&] {
+    auto monitor = process::spawn([&] { return exec_detached_monitor(argv, status_wr.get()); });
+    if (!monitor) return 1;
+    (void)monitor->release();
+    return 0;
+  });
+  if (!mid) return std::move(mid).error().context("start monitor");
   status_wr.reset();
-  ::waitpid(mid, nullptr, 0);
+  // Its exit status does not matter: a monitor that did not start reports nothing on fd 3.
+  if (auto r = mid->wait(); !r) return std::move(r).error();
   return {};
 }
 

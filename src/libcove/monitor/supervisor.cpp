@@ -11,11 +11,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/syscalls.hpp"
 #include "ns/idmap.hpp"
 #include "rootfs/host_access.hpp"
 #include "state/container_lock.hpp"
@@ -178,8 +180,8 @@ Result<void> Supervisor::launch() {
 // recorded (RUNNING, or FROZEN for a restored frozen container).
 Result<void> Supervisor::adopt_init(lifecycle::InitProcess init, ContainerState as) {
   console_.adopt(std::move(init.console_master), std::move(init.tty_masters));
-  init_ = std::move(init);
-  state_.set_init(init_.pid);
+  init_ = process::ChildProcess(init.pid, std::move(init.pidfd));
+  state_.set_init(init_.pid());
   state_.set_started_at(realtime_ms());
   return state_.record(as);
 }
@@ -225,24 +227,19 @@ void Supervisor::start_leaving_monitor_cgroup() {
   if (left_monitor_cgroup_ || !cgroups_) return;
   left_monitor_cgroup_ = true;
   auto mover = cgroups_->leave_monitor_in_background();
-  if (mover) cgroup_mover_ = *mover;
+  if (mover) cgroup_mover_ = std::move(*mover);
   else log::warn("{}", mover.error().message());  // cleanup's destroy() moves the monitor itself
 }
 
 void Supervisor::finish_leaving_monitor_cgroup() {
-  if (cgroup_mover_ <= 0) return;
-  while (::waitpid(cgroup_mover_, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  cgroup_mover_ = -1;
+  if (!cgroup_mover_) return;
+  if (auto r = cgroup_mover_.wait(); !r) log::warn("{}", r.error().message());
 }
 
 void Supervisor::cleanup() {
   finish_leaving_monitor_cgroup();
-  if (init_.pid > 0) {
-    ::kill(init_.pid, SIGKILL);
-    ::waitpid(init_.pid, nullptr, __WALL);
-    init_.pid = 0;
-  }
+  // Signalled through its pidfd; handle_signal releases init_ when its waitpid(-1) reaps init.
+  if (init_) init_.kill_and_reap();
   if (cgroups_) {
     if (auto r = cgroups_->destroy(); !r) log::warn("remove cgroups: {}", r.error().message());
   }
@@ -258,20 +255,34 @@ void Supervisor::cleanup() {
 }
 
 void Supervisor::begin_stop(int sig, unsigned timeout_s) {
-  if (init_.pid <= 0) return;
+  if (!init_) return;
   // A frozen init would not see the signal (a v1-frozen task not even SIGKILL) until thawed.
   if (state_.is(ContainerState::kFrozen))
     if (auto r = cgroups_->set_frozen(false); !r) log::warn("thaw before stop: {}", r.error().message());
   if (!state_.is(ContainerState::kStopping)) record(ContainerState::kStopping);
   start_leaving_monitor_cgroup();
-  stopper_.signal(init_.pidfd.get(), sig, timeout_s);
+  stopper_.signal(init_.pidfd(), sig, timeout_s);
+}
+
+// Init's leftovers are not our children: each pid read from the cgroup gets a pidfd, and is
+// signalled through it only if the cgroup still lists it after the pidfd was opened. A pid
+// reused by a process outside in between is not listed; one whose process the pidfd names
+// exited since is ESRCH.
+void Supervisor::kill_payload_leftovers() {
+  std::vector<std::pair<pid_t, UniqueFd>> found;
+  for (pid_t p : cgroups_->payload_pids())
+    if (UniqueFd fd(sys::pidfd_open(p, 0)); fd) found.emplace_back(p, std::move(fd));
+  auto members = cgroups_->payload_pids();
+  for (const auto& [p, fd] : found)
+    if (std::find(members.begin(), members.end(), p) != members.end())
+      (void)sys::pidfd_send_signal(fd.get(), SIGKILL, nullptr, 0);
 }
 
 // After a reboot's end: whatever init left behind goes, and a new init starts; the reboot's
 // waiters hear how that went. False when the new init did not start.
 bool Supervisor::reboot() {
   record(ContainerState::kStarting);
-  for (pid_t p : cgroups_->payload_pids()) ::kill(p, SIGKILL);
+  kill_payload_leftovers();
   auto r = launch();
   auto waiters = stopper_.take_waiters();
   for (int fd : waiters) CommandServer::reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
@@ -285,8 +296,7 @@ void Supervisor::on_init_exit(int status) {
   // An application container's command (cove-execute) killed by SIGHUP is just a command that
   // ended, not a reboot.
   bool rebooted = stopper_.init_exited(status, opts_.inherit_stdio);
-  init_.pid = 0;
-  init_.pidfd.reset();
+  (void)init_.release();  // reaped already (handle_signal, end_after_checkpoint)
   state_.set_init(0);
   console_.release_all();
   if (rebooted && reboot()) return;
@@ -312,9 +322,12 @@ void Supervisor::handle_signal() {
     if (si.ssi_signo == SIGCHLD) {
       int status;
       pid_t p;
+      // waitpid(-1), not each owner's own wait: the monitor is a subreaper, and orphans of the
+      // container (a restore's, a double-forked helper's) are reparented to it and reaped here.
+      // An owned child reaped here is released from its owner, which would wait for it again.
       while ((p = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
-        if (p == cgroup_mover_) cgroup_mover_ = -1;
-        if (p == init_.pid) on_init_exit(status);
+        if (cgroup_mover_ && p == cgroup_mover_.pid()) (void)cgroup_mover_.release();
+        if (init_ && p == init_.pid()) on_init_exit(status);
       }
     } else if (!stopper_.stop_requested()) {
       // SIGTERM/SIGINT/SIGHUP to the monitor: a clean stop.
@@ -364,7 +377,7 @@ int Supervisor::loop() {
     if (pfds[0].revents) handle_signal();
     if (done_) break;
     if (pfds[1].revents) server_.accept_clients();
-    if (pfds[2].revents) stopper_.escalate(init_.pid > 0 ? init_.pidfd.get() : -1);
+    if (pfds[2].revents) stopper_.escalate(init_ ? init_.pidfd() : -1);
     if (pfds[3].revents && console_.has_console()) console_.copy_output();
     if (pfds[4].revents & (POLLHUP | POLLERR)) stdin_open_ = false;
     else if (pfds[4].revents) proxy_stdin();

@@ -23,6 +23,7 @@
 #include "monitor/state_recorder.hpp"
 #include "monitor/stop_controller.hpp"
 #include "paths.hpp"
+#include "process/child_process.hpp"
 
 namespace cove::monitor {
 
@@ -67,6 +68,7 @@ class Supervisor {
   void handle_signal();
   void on_init_exit(int status);
   bool reboot();
+  void kill_payload_leftovers();  // before a reboot's new init
   void finish(int status);
   void begin_stop(int sig, unsigned timeout_s);
   void proxy_stdin();
@@ -81,7 +83,7 @@ class Supervisor {
   config::ContainerConfig cfg_;
   std::optional<cgroup::ContainerCgroups> cgroups_;
   cgroup::Layout layout_;
-  lifecycle::InitProcess init_;  // pid and pidfd; its pty masters are the broker's
+  process::ChildProcess init_;  // init, started or restored (its pty masters are the broker's)
   UniqueFd sigfd_;
   UniqueFd monitor_lock_;  // PATH/NAME/.monitor.lock, held from start to cleanup
   CommandServer server_;
@@ -93,7 +95,7 @@ class Supervisor {
   bool done_ = false;
   bool created_runtime_dir_ = false;
   bool left_monitor_cgroup_ = false;
-  pid_t cgroup_mover_ = -1;
+  process::ChildProcess cgroup_mover_;  // start_leaving_monitor_cgroup's child, until reaped
   int exit_status_ = 0;
   bool have_time_ns_;
 };

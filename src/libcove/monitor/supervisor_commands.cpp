@@ -33,12 +33,12 @@ void Supervisor::serve_commands() {
 }
 
 Result<void> Supervisor::on_state(int fd, const StateRequest&) {
-  CommandServer::reply(fd, encode_reply(StateReply{state_name(state_.state()), init_.pid}));
+  CommandServer::reply(fd, encode_reply(StateReply{state_name(state_.state()), init_.pid()}));
   return {};
 }
 
 Result<void> Supervisor::on_stop(int fd, const StopRequest& req) {
-  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  if (!init_) return Error(ESRCH, "container is not running");
   stopper_.add_waiter(fd);
   stopper_.mark_stop_requested();
   begin_stop(stopper_.first_signal(req.kill), req.timeout_s.value_or(cfg_.stop_timeout));
@@ -46,7 +46,7 @@ Result<void> Supervisor::on_stop(int fd, const StopRequest& req) {
 }
 
 Result<void> Supervisor::on_reboot(int fd, const RebootRequest& req) {
-  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  if (!init_) return Error(ESRCH, "container is not running");
   stopper_.add_waiter(fd);
   stopper_.mark_reboot_requested();
   begin_stop(stopper_.reboot_signal(), req.timeout_s.value_or(cfg_.stop_timeout));
@@ -54,7 +54,7 @@ Result<void> Supervisor::on_reboot(int fd, const RebootRequest& req) {
 }
 
 Result<void> Supervisor::on_console(int fd, const ConsoleRequest& req) {
-  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  if (!init_) return Error(ESRCH, "container is not running");
   auto master = console_.lend(fd, req.tty);
   if (!master) return std::move(master).error();
   CommandServer::reply(fd, encode_reply(ConsoleReply{}), {*master});
@@ -77,7 +77,7 @@ lifecycle::CheckpointTarget Supervisor::checkpoint_target() {
   t.lxcpath = opts_.lxcpath;
   t.runtime_dir = paths_.runtime_dir();
   t.config_path = paths_.config();
-  t.init_pid = init_.pid;
+  t.init_pid = init_.pid();
   t.cgroups = &*cgroups_;
   t.layout = &layout_;
   t.tty_masters = console_.tty_master_fds();
@@ -89,7 +89,7 @@ lifecycle::CheckpointTarget Supervisor::checkpoint_target() {
 // CHECKPOINTING is recorded for the dump's duration; the monitor serves nothing else meanwhile
 // (one thread), and the tools refuse to change a CHECKPOINTING container (busy_error).
 Result<void> Supervisor::on_checkpoint(int fd, const CheckpointRequest& req) {
-  if (init_.pid <= 0 || !can_checkpoint(state_.state()))
+  if (!init_ || !can_checkpoint(state_.state()))
     return Error(EBUSY, std::string("container is ") + state_name(state_.state()));
   ContainerState before = state_.state();
   if (auto w = state_.record(ContainerState::kCheckpointing); !w) return std::move(w).error();
@@ -115,17 +115,16 @@ void Supervisor::end_after_checkpoint(ContainerState before) {
   stopper_.mark_stop_requested();
   if (before == ContainerState::kFrozen)
     if (auto t = cgroups_->set_frozen(false); !t) log::warn("thaw after checkpoint: {}", t.error().message());
-  int status = 0;
-  while (::waitpid(init_.pid, &status, __WALL) < 0 && errno == EINTR) {
-  }
-  on_init_exit(status);
+  auto status = init_.wait();
+  if (!status) log::warn("{}", status.error().message());
+  on_init_exit(status ? *status : 0);
 }
 
 // RUNNING <-> FROZEN only; the state is recorded once the kernel reports the cgroup settled.
 Result<void> Supervisor::set_frozen(bool frozen) {
   ContainerState from = frozen ? ContainerState::kRunning : ContainerState::kFrozen;
   ContainerState to = frozen ? ContainerState::kFrozen : ContainerState::kRunning;
-  if (init_.pid <= 0 || !state_.is(from))
+  if (!init_ || !state_.is(from))
     return Error(EBUSY, std::string("container is ") + state_name(state_.state()) + ", not " + state_name(from));
   if (auto r = cgroups_->set_frozen(frozen); !r) return std::move(r).error();
   return state_.record(to);
@@ -135,7 +134,7 @@ Result<void> Supervisor::set_frozen(bool frozen) {
 // only the controller the key belongs to is written again; the copy replaces the config only
 // once the kernel accepted it.
 Result<void> Supervisor::set_cgroup_key(const std::string& key, const std::string& value) {
-  if (init_.pid <= 0) return Error(ESRCH, "container is not running");
+  if (!init_) return Error(ESRCH, "container is not running");
   const config::KeySpec* spec = config::find_key("cgroup", key);
   if (!spec) return Error::invalid("unknown [cgroup] key `" + key + "` (see cove.conf(5))");
   config::ContainerConfig next = cfg_;

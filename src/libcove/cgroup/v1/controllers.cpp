@@ -111,6 +111,7 @@ Result<void> set_frozen(const std::string& dir, bool frozen, std::chrono::millis
     if (trim(*s) == want) return {};
     if (std::chrono::steady_clock::now() > deadline)
       return Error(ETIMEDOUT, std::string("`") + dir + "/freezer.state` is still `" + std::string(trim(*s)) + "`");
+    // A retry only: a failed write shows as the state not settling, which the poll reports.
     if (frozen) (void)write_existing(dir + "/freezer.state", want);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
