@@ -118,83 +118,111 @@ bool Container::exists() const {
   return path_exists(p.config()) && !path_exists(p.partial_marker());
 }
 
-Result<void> Container::create(const CreateOptions& opts) {
-  COVE_TRY(validate_name(name_));
-  ContainerPaths p(lxcpath_, name_);
-  // Check the inputs before anything is made, so errors name the user's own file and lines.
+namespace {
+
+// The inputs, checked before anything is made, so errors name the user's own file and lines.
+// Returns the template's executable ("" without a template).
+Result<std::string> check_create_inputs(const std::string& name, const ContainerPaths& p, const CreateOptions& opts) {
   if (!opts.config_file.empty()) {
     config::LoadOptions lo;
-    lo.name = name_;
+    lo.name = name;
     lo.default_rootfs = p.rootfs();
     lo.validate = false;
     if (auto r = config::load_config(opts.config_file, lo); !r) return std::move(r).error();
   }
-  std::string template_exe;
-  if (!opts.template_name.empty()) {
-    template_exe = templates::find_template(opts.template_name);
-    if (::access(template_exe.c_str(), X_OK) < 0)
-      return Error::from_errno(errno, "template `" + opts.template_name + "` (looked for `" + template_exe + "`)");
-  }
-  COVE_TRY(mkdir_p(lxcpath_, 0711));
-  // Now that PATH exists, its canonical spelling is known (the owner of its id ranges too).
-  lxcpath_ = ContainerPaths(lxcpath_, name_).lxcpath();
-  p = ContainerPaths(lxcpath_, name_);
-  // mkdir is the atomic claim on the name; 0700: no host user may reach the rootfs (start
-  // checks it again, rootfs::protect_rootfs). Nothing the container runs needs more: the
-  // child opens the rootfs while it still has host root's fsuid.
-  if (::mkdir(p.dir().c_str(), 0700) < 0) {
-    if (errno == EEXIST) return Error(EEXIST, fmt::format("container `{}` already exists in `{}`", name_, lxcpath_));
-    return Error::from_errno(errno, "create `" + p.dir() + "`");
-  }
-  ScopeExit rollback([&] { (void)remove_tree(p.dir()); });
-  auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
-  if (!lock) return std::move(lock).error();
-  COVE_TRY(write_file(p.partial_marker(), "cove-create in progress\n"));
+  if (opts.template_name.empty()) return std::string();
+  std::string exe = templates::find_template(opts.template_name);
+  if (::access(exe.c_str(), X_OK) < 0)
+    return Error::from_errno(errno, "template `" + opts.template_name + "` (looked for `" + exe + "`)");
+  return exe;
+}
 
+// mkdir is the atomic claim on the name; 0700: no host user may reach the rootfs (start checks
+// it again, rootfs::protect_rootfs). Nothing the container runs needs more: the child opens the
+// rootfs while it still has host root's fsuid.
+Result<void> claim_container_dir(const std::string& name, const ContainerPaths& p) {
+  if (::mkdir(p.dir().c_str(), 0700) == 0) return {};
+  if (errno == EEXIST) return Error(EEXIST, fmt::format("container `{}` already exists in `{}`", name, p.lxcpath()));
+  return Error::from_errno(errno, "create `" + p.dir() + "`");
+}
+
+// PATH/NAME/config: an include of common.conf, then the user's config (or default.conf).
+// Returns its text.
+Result<std::string> write_initial_config(const std::string& name, const ContainerPaths& p, const CreateOptions& opts) {
   std::string base_config = opts.config_file.empty()
                                 ? find_data("config/default.conf", std::string(COVE_CONFDIR) + "/default.conf")
                                 : opts.config_file;
   auto user_text = config::read_config_text(base_config);
   if (!user_text) return std::move(user_text).error().context("read config");
-  std::string text = fmt::format("# cove container `{}`\ninclude = {}\n\n# From `{}`:\n{}\n", name_,
+  std::string text = fmt::format("# cove container `{}`\ninclude = {}\n\n# From `{}`:\n{}\n", name,
                                  find_data("config/common.conf", std::string(COVE_CONFDIR) + "/common.conf"),
                                  base_config, *user_text);
   COVE_TRY(write_file(p.config(), text, 0644));
-  auto cfg = load(p, /*validate=*/false);
-  if (!cfg) return std::move(cfg).error();
-  std::optional<uint32_t> mapped;
-  if (!cfg->privileged && cfg->uid_map.empty() && cfg->gid_map.empty()) {
+  return text;
+}
+
+// The host ids of an unprivileged container: a fresh range when the config names none (written
+// into the config), else its explicit [idmap] ranges, which must not overlap another
+// container's or a user's delegation. Returns the host uid of the container's root.
+Result<std::optional<uint32_t>> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg,
+                                               std::string& text) {
+  if (cfg.privileged) return std::optional<uint32_t>();
+  if (cfg.uid_map.empty() && cfg.gid_map.empty()) {
     auto base = allocate_idmap(p, text);
     if (!base) return std::move(base).error().context("allocate host ids");
-    mapped = static_cast<uint32_t>(*base);
-  } else if (!cfg->privileged) {
-    mapped = ns::host_id_of(cfg->uid_map, 0);
-    // Explicit [idmap] ranges must not overlap another container's or a user's delegation.
-    auto ranges = [](const std::vector<config::IdMapEntry>& m) {
-      std::vector<ns::HostRange> out;
-      for (const auto& e : m) out.push_back({e.host_id, e.count});
-      return out;
-    };
-    if (auto r = ns::registry_claim(p.config(), ranges(cfg->uid_map), ranges(cfg->gid_map)); !r)
-      return std::move(r).error();
+    return std::optional<uint32_t>(static_cast<uint32_t>(*base));
   }
+  auto ranges = [](const std::vector<config::IdMapEntry>& m) {
+    std::vector<ns::HostRange> out;
+    for (const auto& e : m) out.push_back({e.host_id, e.count});
+    return out;
+  };
+  COVE_TRY(ns::registry_claim(p.config(), ranges(cfg.uid_map), ranges(cfg.gid_map)));
+  return ns::host_id_of(cfg.uid_map, 0);
+}
+
+// Runs the template over the new rootfs; the keys it adds must leave a valid config.
+Result<void> run_create_template(const std::string& name, const ContainerPaths& p, const std::string& exe,
+                                 const config::ContainerConfig& cfg, std::optional<uint32_t> mapped,
+                                 const CreateOptions& opts) {
+  COVE_TRY(mkdir_p(cfg.rootfs, 0755));
+  templates::TemplateRun run;
+  run.executable = exe;
+  run.name = name;
+  run.container_dir = p.dir();
+  run.rootfs = cfg.rootfs;
+  run.mapped_uid = mapped;
+  run.mapped_gid = cfg.privileged ? std::nullopt : ns::host_id_of(cfg.gid_map, 0);
+  run.extra_args = opts.template_args;
+  COVE_TRY(templates::run_template(run));
+  if (auto again = load(p); !again) return std::move(again).error().context("config after template");
+  return {};
+}
+
+}  // namespace
+
+Result<void> Container::create(const CreateOptions& opts) {
+  COVE_TRY(validate_name(name_));
+  auto template_exe = check_create_inputs(name_, ContainerPaths(lxcpath_, name_), opts);
+  if (!template_exe) return std::move(template_exe).error();
+  COVE_TRY(mkdir_p(lxcpath_, 0711));
+  // Now that PATH exists, its canonical spelling is known (the owner of its id ranges too).
+  lxcpath_ = ContainerPaths(lxcpath_, name_).lxcpath();
+  ContainerPaths p(lxcpath_, name_);
+  COVE_TRY(claim_container_dir(name_, p));
+  ScopeExit rollback([&] { (void)remove_tree(p.dir()); });
+  auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
+  if (!lock) return std::move(lock).error();
+  COVE_TRY(write_file(p.partial_marker(), "cove-create in progress\n"));
+  auto text = write_initial_config(name_, p, opts);
+  if (!text) return std::move(text).error();
+  auto cfg = load(p, /*validate=*/false);
+  if (!cfg) return std::move(cfg).error();
+  auto mapped = claim_host_ids(p, *cfg, *text);
+  if (!mapped) return std::move(mapped).error();
   cfg = load(p);
   if (!cfg) return std::move(cfg).error();
-
-  if (!opts.template_name.empty()) {
-    COVE_TRY(mkdir_p(cfg->rootfs, 0755));
-    templates::TemplateRun run;
-    run.executable = template_exe;
-    run.name = name_;
-    run.container_dir = p.dir();
-    run.rootfs = cfg->rootfs;
-    run.mapped_uid = mapped;
-    run.mapped_gid = cfg->privileged ? std::nullopt : ns::host_id_of(cfg->gid_map, 0);
-    run.extra_args = opts.template_args;
-    COVE_TRY(templates::run_template(run));
-    // The template may have added keys: the result must still be a valid config.
-    if (auto again = load(p); !again) return std::move(again).error().context("config after template");
-  }
+  if (!template_exe->empty()) COVE_TRY(run_create_template(name_, p, *template_exe, *cfg, *mapped, opts));
   if (::unlink(p.partial_marker().c_str()) < 0) return Error::from_errno(errno, "remove partial marker");
   rollback.dismiss();
   return {};
