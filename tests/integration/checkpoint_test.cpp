@@ -42,7 +42,7 @@ class CheckpointTest : public ContainerTest {
   void SetUp() override {
     ContainerTest::SetUp();
     if (IsSkipped()) return;
-    if (!criu::available()) GTEST_SKIP() << "this build has no CRIU backend (./configure found no CRIU)";
+    COVE_REQUIRE_CRIU();
   }
   void TearDown() override {
     ContainerTest::TearDown();

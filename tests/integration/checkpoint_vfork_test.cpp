@@ -8,7 +8,6 @@
 #include <chrono>
 #include <filesystem>
 
-#include "criu/features.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -19,7 +18,7 @@ class CheckpointVforkTest : public ContainerTest {
   void SetUp() override {
     ContainerTest::SetUp();
     if (IsSkipped()) return;
-    if (!criu::available()) GTEST_SKIP() << "this build has no CRIU backend (./configure found no CRIU)";
+    COVE_REQUIRE_CRIU();
     create_busybox("vf");
     std::filesystem::copy_file(builddir() + "/cove-vfork-hold", path_ + "/vf/rootfs/cove-vfork-hold");
     auto r = cove("cove-start", "vf");

@@ -16,7 +16,6 @@
 #include <functional>
 #include <thread>
 
-#include "criu/features.hpp"
 #include "paths.hpp"
 #include "support.hpp"
 
@@ -100,7 +99,7 @@ TEST_F(HostFilesTest, StartMakesAnOpenContainerDirectoryPrivateAgain) {
 // A restore passes the same check (Container::start): images restored into a container
 // directory that came back 0755 (a copy, a migration) still leave no way in.
 TEST_F(HostFilesTest, RestoreMakesAnOpenContainerDirectoryPrivateAgain) {
-  if (!criu::available()) GTEST_SKIP() << "this build has no CRIU backend";
+  COVE_REQUIRE_CRIU();
   create_busybox("rs");
   ASSERT_EQ(cove("cove-start", "rs").status, 0);
   // Past init's boot before the dump, as the checkpoint tests are (a dump of a container still

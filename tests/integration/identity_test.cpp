@@ -15,7 +15,6 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "criu/features.hpp"
 #include "paths.hpp"
 #include "support.hpp"
 
@@ -146,7 +145,7 @@ TEST_F(IdentityTest, StartRefusesIdsOfAnotherContainer) {
 // A restore goes through the same check: a checkpointed container whose config now maps the
 // ids of a running one is not restored, and its images stay as they were.
 TEST_F(IdentityTest, RestoreRefusesIdsOfAnotherContainer) {
-  if (!criu::available()) GTEST_SKIP() << "this build has no CRIU backend (./configure found no CRIU)";
+  COVE_REQUIRE_CRIU();
   create_busybox("a");
   create_busybox("b");
   std::string a_base = idmap_base(path_ + "/a/config"), b_base = idmap_base(path_ + "/b/config");

@@ -71,7 +71,7 @@ class RestoreDamageTest : public ContainerTest {
   void SetUp() override {
     ContainerTest::SetUp();
     if (IsSkipped()) return;
-    if (!criu::available()) GTEST_SKIP() << "this build has no CRIU backend (./configure found no CRIU)";
+    COVE_REQUIRE_CRIU();
     criu_mount_roots_before_ = criu_mount_roots();
   }
   // CRIU's /tmp/.criu.mntns.* staging directories (other runs on the host may add theirs

@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "criu/features.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +29,8 @@ int64_t now_ms() {
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
+
+bool criu_backend_built() { return criu::available(); }
 
 bool eventually(const std::function<bool()>& cond, int timeout_ms, int poll_ms) {
   for (int64_t end = now_ms() + timeout_ms;; ::usleep(static_cast<useconds_t>(poll_ms) * 1000)) {

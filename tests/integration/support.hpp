@@ -40,6 +40,14 @@ bool eventually(const std::function<bool()>& cond, int timeout_ms = 10000, int p
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (run as root: make check-integration)"; \
   } while (0)
 
+// Skips when this build has no CRIU backend (./configure found no CRIU; CI's build has one).
+bool criu_backend_built();
+#define COVE_REQUIRE_CRIU()                                                                      \
+  do {                                                                                           \
+    if (!::cove::test::criu_backend_built())                                                     \
+      GTEST_SKIP() << "this build has no CRIU backend (./configure found no CRIU)";              \
+  } while (0)
+
 class ContainerTest : public ::testing::Test {
  protected:
   void SetUp() override;

@@ -3,7 +3,7 @@
 
 #include <linux/kcmp.h>
 
-#include <thread>
+#include <algorithm>
 #include <unordered_set>
 
 #include "base/fs.hpp"
@@ -32,11 +32,9 @@ std::string describe(const VforkInProgress& v, std::chrono::milliseconds budget)
 
 // Polls the thawed container until no vfork is in progress, or the deadline passes.
 bool wait_for_vforks_to_end(const cgroup::ContainerCgroups& cgs, Clock::time_point deadline) {
-  while (find_vfork_in_progress(cgs.payload_pids())) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return proc::poll_until([&] { return !find_vfork_in_progress(cgs.payload_pids()); },
+                          static_cast<int>(std::max<int64_t>(left.count(), 0)), 2);
 }
 
 // Freezes (a v1 freezer stays FREEZING while a vfork holds it: polled in short slices), then
