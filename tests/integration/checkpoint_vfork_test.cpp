@@ -27,10 +27,12 @@ class CheckpointVforkTest : public ContainerTest {
   }
 
   // Starts a process that stays inside vfork() for `ms`, and returns once its child is there.
-  void hold_vfork(int ms) {
+  // `name` (a hostile one: a terminal escape) is what the processes call themselves.
+  void hold_vfork(int ms, const std::string& name = "") {
     auto r = cove("cove-attach", "vf",
                   {"--", "sh", "-c",
-                   "/cove-vfork-hold " + std::to_string(ms) + " /tmp/vfork-ready </dev/null >/dev/null 2>&1 &"});
+                   "/cove-vfork-hold " + std::to_string(ms) + " /tmp/vfork-ready \"$0\" </dev/null >/dev/null 2>&1 &",
+                   name.empty() ? "cove-vfork-hold" : name});
     ASSERT_EQ(r.status, 0) << r.err;
     for (int i = 0; i < 200; ++i)
       if (cove("cove-attach", "vf", {"--", "test", "-e", "/tmp/vfork-ready"}).status == 0) return;
@@ -53,15 +55,17 @@ TEST_F(CheckpointVforkTest, VforkThatEndsDoesNotFailTheDump) {
 }
 
 // A vfork that does not end is a clear error within cove's budget (3 s), well before CRIU's
-// timeout, and leaves the container running, thawed, with no image.
+// timeout, and leaves the container running, thawed, with no image. The processes' names, which
+// the container chose, reach the admin's terminal only as printable text.
 TEST_F(CheckpointVforkTest, VforkThatDoesNotEndIsAClearError) {
-  hold_vfork(60000);
+  hold_vfork(60000, "\x1b]2;pwn\x07");
   auto t0 = std::chrono::steady_clock::now();
   auto r = checkpoint(path_ + "/images-long");
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("inside vfork()"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("cove-vfork-hol"), std::string::npos) << r.err;  // comm is 15 characters
+  EXPECT_NE(r.err.find("(`\\x1b]2;pwn\\x07`)"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "a raw escape reached the terminal";
   EXPECT_LT(took, std::chrono::seconds(9)) << r.err;
   EXPECT_FALSE(std::filesystem::exists(path_ + "/images-long/cove-image.json"));
   EXPECT_EQ(state(), "RUNNING");

@@ -1,7 +1,8 @@
-// cove-vfork-hold MS READY: vfork()s a child that creates READY, sleeps MS milliseconds and
+// cove-vfork-hold MS READY [NAME]: (renamed NAME, prctl PR_SET_NAME) vfork()s a child that creates READY, sleeps MS milliseconds and
 // exits without exec: the parent sleeps inside vfork() all that time, the state CRIU cannot
 // seize. Static, copied into a container by tests/integration/checkpoint_vfork_test.cpp.
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -9,7 +10,8 @@
 #include <cstdlib>
 
 int main(int argc, char** argv) {
-  if (argc != 3) return 2;
+  if (argc != 3 && argc != 4) return 2;
+  if (argc == 4) ::prctl(PR_SET_NAME, argv[3], 0, 0, 0);
   long ms = std::atol(argv[1]);
   const char* ready = argv[2];
   pid_t child = ::vfork();

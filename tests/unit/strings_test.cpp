@@ -50,3 +50,14 @@ TEST(Signals, NamesAndNumbers) {
 
 }  // namespace
 }  // namespace cove
+
+namespace cove {
+namespace {
+TEST(Printable, ControlBytesAndBackslashAreEscaped) {
+  EXPECT_EQ(printable("init"), "init");
+  EXPECT_EQ(printable("\x1b]2;pwn\x07"), "\\x1b]2;pwn\\x07");
+  EXPECT_EQ(printable("a\\b\x7f\n"), "a\\x5cb\\x7f\\x0a");
+  EXPECT_EQ(printable("caf\xc3\xa9"), "caf\xc3\xa9");  // UTF-8 stays
+}
+}  // namespace
+}  // namespace cove

@@ -15,6 +15,9 @@ std::vector<std::string> split_ws(std::string_view s);
 // The \ooo escapes of fstab(5) and /proc/PID/mountinfo ("\040" is a space; first digit 0-3,
 // so a byte); anything else is kept as it is.
 std::string unescape_octal(std::string_view s);
+// `s` safe to print on a terminal: control bytes (< 0x20, 0x7f) and backslash as \xNN, so a
+// name a container chose (a process's comm) cannot send escape sequences to the admin's tty.
+std::string printable(std::string_view s);
 // Splits on `sep`, keeping empty fields.
 std::vector<std::string> split(std::string_view s, char sep);
 bool starts_with(std::string_view s, std::string_view prefix);

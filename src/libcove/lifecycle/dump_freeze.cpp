@@ -19,9 +19,10 @@ using namespace std::chrono_literals;
 
 std::string proc_path(pid_t pid, const char* file) { return "/proc/" + std::to_string(pid) + "/" + file; }
 
+// Its comm, which the process itself chose: made printable.
 std::string command_of(pid_t pid) {
   auto text = read_file(proc_path(pid, "comm"));
-  return text ? std::string(trim(*text)) : std::string("?");
+  return text ? printable(trim(*text)) : std::string("?");
 }
 
 std::string describe(const VforkInProgress& v, std::chrono::milliseconds budget) {
