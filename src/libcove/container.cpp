@@ -459,7 +459,9 @@ Result<int> Container::attach(const AttachOptions& opts) {
   if (!cfg) return std::move(cfg).error();
   auto restrictions = lifecycle::make_exec_restrictions(*cfg);
   if (!restrictions) return std::move(restrictions).error().context("security");
-  return lifecycle::attach_to(st.runtime, opts, *restrictions);
+  auto req = opts;
+  req.container_env = cfg->init_env;
+  return lifecycle::attach_to(st.runtime, req, *restrictions);
 }
 
 Result<void> Container::console(unsigned tty, int escape_char) {

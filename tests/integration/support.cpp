@@ -173,6 +173,14 @@ void ContainerTest::create_busybox(const std::string& name, const std::string& e
   ASSERT_EQ(r.status, 0) << r.err;
 }
 
+void ContainerTest::create_debian_container(const std::string& name, const std::vector<std::string>& template_args) {
+  names_.push_back(name);
+  std::vector<std::string> args = {"-t", "debian", "--"};
+  args.insert(args.end(), template_args.begin(), template_args.end());
+  auto r = cove("cove-create", name, args, 900);
+  ASSERT_EQ(r.status, 0) << r.err;
+}
+
 std::string ContainerTest::attach_out(const std::string& name, const std::vector<std::string>& cmd) {
   std::vector<std::string> a = {"--"};
   a.insert(a.end(), cmd.begin(), cmd.end());

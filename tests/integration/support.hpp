@@ -58,6 +58,9 @@ class ContainerTest : public ::testing::Test {
                  int timeout_s = 60);
   // Creates a busybox container; extra config text goes into a -f file.
   void create_busybox(const std::string& name, const std::string& extra_config = "");
+  // Creates a Debian container with `cove-create -t debian -- template_args` (bookworm minbase
+  // from the template's cache: the first create of a machine bootstraps it, ~1 min).
+  void create_debian_container(const std::string& name, const std::vector<std::string>& template_args = {});
   // Runs CMD inside with cove-attach (no pty) and returns stdout, trimmed.
   std::string attach_out(const std::string& name, const std::vector<std::string>& cmd);
   std::string info_json_field(const std::string& name, const std::string& field);

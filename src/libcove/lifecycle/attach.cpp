@@ -21,6 +21,7 @@
 #include "base/fd_passing.hpp"
 #include "base/fs.hpp"
 #include "base/stdio_relay.hpp"
+#include "base/strings.hpp"
 #include "base/syscalls.hpp"
 #include "base/wire_error.hpp"
 #include "process/child_process.hpp"
@@ -46,12 +47,34 @@ std::vector<std::string> attach_env(const AttachRequest& req) {
            "LOGNAME=root", "container=cove"};
     if (const char* term = std::getenv("TERM")) env.push_back(std::string("TERM=") + term);
   }
-  for (const auto& kv : req.set_env) {
+  auto set = [&](const std::string& kv) {
     std::string key = kv.substr(0, kv.find('='));
     std::erase_if(env, [&](const std::string& e) { return e.substr(0, e.find('=')) == key; });
     env.push_back(kv);
-  }
+  };
+  if (!req.keep_env)
+    for (const auto& kv : req.container_env) set(kv);
+  for (const auto& kv : req.set_env) set(kv);
   return env;
+}
+
+// Root's login shell from the container's /etc/passwd, read in the container's mount namespace
+// (so its symlinks resolve inside it) without running any of its code (no NSS modules): a
+// regular file only, opened without blocking, at most 1 MiB; /bin/sh when there is none.
+std::string root_shell() {
+  const std::string fallback = "/bin/sh";
+  UniqueFd fd(::open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) return fallback;
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  ssize_t n = ::read(fd.get(), text.data(), text.size());
+  if (n <= 0) return fallback;
+  text.resize(static_cast<size_t>(n));
+  for (const auto& line : split(text, '\n')) {
+    auto f = split(line, ':');
+    if (f.size() == 7 && f[2] == "0" && f[6].size() > 1 && f[6][0] == '/' && f[6].size() < 4096) return f[6];
+  }
+  return fallback;
 }
 
 // The fds of the process that enters the container, at fixed numbers once `arrange_fds` ran.
@@ -119,11 +142,12 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
     slave.reset();
   }
   if (::chdir(req.cwd.c_str()) < 0) ::chdir("/");
-  std::vector<std::string> args = req.argv.empty() ? std::vector<std::string>{"/bin/sh"} : req.argv;
+  std::vector<std::string> args = req.argv.empty() ? std::vector<std::string>{root_shell()} : req.argv;
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   auto env = attach_env(req);
+  if (req.argv.empty() && !req.keep_env) env.push_back("SHELL=" + args[0]);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   sigset_t none;

@@ -20,9 +20,12 @@ struct ExecRestrictions;
 namespace cove::lifecycle {
 
 struct AttachRequest {
-  std::vector<std::string> argv;          // empty = /bin/sh
+  std::vector<std::string> argv;          // empty = root's shell in the container's /etc/passwd
   bool keep_env = false;
   std::vector<std::string> set_env;       // KEY=VALUE
+  // The container's own environment (its config's init.env), over the defaults and under
+  // set_env; not used with keep_env.
+  std::vector<std::string> container_env;
   std::optional<bool> pty;                // default: when stdin is a terminal
   std::string cwd = "/";
 };

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "base/log.hpp"
+#include "base/signals.hpp"
 #include "base/syscalls.hpp"
 
 namespace cove::monitor {
@@ -29,7 +30,7 @@ void StopController::arm(unsigned seconds) {
 }
 
 void StopController::signal(int init_pidfd, int sig, unsigned timeout_s) {
-  log::info("sending {} to init, timeout {}s", sig, timeout_s);
+  log::info("sending {} to init, timeout {}s", signal_name(sig), timeout_s);
   sys::pidfd_send_signal(init_pidfd, sig, nullptr, 0);
   if (sig != SIGKILL) arm(timeout_s);
 }

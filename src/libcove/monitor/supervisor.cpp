@@ -17,6 +17,7 @@
 #include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/signals.hpp"
 #include "base/syscalls.hpp"
 #include "ns/idmap.hpp"
 #include "rootfs/host_access.hpp"
@@ -291,8 +292,20 @@ bool Supervisor::reboot() {
   return r.has_value();
 }
 
+// How PID 1 ended, in words: reboot(2) in a PID namespace ends init with SIGINT for a power-off
+// or halt and SIGHUP for a restart (what systemd and busybox init do last).
+static std::string describe_init_end(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (!WIFSIGNALED(status)) return fmt::format("status {:#x}", status);
+  int sig = WTERMSIG(status);
+  std::string what = "killed by " + signal_name(sig);
+  if (sig == SIGINT) what += " (power-off or halt through reboot(2))";
+  if (sig == SIGHUP) what += " (restart through reboot(2))";
+  return what;
+}
+
 void Supervisor::on_init_exit(int status) {
-  log::info("init exited with status {:#x}", status);
+  log::info("init ended: {}", describe_init_end(status));
   // An application container's command (cove-execute) killed by SIGHUP is just a command that
   // ended, not a reboot.
   bool rebooted = stopper_.init_exited(status, opts_.inherit_stdio);
