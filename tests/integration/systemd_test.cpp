@@ -57,6 +57,10 @@ TEST_F(SystemdTest, BootsToRunningWithItsOwnCgroupsAndJournal) {
   // systemd placed its services in cgroups of its own, below the container's (delegated) one.
   EXPECT_EQ(attach_out("sd", {"systemctl", "show", "-p", "ControlGroup", "--value", "systemd-journald"}),
             "/system.slice/systemd-journald.service");
+  // An attached command joins init's cgroup (init.scope), not the container's own cgroup, which
+  // on cgroup v2 holds controllers now and refuses processes (EBUSY).
+  auto cg = attach_out("sd", {"cat", "/proc/self/cgroup"});
+  EXPECT_NE(cg.find("0::/init.scope"), std::string::npos) << cg;
   bool found_slice = false;
   for (const auto& dir : leftover_cgroups("sd"))
     if (std::filesystem::exists(dir + "/system.slice/systemd-journald.service")) found_slice = true;

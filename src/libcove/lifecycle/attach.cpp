@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "base/fd_passing.hpp"
+#include "cgroup/cgroup.hpp"
 #include "base/fs.hpp"
 #include "base/stdio_relay.hpp"
 #include "base/strings.hpp"
@@ -75,6 +76,28 @@ std::string root_shell() {
     if (f.size() == 7 && f[2] == "0" && f[6].size() > 1 && f[6][0] == '/' && f[6].size() < 4096) return f[6];
   }
   return fallback;
+}
+
+// The cgroups the command joins: on each hierarchy, init's own cgroup where it lies below the
+// container's, else the container's. An init such as systemd moves itself to init.scope and, on
+// cgroup v2, enables controllers in the container's cgroup, whose cgroup.procs then refuses new
+// processes (EBUSY: no processes in inner cgroups); LXC joins init's cgroup as well. Read after
+// init's pidfd was verified; a path outside the container's cgroup is never used.
+std::vector<std::string> cgroups_to_join(const RuntimeState& rs) {
+  std::vector<std::string> out = rs.payload_cgroups;
+  auto layout = cgroup::detect_layout();
+  auto text = read_file("/proc/" + std::to_string(rs.init_pid) + "/cgroup");
+  if (!layout || !text) return out;
+  for (auto& dir : out) {
+    for (const auto& h : layout->hierarchies) {
+      if (!starts_with(dir, h.mount_point + "/")) continue;
+      auto path = cgroup::cgroup_path_of(*text, h);
+      auto init_dir = path ? cgroup::directory_of(h, *path) : Result<std::string>(path.error());
+      if (init_dir && starts_with(*init_dir, dir + "/")) dir = *init_dir;
+      break;
+    }
+  }
+  return out;
 }
 
 // The fds of the process that enters the container, at fixed numbers once `arrange_fds` ran.
@@ -170,7 +193,8 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
 // doc/design/security.md "Entering a container"): nothing inside may ptrace it, take an fd of
 // the caller from it or reach the caller's terminal through it.
 [[noreturn]] void enter_and_run(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restr,
-                                const StdioRelay& relay, int pidfd, int sock, bool want_pty) {
+                                const std::vector<std::string>& cgroups, const StdioRelay& relay, int pidfd, int sock,
+                                bool want_pty) {
   // 1. Non-dumpable before any namespace is entered: ptrace and pidfd_getfd need CAP_SYS_PTRACE
   //    in the user namespace of our mm (the host's), which container root does not have. Kept
   //    through fork; execve of the command ends it.
@@ -180,7 +204,7 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   // 3. Only the fds the command gets.
   if (auto r = arrange_fds(relay, want_pty, sock, pidfd); !r) fail_to(sock, r.error());
   auto fail = [](const Error& e) { fail_to(kSockFd, e); };
-  for (const auto& dir : rs.payload_cgroups) {
+  for (const auto& dir : cgroups) {
     if (auto r = write_existing(dir + "/cgroup.procs", "0"); !r) fail(std::move(r).error().context("join cgroup"));
   }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
@@ -468,6 +492,7 @@ Result<void> proxy_terminal(int master, int hup_fd, int escape, bool wait_for_pe
 Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restrictions) {
   auto pidfd = open_verified_init(rs);
   if (!pidfd) return std::move(pidfd).error();
+  auto cgroups = cgroups_to_join(rs);
   bool want_pty = req.pty.value_or(::isatty(0) != 0);
   auto relay = stdio_relay_for(want_pty);
   if (!relay) return std::move(relay).error();
@@ -477,7 +502,7 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   UniqueFd ours(sv[0]), theirs(sv[1]);
   auto entering = process::spawn([&]() -> int {
     ours.reset();
-    enter_and_run(rs, req, restrictions, *relay, pidfd->get(), theirs.get(), want_pty);
+    enter_and_run(rs, req, restrictions, cgroups, *relay, pidfd->get(), theirs.get(), want_pty);
   });
   if (!entering) return std::move(entering).error();
   relay->close_child_ends();
