@@ -82,7 +82,7 @@ TEST_F(SystemdTest, AttachGivesTheContainersShellAndEnvironment) {
   append_config("env", "[container]\ninit.env = COVE_TEST_ENV=from-config");
   ASSERT_EQ(cove("cove-start", "env").status, 0);
   ASSERT_TRUE(boots_to_running("env"));
-  EXPECT_EQ(attach_out("env", {"sh", "-c", "echo $HOME $COVE_TEST_ENV $container"}), "/root from-config lxc");
+  EXPECT_EQ(attach_out("env", {"sh", "-c", "echo $HOME $COVE_TEST_ENV $container"}), "/root from-config cove");
   // No command: root's shell from the container's /etc/passwd (bash in Debian), not /bin/sh.
   auto r = run_cmd({"sh", "-c",
                     "echo 'echo shell=$0 SHELL=$SHELL' | " + builddir() + "/cove-attach -P " + path_ + " -n env"});

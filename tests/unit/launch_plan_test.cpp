@@ -46,6 +46,29 @@ TEST(LaunchPlan, UnprivilegedCloneFlags) {
   EXPECT_EQ(p->argv, (std::vector<std::string>{"/sbin/init"}));
 }
 
+// systemd's getty generator starts container-getty@N.service for each pts/N named in PID 1's
+// container_ttys; /dev/ttyN is pts/N of the container's devpts (the console is pts/0).
+TEST(LaunchPlan, InitLearnsTheContainersTerminals) {
+  auto c = base_config();
+  c.ttys = 3;
+  auto p = make_launch_plan(c, {}, hybrid(), true);
+  ASSERT_OK(p);
+  EXPECT_EQ(std::count(p->env.begin(), p->env.end(), "container_ttys=pts/1 pts/2 pts/3"), 1);
+  c.ttys = 0;
+  p = make_launch_plan(c, {}, hybrid(), true);
+  ASSERT_OK(p);
+  EXPECT_EQ(std::count_if(p->env.begin(), p->env.end(),
+                          [](const std::string& e) { return e.starts_with("container_ttys="); }),
+            0);
+  // The config's init.env still wins.
+  c.ttys = 1;
+  c.init_env = {"container_ttys=pts/1 pts/9"};
+  p = make_launch_plan(c, {}, hybrid(), true);
+  ASSERT_OK(p);
+  EXPECT_EQ(std::count(p->env.begin(), p->env.end(), "container_ttys=pts/1 pts/9"), 1);
+  EXPECT_EQ(std::count(p->env.begin(), p->env.end(), "container_ttys=pts/1"), 0);
+}
+
 TEST(LaunchPlan, TimeNamespaceOnlyWhenTheKernelHasIt) {
   auto with = make_launch_plan(base_config(), {}, hybrid(), true);
   auto without = make_launch_plan(base_config(), {}, hybrid(), false);

@@ -59,6 +59,14 @@ Result<LaunchPlan> make_launch_plan(const config::ContainerConfig& cfg, const Pl
   if (p.argv.empty()) return Error::invalid("no init command");
   p.env = {"container=cove", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
            "TERM=linux"};
+  // The container's terminals, as systemd's getty generator reads them from PID 1's environment
+  // (a container-getty@N.service per `pts/N`; the console gets console-getty.service). The
+  // container's own devpts gives the console pts/0, and /dev/ttyN is pts/N (rootfs/dev.cpp).
+  if (cfg.ttys > 0) {
+    std::string ttys;
+    for (unsigned i = 1; i <= cfg.ttys; ++i) ttys += (i > 1 ? " pts/" : "pts/") + std::to_string(i);
+    p.env.push_back("container_ttys=" + ttys);
+  }
   for (const auto& kv : cfg.init_env) {
     auto eq = kv.find('=');
     std::string key = kv.substr(0, eq);

@@ -1,8 +1,10 @@
 #include "templates/template_runner.hpp"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/scope_exit.hpp"
 #include "base/signals.hpp"
 #include "paths.hpp"
 #include "process/child_process.hpp"
@@ -30,7 +32,22 @@ Result<void> run_template(const TemplateRun& run) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Like system(3): while the template runs, Ctrl-C and Ctrl-\ (sent to the whole foreground
+  // process group) reach the template, which cleans up its temp files and fails, but not this
+  // process, which must live on to remove the half-made container. The template gets the
+  // default dispositions back.
+  struct sigaction ignore = {}, old_int = {}, old_quit = {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigemptyset(&ignore.sa_mask);
+  ::sigaction(SIGINT, &ignore, &old_int);
+  ::sigaction(SIGQUIT, &ignore, &old_quit);
+  ScopeExit restore([&] {
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGQUIT, &old_quit, nullptr);
+  });
   auto child = process::spawn([&] {
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGQUIT, SIG_DFL);
     ::execv(argv[0], argv.data());
     return 127;
   });
