@@ -186,7 +186,8 @@ class SystemdCheckpointTest : public ContainerTest {
 };
 
 TEST_F(SystemdCheckpointTest, StopAndRestoreKeepsSystemdRunning) {
-  ASSERT_NO_FATAL_FAILURE(boot("scr", {"--root-password", "cove-Test-pw1"}));
+  // cron and sshd besides what every container runs (journald, dbus, logind, the console getty).
+  ASSERT_NO_FATAL_FAILURE(boot("scr", {"--root-password", "cove-Test-pw1", "--packages", "cron", "--ssh"}));
   // The default container has nothing that blocks a dump.
   auto found = check("scr");
   EXPECT_TRUE(found.value("checkpointable", false)) << found.dump(2);
