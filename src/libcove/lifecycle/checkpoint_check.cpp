@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <cstdlib>
 #include <optional>
 #include <map>
 #include <set>
@@ -135,6 +136,7 @@ class Scan {
   const std::vector<std::string>& payload_cgroups;  // as cove recorded them (host paths)
   std::vector<MountInfo> mounts;
   std::vector<CheckFinding> findings;
+  bool cove_criu = false;  // CRIU is cove's build (scripts/criu-patches), not a stock one
 
   void add(const char* area, std::string what, bool blocking) { findings.push_back({area, std::move(what), blocking}); }
   // Init and its descendants.
@@ -262,9 +264,52 @@ Result<void> check_criu(Scan& s) {
   } else if (auto info = criu::probe(); !info) {
     s.add("criu", info.error().message(), true);
   } else {
+    s.cove_criu = info->orphan_ttys;  // install-criu builds cove's patches all together
     s.add("criu", "CRIU " + info->version + " at `" + info->path + "`" +
                       (info->mem_track ? "" : "; no memory change tracking here (no iterative pre-dump)"),
           false);
+  }
+  return {};
+}
+
+// Whether this process has CAP_SYS_RESOURCE (CapEff of /proc/self/status); CRIU runs with
+// the same capabilities.
+bool has_cap_sys_resource() {
+  auto text = read_file("/proc/self/status");
+  if (!text) return false;
+  auto pos = text->find("\nCapEff:");
+  if (pos == std::string::npos) return false;
+  uint64_t caps = std::strtoull(text->c_str() + pos + 8, nullptr, 16);
+  return caps & (uint64_t(1) << 24);  // CAP_SYS_RESOURCE
+}
+
+// The real uid of a process (as the host sees it), -1 when unreadable.
+int64_t uid_of(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/status");
+  if (!text) return -1;
+  auto pos = text->find("\nUid:");
+  if (pos == std::string::npos) return -1;
+  auto fields = split_ws(std::string_view(*text).substr(pos + 5, 40));
+  return fields.empty() ? -1 : parse_int(fields[0]).value_or(-1);
+}
+
+// A stock CRIU reads each task's rlimits with prlimit64(), which for a task of another uid
+// needs CAP_SYS_RESOURCE in the task's user namespace. A privileged container shares the
+// host's, where this host may not give it (a user-namespaced container's root owns its
+// namespace, so there it never fails): the dump fails "Can't get rlimit 0". cove's CRIU build
+// reads /proc/PID/limits instead (scripts/criu-patches/0009).
+Result<void> check_rlimits(Scan& s) {
+  if (!s.cfg.privileged || s.cove_criu || has_cap_sys_resource()) return {};
+  for (pid_t p : s.tree()) {
+    int64_t uid = uid_of(p);
+    if (uid <= 0) continue;
+    s.add("criu",
+          process_name(p) + " runs as uid " + std::to_string(uid) +
+              " in a privileged container, and this host does not give CAP_SYS_RESOURCE: a stock CRIU cannot "
+              "read its rlimits (\"Can't get rlimit\"); install cove's CRIU build (scripts/install-criu) or make the "
+              "container unprivileged",
+          true);
+    break;  // one is enough to say it
   }
   return {};
 }
@@ -431,6 +476,7 @@ struct Check {
 // The checks of `cove-checkpoint --check`, in the order of their findings.
 constexpr Check kChecks[] = {
     {"criu", check_criu},
+    {"criu", check_rlimits},
     {"mounts", read_mounts},
     {"mounts", check_mounts},
     {"console", check_console},
