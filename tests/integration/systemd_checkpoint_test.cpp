@@ -7,7 +7,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,6 +108,33 @@ uint64_t dir_bytes(const std::string& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir, ec))
     if (e.is_regular_file(ec)) n += e.file_size(ec);
   return n;
+}
+
+// Whether PID `pid`'s socket bound to `path` has SO_PASSPIDFD set: 1 or 0, -1 when no such
+// socket was found (looked at through copies taken with pidfd_getfd).
+int passpidfd_of(pid_t pid, const std::string& path) {
+  int pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return -1;
+  int out = -1;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (ec || target.string().rfind("socket:", 0) != 0) continue;
+    int fd = int(::syscall(SYS_pidfd_getfd, pidfd, std::atoi(e.path().filename().c_str()), 0));
+    if (fd < 0) continue;
+    struct sockaddr_un sa = {};
+    socklen_t len = sizeof sa;
+    int val = 0;
+    socklen_t vlen = sizeof val;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0 && sa.sun_family == AF_UNIX &&
+        len > sizeof(sa_family_t) && std::string(sa.sun_path) == path &&
+        ::getsockopt(fd, SOL_SOCKET, 76 /* SO_PASSPIDFD */, &val, &vlen) == 0)
+      out = val ? 1 : 0;
+    ::close(fd);
+    if (out >= 0) break;
+  }
+  ::close(pidfd);
+  return out;
 }
 
 class SystemdCheckpointTest : public ContainerTest {
@@ -363,6 +393,30 @@ TEST_F(SystemdCheckpointTest, PrivilegedRoundTrip) {
   r = cove("cove-stop", "spriv");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(leftover_cgroups("spriv").empty());
+}
+
+// Debian trixie: systemd 257 sets SO_PASSPIDFD on its notify socket, which a restore keeps
+// with cove's CRIU build (scripts/criu-patches/0010).
+TEST_F(SystemdCheckpointTest, TrixieKeepsItsNotifySocketsPidfdOption) {
+  ASSERT_NO_FATAL_FAILURE(boot("stx", {"--release", "trixie"}));
+  ASSERT_EQ(passpidfd_of(init_pid("stx"), "/run/systemd/notify"), 1);
+  std::string journald = attach_out("stx", {"systemctl", "show", "-p", "MainPID", "--value", "systemd-journald"});
+  ASSERT_GT(checkpoint_stop("stx", images("1")), 0);
+  ASSERT_GT(restore("stx", images("1")), 0);
+  EXPECT_EQ(system_state("stx"), "running");
+  EXPECT_EQ(attach_out("stx", {"systemctl", "show", "-p", "MainPID", "--value", "systemd-journald"}), journald);
+  auto criu_info = criu::probe();
+  ASSERT_TRUE(criu_info.has_value()) << criu_info.error().message();
+  if (criu_info->orphan_ttys) {
+    EXPECT_EQ(passpidfd_of(init_pid("stx"), "/run/systemd/notify"), 1);
+  }
+  auto r = cove("cove-attach", "stx", {"--", "systemctl", "restart", "systemd-logind"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(attach_out("stx", {"systemctl", "is-active", "systemd-logind"}), "active");
+  EXPECT_EQ(system_state("stx"), "running");
+  r = cove("cove-stop", "stx");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(leftover_cgroups("stx").empty());
 }
 
 TEST_F(SystemdCheckpointTest, CheckNamesWhatBlocksASystemdGuest) {
