@@ -390,6 +390,32 @@ ino_t socket_netns(int pidfd, int fd, uint64_t ino) {
   return st.st_ino;
 }
 
+// With a stock CRIU (one pty whose master is outside per dump: the console) cove ends the
+// sessions on /dev/ttyN before a dump (lifecycle/checkpoint.cpp). busybox init respawns its
+// shells after a pause; systemd respawns container-getty@N on pts/N at once, so a process holds
+// a tty again when CRIU looks, and the dump fails ("Only one slave external peer is allowed").
+Result<void> check_ttys_for_stock_criu(Scan& s) {
+  if (s.cove_criu || comm_of(s.init_pid) != "systemd" || !s.devpts()) return {};
+  for (pid_t p : s.tree()) {
+    if (p == s.init_pid) continue;
+    for (const auto& f : open_files(p)) {
+      struct stat st;
+      std::string fdpath = "/proc/" + std::to_string(p) + "/fd/" + std::to_string(f.fd);
+      if (::stat(fdpath.c_str(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_dev != *s.devpts()) continue;
+      auto idx = pty::slave_index(st.st_rdev);
+      if (!idx || *idx == 0) continue;  // the console (pts 0) is carried by a stock CRIU too
+      s.add("console",
+            process_name(p) + " holds tty pts/" + std::to_string(*idx) +
+                ": a stock CRIU carries only the console, and systemd respawns its getty on the tty as soon as "
+                "cove ends the session for the dump; install cove's CRIU build (scripts/install-criu) or set "
+                "`ttys = 0`",
+            true);
+      return {};
+    }
+  }
+  return {};
+}
+
 // A socket fd: one of the container's network namespace (`sockets`), of a nested one that a
 // process of the tree lives in (`tree_netns`, dumped by CRIU too), or from outside.
 void check_socket(Scan& s, const OpenFile& f, int pidfd, const std::string& where,
@@ -480,6 +506,7 @@ constexpr Check kChecks[] = {
     {"mounts", read_mounts},
     {"mounts", check_mounts},
     {"console", check_console},
+    {"console", check_ttys_for_stock_criu},
     {"sessions", check_session_leaders},
     {"sessions", check_outside_init_tree},
     {"cgroups", check_cgroups},
