@@ -466,13 +466,20 @@ TEST_F(SystemdCheckpointTest, CheckNamesWhatBlocksASystemdGuest) {
            {"--", "systemd-run", "--unit=cove-psi", "bash", "-c",
             "exec 3</sys/fs/cgroup/unified/system.slice/cove-psi.service/memory.pressure; exec sleep 1000"});
   ASSERT_EQ(r.status, 0) << r.err;
+  // A filesystem CRIU cannot dump, in a service's own mount namespace.
+  r = cove("cove-attach", "sck",
+           {"--", "systemd-run", "--unit=cove-ramfs", "-p", "PrivateMounts=yes", "bash", "-c",
+            "mount -t ramfs none /mnt && exec sleep 1000"});
+  ASSERT_EQ(r.status, 0) << r.err;
   std::string all;
   ASSERT_TRUE(eventually([&] {
     auto b = blockers(check("sck"));
     all.clear();
     for (const auto& x : b) all += x + "\n";
-    return all.find("cove-uts.service") != std::string::npos && all.find("memory.pressure") != std::string::npos;
+    return all.find("cove-uts.service") != std::string::npos && all.find("memory.pressure") != std::string::npos &&
+           all.find("cove-ramfs.service") != std::string::npos;
   })) << all;
+  EXPECT_NE(all.find("mounts: `ramfs` at `/mnt` in the mount namespace of process"), std::string::npos) << all;
   EXPECT_NE(all.find("namespaces: process"), std::string::npos) << all;
   EXPECT_NE(all.find("own uts namespace"), std::string::npos) << all;
   EXPECT_NE(all.find("ProtectHostname"), std::string::npos) << all;
@@ -494,7 +501,7 @@ TEST_F(SystemdCheckpointTest, CheckNamesWhatBlocksASystemdGuest) {
   EXPECT_EQ(system_state("sck"), "running");
 
   // With the blockers gone the check is clean again and the dump goes through.
-  r = cove("cove-attach", "sck", {"--", "systemctl", "stop", "cove-uts", "cove-psi"});
+  r = cove("cove-attach", "sck", {"--", "systemctl", "stop", "cove-uts", "cove-psi", "cove-ramfs"});
   ASSERT_EQ(r.status, 0) << r.err;
   found = check("sck");
   EXPECT_TRUE(blockers(found).empty()) << found.dump(2);

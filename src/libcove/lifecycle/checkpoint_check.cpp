@@ -365,6 +365,26 @@ Result<void> check_mounts(Scan& s) {
   return {};
 }
 
+// Mount namespaces of the tree's processes other than init's (a service's PrivateTmp=,
+// ProtectSystem=, ...): CRIU dumps them too, so a filesystem it cannot dump blocks there as well.
+// Each namespace is read once, through the first process found in it.
+Result<void> check_nested_mounts(Scan& s) {
+  std::set<ino_t> seen = {ns_inode(s.init_pid, "mnt")};
+  for (pid_t p : s.tree()) {
+    ino_t ns = ns_inode(p, "mnt");
+    if (ns == 0 || !seen.insert(ns).second) continue;
+    auto mounts = read_mountinfo(p);
+    if (!mounts) continue;  // gone meanwhile
+    for (const auto& m : *mounts)
+      if (kUnsupportedFs.count(m.fstype) || starts_with(m.fstype, "fuse"))
+        s.add("mounts",
+              "`" + printable(m.fstype) + "` at `" + printable(m.mountpoint) + "` in the mount namespace of " +
+                  process_name(p) + ": CRIU cannot checkpoint this filesystem",
+              true);
+  }
+  return {};
+}
+
 Result<void> check_console(Scan& s) {
   bool console_ok = false;
   for (const auto& m : s.mounts)
@@ -505,6 +525,7 @@ constexpr Check kChecks[] = {
     {"criu", check_rlimits},
     {"mounts", read_mounts},
     {"mounts", check_mounts},
+    {"mounts", check_nested_mounts},
     {"console", check_console},
     {"console", check_ttys_for_stock_criu},
     {"sessions", check_session_leaders},
