@@ -347,15 +347,19 @@ const KeySpec kKeys[] = {
 {"mount", "lxcfs", "auto|off|ABSOLUTE-PATH", "auto", false,
  "Files of an LXCFS mount bound read-only over the container's /proc/cpuinfo, /proc/diskstats, "
  "/proc/loadavg, /proc/meminfo, /proc/slabinfo, /proc/stat, /proc/swaps, /proc/uptime and "
- "/sys/devices/system/cpu, so that free, top, uptime and nproc inside show the container's "
- "cgroup limits and its own uptime instead of the host's (those of the listed files that LXCFS "
- "provides and the container's /proc or /sys has). auto uses /var/lib/lxcfs (or the directory "
- "in the environment variable COVE_LXCFS_DIR of cove-start, meant for tests) if an LXCFS "
+ "/sys/devices/system/cpu (those that LXCFS provides and the container's /proc or /sys has), so "
+ "that what reads them (procps free, top and uptime, glibc's CPU count) shows the container's "
+ "cgroup limits and its own uptime instead of the host's. Programs that ask the kernel are not "
+ "changed: sysinfo(2) (busybox free and uptime) and the CPU affinity mask (nproc, which follows "
+ "a cpuset but not a cpu.max quota). auto uses /var/lib/lxcfs (or the directory in the "
+ "environment variable COVE_LXCFS_DIR of cove-start, meant for tests) if an LXCFS "
  "(`fuse.lxcfs`) filesystem is mounted there, and otherwise starts the container without it "
  "and logs a warning; off never binds anything; a path must be an LXCFS mount, or the start "
- "fails. LXCFS must run with allow_other (its default); cove's scripts/lxcfs-service starts "
- "it. In an unprivileged container the binds are locked like /proc itself: the container "
- "cannot unmount them to see the host's values.",
+ "fails. LXCFS must run with allow_other (its default), and with --enable-cfs for cpu.max "
+ "quotas to count; cove's scripts/lxcfs-service starts it so. In an unprivileged container the "
+ "binds are locked like /proc itself: the container cannot unmount them to see the host's "
+ "values. A restore binds the views from the LXCFS running then; without one, from the host's "
+ "own files under auto or off, and not at all under a path (the restore fails).",
  parse_lxcfs, format_lxcfs, reset<&C::lxcfs>},
 // --- [namespaces] ---
 {"namespaces", "clone", "space-separated subset of: mnt pid uts ipc net user cgroup time",
