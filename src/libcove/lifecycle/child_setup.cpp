@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -148,6 +150,11 @@ Result<std::vector<UniqueFd>> clone_lxcfs_views(const LaunchPlan& plan) {
   for (const auto& v : plan.lxcfs_views) {
     auto tree = rootfs::clone_tree(v.source, false);
     if (!tree) return std::move(tree).error().context("LXCFS view for `/" + v.target + "`");
+    // Still FUSE: had LXCFS gone since the monitor looked, this would be a file of the
+    // directory underneath, not a view.
+    struct statfs fs;
+    if (::fstatfs(tree->get(), &fs) < 0) return Error::from_errno(errno, "statfs `" + v.source + "`");
+    if (fs.f_type != FUSE_SUPER_MAGIC) return Error(ENOTCONN, "`" + v.source + "` is no longer on LXCFS");
     out.push_back(std::move(*tree));
   }
   return out;
