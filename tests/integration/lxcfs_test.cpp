@@ -256,6 +256,25 @@ TEST_F(LxcfsTest, StartsWithAWarningWithoutLxcfs) {
   EXPECT_EQ(mounts_inside("lx-none").find("fuse.lxcfs"), std::string::npos);
 }
 
+// An LXCFS that was killed leaves its mount behind, dead (every lookup: ENOTCONN): auto treats it
+// as no LXCFS, and says so; a configured path refuses it.
+TEST_F(LxcfsTest, DeadLxcfsMountCountsAsNone) {
+  ::kill(lxcfs_pid_, SIGKILL);
+  int status;
+  ASSERT_EQ(::waitpid(lxcfs_pid_, &status, 0), lxcfs_pid_);
+  lxcfs_pid_ = -1;
+  ASSERT_EQ(fstype_on(dir_), "fuse.lxcfs");  // still mounted (TearDown unmounts it)
+  create_busybox("lx-dead");
+  auto err = start("lx-dead");
+  EXPECT_NE(err.find("the LXCFS mounted there does not answer"), std::string::npos) << err;
+  EXPECT_EQ(state("lx-dead"), "RUNNING");
+  EXPECT_EQ(mounts_inside("lx-dead").find("fuse.lxcfs"), std::string::npos);
+  create_busybox("lx-dead-path", "[mount]\nlxcfs = " + dir_ + "\n");
+  auto r = cove("cove-start", "lx-dead-path");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("does not answer"), std::string::npos) << r.err;
+}
+
 // A privileged container gets the views too (not locked: its root is the host's root, which
 // can unmount anything; see doc/design/security.md).
 TEST_F(LxcfsTest, PrivilegedContainerGetsTheViews) {
@@ -282,7 +301,7 @@ TEST_F(LxcfsTest, ConfiguredPathMustBeLxcfs) {
   auto r = cove("cove-start", "lx-bad");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("[mount] lxcfs = /not/lxcfs"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("is not an LXCFS (fuse.lxcfs) mount"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("is not a working LXCFS (fuse.lxcfs) mount"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("allowed: auto, off"), std::string::npos) << r.err;
   EXPECT_EQ(state("lx-bad"), "STOPPED");
   EXPECT_TRUE(leftover_cgroups("lx-bad").empty());
@@ -294,7 +313,7 @@ TEST_F(LxcfsTest, ConfiguredPathMustBeLxcfs) {
   }
   r = cove("cove-start", "lx-bad");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.err.find("[mount] lxcfs = " + path_ + ": `" + path_ + "` is not an LXCFS (fuse.lxcfs) mount"),
+  EXPECT_NE(r.err.find("[mount] lxcfs = " + path_ + ": `" + path_ + "` is not a working LXCFS (fuse.lxcfs) mount"),
             std::string::npos)
       << r.err;
   EXPECT_EQ(state("lx-bad"), "STOPPED");

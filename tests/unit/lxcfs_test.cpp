@@ -69,7 +69,7 @@ TEST(LxcfsDir, ConfiguredPathMustBeLxcfs) {
   config::ContainerConfig c;
   c.lxcfs = {Mode::kPath, "/not/lxcfs"};
   c.origin["mount.lxcfs"] = "web.conf:7";
-  EXPECT_ERROR_CONTAINS(lxcfs_dir_for(c), "web.conf:7: [mount] lxcfs = /not/lxcfs: `/not/lxcfs` is not an LXCFS");
+  EXPECT_ERROR_CONTAINS(lxcfs_dir_for(c), "web.conf:7: [mount] lxcfs = /not/lxcfs: `/not/lxcfs` is not a working LXCFS");
   EXPECT_ERROR_CONTAINS(lxcfs_dir_for(c), "allowed: auto, off, or the directory of a running LXCFS");
   test::TempDir t;
   c.lxcfs.path = t.path();

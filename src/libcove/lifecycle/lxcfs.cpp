@@ -1,6 +1,9 @@
 #include "lifecycle/lxcfs.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
+#include <cstring>
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
@@ -16,12 +19,19 @@ std::string where_set(const config::ContainerConfig& cfg) {
   return it == cfg.origin.end() ? "" : it->second + ": ";
 }
 
-// The fstype on `dir`, or why there is none, for messages.
+// Whether a working LXCFS is mounted on `dir`; if not, why, for messages. A mount whose daemon
+// ended (killed: nothing unmounted it) does not count: every lookup in it fails with ENOTCONN.
 std::string what_is_mounted(const std::string& dir, bool& is_lxcfs) {
+  is_lxcfs = false;
   auto fstype = rootfs::mounted_fstype(dir);
-  is_lxcfs = fstype && *fstype == rootfs::kLxcfsFsType;
   if (!fstype) return fstype.error().message();
-  return "`" + *fstype + "` is mounted there";
+  if (*fstype != rootfs::kLxcfsFsType) return "`" + *fstype + "` is mounted there";
+  struct stat st;
+  if (::stat((dir + "/proc").c_str(), &st) < 0)
+    return std::string("the LXCFS mounted there does not answer (") + std::strerror(errno) +
+           "): its daemon has ended; unmount it and start LXCFS again";
+  is_lxcfs = true;
+  return "";
 }
 
 }  // namespace
@@ -39,7 +49,7 @@ Result<std::string> lxcfs_dir_for(const config::ContainerConfig& cfg) {
   std::string found = what_is_mounted(dir, is_lxcfs);
   if (is_lxcfs) return dir;
   if (s.mode == Mode::kPath)
-    return Error::invalid(where_set(cfg) + "[mount] lxcfs = " + s.path + ": `" + dir + "` is not an LXCFS (" +
+    return Error::invalid(where_set(cfg) + "[mount] lxcfs = " + s.path + ": `" + dir + "` is not a working LXCFS (" +
                           rootfs::kLxcfsFsType + ") mount: " + found +
                           " (allowed: auto, off, or the directory of a running LXCFS, such as " + kDefaultLxcfsDir +
                           "; start one with `scripts/lxcfs-service start`)");
@@ -55,6 +65,11 @@ Result<std::vector<rootfs::LxcfsView>> plan_lxcfs_views(const config::ContainerC
   if (!dir) return std::move(dir).error();
   if (dir->empty()) return std::vector<rootfs::LxcfsView>{};
   auto views = rootfs::lxcfs_views(*dir);
+  if (!views && cfg.lxcfs.mode == Mode::kAuto) {
+    // It answered a moment ago: it has just ended. auto never fails a start for it.
+    log::warn("lxcfs at {} stopped answering ({}): `{}` starts without it", *dir, views.error().message(), cfg.name);
+    return std::vector<rootfs::LxcfsView>{};
+  }
   if (!views) return std::move(views).error();
   using config::AutoMountMode;
   std::erase_if(*views, [&](const rootfs::LxcfsView& v) {
