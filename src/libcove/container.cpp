@@ -24,6 +24,7 @@
 #include "host_ids.hpp"
 #include "monitor/command_client.hpp"
 #include "monitor/launch.hpp"
+#include "lifecycle/lxcfs.hpp"
 #include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
 #include "ns/idmap_registry.hpp"
@@ -334,6 +335,12 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
                                                                      : state_name(st.state)));
   auto cfg = load(p);
   if (!cfg) return std::move(cfg).error();
+  // A start without LXCFS is said on the caller's terminal too (the monitor logs it again in
+  // its log), and a configured LXCFS path that is not one fails before anything is changed or
+  // started. A restore decides in the monitor, by what its images hold (lifecycle/restore.cpp).
+  if (opts.restore_from.empty()) {
+    if (auto lx = lifecycle::lxcfs_dir_for(*cfg); !lx) return std::move(lx).error();
+  }
   // Start and restore (of a copied or migrated directory too) pass here, whatever the backend.
   if (auto r = rootfs::protect_rootfs(p.dir(), cfg->rootfs); !r) return std::move(r).error().context("rootfs access");
   if (auto r = claim_host_ids(p, *cfg); !r) return std::move(r).error().context("host ids");

@@ -17,6 +17,7 @@
 #include "lifecycle/checkpoint.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "rootfs/dev.hpp"
+#include "rootfs/lxcfs.hpp"
 
 namespace cove::lifecycle {
 
@@ -277,7 +278,18 @@ Result<void> check_mounts(Scan& s) {
   std::set<std::string> binds;
   for (const auto& e : s.cfg.mounts)
     if (e.flags & MS_BIND) binds.insert("/" + std::string(trim(e.target)));
-  for (const auto& m : s.mounts) check_mount(s, m, binds);
+  std::vector<std::string> lxcfs_views;
+  for (const auto& m : s.mounts) {
+    // FUSE, but only views cove bound from the host's LXCFS: external mounts, like the binds.
+    if (m.fstype == rootfs::kLxcfsFsType) lxcfs_views.push_back(m.mountpoint);
+    else check_mount(s, m, binds);
+  }
+  if (!lxcfs_views.empty())
+    s.add("mounts",
+          "LXCFS views (" + join(lxcfs_views, " ") +
+              "): dumped as external mounts; a restore binds them from the LXCFS running then (from the host's "
+              "own files when none runs and `[mount] lxcfs` is auto or off)",
+          false);
   return {};
 }
 
