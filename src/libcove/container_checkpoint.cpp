@@ -86,7 +86,7 @@ Result<std::vector<CheckpointFinding>> Container::checkpoint_check() const {
   auto cfg = config::load_config(p.config(), lo);
   if (!cfg) return std::move(cfg).error();
   std::vector<CheckpointFinding> out;
-  for (auto& f : lifecycle::check_checkpointable(*cfg, st.runtime.init_pid))
+  for (auto& f : lifecycle::check_checkpointable(*cfg, st.runtime.init_pid, st.runtime.payload_cgroups))
     out.push_back({std::move(f.area), std::move(f.what), f.blocking});
   return out;
 }

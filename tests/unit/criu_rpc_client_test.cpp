@@ -166,20 +166,45 @@ TEST(CriuRpcClient, FailureCarriesTheLogsLastErrorsNotJustTheFirst) {
     r.set_type(rpc::DUMP);
     r.set_success(false);
     r.set_cr_errno(EPERM);
-    r.set_cr_errmsg("Can't setup RLIMIT_NOFILE");
+    r.set_cr_errmsg("Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE for self: Operation not permitted");
     peer.send_resp(r);
   });
   auto resp = client.call(request(rpc::DUMP), {}, log);
   t.join();
   ASSERT_FALSE(resp.has_value());
-  EXPECT_EQ(resp.error().code(), EPERM);
+  // CRIU's first error is the benign one: neither it nor its EPERM is given as the cause.
+  EXPECT_EQ(resp.error().code(), EIO);
   const auto& msg = resp.error().message();
-  EXPECT_NE(msg.find("criu DUMP: Can't setup RLIMIT_NOFILE"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("RLIMIT_NOFILE"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("Operation not permitted"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("criu DUMP: failed"), std::string::npos) << msg;
   EXPECT_NE(msg.find("doesn't have a proper root mount"), std::string::npos) << msg;
   EXPECT_NE(msg.find("Dumping FAILED"), std::string::npos) << msg;
   EXPECT_NE(msg.find(log), std::string::npos) << msg;
-  // The benign error is not repeated among the log's errors.
-  EXPECT_EQ(msg.find("RLIMIT_NOFILE", msg.find("log:")), std::string::npos) << msg;
+}
+
+// A first error that is not the benign one stays the cause, with its errno.
+TEST(CriuRpcClient, RealFirstErrorIsTheCause) {
+  FakeSwrk peer;
+  auto client = Client::over_socket(peer.take_client_end());
+  std::thread t([&] {
+    peer.recv_req();
+    rpc::criu_resp r;
+    r.set_type(rpc::DUMP);
+    r.set_success(false);
+    r.set_cr_errno(EBUSY);
+    r.set_cr_errmsg("Error (criu/namespaces.c:460): Can't dump nested uts namespace for 42");
+    peer.send_resp(r);
+  });
+  auto resp = client.call(request(rpc::DUMP));
+  t.join();
+  ASSERT_FALSE(resp.has_value());
+  EXPECT_EQ(resp.error().code(), EBUSY);
+  EXPECT_NE(resp.error().message().find("criu DUMP: Error (criu/namespaces.c:460): Can't dump nested uts"),
+            std::string::npos)
+      << resp.error().message();
+  EXPECT_TRUE(is_benign_criu_error("(00.001879) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE for self"));
+  EXPECT_FALSE(is_benign_criu_error("Error (criu/cr-dump.c:1975): Dumping FAILED."));
 }
 
 TEST(CriuRpcClient, FailedNotifyHandlerIsNackedAndIsTheError) {

@@ -35,5 +35,31 @@ TEST(ProcScan, NetDevInterfaces) {
   EXPECT_TRUE(parse_net_dev(header).empty());
 }
 
+// /proc/PID/cgroup of processes of a systemd guest on the hybrid host, read on the host through
+// the container's cgroup namespace, and on a pure cgroup v2 host.
+TEST(ProcScan, SystemdUnitOfAProcess) {
+  EXPECT_EQ(systemd_unit_of("9:name=systemd:/system.slice/cron.service\n8:pids:/system.slice/cron.service\n"
+                            "7:blkio:/\n0::/system.slice/cron.service\n"),
+            "cron.service");
+  EXPECT_EQ(systemd_unit_of("0::/init.scope\n"), "init.scope");
+  EXPECT_EQ(systemd_unit_of("0::/user.slice/user-0.slice/session-3.scope\n"), "session-3.scope");
+  // v1 only (no cgroup2 line for the guest): the name=systemd hierarchy.
+  EXPECT_EQ(systemd_unit_of("1:name=systemd:/system.slice/ssh.service\n"), "ssh.service");
+  // Not in a unit: the container's own cgroup, or junk.
+  EXPECT_EQ(systemd_unit_of("0::/\n"), "");
+  EXPECT_EQ(systemd_unit_of("0::/cove.payload.web-0b24\n"), "");
+  EXPECT_EQ(systemd_unit_of(""), "");
+  EXPECT_EQ(systemd_unit_of("0::/.service\n"), "");
+}
+
+TEST(ProcScan, PressureFiles) {
+  EXPECT_TRUE(is_pressure_file("/sys/fs/cgroup/system.slice/systemd-logind.service/memory.pressure"));
+  EXPECT_TRUE(is_pressure_file("/sys/fs/cgroup/cpu.pressure"));
+  EXPECT_TRUE(is_pressure_file("/proc/pressure/../x/io.pressure"));
+  EXPECT_FALSE(is_pressure_file("/sys/fs/cgroup/memory.pressure.bak"));
+  EXPECT_FALSE(is_pressure_file("memory.pressure"));
+  EXPECT_FALSE(is_pressure_file("/var/log/journal/x.journal"));
+}
+
 }  // namespace
 }  // namespace cove::lifecycle

@@ -10,6 +10,9 @@ int kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx
   return static_cast<int>(::syscall(SYS_kcmp, pid1, pid2, type, idx1, idx2));
 }
 int pidfd_open(pid_t pid, unsigned flags) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags)); }
+int pidfd_getfd(int pidfd, int targetfd, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, targetfd, flags));
+}
 int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned flags) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags));
 }

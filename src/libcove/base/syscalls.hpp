@@ -16,6 +16,7 @@ namespace cove::sys {
 pid_t clone3(struct clone_args* args, size_t size);
 int pidfd_open(pid_t pid, unsigned flags);
 int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned flags);
+int pidfd_getfd(int pidfd, int targetfd, unsigned flags);
 int open_tree(int dfd, const char* path, unsigned flags);
 int mount_setattr(int dfd, const char* path, unsigned flags, struct mount_attr* attr, size_t size);
 int move_mount(int from_dfd, const char* from_path, int to_dfd, const char* to_path, unsigned flags);

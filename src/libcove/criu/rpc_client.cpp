@@ -64,6 +64,8 @@ std::string find_criu() {
   return "criu";
 }
 
+bool is_benign_criu_error(std::string_view line) { return line.find("Can't setup RLIMIT_NOFILE") != std::string_view::npos; }
+
 std::string last_log_errors(const std::string& log_path, size_t max) {
   if (log_path.empty()) return "";
   auto text = read_file(log_path);
@@ -73,8 +75,7 @@ std::string last_log_errors(const std::string& log_path, size_t max) {
   for (std::string line; std::getline(in, line);) {
     // "(00.012345) Error (criu/mount.c:123): ..." or "(00.01) 1: Error (...)"
     if (line.find("Error (") == std::string::npos && line.find("BUG at") == std::string::npos) continue;
-    // Known-benign on hosts without CAP_SYS_RESOURCE; never the real cause.
-    if (line.find("RLIMIT_NOFILE") != std::string::npos) continue;
+    if (is_benign_criu_error(line)) continue;
     auto paren = line.find(") ");
     if (line.rfind("(", 0) == 0 && paren != std::string::npos) line = line.substr(paren + 2);
     errors.push_back(line);
@@ -224,11 +225,15 @@ Result<rpc::criu_resp> Client::call(const rpc::criu_req& req, const NotifyHandle
     if (!resp.success()) {
       // A failed notify handler is the real cause of the abort that follows it.
       if (notify_error) return with_log(std::move(*notify_error).context(what));
-      int code = resp.has_cr_errno() && resp.cr_errno() > 0 ? resp.cr_errno() : EIO;
-      std::string msg_text = resp.has_cr_errmsg() && !resp.cr_errmsg().empty() ? resp.cr_errmsg() : "failed";
+      // CRIU reports its first error; on a host without CAP_SYS_RESOURCE that is always the
+      // benign RLIMIT_NOFILE one (with its EPERM), never the cause: then the log tail says it.
+      bool benign = resp.has_cr_errmsg() && is_benign_criu_error(resp.cr_errmsg());
+      bool has_errno = !benign && resp.has_cr_errno() && resp.cr_errno() > 0;
+      int code = has_errno ? resp.cr_errno() : EIO;
+      std::string msg_text = resp.has_cr_errmsg() && !resp.cr_errmsg().empty() && !benign ? resp.cr_errmsg() : "failed";
       while (!msg_text.empty() && (msg_text.back() == '\n' || msg_text.back() == ' ')) msg_text.pop_back();
       std::string text = what + ": " + msg_text;
-      if (resp.has_cr_errno() && resp.cr_errno() > 0) text += " (" + std::string(std::strerror(resp.cr_errno())) + ")";
+      if (has_errno) text += " (" + std::string(std::strerror(resp.cr_errno())) + ")";
       return with_log(Error(code, text));
     }
     return resp;

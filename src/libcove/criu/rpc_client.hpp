@@ -14,6 +14,7 @@
 #include <functional>
 #include <utility>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.hpp"
@@ -97,6 +98,10 @@ class Client {
 };
 
 const char* req_type_name(rpc::criu_req_type t);
+
+// CRIU's "Can't setup RLIMIT_NOFILE" error: logged (and reported as CRIU's first error) by
+// every run on a host without CAP_SYS_RESOURCE, and harmless; never the cause of a failure.
+bool is_benign_criu_error(std::string_view line);
 
 // The last `max` lines of a CRIU log that report errors ("Error (", "Warn" lines excluded),
 // joined with "; ". Empty when the log cannot be read.

@@ -90,12 +90,15 @@ std::string freezer_dir(const cgroup::ContainerCgroups& cgs);
 bool is_cgroup_frozen(const cgroup::ContainerCgroups& cgs, const cgroup::Layout& layout);
 
 struct CheckFinding {
-  std::string area;   // "criu", "mounts", "devices", "console", "sockets", "files"
+  std::string area;   // "criu", "mounts", "devices", "console", "sessions", "cgroups", "namespaces", "sockets", "files"
   std::string what;
   bool blocking = false;  // false: handled or informational
 };
 
-// What a checkpoint of the running container would meet, without trying it.
-std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid);
+// What a checkpoint of the running container would meet, without trying it. `payload_cgroups`
+// are the container's cgroups as cove recorded them at the start (host paths): the dump freezes
+// those, with everything below them.
+std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid,
+                                               const std::vector<std::string>& payload_cgroups);
 
 }  // namespace cove::lifecycle

@@ -1,6 +1,8 @@
 // `cove-checkpoint --check`: what a dump of the running container would meet, read from /proc
 // without stopping anything. Each finding names the area (criu, mounts, devices, console,
 // sessions, sockets, files) and whether it blocks a checkpoint or is handled by cove.
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -13,6 +15,8 @@
 #include "base/fs.hpp"
 #include "base/pty.hpp"
 #include "base/strings.hpp"
+#include "base/syscalls.hpp"
+#include "base/unique_fd.hpp"
 #include "criu/features.hpp"
 #include "lifecycle/checkpoint.hpp"
 #include "lifecycle/proc_scan.hpp"
@@ -82,9 +86,24 @@ std::map<uint64_t, std::string> netns_sockets(pid_t pid) {
   return out;
 }
 
+// A process's name as the container chose it, safe for the admin's terminal.
 std::string comm_of(int64_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/comm");
-  return text ? std::string(trim(*text)) : "?";
+  return text ? printable(trim(*text)) : "?";
+}
+
+// "process PID (`comm`)", with the systemd unit it runs in when it runs in one.
+std::string process_name(pid_t pid) {
+  std::string out = "process " + std::to_string(pid) + " (`" + comm_of(pid) + "`";
+  if (auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup"))
+    if (auto unit = systemd_unit_of(*text); !unit.empty()) out += " of `" + printable(unit) + "`";
+  return out + ")";
+}
+
+// The inode of a namespace link of /proc/PID/ns, 0 when it cannot be read.
+ino_t ns_inode(pid_t pid, const char* ns) {
+  struct stat st;
+  return ::stat(("/proc/" + std::to_string(pid) + "/ns/" + ns).c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
 // Every process of the container's pid namespace that is not below init (a command still
@@ -110,9 +129,11 @@ std::vector<pid_t> outside_init_tree(pid_t init_pid, const std::set<pid_t>& tree
 // the devpts on first use), and what they find.
 class Scan {
  public:
-  Scan(const config::ContainerConfig& cfg, pid_t init_pid) : cfg(cfg), init_pid(init_pid) {}
+  Scan(const config::ContainerConfig& cfg, pid_t init_pid, const std::vector<std::string>& payload_cgroups)
+      : cfg(cfg), init_pid(init_pid), payload_cgroups(payload_cgroups) {}
   const config::ContainerConfig& cfg;
   const pid_t init_pid;
+  const std::vector<std::string>& payload_cgroups;  // as cove recorded them (host paths)
   std::vector<MountInfo> mounts;
   std::vector<CheckFinding> findings;
 
@@ -181,47 +202,60 @@ Result<void> check_outside_init_tree(Scan& s) {
   return {};
 }
 
-// "HIERARCHY-ID:CONTROLLERS" -> path, from /proc/PID/cgroup (as the host sees it).
-std::map<std::string, std::string> cgroups_of(pid_t pid) {
-  std::map<std::string, std::string> out;
-  auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
-  if (!text) return out;
-  for (const auto& line : split(*text, '\n')) {
-    auto colon = line.rfind(':');
-    if (colon == std::string::npos) continue;
-    out[line.substr(0, colon)] = line.substr(colon + 1);
-  }
-  return out;
-}
-
-// The dump freezes the container's cgroup and seizes init's tree: a process of the tree that
-// sits in another cgroup (entered with nsenter, which moves no cgroup) is not frozen, and CRIU
-// fails on it ("Unseizable non-zombie").
+// The dump freezes the container's payload cgroups (as cove recorded them at the start) and
+// CRIU seizes init's tree: a process of the tree outside them (entered with nsenter, which
+// moves no cgroup) is not frozen, and CRIU fails on it ("Unseizable non-zombie"). Processes in
+// cgroups below the payload cgroup (a systemd guest's init.scope and system.slice/*) are inside.
 Result<void> check_cgroups(Scan& s) {
-  auto base = cgroups_of(s.init_pid);
-  for (pid_t p : s.tree()) {
-    if (p == s.init_pid) continue;
-    auto mine = cgroups_of(p);
-    for (const auto& [hierarchy, path] : base) {
-      auto it = mine.find(hierarchy);
-      if (it == mine.end()) continue;  // gone meanwhile
-      const std::string& cg = it->second;
-      bool inside = cg == path || (path == "/" ? true : starts_with(cg, path + "/"));
-      if (inside) continue;
-      std::string controllers = hierarchy.substr(hierarchy.find(':') + 1);
+  for (const auto& dir : s.payload_cgroups) {
+    auto members = cgroup::ContainerCgroups::from_recorded({dir}, {}).payload_pids();
+    std::set<pid_t> inside(members.begin(), members.end());
+    if (inside.empty()) continue;  // a hierarchy the container has no processes in (or gone)
+    for (pid_t p : s.tree()) {
+      if (inside.count(p) || !path_exists("/proc/" + std::to_string(p))) continue;
       s.add("cgroups",
-            "process " + std::to_string(p) + " (`" + comm_of(p) + "`) is in cgroup `" + cg + "` (" +
-                (controllers.empty() ? std::string("cgroup2") : controllers) + "), outside the container's `" +
-                path +
-                "`: the dump freezes the container's cgroup only, so CRIU cannot seize it (move it into the "
-                "container's cgroup or end it)",
+            process_name(p) + " is not in the container's cgroup `" + dir +
+                "` or below it: the dump freezes the container's cgroups only, so CRIU cannot seize it (move it "
+                "into the container's cgroup or end it)",
             true);
-      break;
     }
   }
   return {};
 }
 
+// Namespaces CRIU cannot dump when a process of the tree has one of its own, and the systemd
+// setting that makes one for a service.
+struct NestedNs {
+  const char* ns;
+  const char* made_by;
+};
+constexpr NestedNs kNestedNs[] = {
+    {"uts", "systemd's ProtectHostname=yes"},
+    {"ipc", "systemd's PrivateIPC=yes"},
+    {"user", "systemd's PrivateUsers=yes"},
+    {"pid", "systemd's PrivatePIDs=yes, or a container inside"},
+    {"cgroup", "systemd's ProtectControlGroups=private"},
+    {"time", "unshare --time"},
+};
+
+// A process of the tree in a namespace of its own (a service's sandboxing): CRIU dumps nested
+// mount and network namespaces, but not these ("Can't dump nested uts namespace").
+Result<void> check_nested_namespaces(Scan& s) {
+  for (const auto& n : kNestedNs) {
+    ino_t init_ns = ns_inode(s.init_pid, n.ns);
+    if (init_ns == 0) continue;  // not on this kernel
+    for (pid_t p : s.tree()) {
+      ino_t mine = ns_inode(p, n.ns);
+      if (mine == 0 || mine == init_ns) continue;
+      s.add("namespaces",
+            process_name(p) + " has its own " + n.ns + " namespace (" + n.made_by + "): CRIU cannot dump a nested " +
+                n.ns + " namespace (a systemd guest needs a drop-in turning that setting off, as cove's Debian template "
+                "ships)",
+            true);
+    }
+  }
+  return {};
+}
 
 Result<void> check_criu(Scan& s) {
   if (!criu::available()) {
@@ -254,7 +288,10 @@ void check_mount(Scan& s, const MountInfo& m, const std::set<std::string>& binds
     return;
   }
   if (kUnsupportedFs.count(m.fstype) || starts_with(m.fstype, "fuse")) {
-    s.add("mounts", "`" + m.fstype + "` at `" + m.mountpoint + "`: CRIU cannot checkpoint this filesystem", true);
+    s.add("mounts",
+          "`" + printable(m.fstype) + "` at `" + printable(m.mountpoint) + "`: CRIU cannot checkpoint this filesystem" +
+              (m.fstype == "hugetlbfs" ? " (for systemd: mask dev-hugepages.mount)" : ""),
+          true);
     return;
   }
   if (kVirtualFs.count(m.fstype)) return;
@@ -266,10 +303,12 @@ void check_mount(Scan& s, const MountInfo& m, const std::set<std::string>& binds
     from_config |= bb == m.mountpoint;
   }
   if (from_config)
-    s.add("mounts", "bind mount `" + m.mountpoint + "` from the host (`" + m.root + "`): dumped as an external mount",
+    s.add("mounts",
+          "bind mount `" + printable(m.mountpoint) + "` from the host (`" + printable(m.root) +
+              "`): dumped as an external mount",
           false);
   else
-    s.add("mounts", "`" + m.fstype + "` mount at `" + m.mountpoint +
+    s.add("mounts", "`" + printable(m.fstype) + "` mount at `" + printable(m.mountpoint) +
                         "` made inside the container or not from the config: CRIU cannot restore its source",
           true);
 }
@@ -305,13 +344,31 @@ Result<void> check_console(Scan& s) {
   return {};
 }
 
-// A socket fd: one of the container's network namespace (`sockets`), or from outside.
-void check_socket(Scan& s, const std::string& where, const std::string& target,
-                  const std::map<uint64_t, std::string>& sockets, bool& reported_tcp) {
+// The inode of the network namespace a socket belongs to, through a copy of the fd taken with
+// pidfd_getfd (SIOCGSKNS). A socket that is neither bound nor connected (dbus-daemon's
+// NETLINK_AUDIT socket) is in no /proc/PID/net table, so the tables cannot tell. 0 when it
+// cannot be read (or the fd is no longer the socket `ino`).
+ino_t socket_netns(int pidfd, int fd, uint64_t ino) {
+  UniqueFd copy(sys::pidfd_getfd(pidfd, fd, 0));
+  struct stat st;
+  if (!copy || ::fstat(copy.get(), &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_ino != ino) return 0;
+  UniqueFd ns(::ioctl(copy.get(), SIOCGSKNS));
+  if (!ns || ::fstat(ns.get(), &st) < 0) return 0;
+  return st.st_ino;
+}
+
+// A socket fd: one of the container's network namespace (`sockets`), of a nested one that a
+// process of the tree lives in (`tree_netns`, dumped by CRIU too), or from outside.
+void check_socket(Scan& s, const OpenFile& f, int pidfd, const std::string& where,
+                  const std::map<uint64_t, std::string>& sockets, const std::set<ino_t>& tree_netns,
+                  bool& reported_tcp) {
+  const std::string& target = f.target;
   auto ino = parse_uint(target.substr(8, target.size() - 9));
   auto it = ino ? sockets.find(*ino) : sockets.end();
   if (it == sockets.end()) {
-    s.add("sockets", where + ": a socket from outside the container's network namespace; CRIU cannot dump it", true);
+    ino_t ns = ino && pidfd >= 0 ? socket_netns(pidfd, f.fd, *ino) : 0;
+    if (ns == 0 || !tree_netns.count(ns))
+      s.add("sockets", where + ": a socket from outside the container's network namespace; CRIU cannot dump it", true);
   } else if ((it->second == "tcp established" || it->second == "tcp6 established") && !reported_tcp) {
     reported_tcp = true;
     s.add("sockets", "established TCP connections: dumped with tcp_established (they survive inside the "
@@ -322,7 +379,7 @@ void check_socket(Scan& s, const std::string& where, const std::string& target,
 
 void check_anon_inode(Scan& s, const std::string& where, const std::string& target) {
   for (const char* bad : {"bpf-prog", "bpf-map", "perf_event", "io_uring", "[io_uring]"})
-    if (target.find(bad) != std::string::npos) s.add("files", where + ": `" + target + "` cannot be checkpointed", true);
+    if (target.find(bad) != std::string::npos) s.add("files", where + ": `" + printable(target) + "` cannot be checkpointed", true);
 }
 
 // A device fd: a terminal of the container's devpts, the console and ttys, and the standard
@@ -343,23 +400,36 @@ void check_device(Scan& s, const OpenFile& f, const std::string& where) {
     return;
   }
   if (t == "/dev/console" || starts_with(t, "/dev/tty") || kStdNodes.count(t)) return;
-  s.add("devices", where + ": device `" + t + "` is not one cove restores", true);
+  s.add("devices", where + ": device `" + printable(t) + "` is not one cove restores", true);
 }
 
-// The processes' files: sockets, special files, devices and terminals.
+// The processes' files: sockets, special files, pressure files, devices and terminals.
 Result<void> check_open_files(Scan& s) {
   auto sockets = netns_sockets(s.init_pid);
-  bool reported_tcp = false;
+  std::set<ino_t> tree_netns;
   for (pid_t p : s.tree())
+    if (ino_t ns = ns_inode(p, "net")) tree_netns.insert(ns);
+  bool reported_tcp = false;
+  for (pid_t p : s.tree()) {
+    UniqueFd pidfd(sys::pidfd_open(p, 0));
+    if (!pidfd) continue;  // gone
     for (const auto& f : open_files(p)) {
-      std::string where = "process " + std::to_string(p) + " fd " + std::to_string(f.fd);
+      std::string where = process_name(p) + " fd " + std::to_string(f.fd);
       if (starts_with(f.target, "socket:["))
-        check_socket(s, where, f.target, sockets, reported_tcp);
+        check_socket(s, f, pidfd.get(), where, sockets, tree_netns, reported_tcp);
       else if (starts_with(f.target, "anon_inode:"))
         check_anon_inode(s, where, f.target);
+      else if (is_pressure_file(f.target))
+        s.add("files",
+              where + ": `" + printable(f.target) +
+                  "` is open: a pressure trigger on it is not restored by CRIU and the reader misbehaves after a "
+                  "restore (for systemd: DefaultMemoryPressureWatch=off, and MEMORY_PRESSURE_WATCH=/dev/null in "
+                  "init's environment)",
+              true);
       else if (starts_with(f.target, "/dev/"))
         check_device(s, f, where);
     }
+  }
   return {};
 }
 
@@ -379,13 +449,15 @@ constexpr Check kChecks[] = {
     {"sessions", check_session_leaders},
     {"sessions", check_outside_init_tree},
     {"cgroups", check_cgroups},
+    {"namespaces", check_nested_namespaces},
     {"files", check_open_files},
 };
 
 }  // namespace
 
-std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid) {
-  Scan scan(cfg, init_pid);
+std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid,
+                                               const std::vector<std::string>& payload_cgroups) {
+  Scan scan(cfg, init_pid, payload_cgroups);
   for (const auto& c : kChecks)
     if (auto r = c.run(scan); !r) {
       scan.add(c.area, r.error().message(), true);

@@ -72,6 +72,36 @@ std::vector<OpenFile> open_files(pid_t pid) {
   return out;
 }
 
+namespace {
+// A unit name ends in one of systemd's unit type suffixes.
+bool names_a_unit(std::string_view s) {
+  for (std::string_view suffix : {".service", ".scope", ".slice", ".socket", ".mount", ".swap"})
+    if (s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix) return true;
+  return false;
+}
+}  // namespace
+
+std::string systemd_unit_of(const std::string& cgroup_text) {
+  std::string v2, named;
+  for (const auto& line : split(cgroup_text, '\n')) {
+    if (starts_with(line, "0::")) v2 = line.substr(3);
+    auto pos = line.find(":name=systemd:");
+    if (pos != std::string::npos) named = line.substr(pos + 14);
+  }
+  for (const std::string* path : {&v2, &named}) {
+    auto slash = path->rfind('/');
+    std::string last = slash == std::string::npos ? *path : path->substr(slash + 1);
+    if (names_a_unit(last)) return last;
+  }
+  return "";
+}
+
+bool is_pressure_file(const std::string& target) {
+  for (std::string_view name : {"/memory.pressure", "/cpu.pressure", "/io.pressure", "/irq.pressure"})
+    if (target.size() > name.size() && std::string_view(target).substr(target.size() - name.size()) == name) return true;
+  return false;
+}
+
 NamespacedIds parse_namespaced_ids(const std::string& status_text) {
   NamespacedIds out;
   std::istringstream in(status_text);

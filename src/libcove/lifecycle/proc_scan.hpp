@@ -38,6 +38,16 @@ struct NamespacedIds {
 };
 NamespacedIds parse_namespaced_ids(const std::string& status_text);  // pure
 
+// The systemd unit a process of a systemd guest runs in, from the text of its /proc/PID/cgroup
+// (pure): the last component of its cgroup2 path ("0::"), else of the name=systemd hierarchy,
+// when it names a unit ("cron.service", "init.scope", "session-1.scope"); "" otherwise. The
+// text is the container's choice: print the result through printable().
+std::string systemd_unit_of(const std::string& cgroup_text);
+
+// Whether an fd's target is a cgroup pressure (PSI) file: memory/cpu/io/irq.pressure. An open
+// one may carry a trigger, which CRIU cannot restore.
+bool is_pressure_file(const std::string& target);
+
 // Pipes held by `pids` that a process outside `pids` holds too.
 std::vector<criu::ExternalPipe> find_external_pipes(const std::vector<pid_t>& pids);
 // An fd for the container's end of `pipe`, opened through a process outside that still holds it.

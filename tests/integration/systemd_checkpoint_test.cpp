@@ -1,0 +1,373 @@
+// Checkpoint/restore of a running Debian container with systemd as PID 1 (issue 12), the
+// default (unprivileged) container of `cove-create -t debian`: journald, dbus, logind, cron,
+// sshd and a getty on the console. After `cove-checkpoint --stop` and `cove-restore` systemd is
+// still `running` with the same pids inside, the console gives a login, and a service systemd
+// restarts afterwards gets its cgroup. `cove-checkpoint --check` names what would block a dump
+// (a service's nested namespace, an open pressure file) and nothing for the default container.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+constexpr int kBootMs = 120000;
+
+// A terminal for cove-console: a host pty whose output is collected, with waits for prompts.
+class Terminal {
+ public:
+  explicit Terminal(const std::vector<std::string>& argv) {
+    master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master_ < 0 || ::grantpt(master_) < 0 || ::unlockpt(master_) < 0) return;
+    std::string slave = ::ptsname(master_);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setsid();
+      int s = ::open(slave.c_str(), O_RDWR);
+      if (s < 0) ::_exit(126);
+      for (int i = 0; i < 3; ++i) ::dup2(s, i);
+      std::vector<char*> a;
+      for (auto& x : argv) a.push_back(const_cast<char*>(x.c_str()));
+      a.push_back(nullptr);
+      ::execv(a[0], a.data());
+      ::_exit(127);
+    }
+  }
+  ~Terminal() {
+    if (pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (master_ >= 0) ::close(master_);
+  }
+  // Reads until `text` appears after the read position; true when it did.
+  bool wait_for(const std::string& text, int timeout_ms) {
+    int64_t deadline = now_ms() + timeout_ms;
+    while (now_ms() < deadline) {
+      auto at = out_.find(text, seen_);
+      if (at != std::string::npos) {
+        seen_ = at + text.size();
+        return true;
+      }
+      struct pollfd p = {master_, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) {
+        char buf[4096];
+        ssize_t n = ::read(master_, buf, sizeof buf);
+        if (n <= 0) return false;
+        out_.append(buf, size_t(n));
+      }
+    }
+    return false;
+  }
+  void type(const std::string& s) { (void)!::write(master_, s.data(), s.size()); }
+  int wait_exit(int timeout_ms) {
+    int st = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (now_ms() < deadline) {
+      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      wait_for("\x01never", 50);
+    }
+    return -1;
+  }
+  const std::string& output() const { return out_; }
+
+ private:
+  int master_ = -1;
+  pid_t pid_ = -1;
+  std::string out_;
+  size_t seen_ = 0;
+};
+
+int64_t median(std::vector<int64_t> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+uint64_t dir_bytes(const std::string& dir) {
+  uint64_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.is_regular_file(ec)) n += e.file_size(ec);
+  return n;
+}
+
+class SystemdCheckpointTest : public ContainerTest {
+ protected:
+  void SetUp() override {
+    ContainerTest::SetUp();
+    if (IsSkipped()) return;
+    COVE_REQUIRE_CRIU();
+  }
+
+  std::string images(const std::string& tag) { return path_ + "/images-" + tag; }
+
+  std::string system_state(const std::string& name) {
+    return trim_str(cove("cove-attach", name, {"--", "systemctl", "is-system-running"}).out);
+  }
+
+  // Created, started and booted to `running`.
+  void boot(const std::string& name, const std::vector<std::string>& template_args = {}) {
+    ASSERT_NO_FATAL_FAILURE(create_debian_container(name, template_args));
+    auto r = cove("cove-start", name);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string s;
+    eventually(
+        [&] {
+          s = system_state(name);
+          return s == "running" || s == "degraded" || s == "maintenance";
+        },
+        kBootMs, 100);
+    if (s != "running") {
+      auto failed = cove("cove-attach", name, {"--", "systemctl", "--failed", "--no-pager"});
+      FAIL() << "systemd state `" << s << "`; failed units:\n" << failed.out << failed.err;
+    }
+  }
+
+  // The main pid (inside) of each unit, as systemd says.
+  std::vector<std::string> main_pids(const std::string& name, const std::vector<std::string>& units) {
+    std::vector<std::string> out;
+    for (const auto& u : units) out.push_back(attach_out(name, {"systemctl", "show", "-p", "MainPID", "--value", u}));
+    return out;
+  }
+
+  // cove-checkpoint --stop; its wall time in ms (the whole tool run), -1 on failure.
+  int64_t checkpoint_stop(const std::string& name, const std::string& dir) {
+    int64_t t0 = now_ms();
+    auto r = cove("cove-checkpoint", name, {"-D", dir, "--stop"}, 120);
+    int64_t ms = now_ms() - t0;
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.status == 0 ? ms : -1;
+  }
+  int64_t restore(const std::string& name, const std::string& dir) {
+    int64_t t0 = now_ms();
+    auto r = cove("cove-restore", name, {"-D", dir}, 120);
+    int64_t ms = now_ms() - t0;
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.status == 0 ? ms : -1;
+  }
+
+  // `cove-checkpoint --check --json`: its findings, and whether it said checkpointable.
+  nlohmann::json check(const std::string& name) {
+    auto r = cove("cove-checkpoint", name, {"--check", "--json"});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
+    if (j.is_discarded()) return nlohmann::json::object();
+    EXPECT_EQ(r.status == 0, j.value("checkpointable", false)) << r.out;
+    return j;
+  }
+  static std::vector<std::string> blockers(const nlohmann::json& j) {
+    std::vector<std::string> out;
+    for (const auto& f : j.value("findings", nlohmann::json::array()))
+      if (f.value("blocking", false)) out.push_back(f.value("area", "") + ": " + f.value("what", ""));
+    return out;
+  }
+
+  // The host's cgroup directories of `unit` below the container's cgroups that hold a process.
+  int populated_unit_cgroups(const std::string& name, const std::string& unit) {
+    int n = 0;
+    for (const auto& dir : leftover_cgroups(name)) {
+      std::string procs = dir + "/system.slice/" + unit + "/cgroup.procs";
+      if (!trim_str(read_text(procs)).empty()) ++n;
+    }
+    return n;
+  }
+};
+
+TEST_F(SystemdCheckpointTest, StopAndRestoreKeepsSystemdRunning) {
+  // cron and sshd besides what every container runs (journald, dbus, logind, the console getty).
+  ASSERT_NO_FATAL_FAILURE(boot("scr", {"--root-password", "cove-Test-pw1", "--packages", "cron", "--ssh"}));
+  // The default container has nothing that blocks a dump.
+  auto found = check("scr");
+  EXPECT_TRUE(found.value("checkpointable", false)) << found.dump(2);
+  EXPECT_TRUE(blockers(found).empty()) << found.dump(2);
+
+  const std::vector<std::string> units = {"systemd-journald", "dbus", "systemd-logind", "cron", "ssh", "console-getty"};
+  auto pids = main_pids("scr", units);
+  for (size_t i = 0; i < units.size(); ++i) ASSERT_NE(pids[i], "0") << units[i] << " is not running";
+  ASSERT_EQ(cove("cove-attach", "scr", {"--", "sh", "-c", "echo before > /run/cove-marker"}).status, 0);
+
+  ASSERT_GT(checkpoint_stop("scr", images("1")), 0);
+  EXPECT_EQ(trim_str(cove("cove-info", "scr", {"-s"}).out), "STOPPED");
+  EXPECT_TRUE(leftover_cgroups("scr").empty());
+  ASSERT_GT(restore("scr", images("1")), 0);
+
+  // systemd is still running, with the same processes and what /run held.
+  EXPECT_EQ(system_state("scr"), "running");
+  EXPECT_EQ(attach_out("scr", {"cat", "/proc/1/comm"}), "systemd");
+  EXPECT_EQ(main_pids("scr", units), pids);
+  EXPECT_EQ(attach_out("scr", {"cat", "/run/cove-marker"}), "before");
+  EXPECT_EQ(attach_out("scr", {"systemctl", "is-active", "ssh", "cron", "dbus", "systemd-journald"}),
+            "active\nactive\nactive\nactive");
+  // sshd still answers on its restored listening socket.
+  EXPECT_EQ(attach_out("scr", {"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/22 && head -c 4 <&3"}), "SSH-");
+  // journald takes messages and gives them back.
+  EXPECT_EQ(cove("cove-attach", "scr", {"--", "logger", "-t", "covetest", "after-restore-42"}).status, 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto r = cove("cove-attach", "scr", {"--", "journalctl", "-q", "-t", "covetest", "--no-pager"});
+        return r.out.find("after-restore-42") != std::string::npos;
+      },
+      20000, 200));
+
+  // The console gives a login, and the login works.
+  {
+    Terminal t({builddir() + "/cove-console", "-P", path_, "-n", "scr"});
+    t.type("\r");
+    ASSERT_TRUE(t.wait_for("login:", 30000)) << t.output();
+    t.type("root\r");
+    ASSERT_TRUE(t.wait_for("assword:", 30000)) << t.output();
+    t.type("cove-Test-pw1\r");
+    ASSERT_TRUE(t.wait_for("#", 30000)) << t.output();
+    t.type("echo logged-$((6*7))-in; tty\r");
+    EXPECT_TRUE(t.wait_for("logged-42-in", 30000)) << t.output();
+    EXPECT_TRUE(t.wait_for("/dev/console", 10000)) << t.output();
+    t.type("exit\r");
+    t.type("\x01q");
+    EXPECT_EQ(t.wait_exit(10000), 0) << t.output();
+  }
+
+  // A service systemd restarts after the restore gets its cgroup, inside and on the host.
+  auto r = cove("cove-attach", "scr", {"--", "systemctl", "restart", "cron"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(attach_out("scr", {"systemctl", "is-active", "cron"}), "active");
+  EXPECT_NE(attach_out("scr", {"systemctl", "show", "-p", "MainPID", "--value", "cron"}), pids[3]);
+  EXPECT_EQ(attach_out("scr", {"systemctl", "show", "-p", "ControlGroup", "--value", "cron"}),
+            "/system.slice/cron.service");
+  EXPECT_GT(populated_unit_cgroups("scr", "cron.service"), 0) << "no host cgroup of cron.service holds a process";
+  EXPECT_EQ(system_state("scr"), "running");
+
+  // A clean power-off after all that.
+  r = cove("cove-stop", "scr");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(leftover_cgroups("scr").empty());
+}
+
+TEST_F(SystemdCheckpointTest, TwentyRoundsInARow) {
+  ASSERT_NO_FATAL_FAILURE(boot("s20"));
+  // A counter that runs as a service of its own, in /run (a tmpfs: it travels in the images).
+  auto r = cove("cove-attach", "s20",
+                {"--", "systemd-run", "--unit=cove-counter", "sh", "-c",
+                 "i=0; while :; do i=$((i+1)); echo $i > /run/counter.tmp && mv /run/counter.tmp /run/counter; "
+                 "sleep 0.02; done"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto counter = [&] {
+    auto v = trim_str(cove("cove-attach", "s20", {"--", "cat", "/run/counter"}).out);
+    return v.empty() ? -1L : std::stol(v);
+  };
+  ASSERT_TRUE(eventually([&] { return counter() > 1; }));
+  std::string counter_pid = attach_out("s20", {"systemctl", "show", "-p", "MainPID", "--value", "cove-counter"});
+  std::string journald_pid = attach_out("s20", {"systemctl", "show", "-p", "MainPID", "--value", "systemd-journald"});
+  ASSERT_NE(counter_pid, "0");
+
+  std::vector<int64_t> dumps, restores;
+  uint64_t image_bytes = 0;
+  for (int round = 1; round <= 20; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    long before = counter();
+    ASSERT_GT(before, 0);
+    std::string dir = images(std::to_string(round));
+    int64_t d = checkpoint_stop("s20", dir);
+    ASSERT_GT(d, 0);
+    int64_t s = restore("s20", dir);
+    ASSERT_GT(s, 0);
+    dumps.push_back(d);
+    restores.push_back(s);
+    image_bytes = dir_bytes(dir);
+    ASSERT_EQ(system_state("s20"), "running");
+    ASSERT_EQ(attach_out("s20", {"cat", "/proc/1/comm"}), "systemd");
+    ASSERT_EQ(attach_out("s20", {"systemctl", "show", "-p", "MainPID", "--value", "cove-counter"}), counter_pid);
+    ASSERT_EQ(attach_out("s20", {"systemctl", "show", "-p", "MainPID", "--value", "systemd-journald"}), journald_pid);
+    ASSERT_GE(counter(), before);
+    ASSERT_TRUE(eventually([&] { return counter() > before; })) << "the counter does not run after the restore";
+    std::filesystem::remove_all(dir);
+  }
+  std::printf("[ systemd C/R ] 20 rounds: dump --stop median %lld ms (min %lld, max %lld), restore median %lld ms "
+              "(min %lld, max %lld), images %llu KiB\n",
+              (long long)median(dumps), (long long)*std::min_element(dumps.begin(), dumps.end()),
+              (long long)*std::max_element(dumps.begin(), dumps.end()), (long long)median(restores),
+              (long long)*std::min_element(restores.begin(), restores.end()),
+              (long long)*std::max_element(restores.begin(), restores.end()),
+              (unsigned long long)(image_bytes / 1024));
+  RecordProperty("dump_stop_median_ms", std::to_string(median(dumps)));
+  RecordProperty("restore_median_ms", std::to_string(median(restores)));
+  r = cove("cove-stop", "s20");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(leftover_cgroups("s20").empty());
+}
+
+TEST_F(SystemdCheckpointTest, CheckNamesWhatBlocksASystemdGuest) {
+  ASSERT_NO_FATAL_FAILURE(boot("sck"));
+  auto found = check("sck");
+  EXPECT_TRUE(blockers(found).empty()) << found.dump(2);
+
+  // The template's drop-in turns ProtectHostname= off for every service, even a transient one
+  // that asks for it: no nested uts namespace, nothing to report.
+  auto r = cove("cove-attach", "sck", {"--", "systemd-run", "--unit=cove-ph", "-p", "ProtectHostname=yes", "sleep", "1000"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  found = check("sck");
+  EXPECT_TRUE(blockers(found).empty()) << found.dump(2);
+
+  // A service that makes a uts namespace itself, with a name that holds a terminal escape; and
+  // one holding a pressure file open.
+  r = cove("cove-attach", "sck",
+           {"--", "systemd-run", "--unit=cove-uts", "unshare", "--uts", "bash", "-c",
+            "printf 'evil\\033]0;owned\\007' > /proc/self/comm; while :; do sleep 1; done"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = cove("cove-attach", "sck",
+           {"--", "systemd-run", "--unit=cove-psi", "bash", "-c",
+            "exec 3</sys/fs/cgroup/unified/system.slice/cove-psi.service/memory.pressure; exec sleep 1000"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string all;
+  ASSERT_TRUE(eventually([&] {
+    auto b = blockers(check("sck"));
+    all.clear();
+    for (const auto& x : b) all += x + "\n";
+    return all.find("cove-uts.service") != std::string::npos && all.find("memory.pressure") != std::string::npos;
+  })) << all;
+  EXPECT_NE(all.find("namespaces: process"), std::string::npos) << all;
+  EXPECT_NE(all.find("own uts namespace"), std::string::npos) << all;
+  EXPECT_NE(all.find("ProtectHostname"), std::string::npos) << all;
+  EXPECT_NE(all.find("of `cove-psi.service`"), std::string::npos) << all;
+  // The container's text reaches the admin as printable text only.
+  EXPECT_NE(all.find("evil\\x1b]0;owned\\x07"), std::string::npos) << all;
+  EXPECT_EQ(all.find('\033'), std::string::npos);
+  auto text = cove("cove-checkpoint", "sck", {"--check"});
+  EXPECT_NE(text.status, 0);
+  EXPECT_EQ(text.out.find('\033'), std::string::npos);
+  EXPECT_NE(text.out.find("BLOCKS"), std::string::npos) << text.out;
+
+  // What --check names does block a dump; the error says why (not CRIU's benign first error),
+  // and the container goes on running.
+  r = cove("cove-checkpoint", "sck", {"-D", images("1"), "--stop"}, 120);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("nested uts namespace"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("RLIMIT_NOFILE"), std::string::npos) << r.err;
+  EXPECT_EQ(system_state("sck"), "running");
+
+  // With the blockers gone the check is clean again and the dump goes through.
+  r = cove("cove-attach", "sck", {"--", "systemctl", "stop", "cove-uts", "cove-psi"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  found = check("sck");
+  EXPECT_TRUE(blockers(found).empty()) << found.dump(2);
+  std::filesystem::remove_all(images("1"));
+  EXPECT_GT(checkpoint_stop("sck", images("1")), 0);
+  EXPECT_GT(restore("sck", images("1")), 0);
+  EXPECT_EQ(system_state("sck"), "running");
+  r = cove("cove-stop", "sck");
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace cove::test
