@@ -21,6 +21,7 @@
 #include "cgroup/cgroup.hpp"
 #include "config/ini_reader.hpp"
 #include "config/load.hpp"
+#include "config/lxc_keys.hpp"
 #include "host_ids.hpp"
 #include "monitor/command_client.hpp"
 #include "monitor/launch.hpp"
@@ -196,6 +197,15 @@ Result<void> run_create_template(const std::string& name, const ContainerPaths& 
   run.mapped_gid = cfg.privileged ? std::nullopt : ns::host_id_of(cfg.gid_map, 0);
   run.extra_args = opts.template_args;
   COVE_TRY(templates::run_template(run));
+  // An LXC template (e.g. /usr/share/lxc/templates/lxc-busybox) appends lxc.* keys: the common
+  // ones become cove keys, the others comments, each named in a warning.
+  auto written = read_file(p.config());
+  if (!written) return std::move(written).error().context("config after template");
+  if (written->find("lxc.") != std::string::npos) {
+    auto t = config::translate_lxc_keys(*written);
+    for (const auto& w : t.warnings) log::warn("template `{}`: {}", exe, w);
+    if (t.text != *written) COVE_TRY(write_file(p.config(), t.text, 0644));
+  }
   if (auto again = load(p); !again) return std::move(again).error().context("config after template");
   return {};
 }

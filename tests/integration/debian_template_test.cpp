@@ -259,5 +259,25 @@ TEST_F(DebianTemplateTest, BadOptionsAreRefusedBeforeAnythingIsMade) {
   EXPECT_NE(help.out.find("--authorized-keys"), std::string::npos);
 }
 
+// An LXC template as a cove template (cove-create -t PATH): its lxc.* keys are translated
+// (signals, hostname, ttys, mount entries) or commented out with a warning, and it starts.
+TEST_F(DebianTemplateTest, AnLxcTemplateWorks) {
+  COVE_REQUIRE_ROOT();
+  const std::string lxc_busybox = "/usr/share/lxc/templates/lxc-busybox";
+  if (!fs::exists(lxc_busybox)) GTEST_SKIP() << "no " << lxc_busybox << " (Debian: lxc-templates)";
+  names_.push_back("lxcbb");
+  auto r = cove("cove-create", "lxcbb", {"-t", lxc_busybox}, 120);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("LXC key `lxc.cap.drop` has no cove equivalent"), std::string::npos) << r.err;
+  auto cfg = read_text(path_ + "/lxcbb/config");
+  EXPECT_NE(cfg.find("\nhalt_signal = SIGUSR1\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("\nttys = 5\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("# not translated by cove-create: lxc.cap.drop"), std::string::npos) << cfg;
+  ASSERT_EQ(cove("cove-start", "lxcbb").status, 0);
+  EXPECT_EQ(attach_out("lxcbb", {"/bin/busybox", "hostname"}), "lxcbb");
+  auto stop = cove("cove-stop", "lxcbb");
+  EXPECT_EQ(stop.status, 0) << stop.err;
+}
+
 }  // namespace
 }  // namespace cove::test

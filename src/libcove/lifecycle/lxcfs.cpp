@@ -19,19 +19,19 @@ std::string where_set(const config::ContainerConfig& cfg) {
   return it == cfg.origin.end() ? "" : it->second + ": ";
 }
 
-// Whether a working LXCFS is mounted on `dir`; if not, why, for messages. A mount whose daemon
-// ended (killed: nothing unmounted it) does not count: every lookup in it fails with ENOTCONN.
-std::string what_is_mounted(const std::string& dir, bool& is_lxcfs) {
-  is_lxcfs = false;
+// A working LXCFS on `dir`, or why there is none (for messages). A mount whose daemon ended
+// (killed: nothing unmounted it) does not count: every lookup in it fails with ENOTCONN.
+Result<void> check_working_lxcfs(const std::string& dir) {
   auto fstype = rootfs::mounted_fstype(dir);
-  if (!fstype) return fstype.error().message();
-  if (*fstype != rootfs::kLxcfsFsType) return "`" + *fstype + "` is mounted there";
+  if (!fstype) return std::move(fstype).error();
+  if (*fstype != rootfs::kLxcfsFsType) return Error::invalid("`" + *fstype + "` is mounted there");
   struct stat st;
-  if (::stat((dir + "/proc").c_str(), &st) < 0)
-    return std::string("the LXCFS mounted there does not answer (") + std::strerror(errno) +
-           "): its daemon has ended; unmount it and start LXCFS again";
-  is_lxcfs = true;
-  return "";
+  if (::stat((dir + "/proc").c_str(), &st) < 0) {
+    int err = errno;
+    return Error(err, std::string("the LXCFS mounted there does not answer (") + std::strerror(err) +
+                          "): its daemon has ended; unmount it and start LXCFS again");
+  }
+  return {};
 }
 
 }  // namespace
@@ -45,9 +45,9 @@ Result<std::string> lxcfs_dir_for(const config::ContainerConfig& cfg) {
   const auto& s = cfg.lxcfs;
   if (s.mode == Mode::kOff) return std::string();
   std::string dir = s.mode == Mode::kPath ? s.path : default_lxcfs_dir();
-  bool is_lxcfs = false;
-  std::string found = what_is_mounted(dir, is_lxcfs);
-  if (is_lxcfs) return dir;
+  auto working = check_working_lxcfs(dir);
+  if (working) return dir;
+  const std::string& found = working.error().message();
   if (s.mode == Mode::kPath)
     return Error::invalid(where_set(cfg) + "[mount] lxcfs = " + s.path + ": `" + dir + "` is not a working LXCFS (" +
                           rootfs::kLxcfsFsType + ") mount: " + found +
