@@ -21,9 +21,11 @@
 #include "cgroup/cgroup.hpp"
 #include "config/ini_reader.hpp"
 #include "config/load.hpp"
+#include "config/lxc_keys.hpp"
 #include "host_ids.hpp"
 #include "monitor/command_client.hpp"
 #include "monitor/launch.hpp"
+#include "lifecycle/lxcfs.hpp"
 #include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
 #include "ns/idmap_registry.hpp"
@@ -195,6 +197,15 @@ Result<void> run_create_template(const std::string& name, const ContainerPaths& 
   run.mapped_gid = cfg.privileged ? std::nullopt : ns::host_id_of(cfg.gid_map, 0);
   run.extra_args = opts.template_args;
   COVE_TRY(templates::run_template(run));
+  // An LXC template (e.g. /usr/share/lxc/templates/lxc-busybox) appends lxc.* keys: the common
+  // ones become cove keys, the others comments, each named in a warning.
+  auto written = read_file(p.config());
+  if (!written) return std::move(written).error().context("config after template");
+  if (written->find("lxc.") != std::string::npos) {
+    auto t = config::translate_lxc_keys(*written);
+    for (const auto& w : t.warnings) log::warn("template `{}`: {}", exe, w);
+    if (t.text != *written) COVE_TRY(write_file(p.config(), t.text, 0644));
+  }
   if (auto again = load(p); !again) return std::move(again).error().context("config after template");
   return {};
 }
@@ -334,6 +345,12 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
                                                                      : state_name(st.state)));
   auto cfg = load(p);
   if (!cfg) return std::move(cfg).error();
+  // A start without LXCFS is said on the caller's terminal too (the monitor logs it again in
+  // its log), and a configured LXCFS path that is not one fails before anything is changed or
+  // started. A restore decides in the monitor, by what its images hold (lifecycle/restore.cpp).
+  if (opts.restore_from.empty()) {
+    if (auto lx = lifecycle::lxcfs_dir_for(*cfg); !lx) return std::move(lx).error();
+  }
   // Start and restore (of a copied or migrated directory too) pass here, whatever the backend.
   if (auto r = rootfs::protect_rootfs(p.dir(), cfg->rootfs); !r) return std::move(r).error().context("rootfs access");
   if (auto r = claim_host_ids(p, *cfg); !r) return std::move(r).error().context("host ids");

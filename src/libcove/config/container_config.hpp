@@ -58,6 +58,16 @@ struct AutoMounts {
   AutoMountMode cgroup = AutoMountMode::kRw;    // the container's own cgroup subtree; rw | ro | none
 };
 
+// `[mount] lxcfs`: whether /proc and /sys/devices/system/cpu files are bound from an LXCFS mount
+// (values that follow the container's cgroup limits and uptime).
+struct LxcfsSetting {
+  enum class Mode { kAuto, kOff, kPath };
+  Mode mode = Mode::kAuto;  // auto: the default directory if LXCFS is mounted there, else without
+  std::string path;         // kPath: the directory that must be an LXCFS mount
+
+  bool operator==(const LxcfsSetting&) const = default;
+};
+
 using ns::IdMapEntry;  // `uid = CONTAINER HOST COUNT`, a type of ns/
 
 struct ContainerConfig {
@@ -81,6 +91,7 @@ struct ContainerConfig {
   // [mount]
   std::vector<MountEntry> mounts;         // repeatable `entry`
   AutoMounts auto_mounts;                 // `auto = proc:mixed sys:ro cgroup:rw`
+  LxcfsSetting lxcfs;                     // `lxcfs = auto|off|PATH`
 
   // [namespaces]
   std::vector<Namespace> clone_ns;        // `clone = ...`, default all that exist

@@ -180,6 +180,31 @@ Strings format_auto(const C& c) {
   return one(std::string("proc:") + mode_name(a.proc) + " sys:" + mode_name(a.sys) + " cgroup:" + mode_name(a.cgroup));
 }
 
+// `auto`, `off`, or an absolute path (no relative path: the value names a host mount, not a file
+// next to the config).
+Result<void> parse_lxcfs(C& c, const std::string& v, const KeyContext&) {
+  if (v == "auto") {
+    c.lxcfs = {LxcfsSetting::Mode::kAuto, ""};
+  } else if (v == "off") {
+    c.lxcfs = {LxcfsSetting::Mode::kOff, ""};
+  } else if (!v.empty() && v.front() == '/') {
+    std::string dir = absolute_path(v);
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    c.lxcfs = {LxcfsSetting::Mode::kPath, dir};
+  } else {
+    return bad(q(v) + " is neither `auto`, `off` nor an absolute path");
+  }
+  return {};
+}
+Strings format_lxcfs(const C& c) {
+  switch (c.lxcfs.mode) {
+    case LxcfsSetting::Mode::kAuto: return one("auto");
+    case LxcfsSetting::Mode::kOff: return one("off");
+    case LxcfsSetting::Mode::kPath: return one(c.lxcfs.path);
+  }
+  return {};
+}
+
 // --- [namespaces] -----------------------------------------------------------------------------
 
 Result<void> parse_clone(C& c, const std::string& v, const KeyContext&) {
@@ -319,6 +344,23 @@ const KeySpec kKeys[] = {
  "/proc/sys and /proc/sysrq-trigger read-only; sys:mixed is the same as sys:ro; cgroup mounts "
  "the container's own cgroup subtree on /sys/fs/cgroup. Filesystems not named keep their default.",
  parse_auto, format_auto, reset<&C::auto_mounts>},
+{"mount", "lxcfs", "auto|off|ABSOLUTE-PATH", "auto", false,
+ "Files of an LXCFS mount bound read-only over the container's /proc/cpuinfo, /proc/diskstats, "
+ "/proc/loadavg, /proc/meminfo, /proc/slabinfo, /proc/stat, /proc/swaps, /proc/uptime and "
+ "/sys/devices/system/cpu (those that LXCFS provides and the container's /proc or /sys has), so "
+ "that what reads them (procps free, top and uptime, glibc's CPU count) shows the container's "
+ "cgroup limits and its own uptime instead of the host's. Programs that ask the kernel are not "
+ "changed: sysinfo(2) (busybox free and uptime) and the CPU affinity mask (nproc, which follows "
+ "a cpuset but not a cpu.max quota). auto uses /var/lib/lxcfs (or the directory in the "
+ "environment variable COVE_LXCFS_DIR of cove-start, meant for tests) if an LXCFS "
+ "(`fuse.lxcfs`) filesystem is mounted there, and otherwise starts the container without it "
+ "and logs a warning; off never binds anything; a path must be an LXCFS mount, or the start "
+ "fails. LXCFS must run with allow_other (its default), and with --enable-cfs for cpu.max "
+ "quotas to count; cove's scripts/lxcfs-service starts it so. In an unprivileged container the "
+ "binds are locked like /proc itself: the container cannot unmount them to see the host's "
+ "values. A restore binds the views from the LXCFS running then; without one, from the host's "
+ "own files under auto or off, and not at all under a path (the restore fails).",
+ parse_lxcfs, format_lxcfs, reset<&C::lxcfs>},
 // --- [namespaces] ---
 {"namespaces", "clone", "space-separated subset of: mnt pid uts ipc net user cgroup time",
  "all of them, without `time` when the kernel lacks it and without `user` when privileged", false,

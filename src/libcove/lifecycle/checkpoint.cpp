@@ -27,6 +27,7 @@
 #include "criu/tty_info.hpp"
 #include "lifecycle/checkpoint_common.hpp"
 #include "lifecycle/dump_freeze.hpp"
+#include "lifecycle/lxcfs.hpp"
 #include "lifecycle/proc_scan.hpp"
 
 #ifndef COVE_VERSION
@@ -100,8 +101,21 @@ Result<criu::ImageMeta> inspect_images(const std::string& images_dir, const std:
 
 namespace {
 
+// The LXCFS views bound over /proc and /sys files: LXCFS lays its files out as the kernel does,
+// so a view's root inside LXCFS is its mountpoint. The source is informational (a restore binds
+// from the LXCFS of its own time, lifecycle/lxcfs.hpp).
+void add_lxcfs_views(const std::vector<MountInfo>& mounts, std::vector<criu::ExternalMount>& out) {
+  std::string dir;
+  for (const auto& m : mounts) {
+    if (m.fstype != rootfs::kLxcfsFsType) continue;
+    if (dir.empty()) dir = default_lxcfs_dir();
+    out.push_back({lxcfs_mount_key(m.mountpoint), m.mountpoint, dir + m.root});
+  }
+}
+
 // The mounts whose source is outside the container: the host device nodes cove binds into
-// /dev and the [mount] bind entries. Only those present in the live mount table are listed.
+// /dev, the LXCFS views and the [mount] bind entries. Only those present in the live mount
+// table are listed.
 std::vector<criu::ExternalMount> external_mounts(const config::ContainerConfig& cfg,
                                                  const std::vector<MountInfo>& mounts) {
   std::set<std::string> present;
@@ -115,6 +129,7 @@ std::vector<criu::ExternalMount> external_mounts(const config::ContainerConfig& 
     for (char c : m.mountpoint) key += (c == '/' ? '-' : c);
     out.push_back({key, m.mountpoint, "/dev" + (m.root == "/" ? std::string() : m.root)});
   }
+  add_lxcfs_views(mounts, out);
   int n = 0;
   for (const auto& e : cfg.mounts) {
     if (!(e.flags & MS_BIND)) continue;

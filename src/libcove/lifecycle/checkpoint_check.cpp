@@ -22,6 +22,7 @@
 #include "lifecycle/checkpoint.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "rootfs/dev.hpp"
+#include "rootfs/lxcfs.hpp"
 
 namespace cove::lifecycle {
 
@@ -361,7 +362,18 @@ Result<void> check_mounts(Scan& s) {
   std::set<std::string> binds;
   for (const auto& e : s.cfg.mounts)
     if (e.flags & MS_BIND) binds.insert("/" + std::string(trim(e.target)));
-  for (const auto& m : s.mounts) check_mount(s, m, binds);
+  std::vector<std::string> lxcfs_views;
+  for (const auto& m : s.mounts) {
+    // FUSE, but only views cove bound from the host's LXCFS: external mounts, like the binds.
+    if (m.fstype == rootfs::kLxcfsFsType) lxcfs_views.push_back(m.mountpoint);
+    else check_mount(s, m, binds);
+  }
+  if (!lxcfs_views.empty())
+    s.add("mounts",
+          "LXCFS views (" + join(lxcfs_views, " ") +
+              "): dumped as external mounts; a restore binds them from the LXCFS running then (from the host's "
+              "own files when none runs and `[mount] lxcfs` is auto or off)",
+          false);
   return {};
 }
 
@@ -376,7 +388,8 @@ Result<void> check_nested_mounts(Scan& s) {
     auto mounts = read_mountinfo(p);
     if (!mounts) continue;  // gone meanwhile
     for (const auto& m : *mounts)
-      if (kUnsupportedFs.count(m.fstype) || starts_with(m.fstype, "fuse"))
+      // The LXCFS views there are copies of init's (external mounts, as above).
+      if (m.fstype != rootfs::kLxcfsFsType && (kUnsupportedFs.count(m.fstype) || starts_with(m.fstype, "fuse")))
         s.add("mounts",
               "`" + printable(m.fstype) + "` at `" + printable(m.mountpoint) + "` in the mount namespace of " +
                   process_name(p) + ": CRIU cannot checkpoint this filesystem",

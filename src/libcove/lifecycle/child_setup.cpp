@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/magic.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -139,6 +141,42 @@ Result<void> mount_cgroup(int rootfd, const LaunchPlan& plan) {
   return {};
 }
 
+// The LXCFS views (index = view index), cloned before become_root(): the LXCFS directory may
+// sit below directories only host root can search (a test's private LXCFS), and a detached
+// clone reaches the container's tree after the user namespace's root took over. LXCFS serves
+// any user (allow_other), so reads from inside work.
+Result<std::vector<UniqueFd>> clone_lxcfs_views(const LaunchPlan& plan) {
+  std::vector<UniqueFd> out;
+  for (const auto& v : plan.lxcfs_views) {
+    auto tree = rootfs::clone_tree(v.source, false);
+    if (!tree) return std::move(tree).error().context("LXCFS view for `/" + v.target + "`");
+    // Still FUSE: had LXCFS gone since the monitor looked, this would be a file of the
+    // directory underneath, not a view.
+    struct statfs fs;
+    if (::fstatfs(tree->get(), &fs) < 0) return Error::from_errno(errno, "statfs `" + v.source + "`");
+    if (fs.f_type != FUSE_SUPER_MAGIC) return Error(ENOTCONN, "`" + v.source + "` is no longer on LXCFS");
+    out.push_back(std::move(*tree));
+  }
+  return out;
+}
+
+// Read-only binds of the LXCFS views over the container's files, after proc and sys are mounted
+// and before the masks; a file the container's /proc or /sys lacks is skipped. Made in the
+// first half, they are locked with /proc in a user-namespaced container: its root cannot
+// unmount one to read the host's values underneath.
+Result<void> bind_lxcfs_views(int rootfd, const LaunchPlan& plan, std::vector<UniqueFd> trees) {
+  constexpr unsigned long kFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  for (size_t i = 0; i < plan.lxcfs_views.size(); ++i) {
+    const auto& v = plan.lxcfs_views[i];
+    if (auto fd = rootfs::open_in_root(rootfd, v.target, Create::kNone); !fd) {
+      if (fd.error().code() == ENOENT) continue;
+      return std::move(fd).error().context("LXCFS view for `/" + v.target + "`");
+    }
+    COVE_TRY(rootfs::attach_in_root(rootfd, std::move(trees[i]), v.target, kFlags, Create::kNone, v.source));
+  }
+  return {};
+}
+
 // The sources of the `[mount]` bind entries, cloned while the host's paths are in reach (index
 // = entry index; empty for other entries and for optional binds whose source is missing).
 Result<std::vector<UniqueFd>> clone_entry_sources(const LaunchPlan& plan) {
@@ -213,13 +251,15 @@ struct HostTrees {
 };
 
 // The first half, before pivot_root: everything that guards the host (proc with its read-only
-// /proc/sys, sys, the cgroup tree, masks, read-only paths). In a user-namespaced container the
+// /proc/sys, sys, the cgroup tree, the LXCFS views, masks, read-only paths). In a user-namespaced container the
 // parent locks these mounts next (see ns/locked_mounts.hpp).
-Result<HostTrees> prepare_guarded_mounts(const LaunchPlan& plan, const UniqueFd& rootfd) {
+Result<HostTrees> prepare_guarded_mounts(const LaunchPlan& plan, const UniqueFd& rootfd,
+                                         std::vector<UniqueFd> lxcfs_trees) {
   if (auto r = mount_proc(rootfd.get(), plan.auto_mounts.proc, plan.sysctls); !r)
     return std::move(r).error().context("mount proc");
   if (auto r = mount_sys(rootfd.get(), plan.auto_mounts.sys); !r) return std::move(r).error().context("mount sys");
   if (auto r = mount_cgroup(rootfd.get(), plan); !r) return std::move(r).error().context("mount cgroup");
+  if (auto r = bind_lxcfs_views(rootfd.get(), plan, std::move(lxcfs_trees)); !r) return std::move(r).error();
   if (auto r = rootfs::mask_paths(rootfd.get(), plan.masked_paths, plan.mount_context); !r)
     return std::move(r).error().context("mask paths");
   if (auto r = rootfs::make_paths_readonly(rootfd.get(), plan.readonly_paths); !r)
@@ -286,11 +326,13 @@ Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   if (!fds) return std::move(fds).error();
   auto rootfd = enter_rootfs_mount(plan, *fds);
   if (!rootfd) return std::move(rootfd).error().context("prepare rootfs");
+  auto lxcfs_trees = clone_lxcfs_views(plan);
+  if (!lxcfs_trees) return std::move(lxcfs_trees).error().context("prepare rootfs");
   COVE_TRY(become_root(plan));
   // Unshared only now that the parent placed us in our cgroups: the namespace's root is then
   // the container's own cgroup, not the monitor's.
   if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) return Error::from_errno(errno, "unshare cgroup namespace");
-  auto trees = prepare_guarded_mounts(plan, *rootfd);
+  auto trees = prepare_guarded_mounts(plan, *rootfd, std::move(*lxcfs_trees));
   if (!trees) return std::move(trees).error().context("prepare rootfs");
   rootfd->reset();
   COVE_TRY(ch.send(Phase::kRootfsReady));

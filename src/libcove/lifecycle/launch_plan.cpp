@@ -95,6 +95,7 @@ std::string describe(const LaunchPlan& p) {
                                 p.userns, p.clone_flags, p.new_cgroupns, p.set_hostname ? p.hostname : "(shared)");
   out += "argv=" + join(p.argv, " ") + "\n";
   for (const auto& m : p.mounts) out += fmt::format("mount {} {} {}\n", m.source, m.target, m.fstype);
+  for (const auto& v : p.lxcfs_views) out += fmt::format("lxcfs {} /{}\n", v.source, v.target);
   out += "security " + security::describe(p.exec) + "\n";
   for (const auto& m : p.masked_paths) out += "mask /" + m + "\n";
   for (const auto& m : p.readonly_paths) out += "readonly /" + m + "\n";

@@ -9,6 +9,7 @@
 #include "base/result.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/container_config.hpp"
+#include "rootfs/lxcfs.hpp"
 #include "security/exec_restrictions.hpp"
 
 namespace cove::lifecycle {
@@ -25,6 +26,9 @@ struct LaunchPlan {
   std::vector<config::IdMapEntry> uid_map, gid_map;
   std::vector<config::MountEntry> mounts;
   config::AutoMounts auto_mounts;
+  // LXCFS files bound read-only over /proc and /sys files (lifecycle/lxcfs.hpp): filled by the
+  // monitor from the host's mounts, not by make_launch_plan.
+  std::vector<rootfs::LxcfsView> lxcfs_views;
   std::vector<cgroup::Hierarchy> cgroup_hierarchies;  // for the cgroup automount
   std::vector<std::string> argv;
   std::vector<std::string> env;

@@ -19,6 +19,7 @@
 #include "criu/restore.hpp"
 #include "lifecycle/checkpoint.hpp"
 #include "lifecycle/checkpoint_common.hpp"
+#include "lifecycle/lxcfs.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "ns/idmap.hpp"
 #include "ns/mapping_namespace.hpp"
@@ -88,13 +89,26 @@ Result<void> record_image_owners(Restore& r) {
 
 void put_back_image_owners(Restore& r) { r.images->put_back(); }
 
-// Sources of external mounts: device nodes from the host's /dev, bind entries from the current
-// config (a copy of the container may use other host paths), else as dumped.
+// Sources of external mounts: device nodes from the host's /dev, LXCFS views from the LXCFS
+// the config asks for now (`[mount] lxcfs`: a configured path that is not LXCFS fails the
+// restore; under auto or off without LXCFS, the host's own files, with auto's warning), bind
+// entries from the current config (a copy of the container may use other host paths), else as
+// dumped.
 Result<void> find_mount_sources(Restore& r) {
   std::map<std::string, std::string> bind_sources;
   for (const auto& e : r.t.cfg->mounts)
     if (e.flags & MS_BIND) bind_sources[normalize_target(e.target)] = e.source;
+  std::optional<std::string> lxcfs_dir;
   for (const auto& m : r.meta.mounts) {
+    if (is_lxcfs_mount_key(m.key)) {
+      if (!lxcfs_dir) {
+        auto dir = lxcfs_dir_for(*r.t.cfg);
+        if (!dir) return std::move(dir).error();
+        lxcfs_dir = std::move(*dir);
+      }
+      r.req.external_mounts.emplace_back(m.key, lxcfs_restore_source(*lxcfs_dir, m.mountpoint));
+      continue;
+    }
     auto it = bind_sources.find(m.mountpoint);
     bool from_config = starts_with(m.key, "bind-") && it != bind_sources.end();
     r.req.external_mounts.emplace_back(m.key, from_config ? it->second : m.source);

@@ -19,6 +19,7 @@
 #include "base/log.hpp"
 #include "base/signals.hpp"
 #include "base/syscalls.hpp"
+#include "lifecycle/lxcfs.hpp"
 #include "ns/idmap.hpp"
 #include "rootfs/host_access.hpp"
 #include "state/container_lock.hpp"
@@ -168,6 +169,9 @@ Result<void> Supervisor::launch() {
   po.inherit_stdio = opts_.inherit_stdio;
   auto plan = lifecycle::make_launch_plan(cfg_, po, layout_, have_time_ns_);
   if (!plan) return std::move(plan).error();
+  auto views = lifecycle::plan_lxcfs_views(cfg_);
+  if (!views) return std::move(views).error();
+  plan->lxcfs_views = std::move(*views);
   log::debug("launch plan: {}", lifecycle::describe(*plan));
   SharedNamespaces shared;
   COVE_TRY(shared.enter(cfg_, opts_.lxcpath));

@@ -1,0 +1,283 @@
+// The Debian template, cove-create -t debian (issue 12): each container's own identity, root's
+// password and ssh keys, its options checked before anything is made, and its bootstrap cache
+// (no entry after a failed bootstrap, one bootstrap for two racing creates). The tests that need
+// a real rootfs use the default cache, so a machine bootstraps once (~30 s) and reuses it; the
+// cache tests use a fake, fast bootstrapper and a private cache dir.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class DebianTemplateTest : public ContainerTest {
+ protected:
+  std::string rootfs(const std::string& name) { return path_ + "/" + name + "/rootfs"; }
+
+  // cove-create -t debian with COVE_DEBIAN_BOOTSTRAPPER set (through env(1), so nothing leaks
+  // into other tests).
+  RunResult create_with(const std::string& bootstrapper, const std::string& name,
+                        const std::vector<std::string>& template_args) {
+    names_.push_back(name);
+    std::vector<std::string> argv = {"env", "COVE_DEBIAN_BOOTSTRAPPER=" + bootstrapper, builddir() + "/cove-create",
+                                     "-P", path_, "-n", name, "-t", "debian", "--"};
+    argv.insert(argv.end(), template_args.begin(), template_args.end());
+    return run_cmd(argv, 300);
+  }
+
+  // A fake bootstrapper, called like mmdebstrap (OPTIONS... SUITE TARGET MIRROR). It counts its
+  // runs in DIR/runs, sleeps a moment (so racing creates overlap), then runs `body` with
+  // $target set. A tiny rootfs in DIR/tree has what the template edits.
+  std::string fake_bootstrapper(const std::string& dir, const std::string& body) {
+    fs::create_directories(dir + "/tree/etc");
+    fs::create_directories(dir + "/tree/usr/lib/systemd");
+    std::ofstream(dir + "/tree/etc/os-release") << "ID=debian\n";
+    std::ofstream(dir + "/tree/etc/shadow") << "root:*:20000:0:99999:7:::\n";
+    std::ofstream(dir + "/tree/usr/lib/systemd/systemd") << "#!/bin/sh\n";
+    fs::permissions(dir + "/tree/usr/lib/systemd/systemd", fs::perms::owner_all | fs::perms::group_exec);
+    std::string script = dir + "/bootstrap";
+    std::ofstream(script) << "#!/bin/sh\n"
+                          << "echo run >>'" << dir << "/runs'\n"
+                          << "for a; do target=$prev; prev=$a; done\n"
+                          << "echo \"I: fake bootstrap into $target\" >&2\n"
+                          << "sleep 1\n"
+                          << "tree='" << dir << "/tree'\n"
+                          << body << "\n";
+    fs::permissions(script, fs::perms::owner_all);
+    return script;
+  }
+
+  int runs(const std::string& dir) {
+    auto t = read_text(dir + "/runs");
+    return static_cast<int>(std::count(t.begin(), t.end(), '\n'));
+  }
+
+  // Every file below `dir`, relative to it.
+  std::vector<std::string> files_below(const std::string& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      if (!it->is_directory()) out.push_back(fs::relative(it->path(), dir).string());
+    return out;
+  }
+
+  static std::string join_lines(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += x + "\n";
+    return s;
+  }
+
+  // Root's password field in the container's /etc/shadow.
+  std::string root_hash(const std::string& name) {
+    std::ifstream in(rootfs(name) + "/etc/shadow");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("root:", 0) == 0) return line.substr(5, line.find(':', 5) - 5);
+    return "(no root line)";
+  }
+
+  mode_t mode_of(const std::string& p) {
+    struct stat st = {};
+    if (::lstat(p.c_str(), &st) < 0) return 0;
+    return st.st_mode & 07777;
+  }
+};
+
+TEST_F(DebianTemplateTest, EachContainerHasItsOwnIdentityAndALockedRoot) {
+  COVE_REQUIRE_ROOT();
+  ASSERT_NO_FATAL_FAILURE(create_debian_container("alpha"));
+  ASSERT_NO_FATAL_FAILURE(create_debian_container("beta"));
+  EXPECT_EQ(trim_str(read_text(rootfs("alpha") + "/etc/hostname")), "alpha");
+  EXPECT_EQ(trim_str(read_text(rootfs("beta") + "/etc/hostname")), "beta");
+  EXPECT_NE(read_text(rootfs("alpha") + "/etc/hosts").find("127.0.1.1\talpha\n"), std::string::npos);
+  auto id_a = trim_str(read_text(rootfs("alpha") + "/etc/machine-id"));
+  auto id_b = trim_str(read_text(rootfs("beta") + "/etc/machine-id"));
+  EXPECT_TRUE(std::regex_match(id_a, std::regex("[0-9a-f]{32}"))) << id_a;
+  EXPECT_TRUE(std::regex_match(id_b, std::regex("[0-9a-f]{32}"))) << id_b;
+  EXPECT_NE(id_a, id_b);
+  EXPECT_EQ(fs::read_symlink(rootfs("alpha") + "/var/lib/dbus/machine-id"), "/etc/machine-id");
+  EXPECT_EQ(root_hash("alpha"), "*");
+  // Files keep the tarball's owners (the idmapped mount shifts them): nothing mapped on disk.
+  struct stat st = {};
+  ASSERT_EQ(::stat((rootfs("alpha") + "/etc/passwd").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  // The config has systemd's signals; the shipped drop-ins are in place.
+  auto cfg = read_text(path_ + "/alpha/config");
+  EXPECT_NE(cfg.find("halt_signal = SIGRTMIN+3"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("reboot_signal = SIGRTMIN+5"), std::string::npos) << cfg;
+  EXPECT_TRUE(fs::exists(rootfs("alpha") + "/etc/systemd/system/dev-hugepages.mount.d/cove-container.conf"));
+  // Booted: systemd takes the hostname and the machine-id as written.
+  ASSERT_EQ(cove("cove-start", "alpha").status, 0);
+  EXPECT_TRUE(eventually([&] { return trim_str(cove("cove-attach", "alpha", {"--", "hostname"}).out) == "alpha"; },
+                         30000, 100));
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto r = cove("cove-attach", "alpha", {"--", "systemctl", "is-system-running"});
+        return trim_str(r.out) == "running";
+      },
+      60000, 100));
+  EXPECT_EQ(attach_out("alpha", {"cat", "/etc/machine-id"}), id_a);
+  ASSERT_EQ(cove("cove-stop", "alpha").status, 0);
+}
+
+TEST_F(DebianTemplateTest, RootPasswordIsASha512CryptHash) {
+  COVE_REQUIRE_ROOT();
+  std::string pwfile = path_ + "/pw";
+  std::ofstream(pwfile) << "s3cret from-a-file\n";
+  ASSERT_NO_FATAL_FAILURE(create_debian_container("pw1", {"--root-password", "cove-Test-pw1"}));
+  ASSERT_NO_FATAL_FAILURE(create_debian_container("pw2", {"--root-password-file", pwfile}));
+  for (auto [name, pw] : {std::pair<std::string, std::string>{"pw1", "cove-Test-pw1"}, {"pw2", "s3cret from-a-file"}}) {
+    auto hash = root_hash(name);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(hash, m, std::regex(R"(\$6\$([^$]+)\$[./0-9A-Za-z]+)"))) << name << ": " << hash;
+    auto again = run_cmd({"sh", "-c", "printf '%s\\n' \"$0\" | openssl passwd -6 -salt \"$1\" -stdin", pw, m[1].str()});
+    EXPECT_EQ(trim_str(again.out), hash) << name;
+    auto wrong = run_cmd({"sh", "-c", "printf 'wrong\\n' | openssl passwd -6 -salt \"$0\" -stdin", m[1].str()});
+    EXPECT_NE(trim_str(wrong.out), hash);
+  }
+  EXPECT_EQ(mode_of(rootfs("pw1") + "/etc/shadow"), 0640u);
+}
+
+TEST_F(DebianTemplateTest, AuthorizedKeysInstallsOpensshWithItsOwnHostKeys) {
+  COVE_REQUIRE_ROOT();
+  std::string keys = path_ + "/keys";
+  std::string key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGf3cb0cfXcU6/8yLcm4tfLLzWvJTq0SHa2DlrJqT7zN test@cove";
+  std::ofstream(keys) << key << "\n";
+  ASSERT_NO_FATAL_FAILURE(create_debian_container("k1", {"--authorized-keys", keys}));
+  ASSERT_NO_FATAL_FAILURE(create_debian_container("k2", {"--ssh"}));
+  EXPECT_EQ(trim_str(read_text(rootfs("k1") + "/root/.ssh/authorized_keys")), key);
+  EXPECT_EQ(mode_of(rootfs("k1") + "/root/.ssh/authorized_keys"), 0600u);
+  EXPECT_EQ(mode_of(rootfs("k1") + "/root/.ssh"), 0700u);
+  EXPECT_TRUE(fs::exists(rootfs("k1") + "/usr/sbin/sshd"));
+  auto status = read_text(rootfs("k1") + "/var/lib/dpkg/status");
+  EXPECT_NE(status.find("Package: openssh-server\nStatus: install ok installed"), std::string::npos);
+  // Host keys made per container, not shared from the cached tarball.
+  auto hk1 = read_text(rootfs("k1") + "/etc/ssh/ssh_host_ed25519_key.pub");
+  auto hk2 = read_text(rootfs("k2") + "/etc/ssh/ssh_host_ed25519_key.pub");
+  EXPECT_FALSE(hk1.empty());
+  EXPECT_NE(hk1, hk2);
+  EXPECT_FALSE(fs::exists(rootfs("k2") + "/root/.ssh/authorized_keys"));
+}
+
+TEST_F(DebianTemplateTest, AFailedBootstrapLeavesNoContainerAndNoCacheEntry) {
+  COVE_REQUIRE_ROOT();
+  std::string dir = path_ + "/fake", cache = path_ + "/cache";
+  auto script = fake_bootstrapper(dir, "tar -C \"$tree\" -cf \"$target\" . && truncate -s 2000 \"$target\"\n"
+                                       "echo 'E: out of disk, halfway' >&2\nexit 1");
+  auto r = create_with(script, "broken", {"--cache-dir", cache});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("out of disk, halfway"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bootstrap failed"), std::string::npos) << r.err;
+  EXPECT_EQ(runs(dir), 1);
+  EXPECT_FALSE(fs::exists(path_ + "/broken"));
+  EXPECT_EQ(join_lines(files_below(cache)), "") << "left in the cache";
+  // The next create bootstraps again (nothing half-made was taken for a cache entry).
+  auto fixed = fake_bootstrapper(dir, "tar -C \"$tree\" -cf \"$target\" .");
+  auto ok = create_with(fixed, "fixed", {"--cache-dir", cache});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(runs(dir), 2);
+  auto left = files_below(cache);
+  ASSERT_EQ(left.size(), 1u) << join_lines(left);
+  EXPECT_TRUE(std::regex_match(left[0], std::regex(R"(debian/bookworm-minbase-[a-z0-9]+-[0-9a-f]{12}/rootfs\.tar\.zst)")))
+      << left[0];
+}
+
+TEST_F(DebianTemplateTest, TwoRacingCreatesShareOneBootstrap) {
+  COVE_REQUIRE_ROOT();
+  std::string dir = path_ + "/fake", cache = path_ + "/cache";
+  auto script = fake_bootstrapper(dir, "tar -C \"$tree\" -cf \"$target\" .");
+  std::string create = "env COVE_DEBIAN_BOOTSTRAPPER=" + script + " " + builddir() + "/cove-create -P " + path_ +
+                       " -t debian -n ";
+  names_.insert(names_.end(), {"r1", "r2"});
+  auto r = run_cmd({"sh", "-c",
+                    create + "r1 -- --cache-dir " + cache + " & a=$!; " + create + "r2 -- --cache-dir " + cache +
+                        " & b=$!; wait $a; x=$?; wait $b; echo $x $?"},
+                   300);
+  EXPECT_EQ(trim_str(r.out), "0 0") << r.err;
+  EXPECT_EQ(runs(dir), 1) << r.err;
+  for (const char* n : {"r1", "r2"}) {
+    EXPECT_EQ(trim_str(read_text(rootfs(n) + "/etc/hostname")), n);
+    EXPECT_EQ(read_text(rootfs(n) + "/etc/os-release"), "ID=debian\n");
+  }
+  // One entry: the tarball, root's and not writable by others; no lock, no temp files.
+  auto left = files_below(cache);
+  ASSERT_EQ(left.size(), 1u) << join_lines(left);
+  EXPECT_EQ(fs::path(left[0]).filename(), "rootfs.tar.zst");
+  std::string tarball = cache + "/" + left[0];
+  EXPECT_EQ(mode_of(tarball), 0644u);
+  EXPECT_EQ(mode_of(fs::path(tarball).parent_path()), 0755u);
+  EXPECT_EQ(mode_of(cache + "/debian"), 0755u);
+  // Cached: another create does not bootstrap; --refresh does.
+  EXPECT_EQ(create_with(script, "r3", {"--cache-dir", cache}).status, 0);
+  EXPECT_EQ(runs(dir), 1);
+  EXPECT_EQ(create_with(script, "r4", {"--cache-dir", cache, "--refresh"}).status, 0);
+  EXPECT_EQ(runs(dir), 2);
+  // Another package set is another entry.
+  EXPECT_EQ(create_with(script, "r5", {"--cache-dir", cache, "--packages", "less,vim-tiny"}).status, 0);
+  EXPECT_EQ(runs(dir), 3);
+  EXPECT_EQ(files_below(cache).size(), 2u) << join_lines(files_below(cache));
+}
+
+TEST_F(DebianTemplateTest, BadOptionsAreRefusedBeforeAnythingIsMade) {
+  COVE_REQUIRE_ROOT();
+  std::string cache = path_ + "/cache";
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const Case cases[] = {
+      {{"--release", "sid"}, "use bookworm or trixie"},
+      {{"--variant", "huge"}, "use minbase or standard"},
+      {{"--frobnicate"}, "unknown argument '--frobnicate'"},
+      {{"--packages", "Bad_Name"}, "'Bad_Name' is not a Debian package name"},
+      {{"--arch", "s390x"}, "cannot run on this"},
+      {{"--locale", "de;rm"}, "is not a locale name"},
+      {{"--mirror", "deb.example"}, "is not a URL"},
+      {{"--root-password-file", "/nonexistent/pw"}, "cannot read '/nonexistent/pw'"},
+      {{"--authorized-keys", "/nonexistent/keys"}, "cannot read '/nonexistent/keys'"},
+      {{"--release"}, "needs a value"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"-t", "debian", "--", "--cache-dir", cache};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto r = cove("cove-create", "bad", args);
+    EXPECT_NE(r.status, 0) << c.args[0];
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("exited with status 2"), std::string::npos) << c.args[0] << ": " << r.err;
+    EXPECT_FALSE(fs::exists(path_ + "/bad")) << c.args[0];
+    EXPECT_FALSE(fs::exists(cache)) << c.args[0];
+  }
+  auto help = run_cmd({builddir() + "/templates/cove-debian", "--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("--authorized-keys"), std::string::npos);
+}
+
+// An LXC template as a cove template (cove-create -t PATH): its lxc.* keys are translated
+// (signals, hostname, ttys, mount entries) or commented out with a warning, and it starts.
+TEST_F(DebianTemplateTest, AnLxcTemplateWorks) {
+  COVE_REQUIRE_ROOT();
+  const std::string lxc_busybox = "/usr/share/lxc/templates/lxc-busybox";
+  if (!fs::exists(lxc_busybox)) GTEST_SKIP() << "no " << lxc_busybox << " (Debian: lxc-templates)";
+  names_.push_back("lxcbb");
+  auto r = cove("cove-create", "lxcbb", {"-t", lxc_busybox}, 120);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("LXC key `lxc.cap.drop` has no cove equivalent"), std::string::npos) << r.err;
+  auto cfg = read_text(path_ + "/lxcbb/config");
+  EXPECT_NE(cfg.find("\nhalt_signal = SIGUSR1\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("\nttys = 5\n"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("# not translated by cove-create: lxc.cap.drop"), std::string::npos) << cfg;
+  ASSERT_EQ(cove("cove-start", "lxcbb").status, 0);
+  EXPECT_EQ(attach_out("lxcbb", {"/bin/busybox", "hostname"}), "lxcbb");
+  auto stop = cove("cove-stop", "lxcbb");
+  EXPECT_EQ(stop.status, 0) << stop.err;
+}
+
+}  // namespace
+}  // namespace cove::test
