@@ -22,79 +22,12 @@
 
 #include "criu/features.hpp"
 #include "support.hpp"
+#include "terminal.hpp"
 
 namespace cove::test {
 namespace {
 
 constexpr int kBootMs = 120000;
-
-// A terminal for cove-console: a host pty whose output is collected, with waits for prompts.
-class Terminal {
- public:
-  explicit Terminal(const std::vector<std::string>& argv) {
-    master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master_ < 0 || ::grantpt(master_) < 0 || ::unlockpt(master_) < 0) return;
-    std::string slave = ::ptsname(master_);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setsid();
-      int s = ::open(slave.c_str(), O_RDWR);
-      if (s < 0) ::_exit(126);
-      for (int i = 0; i < 3; ++i) ::dup2(s, i);
-      std::vector<char*> a;
-      for (auto& x : argv) a.push_back(const_cast<char*>(x.c_str()));
-      a.push_back(nullptr);
-      ::execv(a[0], a.data());
-      ::_exit(127);
-    }
-  }
-  ~Terminal() {
-    if (pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (master_ >= 0) ::close(master_);
-  }
-  // Reads until `text` appears after the read position; true when it did.
-  bool wait_for(const std::string& text, int timeout_ms) {
-    int64_t deadline = now_ms() + timeout_ms;
-    while (now_ms() < deadline) {
-      auto at = out_.find(text, seen_);
-      if (at != std::string::npos) {
-        seen_ = at + text.size();
-        return true;
-      }
-      struct pollfd p = {master_, POLLIN, 0};
-      if (::poll(&p, 1, 100) > 0) {
-        char buf[4096];
-        ssize_t n = ::read(master_, buf, sizeof buf);
-        if (n <= 0) return false;
-        out_.append(buf, size_t(n));
-      }
-    }
-    return false;
-  }
-  void type(const std::string& s) { (void)!::write(master_, s.data(), s.size()); }
-  int wait_exit(int timeout_ms) {
-    int st = 0;
-    int64_t deadline = now_ms() + timeout_ms;
-    while (now_ms() < deadline) {
-      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      }
-      wait_for("\x01never", 50);
-    }
-    return -1;
-  }
-  const std::string& output() const { return out_; }
-
- private:
-  int master_ = -1;
-  pid_t pid_ = -1;
-  std::string out_;
-  size_t seen_ = 0;
-};
 
 int64_t median(std::vector<int64_t> v) {
   if (v.empty()) return -1;
