@@ -677,5 +677,24 @@ TEST_F(FakeCgroupFs, DestroyNeverTouchesForeignDirs) {
   EXPECT_TRUE(is_directory(root_ + "/cpuset"));
 }
 
+// A reboot: the cgroups the old boot's init made below the payload go, the payload stays, and
+// the controllers it enabled there are disabled ("-memory", then "-pids").
+TEST_F(FakeCgroupFs, ResetPayloadRemovesWhatTheGuestMadeAndKeepsThePayload) {
+  auto cg = planned();
+  CG_ASSERT_OK(cg.create());
+  std::string v2 = root_ + "/unified/cove.payload.k";
+  ASSERT_EQ(fake_mkdir(v2 + "/init.scope"), 0);
+  ASSERT_EQ(fake_mkdir(v2 + "/system.slice"), 0);
+  ASSERT_EQ(fake_mkdir(v2 + "/system.slice/cron.service"), 0);
+  touch(v2 + "/cgroup.subtree_control", "memory pids\n");
+  CG_ASSERT_OK(cg.reset_payload());
+  EXPECT_TRUE(is_directory(v2));
+  EXPECT_FALSE(path_exists(v2 + "/init.scope"));
+  EXPECT_FALSE(path_exists(v2 + "/system.slice"));
+  // write_existing does not truncate (cgroupfs needs none): the last write is at the start.
+  EXPECT_EQ(slurp(v2 + "/cgroup.subtree_control").rfind("-pids", 0), 0u);
+  for (const auto& d : cg.payload_dirs()) EXPECT_TRUE(is_directory(d)) << d;
+}
+
 }  // namespace
 }  // namespace cove::cgroup

@@ -119,6 +119,10 @@ class ContainerCgroups {
   // then removes payload and monitor dirs (children first, for nested cgroups a guest made).
   // Missing dirs are not an error. Never removes a dir it did not plan.
   Result<void> destroy(int timeout_ms = 2000);
+  // For a reboot: SIGKILLs what is left in the payload cgroups, removes the cgroups the guest made
+  // below them and disables the controllers it enabled there (on v2 a cgroup with controllers
+  // enabled for children cannot take the next init). The payload dirs themselves stay.
+  Result<void> reset_payload(int timeout_ms = 2000);
 
   const std::vector<std::string>& payload_dirs() const { return payload_dirs_; }
   const std::vector<std::string>& monitor_dirs() const { return monitor_dirs_; }

@@ -406,4 +406,25 @@ Result<void> ContainerCgroups::destroy(int timeout_ms) {
   return {};
 }
 
+// Between two boots (a reboot): the old boot's processes are killed, the cgroups its init made
+// below the payload dirs are removed, and the controllers it enabled for them are disabled
+// again. On cgroup v2 a payload dir whose cgroup.subtree_control lists controllers cannot take
+// the new init ("no internal processes": EBUSY), and systemd delegates every controller.
+Result<void> ContainerCgroups::reset_payload(int timeout_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  COVE_TRY(kill_payload(payload_dirs_, deadline, timeout_ms));
+  for (const auto& dir : payload_dirs_) {
+    auto below = subdirs_bottom_up(dir);
+    if (!below) return std::move(below).error().context("reset cgroup `" + dir + "`");
+    for (const auto& d : *below) COVE_TRY(remove_cgroup_tree(ops_, d, deadline));
+    std::string control = dir + "/cgroup.subtree_control";
+    if (!path_exists(control)) continue;
+    auto enabled = read_file(control);
+    if (!enabled) return std::move(enabled).error();
+    for (const auto& c : split_ws(*enabled))
+      if (auto r = write_existing(control, "-" + c); !r) return std::move(r).error().context("reset cgroup `" + dir + "`");
+  }
+  return {};
+}
+
 }  // namespace cove::cgroup

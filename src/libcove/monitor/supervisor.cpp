@@ -269,26 +269,13 @@ void Supervisor::begin_stop(int sig, unsigned timeout_s) {
   stopper_.signal(init_.pidfd(), sig, timeout_s);
 }
 
-// Init's leftovers are not our children: each pid read from the cgroup gets a pidfd, and is
-// signalled through it only if the cgroup still lists it after the pidfd was opened. A pid
-// reused by a process outside in between is not listed; one whose process the pidfd names
-// exited since is ESRCH.
-void Supervisor::kill_payload_leftovers() {
-  std::vector<std::pair<pid_t, UniqueFd>> found;
-  for (pid_t p : cgroups_->payload_pids())
-    if (UniqueFd fd(sys::pidfd_open(p, 0)); fd) found.emplace_back(p, std::move(fd));
-  auto members = cgroups_->payload_pids();
-  for (const auto& [p, fd] : found)
-    if (std::find(members.begin(), members.end(), p) != members.end())
-      (void)sys::pidfd_send_signal(fd.get(), SIGKILL, nullptr, 0);
-}
-
-// After a reboot's end: whatever init left behind goes, and a new init starts; the reboot's
-// waiters hear how that went. False when the new init did not start.
+// After a reboot's end: whatever init left behind goes (its processes, and the cgroups and
+// controllers it made below the container's), and a new init starts; the reboot's waiters hear
+// how that went. False when the new init did not start.
 bool Supervisor::reboot() {
   record(ContainerState::kStarting);
-  kill_payload_leftovers();
-  auto r = launch();
+  Result<void> r = cgroups_->reset_payload();
+  if (r) r = launch();
   auto waiters = stopper_.take_waiters();
   for (int fd : waiters) CommandServer::reply(fd, r ? encode_reply(Done{}) : encode_error_reply(r.error()));
   for (int fd : waiters) server_.drop(fd);

@@ -68,7 +68,6 @@ class Supervisor {
   void handle_signal();
   void on_init_exit(int status);
   bool reboot();
-  void kill_payload_leftovers();  // before a reboot's new init
   void finish(int status);
   void begin_stop(int sig, unsigned timeout_s);
   void proxy_stdin();
