@@ -215,6 +215,35 @@ TEST_F(LxcfsTest, CpusetLimitsNprocToo) {
   EXPECT_EQ(stat, "1");
 }
 
+// The Debian machine container's own tools (procps, coreutils, glibc) with LXCFS: `free -m`
+// shows memory.max, `uptime` the container's boot, `getconf` the cpu.max quota and `nproc` the
+// cpuset (it counts the affinity mask; a quota alone leaves it at the host's count, see above).
+TEST_F(LxcfsTest, DebianToolsShowTheContainersLimits) {
+  if (::sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs 2 CPUs";
+  ASSERT_NO_FATAL_FAILURE(create_debian_container("lx-deb"));
+  std::ofstream(path_ + "/lx-deb/config", std::ios::app)
+      << "\n[cgroup]\nmemory.max = 256M\ncpu.max = 100000 100000\ncpuset.cpus = 1\n";
+  start("lx-deb");
+  std::string free_m;
+  ASSERT_TRUE(eventually(
+      [&] {
+        free_m = trim_str(cove("cove-attach", "lx-deb", {"--", "free", "-m"}).out);
+        return !free_m.empty();
+      },
+      30000, 100));
+  std::istringstream lines(free_m);
+  std::string line, label, total;
+  while (std::getline(lines, line))
+    if (line.rfind("Mem:", 0) == 0) std::istringstream(line) >> label >> total;
+  EXPECT_EQ(total, "256") << free_m;
+  EXPECT_NE(attach_out("lx-deb", {"uptime"}).find("up 0 min"), std::string::npos);
+  EXPECT_LT(uptime_s(attach_out("lx-deb", {"cut", "-d", " ", "-f1", "/proc/uptime"})), 60);
+  EXPECT_EQ(attach_out("lx-deb", {"getconf", "_NPROCESSORS_ONLN"}), "1");
+  EXPECT_EQ(attach_out("lx-deb", {"nproc"}), "1");
+  EXPECT_EQ(attach_out("lx-deb", {"grep", "-c", "^processor", "/proc/cpuinfo"}), "1");
+  ASSERT_EQ(cove("cove-stop", "lx-deb").status, 0);
+}
+
 // Root of an unprivileged container cannot take a view away: the binds are locked with /proc.
 TEST_F(LxcfsTest, ContainerCannotUnmountTheViews) {
   create_busybox("lx-lock", "[cgroup]\nmemory.max = 256M\n");
