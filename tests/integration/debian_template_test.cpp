@@ -113,6 +113,12 @@ TEST_F(DebianTemplateTest, EachContainerHasItsOwnIdentityAndALockedRoot) {
   EXPECT_NE(cfg.find("halt_signal = SIGRTMIN+3"), std::string::npos) << cfg;
   EXPECT_NE(cfg.find("reboot_signal = SIGRTMIN+5"), std::string::npos) << cfg;
   EXPECT_TRUE(fs::exists(rootfs("alpha") + "/etc/systemd/system/dev-hugepages.mount.d/cove-container.conf"));
+  // apt: the release and its updates from the mirror, and a security suite (the host's
+  // sources name one here); no leftover one-line sources.list of the bootstrap.
+  auto sources = read_text(rootfs("alpha") + "/etc/apt/sources.list.d/debian.sources");
+  EXPECT_NE(sources.find("Suites: bookworm bookworm-updates\n"), std::string::npos) << sources;
+  EXPECT_NE(sources.find("Suites: bookworm-security\n"), std::string::npos) << sources;
+  EXPECT_FALSE(fs::exists(rootfs("alpha") + "/etc/apt/sources.list"));
   // Booted: systemd takes the hostname and the machine-id as written.
   ASSERT_EQ(cove("cove-start", "alpha").status, 0);
   EXPECT_TRUE(eventually([&] { return trim_str(cove("cove-attach", "alpha", {"--", "hostname"}).out) == "alpha"; },
