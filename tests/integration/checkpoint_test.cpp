@@ -19,6 +19,7 @@
 
 #include "criu/features.hpp"
 #include "support.hpp"
+#include "terminal.hpp"
 
 namespace cove::test {
 namespace {
@@ -642,67 +643,11 @@ TEST_F(CheckpointTest, BusyWhileCriuRuns) {
   EXPECT_EQ(cove("cove-stop", "cr-busy").status, 0);
 }
 
-// cove-console on a real terminal: a pty whose slave is its controlling terminal and stdio.
-// Output is read as it comes and waited for, never slept on.
-class ConsoleSession {
+// cove-console on a real terminal (support's Terminal) for console or tty `tty`.
+class ConsoleSession : public Terminal {
  public:
-  ConsoleSession(const std::string& path, const std::string& name, int tty = 0) {
-    std::string tty_arg = std::to_string(tty);
-    master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master_ < 0 || ::grantpt(master_) < 0 || ::unlockpt(master_) < 0) return;
-    std::string slave = ::ptsname(master_);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setsid();
-      int fd = ::open(slave.c_str(), O_RDWR);
-      ::ioctl(fd, TIOCSCTTY, 0);
-      for (int i = 0; i < 3; ++i) ::dup2(fd, i);
-      std::string tool = builddir() + "/cove-console";
-      ::execl(tool.c_str(), tool.c_str(), "-P", path.c_str(), "-n", name.c_str(), "-t", tty_arg.c_str(), nullptr);
-      ::_exit(127);
-    }
-  }
-  ~ConsoleSession() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (master_ >= 0) ::close(master_);
-  }
-  void type(const std::string& text) { (void)!::write(master_, text.data(), text.size()); }
-  // Reads until `what` has appeared (after `from`) or `timeout_ms` has passed.
-  bool wait_for(const std::string& what, int timeout_ms = 30000) {
-    int64_t deadline = now_ms() + timeout_ms;
-    while (out_.find(what, from_) == std::string::npos) {
-      int left = int(deadline - now_ms());
-      if (left <= 0) return false;
-      struct pollfd p = {master_, POLLIN, 0};
-      if (::poll(&p, 1, left) <= 0) continue;
-      char buf[4096];
-      ssize_t n = ::read(master_, buf, sizeof buf);
-      if (n <= 0) return false;
-      out_.append(buf, size_t(n));
-    }
-    from_ = out_.find(what, from_) + what.size();
-    return true;
-  }
-  int wait_exit(int timeout_ms = 30000) {
-    int st = 0;
-    for (int64_t end = now_ms() + timeout_ms; now_ms() < end; ::usleep(10000)) {
-      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = 0;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      }
-    }
-    return -1;
-  }
-  const std::string& output() const { return out_; }
-
- private:
-  int master_ = -1;
-  pid_t pid_ = -1;
-  std::string out_;
-  size_t from_ = 0;
+  ConsoleSession(const std::string& path, const std::string& name, int tty = 0)
+      : Terminal({builddir() + "/cove-console", "-P", path, "-n", name, "-t", std::to_string(tty)}) {}
 };
 
 // After a restore the console is the monitor's again: cove-console shows the console shell's

@@ -201,14 +201,7 @@ TEST_F(SystemdCheckpointTest, StopAndRestoreKeepsSystemdRunning) {
   // The console gives a login, and the login works.
   {
     Terminal t({builddir() + "/cove-console", "-P", path_, "-n", "scr"});
-    t.type("\r");
-    ASSERT_TRUE(t.wait_for("login:", 30000)) << t.output();
-    t.type("root\r");
-    ASSERT_TRUE(t.wait_for("assword:", 30000)) << t.output();
-    t.type("cove-Test-pw1\r");
-    ASSERT_TRUE(t.wait_for("#", 30000)) << t.output();
-    t.type("echo logged-$((6*7))-in; tty\r");
-    EXPECT_TRUE(t.wait_for("logged-42-in", 30000)) << t.output();
+    ASSERT_TRUE(log_in(t, "root", "cove-Test-pw1"));
     EXPECT_TRUE(t.wait_for("/dev/console", 10000)) << t.output();
     t.type("exit\r");
     t.type("\x01q");

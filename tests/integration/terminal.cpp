@@ -71,4 +71,16 @@ int Terminal::wait_exit(int timeout_ms) {
   return -1;
 }
 
+::testing::AssertionResult log_in(Terminal& t, const std::string& user, const std::string& password) {
+  t.type("\r");
+  if (!t.wait_for("login:")) return ::testing::AssertionFailure() << "no login prompt:\n" << t.output();
+  t.type(user + "\r");
+  if (!t.wait_for("assword:")) return ::testing::AssertionFailure() << "no password prompt:\n" << t.output();
+  t.type(password + "\r");
+  if (!t.wait_for("#")) return ::testing::AssertionFailure() << "no shell prompt:\n" << t.output();
+  t.type("echo logged-$((6*7))-in; tty\r");
+  if (!t.wait_for("logged-42-in")) return ::testing::AssertionFailure() << "the shell did not run:\n" << t.output();
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace cove::test

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
@@ -18,10 +20,10 @@ class Terminal {
   Terminal& operator=(const Terminal&) = delete;
 
   // Reads until `text` appears after the read position; true when it did.
-  bool wait_for(const std::string& text, int timeout_ms);
+  bool wait_for(const std::string& text, int timeout_ms = 30000);
   void type(const std::string& s);
   // The exit status once it ended within `timeout_ms` (128+N for signal N), else -1.
-  int wait_exit(int timeout_ms);
+  int wait_exit(int timeout_ms = 30000);
   const std::string& output() const { return out_; }
 
  private:
@@ -30,5 +32,9 @@ class Terminal {
   std::string out_;
   size_t seen_ = 0;
 };
+
+// A login on the getty behind `t` (a console or tty): user, password, then a command whose
+// output proves the shell runs, and `tty` to name the terminal it got (left unread for the caller).
+::testing::AssertionResult log_in(Terminal& t, const std::string& user, const std::string& password);
 
 }  // namespace cove::test
