@@ -189,6 +189,25 @@ std::string ContainerTest::attach_out(const std::string& name, const std::vector
   return trim_str(r.out);
 }
 
+std::string ContainerTest::system_state(const std::string& name) {
+  return trim_str(cove("cove-attach", name, {"--", "systemctl", "is-system-running"}).out);
+}
+
+bool ContainerTest::boots_to_running(const std::string& name, int timeout_ms) {
+  std::string s;
+  eventually(
+      [&] {
+        s = system_state(name);
+        return s == "running" || s == "degraded" || s == "maintenance";
+      },
+      timeout_ms, 100);
+  if (s != "running") {
+    auto failed = cove("cove-attach", name, {"--", "systemctl", "--failed", "--no-pager"});
+    ADD_FAILURE() << "systemd state `" << s << "`; failed units:\n" << failed.out << failed.err;
+  }
+  return s == "running";
+}
+
 std::string ContainerTest::info_json_field(const std::string& name, const std::string& field) {
   auto r = cove("cove-info", name, {"--json"});
   if (r.status != 0) return "";

@@ -63,6 +63,11 @@ class ContainerTest : public ::testing::Test {
   void create_debian_container(const std::string& name, const std::vector<std::string>& template_args = {});
   // Runs CMD inside with cove-attach (no pty) and returns stdout, trimmed.
   std::string attach_out(const std::string& name, const std::vector<std::string>& cmd);
+  // What systemd in the container says of itself ("running", "degraded", ...; "" when attach fails).
+  std::string system_state(const std::string& name);
+  // Waits up to `timeout_ms` (TCG boots take seconds) until systemd finished booting; true when
+  // it says `running`, else a non-fatal failure naming the state and the failed units.
+  bool boots_to_running(const std::string& name, int timeout_ms = 120000);
   std::string info_json_field(const std::string& name, const std::string& field);
   pid_t init_pid(const std::string& name);
   pid_t monitor_pid(const std::string& name);

@@ -89,27 +89,13 @@ class SystemdCheckpointTest : public ContainerTest {
 
   std::string images(const std::string& tag) { return path_ + "/images-" + tag; }
 
-  std::string system_state(const std::string& name) {
-    return trim_str(cove("cove-attach", name, {"--", "systemctl", "is-system-running"}).out);
-  }
-
   // Created, started and booted to `running`.
   void boot(const std::string& name, const std::vector<std::string>& template_args = {}, bool keep_ttys = false) {
     ASSERT_NO_FATAL_FAILURE(create_debian_container(name, template_args));
     if (stock_criu_ && !keep_ttys) std::ofstream(path_ + "/" + name + "/config", std::ios::app) << "\n[container]\nttys = 0\n";
     auto r = cove("cove-start", name);
     ASSERT_EQ(r.status, 0) << r.err;
-    std::string s;
-    eventually(
-        [&] {
-          s = system_state(name);
-          return s == "running" || s == "degraded" || s == "maintenance";
-        },
-        kBootMs, 100);
-    if (s != "running") {
-      auto failed = cove("cove-attach", name, {"--", "systemctl", "--failed", "--no-pager"});
-      FAIL() << "systemd state `" << s << "`; failed units:\n" << failed.out << failed.err;
-    }
+    ASSERT_TRUE(boots_to_running(name, kBootMs));
   }
 
   // The main pid (inside) of each unit, as systemd says.

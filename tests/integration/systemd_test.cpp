@@ -23,28 +23,6 @@ constexpr int kBootMs = 120000;
 
 class SystemdTest : public ContainerTest {
  protected:
-  // The state systemd reports ("running", "degraded", "starting", ...), "" when attach fails.
-  std::string system_state(const std::string& name) {
-    auto r = cove("cove-attach", name, {"--", "systemctl", "is-system-running"});
-    return trim_str(r.out);
-  }
-
-  // Waits until systemd has finished booting; true when it says `running`.
-  bool boots_to_running(const std::string& name) {
-    std::string s;
-    eventually(
-        [&] {
-          s = system_state(name);
-          return s == "running" || s == "degraded" || s == "maintenance";
-        },
-        kBootMs, 100);
-    if (s != "running") {
-      auto failed = cove("cove-attach", name, {"--", "systemctl", "--failed", "--no-pager"});
-      ADD_FAILURE() << "systemd state `" << s << "`; failed units:\n" << failed.out << failed.err;
-    }
-    return s == "running";
-  }
-
   void append_config(const std::string& name, const std::string& text) {
     std::ofstream(path_ + "/" + name + "/config", std::ios::app) << "\n" << text << "\n";
   }
