@@ -22,6 +22,33 @@ class AttachTest : public ContainerTest {
   }
 };
 
+// Without a command, cove-attach reads root's shell from the container's /etc/passwd, which the
+// container's root controls: a FIFO (a blocking open or read would hang the attach), a device, a
+// file too large to read or a line with a relative shell all give /bin/sh, and nothing hangs.
+TEST_F(AttachTest, HostilePasswdGivesTheDefaultShell) {
+  auto shell_of_attach = [&] {
+    auto r = run_cmd({"sh", "-c", "echo 'echo shell=$0' | " + builddir() + "/cove-attach -P " + path_ + " -n att"}, 20);
+    return trim_str(r.out);
+  };
+  const std::vector<std::string> attacks = {
+      "rm -f /etc/passwd && mkfifo /etc/passwd",
+      "rm -f /etc/passwd && ln -s /dev/zero /etc/passwd",
+      "rm -f /etc/passwd && dd if=/dev/zero of=/etc/passwd bs=1M count=2 2>/dev/null",
+      "echo 'root:x:0:0:root:/root:bin/relative' > /etc/passwd",
+  };
+  ASSERT_EQ(cove("cove-attach", "att", {"--", "cp", "/etc/passwd", "/etc/passwd.orig"}).status, 0);
+  for (const auto& attack : attacks) {
+    ASSERT_EQ(cove("cove-attach", "att", {"--", "sh", "-c", attack}).status, 0) << attack;
+    EXPECT_EQ(shell_of_attach(), "shell=/bin/sh") << attack;
+  }
+  // The container's own choice of an absolute shell is honoured.
+  ASSERT_EQ(cove("cove-attach", "att", {"--", "sh", "-c", "rm -f /etc/passwd && sed 's|:/bin/sh$|:/bin/ash|' "
+                                                          "/etc/passwd.orig > /etc/passwd"})
+                .status,
+            0);
+  EXPECT_EQ(shell_of_attach(), "shell=/bin/ash");
+}
+
 TEST_F(AttachTest, CommandLeadsItsOwnSessionInside) {
   // Fields 6 and 7 of /proc/self/stat (after "(comm) "): pgrp and session, as seen inside.
   auto out = attach_out("att", {"sh", "-c", "echo $$; cut -d' ' -f5,6 /proc/$$/stat"});
