@@ -90,6 +90,34 @@ std::optional<uint64_t> parse_size(std::string_view s) {
   return *base * mult;
 }
 
+std::optional<uint64_t> parse_rate(std::string_view s) {
+  s = trim(s);
+  size_t digits = 0;
+  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+  if (digits == 0) return std::nullopt;
+  auto base = parse_uint(s.substr(0, digits));
+  if (!base || *base == 0) return std::nullopt;
+  std::string suffix(s.substr(digits));
+  for (auto& ch : suffix) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  static const std::pair<const char*, uint64_t> kUnits[] = {
+      {"", 1},           {"bit", 1},          {"kbit", 1000},          {"mbit", 1000000},
+      {"gbit", 1000000000}, {"bps", 8},       {"kbps", 8000},          {"mbps", 8000000},
+      {"gbps", 8000000000ULL}};
+  for (const auto& [unit, mult] : kUnits) {
+    if (suffix != unit) continue;
+    if (*base > UINT64_MAX / mult) return std::nullopt;
+    return *base * mult;
+  }
+  return std::nullopt;
+}
+
+std::string format_rate(uint64_t bits_per_s) {
+  if (bits_per_s % 1000000000 == 0 && bits_per_s) return std::to_string(bits_per_s / 1000000000) + "gbit";
+  if (bits_per_s % 1000000 == 0 && bits_per_s) return std::to_string(bits_per_s / 1000000) + "mbit";
+  if (bits_per_s % 1000 == 0 && bits_per_s) return std::to_string(bits_per_s / 1000) + "kbit";
+  return std::to_string(bits_per_s) + "bit";
+}
+
 uint64_t fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : s) {

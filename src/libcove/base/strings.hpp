@@ -30,6 +30,10 @@ std::optional<uint64_t> parse_uint(std::string_view s);
 std::optional<bool> parse_bool(std::string_view s);
 // Sizes with optional binary suffix: 512, 64K, 1M, 2G, 1T (powers of 1024; "KiB" forms accepted).
 std::optional<uint64_t> parse_size(std::string_view s);
+// A bit rate like tc(8): "100mbit", "1gbit", "512kbit", "10mbps" (bytes per second, x8), or a
+// bare number of bits per second. SI multipliers (k = 1000). nullopt when malformed or 0.
+std::optional<uint64_t> parse_rate(std::string_view s);
+std::string format_rate(uint64_t bits_per_s);  // "100mbit", "1500kbit", "123bit": parse_rate's inverse
 
 // 64-bit FNV-1a, for stable short names derived from paths.
 uint64_t fnv1a(std::string_view s);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/cgroup_config.hpp"
+#include "config/nic_config.hpp"
 #include "config/security_config.hpp"
 
 #include "base/result.hpp"
@@ -106,6 +107,9 @@ struct ContainerConfig {
 
   // [security]
   SecurityConfig security;
+
+  // [network.NAME] sections, in the order their names first appear; none = only `lo`.
+  std::vector<NicConfig> nics;
 
   // Where each key was last set, "FILE:LINE", for messages from validate().
   std::map<std::string, std::string> origin;
