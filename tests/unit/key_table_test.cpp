@@ -215,7 +215,7 @@ TEST(KeyTable, GetKeyUnknown) {
   EXPECT_TRUE(starts_with(r.error().message(), "unknown key `nope` in [container] (allowed: hostname, init"));
   r = get_key(c, "nope", "x");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message(), "unknown section `[nope]` (allowed: [container], [mount], [namespaces], [idmap], [cgroup], [security])");
+  EXPECT_EQ(r.error().message(), "unknown section `[nope]` (allowed: [container], [mount], [namespaces], [idmap], [cgroup], [security], [network.NAME])");
 }
 
 TEST(KeyTable, ClearRestoresTheDefault) {

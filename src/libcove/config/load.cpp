@@ -8,6 +8,7 @@
 #include "base/strings.hpp"
 #include "config/ini_reader.hpp"
 #include "config/key_table.hpp"
+#include "config/keys_network.hpp"
 #include "config/validate.hpp"
 
 namespace cove::config {
@@ -25,6 +26,7 @@ std::string keys_of(std::string_view section) {
 std::string sections_list() {
   std::vector<std::string> out;
   for (const auto& s : key_sections()) out.push_back("[" + s + "]");
+  out.push_back("[network.NAME]");
   return join(out, ", ");
 }
 
@@ -34,8 +36,41 @@ const KeySpec* find_in_any_section(std::string_view key) {
   return nullptr;
 }
 
+std::string nic_keys_list() {
+  std::vector<std::string> keys;
+  for (const auto& k : nic_keys()) keys.emplace_back(k.key);
+  return join(keys, ", ");
+}
+
+bool is_nic_section(std::string_view section) { return starts_with(section, kNicSectionPrefix); }
+
+// An item of a `[network.NAME]` section: the header makes the NIC, keys fill it.
+void apply_nic_item(ContainerConfig& c, const IniItem& it, Errors& errors) {
+  std::string at = it.where() + ": ";
+  std::string name = it.section.substr(kNicSectionPrefix.size());
+  if (auto r = validate_nic_name(name); !r) {
+    if (it.is_section_header()) errors.push_back(at + "section `[" + it.section + "]`: " + r.error().message());
+    return;
+  }
+  NicConfig& nic = nic_named(c, name, it.where());
+  if (it.is_section_header()) return;
+  const NicKeySpec* spec = find_nic_key(it.key);
+  if (!spec) {
+    errors.push_back(at + "unknown key `" + it.key + "` in [" + it.section + "] (allowed: " + nic_keys_list() + ")");
+    return;
+  }
+  if (spec->repeatable && it.value.empty()) {
+    spec->clear(nic);
+    return;
+  }
+  if (auto r = spec->parse(nic, it.value); !r)
+    errors.push_back(at + "[" + it.section + "] " + it.key + ": " + r.error().message() + " (allowed: " +
+                     std::string(spec->allowed) + ")");
+}
+
 void apply_item(ContainerConfig& c, const IniItem& it, Errors& errors) {
   std::string at = it.where() + ": ";
+  if (is_nic_section(it.section)) return apply_nic_item(c, it, errors);
   if (it.is_section_header()) {
     if (!is_known_section(it.section))
       errors.push_back(at + "unknown section `[" + it.section + "]` (allowed: " + sections_list() + ")");
@@ -136,6 +171,14 @@ Result<ContainerConfig> load_config_string(const std::string& text, const std::s
 
 Result<std::vector<std::string>> get_key(const ContainerConfig& config, const std::string& section,
                                          const std::string& key) {
+  if (is_nic_section(section)) {
+    std::string name = section.substr(kNicSectionPrefix.size());
+    auto nic = std::find_if(config.nics.begin(), config.nics.end(), [&](const NicConfig& n) { return n.name == name; });
+    if (nic == config.nics.end()) return Error::invalid("no section `[" + section + "]` in the config");
+    const NicKeySpec* spec = find_nic_key(key);
+    if (!spec) return Error::invalid("unknown key `" + key + "` in [" + section + "] (allowed: " + nic_keys_list() + ")");
+    return spec->format(*nic);
+  }
   if (!is_known_section(section))
     return Error::invalid("unknown section `[" + section + "]` (allowed: " + sections_list() + ")");
   const KeySpec* spec = find_key(section, key);
@@ -155,6 +198,16 @@ std::string render_key_reference_roff() {
       if (k.repeatable) out += " May be given more than once; an empty value clears the list.";
       out += "\n";
     }
+  }
+  out += ".SS \"[network.NAME]\"\n";
+  out += "One section per network interface of the container, NAME being its name inside (eth0, eth1, ...). "
+         "A container without one has only the loopback interface.\n";
+  for (const auto& k : nic_keys()) {
+    out += ".TP\n\\fB" + roff(k.key) + "\\fR = \\fI" + roff(k.allowed) + "\\fR\n";
+    out += roff(k.doc) + "\n.br\n";
+    out += "Default: " + (k.default_text.empty() ? std::string("none") : roff(k.default_text)) + ".";
+    if (k.repeatable) out += " May be given more than once; an empty value clears the list.";
+    out += "\n";
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <initializer_list>
 
 #include "base/strings.hpp"
+#include "config/keys_network.hpp"
 
 namespace cove::config {
 namespace {
@@ -119,6 +120,7 @@ constexpr ValidationRule kRules[] = {
     {"hostname-needs-uts", hostname_needs_uts},
     {"namespace-cloned-or-shared", cloned_or_shared},
     {"idmap-entries-disjoint", idmap_entries},
+    {"nics-consistent", validate_nics},
 };
 
 }  // namespace
