@@ -19,12 +19,14 @@
 #include "base/sealed_exec.hpp"
 #include "base/syscalls.hpp"
 #include "cgroup/cgroup.hpp"
+#include "config/edit.hpp"
 #include "config/ini_reader.hpp"
 #include "config/load.hpp"
 #include "config/lxc_keys.hpp"
 #include "host_ids.hpp"
 #include "monitor/command_client.hpp"
 #include "monitor/launch.hpp"
+#include "network/container_network.hpp"
 #include "lifecycle/lxcfs.hpp"
 #include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
@@ -60,6 +62,26 @@ Result<config::ContainerConfig> load(const ContainerPaths& p, bool validate = tr
   lo.default_rootfs = p.rootfs();
   lo.validate = validate;
   return config::load_config(p.config(), lo);
+}
+
+// A NIC without `hwaddr` gets one now, written into the config (under the container lock), so
+// that it keeps its MAC across restarts, checkpoint/restore and migration.
+Result<void> assign_hwaddrs(const ContainerPaths& p, config::ContainerConfig& cfg) {
+  bool missing = std::any_of(cfg.nics.begin(), cfg.nics.end(), [](const config::NicConfig& n) {
+    return !n.hwaddr && n.type != config::NicType::kPhys;
+  });
+  if (!missing) return {};
+  auto text = config::read_config_text(p.config());
+  if (!text) return std::move(text).error();
+  std::string edited = *text;
+  for (auto& n : cfg.nics) {
+    if (n.hwaddr || n.type == config::NicType::kPhys) continue;
+    n.hwaddr = MacAddress::random();
+    edited = config::set_key_in_text(edited, "network." + n.name, "hwaddr", n.hwaddr->str(), false);
+  }
+  if (auto r = config::load_config_string(edited, p.config(), config::LoadOptions{p.name(), p.rootfs()}); !r)
+    return std::move(r).error().context("config with generated hwaddr");
+  return write_file_atomic(p.config(), edited, 0644);
 }
 
 // Host id ranges already taken: other containers of this path and /etc/sub[ug]id delegations.
@@ -296,6 +318,7 @@ Result<void> Container::cleanup_stale_locked(const StateInfo& st) {
   ContainerPaths p(lxcpath_, name_);
   const auto& rs = st.runtime;
   kill_if_still_running(rs.init_pid, rs.init_starttime);
+  network::remove_leftovers(p.key(), rs.host_links);
   auto cgs = cgroup::ContainerCgroups::from_recorded(rs.payload_cgroups, rs.monitor_cgroups);
   if (auto r = cgs.destroy(); !r) return std::move(r).error().context("remove stale cgroups");
   return remove_tree(p.runtime_dir());
@@ -345,6 +368,7 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
                                                                      : state_name(st.state)));
   auto cfg = load(p);
   if (!cfg) return std::move(cfg).error();
+  if (auto r = assign_hwaddrs(p, *cfg); !r) return std::move(r).error().context("network");
   // A start without LXCFS is said on the caller's terminal too (the monitor logs it again in
   // its log), and a configured LXCFS path that is not one fails before anything is changed or
   // started. A restore decides in the monitor, by what its images hold (lifecycle/restore.cpp).

@@ -13,6 +13,7 @@
 
 #include "base/result.hpp"
 #include "lifecycle/attach.hpp"
+#include "monitor/nic_report.hpp"
 #include "state/container_state.hpp"
 
 namespace cove {
@@ -100,6 +101,7 @@ struct ContainerInfo {
   std::optional<uint64_t> cpu_usage_ns, memory_current, memory_peak, pids_current;
   std::optional<uint64_t> io_read_bytes, io_write_bytes, io_read_ops, io_write_ops;
   std::optional<uint64_t> oom_kills;      // processes the OOM killer ended inside
+  std::vector<monitor::NicReport> nics;   // a running container's NICs (empty: only `lo`)
 };
 
 class Container {
@@ -134,6 +136,14 @@ class Container {
   // Sets a [cgroup] key live through the monitor (the value is parsed like the config's); with
   // `persist`, also in the config file (then a stopped container is fine too).
   Result<void> cgroup_set(const std::string& key, const std::string& value, bool persist);
+
+  // The NICs of a running container, through its monitor (container_net.cpp): a live change of
+  // rate.ingress / rate.egress (`value` a rate or `unlimited`), hot plug of a NIC given as
+  // [network.NIC] "key = value" lines, and its removal. `persist` also writes the config.
+  Result<void> net_set(const std::string& nic, const std::string& key, const std::string& value, bool persist);
+  Result<void> net_attach(const std::string& nic, const std::vector<std::string>& lines, bool persist);
+  Result<void> net_detach(const std::string& nic, bool persist);
+  Result<std::vector<monitor::NicReport>> net_status() const;
 
   // Checkpoint/restore through CRIU (container_checkpoint.cpp). The container keeps running
   // after a checkpoint unless `stop`; a restore starts a monitor as cove-start does.

@@ -49,4 +49,33 @@ std::string set_key_in_text(const std::string& text, const std::string& section,
   return join(out, "\n") + "\n";
 }
 
+namespace {
+
+// `text` without the lines for which `drop(section, line)` is true.
+template <typename Drop>
+std::string filter_lines(const std::string& text, Drop drop) {
+  std::vector<std::string> lines = split(text, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  std::string current;
+  std::vector<std::string> out;
+  for (const auto& line : lines) {
+    auto s = section_of(line);
+    if (!s.empty()) current = s;
+    if (!drop(current, line)) out.push_back(line);
+  }
+  return out.empty() ? "" : join(out, "\n") + "\n";
+}
+
+}  // namespace
+
+std::string remove_key_in_text(const std::string& text, const std::string& section, const std::string& key) {
+  return filter_lines(text, [&](const std::string& current, const std::string& line) {
+    return current == section && section_of(line).empty() && key_of(line) == key;
+  });
+}
+
+std::string remove_section_in_text(const std::string& text, const std::string& section) {
+  return filter_lines(text, [&](const std::string& current, const std::string&) { return current == section; });
+}
+
 }  // namespace cove::config

@@ -13,4 +13,9 @@ namespace cove::config {
 std::string set_key_in_text(const std::string& text, const std::string& section, const std::string& key,
                             const std::string& value, bool repeatable);
 
+// Returns `text` without any `key = ...` line of `[section]`.
+std::string remove_key_in_text(const std::string& text, const std::string& section, const std::string& key);
+// Returns `text` without every `[section]` header and the lines under it (up to the next header).
+std::string remove_section_in_text(const std::string& text, const std::string& section);
+
 }  // namespace cove::config

@@ -289,7 +289,9 @@ void check_nic(const ContainerConfig& c, const NicConfig& n, std::vector<std::st
     out.push_back(at + "rate.ingress/rate.egress: only a veth has a host end to shape");
   if (!bridged_veth && (n.mac_filtering.value_or(false) || n.ip_filtering.value_or(false)))
     out.push_back(at + "security.*_filtering: only a veth on a bridge can be filtered");
-  if (!n.forwards.empty() && !n.ipv4.is_static())
+  if (!n.forwards.empty() && !bridged_veth)
+    out.push_back(at + "forward: only a veth can be forwarded to (the host cannot reach a macvlan, ipvlan or phys NIC's address)");
+  else if (!n.forwards.empty() && !n.ipv4.is_static())
     out.push_back(at + "forward: needs a static `ipv4` to forward to");
   if (n.ipv4_gateway.mode == NicGateway::Mode::kAddress && n.ipv4.is_static() &&
       !n.ipv4.address.contains(n.ipv4_gateway.address))
@@ -299,6 +301,31 @@ void check_nic(const ContainerConfig& c, const NicConfig& n, std::vector<std::st
 }
 
 }  // namespace
+
+Result<NicConfig> parse_nic_lines(const std::string& name, const std::vector<std::string>& lines,
+                                  const ContainerConfig& existing) {
+  COVE_TRY(validate_nic_name(name));
+  ContainerConfig c = existing;
+  if (std::any_of(c.nics.begin(), c.nics.end(), [&](const NicConfig& n) { return n.name == name; }))
+    return Error(EEXIST, "the container has a NIC " + q(name) + " already");
+  NicConfig& nic = nic_named(c, name, "[network." + name + "]");
+  std::vector<std::string> errors;
+  for (const auto& line : lines) {
+    size_t eq = line.find('=');
+    std::string key(trim(line.substr(0, eq)));
+    const NicKeySpec* spec = eq == std::string::npos ? nullptr : find_nic_key(key);
+    if (!spec) {
+      errors.push_back(q(line) + " is not KEY = VALUE with a [network.NAME] key");
+      continue;
+    }
+    if (auto r = spec->parse(nic, std::string(trim(line.substr(eq + 1)))); !r)
+      errors.push_back(key + ": " + r.error().message() + " (allowed: " + std::string(spec->allowed) + ")");
+  }
+  NicConfig result = nic;
+  if (errors.empty()) validate_nics(c, errors);
+  if (!errors.empty()) return Error::invalid(join(errors, "\n"));
+  return result;
+}
 
 void validate_nics(const ContainerConfig& c, std::vector<std::string>& errors) {
   for (const auto& n : c.nics) check_nic(c, n, errors);

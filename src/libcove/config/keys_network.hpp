@@ -34,6 +34,10 @@ const NicKeySpec* find_nic_key(std::string_view key);
 Result<void> validate_nic_name(std::string_view name);
 // The NIC of `[network.NAME]` in `c`, appended (with `where`) when it is new.
 NicConfig& nic_named(ContainerConfig& c, const std::string& name, const std::string& where);
+// A NIC from "key = value" lines (a hot-plugged one): each line parsed by its key's parser,
+// then the cross-key rules against `existing` (the container's config). All errors, one per line.
+Result<NicConfig> parse_nic_lines(const std::string& name, const std::vector<std::string>& lines,
+                                  const ContainerConfig& existing);
 // The cross-key rules of every NIC, as validate() messages.
 void validate_nics(const ContainerConfig& c, std::vector<std::string>& errors);
 

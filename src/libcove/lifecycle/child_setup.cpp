@@ -278,6 +278,22 @@ Result<HostTrees> prepare_guarded_mounts(const LaunchPlan& plan, const UniqueFd&
   return trees;
 }
 
+// The NICs' name servers, written as the container's root inside its own mount namespace; a
+// symlink there (systemd-resolved's stub) is the distribution's choice and is left alone.
+Result<void> write_resolv_conf(int root, const LaunchPlan& plan) {
+  if (plan.resolv_conf.empty()) return {};
+  struct open_how how = {};
+  how.flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
+  how.mode = 0644;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  UniqueFd fd(sys::openat2(root, "etc/resolv.conf", &how, sizeof how));
+  if (!fd && (errno == ELOOP || errno == ENOENT)) return {};  // a symlink, or no /etc
+  if (!fd) return Error::from_errno(errno, "open `/etc/resolv.conf`");
+  if (::write(fd.get(), plan.resolv_conf.data(), plan.resolv_conf.size()) != static_cast<ssize_t>(plan.resolv_conf.size()))
+    return Error::from_errno(errno, "write `/etc/resolv.conf`");
+  return {};
+}
+
 // The second half, in the final mount namespace: /dev and the `[mount]` entries. They are the
 // container's own business (nothing of the host is under them but the bound sources), stay
 // unlocked, and CRIU needs /dev's tmpfs unlocked to dump its content without the node binds.
@@ -288,6 +304,7 @@ Result<rootfs::DevPtys> prepare_container_mounts(const LaunchPlan& plan, HostTre
   auto ptys = rootfs::setup_dev(root.get(), plan.ttys, std::move(trees.dev_nodes), plan.mount_context);
   if (!ptys) return std::move(ptys).error().context("prepare /dev");
   COVE_TRY(mount_entries(root.get(), plan, std::move(trees.entry_sources)));
+  COVE_TRY(write_resolv_conf(root.get(), plan));
   return ptys;
 }
 

@@ -45,6 +45,9 @@ struct LaunchPlan {
   std::string mount_context;             // SELinux `context=` for the filesystems cove mounts ("" = none)
   config::RootfsIdmap rootfs_idmap = config::RootfsIdmap::kAuto;
   std::string shift_record;              // file recording a one-time ownership shift of the rootfs
+  // /etc/resolv.conf text for NICs with `dns` (network/container_network's resolv_conf()); the
+  // child writes it in its final mount namespace. "" = the rootfs's own file is left alone.
+  std::string resolv_conf;
 };
 
 struct PlanOptions {

@@ -52,12 +52,22 @@ Result<std::vector<int>> idmapped_or_shifted_rootfs(const LaunchPlan& plan, pid_
   return std::vector<int>{};
 }
 
+// The NICs go into the child's network namespace now, so that init finds them configured.
+Result<void> make_network(network::ContainerNetwork* network, pid_t pid) {
+  if (!network || network->empty()) return {};
+  auto ns = network::open_netns_of(pid);
+  if (!ns) return std::move(ns).error().context("network");
+  if (auto r = network->setup(ns->get()); !r) return std::move(r).error().context("network");
+  return {};
+}
+
 Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgroup::ContainerCgroups& cgroups,
-                                         UniqueFd& rootfs_tree) {
+                                         network::ContainerNetwork* network, UniqueFd& rootfs_tree) {
   if (plan.userns) {
     if (auto r = ns::write_idmaps(pid, plan.uid_map, plan.gid_map); !r) return std::move(r).error();
   }
   if (auto r = cgroups.attach_payload(pid); !r) return std::move(r).error().context("join cgroups");
+  COVE_TRY(make_network(network, pid));
   if (plan.userns) {
     auto uid = ns::host_id_of(plan.uid_map, 0);
     auto gid = ns::host_id_of(plan.gid_map, 0);
@@ -73,7 +83,8 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
 
 }  // namespace
 
-Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups) {
+Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups,
+                               network::ContainerNetwork* network) {
   if (plan.generate_lsm_profile) {
     // Loaded (or replaced) before clone: the child's aa_change_onexec needs it to exist.
     auto lsm = security::lsm::open_lsm(plan.exec.lsm);
@@ -100,7 +111,7 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
 
   if (auto r = parent.expect(Phase::kChildStarted); !r) return std::move(r).error();
   UniqueFd rootfs_tree;
-  auto fds = configure_child(plan, pid, cgroups, rootfs_tree);
+  auto fds = configure_child(plan, pid, cgroups, network, rootfs_tree);
   if (!fds) return std::move(fds).error();
   if (auto r = parent.send(Phase::kParentConfigured, *fds); !r) return std::move(r).error();
   rootfs_tree.reset();

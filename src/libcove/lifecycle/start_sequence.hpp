@@ -1,6 +1,6 @@
 // The parent (monitor) side of start: clones the child into its namespaces and drives it phase
 // by phase (see child_setup.cpp, which lines up with this file step for step):
-//   clone3 -> expect child-started -> write id maps, join cgroups, delegate, idmapped rootfs
+//   clone3 -> expect child-started -> write id maps, join cgroups, make NICs, delegate, idmapped rootfs
 //   -> send parent-configured -> expect rootfs-ready (console/tty masters) -> send go
 //   -> EOF = exec done.
 // On any error the child is killed and reaped before the error is returned; cgroups belong to
@@ -15,6 +15,7 @@
 #include "base/unique_fd.hpp"
 #include "cgroup/cgroup.hpp"
 #include "lifecycle/launch_plan.hpp"
+#include "network/container_network.hpp"
 
 namespace cove::lifecycle {
 
@@ -25,7 +26,10 @@ struct InitProcess {
   std::vector<UniqueFd> tty_masters;
 };
 
-Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups);
+// `network`: the container's NICs, made in the child's network namespace before it goes on
+// (nullptr or empty: only `lo`). They stay the caller's to tear down, also when this fails.
+Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups,
+                               network::ContainerNetwork* network = nullptr);
 
 // Opens an idmapped, detached clone of `path` mapped through the user namespace of `pid`.
 Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid);

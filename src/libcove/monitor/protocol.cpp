@@ -139,6 +139,39 @@ Result<Request> decode_cgroup_set(const Json& j) {
   return Request(std::move(r));
 }
 
+Result<Request> decode_net_set(const Json& j) {
+  NetSetRequest r;
+  COVE_TRY(read_field(j, "nic", r.nic, /*required=*/true));
+  COVE_TRY(read_field(j, "key", r.key, /*required=*/true));
+  COVE_TRY(read_field(j, "value", r.value, /*required=*/true));
+  return Request(std::move(r));
+}
+Result<std::vector<std::string>> string_list(const Json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end()) return std::vector<std::string>{};
+  if (!it->is_array()) return Error(EPROTO, fmt::format("field `{}` must be a list of strings", name));
+  std::vector<std::string> out;
+  for (const auto& v : *it) {
+    if (!v.is_string()) return Error(EPROTO, fmt::format("field `{}` must be a list of strings", name));
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+Result<Request> decode_net_attach(const Json& j) {
+  NetAttachRequest r;
+  COVE_TRY(read_field(j, "nic", r.nic, /*required=*/true));
+  auto lines = string_list(j, "lines");
+  if (!lines) return std::move(lines).error();
+  r.lines = std::move(*lines);
+  return Request(std::move(r));
+}
+Result<Request> decode_net_detach(const Json& j) {
+  NetDetachRequest r;
+  COVE_TRY(read_field(j, "nic", r.nic, /*required=*/true));
+  return Request(std::move(r));
+}
+Result<Request> decode_net_status(const Json&) { return Request(NetStatusRequest{}); }
+
 const Command kCommands[] = {
     {"state", {}, decode_state},
     {"stop", {"timeout", "kill"}, decode_stop},
@@ -148,6 +181,10 @@ const Command kCommands[] = {
     {"freeze", {}, decode_freeze},
     {"thaw", {}, decode_thaw},
     {"cgroup-set", {"key", "value"}, decode_cgroup_set},
+    {"net-set", {"nic", "key", "value"}, decode_net_set},
+    {"net-attach", {"nic", "lines"}, decode_net_attach},
+    {"net-detach", {"nic"}, decode_net_detach},
+    {"net-status", {}, decode_net_status},
 };
 
 static_assert(std::size(kCommands) == std::variant_size_v<Request>, "one entry per request, in the variant's order");
@@ -187,6 +224,10 @@ Json request_fields(const Request& req) {
           [](const FreezeRequest&) { return Json::object(); },
           [](const ThawRequest&) { return Json::object(); },
           [](const CgroupSetRequest& r) { return Json{{"key", r.key}, {"value", r.value}}; },
+          [](const NetSetRequest& r) { return Json{{"nic", r.nic}, {"key", r.key}, {"value", r.value}}; },
+          [](const NetAttachRequest& r) { return Json{{"nic", r.nic}, {"lines", r.lines}}; },
+          [](const NetDetachRequest& r) { return Json{{"nic", r.nic}}; },
+          [](const NetStatusRequest&) { return Json::object(); },
       },
       req);
 }
@@ -219,6 +260,17 @@ Json reply_fields(const RestoreReply& r) {
                {{"restore_time_us", s.restore_time_us},
                 {"forking_time_us", s.forking_time_us},
                 {"pages_restored", s.pages_restored}}}};
+}
+
+Json reply_fields(const NetStatusReply& r) {
+  Json nics = Json::array();
+  for (const auto& n : r.nics)
+    nics.push_back(Json{{"name", n.name}, {"type", n.type}, {"host_ifname", n.host_ifname}, {"bridge", n.bridge},
+                        {"mac", n.mac}, {"addresses", n.addresses}, {"rate_ingress", n.rate_ingress},
+                        {"rate_egress", n.rate_egress}, {"rx_bytes", n.rx_bytes}, {"tx_bytes", n.tx_bytes},
+                        {"rx_packets", n.rx_packets}, {"tx_packets", n.tx_packets},
+                        {"ingress_drops", n.ingress_drops}, {"egress_drops", n.egress_drops}});
+  return Json{{"nics", nics}};
 }
 
 Result<void> fields_from(const Json&, Done&) { return {}; }
@@ -258,6 +310,37 @@ Result<void> fields_from(const Json& j, RestoreReply& r) {
   COVE_TRY(read_field(**s, "restore_time_us", r.stats.restore_time_us));
   COVE_TRY(read_field(**s, "forking_time_us", r.stats.forking_time_us));
   return read_field(**s, "pages_restored", r.stats.pages_restored);
+}
+
+Result<void> fields_from(const Json& j, NicReport& n) {
+  COVE_TRY(read_field(j, "name", n.name, true));
+  COVE_TRY(read_field(j, "type", n.type));
+  COVE_TRY(read_field(j, "host_ifname", n.host_ifname));
+  COVE_TRY(read_field(j, "bridge", n.bridge));
+  COVE_TRY(read_field(j, "mac", n.mac));
+  auto a = string_list(j, "addresses");
+  if (!a) return std::move(a).error();
+  n.addresses = std::move(*a);
+  COVE_TRY(read_field(j, "rate_ingress", n.rate_ingress));
+  COVE_TRY(read_field(j, "rate_egress", n.rate_egress));
+  COVE_TRY(read_field(j, "rx_bytes", n.rx_bytes));
+  COVE_TRY(read_field(j, "tx_bytes", n.tx_bytes));
+  COVE_TRY(read_field(j, "rx_packets", n.rx_packets));
+  COVE_TRY(read_field(j, "tx_packets", n.tx_packets));
+  COVE_TRY(read_field(j, "ingress_drops", n.ingress_drops));
+  return read_field(j, "egress_drops", n.egress_drops);
+}
+
+Result<void> fields_from(const Json& j, NetStatusReply& r) {
+  auto it = j.find("nics");
+  if (it == j.end() || !it->is_array()) return Error(EPROTO, "field `nics` must be a list");
+  for (const auto& n : *it) {
+    if (!n.is_object()) return Error(EPROTO, "field `nics` must be a list of objects");
+    NicReport report;
+    COVE_TRY(fields_from(n, report));
+    r.nics.push_back(std::move(report));
+  }
+  return {};
 }
 
 template <typename R>
@@ -315,6 +398,7 @@ std::string encode_reply(const Result<StateReply>& r) { return encode_result(r);
 std::string encode_reply(const Result<ConsoleReply>& r) { return encode_result(r); }
 std::string encode_reply(const Result<CheckpointReply>& r) { return encode_result(r); }
 std::string encode_reply(const Result<RestoreReply>& r) { return encode_result(r); }
+std::string encode_reply(const Result<NetStatusReply>& r) { return encode_result(r); }
 
 template <typename R>
 Result<R> decode_reply(std::string_view text) {
@@ -329,6 +413,7 @@ template Result<StateReply> decode_reply<StateReply>(std::string_view);
 template Result<ConsoleReply> decode_reply<ConsoleReply>(std::string_view);
 template Result<CheckpointReply> decode_reply<CheckpointReply>(std::string_view);
 template Result<RestoreReply> decode_reply<RestoreReply>(std::string_view);
+template Result<NetStatusReply> decode_reply<NetStatusReply>(std::string_view);
 
 std::string encode_start_status(const StartStatus& s) {
   if (s && *s) return encode_result(Result<RestoreReply>(**s));

@@ -22,6 +22,7 @@
 
 #include "base/result.hpp"
 #include "criu/stats.hpp"
+#include "monitor/nic_report.hpp"
 
 namespace cove::monitor {
 
@@ -50,6 +51,10 @@ struct CheckpointReply {
   int64_t wall_ms = 0;
   bool stopped = false;
   criu::DumpStats stats;
+};
+
+struct NetStatusReply {
+  std::vector<NicReport> nics;
 };
 
 // Not a reply to a request: what a restore reports on the start status (see StartStatus).
@@ -100,8 +105,30 @@ struct CgroupSetRequest {
   std::string value;
 };
 
+// A live change of one key of a running NIC ([network.NIC]): rate.ingress, rate.egress.
+struct NetSetRequest {
+  using Reply = Done;
+  std::string nic;
+  std::string key;
+  std::string value;
+};
+// Hot plug: a new NIC `nic` made from `lines` ("key = value", as in a [network.NIC] section).
+struct NetAttachRequest {
+  using Reply = Done;
+  std::string nic;
+  std::vector<std::string> lines;
+};
+struct NetDetachRequest {
+  using Reply = Done;
+  std::string nic;
+};
+struct NetStatusRequest {
+  using Reply = NetStatusReply;
+};
+
 using Request = std::variant<StateRequest, StopRequest, RebootRequest, ConsoleRequest, CheckpointRequest,
-                             FreezeRequest, ThawRequest, CgroupSetRequest>;
+                             FreezeRequest, ThawRequest, CgroupSetRequest, NetSetRequest, NetAttachRequest,
+                             NetDetachRequest, NetStatusRequest>;
 
 // The position of `Req` in Request: the key of the command server's handler table.
 template <typename Req, typename... Ts>
@@ -127,6 +154,7 @@ std::string encode_reply(const Result<StateReply>& r);
 std::string encode_reply(const Result<ConsoleReply>& r);
 std::string encode_reply(const Result<CheckpointReply>& r);
 std::string encode_reply(const Result<RestoreReply>& r);
+std::string encode_reply(const Result<NetStatusReply>& r);
 std::string encode_error_reply(const Error& e);
 
 template <typename R>

@@ -25,6 +25,7 @@ class StateRecorder {
   void set_init(pid_t pid);
   void set_started_at(int64_t ms) { rs_.started_at_ms = ms; }
   void set_cgroups(std::vector<std::string> payload, std::vector<std::string> monitor);
+  void set_host_links(std::vector<std::string> links) { rs_.host_links = std::move(links); }
 
   // Records `to` (the same state again rewrites the record with the fields set since).
   Result<void> record(ContainerState to);

@@ -173,12 +173,24 @@ Result<void> Supervisor::launch() {
   if (!views) return std::move(views).error();
   plan->lxcfs_views = std::move(*views);
   log::debug("launch plan: {}", lifecycle::describe(*plan));
+  COVE_TRY(plan_network());
+  plan->resolv_conf = network_.resolv_conf();
   SharedNamespaces shared;
   COVE_TRY(shared.enter(cfg_, opts_.lxcpath));
-  auto init = lifecycle::start_init(*plan, *cgroups_);
+  auto init = lifecycle::start_init(*plan, *cgroups_, &network_);
   shared.leave();
   if (!init) return std::move(init).error();
   return adopt_init(std::move(*init));
+}
+
+// The host-side names of the NICs are chosen and recorded before anything is made.
+Result<void> Supervisor::plan_network() {
+  network_.teardown();
+  network_ = network::ContainerNetwork(cfg_.nics, paths_.key(), cfg_.hostname);
+  if (network_.empty()) return {};
+  state_.set_host_links(network_.host_links());
+  COVE_TRY(state_.record(state_.state()));
+  return network_.prepare();
 }
 
 // The new init (started or restored) is ours: its console goes to the broker, and it is
@@ -245,6 +257,7 @@ void Supervisor::cleanup() {
   finish_leaving_monitor_cgroup();
   // Signalled through its pidfd; handle_signal releases init_ when its waitpid(-1) reaps init.
   if (init_) init_.kill_and_reap();
+  network_.teardown();
   if (cgroups_) {
     if (auto r = cgroups_->destroy(); !r) log::warn("remove cgroups: {}", r.error().message());
   }
@@ -274,6 +287,7 @@ void Supervisor::begin_stop(int sig, unsigned timeout_s) {
 // how that went. False when the new init did not start.
 bool Supervisor::reboot() {
   record(ContainerState::kStarting);
+  network_.teardown();
   Result<void> r = cgroups_->reset_payload();
   if (r) r = launch();
   auto waiters = stopper_.take_waiters();

@@ -22,6 +22,7 @@
 #include "monitor/protocol.hpp"
 #include "monitor/state_recorder.hpp"
 #include "monitor/stop_controller.hpp"
+#include "network/container_network.hpp"
 #include "paths.hpp"
 #include "process/child_process.hpp"
 
@@ -59,6 +60,11 @@ class Supervisor {
   Result<void> on_checkpoint(int fd, const CheckpointRequest& req);
   Result<void> on_set_frozen(int fd, bool frozen);
   Result<void> on_cgroup_set(int fd, const CgroupSetRequest& req);
+  Result<void> on_net_set(int fd, const NetSetRequest& req);
+  Result<void> on_net_attach(int fd, const NetAttachRequest& req);
+  Result<void> on_net_detach(int fd, const NetDetachRequest& req);
+  Result<void> on_net_status(int fd, const NetStatusRequest& req);
+  Result<void> plan_network();  // network_ for cfg_'s NICs, its host links recorded
   lifecycle::CheckpointTarget checkpoint_target();
   void end_after_checkpoint(ContainerState before);
   Result<void> set_frozen(bool frozen);
@@ -81,6 +87,7 @@ class Supervisor {
   ContainerPaths paths_;
   config::ContainerConfig cfg_;
   std::optional<cgroup::ContainerCgroups> cgroups_;
+  network::ContainerNetwork network_;  // the NICs of the current init (rebuilt by each launch)
   cgroup::Layout layout_;
   process::ChildProcess init_;  // init, started or restored (its pty masters are the broker's)
   UniqueFd sigfd_;

@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "config/key_table.hpp"
+#include "config/keys_network.hpp"
 #include "monitor/supervisor.hpp"
 
 namespace cove::monitor {
@@ -26,6 +28,10 @@ void Supervisor::serve_commands() {
   server_.on<FreezeRequest>([this](int fd, const FreezeRequest&) { return on_set_frozen(fd, true); });
   server_.on<ThawRequest>([this](int fd, const ThawRequest&) { return on_set_frozen(fd, false); });
   server_.on<CgroupSetRequest>([this](int fd, const CgroupSetRequest& r) { return on_cgroup_set(fd, r); });
+  server_.on<NetSetRequest>([this](int fd, const NetSetRequest& r) { return on_net_set(fd, r); });
+  server_.on<NetAttachRequest>([this](int fd, const NetAttachRequest& r) { return on_net_attach(fd, r); });
+  server_.on<NetDetachRequest>([this](int fd, const NetDetachRequest& r) { return on_net_detach(fd, r); });
+  server_.on<NetStatusRequest>([this](int fd, const NetStatusRequest& r) { return on_net_status(fd, r); });
   server_.on_disconnect([this](int fd) {
     console_.give_back(fd);
     stopper_.forget_waiter(fd);
@@ -69,6 +75,73 @@ Result<void> Supervisor::on_set_frozen(int fd, bool frozen) {
 Result<void> Supervisor::on_cgroup_set(int fd, const CgroupSetRequest& req) {
   COVE_TRY(set_cgroup_key(req.key, req.value));
   return reply_done(fd);
+}
+
+// rate.ingress / rate.egress of a running NIC: a rate, or `unlimited` (also empty or 0).
+Result<void> Supervisor::on_net_set(int fd, const NetSetRequest& req) {
+  if (!init_) return Error(ESRCH, "container is not running");
+  if (req.key != "rate.ingress" && req.key != "rate.egress")
+    return Error::invalid("`" + req.key + "` cannot be changed live (allowed: rate.ingress, rate.egress)");
+  uint64_t rate = 0;
+  if (!req.value.empty() && req.value != "unlimited" && req.value != "0") {
+    auto r = parse_rate(req.value);
+    if (!r) return Error::invalid(req.key + ": `" + req.value + "` is not a rate (allowed: RATE such as 100mbit, or unlimited)");
+    rate = *r;
+  }
+  bool in = req.key == "rate.ingress";
+  COVE_TRY(network_.set_rate(req.nic, in ? std::optional<uint64_t>(rate) : std::nullopt,
+                             in ? std::nullopt : std::optional<uint64_t>(rate)));
+  log::info("NIC `{}`: {} = {}", req.nic, req.key, rate ? format_rate(rate) : "unlimited");
+  return reply_done(fd);
+}
+
+Result<void> Supervisor::on_net_attach(int fd, const NetAttachRequest& req) {
+  if (!init_) return Error(ESRCH, "container is not running");
+  config::ContainerConfig current = cfg_;
+  current.nics.clear();
+  for (const auto& rt : network_.nics()) current.nics.push_back(rt.nic);
+  auto nic = config::parse_nic_lines(req.nic, req.lines, current);
+  if (!nic) return std::move(nic).error();
+  auto r = network_.attach(*nic, [this](const std::vector<std::string>& links) {
+    state_.set_host_links(links);
+    record(state_.state());
+  });
+  if (!r) return std::move(r).error().context("attach `" + req.nic + "`");
+  log::info("NIC `{}` attached", req.nic);
+  return reply_done(fd);
+}
+
+Result<void> Supervisor::on_net_detach(int fd, const NetDetachRequest& req) {
+  if (!init_) return Error(ESRCH, "container is not running");
+  COVE_TRY(network_.detach(req.nic));
+  log::info("NIC `{}` detached", req.nic);
+  return reply_done(fd);
+}
+
+Result<void> Supervisor::on_net_status(int fd, const NetStatusRequest&) {
+  auto st = network_.status();
+  if (!st) return std::move(st).error();
+  NetStatusReply reply;
+  for (const auto& s : *st) {
+    NicReport n;
+    n.name = s.name;
+    n.type = s.type;
+    n.host_ifname = s.host_ifname;
+    n.bridge = s.bridge;
+    n.mac = s.mac.str();
+    for (const auto& a : s.addresses) n.addresses.push_back(a.str());
+    n.rate_ingress = s.rate_ingress;
+    n.rate_egress = s.rate_egress;
+    n.rx_bytes = s.counters.rx_bytes;
+    n.tx_bytes = s.counters.tx_bytes;
+    n.rx_packets = s.counters.rx_packets;
+    n.tx_packets = s.counters.tx_packets;
+    n.ingress_drops = s.ingress_shaper.drops;
+    n.egress_drops = s.egress_shaper.drops;
+    reply.nics.push_back(std::move(n));
+  }
+  CommandServer::reply(fd, encode_reply(Result<NetStatusReply>(std::move(reply))));
+  return {};
 }
 
 lifecycle::CheckpointTarget Supervisor::checkpoint_target() {

@@ -71,7 +71,8 @@ std::string encode_runtime_state(const RuntimeState& s) {
                       {"payload_cgroups", s.payload_cgroups},
                       {"monitor_cgroups", s.monitor_cgroups},
                       {"host_uids", s.host_uids},
-                      {"host_gids", s.host_gids}};
+                      {"host_gids", s.host_gids},
+                      {"host_links", s.host_links}};
   return j.dump(2) + "\n";
 }
 
@@ -117,6 +118,7 @@ static Result<RuntimeState> decode_fields(const nlohmann::json& j) {
   using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
   s.host_uids = j.value("host_uids", Ranges{});
   s.host_gids = j.value("host_gids", Ranges{});
+  s.host_links = j.value("host_links", std::vector<std::string>{});
   return s;
 }
 

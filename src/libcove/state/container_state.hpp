@@ -49,6 +49,9 @@ struct RuntimeState {
   // Host ids of an unprivileged container, [first, count] ranges: a start of another container
   // checks its own against them.
   std::vector<std::pair<uint64_t, uint64_t>> host_uids, host_gids;
+  // Host-side links the container's network made or will make (veth ends, ifbs), recorded before
+  // they exist: a monitor that died leaves nothing the next start cannot find.
+  std::vector<std::string> host_links;
 };
 
 std::string encode_runtime_state(const RuntimeState& s);
