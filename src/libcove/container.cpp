@@ -447,9 +447,11 @@ Result<ContainerInfo> Container::info() const {
   out.state = state();
   out.incomplete = path_exists(p.partial_marker());
   out.config_path = p.config();
+  bool has_nics = false;
   if (auto cfg = load(p, false)) {
     out.privileged = cfg->privileged;
     out.rootfs = cfg->rootfs;
+    has_nics = !cfg->nics.empty();
   } else {
     out.config_error = cfg.error().message();
   }
@@ -467,6 +469,9 @@ Result<ContainerInfo> Container::info() const {
       out.io_write_ops = s->io_write_ops;
       out.oom_kills = s->oom_kills;
     }
+    // The monitor owns the NICs (a hot-plugged one too): asked only when the config has some.
+    if (has_nics && !is_busy(out.state.state))
+      if (auto nics = net_status()) out.nics = std::move(*nics);
   }
   return out;
 }

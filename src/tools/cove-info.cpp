@@ -1,8 +1,9 @@
 // cove-info: state, pids and resource usage of a container.
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "base/strings.hpp"
 #include "container.hpp"
 #include "tools/common/tool_main.hpp"
 
@@ -41,7 +42,32 @@ nlohmann::json to_json(const ContainerInfo& i) {
   j["io_read_ops"] = opt(i.io_read_ops);
   j["io_write_ops"] = opt(i.io_write_ops);
   j["oom_kills"] = opt(i.oom_kills);
+  nlohmann::json nics = nlohmann::json::array();
+  for (const auto& n : i.nics)
+    nics.push_back({{"name", n.name}, {"type", n.type}, {"host_ifname", n.host_ifname}, {"bridge", n.bridge},
+                    {"hwaddr", n.mac}, {"addresses", n.addresses}, {"rate_ingress_bps", n.rate_ingress},
+                    {"rate_egress_bps", n.rate_egress}, {"rx_bytes", n.rx_bytes}, {"tx_bytes", n.tx_bytes},
+                    {"rx_packets", n.rx_packets}, {"tx_packets", n.tx_packets},
+                    {"ingress_drops", n.ingress_drops}, {"egress_drops", n.egress_drops}});
+  j["nics"] = nics;
   return j;
+}
+std::string rate_text(uint64_t bps) { return bps ? format_rate(bps) : "unlimited"; }
+
+// One block per NIC: rx/tx are the container's view (the host end's counters swapped).
+void print_nics(const std::vector<monitor::NicReport>& nics) {
+  for (const auto& n : nics) {
+    std::string where = n.host_ifname.empty() ? n.type : n.type + " " + n.host_ifname;
+    if (!n.bridge.empty()) where += " on " + n.bridge;
+    std::printf("%-16s%s (%s), %s\n", ("NIC " + n.name + ":").c_str(), n.mac.c_str(), where.c_str(),
+                n.addresses.empty() ? "no address" : join(n.addresses, " ").c_str());
+    std::printf("%-16sreceived %s in %llu packets, sent %s in %llu packets\n", "", human_bytes(n.tx_bytes).c_str(),
+                (unsigned long long)n.tx_packets, human_bytes(n.rx_bytes).c_str(), (unsigned long long)n.rx_packets);
+    if (n.rate_ingress || n.rate_egress)
+      std::printf("%-16srate in %s (%llu dropped), out %s (%llu dropped)\n", "", rate_text(n.rate_ingress).c_str(),
+                  (unsigned long long)n.ingress_drops, rate_text(n.rate_egress).c_str(),
+                  (unsigned long long)n.egress_drops);
+  }
 }
 }  // namespace
 
@@ -82,6 +108,7 @@ int main(int argc, char** argv) {
                            std::printf("%-16s%s in %llu ops\n", "I/O written:", human_bytes(*i.io_write_bytes).c_str(),
                                        (unsigned long long)*i.io_write_ops);
                          if (i.oom_kills) std::printf("%-16s%llu\n", "OOM kills:", (unsigned long long)*i.oom_kills);
+                         print_nics(i.nics);
                        }
                        std::printf("%-16s%s\n", "Rootfs:", i.rootfs.c_str());
                      }
