@@ -23,6 +23,7 @@
 
 #include "base/ip_address.hpp"
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 
 namespace cove::network {
 
@@ -43,7 +44,8 @@ struct ManagedNetwork {
 std::string network_dir();
 // $COVE_NETWORK_RUNDIR, else /run/cove/networks; a network's state is in its NAME/ below.
 std::string network_rundir();
-std::string network_file(const std::string& name);  // network_dir()/NAME.conf
+std::string network_file(const std::string& name);     // network_dir()/NAME.conf
+std::string network_run_dir(const std::string& name);  // network_rundir()/NAME
 
 // Names are bridge names: 1-15 characters of [A-Za-z0-9_-], not starting with '-'.
 Result<void> validate_network_name(const std::string& name);
@@ -57,19 +59,39 @@ bool is_managed_network(const std::string& name);
 // not a managed network's bridge) and a subnet that overlaps an address or route of the host or
 // another managed network's subnet; the error names the clash.
 Result<void> create_network(const ManagedNetwork&);
-// A network NAME with the first free 10.0.N.1/24 (N from 3 up, choose_default_subnet), no IPv6,
-// NAT and DHCP; written like create_network.
+// The same with `ipv4` set to the first free 10.0.N.1/24 (N from 3 up: choose_default_subnet,
+// chosen under the lock, so two creates never pick one subnet); returns what was written.
+Result<ManagedNetwork> create_network_auto_ipv4(const ManagedNetwork&);
+// The default network: NAME with an automatic ipv4, no IPv6, NAT and DHCP. An existing file is
+// loaded instead (a racing first use).
 Result<ManagedNetwork> create_default_network(const std::string& name = kDefaultNetwork);
 // Brings the network down and removes its file. While the bridge has ports (containers on it)
 // EBUSY naming them, unless `force`.
 Result<void> delete_network(const std::string& name, bool force = false);
 Result<std::vector<std::string>> list_networks();  // sorted names of the config files
 
+// The lock of one network (an flock on network_rundir()/NAME/lock, waiting up to 30 s, then
+// EBUSY). Held by ensure_network_up, bring_network_down, reconcile_network, register_host and
+// unregister_host; a caller that attaches a NIC holds it across ensure_network_up_locked and the
+// attach, so that no one brings the network down in between. Not re-entrant: an flock taken
+// twice in one process conflicts with itself.
+class NetworkLock {
+ public:
+  static Result<NetworkLock> acquire(const std::string& name);
+  const std::string& name() const { return name_; }
+
+ private:
+  NetworkLock(std::string name, UniqueFd fd) : name_(std::move(name)), fd_(std::move(fd)) {}
+  std::string name_;
+  UniqueFd fd_;
+};
+
 // Idempotent, under the network's lock: reconcile, then the bridge exists and is up with its
 // addresses; with `nat` the nft table is loaded and net.ipv4.ip_forward (and with ipv6
 // net.ipv6.conf.all.forwarding) is 1, as lxc-net does; with `dhcp` our dnsmasq runs (a live one
 // started with other options is restarted). A second call changes nothing.
 Result<void> ensure_network_up(const ManagedNetwork&);
+Result<void> ensure_network_up_locked(const ManagedNetwork&, const NetworkLock&);
 // Stops dnsmasq, deletes the nft table and the bridge, removes the run dir. Down already = success.
 // Forwarding sysctls are left as they are (other networks may need them).
 Result<void> bring_network_down(const std::string& name);
