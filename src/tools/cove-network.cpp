@@ -1,5 +1,5 @@
 // cove-network: managed networks (a bridge with an address, NAT, DHCP and DNS): create, delete,
-// list, show, up, down. One verb per call, dispatched through a table; each verb names the
+// list, show, up, down; and a running container's NICs: attach, detach, set-rate. One verb per call, dispatched through a table; each verb names the
 // options it takes, so that `--force` on `create` is a usage error instead of being ignored.
 #include <algorithm>
 #include <cstdio>
@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/strings.hpp"
+#include "container.hpp"
 #include "network/managed_network.hpp"
 #include "network/network_file.hpp"
 #include "tools/common/tool_main.hpp"
@@ -22,6 +23,7 @@ namespace {
 struct Call {
   std::vector<std::string> args;  // after the verb
   const po::variables_map& vm;
+  const Common& common;           // -n NAME, -P PATH for the verbs on a container's NICs
   bool flag(const char* name) const { return vm.count(name) && vm[name].as<bool>(); }
   bool given(const char* name) const { return vm.count(name) && !vm[name].defaulted(); }
   std::string text(const char* name) const { return vm.count(name) ? vm[name].as<std::string>() : ""; }
@@ -38,7 +40,8 @@ struct Verb {
 };
 
 // The options a verb did not list, given on the command line anyway.
-const std::set<std::string> kVerbOptions = {"ipv4", "ipv6", "nat", "no-nat", "dhcp", "no-dhcp", "force"};
+const std::set<std::string> kVerbOptions = {"ipv4",  "ipv6",    "nat",    "no-nat", "dhcp",
+                                            "no-dhcp", "force", "ingress", "egress", "persist"};
 
 Result<int> do_create(const Call& c) {
   ManagedNetwork net;
@@ -155,7 +158,43 @@ Result<int> do_show(const Call& c) {
   return 0;
 }
 
-// The verbs. attach, detach and set-rate are to come: one row each.
+// --- A running container's NICs (-n NAME [-P PATH]), through its monitor ---------------------
+
+Result<Container> container_of(const Call& c) {
+  if (c.common.name.empty()) return usage_error("this verb needs the container: -n NAME");
+  return Container(c.common.lxcpath, c.common.name);
+}
+
+Result<int> do_attach(const Call& c) {
+  auto ct = container_of(c);
+  if (!ct) return std::move(ct).error();
+  std::vector<std::string> lines;
+  for (size_t i = 1; i < c.args.size(); ++i) {
+    auto eq = c.args[i].find('=');
+    if (eq == std::string::npos) return usage_error("`" + c.args[i] + "` is not KEY=VALUE (keys: see cove.conf(5), [network.NAME])");
+    lines.push_back(c.args[i].substr(0, eq) + " = " + c.args[i].substr(eq + 1));
+  }
+  COVE_TRY(ct->net_attach(c.args[0], lines, c.flag("persist")));
+  return 0;
+}
+
+Result<int> do_detach(const Call& c) {
+  auto ct = container_of(c);
+  if (!ct) return std::move(ct).error();
+  COVE_TRY(ct->net_detach(c.args[0], c.flag("persist")));
+  return 0;
+}
+
+Result<int> do_set_rate(const Call& c) {
+  auto ct = container_of(c);
+  if (!ct) return std::move(ct).error();
+  if (!c.given("ingress") && !c.given("egress")) return usage_error("set-rate needs --ingress RATE and/or --egress RATE");
+  for (const char* dir : {"ingress", "egress"})
+    if (c.given(dir)) COVE_TRY(ct->net_set(c.args[0], std::string("rate.") + dir, c.text(dir), c.flag("persist")));
+  return 0;
+}
+
+// The verbs: one row each.
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> kVerbs = {
       {"create", "NAME [--ipv4 CIDR|auto|none] [--ipv6 CIDR|none] [--nat|--no-nat] [--dhcp|--no-dhcp]", 1, 1,
@@ -165,6 +204,10 @@ const std::vector<Verb>& verbs() {
       {"show", "NAME", 1, 1, {}, do_show},
       {"up", "NAME", 1, 1, {}, do_up},
       {"down", "NAME", 1, 1, {}, do_down},
+      {"attach", "-n CONTAINER NIC [KEY=VALUE...] [--persist]", 1, 64, {"persist"}, do_attach},
+      {"detach", "-n CONTAINER NIC [--persist]", 1, 1, {"persist"}, do_detach},
+      {"set-rate", "-n CONTAINER NIC [--ingress RATE|unlimited] [--egress RATE|unlimited] [--persist]", 1, 1,
+       {"ingress", "egress", "persist"}, do_set_rate},
   };
   return kVerbs;
 }
@@ -181,13 +224,13 @@ std::string synopsis() {
   return s;
 }
 
-Result<int> dispatch(const po::variables_map& vm) {
+Result<int> dispatch(const Common& common, const po::variables_map& vm) {
   std::vector<std::string> words;
   if (vm.count("words")) words = vm["words"].as<std::vector<std::string>>();
   if (words.empty()) return usage_error("missing VERB (allowed: " + verb_list() + ")");
   auto v = std::find_if(verbs().begin(), verbs().end(), [&](const Verb& x) { return words[0] == x.name; });
   if (v == verbs().end()) return usage_error("unknown verb `" + words[0] + "` (allowed: " + verb_list() + ")");
-  Call call{{words.begin() + 1, words.end()}, vm};
+  Call call{{words.begin() + 1, words.end()}, vm, common};
   if (call.args.size() < v->min_args || call.args.size() > v->max_args)
     return usage_error(fmt::format("usage: cove-network {} {}", v->name, v->usage));
   for (const auto& o : kVerbOptions)
@@ -208,11 +251,14 @@ int main(int argc, char** argv) {
                                                       "create: run dnsmasq for DHCP and DNS (default with an address)")(
       "no-dhcp", po::bool_switch(), "create: no dnsmasq")("force", po::bool_switch(),
                                                           "delete: even while containers are on the bridge")(
+      "ingress", po::value<std::string>(), "set-rate: the NIC's rate.ingress (into the container)")(
+      "egress", po::value<std::string>(), "set-rate: the NIC's rate.egress (out of the container)")(
+      "persist", po::bool_switch(), "attach, detach, set-rate: also change the container's config")(
       "words", po::value<std::vector<std::string>>(), "VERB and its arguments (positional)");
   static const std::string syn = synopsis();
   ToolSpec spec{"cove-network", syn.c_str(),
                 "Manage cove's managed networks: a bridge with an address, NAT, and dnsmasq for DHCP and DNS.", false};
   spec.positional = "words";
   return tool_main(argc, argv, spec, o,
-                   [&](const Common&, const po::variables_map& vm) -> Result<int> { return dispatch(vm); });
+                   [&](const Common& c, const po::variables_map& vm) -> Result<int> { return dispatch(c, vm); });
 }
