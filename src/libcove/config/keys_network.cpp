@@ -220,9 +220,10 @@ const NicKeySpec kNicKeys[] = {
  parse_gateway<&N::ipv4_gateway, AF_INET>, format_gateway<&N::ipv4_gateway>, reset<&N::ipv4_gateway>},
 {"ipv6.gateway", "ADDRESS | auto", "", false, "The IPv6 default route, like ipv4.gateway.",
  parse_gateway<&N::ipv6_gateway, AF_INET6>, format_gateway<&N::ipv6_gateway>, reset<&N::ipv6_gateway>},
-{"dns", "ADDRESS [ADDRESS...]", "the managed network's bridge address, with a static address on one", false,
+{"dns", "ADDRESS [ADDRESS...]", "on a managed network with DHCP: its bridge address (its dnsmasq)", false,
  "Name servers written to the container's /etc/resolv.conf before init starts (by the container's "
- "own setup, inside its mount namespace). Not written for a NIC without a static address.",
+ "own setup, inside its mount namespace; a symlink there, such as systemd-resolved's, is left "
+ "alone). Without dns and outside a managed network, resolv.conf is not touched.",
  parse_dns, format_dns, reset<&N::dns>},
 {"rate.ingress", "RATE (e.g. 100mbit, 10mbps, 512kbit)", "unlimited", false,
  "The most traffic into the container through this NIC, enforced by traffic control on the host "

@@ -56,7 +56,10 @@ Result<void> resolve_link(NicRuntime& rt, NetlinkSocket& host) {
       gw->mode = NicGateway::Mode::kAddress;
       gw->address = *a;
     }
-    if (rt.nic.dns.empty() && rt.nic.ipv4.is_static())
+    // The network's dnsmasq answers for container names: the default name server of a NIC on
+    // it (also with DHCP, whose client may have no way to write resolv.conf: systemd-networkd
+    // without systemd-resolved).
+    if (rt.nic.dns.empty() && net->dhcp)
       if (auto a = gateway_of(*net, AF_INET)) rt.nic.dns.push_back(*a);
     return {};
   }
