@@ -2,6 +2,7 @@
 // table F T; table F T { ... }" shape that one `nft -f -` run applies as one transaction
 // (creating the table first makes the delete succeed when it is absent).
 #include <cstdio>
+#include <optional>
 
 #include "base/strings.hpp"
 #include "network/nft.hpp"
