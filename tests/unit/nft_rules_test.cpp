@@ -112,7 +112,7 @@ TEST(NftAntispoof, EmptyIpv4ListAllowsOnlyDhcpAndArpProbes) {
   p.ipv4 = {};
   std::string c = chain_of(antispoof_rules("t", {p}), "port0");
   EXPECT_TRUE(has(c, "arp saddr ip != 0.0.0.0 drop")) << c;
-  EXPECT_TRUE(has(c, "ip saddr 0.0.0.0 udp sport 68 udp dport 67 return\n\t\tether type ip drop\n")) << c;
+  EXPECT_TRUE(has(c, "ip saddr 0.0.0.0 udp sport 68 udp dport 67 return\n\t\tmeta protocol ip drop\n")) << c;
   EXPECT_FALSE(has(c, "ip saddr !=")) << c;
 }
 

@@ -2,6 +2,7 @@
 // table F T; table F T { ... }" shape that one `nft -f -` run applies as one transaction
 // (creating the table first makes the delete succeed when it is absent).
 #include <cstdio>
+#include <optional>
 
 #include "base/strings.hpp"
 #include "network/nft.hpp"
@@ -56,6 +57,10 @@ std::string mac_rules(const PortFilter& p) {
   return "\t\tether saddr != " + mac + " drop\n\t\tarp saddr ether != " + mac + " drop\n";
 }
 
+// nft compiles `ip saddr` in the bridge family to a `meta protocol ip` dependency: the
+// skb protocol, which for a frame with one VLAN tag (moved to metadata on receive) is the inner
+// one, so those are checked as IPv4 too; the empty-list drop uses the same test. Frames with
+// two tags are left to the 8021q/8021ad drop.
 std::string ipv4_rules(const std::vector<std::string>& v4) {
   std::vector<std::string> arp_ok = {"0.0.0.0"};
   arp_ok.insert(arp_ok.end(), v4.begin(), v4.end());
@@ -63,7 +68,7 @@ std::string ipv4_rules(const std::vector<std::string>& v4) {
       "\t\tarp htype != 1 drop\n\t\tarp ptype != ip drop\n\t\tarp hlen != 6 drop\n\t\tarp plen != 4 drop\n"
       "\t\tarp saddr ip != " + addr_set(arp_ok) + " drop\n"
       "\t\tip saddr 0.0.0.0 udp sport 68 udp dport 67 return\n";
-  r += v4.empty() ? "\t\tether type ip drop\n" : "\t\tip saddr != " + addr_set(v4) + " drop\n";
+  r += v4.empty() ? "\t\tmeta protocol ip drop\n" : "\t\tip saddr != " + addr_set(v4) + " drop\n";
   return r;
 }
 
