@@ -385,9 +385,11 @@ TEST_F(NetworkTest, PortForwardReachesTheContainerFromTheHostAndFromOutside) {
                            "1\nforward = tcp:" + std::to_string(port) + ":7008\n");
   start("nf");
   serve_in("nf", 7008);
-  // From the host itself, to one of its own addresses and to 127.0.0.1.
+  // From the host itself, to its own addresses (127.0.0.1 is not forwarded: that needs
+  // route_localnet on the bridge, which would open the host's loopback services to every
+  // container on it; doc/design/network.md).
   EXPECT_TRUE(eventually([&] { return tcp_exchange(p + "1", port) == "nf\n"; }, 5000));
-  EXPECT_EQ(tcp_exchange("127.0.0.1", port), "nf\n");
+  EXPECT_EQ(tcp_exchange(o + "1", port), "nf\n");
   // From the outside namespace, to the host's address on its link.
   auto r = run_cmd({"ip", "netns", "exec", outside, "busybox", "nc", "-w", "3", o + "1", std::to_string(port)}, 10);
   EXPECT_NE(r.out.find("nf"), std::string::npos) << r.out << r.err;
