@@ -41,6 +41,7 @@ rpc::criu_req restore_request(const RestoreRequest& req, int images_fd, int work
   if (!req.cgroup_yard.empty()) o->set_cgroup_yard(req.cgroup_yard);
   o->set_manage_cgroups_mode(req.restore_cgroup_properties ? rpc::FULL : rpc::SOFT);
   for (const auto& [key, path] : req.external_mounts) o->add_external("mnt[" + key + "]:" + path);
+  for (const auto& e : req.externals) o->add_external(e);
   for (const auto& [key, fd] : req.inherit_fds) {
     auto* in = o->add_inherit_fd();
     in->set_key(key);
@@ -94,6 +95,7 @@ Result<rpc::criu_resp> run_restore(Session& session, RestoreRequest& req, int im
       if (n.fds.empty()) return Error(EPROTO, "orphan-pts-master came without a pty master");
       for (auto& fd : n.fds) out.pts_masters.push_back(std::move(fd));
     }
+    if (n.script == "post-setup-namespaces" && req.on_namespaces_ready) return req.on_namespaces_ready(n.pid);
     return {};
   };
   return session.client.call(restore_request(req, images_fd, work_fd), on_notify, out.log_path);

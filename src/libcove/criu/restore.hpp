@@ -32,6 +32,12 @@ struct RestoreRequest {
   bool lock_network = true;            // as DumpRequest::lock_network
   std::string cgroup_yard;             // as DumpRequest::cgroup_yard
   std::vector<std::pair<std::string, std::string>> external_mounts;  // key -> host path
+  // Other `external` resources, as CRIU spells them, e.g. "veth[eth0]:cv0123456789@br0": the
+  // veth CRIU recreates with its host end named and joined to the bridge.
+  std::vector<std::string> externals;
+  // Called at CRIU's `post-setup-namespaces` with the restored root task's pid: its network
+  // namespace exists with its links (the veths' host ends too), and the network is still locked.
+  std::function<Result<void>(pid_t)> on_namespaces_ready;
   std::vector<std::pair<std::string, int>> inherit_fds;             // CRIU key -> our fd
   std::vector<CgroupRoot> cgroup_roots;
   bool restore_cgroup_properties = true;  // limits recorded at dump go into our cgroups

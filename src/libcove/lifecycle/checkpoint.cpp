@@ -393,6 +393,20 @@ Result<void> thaw_after_dump(Dump& d) {
   return {};
 }
 
+std::string nics_not_checkpointable(const config::ContainerConfig& cfg) {
+  for (const auto& n : cfg.nics)
+    if (n.type != config::NicType::kVeth)
+      return "NIC `" + n.name + "` is a " + config::nic_type_name(n.type) +
+             ": only veth NICs can be checkpointed (a macvlan, ipvlan or moved physical NIC cannot be brought back)";
+  return "";
+}
+
+Result<void> check_nics(Dump& d) {
+  auto why = nics_not_checkpointable(*d.t.cfg);
+  if (!why.empty()) return Error(ENOTSUP, why);
+  return {};
+}
+
 Result<void> record_checkpoint(Dump& d) {
   d.meta.criu_version = d.res.criu.version;
   d.meta.stats = d.res.stats;
@@ -403,6 +417,7 @@ Result<void> record_checkpoint(Dump& d) {
 // The steps of a checkpoint, in order. On a failure the rollbacks of the steps done run newest
 // first and the container goes on as it was.
 constexpr Step<Dump> kCheckpointSteps[] = {
+    {"check the NICs", check_nics},
     {"prepare the image directory", prepare_image_dir, remove_partial_images},
     {"read the freezer state", read_freezer_state, thaw_unless_frozen_before},
     {"read the container's mounts", read_mounts},

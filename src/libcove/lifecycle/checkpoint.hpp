@@ -20,6 +20,7 @@
 #include "criu/image_meta.hpp"
 #include "criu/stats.hpp"
 #include "lifecycle/start_sequence.hpp"
+#include "network/container_network.hpp"
 
 namespace cove::lifecycle {
 
@@ -61,6 +62,10 @@ struct RestoreTarget {
   const cgroup::Layout* layout = nullptr;
   std::vector<int> inherit_fds;  // extra fds given by the caller (unused keys are ignored)
   int timeout_ms = 0;            // bound on CRIU's run (0: none)
+  // The NICs to bring back (planned and prepared by the caller, who tears them down): CRIU
+  // recreates each veth with its planned host name on its bridge; the host side (rates, rules,
+  // DNS) is made again once the namespace exists. nullptr or empty: no NICs.
+  network::ContainerNetwork* network = nullptr;
 };
 
 struct RestoreReport {

@@ -20,6 +20,7 @@
 #include "base/unique_fd.hpp"
 #include "criu/features.hpp"
 #include "lifecycle/checkpoint.hpp"
+#include "lifecycle/checkpoint_common.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "rootfs/dev.hpp"
 #include "rootfs/lxcfs.hpp"
@@ -525,6 +526,12 @@ Result<void> check_open_files(Scan& s) {
   return {};
 }
 
+Result<void> check_nics(Scan& s) {
+  auto why = nics_not_checkpointable(s.cfg);
+  if (!why.empty()) s.add("network", why, true);
+  return {};
+}
+
 struct Check {
   const char* area;  // of the finding an error of the check becomes
   // Adds findings; an error ends the list (what follows needs what could not be read) and
@@ -545,6 +552,7 @@ constexpr Check kChecks[] = {
     {"sessions", check_outside_init_tree},
     {"cgroups", check_cgroups},
     {"namespaces", check_nested_namespaces},
+    {"network", check_nics},
     {"files", check_open_files},
 };
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cgroup/cgroup.hpp"
+#include "config/container_config.hpp"
 #include "criu/cgroup_yard.hpp"
 #include "criu/checkpoint.hpp"
 
@@ -20,5 +21,10 @@ std::vector<criu::CgroupRoot> cgroup_roots(const cgroup::ContainerCgroups& cgs, 
 
 // CRIU's cgroup yard for one run (criu/cgroup_yard.hpp) under `dir`, when the layout allows one.
 criu::CgroupYard make_cgroup_yard(const cgroup::Layout* layout, const std::string& dir);
+
+// Why the NICs of `cfg` cannot be checkpointed ("" when they can): only veths, whose host end
+// cove names again on restore; CRIU cannot bring back a moved physical NIC, and a macvlan or
+// ipvlan would need its parent named on the restoring host (not supported yet).
+std::string nics_not_checkpointable(const config::ContainerConfig& cfg);
 
 }  // namespace cove::lifecycle

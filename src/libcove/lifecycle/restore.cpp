@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -126,6 +127,34 @@ Result<void> reopen_outside_pipes(Restore& r) {
     r.req.inherit_fds.emplace_back("pipe:[" + std::to_string(p.inode) + "]", fd->get());
     r.pipe_fds.push_back(std::move(*fd));
   }
+  return {};
+}
+
+// The NICs come back as they were dumped: every interface of the images but `lo` must be a veth
+// NIC of the config (a NIC hot-plugged without --persist is not), whose host end CRIU recreates
+// under its planned name on its bridge. The host side (rates, rules, DNS) is made again as soon
+// as CRIU has the namespace, while the network is still locked.
+Result<void> name_the_nics(Restore& r) {
+  auto* net = r.t.network;
+  std::vector<std::string> configured;
+  if (net)
+    for (const auto& n : net->planned_nics()) configured.push_back(n.name);
+  for (const auto& ifname : r.meta.interfaces)
+    if (ifname != "lo" && std::find(configured.begin(), configured.end(), ifname) == configured.end())
+      return Error(ENOENT, "interface `" + ifname + "` of the checkpoint has no [network." + ifname +
+                               "] section in the config (was it attached without --persist?)");
+  if (!net || net->empty()) return {};
+  if (auto why = nics_not_checkpointable(*r.t.cfg); !why.empty()) return Error(ENOTSUP, why);
+  for (const auto& n : configured)
+    if (std::find(r.meta.interfaces.begin(), r.meta.interfaces.end(), n) == r.meta.interfaces.end())
+      return Error(ENOENT, "NIC `" + n + "` of the config was not in the checkpoint");
+  r.req.externals = net->criu_externals();
+  r.req.on_namespaces_ready = [net](pid_t pid) -> Result<void> {
+    auto ns = network::open_netns_of(pid);
+    if (!ns) return std::move(ns).error();
+    if (auto a = net->adopt_restored(ns->get()); !a) return std::move(a).error().context("host side of the NICs");
+    return {};
+  };
   return {};
 }
 
@@ -283,6 +312,7 @@ constexpr Step<Restore> kRestoreSteps[] = {
     {"record the image files' owners", record_image_owners, put_back_image_owners},
     {"find the external mounts' sources", find_mount_sources},
     {"reopen the pipes shared with outside", reopen_outside_pipes},
+    {"name the NICs", name_the_nics},
     {"make the restore request", make_restore_request},
     {"restore with CRIU", restore_with_criu, kill_restored_tree},  // runs kWhileCriuStarts
     {"release CRIU's staging", release_criu_staging},

@@ -213,8 +213,10 @@ Result<void> Supervisor::restore_init() {
     if (uid && gid)
       if (auto r = cgroups_->delegate(*uid, *gid); !r) return std::move(r).error().context("delegate cgroup");
   }
+  COVE_TRY(plan_network());
   lifecycle::RestoreTarget t;
   t.cfg = &cfg_;
+  t.network = &network_;
   t.runtime_dir = paths_.runtime_dir();
   t.log_dir = paths_.dir();
   t.timeout_ms = opts_.restore_timeout_s * 1000;

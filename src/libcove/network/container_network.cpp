@@ -181,12 +181,18 @@ Result<void> ContainerNetwork::make_nic(NicRuntime& rt) {
       break;
   }
   COVE_TRY(configure_inside(made_.back()));
-  if (!rt.network.empty() && n.ipv4.is_static() && !hostname_.empty()) {
-    if (auto r = register_host(rt.network, hostname_, n.ipv4.address.address); !r)
-      log::warn("network `{}`: DNS name `{}`: {}", rt.network, hostname_, r.error().message());
-    else made_.back().registered_host = true;
-  }
+  register_name(made_.back());
   return {};
+}
+
+// A static IPv4 on a managed network gets the container's name in its DNS (a DHCP client's
+// name comes with its lease). A failure is a warning: the NIC works without it.
+void ContainerNetwork::register_name(NicRuntime& rt) {
+  const NicConfig& n = rt.nic;
+  if (rt.network.empty() || !n.ipv4.is_static() || hostname_.empty()) return;
+  if (auto r = register_host(rt.network, hostname_, n.ipv4.address.address); !r)
+    log::warn("network `{}`: DNS name `{}`: {}", rt.network, hostname_, r.error().message());
+  else rt.registered_host = true;
 }
 
 Result<NetlinkSocket> ContainerNetwork::host_socket_or_error() { return in_context(NetlinkSocket::open(), "netlink"); }
@@ -307,6 +313,41 @@ void ContainerNetwork::teardown() {
   for (auto it = made_.rbegin(); it != made_.rend(); ++it) remove_nic(*it);
   made_.clear();
   netns_.reset();
+}
+
+std::vector<config::NicConfig> ContainerNetwork::planned_nics() const {
+  std::vector<config::NicConfig> out;
+  for (const auto& rt : planned_) out.push_back(rt.nic);
+  return out;
+}
+
+std::vector<std::string> ContainerNetwork::criu_externals() const {
+  std::vector<std::string> out;
+  for (const auto& rt : planned_)
+    if (rt.nic.type == NicType::kVeth)
+      out.push_back("veth[" + rt.nic.name + "]:" + rt.host_ifname + (rt.bridge.empty() ? "" : "@" + rt.bridge));
+  return out;
+}
+
+Result<void> ContainerNetwork::adopt_restored(int netns_fd) {
+  UniqueFd ns(::fcntl(netns_fd, F_DUPFD_CLOEXEC, 3));
+  if (!ns) return Error::from_errno(errno, "keep the container's network namespace");
+  netns_ = std::move(ns);
+  auto host = host_socket_or_error();
+  if (!host) return std::move(host).error();
+  auto pending = std::move(planned_);
+  planned_.clear();
+  for (auto& rt : pending) {
+    if (rt.nic.type != NicType::kVeth) return Error(ENOTSUP, "NIC `" + rt.nic.name + "`: only veths are restored");
+    made_.push_back(rt);
+    LinkChange up;
+    up.up = true;
+    if (!rt.bridge.empty()) up.master = rt.bridge;
+    if (auto r = change_link(*host, rt.host_ifname, up); !r) return std::move(r).error().context("NIC `" + rt.nic.name + "`");
+    if (auto r = apply_rates(made_.back()); !r) return std::move(r).error().context("NIC `" + rt.nic.name + "`");
+    register_name(made_.back());
+  }
+  return apply_rules();
 }
 
 Result<void> ContainerNetwork::set_rate(const std::string& nic, std::optional<uint64_t> ingress,

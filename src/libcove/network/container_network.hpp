@@ -69,6 +69,13 @@ class ContainerNetwork {
   Result<void> setup(int netns_fd);
   void teardown();  // idempotent; logs what it could not remove
 
+  // Restore (CRIU recreates the veths): the `external` strings naming each planned veth's host
+  // end and bridge ("veth[eth0]:cv0123456789@br0"), and, once CRIU made the namespace `netns_fd`
+  // with them, the host side: up, rates, rules, DNS. Planned NICs other than veths are refused.
+  std::vector<std::string> criu_externals() const;
+  Result<void> adopt_restored(int netns_fd);
+  std::vector<config::NicConfig> planned_nics() const;
+
   Result<void> set_rate(const std::string& nic, std::optional<uint64_t> ingress, std::optional<uint64_t> egress);
   // `record` hears the host links (host_links()) once the new NIC's are chosen, before it is made.
   Result<void> attach(const config::NicConfig& nic, const std::function<void(const std::vector<std::string>&)>& record);
@@ -83,6 +90,7 @@ class ContainerNetwork {
   Result<void> configure_inside(const NicRuntime& rt);
   Result<void> apply_rates(NicRuntime& rt);
   Result<void> apply_rules();
+  void register_name(NicRuntime& rt);
   void remove_nic(NicRuntime& rt);
 
   NicRuntime plan_nic(const config::NicConfig& nic) const;
