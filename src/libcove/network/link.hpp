@@ -14,6 +14,10 @@
 
 namespace cove::network {
 
+// An interface name the kernel accepts: 1 to 15 bytes, not "." or "..", without '/', ':' or
+// whitespace. Every call below checks the names it is given with this first.
+Result<void> check_ifname(const std::string& name);
+
 struct LinkInfo {
   int index = 0;
   std::string name;
@@ -53,17 +57,20 @@ Result<void> create_sublink(NetlinkSocket& host, const SubLinkSpec& spec);
 
 Result<void> create_bridge(NetlinkSocket& sock, const std::string& name);
 Result<void> create_ifb(NetlinkSocket& sock, const std::string& name);
+// Every create_* fails with EEXIST when a name is taken (the kernel's check, in the namespace
+// the link is created in).
 
 // Moves `name` into `netns_fd`, renamed to `new_name` there (a physical NIC handed over).
 Result<void> move_link(NetlinkSocket& sock, const std::string& name, int netns_fd, const std::string& new_name);
 
-// What to change on a link; unset fields are left alone.
+// What to change on a link; unset fields are left alone. (The `= {}` lets callers write
+// designated initializers, {.up = true}, without gcc 12's missing-field-initializers warning.)
 struct LinkChange {
-  std::optional<bool> up;
-  std::optional<unsigned> mtu;
-  std::optional<MacAddress> mac;
-  std::optional<std::string> name;
-  std::optional<std::string> master;  // a bridge's name; "" = leave the bridge it is in
+  std::optional<bool> up = {};
+  std::optional<unsigned> mtu = {};
+  std::optional<MacAddress> mac = {};
+  std::optional<std::string> name = {};
+  std::optional<std::string> master = {};  // a bridge's name; "" = leave the bridge it is in
 };
 Result<void> change_link(NetlinkSocket& sock, const std::string& name, const LinkChange& change);
 

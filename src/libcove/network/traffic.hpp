@@ -18,7 +18,21 @@
 
 namespace cove::network {
 
+// The shaper on `dev`: root qdisc htb 1: whose default class 1:10 has rate = ceil = the rate.
+// Rates from 1kbit up; above 4 Gbit/s the kernel's 64-bit rate attributes carry it. Like tc,
+// a rate counts whole frames (Ethernet header included): a bulk TCP stream of 1500-byte
+// packets carries about 95.5% of it as payload (1448 of 1514 bytes).
 Result<void> set_egress_rate(NetlinkSocket& sock, const std::string& dev, uint64_t bits_per_s);
+
+// What set_egress_rate gives class 1:10 for a rate (pure): bytes per second, the burst (10 ms
+// at the rate, at least 4 KiB: what the class may send at once after a pause) and the quantum
+// (rate/10 kept within the kernel's 1600..200000 without its warnings). EINVAL below 1kbit.
+struct HtbParams {
+  uint64_t rate_bytes = 0;
+  uint32_t burst = 0;
+  uint32_t quantum = 0;
+};
+Result<HtbParams> htb_params(uint64_t bits_per_s);
 // Redirects everything arriving on `dev` to `ifb` (which must exist and be up). Idempotent.
 Result<void> redirect_ingress(NetlinkSocket& sock, const std::string& dev, const std::string& ifb);
 Result<void> clear_ingress(NetlinkSocket& sock, const std::string& dev);  // none there = success
