@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,10 +72,13 @@ std::vector<std::string> dnsmasq_args(const ManagedNetwork& net, const DnsmasqFi
   return a;
 }
 
+// Read from /etc/passwd, not through NSS: the tools are static, and glibc's NSS would load
+// shared modules at run time. A system user such as dnsmasq lives in /etc/passwd.
 std::string dnsmasq_user() {
-  struct passwd pw, *found = nullptr;
-  char buf[4096];
-  if (::getpwnam_r("dnsmasq", &pw, buf, sizeof buf, &found) == 0 && found) return "dnsmasq";
+  auto text = read_regular_file("/etc/passwd", 16 * 1024 * 1024);
+  if (text)
+    for (const auto& line : split(*text, '\n'))
+      if (starts_with(line, "dnsmasq:")) return "dnsmasq";
   return "nobody";
 }
 
