@@ -89,13 +89,19 @@ Result<rpc::criu_resp> run_restore(Session& session, RestoreRequest& req, int im
   if (!req.images_criu_version.empty() && compare_versions(req.images_criu_version, session.info.version) > 0)
     return Error(ENOTSUP, "the checkpoint was made by CRIU " + req.images_criu_version + ", newer than CRIU " +
                               session.info.version + " here");
+  pid_t root_pid = 0;
   auto on_notify = [&](Notify& n) -> Result<void> {
     log::debug("criu restore: notify `{}` pid {}", n.script, n.pid);
     if (n.script == "orphan-pts-master") {
       if (n.fds.empty()) return Error(EPROTO, "orphan-pts-master came without a pty master");
       for (auto& fd : n.fds) out.pts_masters.push_back(std::move(fd));
     }
-    if (n.script == "post-setup-namespaces" && req.on_namespaces_ready) return req.on_namespaces_ready(n.pid);
+    // `setup-namespaces` names the root task; `post-setup-namespaces` comes without a pid.
+    if (n.script == "setup-namespaces") root_pid = n.pid;
+    if (n.script == "post-setup-namespaces" && req.on_namespaces_ready) {
+      if (root_pid <= 0) return Error(EPROTO, "post-setup-namespaces before setup-namespaces named the root task");
+      return req.on_namespaces_ready(root_pid);
+    }
     return {};
   };
   return session.client.call(restore_request(req, images_fd, work_fd), on_notify, out.log_path);

@@ -330,7 +330,9 @@ std::vector<std::string> ContainerNetwork::criu_externals() const {
   std::vector<std::string> out;
   for (const auto& rt : planned_)
     if (rt.nic.type == NicType::kVeth)
-      out.push_back("veth[" + rt.nic.name + "]:" + rt.host_ifname + (rt.bridge.empty() ? "" : "@" + rt.bridge));
+      // No "@BRIDGE": adopt_restored joins the bridge while the network is still locked (CRIU
+      // would try again at its end and fail with EBUSY).
+      out.push_back("veth[" + rt.nic.name + "]:" + rt.host_ifname);
   return out;
 }
 

@@ -70,8 +70,8 @@ class ContainerNetwork {
   void teardown();  // idempotent; logs what it could not remove
 
   // Restore (CRIU recreates the veths): the `external` strings naming each planned veth's host
-  // end and bridge ("veth[eth0]:cv0123456789@br0"), and, once CRIU made the namespace `netns_fd`
-  // with them, the host side: up, rates, rules, DNS. Planned NICs other than veths are refused.
+  // end ("veth[eth0]:cv0123456789"), and, once CRIU made the namespace `netns_fd` with them, the
+  // host side: bridge, up, rates, rules, DNS. Planned NICs other than veths are refused.
   std::vector<std::string> criu_externals() const;
   Result<void> adopt_restored(int netns_fd);
   std::vector<config::NicConfig> planned_nics() const;
