@@ -55,6 +55,12 @@ Result<std::string> directory_of(const Hierarchy& h, const std::string& cgroup_p
 // cgroup filesystem is mounted.
 Result<Layout> detect_layout();
 
+// Moves the calling process out of any container's cgroups (`cove.monitor.KEY`,
+// `cove.payload.KEY`) into their parent, the cgroup its monitor was started in: for a daemon a
+// monitor starts that must outlive the container (a managed network's dnsmasq), whose cgroups
+// must be removable when it stops.
+Result<void> leave_container_cgroups();
+
 // A cgroup "yard" for CRIU: the directory of hierarchy mounts CRIU otherwise makes for itself
 // on every dump and restore (one mount per hierarchy, 10-15 ms on a v1 host). CRIU names each
 // entry after the hierarchy's controllers as /proc/PID/cgroup lists them ("cpu,cpuacct",

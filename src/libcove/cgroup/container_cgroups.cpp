@@ -237,6 +237,22 @@ Result<void> attach_to(const std::vector<std::string>& dirs, pid_t pid) {
 
 }  // namespace
 
+Result<void> leave_container_cgroups() {
+  auto layout = detect_layout();
+  if (!layout) return std::move(layout).error();
+  auto text = read_file("/proc/self/cgroup");
+  if (!text) return std::move(text).error();
+  for (const auto& h : layout->hierarchies) {
+    auto path = cgroup_path_of(*text, h);
+    if (!path) continue;
+    auto dir = directory_of(h, *path);
+    if (!dir || !(is_cove_dir(*dir, kMonitorPrefix) || is_cove_dir(*dir, kPayloadPrefix))) continue;
+    if (auto r = write_existing(dirname_of(*dir) + "/cgroup.procs", std::to_string(::getpid())); !r)
+      return std::move(r).error().context("leave `" + *dir + "`");
+  }
+  return {};
+}
+
 Result<ContainerCgroups> ContainerCgroups::plan(const Layout& layout, const std::string& key, pid_t self) {
   auto text = read_file("/proc/" + std::to_string(self) + "/cgroup");
   if (!text) return std::move(text).error().context("plan cgroups of `" + key + "`");

@@ -16,6 +16,7 @@
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
+#include "cgroup/cgroup.hpp"
 #include "process/child_process.hpp"
 
 namespace cove::network {
@@ -183,6 +184,13 @@ std::string log_tail(const std::string& log_file, size_t offset) {
 }
 
 [[noreturn]] void exec_dnsmasq(std::vector<char*>& argv, int log_fd) {
+  // Started by a container's monitor, it outlives that container: not in its cgroups, which
+  // could not be removed while it is there.
+  if (auto r = cgroup::leave_container_cgroups(); !r) {
+    std::string msg = "dnsmasq: " + r.error().message() + "\n";
+    (void)!::write(log_fd, msg.data(), msg.size());
+    ::_exit(126);
+  }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
