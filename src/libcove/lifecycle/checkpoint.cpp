@@ -393,6 +393,10 @@ Result<void> thaw_after_dump(Dump& d) {
   return {};
 }
 
+}  // namespace
+
+// Declared in checkpoint_common.hpp (restore and checkpoint_check use it): outside the anonymous
+// namespace, or nothing defines the symbol they link against.
 std::string nics_not_checkpointable(const config::ContainerConfig& cfg) {
   for (const auto& n : cfg.nics)
     if (n.type != config::NicType::kVeth)
@@ -400,6 +404,8 @@ std::string nics_not_checkpointable(const config::ContainerConfig& cfg) {
              ": only veth NICs can be checkpointed (a macvlan, ipvlan or moved physical NIC cannot be brought back)";
   return "";
 }
+
+namespace {
 
 Result<void> check_nics(Dump& d) {
   auto why = nics_not_checkpointable(*d.t.cfg);
