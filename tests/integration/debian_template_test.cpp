@@ -377,6 +377,12 @@ TEST_F(DebianTemplateTest, NetworkOptionWritesTheNicAndEnablesNetworkd) {
   ASSERT_EQ(r.status, 0) << r.err;
   cfg = read_text(path_ + "/nw3/config");
   EXPECT_NE(cfg.find("\n[network.eth0]\nlink = cvtd6\nipv4 = dhcp\nipv6 = dhcp\n"), std::string::npos) << cfg;
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+  // A network that does not exist yet is no error (it may be made before the first start), but
+  // a warning.
+  r = create_with(script, "nw7", {"--cache-dir", cache, "--network", "cvtnone0"}, {}, "COVE_NETWORK_DIR=" + nets);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: 'cvtnone0' is neither a managed network nor a bridge yet"), std::string::npos) << r.err;
   // The config's own [network.eth0] (cove-create -f) is kept, and its DHCP gets networkd ...
   std::string own = path_ + "/own.conf";
   std::ofstream(own) << "[network.eth0]\nlink = cvtbr0\nipv4 = dhcp\n";
@@ -387,7 +393,7 @@ TEST_F(DebianTemplateTest, NetworkOptionWritesTheNicAndEnablesNetworkd) {
   EXPECT_NE(cfg.find("link = cvtbr0"), std::string::npos) << cfg;
   EXPECT_EQ(cfg.find("link = cove0"), std::string::npos) << cfg;
   EXPECT_TRUE(is_link(rootfs("nw4") + units + "multi-user.target.wants/systemd-networkd.service"));
-  // ... a static one does not (networkd would drop the addresses cove set before init) ...
+  // ... a static one does not (networkd drops the addresses cove sets before init) ...
   std::ofstream(own) << "[network.eth0]\nlink = cvtbr0\nipv4 = 10.200.1.2/24\n";
   r = create_with(script, "nw5", {"--cache-dir", cache}, {"-f", own});
   ASSERT_EQ(r.status, 0) << r.err;
