@@ -470,7 +470,7 @@ Result<ContainerInfo> Container::info() const {
       out.oom_kills = s->oom_kills;
     }
     // The monitor owns the NICs (a hot-plugged one too): asked only when the config has some.
-    if (has_nics && !is_busy(out.state.state))
+    if ((has_nics || !out.state.runtime.host_links.empty()) && !is_busy(out.state.state))
       if (auto nics = net_status()) out.nics = std::move(*nics);
   }
   return out;

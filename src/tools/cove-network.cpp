@@ -259,6 +259,7 @@ int main(int argc, char** argv) {
   ToolSpec spec{"cove-network", syn.c_str(),
                 "Manage cove's managed networks: a bridge with an address, NAT, and dnsmasq for DHCP and DNS.", false};
   spec.positional = "words";
+  spec.optional_name = true;  // the container of attach, detach, set-rate
   return tool_main(argc, argv, spec, o,
                    [&](const Common& c, const po::variables_map& vm) -> Result<int> { return dispatch(c, vm); });
 }

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <future>
@@ -161,8 +162,14 @@ class NetworkTest : public ContainerTest {
     ContainerTest::SetUp();
     if (IsSkipped()) return;
     tag_ = std::to_string(::getpid() % 100000);
-    net_dir_ = path_ + "/networks";
-    run_dir_ = path_ + "/networks-run";
+    // Outside the cove path, which ContainerTest::TearDown removes before the networks go.
+    std::string tmpl = scratch_dir() + "/cove-net-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    net_root_ = tmpl;
+    // dnsmasq re-reads its hosts file as the unprivileged `dnsmasq` user (as under /run/cove).
+    ASSERT_EQ(::chmod(net_root_.c_str(), 0755), 0);
+    net_dir_ = net_root_ + "/networks";
+    run_dir_ = net_root_ + "/run";
     ::setenv("COVE_NETWORK_DIR", net_dir_.c_str(), 1);
     ::setenv("COVE_NETWORK_RUNDIR", run_dir_.c_str(), 1);
     forward_was_ = trim_str(read_text("/proc/sys/net/ipv4/ip_forward"));
@@ -177,7 +184,11 @@ class NetworkTest : public ContainerTest {
         for (const auto& l : st.value("host_links", std::vector<std::string>{})) recorded.push_back(l);
     }
     ContainerTest::TearDown();
-    for (const auto& n : managed_) run_tool("cove-network", {"delete", n, "--force"});
+    for (const auto& n : managed_) {
+      auto d = run_tool("cove-network", {"delete", n, "--force"});
+      EXPECT_EQ(d.status, 0) << d.err;
+    }
+    if (!net_root_.empty()) run_cmd({"rm", "-rf", "--one-file-system", net_root_});
     for (const auto& l : links_) ip({"link", "del", l});
     for (const auto& ns : netns_) ip({"netns", "del", ns});
     for (const auto& l : recorded) EXPECT_FALSE(link_exists(l)) << "left over: " << l;
@@ -233,7 +244,7 @@ class NetworkTest : public ContainerTest {
   }
   std::string config_text(const std::string& name) { return read_text(path_ + "/" + name + "/config"); }
 
-  std::string tag_, net_dir_, run_dir_, forward_was_;
+  std::string tag_, net_root_, net_dir_, run_dir_, forward_was_;
   std::vector<std::string> links_, netns_, managed_;
 };
 
@@ -355,7 +366,11 @@ TEST_F(NetworkTest, ManagedNetworkGivesDhcpDnsAndNatTowardsTheOutside) {
   std::string lease = inside("nd", "udhcpc -i eth0 -n -q -t 5 -x hostname:nd -s /bin/true 2>&1");
   EXPECT_NE(lease.find("obtained"), std::string::npos) << lease;
   // dnsmasq knows both names: the DHCP client's and the static one's.
-  EXPECT_NE(inside("nst", "nslookup nst.cove " + p + "1").find(p + "50"), std::string::npos);
+  std::string looked_up;
+  EXPECT_TRUE(eventually([&] {
+    looked_up = inside("nst", "nslookup nst.cove " + p + "1");
+    return looked_up.find(p + "50") != std::string::npos;
+  }, 5000, 100)) << looked_up << read_text(run_dir_ + "/" + net + "/dnsmasq.hosts");
   std::string show = run_tool("cove-network", {"show", net}).out;
   EXPECT_NE(show.find("nd"), std::string::npos) << show;
   // resolv.conf of the static container names the bridge.
@@ -474,7 +489,7 @@ TEST_F(NetworkTest, MacvlanOnAVethParent) {
   ip({"-n", outside, "link", "set", "out0", "up"});
   create_busybox("nm", "[network.eth0]\ntype = macvlan\nlink = " + parent + "\nipv4 = " + p + "2/24\n");
   start("nm");
-  EXPECT_NE(inside("nm", "ip -d link show eth0").find("macvlan"), std::string::npos);
+  EXPECT_NE(in_netns_of(init_pid("nm"), {"ip", "-d", "link", "show", "eth0"}).out.find("macvlan"), std::string::npos);
   serve_in("nm", 7010);
   EXPECT_TRUE(eventually([&] {
     auto r = run_cmd({"ip", "netns", "exec", outside, "busybox", "nc", "-w", "2", p + "2", "7010"}, 10);

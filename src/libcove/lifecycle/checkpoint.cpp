@@ -393,20 +393,6 @@ Result<void> thaw_after_dump(Dump& d) {
   return {};
 }
 
-}  // namespace
-
-// Declared in checkpoint_common.hpp (restore and checkpoint_check use it): outside the anonymous
-// namespace, or nothing defines the symbol they link against.
-std::string nics_not_checkpointable(const config::ContainerConfig& cfg) {
-  for (const auto& n : cfg.nics)
-    if (n.type != config::NicType::kVeth)
-      return "NIC `" + n.name + "` is a " + config::nic_type_name(n.type) +
-             ": only veth NICs can be checkpointed (a macvlan, ipvlan or moved physical NIC cannot be brought back)";
-  return "";
-}
-
-namespace {
-
 Result<void> check_nics(Dump& d) {
   auto why = nics_not_checkpointable(*d.t.cfg);
   if (!why.empty()) return Error(ENOTSUP, why);
@@ -457,6 +443,14 @@ CheckpointReport report_of(const Dump& d) {
 }
 
 }  // namespace
+
+std::string nics_not_checkpointable(const config::ContainerConfig& cfg) {
+  for (const auto& n : cfg.nics)
+    if (n.type != config::NicType::kVeth)
+      return "NIC `" + n.name + "` is a " + config::nic_type_name(n.type) +
+             ": only veth NICs can be checkpointed (a macvlan, ipvlan or moved physical NIC cannot be brought back)";
+  return "";
+}
 
 Result<CheckpointReport> checkpoint_container(const CheckpointTarget& t, const CheckpointOptions& opts) {
   Dump d(t, opts);

@@ -102,6 +102,11 @@ Result<void> Supervisor::on_net_attach(int fd, const NetAttachRequest& req) {
   for (const auto& rt : network_.nics()) current.nics.push_back(rt.nic);
   auto nic = config::parse_nic_lines(req.nic, req.lines, current);
   if (!nic) return std::move(nic).error();
+  if (!network_.has_netns()) {
+    auto ns = network::open_netns_of(init_.pid());
+    if (!ns) return std::move(ns).error();
+    COVE_TRY(network_.keep_netns(ns->get()));
+  }
   auto r = network_.attach(*nic, [this](const std::vector<std::string>& links) {
     state_.set_host_links(links);
     record(state_.state());

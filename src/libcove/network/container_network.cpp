@@ -125,10 +125,15 @@ std::string ContainerNetwork::resolv_conf() const {
          (managed ? std::string("search ") + kNetworkDomain + "\n" : "") + text;
 }
 
-Result<void> ContainerNetwork::setup(int netns_fd) {
+Result<void> ContainerNetwork::keep_netns(int netns_fd) {
   UniqueFd ns(::fcntl(netns_fd, F_DUPFD_CLOEXEC, 3));
   if (!ns) return Error::from_errno(errno, "keep the container's network namespace");
   netns_ = std::move(ns);
+  return {};
+}
+
+Result<void> ContainerNetwork::setup(int netns_fd) {
+  COVE_TRY(keep_netns(netns_fd));
   auto pending = std::move(planned_);
   planned_.clear();
   for (auto& rt : pending) {
@@ -330,9 +335,7 @@ std::vector<std::string> ContainerNetwork::criu_externals() const {
 }
 
 Result<void> ContainerNetwork::adopt_restored(int netns_fd) {
-  UniqueFd ns(::fcntl(netns_fd, F_DUPFD_CLOEXEC, 3));
-  if (!ns) return Error::from_errno(errno, "keep the container's network namespace");
-  netns_ = std::move(ns);
+  COVE_TRY(keep_netns(netns_fd));
   auto host = host_socket_or_error();
   if (!host) return std::move(host).error();
   auto pending = std::move(planned_);

@@ -77,6 +77,9 @@ class ContainerNetwork {
   std::vector<config::NicConfig> planned_nics() const;
 
   Result<void> set_rate(const std::string& nic, std::optional<uint64_t> ingress, std::optional<uint64_t> egress);
+  // The container's namespace, for a hot plug into a container that started without NICs.
+  bool has_netns() const { return netns_.valid(); }
+  Result<void> keep_netns(int netns_fd);
   // `record` hears the host links (host_links()) once the new NIC's are chosen, before it is made.
   Result<void> attach(const config::NicConfig& nic, const std::function<void(const std::vector<std::string>&)>& record);
   Result<void> detach(const std::string& nic);

@@ -14,6 +14,9 @@
 #include <thread>
 
 namespace cove::network {
+
+void link_nl_static_lookups();  // nl_static.cpp
+
 namespace {
 
 // libnl's codes as errnos, so that callers can tell "gone" from "exists" from "not allowed".
@@ -70,6 +73,7 @@ int NetlinkSocket::record_error(sockaddr_nl*, nlmsgerr* err, void* arg) {
 }
 
 Result<void> NetlinkSocket::connect() {
+  link_nl_static_lookups();
   sock_.reset(nl_socket_alloc());
   last_ = std::make_unique<KernelError>();
   if (!sock_) return Error(ENOMEM, "allocate a netlink socket");

@@ -34,7 +34,7 @@ int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_des
   }
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help and exit")("version", "show the version and exit");
-  if (spec.needs_name) opts.add_options()("name,n", po::value(&common.name), "container name");
+  if (spec.needs_name || spec.optional_name) opts.add_options()("name,n", po::value(&common.name), "container name");
   opts.add_options()("lxcpath,P", po::value(&common.lxcpath), "container path (default /var/lib/cove)")(
       "logpriority,l", po::value(&common.log_level), "log level: trace, debug, info, notice, warn, error")(
       "logfile,o", po::value(&common.log_file), "log to this file");
@@ -63,7 +63,7 @@ int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_des
     return 2;
   }
   // Before anything else: a name is never a path (`../../etc/x`), whatever the tool does next.
-  if (spec.needs_name) {
+  if (spec.needs_name || !common.name.empty()) {
     if (auto r = validate_name(common.name); !r) {
       std::fprintf(stderr, "%s: %s\n", spec.name, r.error().message().c_str());
       return 2;

@@ -30,6 +30,7 @@ struct ToolSpec {
   const char* synopsis;  // "-n NAME [-F] [-- CMD...]"
   const char* summary;   // one line
   bool needs_name = true;
+  bool optional_name = false;  // -n NAME accepted (and checked) but not required
   // When set, the name of an option in `extra` that collects the positional arguments.
   const char* positional = nullptr;
 };
