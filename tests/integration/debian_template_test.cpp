@@ -78,6 +78,8 @@ class DebianTemplateTest : public ContainerTest {
     std::string tmpl = scratch_dir() + "/cove-debnet.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     net_dirs_ = tmpl;
+    // dnsmasq re-reads its hosts file as the unprivileged `dnsmasq` user (as under /run/cove).
+    ASSERT_EQ(::chmod(net_dirs_.c_str(), 0755), 0);
     ::setenv("COVE_NETWORK_DIR", (net_dirs_ + "/networks").c_str(), 1);
     ::setenv("COVE_NETWORK_RUNDIR", (net_dirs_ + "/run").c_str(), 1);
     forward_was_ = trim_str(read_text("/proc/sys/net/ipv4/ip_forward"));
