@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -177,6 +178,9 @@ void ContainerTest::create_debian_container(const std::string& name, const std::
   names_.push_back(name);
   std::vector<std::string> args = {"-t", "debian", "--"};
   args.insert(args.end(), template_args.begin(), template_args.end());
+  bool network_given = std::any_of(template_args.begin(), template_args.end(),
+                                   [](const std::string& a) { return a.rfind("--network", 0) == 0; });
+  if (!network_given) args.insert(args.end(), {"--network", "none"});
   auto r = cove("cove-create", name, args, 900);
   ASSERT_EQ(r.status, 0) << r.err;
 }

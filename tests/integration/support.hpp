@@ -59,7 +59,8 @@ class ContainerTest : public ::testing::Test {
   // Creates a busybox container; extra config text goes into a -f file.
   void create_busybox(const std::string& name, const std::string& extra_config = "");
   // Creates a Debian container with `cove-create -t debian -- template_args` (bookworm minbase
-  // from the template's cache: the first create of a machine bootstraps it, ~1 min).
+  // from the template's cache: the first create of a machine bootstraps it, ~1 min). Without a
+  // --network in template_args, `--network none`: no NIC, so no host-wide cove0 is made.
   void create_debian_container(const std::string& name, const std::vector<std::string>& template_args = {});
   // Runs CMD inside with cove-attach (no pty) and returns stdout, trimmed.
   std::string attach_out(const std::string& name, const std::vector<std::string>& cmd);
