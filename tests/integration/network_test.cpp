@@ -495,6 +495,15 @@ TEST_F(NetworkTest, MacvlanOnAVethParent) {
     auto r = run_cmd({"ip", "netns", "exec", outside, "busybox", "nc", "-w", "2", p + "2", "7010"}, 10);
     return r.out.find("nm") != std::string::npos;
   }, 5000));
+  // Only veths can be checkpointed: said by --check and before a dump changes anything.
+  if (criu_backend_built()) {
+    auto check = cove("cove-checkpoint", "nm", {"--check"});
+    EXPECT_NE(check.out.find("only veth NICs can be checkpointed"), std::string::npos) << check.out << check.err;
+    auto dump = cove("cove-checkpoint", "nm", {"-D", path_ + "/img", "--stop"});
+    EXPECT_NE(dump.status, 0);
+    EXPECT_NE(dump.err.find("NIC `eth0` is a macvlan"), std::string::npos) << dump.err;
+    EXPECT_EQ(trim_str(cove("cove-info", "nm", {"-s"}).out), "RUNNING");
+  }
 }
 
 TEST_F(NetworkTest, IpvlanSaysTheKernelLacksIt) {
@@ -546,6 +555,62 @@ TEST_F(NetworkTest, RebootBringsTheNicBack) {
   ASSERT_EQ(cove("cove-stop", "nbt", {"-r"}).status, 0);
   EXPECT_NE(init_pid("nbt"), before);
   EXPECT_NE(inside("nbt", "ip -o -4 addr show eth0").find(p + "2/24"), std::string::npos);
+}
+
+// An established TCP connection from the host into the container, and one between two
+// containers, carry on across `cove-checkpoint --stop` + `cove-restore`: the NIC comes back with
+// its name, MAC, address and rate limit, and neither peer sees a reset.
+TEST_F(NetworkTest, TcpConnectionsSurviveCheckpointAndRestore) {
+  COVE_REQUIRE_NET_TOOLS();
+  COVE_REQUIRE_CRIU();
+  std::string p = free_subnet(251);
+  std::string br = make_bridge(p);
+  create_busybox("ncr", "[network.eth0]\nlink = " + br + "\nipv4 = " + p + "2/24\nrate.ingress = 50mbit\n");
+  create_busybox("npeer", "[network.eth0]\nlink = " + br + "\nipv4 = " + p + "3/24\n");
+  start("ncr");
+  start("npeer");
+  // An echo server in ncr (cat over nc, one per connection); npeer keeps a connection open to it
+  // and writes what comes back into a file.
+  ASSERT_EQ(cove("cove-attach", "ncr", {"--", "/bin/sh", "-c", "nc -ll -p 7020 -e cat >/dev/null 2>&1 &"}).status, 0);
+  ASSERT_EQ(cove("cove-attach", "npeer", {"--", "/bin/sh", "-c",
+                                          "mkfifo /tmp/in; (nc " + p + "2 7020 </tmp/in >/tmp/out 2>&1 &); "
+                                          "exec 3>/tmp/in; echo before >&3; sleep 1000 3>/tmp/in >/dev/null 2>&1 &"}).status, 0);
+  // The host's connection.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(7020);
+  ::inet_pton(AF_INET, (p + "2").c_str(), &sa.sin_addr);
+  ASSERT_TRUE(eventually([&] { return ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0; }, 5000));
+  auto echo = [&](const std::string& msg) {
+    if (::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) != ssize_t(msg.size())) return std::string("send failed");
+    std::string got;
+    char buf[256];
+    pollfd pf{fd, POLLIN, 0};
+    while (got.size() < msg.size() && ::poll(&pf, 1, 5000) == 1) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) return got + "<closed>";
+      got.append(buf, size_t(n));
+    }
+    return got;
+  };
+  EXPECT_EQ(echo("one\n"), "one\n");
+  std::string mac = inside("ncr", "cat /sys/class/net/eth0/address");
+  auto ck = cove("cove-checkpoint", "ncr", {"-D", path_ + "/img", "--stop"}, 60);
+  ASSERT_EQ(ck.status, 0) << ck.err;
+  auto rs = cove("cove-restore", "ncr", {"-D", path_ + "/img"}, 60);
+  ASSERT_EQ(rs.status, 0) << rs.err;
+  EXPECT_EQ(echo("two\n"), "two\n") << "the host's connection after the restore";
+  EXPECT_EQ(inside("ncr", "cat /sys/class/net/eth0/address"), mac);
+  EXPECT_NE(inside("ncr", "ip -o -4 addr show eth0").find(p + "2/24"), std::string::npos);
+  auto info = nlohmann::json::parse(cove("cove-info", "ncr", {"--json"}).out, nullptr, false);
+  ASSERT_TRUE(info.is_object());
+  EXPECT_EQ(info["nics"][0].value("rate_ingress_bps", 0ull), 50000000ull);
+  // The container-to-container connection: npeer writes, ncr echoes, npeer's file gets it.
+  ASSERT_EQ(cove("cove-attach", "npeer", {"--", "/bin/sh", "-c", "echo after > /proc/$(pidof sleep)/fd/3"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return inside("npeer", "cat /tmp/out").find("after") != std::string::npos; }, 5000))
+      << inside("npeer", "cat /tmp/out");
+  ::close(fd);
 }
 
 }  // namespace
