@@ -192,6 +192,8 @@ class NetworkTest : public ContainerTest {
     for (const auto& l : links_) ip({"link", "del", l});
     for (const auto& ns : netns_) ip({"netns", "del", ns});
     for (const auto& l : recorded) EXPECT_FALSE(link_exists(l)) << "left over: " << l;
+    std::string tables = run_cmd({"nft", "list", "tables"}).out;
+    for (const auto& n : names_) EXPECT_EQ(tables.find("cove-c-" + n + "-"), std::string::npos) << "left over table of " << n;
     for (const auto& n : managed_) EXPECT_FALSE(link_exists(n)) << "left over bridge: " << n;
     if (!forward_was_.empty()) {
       std::ofstream f("/proc/sys/net/ipv4/ip_forward");
@@ -288,6 +290,42 @@ TEST_F(NetworkTest, StaticVethOnABridgeIsSetBeforeInitAndReachesTheHost) {
   auto info = cove("cove-info", "n1");
   EXPECT_NE(info.out.find("NIC eth0:"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find(p + "2/24"), std::string::npos) << info.out;
+}
+
+// A TCP exchange over IPv6 (the host connects to `addr` on `port` and reads what comes back).
+std::string tcp6_exchange(const std::string& addr, int port) {
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET6, addr.c_str(), &sa.sin6_addr);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+    char buf[256];
+    pollfd p{fd, POLLIN, 0};
+    while (::poll(&p, 1, 2000) == 1) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, size_t(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+TEST_F(NetworkTest, StaticIpv6AndItsDefaultRoute) {
+  COVE_REQUIRE_NET_TOOLS();
+  std::string p = free_subnet(251);
+  std::string br = make_bridge(p);
+  std::string v6 = "fd42:" + tag_ + "::";
+  ASSERT_EQ(ip({"-6", "addr", "add", v6 + "1/64", "dev", br, "nodad"}).status, 0);
+  create_busybox("n6", "[network.eth0]\nlink = " + br + "\nipv6 = " + v6 + "2/64\nipv6.gateway = " + v6 + "1\n");
+  start("n6");
+  std::string addrs = inside("n6", "ip -o -6 addr show eth0; ip -6 route");
+  EXPECT_NE(addrs.find(v6 + "2/64"), std::string::npos) << addrs;
+  EXPECT_NE(addrs.find("default via " + v6 + "1"), std::string::npos) << addrs;
+  serve_in("n6", 7012);
+  EXPECT_TRUE(eventually([&] { return tcp6_exchange(v6 + "2", 7012) == "n6\n"; }, 5000));
 }
 
 TEST_F(NetworkTest, TwoContainersOnOneBridgeTalk) {
