@@ -599,7 +599,7 @@ TEST_F(ManagedNetworkTest, Tool) {
   // Usage errors: exit 2, naming what is allowed.
   auto unknown = run_tool("cove-network", {"frob"});
   EXPECT_EQ(unknown.status, 2);
-  EXPECT_NE(unknown.err.find("unknown verb `frob` (allowed: create, delete, list, show, up, down)"), std::string::npos)
+  EXPECT_NE(unknown.err.find("unknown verb `frob` (allowed: create, delete, list, show, up, down, attach, detach, set-rate)"), std::string::npos)
       << unknown.err;
   EXPECT_EQ(run_tool("cove-network", {"create"}).status, 2);
   auto wrong_opt = run_tool("cove-network", {"delete", n, "--ipv4", "none"});

@@ -232,13 +232,17 @@ TEST_F(NetlinkAddress, AddressesAndDefaultRoutesInsideTheNamespace) {
 }
 
 TEST_F(NetlinkAddress, NetSysctlsAreTheNamespaces) {
-  ASSERT_OK(network::write_net_sysctl(ct_.fd(), "ipv4/ip_forward", "1"));
+  // The other namespace's value is whatever it is; ct_ gets the opposite, and it stays.
+  auto before = network::read_net_sysctl(host_.fd(), "ipv4/ip_forward");
+  ASSERT_OK(before);
+  std::string flipped = *before == "1" ? "0" : "1";
+  ASSERT_OK(network::write_net_sysctl(ct_.fd(), "ipv4/ip_forward", flipped));
   auto forward = network::read_net_sysctl(ct_.fd(), "ipv4/ip_forward");
   ASSERT_OK(forward);
-  EXPECT_EQ(*forward, "1");
+  EXPECT_EQ(*forward, flipped);
   auto other = network::read_net_sysctl(host_.fd(), "ipv4/ip_forward");
   ASSERT_OK(other);
-  EXPECT_EQ(*other, "0");
+  EXPECT_EQ(*other, *before);
   ASSERT_OK(network::create_veth(hs(), {"vh", "eth0", ct_.fd(), std::nullopt, 0}));
   ASSERT_OK(network::write_net_sysctl(ct_.fd(), "ipv6/conf/eth0/accept_dad", "0"));
   EXPECT_EQ(*network::read_net_sysctl(ct_.fd(), "ipv6/conf/eth0/accept_dad"), "0");
