@@ -421,6 +421,11 @@ TEST_F(NetworkTest, ManagedNetworkGivesDhcpDnsAndNatTowardsTheOutside) {
   auto peers = out.peers();
   ASSERT_FALSE(peers.empty());
   EXPECT_EQ(peers[0], o + "1") << "masqueraded to the host's address";
+  // A stopped container's lease is released: no DHCP lease is left behind.
+  std::string leases = run_dir_ + "/" + net + "/dnsmasq.leases";
+  EXPECT_NE(read_text(leases).find(" nd "), std::string::npos) << read_text(leases);
+  ASSERT_EQ(cove("cove-stop", "nd").status, 0);
+  EXPECT_TRUE(eventually([&] { return read_text(leases).find(" nd ") == std::string::npos; }, 5000)) << read_text(leases);
   auto rules = run_cmd({"nft", "list", "table", "inet", "cove-n-" + net}).out;
   EXPECT_NE(rules.find("masquerade"), std::string::npos) << rules;
   EXPECT_EQ(trim_str(read_text("/proc/sys/net/ipv4/ip_forward")), "1");

@@ -259,7 +259,7 @@ void Supervisor::cleanup() {
   finish_leaving_monitor_cgroup();
   // Signalled through its pidfd; handle_signal releases init_ when its waitpid(-1) reaps init.
   if (init_) init_.kill_and_reap();
-  network_.teardown();
+  network_.teardown(/*keep_leases=*/checkpointed_);
   if (cgroups_) {
     if (auto r = cgroups_->destroy(); !r) log::warn("remove cgroups: {}", r.error().message());
   }

@@ -101,6 +101,7 @@ class Supervisor {
   bool done_ = false;
   bool created_runtime_dir_ = false;
   bool left_monitor_cgroup_ = false;
+  bool checkpointed_ = false;  // ended by a checkpoint with `stop`: its DHCP leases live on in the images
   process::ChildProcess cgroup_mover_;  // start_leaving_monitor_cgroup's child, until reaped
   int exit_status_ = 0;
   bool have_time_ns_;

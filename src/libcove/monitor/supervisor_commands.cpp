@@ -182,7 +182,10 @@ Result<void> Supervisor::on_checkpoint(int fd, const CheckpointRequest& req) {
   }
   if (!r) return std::move(r).error();
   CheckpointReply reply{r->images_dir, r->criu_version, r->wall_ms, req.stop, r->stats};
-  if (req.stop) end_after_checkpoint(before);
+  if (req.stop) {
+    checkpointed_ = true;
+    end_after_checkpoint(before);
+  }
   CommandServer::reply(fd, encode_reply(Result<CheckpointReply>(std::move(reply))));
   return {};
 }

@@ -277,7 +277,7 @@ Result<void> ContainerNetwork::apply_rules() {
   return run_nft(ruleset);
 }
 
-void ContainerNetwork::remove_nic(NicRuntime& rt) {
+void ContainerNetwork::remove_nic(NicRuntime& rt, bool keep_leases) {
   auto host = NetlinkSocket::open();
   if (!host) {
     log::warn("remove NIC `{}`: {}", rt.nic.name, host.error().message());
@@ -285,6 +285,8 @@ void ContainerNetwork::remove_nic(NicRuntime& rt) {
   }
   if (rt.registered_host)
     if (auto r = unregister_host(rt.network, hostname_); !r) log::warn("network `{}`: {}", rt.network, r.error().message());
+  if (!rt.network.empty() && rt.nic.ipv4.mode == config::NicAddress::Mode::kDhcp && rt.nic.hwaddr && !keep_leases)
+    if (auto r = release_leases(rt.network, *rt.nic.hwaddr); !r) log::warn("network `{}`: {}", rt.network, r.error().message());
   switch (rt.nic.type) {
     case NicType::kVeth:
       if (auto r = delete_link(*host, rt.host_ifname); !r) log::warn("remove `{}`: {}", rt.host_ifname, r.error().message());
@@ -310,12 +312,12 @@ void ContainerNetwork::remove_nic(NicRuntime& rt) {
   }
 }
 
-void ContainerNetwork::teardown() {
+void ContainerNetwork::teardown(bool keep_leases) {
   if (!made_.empty() || netns_) {
     std::string table = container_table(key_);
     if (auto r = delete_tables({{"bridge", table}, {"ip", table}}); !r) log::warn("remove firewall rules: {}", r.error().message());
   }
-  for (auto it = made_.rbegin(); it != made_.rend(); ++it) remove_nic(*it);
+  for (auto it = made_.rbegin(); it != made_.rend(); ++it) remove_nic(*it, keep_leases);
   made_.clear();
   netns_.reset();
 }

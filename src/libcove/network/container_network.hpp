@@ -67,7 +67,9 @@ class ContainerNetwork {
   // Makes every NIC for the container whose network namespace is `netns_fd` (kept open until
   // teardown). On failure, what was made is removed again.
   Result<void> setup(int netns_fd);
-  void teardown();  // idempotent; logs what it could not remove
+  // Idempotent; logs what it could not remove. DHCP leases of the NICs on managed networks are
+  // released, unless `keep_leases` (a checkpoint: the restored container still holds them).
+  void teardown(bool keep_leases = false);
 
   // Restore (CRIU recreates the veths): the `external` strings naming each planned veth's host
   // end ("veth[eth0]:cv0123456789"), and, once CRIU made the namespace `netns_fd` with them, the
@@ -94,7 +96,7 @@ class ContainerNetwork {
   Result<void> apply_rates(NicRuntime& rt);
   Result<void> apply_rules();
   void register_name(NicRuntime& rt);
-  void remove_nic(NicRuntime& rt);
+  void remove_nic(NicRuntime& rt, bool keep_leases = false);
 
   NicRuntime plan_nic(const config::NicConfig& nic) const;
 

@@ -106,6 +106,11 @@ Result<void> reconcile_network(const std::string& name);
 Result<void> register_host(const std::string& network, const std::string& hostname, const IpAddress& address);
 Result<void> unregister_host(const std::string& network, const std::string& hostname);  // absent = success
 
+// Ends the DHCPv4 leases of `mac` on the network (a container's NIC that is gone): dnsmasq
+// hears a DHCPRELEASE for each from Debian's `dhcp_release` (dnsmasq-utils), sent on the bridge,
+// and forgets it. Nothing to release, or no dnsmasq running: success.
+Result<void> release_leases(const std::string& network, const MacAddress& mac);
+
 // The bridge address of `family` (AF_INET, AF_INET6): a container's default gateway.
 std::optional<IpAddress> gateway_of(const ManagedNetwork&, int family);
 

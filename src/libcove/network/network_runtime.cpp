@@ -18,9 +18,13 @@
 #include "network/netlink.hpp"
 #include "network/network_file.hpp"
 #include "network/nft.hpp"
+#include "process/child_process.hpp"
 
 namespace cove::network {
 namespace {
+
+// Debian's dnsmasq-utils (scripts/install-deps).
+constexpr const char* kDhcpReleasePath = "/usr/bin/dhcp_release";
 
 std::string nat_cache_file(const std::string& name) { return network_run_dir(name) + "/nat.nft"; }
 
@@ -276,6 +280,31 @@ Result<void> register_host(const std::string& network, const std::string& hostna
   std::erase_if(*hosts, [&](const HostEntry& h) { return h.hostname == hostname && h.address.family == address.family; });
   hosts->push_back({address, hostname});
   if (auto r = write_hosts(network, *hosts); !r) return err(std::move(r).error());
+  return {};
+}
+
+Result<void> release_leases(const std::string& network, const MacAddress& mac) {
+  auto files = dnsmasq_files(network_run_dir(network));
+  auto text = read_file(files.lease_file);
+  if (!text || !find_dnsmasq(files.pid_file)) return {};
+  for (const auto& lease : parse_leases(*text)) {
+    auto lease_mac = MacAddress::parse(lease.mac);
+    auto addr = IpAddress::parse(lease.address);
+    if (!lease_mac || *lease_mac != mac || !addr || !addr->is_v4()) continue;
+    std::vector<std::string> argv = {kDhcpReleasePath, network, lease.address, lease.mac};
+    auto child = process::spawn([&]() -> int {
+      std::vector<char*> a;
+      for (auto& x : argv) a.push_back(x.data());
+      a.push_back(nullptr);
+      ::execv(a[0], a.data());
+      return 127;
+    });
+    if (!child) return std::move(child).error().context("release the lease of `" + lease.mac + "`");
+    auto status = child->wait();
+    if (!status || process::exit_code_of(*status) != 0)
+      return Error(EIO, fmt::format("`{}` could not release {} of `{}` on `{}`", kDhcpReleasePath, lease.address,
+                                    lease.mac, network));
+  }
   return {};
 }
 
