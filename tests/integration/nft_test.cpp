@@ -212,6 +212,22 @@ TEST_F(NftAntispoof, DhcpFromZeroPassesOtherZeroSourcedTrafficDoesNot) {
   EXPECT_FALSE(rx.source_of("zero-1234-after", kDropWaitMs).has_value());
 }
 
+// A tenant answering DHCP (its own address as source, UDP 67 -> 68) reaches its neighbours only
+// without the table.
+TEST_F(NftAntispoof, RogueDhcpServerRepliesAreDropped) {
+  FrameCapture cap(b_, "eth0");
+  ASSERT_TRUE(cap.valid());
+  MacAddress a = mac(kMacA);
+  auto offer = [&](const std::string& marker) {
+    return send_frame(a_, "eth0", ipv4_udp_frame(a, kBroadcast, "10.77.0.2", "255.255.255.255", 67, 68, marker));
+  };
+  ASSERT_EQ(offer("offer-before"), "");
+  ASSERT_TRUE(cap.saw("offer-before")) << "without the table";
+  load();
+  ASSERT_EQ(offer("offer-after"), "");
+  EXPECT_FALSE(cap.saw("offer-after", kDropWaitMs));
+}
+
 TEST_F(NftAntispoof, VlanTaggedFramesAreDropped) {
   FrameCapture cap(b_, "eth0");
   ASSERT_TRUE(cap.valid());

@@ -72,6 +72,8 @@ TEST(NftAntispoof, WholeRulesetForOnePort) {
             "\t\tether saddr != 02:00:00:00:00:0a drop\n"
             "\t\tarp saddr ether != 02:00:00:00:00:0a drop\n"
             "\t\tether type { 8021q, 8021ad } drop\n"
+            "\t\tudp sport { 67, 547 } drop\n"
+            "\t\ticmpv6 type nd-router-advert drop\n"
             "\t\tarp htype != 1 drop\n"
             "\t\tarp ptype != ip drop\n"
             "\t\tarp hlen != 6 drop\n"

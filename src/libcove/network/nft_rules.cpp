@@ -98,7 +98,10 @@ std::string port_chain(const std::string& chain, const PortFilter& p) {
         if (a.is_v4()) v4.push_back(a.str());
         else if (a != v6.front()) v6.push_back(a);
       }
-    r += "\t\tether type { 8021q, 8021ad } drop\n" + ipv4_rules(v4) + ipv6_rules(v6);
+    // A tenant answering as a DHCP server or an IPv6 router would take its neighbours' traffic.
+    r += "\t\tether type { 8021q, 8021ad } drop\n";
+    r += "\t\tudp sport { 67, 547 } drop\n\t\ticmpv6 type nd-router-advert drop\n";
+    r += ipv4_rules(v4) + ipv6_rules(v6);
   }
   return r + "\t}\n";
 }
