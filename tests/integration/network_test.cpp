@@ -317,7 +317,9 @@ TEST_F(NetworkTest, StaticIpv6AndItsDefaultRoute) {
   COVE_REQUIRE_NET_TOOLS();
   std::string p = free_subnet(251);
   std::string br = make_bridge(p);
-  std::string v6 = "fd42:" + tag_ + "::";
+  char group[8];
+  std::snprintf(group, sizeof group, "%x", static_cast<unsigned>(::getpid()) & 0xffff);  // one IPv6 group
+  std::string v6 = "fd42:" + std::string(group) + "::";
   ASSERT_EQ(ip({"-6", "addr", "add", v6 + "1/64", "dev", br, "nodad"}).status, 0);
   create_busybox("n6", "[network.eth0]\nlink = " + br + "\nipv6 = " + v6 + "2/64\nipv6.gateway = " + v6 + "1\n");
   start("n6");
