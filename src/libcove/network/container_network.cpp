@@ -270,11 +270,17 @@ Result<void> ContainerNetwork::apply_rules() {
     for (const auto& fw : n.forwards)
       forwards.push_back(Forward{config::proto_name(fw.proto), fw.host_port, n.ipv4.address.address, fw.container_port});
   }
+  // No filter, no forward, and no table loaded before: nothing to run (an nft run costs ~10 ms
+  // of the start, more with many tables on the host). A stale table of a crashed monitor is
+  // remove_leftovers' business.
+  if (ports.empty() && forwards.empty() && !rules_loaded_) return {};
   std::string table = container_table(key_);
   std::string ruleset = delete_rules({{"bridge", table}, {"ip", table}});
   if (!ports.empty()) ruleset += antispoof_rules(table, ports);
   if (!forwards.empty()) ruleset += forward_rules(table, forwards);
-  return run_nft(ruleset);
+  COVE_TRY(run_nft(ruleset));
+  rules_loaded_ = !ports.empty() || !forwards.empty();
+  return {};
 }
 
 void ContainerNetwork::remove_nic(NicRuntime& rt, bool keep_leases) {
@@ -313,7 +319,8 @@ void ContainerNetwork::remove_nic(NicRuntime& rt, bool keep_leases) {
 }
 
 void ContainerNetwork::teardown(bool keep_leases) {
-  if (!made_.empty() || netns_) {
+  if (rules_loaded_) {
+    rules_loaded_ = false;
     std::string table = container_table(key_);
     if (auto r = delete_tables({{"bridge", table}, {"ip", table}}); !r) log::warn("remove firewall rules: {}", r.error().message());
   }

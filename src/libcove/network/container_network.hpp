@@ -105,6 +105,7 @@ class ContainerNetwork {
   std::string key_;
   std::string hostname_;
   UniqueFd netns_;
+  bool rules_loaded_ = false;  // the container's nft tables exist (filters or forwards)
 };
 
 // Removes what a container's earlier network left behind (its monitor was killed, the host
