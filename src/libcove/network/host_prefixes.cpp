@@ -47,7 +47,7 @@ std::string link_name(nl_cache* links, int ifindex) {
 
 Result<CachePtr> alloc_cache(NetlinkSocket& sock, int (*alloc)(nl_sock*, nl_cache**), const char* what) {
   nl_cache* c = nullptr;
-  if (int err = alloc(sock.get(), &c); err < 0) return nl_error(err, fmt::format("dump {}", what));
+  if (int err = alloc(sock.get(), &c); err < 0) return sock.error(err, fmt::format("dump {}", what));
   return CachePtr(c);
 }
 
