@@ -220,7 +220,7 @@ std::string verb_list() {
 
 std::string synopsis() {
   std::string s = "VERB ...\n";
-  for (const auto& v : verbs()) s += fmt::format("  cove-network {} {}\n", v.name, v.usage);
+  for (const auto& v : verbs()) s += fmt::format("  cove-network {}{}{}\n", v.name, *v.usage ? " " : "", v.usage);
   return s;
 }
 

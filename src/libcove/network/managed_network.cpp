@@ -122,7 +122,7 @@ Result<void> check_new(const ManagedNetwork& net) {
   if (!net.bridge.empty() && net.bridge != net.name)
     return Error::invalid(fmt::format("bridge `{}` must be the network's name `{}`", net.bridge, net.name));
   if (auto rules = check_network(net); !rules.empty())
-    return Error(EINVAL, fmt::format("network `{}`: {}", net.name, join(rules, "; ")));
+    return Error(EINVAL, join(rules, "; "));
   return {};
 }
 
