@@ -577,6 +577,11 @@ TEST_F(ManagedNetworkTest, DefaultNetworkPicksAFreeSubnet) {
 
 TEST_F(ManagedNetworkTest, Tool) {
   std::string n = name();
+  // Deleting a network that does not exist fails and leaves no run directory behind.
+  auto missing = run_tool("cove-network", {"delete", n + "x"});
+  EXPECT_EQ(missing.status, 1) << missing.err;
+  EXPECT_NE(missing.err.find("no network"), std::string::npos) << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/run")) << "a failed delete made the run directory";
   IpPrefix v4 = free_subnet();
   networks_.push_back(n);
   auto created = run_tool("cove-network", {"create", n, "--ipv4", v4.str(), "--no-nat"});

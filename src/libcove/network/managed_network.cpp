@@ -212,6 +212,8 @@ Result<ManagedNetwork> create_default_network(const std::string& name) {
 Result<void> delete_network(const std::string& name, bool force) {
   auto err = [&](Error e) { return std::move(e).context(fmt::format("delete network `{}`", name)); };
   if (auto r = validate_network_name(name); !r) return err(std::move(r).error());
+  // Checked before the lock too: deleting a network that never existed makes no run directory.
+  if (!path_exists(network_file(name))) return err(Error(ENOENT, fmt::format("no network `{}`", name)));
   auto lock = lock_config_files();
   if (!lock) return std::move(lock).error();
   if (!path_exists(network_file(name))) return err(Error(ENOENT, fmt::format("no network `{}`", name)));
