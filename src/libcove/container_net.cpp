@@ -32,8 +32,11 @@ Result<void> edit_config(const ContainerPaths& p, Edit edit) {
   return write_file_atomic(p.config(), edited, 0644);
 }
 
-// Running (or frozen) for a live change; otherwise only `persist` makes sense.
+// A live change needs the container running (or frozen); otherwise only `persist` makes
+// sense. True when the monitor is to be asked.
 Result<bool> is_running_for_change(const Container& c, bool persist) {
+  COVE_TRY(validate_name(c.name()));
+  if (!c.exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", c.name(), c.lxcpath()));
   auto st = c.state();
   if (is_busy(st.state)) return busy_error(c.name(), st.state);
   bool running = st.state == ContainerState::kRunning || st.state == ContainerState::kFrozen;
@@ -45,11 +48,9 @@ Result<bool> is_running_for_change(const Container& c, bool persist) {
 }  // namespace
 
 Result<void> Container::net_set(const std::string& nic, const std::string& key, const std::string& value, bool persist) {
-  COVE_TRY(validate_name(name_));
-  ContainerPaths p(lxcpath_, name_);
-  if (!exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
   auto running = is_running_for_change(*this, persist);
   if (!running) return std::move(running).error();
+  ContainerPaths p(lxcpath_, name_);
   if (*running) {
     auto r = monitor::request(p.command_socket(), monitor::NetSetRequest{nic, key, value}, kRequestTimeoutMs);
     if (!r) return std::move(r).error().context("live change");
@@ -63,11 +64,9 @@ Result<void> Container::net_set(const std::string& nic, const std::string& key, 
 }
 
 Result<void> Container::net_attach(const std::string& nic, const std::vector<std::string>& lines, bool persist) {
-  COVE_TRY(validate_name(name_));
-  ContainerPaths p(lxcpath_, name_);
-  if (!exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
   auto running = is_running_for_change(*this, persist);
   if (!running) return std::move(running).error();
+  ContainerPaths p(lxcpath_, name_);
   std::vector<std::string> all = lines;
   if (*running) {
     auto r = monitor::request(p.command_socket(), monitor::NetAttachRequest{nic, lines}, kRequestTimeoutMs);
@@ -91,11 +90,9 @@ Result<void> Container::net_attach(const std::string& nic, const std::vector<std
 }
 
 Result<void> Container::net_detach(const std::string& nic, bool persist) {
-  COVE_TRY(validate_name(name_));
-  ContainerPaths p(lxcpath_, name_);
-  if (!exists()) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
   auto running = is_running_for_change(*this, persist);
   if (!running) return std::move(running).error();
+  ContainerPaths p(lxcpath_, name_);
   if (*running) {
     auto r = monitor::request(p.command_socket(), monitor::NetDetachRequest{nic}, kRequestTimeoutMs);
     if (!r) return std::move(r).error().context("detach");

@@ -518,6 +518,14 @@ TEST_F(NetworkTest, HotPlugAddsAndRemovesANic) {
   ASSERT_EQ(d.status, 0) << d.err;
   EXPECT_EQ(inside("nh", "ip -o link show eth1 2>&1").find("eth1:"), std::string::npos);
   EXPECT_FALSE(link_exists(links[0]));
+  // A stopped container: a live change is refused, --persist writes the config only.
+  ASSERT_EQ(cove("cove-stop", "nh").status, 0);
+  auto live = run_tool("cove-network", {"set-rate", "-P", path_, "-n", "nh", "eth0", "--egress", "5mbit"});
+  EXPECT_EQ(live.status, 1);
+  EXPECT_NE(live.err.find("is not running"), std::string::npos) << live.err;
+  auto kept = run_tool("cove-network", {"attach", "-P", path_, "-n", "nh", "eth2", "link=" + br, "--persist"});
+  ASSERT_EQ(kept.status, 0) << kept.err;
+  EXPECT_NE(config_text("nh").find("[network.eth2]\nlink = " + br), std::string::npos) << config_text("nh");
 }
 
 TEST_F(NetworkTest, MacvlanOnAVethParent) {
