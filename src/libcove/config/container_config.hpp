@@ -15,6 +15,7 @@
 #include "config/cgroup_config.hpp"
 #include "config/nic_config.hpp"
 #include "config/security_config.hpp"
+#include "config/storage_config.hpp"
 
 #include "base/result.hpp"
 #include "ns/idmap.hpp"
@@ -88,6 +89,9 @@ struct ContainerConfig {
   std::string log_file;                   // monitor log, default PATH/NAME/NAME.log
   std::string log_level = "warn";
   unsigned stop_timeout = 10;             // default seconds cove-stop waits for a clean halt
+
+  // [rootfs] (and `[container] ephemeral`)
+  StorageConfig storage;
 
   // [mount]
   std::vector<MountEntry> mounts;         // repeatable `entry`
