@@ -1,4 +1,5 @@
 #include "container.hpp"
+#include "container_internal.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -34,6 +35,8 @@
 #include "paths.hpp"
 #include "rootfs/host_access.hpp"
 #include "state/container_lock.hpp"
+#include "storage/backend.hpp"
+#include "storage/view.hpp"
 #include "templates/template_runner.hpp"
 
 #ifndef COVE_CONFDIR
@@ -54,7 +57,7 @@ void kill_if_still_running(pid_t pid, uint64_t starttime) {
   // ESRCH: it has just exited. The cgroup removal after this kills what is left anyway.
   (void)sys::pidfd_send_signal(pidfd.get(), SIGKILL, nullptr, 0);
 }
-constexpr int kLockTimeoutMs = 30000;
+using detail::kLockTimeoutMs;
 
 Result<config::ContainerConfig> load(const ContainerPaths& p, bool validate = true) {
   config::LoadOptions lo;
@@ -164,7 +167,7 @@ Result<std::string> check_create_inputs(const std::string& name, const Container
 // mkdir is the atomic claim on the name; 0700: no host user may reach the rootfs (start checks
 // it again, rootfs::protect_rootfs). Nothing the container runs needs more: the child opens the
 // rootfs while it still has host root's fsuid.
-Result<void> claim_container_dir(const std::string& name, const ContainerPaths& p) {
+Result<void> claim_dir(const std::string& name, const ContainerPaths& p) {
   if (::mkdir(p.dir().c_str(), 0700) == 0) return {};
   if (errno == EEXIST) return Error(EEXIST, fmt::format("container `{}` already exists in `{}`", name, p.lxcpath()));
   return Error::from_errno(errno, "create `" + p.dir() + "`");
@@ -188,8 +191,8 @@ Result<std::string> write_initial_config(const std::string& name, const Containe
 // The host ids of an unprivileged container: a fresh range when the config names none (written
 // into the config), else its explicit [idmap] ranges, which must not overlap another
 // container's or a user's delegation. Returns the host uid of the container's root.
-Result<std::optional<uint32_t>> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg,
-                                               std::string& text) {
+Result<std::optional<uint32_t>> claim_new_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg,
+                                                   std::string& text) {
   if (cfg.privileged) return std::optional<uint32_t>();
   if (cfg.uid_map.empty() && cfg.gid_map.empty()) {
     auto base = allocate_idmap(p, text);
@@ -209,7 +212,6 @@ Result<std::optional<uint32_t>> claim_host_ids(const ContainerPaths& p, const co
 Result<void> run_create_template(const std::string& name, const ContainerPaths& p, const std::string& exe,
                                  const config::ContainerConfig& cfg, std::optional<uint32_t> mapped,
                                  const CreateOptions& opts) {
-  COVE_TRY(mkdir_p(cfg.rootfs, 0755));
   templates::TemplateRun run;
   run.executable = exe;
   run.name = name;
@@ -234,6 +236,38 @@ Result<void> run_create_template(const std::string& name, const ContainerPaths& 
 
 }  // namespace
 
+namespace detail {
+Result<config::ContainerConfig> load_config_of(const ContainerPaths& p, bool validate) { return load(p, validate); }
+Result<void> claim_container_dir(const std::string& name, const ContainerPaths& p) {
+  return claim_dir(name, p);
+}
+Result<std::optional<uint32_t>> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg,
+                                               std::string& text) {
+  return claim_new_host_ids(p, cfg, text);
+}
+}  // namespace detail
+
+namespace {
+
+// The new container's storage, made empty by its backend. With a template to fill it, it is
+// mounted for the template (loop) in this process's own mount namespace: gone when we exit.
+Result<std::optional<storage::RootfsView>> prepare_storage(const ContainerPaths& p, const config::ContainerConfig& cfg,
+                                                           bool has_template) {
+  if (has_template && cfg.storage.backend == config::StorageBackend::kOverlay)
+    return Error::invalid("backend `overlay` takes its files from its [rootfs] lower layers: make it with "
+                          "`cove-copy -s` or `cove-create -t image:ALIAS`, or without a template");
+  auto backend = storage::backend_for(cfg.storage.backend);
+  if (!backend) return std::move(backend).error();
+  if (auto r = (*backend)->create(storage::layout_of(p.dir(), cfg)); !r)
+    return std::move(r).error().context(std::string("backend `") + (*backend)->name() + "`");
+  if (!has_template) return std::optional<storage::RootfsView>();
+  auto view = storage::open_view(p.dir(), cfg, true);
+  if (!view) return std::move(view).error();
+  return std::optional<storage::RootfsView>(std::move(*view));
+}
+
+}  // namespace
+
 Result<void> Container::create(const CreateOptions& opts) {
   COVE_TRY(validate_name(name_));
   auto template_exe = check_create_inputs(name_, ContainerPaths(lxcpath_, name_), opts);
@@ -242,8 +276,8 @@ Result<void> Container::create(const CreateOptions& opts) {
   // Now that PATH exists, its canonical spelling is known (the owner of its id ranges too).
   lxcpath_ = ContainerPaths(lxcpath_, name_).lxcpath();
   ContainerPaths p(lxcpath_, name_);
-  COVE_TRY(claim_container_dir(name_, p));
-  ScopeExit rollback([&] { (void)remove_tree(p.dir()); });
+  COVE_TRY(claim_dir(name_, p));
+  ScopeExit rollback([&] { detail::remove_container_files(p); });
   auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
   if (!lock) return std::move(lock).error();
   COVE_TRY(write_file(p.partial_marker(), "cove-create in progress\n"));
@@ -251,11 +285,14 @@ Result<void> Container::create(const CreateOptions& opts) {
   if (!text) return std::move(text).error();
   auto cfg = load(p, /*validate=*/false);
   if (!cfg) return std::move(cfg).error();
-  auto mapped = claim_host_ids(p, *cfg, *text);
+  auto mapped = claim_new_host_ids(p, *cfg, *text);
   if (!mapped) return std::move(mapped).error();
   cfg = load(p);
   if (!cfg) return std::move(cfg).error();
+  auto view = prepare_storage(p, *cfg, !template_exe->empty());
+  if (!view) return std::move(view).error();
   if (!template_exe->empty()) COVE_TRY(run_create_template(name_, p, *template_exe, *cfg, *mapped, opts));
+  view->reset();
   if (::unlink(p.partial_marker().c_str()) < 0) return Error::from_errno(errno, "remove partial marker");
   rollback.dismiss();
   return {};
@@ -281,6 +318,10 @@ Result<void> Container::destroy(bool force) {
   if (st.monitor_died) COVE_TRY(cleanup_stale_locked(st));
   if (auto cfg = load(p, false)) {
     if (auto r = lifecycle::unload_generated_profile(*cfg); !r) log::warn("{}", r.error().message());
+  }
+  if (auto cfg = load(p, false)) {
+    auto backend = storage::backend_for(cfg->storage.backend);
+    if (backend) COVE_TRY((*backend)->destroy(storage::layout_of(p.dir(), *cfg)));
   }
   auto removed = remove_tree(p.dir());
   if (removed) (void)ns::registry_release(p.config());  // stale entries are dropped anyway

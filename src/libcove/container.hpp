@@ -24,6 +24,32 @@ struct CreateOptions {
   std::vector<std::string> template_args; // after "--"
 };
 
+// Progress of a long operation: bytes done of total (total 0: unknown).
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+struct CopyOptions {
+  std::string new_name;                   // -N
+  std::string new_path;                   // -p: the copy's cove path ("": the source's)
+  bool snapshot = false;                  // -s: share the source's files (overlay, btrfs snapshot)
+  bool ephemeral = false;                 // -e: a snapshot clone destroyed when it stops
+  std::string backend;                    // -B: a full copy's backend ("": the source's)
+  std::optional<uint64_t> size;           // --size: the copy's quota
+  ProgressFn progress;
+};
+
+struct SnapshotInfo {
+  std::string name;
+  int64_t created_ms = 0;                 // wall clock, ms since the epoch
+  uint64_t bytes = 0;                     // what it takes on the host
+};
+
+struct StorageInfo {
+  std::string backend;
+  std::optional<uint64_t> size;           // the quota
+  uint64_t used_bytes = 0;                // on the host (its own changes for overlay)
+  std::vector<std::string> lower;
+};
+
 struct StartOptions {
   bool foreground = false;                // -F: run the monitor here, console on stdio
   bool inherit_stdio = false;             // cove-execute: init uses our stdio, exit with its status
@@ -151,6 +177,21 @@ class Container {
   Result<RestoreReport> restore(const RestoreOptions& opts);
   // What would stop a checkpoint of the running container, without trying it.
   Result<std::vector<CheckpointFinding>> checkpoint_check() const;
+
+  // Storage (container_storage.cpp). The container must be stopped unless noted.
+  // A full copy (or snapshot clone) with a new name, id range, MAC addresses and hostname.
+  Result<void> copy(const CopyOptions& opts);
+  // Snapshots of the rootfs: `name` "" picks snapN. Returns the name.
+  Result<std::string> snapshot_create(const std::string& name);
+  Result<std::vector<SnapshotInfo>> snapshot_list() const;
+  Result<void> snapshot_restore(const std::string& name);
+  Result<void> snapshot_destroy(const std::string& name);
+  // Grows the quota (`[rootfs] size`, written to the config); online when it runs and the
+  // backend can (btrfs; loop and overlay images need CAP_SYS_RESOURCE).
+  Result<void> resize(uint64_t size);
+  Result<StorageInfo> storage_info() const;
+  // Destroys a stopped container whose config says `ephemeral = true` (its monitor's last act).
+  Result<void> destroy_if_ephemeral();
 
   static Result<std::vector<std::string>> list(const std::string& lxcpath);
 

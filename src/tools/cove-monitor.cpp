@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "container.hpp"
 #include "monitor/monitor.hpp"
 #include "paths.hpp"
 
@@ -46,6 +47,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto status = cove::monitor::run_monitor(o);
+  // `[container] ephemeral`: the container goes with its end (stopped, or a failed start).
+  if (auto r = cove::Container(o.lxcpath, o.name).destroy_if_ephemeral(); !r)
+    std::fprintf(stderr, "cove-monitor: destroy ephemeral `%s`: %s\n", o.name.c_str(), r.error().message().c_str());
   if (status) return *status;
   // In the foreground nobody reads a status pipe: the caller's terminal gets the error.
   if (o.foreground) std::fprintf(stderr, "cove-start: start `%s`: %s\n", o.name.c_str(), status.error().message().c_str());

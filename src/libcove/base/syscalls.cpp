@@ -19,6 +19,13 @@ int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned flags) {
 int open_tree(int dfd, const char* path, unsigned flags) {
   return static_cast<int>(::syscall(SYS_open_tree, dfd, path, flags));
 }
+int fsopen(const char* fstype, unsigned flags) { return static_cast<int>(::syscall(SYS_fsopen, fstype, flags)); }
+int fsconfig(int fd, unsigned cmd, const char* key, const void* value, int aux) {
+  return static_cast<int>(::syscall(SYS_fsconfig, fd, cmd, key, value, aux));
+}
+int fsmount(int fd, unsigned flags, unsigned attr_flags) {
+  return static_cast<int>(::syscall(SYS_fsmount, fd, flags, attr_flags));
+}
 int mount_setattr(int dfd, const char* path, unsigned flags, struct mount_attr* attr, size_t size) {
   return static_cast<int>(::syscall(SYS_mount_setattr, dfd, path, flags, attr, size));
 }

@@ -402,7 +402,7 @@ std::span<const KeySpec> core_keys() { return kKeys; }
 std::span<const KeySpec> key_table() {
   static const std::vector<KeySpec> all = [] {
     std::vector<KeySpec> v;
-    for (auto part : {core_keys(), cgroup_keys(), security_keys()}) v.insert(v.end(), part.begin(), part.end());
+    for (auto part : {core_keys(), storage_keys(), cgroup_keys(), security_keys()}) v.insert(v.end(), part.begin(), part.end());
     return v;
   }();
   return all;

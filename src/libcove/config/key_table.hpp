@@ -52,6 +52,7 @@ std::span<const KeySpec> key_table();
 std::span<const KeySpec> core_keys();
 std::span<const KeySpec> cgroup_keys();
 std::span<const KeySpec> security_keys();
+std::span<const KeySpec> storage_keys();
 const KeySpec* find_key(std::string_view section, std::string_view key);
 // Section names in table order ("container", "mount", ...).
 std::vector<std::string> key_sections();

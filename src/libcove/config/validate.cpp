@@ -111,6 +111,22 @@ void idmap_entries(const C& c, Errors& out) {
   }
 }
 
+void storage_keys_fit_backend(const C& c, Errors& out) {
+  const auto& st = c.storage;
+  std::string name = storage_backend_name(st.backend);
+  if (st.backend == StorageBackend::kLoop && !st.size)
+    out.push_back(at(c, {"rootfs.backend"}) + "backend `loop` needs [rootfs] size (the ext4 image's size)");
+  if (st.backend == StorageBackend::kDir && st.size)
+    out.push_back(at(c, {"rootfs.size"}) + "[rootfs] size needs a backend with quotas (loop, btrfs, overlay), not `dir`");
+  if (st.backend == StorageBackend::kOverlay && st.lower.empty())
+    out.push_back(at(c, {"rootfs.backend"}) + "backend `overlay` needs at least one [rootfs] lower");
+  if (st.backend != StorageBackend::kOverlay && !st.lower.empty())
+    out.push_back(at(c, {"rootfs.lower"}) + "[rootfs] lower is for backend `overlay`, not `" + name + "`");
+  if (st.backend != StorageBackend::kDir && c.security.rootfs_idmap == RootfsIdmap::kShift)
+    out.push_back(at(c, {"idmap.rootfs"}) + "[idmap] rootfs = shift works on backend `dir` only (`" + name +
+                  "` is idmapped)");
+}
+
 constexpr ValidationRule kRules[] = {
     {"init-absolute", init_absolute},
     {"mnt-and-pid-required", mnt_and_pid},
@@ -121,6 +137,7 @@ constexpr ValidationRule kRules[] = {
     {"namespace-cloned-or-shared", cloned_or_shared},
     {"idmap-entries-disjoint", idmap_entries},
     {"nics-consistent", validate_nics},
+    {"storage-keys-fit-backend", storage_keys_fit_backend},
 };
 
 }  // namespace

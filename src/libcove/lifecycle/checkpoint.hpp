@@ -58,6 +58,7 @@ struct RestoreTarget {
   const config::ContainerConfig* cfg = nullptr;
   std::string runtime_dir;  // /run/cove/KEY: staging for the idmapped rootfs, CRIU's cgroup yard
   std::string log_dir;      // CRIU's work dir: restore.log stays there (the container's directory)
+  std::string container_dir;  // PATH/NAME: where its storage lives (storage/backend.hpp)
   cgroup::ContainerCgroups* cgroups = nullptr;  // created by the caller (with limits)
   const cgroup::Layout* layout = nullptr;
   std::vector<int> inherit_fds;  // extra fds given by the caller (unused keys are ignored)

@@ -36,6 +36,7 @@ Result<LaunchPlan> make_launch_plan(const config::ContainerConfig& cfg, const Pl
   LaunchPlan p;
   p.name = cfg.name;
   p.rootfs = cfg.rootfs;
+  p.storage = storage::layout_of("", cfg);
   p.userns = !cfg.privileged;
   p.new_cgroupns = false;
   p.new_netns = false;

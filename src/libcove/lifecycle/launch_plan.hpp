@@ -11,12 +11,17 @@
 #include "config/container_config.hpp"
 #include "rootfs/lxcfs.hpp"
 #include "security/exec_restrictions.hpp"
+#include "storage/backend.hpp"
 
 namespace cove::lifecycle {
 
 struct LaunchPlan {
   std::string name;
   std::string rootfs;                    // host path of the rootfs directory
+  // Where the rootfs lives (storage/backend.hpp): the monitor fills `storage.dir`. The `dir`
+  // backend keeps the path-based start (and its ownership-shift fallback); the others hand
+  // the child a detached tree.
+  storage::Layout storage;
   bool userns = true;
   unsigned long clone_flags = 0;         // CLONE_NEW* passed to clone3 (never CLONE_NEWCGROUP: see child_setup)
   bool new_cgroupns = true;              // unshare(CLONE_NEWCGROUP) after the parent placed us

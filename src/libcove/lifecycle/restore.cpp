@@ -26,6 +26,7 @@
 #include "ns/mapping_namespace.hpp"
 #include "process/child_process.hpp"
 #include "rootfs/staged_root.hpp"
+#include "storage/backend.hpp"
 
 namespace cove::lifecycle {
 
@@ -188,18 +189,40 @@ Result<void> give_images_to_container_root(Restore& r) {
   return {};
 }
 
+Result<UniqueFd> open_storage_tree(Restore& r, pid_t userns_pid) {
+  auto backend = storage::backend_for(r.t.cfg->storage.backend);
+  if (!backend) return std::move(backend).error();
+  UniqueFd userns;
+  if (userns_pid > 0) {
+    std::string path = "/proc/" + std::to_string(userns_pid) + "/ns/user";
+    userns.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!userns) return Error::from_errno(errno, "open `" + path + "`");
+  }
+  auto tree = (*backend)->open_tree(storage::layout_of(r.t.container_dir, *r.t.cfg), userns ? userns.get() : -1);
+  if (!tree) return std::move(tree).error().context(std::string("backend `") + (*backend)->name() + "`");
+  return std::move(tree->tree);
+}
+
 // The rootfs as CRIU's `root`: for a user-namespaced container the same idmapped view a start
 // gives init (through a user namespace with the dumped maps), attached under the runtime dir
 // for the restore only.
+// Another backend's rootfs is assembled (loop device, overlay) as a start would, idmapped or
+// not, and staged the same way.
 Result<void> stage_rootfs(Restore& r) {
   const auto& cfg = *r.t.cfg;
-  if (r.meta.privileged || r.meta.uid_map.empty()) {
+  bool unprivileged = !r.meta.privileged && !r.meta.uid_map.empty();
+  bool dir = cfg.storage.backend == config::StorageBackend::kDir;
+  if (!unprivileged && dir) {
     r.live->root = cfg.rootfs;
     return {};
   }
-  auto userns = ns::MappingNamespace::make(r.meta.uid_map, r.meta.gid_map);
-  if (!userns) return std::move(userns).error().context("idmapped rootfs");
-  auto tree = open_idmapped_tree(cfg.rootfs, userns->pid());
+  std::optional<ns::MappingNamespace> userns;
+  if (unprivileged) {
+    auto u = ns::MappingNamespace::make(r.meta.uid_map, r.meta.gid_map);
+    if (!u) return std::move(u).error().context("idmapped rootfs");
+    userns.emplace(std::move(*u));
+  }
+  auto tree = dir ? open_idmapped_tree(cfg.rootfs, userns->pid()) : open_storage_tree(r, userns ? userns->pid() : 0);
   if (!tree) return std::move(tree).error();
   auto root = r.staged.attach(*tree, r.t.runtime_dir + "/rootfs");
   if (!root) return std::move(root).error();

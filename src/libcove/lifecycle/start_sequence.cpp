@@ -61,6 +61,23 @@ Result<void> make_network(network::ContainerNetwork* network, pid_t pid) {
   return {};
 }
 
+// The rootfs of a backend other than `dir`: a detached tree (idmapped for a user-namespaced
+// container) that the child attaches on the rootfs directory, privileged or not.
+Result<std::vector<int>> storage_tree(const LaunchPlan& plan, pid_t pid, UniqueFd& rootfs_tree) {
+  auto backend = storage::backend_for(plan.storage.cfg.backend);
+  if (!backend) return std::move(backend).error();
+  UniqueFd userns;
+  if (plan.userns) {
+    std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+    userns.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!userns) return Error::from_errno(errno, "open `" + path + "`");
+  }
+  auto tree = (*backend)->open_tree(plan.storage, userns ? userns.get() : -1);
+  if (!tree) return std::move(tree).error().context(std::string("backend `") + (*backend)->name() + "`");
+  rootfs_tree = std::move(tree->tree);
+  return std::vector<int>{rootfs_tree.get()};
+}
+
 Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgroup::ContainerCgroups& cgroups,
                                          network::ContainerNetwork* network, UniqueFd& rootfs_tree) {
   if (plan.userns) {
@@ -74,11 +91,12 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
     if (uid && gid) {
       if (auto r = cgroups.delegate(*uid, *gid); !r) return std::move(r).error().context("delegate cgroup");
     }
-    auto fds = idmapped_or_shifted_rootfs(plan, pid, rootfs_tree);
-    if (!fds) return std::move(fds).error().context("prepare rootfs");
-    return fds;
   }
-  return std::vector<int>{};
+  auto fds = plan.storage.cfg.backend != config::StorageBackend::kDir ? storage_tree(plan, pid, rootfs_tree)
+             : plan.userns                                            ? idmapped_or_shifted_rootfs(plan, pid, rootfs_tree)
+                                                                      : std::vector<int>{};
+  if (!fds) return std::move(fds).error().context("prepare rootfs");
+  return fds;
 }
 
 }  // namespace

@@ -169,6 +169,7 @@ Result<void> Supervisor::launch() {
   po.inherit_stdio = opts_.inherit_stdio;
   auto plan = lifecycle::make_launch_plan(cfg_, po, layout_, have_time_ns_);
   if (!plan) return std::move(plan).error();
+  plan->storage.dir = paths_.dir();
   auto views = lifecycle::plan_lxcfs_views(cfg_);
   if (!views) return std::move(views).error();
   plan->lxcfs_views = std::move(*views);
@@ -219,6 +220,7 @@ Result<void> Supervisor::restore_init() {
   t.network = &network_;
   t.runtime_dir = paths_.runtime_dir();
   t.log_dir = paths_.dir();
+  t.container_dir = paths_.dir();
   t.timeout_ms = opts_.restore_timeout_s * 1000;
   t.cgroups = &*cgroups_;
   t.layout = &layout_;

@@ -24,24 +24,26 @@
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "config/container_config.hpp"
 #include "config/storage_config.hpp"
 #include "ns/idmap.hpp"
 
 namespace cove::storage {
 
+struct IdMaps {
+  std::vector<ns::IdMapEntry> uid, gid;
+  bool empty() const { return uid.empty() && gid.empty(); }
+};
+
 struct Layout {
   std::string dir;                 // PATH/NAME
   std::string rootfs;              // the config's rootfs (default PATH/NAME/rootfs)
   config::StorageConfig cfg;
+  IdMaps maps;                     // the container's id maps (empty: privileged)
   std::string image() const { return dir + "/rootfs.img"; }
   std::string overlay_dir() const { return dir + "/overlay"; }
   std::string overlay_image() const { return dir + "/overlay.img"; }
   std::string snapshots_dir() const { return dir + "/snapshots"; }
-};
-
-struct IdMaps {
-  std::vector<ns::IdMapEntry> uid, gid;
-  bool empty() const { return uid.empty() && gid.empty(); }
 };
 
 // A rootfs ready for init: a detached mount tree (idmapped when asked) and the block device
@@ -59,20 +61,48 @@ class Backend {
 
   // Makes the empty storage of a new container (directories, image of `cfg.size`, subvolume).
   virtual Result<void> create(const Layout& l) = 0;
-  // The rootfs as a detached tree for a start or restore. `maps` (unprivileged): the tree is
-  // idmapped with them (the userns is made from the maps, not taken from a process).
-  virtual Result<RootfsTree> open_tree(const Layout& l, const IdMaps* maps) = 0;
+  // The rootfs as a detached tree for a start or restore; idmapped with the user namespace
+  // `userns_fd` unless it is -1 (privileged).
+  virtual Result<RootfsTree> open_tree(const Layout& l, int userns_fd) = 0;
   // Mounts the rootfs on `l.rootfs` in the calling process's mount namespace, which must be
   // private to it (isolate_mounts()): for create's template, copies, snapshots and exports of a
-  // stopped container. Nothing to do for dir and btrfs. Read-only when `!writable`.
-  virtual Result<void> mount_view(const Layout& l, const IdMaps* maps, bool writable) = 0;
-  // Removes everything create() and later starts made (not the container directory).
-  virtual Result<void> destroy(const Layout& l) = 0;
-  // Grows (never shrinks) the quota to `size`; online when the container runs.
-  virtual Result<void> resize(const Layout& l, uint64_t size) = 0;
-  // Bytes the rootfs uses on the host (its own changes for overlay).
+  // stopped container. Nothing to do for dir and btrfs. Returns whether it mounted.
+  virtual Result<bool> mount_view(const Layout& l, bool writable) = 0;
+  // Whether ids in a view are host ids through `l.maps` (an unprivileged overlay).
+  virtual bool view_is_shifted(const Layout& l) const { (void)l; return false; }
+  // Removes what create() made that removing the directory does not (btrfs subvolumes).
+  virtual Result<void> destroy(const Layout& l) { (void)l; return {}; }
+  // Grows (never shrinks) the quota to `size`; `init_pid` > 0: the container runs (online).
+  virtual Result<void> resize(const Layout& l, uint64_t size, pid_t init_pid) = 0;
+  // Bytes the rootfs takes on the host (its own changes for overlay).
   virtual Result<uint64_t> used_bytes(const Layout& l) = 0;
+
+  // Snapshots (cove-snapshot) of a stopped container, in `snap_dir` (made by the caller,
+  // empty): a copy of the backend's data (`data_names`), sharing extents where the filesystem
+  // can (reflink); btrfs takes subvolume snapshots.
+  virtual Result<void> snapshot(const Layout& l, const std::string& snap_dir);
+  virtual Result<void> restore_snapshot(const Layout& l, const std::string& snap_dir);
+  virtual Result<void> destroy_snapshot(const Layout& l, const std::string& snap_dir);
+  // A full, independent copy of the storage into `to` (same backend, made by the caller except
+  // for the data): cove-copy without -s.
+  virtual Result<void> copy(const Layout& from, const Layout& to);
+
+ protected:
+  // The entries of PATH/NAME that hold the rootfs's data ("rootfs", "rootfs.img", "overlay").
+  virtual std::vector<std::string> data_names(const Layout& l) const = 0;
 };
+
+// `cp -a --reflink=auto --sparse=always FROM TO`: owners, modes, xattrs, ACLs, hard links kept.
+Result<void> copy_tree(const std::string& from, const std::string& to);
+// Allocated bytes of a tree (hard links once), not crossing into other filesystems.
+Result<uint64_t> tree_bytes(const std::string& path);
+// Moves the ids of the tree `dir` from `from`'s host range into `to`'s (rootfs/ownership_shift):
+// a copied tree whose ids were another container's host ids. `to` empty: container ids.
+Result<void> reshift_tree(const std::string& dir, const IdMaps& from, const IdMaps& to);
+// The same for an overlay's copied upper layer (in its image too, mounted privately here).
+Result<void> reshift_overlay_upper(const Layout& l, const IdMaps& from);
+// The layout of a container from its directory and config.
+Layout layout_of(const std::string& container_dir, const config::ContainerConfig& cfg);
 
 Result<std::unique_ptr<Backend>> backend_for(config::StorageBackend kind);
 

@@ -1,0 +1,22 @@
+// Runs a helper program (mkfs.ext4, btrfs, cp, rsync) and waits for it: its stderr is captured
+// for the error ("PROG: MESSAGE"), its stdout captured or left on ours. No shell is involved.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace cove {
+
+struct ProgramOutput {
+  int status = -1;  // exit status, 128+N for signal N
+  std::string out, err;
+};
+
+// Runs argv[0] (looked up in PATH). `capture_stdout` false: the program writes to our stdout.
+Result<ProgramOutput> run_program(const std::vector<std::string>& argv, bool capture_stdout = true);
+// run_program, and an error naming the program and its stderr unless it exits 0; returns stdout.
+Result<std::string> run_checked_program(const std::vector<std::string>& argv);
+
+}  // namespace cove
