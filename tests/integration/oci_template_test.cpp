@@ -184,6 +184,18 @@ TEST_F(OciTemplateTest, ArgumentWithWhitespaceIsRefused) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("'echo hi', contains whitespace"), std::string::npos) << r.err;
   expect_no_container("ws");
+  // Run by hand (cove-create removes the whole directory): the template itself leaves neither
+  // its temporary copy nor a line in the config behind.
+  std::string dir = path_ + "/byhand";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/config") << "# before\n";
+  auto t = run_cmd({builddir() + "/templates/cove-oci", "--name", "byhand", "--path", dir, "--rootfs", dir + "/rootfs",
+                    "--image", "oci:" + layout_ + ":t"});
+  EXPECT_EQ(t.status, 1) << t.err;
+  EXPECT_EQ(read_text(dir + "/config"), "# before\n");
+  for (const auto& e : fs::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().rfind(".cove-oci", 0), std::string::npos) << e.path();
+  EXPECT_TRUE(fs::is_empty(dir + "/rootfs"));
 }
 
 TEST_F(OciTemplateTest, NonRootUserIsNotedInTheConfig) {
