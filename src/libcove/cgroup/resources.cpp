@@ -51,7 +51,7 @@ std::string format_cpu_max(const CpuMax& c) {
 }
 
 std::string format_io_max(const IoMax& io) {
-  std::string out = std::to_string(io.major) + ":" + std::to_string(io.minor);
+  std::string out = io.rootfs ? "rootfs" : std::to_string(io.major) + ":" + std::to_string(io.minor);
   const std::pair<const char*, const Limit*> fields[] = {
       {"rbps", &io.rbps}, {"wbps", &io.wbps}, {"riops", &io.riops}, {"wiops", &io.wiops}};
   for (const auto& [name, v] : fields) out += std::string(" ") + name + "=" + format_limit(*v);
@@ -131,13 +131,17 @@ Result<IoMax> parse_io_max(std::string_view text) {
   auto words = split_ws(text);
   if (words.size() < 2) return Error::invalid(q(text) + " is not `MAJ:MIN KEY=VALUE...`");
   IoMax io;
-  auto colon = words[0].find(':');
-  auto major = parse_uint(words[0].substr(0, colon));
-  auto minor = colon == std::string::npos ? std::nullopt : parse_uint(words[0].substr(colon + 1));
-  if (!major || !minor || *major > UINT32_MAX || *minor > UINT32_MAX)
-    return Error::invalid(q(words[0]) + " is not a device `MAJ:MIN` or a device path");
-  io.major = static_cast<uint32_t>(*major);
-  io.minor = static_cast<uint32_t>(*minor);
+  if (words[0] == "rootfs") {
+    io.rootfs = true;
+  } else {
+    auto colon = words[0].find(':');
+    auto major = parse_uint(words[0].substr(0, colon));
+    auto minor = colon == std::string::npos ? std::nullopt : parse_uint(words[0].substr(colon + 1));
+    if (!major || !minor || *major > UINT32_MAX || *minor > UINT32_MAX)
+      return Error::invalid(q(words[0]) + " is not a device `MAJ:MIN`, a device path or `rootfs`");
+    io.major = static_cast<uint32_t>(*major);
+    io.minor = static_cast<uint32_t>(*minor);
+  }
   for (size_t i = 1; i < words.size(); ++i) {
     auto eq = words[i].find('=');
     std::string key = words[i].substr(0, eq);
@@ -151,6 +155,26 @@ Result<IoMax> parse_io_max(std::string_view text) {
     *slot = *v;
   }
   return io;
+}
+
+bool names_rootfs_disk(const ResourceLimits& limits) {
+  return std::any_of(limits.io_max.begin(), limits.io_max.end(), [](const IoMax& io) { return io.rootfs; });
+}
+
+ResourceLimits bind_rootfs_disk(ResourceLimits limits, uint32_t major, uint32_t minor) {
+  std::vector<IoMax> merged;
+  for (IoMax io : limits.io_max) {
+    if (io.rootfs) {
+      io.rootfs = false;
+      io.major = major;
+      io.minor = minor;
+    }
+    auto same = [&](const IoMax& e) { return e.major == io.major && e.minor == io.minor; };
+    if (auto it = std::find_if(merged.begin(), merged.end(), same); it != merged.end()) *it = io;
+    else merged.push_back(io);
+  }
+  limits.io_max = std::move(merged);
+  return limits;
 }
 
 Result<std::string> parse_cpu_list(std::string_view text) {

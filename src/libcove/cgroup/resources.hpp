@@ -24,8 +24,11 @@ struct CpuMax {
   bool operator==(const CpuMax&) const = default;
 };
 
-// One device of `io.max`. Device paths are resolved to numbers by config/.
+// One device of `io.max`. Device paths are resolved to numbers by config/; `rootfs` (the disk
+// under the container's root filesystem) stays symbolic until a start binds it to numbers
+// (`bind_rootfs_disk`), since the disk is known only then (a loop device, a moved container).
 struct IoMax {
+  bool rootfs = false;              // the device is the rootfs' disk; major:minor are unset
   uint32_t major = 0, minor = 0;
   Limit rbps, wbps, riops, wiops;  // nullopt = "max"; an unset field is written as max too
   bool operator==(const IoMax&) const = default;
@@ -88,7 +91,7 @@ uint32_t blkio_to_io_weight(uint32_t blkio_weight);
 std::string format_limit(const Limit& l);
 // "QUOTA PERIOD" or "max PERIOD" (what v2 cpu.max reads back).
 std::string format_cpu_max(const CpuMax& c);
-// "MAJ:MIN rbps=N wbps=max ..." with only the fields that are set.
+// "MAJ:MIN rbps=N wbps=max ..." (or "rootfs rbps=..."), every field.
 std::string format_io_max(const IoMax& io);
 // "c 1:3 rwm", "a", "b *:* m".
 std::string format_device_rule(const DeviceRule& r);
@@ -99,8 +102,13 @@ std::string format_access(unsigned access);
 Result<Limit> parse_limit(std::string_view text, bool sizes);          // "max" | N | size (64M)
 Result<CpuMax> parse_cpu_max(std::string_view text);                   // "max" | "QUOTA [PERIOD]"
 Result<DeviceRule> parse_device_rule(std::string_view text, bool allow);
-// "MAJ:MIN key=val..." with the device given as numbers; config/ resolves device paths first.
+// "MAJ:MIN key=val..." or "rootfs key=val..."; config/ resolves device paths first.
 Result<IoMax> parse_io_max(std::string_view text);
+// Whether an io.max entry names the rootfs' disk symbolically.
+bool names_rootfs_disk(const ResourceLimits& limits);
+// `limits` with every `rootfs` entry of io.max bound to the disk MAJ:MIN. Entries for one device
+// are merged as config lines are: a later one replaces an earlier one.
+ResourceLimits bind_rootfs_disk(ResourceLimits limits, uint32_t major, uint32_t minor);
 // A cpuset list "0-3,5"; returns it normalised (no spaces).
 Result<std::string> parse_cpu_list(std::string_view text);
 

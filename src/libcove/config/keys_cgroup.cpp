@@ -124,8 +124,9 @@ Strings format_list(const C& c) {
 
 // --- io -----------------------------------------------------------------------------------------
 
-// "MAJ:MIN ..." or "/dev/PATH ...": a path is resolved to its device numbers now, so that an
-// error names the config line. A later line for the same device replaces the earlier one.
+// "MAJ:MIN ...", "/dev/PATH ..." or "rootfs ...": a path is resolved to its device numbers now,
+// so that an error names the config line; `rootfs` stays symbolic (bound at start, when the
+// rootfs' disk is known). A later line for the same device replaces the earlier one.
 Result<void> parse_io_max(C& c, const std::string& v, const KeyContext&) {
   std::string text = v;
   auto words = split_ws(v);
@@ -139,7 +140,9 @@ Result<void> parse_io_max(C& c, const std::string& v, const KeyContext&) {
   auto io = cgroup::parse_io_max(text);
   if (!io) return std::move(io).error();
   auto& list = lim(c).io_max;
-  auto same = [&](const cgroup::IoMax& e) { return e.major == io->major && e.minor == io->minor; };
+  auto same = [&](const cgroup::IoMax& e) {
+    return e.rootfs == io->rootfs && e.major == io->major && e.minor == io->minor;
+  };
   if (auto it = std::find_if(list.begin(), list.end(), same); it != list.end()) *it = *io;
   else list.push_back(*io);
   return {};
@@ -274,12 +277,16 @@ const KeySpec kKeys[] = {
  "Most processes and threads the container may have at once; fork(2) fails with EAGAIN above it "
  "(a fork bomb is capped). Same file on cgroup v1 and v2.",
  parse_limit_field<&L::pids_max, false>, format_limit_field<&L::pids_max>, reset<&L::pids_max>},
-{"cgroup", "io.max", "`MAJ:MIN|DEVICE-PATH [rbps=N] [wbps=N] [riops=N] [wiops=N]`, each N a number (bytes with "
- "size suffixes) or `max` (`-1` also means `max`)", "", true,
+{"cgroup", "io.max", "`MAJ:MIN|DEVICE-PATH|rootfs [rbps=N] [wbps=N] [riops=N] [wiops=N]`, each N a number (bytes "
+ "with size suffixes) or `max` (`-1` also means `max`)", "", true,
  "I/O rate limit on one block device: bytes and operations per second, read and write. A device "
- "path (/dev/loop0) is resolved to its numbers when the config is read. Repeat the key for more "
- "devices; a later line for the same device replaces an earlier one. cgroup v1: "
- "blkio.throttle.read_bps_device, write_bps_device, read_iops_device, write_iops_device.",
+ "path (/dev/loop0) is resolved to its numbers when the config is read. `rootfs` is the whole "
+ "disk under the container's root filesystem (the disk of a partition, the device of a "
+ "single-device btrfs, the upper layer's disk of an overlay, a loop-backed rootfs' loop device), "
+ "found at each start; a rootfs on a file system without a block device (tmpfs) makes the start "
+ "fail. Repeat the key for more devices; a later line for the same device replaces an earlier "
+ "one. cgroup v1: blkio.throttle.read_bps_device, write_bps_device, read_iops_device, "
+ "write_iops_device.",
  parse_io_max, format_io_max, reset<&L::io_max>},
 {"cgroup", "io.weight", "1..10000", "100", false,
  "Relative I/O share under contention. cgroup v1: blkio.weight (or blkio.bfq.weight) = 10 + "

@@ -5,6 +5,8 @@
 // made: cgroups, socket, runtime dir. One poll loop; no threads.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -24,6 +26,9 @@ struct MonitorOptions {
   int restore_timeout_s = 0;      // restore mode: CRIU's run is ended after this long (0: no bound)
   std::string log_file;
   std::string log_level;
+  // The whole disk under the rootfs, for `io.max = rootfs` (a loop-backed rootfs: its loop
+  // device, storage::RootfsTree::disk); 0: found from the rootfs path when a limit needs it.
+  dev_t rootfs_disk = 0;
 };
 
 // Runs the monitor to the end; returns the process exit status (init's, in the foreground).

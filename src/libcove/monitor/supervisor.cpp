@@ -20,6 +20,7 @@
 #include "base/signals.hpp"
 #include "base/syscalls.hpp"
 #include "lifecycle/lxcfs.hpp"
+#include "lifecycle/rootfs_disk.hpp"
 #include "ns/idmap.hpp"
 #include "rootfs/host_access.hpp"
 #include "state/container_lock.hpp"
@@ -84,7 +85,9 @@ Supervisor::Supervisor(const MonitorOptions& opts, config::ContainerConfig cfg)
       cfg_(std::move(cfg)),
       stopper_(StopSignals{cfg_.halt_signal, cfg_.stop_signal, cfg_.reboot_signal}),
       state_(paths_.state_file(), base_state(paths_, cfg_)),
-      have_time_ns_(path_exists("/proc/self/ns/time")) {}
+      have_time_ns_(path_exists("/proc/self/ns/time")) {
+  rootfs_disk_ = opts.rootfs_disk;
+}
 
 void Supervisor::record(ContainerState s) {
   if (auto r = state_.record(s); !r) log::error("state file: {}", r.error().message());
@@ -147,7 +150,13 @@ Result<void> Supervisor::make_cgroups() {
   if (auto r = cgroups_->attach_monitor(::getpid()); !r) return std::move(r).error().context("join monitor cgroup");
   // Limits go on before init joins the payload cgroup, so they hold from its first instruction.
   // On v2 this enables controllers in the parent, which the monitor has just left.
-  return cgroups_->apply(cfg_.cgroup.limits);
+  return apply_limits(cfg_.cgroup.limits);
+}
+
+Result<void> Supervisor::apply_limits(const cgroup::ResourceLimits& limits, const std::vector<std::string>& only) {
+  auto bound = lifecycle::bind_rootfs_io(limits, rootfs_disk_, cfg_.rootfs);
+  if (!bound) return std::move(bound).error().context("apply limits");
+  return cgroups_->apply(*bound, only);
 }
 
 Result<void> Supervisor::start() {

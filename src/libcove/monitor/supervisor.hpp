@@ -69,6 +69,8 @@ class Supervisor {
   void end_after_checkpoint(ContainerState before);
   Result<void> set_frozen(bool frozen);
   Result<void> set_cgroup_key(const std::string& key, const std::string& value);
+  // Writes `limits` (`only`: those controllers) with `io.max = rootfs` bound to rootfs_disk_.
+  Result<void> apply_limits(const cgroup::ResourceLimits& limits, const std::vector<std::string>& only = {});
 
   // Events
   void handle_signal();
@@ -87,6 +89,7 @@ class Supervisor {
   ContainerPaths paths_;
   config::ContainerConfig cfg_;
   std::optional<cgroup::ContainerCgroups> cgroups_;
+  dev_t rootfs_disk_ = 0;  // for `io.max = rootfs`: opts_.rootfs_disk, else found at the first use
   network::ContainerNetwork network_;  // the NICs of the current init (rebuilt by each launch)
   cgroup::Layout layout_;
   process::ChildProcess init_;  // init, started or restored (its pty masters are the broker's)

@@ -225,7 +225,7 @@ Result<void> Supervisor::set_cgroup_key(const std::string& key, const std::strin
     return Error::invalid("[cgroup] " + key + ": " + r.error().message() + " (allowed: " + std::string(spec->allowed) +
                           ")");
   }
-  if (auto r = cgroups_->apply(next.cgroup.limits, {cgroup::controller_of_key(key)}); !r) return std::move(r).error();
+  if (auto r = apply_limits(next.cgroup.limits, {cgroup::controller_of_key(key)}); !r) return std::move(r).error();
   log::info("cgroup limit changed: {} = {}", key, value);
   cfg_ = std::move(next);
   return {};

@@ -66,6 +66,7 @@ Result<void> write_cpu(const std::string& dir, const ResourceLimits& l) {
 
 Result<void> write_blkio(const std::string& dir, const ResourceLimits& l) {
   for (const auto& io : l.io_max) {
+    if (io.rootfs) return Error::invalid("io.max: `rootfs` was not bound to the rootfs' disk (bind_rootfs_disk)");
     std::string dev = std::to_string(io.major) + ":" + std::to_string(io.minor) + " ";
     const std::pair<const char*, const Limit*> files[] = {{"blkio.throttle.read_bps_device", &io.rbps},
                                                           {"blkio.throttle.write_bps_device", &io.wbps},

@@ -40,7 +40,10 @@ Result<void> write_cpu(const std::string& dir, const ResourceLimits& l) {
 }
 
 Result<void> write_io(const std::string& dir, const ResourceLimits& l) {
-  for (const auto& io : l.io_max) COVE_TRY(write_control(dir, "io.max", format_io_max(io), "io.max"));
+  for (const auto& io : l.io_max) {
+    if (io.rootfs) return Error::invalid("io.max: `rootfs` was not bound to the rootfs' disk (bind_rootfs_disk)");
+    COVE_TRY(write_control(dir, "io.max", format_io_max(io), "io.max"));
+  }
   if (l.io_weight) {
     if (path_exists(dir + "/io.weight"))
       COVE_TRY(write_control(dir, "io.weight", "default " + std::to_string(*l.io_weight), "io.weight"));
