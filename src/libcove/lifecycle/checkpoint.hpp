@@ -21,6 +21,7 @@
 #include "criu/stats.hpp"
 #include "lifecycle/start_sequence.hpp"
 #include "network/container_network.hpp"
+#include "storage/backend.hpp"
 
 namespace cove::lifecycle {
 
@@ -59,6 +60,7 @@ struct RestoreTarget {
   std::string runtime_dir;  // /run/cove/KEY: staging for the idmapped rootfs, CRIU's cgroup yard
   std::string log_dir;      // CRIU's work dir: restore.log stays there (the container's directory)
   std::string container_dir;  // PATH/NAME: where its storage lives (storage/backend.hpp)
+  storage::PreparedRootfs* rootfs = nullptr;  // its backend's prepare(), done by the caller
   cgroup::ContainerCgroups* cgroups = nullptr;  // created by the caller (with limits)
   const cgroup::Layout* layout = nullptr;
   std::vector<int> inherit_fds;  // extra fds given by the caller (unused keys are ignored)

@@ -198,7 +198,9 @@ Result<UniqueFd> open_storage_tree(Restore& r, pid_t userns_pid) {
     userns.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!userns) return Error::from_errno(errno, "open `" + path + "`");
   }
-  auto tree = (*backend)->open_tree(storage::layout_of(r.t.container_dir, *r.t.cfg), userns ? userns.get() : -1);
+  auto layout = storage::layout_of(r.t.container_dir, *r.t.cfg);
+  int fd = userns ? userns.get() : -1;
+  auto tree = r.t.rootfs ? (*backend)->open_tree(layout, fd, *r.t.rootfs) : (*backend)->open_tree(layout, fd);
   if (!tree) return std::move(tree).error().context(std::string("backend `") + (*backend)->name() + "`");
   return std::move(tree->tree);
 }

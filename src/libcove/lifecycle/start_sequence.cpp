@@ -63,7 +63,8 @@ Result<void> make_network(network::ContainerNetwork* network, pid_t pid) {
 
 // The rootfs of a backend other than `dir`: a detached tree (idmapped for a user-namespaced
 // container) that the child attaches on the rootfs directory, privileged or not.
-Result<std::vector<int>> storage_tree(const LaunchPlan& plan, pid_t pid, UniqueFd& rootfs_tree) {
+Result<std::vector<int>> storage_tree(const LaunchPlan& plan, pid_t pid, storage::PreparedRootfs* prepared,
+                                      UniqueFd& rootfs_tree) {
   auto backend = storage::backend_for(plan.storage.cfg.backend);
   if (!backend) return std::move(backend).error();
   UniqueFd userns;
@@ -72,14 +73,16 @@ Result<std::vector<int>> storage_tree(const LaunchPlan& plan, pid_t pid, UniqueF
     userns.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!userns) return Error::from_errno(errno, "open `" + path + "`");
   }
-  auto tree = (*backend)->open_tree(plan.storage, userns ? userns.get() : -1);
+  int fd = userns ? userns.get() : -1;
+  auto tree = prepared ? (*backend)->open_tree(plan.storage, fd, *prepared) : (*backend)->open_tree(plan.storage, fd);
   if (!tree) return std::move(tree).error().context(std::string("backend `") + (*backend)->name() + "`");
   rootfs_tree = std::move(tree->tree);
   return std::vector<int>{rootfs_tree.get()};
 }
 
 Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgroup::ContainerCgroups& cgroups,
-                                         network::ContainerNetwork* network, UniqueFd& rootfs_tree) {
+                                         network::ContainerNetwork* network, storage::PreparedRootfs* prepared,
+                                         UniqueFd& rootfs_tree) {
   if (plan.userns) {
     if (auto r = ns::write_idmaps(pid, plan.uid_map, plan.gid_map); !r) return std::move(r).error();
   }
@@ -92,7 +95,7 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
       if (auto r = cgroups.delegate(*uid, *gid); !r) return std::move(r).error().context("delegate cgroup");
     }
   }
-  auto fds = plan.storage.cfg.backend != config::StorageBackend::kDir ? storage_tree(plan, pid, rootfs_tree)
+  auto fds = plan.storage.cfg.backend != config::StorageBackend::kDir ? storage_tree(plan, pid, prepared, rootfs_tree)
              : plan.userns                                            ? idmapped_or_shifted_rootfs(plan, pid, rootfs_tree)
                                                                       : std::vector<int>{};
   if (!fds) return std::move(fds).error().context("prepare rootfs");
@@ -102,7 +105,8 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
 }  // namespace
 
 Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups,
-                               network::ContainerNetwork* network) {
+                               network::ContainerNetwork* network,
+                               storage::PreparedRootfs* rootfs) {
   if (plan.generate_lsm_profile) {
     // Loaded (or replaced) before clone: the child's aa_change_onexec needs it to exist.
     auto lsm = security::lsm::open_lsm(plan.exec.lsm);
@@ -129,7 +133,7 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
 
   if (auto r = parent.expect(Phase::kChildStarted); !r) return std::move(r).error();
   UniqueFd rootfs_tree;
-  auto fds = configure_child(plan, pid, cgroups, network, rootfs_tree);
+  auto fds = configure_child(plan, pid, cgroups, network, rootfs, rootfs_tree);
   if (!fds) return std::move(fds).error();
   if (auto r = parent.send(Phase::kParentConfigured, *fds); !r) return std::move(r).error();
   rootfs_tree.reset();

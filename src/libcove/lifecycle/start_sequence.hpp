@@ -15,6 +15,7 @@
 #include "base/unique_fd.hpp"
 #include "cgroup/cgroup.hpp"
 #include "lifecycle/launch_plan.hpp"
+#include "storage/backend.hpp"
 #include "network/container_network.hpp"
 
 namespace cove::lifecycle {
@@ -28,8 +29,10 @@ struct InitProcess {
 
 // `network`: the container's NICs, made in the child's network namespace before it goes on
 // (nullptr or empty: only `lo`). They stay the caller's to tear down, also when this fails.
+// `rootfs`: what the storage backend prepared (consumed); nullptr: prepared here.
 Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups,
-                               network::ContainerNetwork* network = nullptr);
+                               network::ContainerNetwork* network = nullptr,
+                               storage::PreparedRootfs* rootfs = nullptr);
 
 // Opens an idmapped, detached clone of `path` mapped through the user namespace of `pid`.
 Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid);

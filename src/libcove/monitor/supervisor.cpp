@@ -159,12 +159,24 @@ Result<void> Supervisor::apply_limits(const cgroup::ResourceLimits& limits, cons
   return cgroups_->apply(*bound, only);
 }
 
+// The storage's host side first: its disk is what `io.max = rootfs` names.
+Result<void> Supervisor::prepare_rootfs() {
+  auto backend = storage::backend_for(cfg_.storage.backend);
+  if (!backend) return std::move(backend).error();
+  auto p = (*backend)->prepare(storage::layout_of(paths_.dir(), cfg_));
+  if (!p) return std::move(p).error().context(std::string("prepare rootfs: backend `") + (*backend)->name() + "`");
+  rootfs_ = std::move(*p);
+  if (rootfs_disk_ == 0) rootfs_disk_ = rootfs_.disk;
+  return {};
+}
+
 Result<void> Supervisor::start() {
   COVE_TRY(watch_signals());
   COVE_TRY(claim_runtime_dir());
   // A restore is RESTORING from its first record to RUNNING/FROZEN (or gone, on failure).
   COVE_TRY(state_.record(opts_.restore_images.empty() ? ContainerState::kStarting : ContainerState::kRestoring));
   COVE_TRY(open_console_log());
+  COVE_TRY(prepare_rootfs());
   COVE_TRY(make_cgroups());
   // The socket exists before RUNNING is recorded; requests made meanwhile wait in its backlog.
   serve_commands();
@@ -187,7 +199,7 @@ Result<void> Supervisor::launch() {
   plan->resolv_conf = network_.resolv_conf();
   SharedNamespaces shared;
   COVE_TRY(shared.enter(cfg_, opts_.lxcpath));
-  auto init = lifecycle::start_init(*plan, *cgroups_, &network_);
+  auto init = lifecycle::start_init(*plan, *cgroups_, &network_, &rootfs_);
   shared.leave();
   if (!init) return std::move(init).error();
   return adopt_init(std::move(*init));
@@ -230,6 +242,7 @@ Result<void> Supervisor::restore_init() {
   t.runtime_dir = paths_.runtime_dir();
   t.log_dir = paths_.dir();
   t.container_dir = paths_.dir();
+  t.rootfs = &rootfs_;
   t.timeout_ms = opts_.restore_timeout_s * 1000;
   t.cgroups = &*cgroups_;
   t.layout = &layout_;

@@ -23,6 +23,7 @@
 #include "monitor/state_recorder.hpp"
 #include "monitor/stop_controller.hpp"
 #include "network/container_network.hpp"
+#include "storage/backend.hpp"
 #include "paths.hpp"
 #include "process/child_process.hpp"
 
@@ -44,6 +45,7 @@ class Supervisor {
   Result<void> claim_runtime_dir();
   Result<void> open_console_log();
   Result<void> make_cgroups();
+  Result<void> prepare_rootfs();
   Result<void> launch();
   Result<void> restore_init();
   Result<void> adopt_init(lifecycle::InitProcess init, ContainerState as = ContainerState::kRunning);
@@ -90,7 +92,10 @@ class Supervisor {
   config::ContainerConfig cfg_;
   std::optional<cgroup::ContainerCgroups> cgroups_;
   dev_t rootfs_disk_ = 0;  // for `io.max = rootfs`: opts_.rootfs_disk, else found at the first use
-  network::ContainerNetwork network_;  // the NICs of the current init (rebuilt by each launch)
+  network::ContainerNetwork network_;
+  // What the rootfs's backend made before the cgroups (loop device, image mount), for the
+  // next start or restore; consumed by it.
+  storage::PreparedRootfs rootfs_;  // the NICs of the current init (rebuilt by each launch)
   cgroup::Layout layout_;
   process::ChildProcess init_;  // init, started or restored (its pty masters are the broker's)
   UniqueFd sigfd_;

@@ -14,6 +14,7 @@
 #include "ns/mapping_namespace.hpp"
 #include "rootfs/ownership_shift.hpp"
 #include "storage/backends.hpp"
+#include "storage/disk_device.hpp"
 
 namespace cove::storage {
 
@@ -105,6 +106,14 @@ Result<void> reshift_tree(const std::string& dir, const IdMaps& from, const IdMa
   ::unlink(record.c_str());
   if (!r) return std::move(r).error().context("shift the ids of `" + dir + "`");
   return {};
+}
+
+// dir and btrfs: nothing to make; the disk is the filesystem's (none for tmpfs: io.max then
+// says so if it names `rootfs`).
+Result<PreparedRootfs> Backend::prepare(const Layout& l) {
+  PreparedRootfs p;
+  if (auto d = disk_of_path(l.rootfs)) p.disk = *d;
+  return p;
 }
 
 Result<void> Backend::snapshot(const Layout& l, const std::string& snap_dir) {

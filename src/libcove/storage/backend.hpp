@@ -53,6 +53,12 @@ struct RootfsTree {
   dev_t disk = 0;                  // whole-disk device, 0 when unknown (tmpfs, ...)
 };
 
+struct PreparedRootfs {
+  UniqueFd mount;                  // loop: the ext4 mount; overlay: what holds the upper layer
+  UniqueFd upper, work;            // overlay: the upper and work directories
+  dev_t disk = 0;                  // whole disk of the rootfs's I/O, 0 when unknown
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -61,9 +67,19 @@ class Backend {
 
   // Makes the empty storage of a new container (directories, image of `cfg.size`, subvolume).
   virtual Result<void> create(const Layout& l) = 0;
-  // The rootfs as a detached tree for a start or restore; idmapped with the user namespace
-  // `userns_fd` unless it is -1 (privileged).
-  virtual Result<RootfsTree> open_tree(const Layout& l, int userns_fd) = 0;
+  // The first half of a start or restore, before the container exists: what the rootfs needs
+  // from the host (its loop device, the ext4 mounted, detached) and the disk its I/O goes to,
+  // so that `io.max = rootfs` is bound before init runs.
+  virtual Result<PreparedRootfs> prepare(const Layout& l);
+  // The second half: the rootfs as a detached tree, from what prepare() made (consumed);
+  // idmapped with the user namespace `userns_fd` unless it is -1 (privileged).
+  virtual Result<RootfsTree> open_tree(const Layout& l, int userns_fd, PreparedRootfs& prepared) = 0;
+  // Both halves at once (a copy's view, tests).
+  Result<RootfsTree> open_tree(const Layout& l, int userns_fd) {
+    auto p = prepare(l);
+    if (!p) return std::move(p).error();
+    return open_tree(l, userns_fd, *p);
+  }
   // Mounts the rootfs on `l.rootfs` in the calling process's mount namespace, which must be
   // private to it (isolate_mounts()): for create's template, copies, snapshots and exports of a
   // stopped container. Nothing to do for dir and btrfs. Returns whether it mounted.

@@ -56,11 +56,11 @@ class BtrfsBackend : public Backend {
     COVE_TRY(btrfs({"subvolume", "create", l.rootfs}));
     return limit(l.rootfs, l.cfg.size);
   }
-  Result<RootfsTree> open_tree(const Layout& l, int userns_fd) override {
+  Result<RootfsTree> open_tree(const Layout& l, int userns_fd, PreparedRootfs& prepared) override {
     auto tree = clone_path(l.rootfs);
     if (!tree) return std::move(tree).error();
     if (userns_fd >= 0) COVE_TRY(idmap_tree(*tree, userns_fd, "subvolume `" + l.rootfs + "`"));
-    return RootfsTree{std::move(*tree), 0};
+    return RootfsTree{std::move(*tree), prepared.disk};
   }
   Result<bool> mount_view(const Layout&, bool) override { return false; }
   Result<void> destroy(const Layout& l) override {

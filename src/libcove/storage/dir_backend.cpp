@@ -12,14 +12,11 @@ class DirBackend : public Backend {
  public:
   config::StorageBackend kind() const override { return config::StorageBackend::kDir; }
   Result<void> create(const Layout& l) override { return mkdir_p(l.rootfs, 0755); }
-  Result<RootfsTree> open_tree(const Layout& l, int userns_fd) override {
+  Result<RootfsTree> open_tree(const Layout& l, int userns_fd, PreparedRootfs& prepared) override {
     auto tree = clone_path(l.rootfs);
     if (!tree) return std::move(tree).error();
     if (userns_fd >= 0) COVE_TRY(idmap_tree(*tree, userns_fd, "`" + l.rootfs + "`"));
-    struct stat st;
-    RootfsTree out{std::move(*tree), 0};
-    if (::stat(l.rootfs.c_str(), &st) == 0) out.disk = st.st_dev;
-    return out;
+    return RootfsTree{std::move(*tree), prepared.disk};
   }
   Result<bool> mount_view(const Layout&, bool) override { return false; }
   Result<void> resize(const Layout&, uint64_t, pid_t) override {

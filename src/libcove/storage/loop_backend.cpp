@@ -17,13 +17,22 @@ class LoopBackend : public Backend {
     COVE_TRY(mkdir_p(l.rootfs, 0755));
     return make_ext4_image(l.image(), *l.cfg.size);
   }
-  Result<RootfsTree> open_tree(const Layout& l, int userns_fd) override {
-    RootfsTree out;
-    auto m = mount_ext4_image(l.image(), false, &out.disk);
+  Result<PreparedRootfs> prepare(const Layout& l) override {
+    PreparedRootfs p;
+    auto m = mount_ext4_image(l.image(), false, &p.disk);
     if (!m) return std::move(m).error();
-    if (userns_fd >= 0) COVE_TRY(idmap_tree(*m, userns_fd, "image `" + l.image() + "`"));
-    out.tree = std::move(*m);
-    return out;
+    p.mount = std::move(*m);
+    return p;
+  }
+  // The ext4 mount was never attached: it can be idmapped itself.
+  Result<RootfsTree> open_tree(const Layout& l, int userns_fd, PreparedRootfs& prepared) override {
+    if (!prepared.mount) {  // consumed by an earlier boot (a reboot): again
+      auto again = prepare(l);
+      if (!again) return std::move(again).error();
+      prepared = std::move(*again);
+    }
+    if (userns_fd >= 0) COVE_TRY(idmap_tree(prepared.mount, userns_fd, "image `" + l.image() + "`"));
+    return RootfsTree{std::move(prepared.mount), prepared.disk};
   }
   Result<bool> mount_view(const Layout& l, bool writable) override {
     auto m = mount_ext4_image(l.image(), !writable, nullptr);

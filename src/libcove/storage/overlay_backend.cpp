@@ -15,6 +15,7 @@
 #include "base/fs.hpp"
 #include "ns/idmap.hpp"
 #include "storage/backends.hpp"
+#include "storage/disk_device.hpp"
 #include "storage/mount_api.hpp"
 
 namespace cove::storage {
@@ -40,26 +41,20 @@ Result<void> make_upper_dirs(int parent, const Layout& l) {
 }
 
 // The upper and work directories' fds, and what holds them (the image's mount).
-struct Upper {
-  UniqueFd holder, upper, work;
-  dev_t disk = 0;
-};
-
-Result<Upper> open_upper(const Layout& l) {
-  Upper u;
+Result<PreparedRootfs> open_upper(const Layout& l) {
+  PreparedRootfs u;
   std::string where = l.overlay_dir();
   if (l.cfg.size) {
     auto m = mount_ext4_image(l.overlay_image(), false, &u.disk);
     if (!m) return std::move(m).error();
-    u.holder = std::move(*m);
+    u.mount = std::move(*m);
   } else {
-    u.holder.reset(::open(where.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!u.holder) return Error::from_errno(errno, "open `" + where + "`");
-    struct stat st;
-    if (::fstat(u.holder.get(), &st) == 0) u.disk = st.st_dev;
+    u.mount.reset(::open(where.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!u.mount) return Error::from_errno(errno, "open `" + where + "`");
+    if (auto d = disk_of_path(where)) u.disk = *d;
   }
-  u.upper.reset(::openat(u.holder.get(), "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  u.work.reset(::openat(u.holder.get(), "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  u.upper.reset(::openat(u.mount.get(), "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  u.work.reset(::openat(u.mount.get(), "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!u.upper || !u.work) return Error::from_errno(errno, "open the upper layer in `" + where + "`");
   return u;
 }
@@ -76,20 +71,18 @@ Result<std::vector<UniqueFd>> open_lowers(const Layout& l, int userns_fd) {
   return out;
 }
 
-Result<UniqueFd> assemble(const Layout& l, int userns_fd, bool writable, dev_t* disk) {
+Result<UniqueFd> assemble(const Layout& l, int userns_fd, bool writable, PreparedRootfs& up) {
   auto lowers = open_lowers(l, userns_fd);
   if (!lowers) return std::move(lowers).error();
-  auto up = open_upper(l);
-  if (!up) return std::move(up).error();
+  if (!up.upper) return Error::invalid("overlay rootfs of `" + l.dir + "` was not prepared");
   OverlayLayers layers;
   if (writable) {
-    layers.upper = up->upper.get();
-    layers.work = up->work.get();
+    layers.upper = up.upper.get();
+    layers.work = up.work.get();
   } else {
-    layers.lowers.push_back(up->upper.get());
+    layers.lowers.push_back(up.upper.get());
   }
   for (const auto& t : *lowers) layers.lowers.push_back(t.get());
-  if (disk) *disk = up->disk;
   return mount_overlay(layers);
 }
 
@@ -112,12 +105,16 @@ class OverlayBackend : public Backend {
     if (!m) return std::move(m).error();
     return make_upper_dirs(m->get(), l);
   }
-  Result<RootfsTree> open_tree(const Layout& l, int userns_fd) override {
-    RootfsTree out;
-    auto m = assemble(l, userns_fd, true, &out.disk);
+  Result<PreparedRootfs> prepare(const Layout& l) override { return open_upper(l); }
+  Result<RootfsTree> open_tree(const Layout& l, int userns_fd, PreparedRootfs& prepared) override {
+    if (!prepared.upper) {  // consumed by an earlier boot (a reboot): again
+      auto again = prepare(l);
+      if (!again) return std::move(again).error();
+      prepared = std::move(*again);
+    }
+    auto m = assemble(l, userns_fd, true, prepared);
     if (!m) return std::move(m).error();
-    out.tree = std::move(*m);
-    return out;
+    return RootfsTree{std::move(*m), prepared.disk};
   }
   Result<bool> mount_view(const Layout& l, bool writable) override {
     UniqueFd userns;
@@ -126,7 +123,9 @@ class OverlayBackend : public Backend {
       if (!u) return std::move(u).error();
       userns = std::move(*u);
     }
-    auto m = assemble(l, userns ? userns.get() : -1, writable, nullptr);
+    auto up = open_upper(l);
+    if (!up) return std::move(up).error();
+    auto m = assemble(l, userns ? userns.get() : -1, writable, *up);
     if (!m) return std::move(m).error();
     COVE_TRY(attach_tree(*m, l.rootfs));
     return true;
