@@ -567,6 +567,22 @@ Result<void> Container::console(unsigned tty, int escape_char) {
   return lifecycle::proxy_terminal(fds[0].get(), conn.get(), escape_char, /*wait_for_peer=*/true);
 }
 
+namespace {
+
+// A create or copy that was killed (kill -9, a crash) leaves its partial marker, and nobody holds
+// its lock: such a container never existed for the user, and goes at the next listing.
+bool remove_if_abandoned(const ContainerPaths& p) {
+  if (!path_exists(p.partial_marker()) || !validate_name(p.name())) return false;
+  auto lock = ContainerLock::acquire(p.lock_file(), p.name(), 0);
+  if (!lock) return false;  // still being made
+  if (!path_exists(p.partial_marker())) return false;
+  log::info("removing `{}`: its create or copy did not finish", p.dir());
+  detail::remove_container_files(p);
+  return true;
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> Container::list(const std::string& lxcpath) {
   std::vector<std::string> out;
   auto dir = Dir::open(lxcpath);
@@ -577,7 +593,9 @@ Result<std::vector<std::string>> Container::list(const std::string& lxcpath) {
   for (const DirEntry& e : *dir) {
     std::string n(e.name);
     if (n[0] == '.') continue;
-    if (path_exists(lxcpath + "/" + n + "/config")) out.push_back(n);
+    if (!path_exists(lxcpath + "/" + n + "/config")) continue;
+    if (remove_if_abandoned(ContainerPaths(lxcpath, n))) continue;
+    out.push_back(n);
   }
   if (dir->error()) return Error::from_errno(dir->error(), "list containers: read `" + lxcpath + "`");
   std::sort(out.begin(), out.end());
