@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "images/image_info.hpp"
 #include "lifecycle/attach.hpp"
 #include "monitor/nic_report.hpp"
 #include "state/container_state.hpp"
@@ -70,6 +71,15 @@ struct CheckpointFinding {
   std::string area;                       // criu, mounts, devices, console, sessions, sockets, files
   std::string what;
   bool blocking = false;
+};
+
+// What `cove-image export` made: the image's metadata (with its content hash) and the archive.
+struct ExportReport {
+  images::ImageMetadata metadata;
+  std::string file;
+  uint64_t archive_bytes = 0;             // compressed
+  uint64_t rootfs_bytes = 0;              // file data read from the rootfs
+  int64_t wall_ms = 0;
 };
 
 struct StopOptions {
@@ -151,6 +161,11 @@ class Container {
   Result<RestoreReport> restore(const RestoreOptions& opts);
   // What would stop a checkpoint of the running container, without trying it.
   Result<std::vector<CheckpointFinding>> checkpoint_check() const;
+
+  // Writes the stopped container's rootfs and config (without host-specific keys) as an image
+  // archive `file` (container_image.cpp); `file` appears only when complete. Import, list and
+  // removal are the image store's (images/image_store.hpp).
+  Result<ExportReport> export_image(const std::string& file, const images::ProgressFn& progress);
 
   static Result<std::vector<std::string>> list(const std::string& lxcpath);
 

@@ -12,18 +12,14 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "base/result.hpp"
+#include "images/image_info.hpp"
 #include "rootfs/ownership_shift.hpp"
 
 namespace cove::images {
-
-// Called as the work goes on: bytes of file data done, and the expected total. Returning
-// false stops the operation (ECANCELED "interrupted"), leaving nothing half-made behind.
-using ProgressFn = std::function<bool(uint64_t done, uint64_t total)>;
 
 inline constexpr const char* kMetadataEntry = "metadata.json";
 inline constexpr const char* kConfigEntry = "config";

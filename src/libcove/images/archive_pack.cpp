@@ -20,6 +20,8 @@
 
 namespace cove::images {
 
+void link_libarchive_static_stubs();  // libarchive_static.cpp
+
 namespace {
 
 constexpr size_t kBufSize = 1 << 20;
@@ -90,6 +92,7 @@ Error Packer::archive_error(const std::string& what) {
 }
 
 Result<void> Packer::open_archive() {
+  link_libarchive_static_stubs();
   a_.reset(archive_write_new());
   if (!a_) return Error(ENOMEM, "archive_write_new");
   // pax (not restricted): every entry gets an extended header, so sub-second mtimes survive.
