@@ -37,7 +37,9 @@ struct PackOptions {
   // container ids they stand for.
   const rootfs::ShiftRecord* shifted = nullptr;
   std::vector<NamedEntry> first;  // written before the tree (metadata.json, config)
-  int level = 3;                  // zstd level
+  // zstd level. 1, not zstd's default 3: on a rootfs of binaries and text, level 3 compresses
+  // ~165 MB/s per core and level 1 ~310 MB/s, for an archive ~13% larger.
+  int level = 1;
   unsigned threads = 0;           // compression threads; 0: one per CPU
   uint64_t total = 0;             // for progress: the expected bytes (measure_tree)
   ProgressFn progress;

@@ -1,5 +1,5 @@
 // ZstdWriter: compresses a byte stream into a zstd stream on a file descriptor, in parallel.
-// The input is cut into chunks, each compressed as an independent frame (with a checksum) by a
+// The input is cut into chunks, each compressed as an independent frame by a
 // pool of worker threads and written in order: a multi-frame stream any zstd decoder reads.
 // Done here rather than by libzstd's own workers (ZSTD_c_nbWorkers): Debian's static libzstd.a,
 // which the -all-static tools link, is built without multithreading.
