@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "images/image_info.hpp"
 #include "lifecycle/attach.hpp"
 #include "monitor/nic_report.hpp"
 #include "state/container_state.hpp"
@@ -24,9 +25,6 @@ struct CreateOptions {
   std::vector<std::string> template_args; // after "--"
 };
 
-// Progress of a long operation: bytes done of total (total 0: unknown).
-using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
-
 struct CopyOptions {
   std::string new_name;                   // -N
   std::string new_path;                   // -p: the copy's cove path ("": the source's)
@@ -34,7 +32,7 @@ struct CopyOptions {
   bool ephemeral = false;                 // -e: a snapshot clone destroyed when it stops
   std::string backend;                    // -B: a full copy's backend ("": the source's)
   std::optional<uint64_t> size;           // --size: the copy's quota
-  ProgressFn progress;
+  images::ProgressFn progress;            // bytes done of the total; false stops the copy
 };
 
 struct SnapshotInfo {
@@ -96,6 +94,15 @@ struct CheckpointFinding {
   std::string area;                       // criu, mounts, devices, console, sessions, sockets, files
   std::string what;
   bool blocking = false;
+};
+
+// What `cove-image export` made: the image's metadata (with its content hash) and the archive.
+struct ExportReport {
+  images::ImageMetadata metadata;
+  std::string file;
+  uint64_t archive_bytes = 0;             // compressed
+  uint64_t rootfs_bytes = 0;              // file data read from the rootfs
+  int64_t wall_ms = 0;
 };
 
 struct StopOptions {
@@ -192,6 +199,10 @@ class Container {
   Result<StorageInfo> storage_info() const;
   // Destroys a stopped container whose config says `ephemeral = true` (its monitor's last act).
   Result<void> destroy_if_ephemeral();
+  // Writes the stopped container's rootfs and config (without host-specific keys) as an image
+  // archive `file` (container_image.cpp); `file` appears only when complete. Import, list and
+  // removal are the image store's (images/image_store.hpp).
+  Result<ExportReport> export_image(const std::string& file, const images::ProgressFn& progress);
 
   static Result<std::vector<std::string>> list(const std::string& lxcpath);
 

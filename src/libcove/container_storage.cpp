@@ -116,7 +116,7 @@ std::string copy_config_text(std::string text, const config::ContainerConfig& sr
 // Reports what the destination filesystem has taken so far against `total`, every 200 ms.
 class ProgressWatch {
  public:
-  ProgressWatch(const ProgressFn& fn, const std::string& dir, uint64_t total) {
+  ProgressWatch(const images::ProgressFn& fn, const std::string& dir, uint64_t total) {
     if (!fn) return;
     uint64_t start = free_bytes(dir);
     thread_ = std::thread([this, fn, dir, total, start] {

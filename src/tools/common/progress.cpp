@@ -15,9 +15,12 @@ TerminalProgress::TerminalProgress(std::string what) : what_(std::move(what)) {
   start_ms_ = monotonic_ms();
 }
 
-ProgressFn TerminalProgress::callback() {
+images::ProgressFn TerminalProgress::callback() {
   if (!tty_) return {};
-  return [this](uint64_t done, uint64_t total) { show(done, total); };
+  return [this](uint64_t done, uint64_t total) {
+    show(done, total);
+    return true;
+  };
 }
 
 void TerminalProgress::show(uint64_t done, uint64_t total) {

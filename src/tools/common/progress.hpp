@@ -14,7 +14,7 @@ class TerminalProgress {
   explicit TerminalProgress(std::string what);
   ~TerminalProgress() { finish(); }
   // The callback for the library (ProgressFn); empty when stderr is no terminal.
-  ProgressFn callback();
+  images::ProgressFn callback();
   void finish();
 
  private:
