@@ -25,6 +25,7 @@
 #include "config/load.hpp"
 #include "config/lxc_keys.hpp"
 #include "host_ids.hpp"
+#include "images/image_store.hpp"
 #include "monitor/command_client.hpp"
 #include "monitor/launch.hpp"
 #include "network/container_network.hpp"
@@ -147,6 +148,27 @@ bool Container::exists() const {
 
 namespace {
 
+constexpr std::string_view kImagePrefix = "image:";
+bool is_image_source(const std::string& t) { return t.rfind(kImagePrefix, 0) == 0; }
+
+// `cove-create -t image:REF`: an image of the cove path's store (images/image_store.hpp).
+struct ImageSource {
+  std::string ref, rootfs, config_text;
+  std::string source;  // the container it was exported from (its name is in /etc/hostname)
+};
+
+Result<std::optional<ImageSource>> find_image(const std::string& lxcpath, const CreateOptions& opts) {
+  if (!is_image_source(opts.template_name)) return std::optional<ImageSource>();
+  std::string ref = opts.template_name.substr(kImagePrefix.size());
+  if (!opts.template_args.empty()) return Error::invalid("`-t image:" + ref + "` takes no template arguments");
+  images::ImageStore store(lxcpath);
+  auto img = store.find(ref);
+  if (!img) return std::move(img).error().context("image `" + ref + "`");
+  auto text = store.config_text(*img);
+  if (!text) return std::move(text).error().context("image `" + ref + "`");
+  return std::optional<ImageSource>(ImageSource{ref, img->rootfs(), *text, img->metadata.source});
+}
+
 // The inputs, checked before anything is made, so errors name the user's own file and lines.
 // Returns the template's executable ("" without a template).
 Result<std::string> check_create_inputs(const std::string& name, const ContainerPaths& p, const CreateOptions& opts) {
@@ -157,7 +179,7 @@ Result<std::string> check_create_inputs(const std::string& name, const Container
     lo.validate = false;
     if (auto r = config::load_config(opts.config_file, lo); !r) return std::move(r).error();
   }
-  if (opts.template_name.empty()) return std::string();
+  if (opts.template_name.empty() || is_image_source(opts.template_name)) return std::string();
   std::string exe = templates::find_template(opts.template_name);
   if (::access(exe.c_str(), X_OK) < 0)
     return Error::from_errno(errno, "template `" + opts.template_name + "` (looked for `" + exe + "`)");
@@ -175,17 +197,43 @@ Result<void> claim_dir(const std::string& name, const ContainerPaths& p) {
 
 // PATH/NAME/config: an include of common.conf, then the user's config (or default.conf).
 // Returns its text.
-Result<std::string> write_initial_config(const std::string& name, const ContainerPaths& p, const CreateOptions& opts) {
-  std::string base_config = opts.config_file.empty()
+// From an image: its config first, then the user's (whose keys win), and unless the user picks
+// another backend, an overlay over the image's unpacked base.
+Result<std::string> write_initial_config(const std::string& name, const ContainerPaths& p, const CreateOptions& opts,
+                                         const std::optional<ImageSource>& image) {
+  std::string base_config = opts.config_file.empty() && !image
                                 ? find_data("config/default.conf", std::string(COVE_CONFDIR) + "/default.conf")
                                 : opts.config_file;
-  auto user_text = config::read_config_text(base_config);
-  if (!user_text) return std::move(user_text).error().context("read config");
-  std::string text = fmt::format("# cove container `{}`\ninclude = {}\n\n# From `{}`:\n{}\n", name,
-                                 find_data("config/common.conf", std::string(COVE_CONFDIR) + "/common.conf"),
-                                 base_config, *user_text);
+  std::string user_text;
+  if (!base_config.empty()) {
+    auto t = config::read_config_text(base_config);
+    if (!t) return std::move(t).error().context("read config");
+    user_text = *t;
+  }
+  std::string text = fmt::format("# cove container `{}`\ninclude = {}\n", name,
+                                 find_data("config/common.conf", std::string(COVE_CONFDIR) + "/common.conf"));
+  if (image) text += fmt::format("\n# From image `{}`:\n{}\n", image->ref, image->config_text);
+  if (!base_config.empty()) text += fmt::format("\n# From `{}`:\n{}\n", base_config, user_text);
+  COVE_TRY(write_file(p.config(), text, 0644));
+  if (!image) return text;
+  auto cfg = load(p, false);
+  if (!cfg) return std::move(cfg).error();
+  if (!cfg->origin.count("rootfs.backend")) text = config::set_key_in_text(text, "rootfs", "backend", "overlay", false);
+  if (!cfg->origin.count("rootfs.backend") || cfg->storage.backend == config::StorageBackend::kOverlay)
+    if (cfg->storage.lower.empty()) text = config::set_key_in_text(text, "rootfs", "lower", image->rootfs, true);
   COVE_TRY(write_file(p.config(), text, 0644));
   return text;
+}
+
+// A backend other than an overlay over the image gets a copy of the image's files.
+Result<void> fill_from_image(const ContainerPaths& p, const config::ContainerConfig& cfg, const ImageSource& image) {
+  if (cfg.storage.backend == config::StorageBackend::kOverlay &&
+      std::find(cfg.storage.lower.begin(), cfg.storage.lower.end(), image.rootfs) != cfg.storage.lower.end())
+    return {};
+  auto view = storage::open_view(p.dir(), cfg, true);
+  if (!view) return std::move(view).error();
+  if (auto r = storage::copy_tree(image.rootfs + "/.", view->path); !r) return std::move(r).error().context("image `" + image.ref + "`");
+  return {};
 }
 
 // The host ids of an unprivileged container: a fresh range when the config names none (written
@@ -276,12 +324,14 @@ Result<void> Container::create(const CreateOptions& opts) {
   // Now that PATH exists, its canonical spelling is known (the owner of its id ranges too).
   lxcpath_ = ContainerPaths(lxcpath_, name_).lxcpath();
   ContainerPaths p(lxcpath_, name_);
+  auto image = find_image(lxcpath_, opts);
+  if (!image) return std::move(image).error();
   COVE_TRY(claim_dir(name_, p));
   ScopeExit rollback([&] { detail::remove_container_files(p); });
   auto lock = ContainerLock::acquire(p.lock_file(), name_, kLockTimeoutMs);
   if (!lock) return std::move(lock).error();
   COVE_TRY(write_file(p.partial_marker(), "cove-create in progress\n"));
-  auto text = write_initial_config(name_, p, opts);
+  auto text = write_initial_config(name_, p, opts, *image);
   if (!text) return std::move(text).error();
   auto cfg = load(p, /*validate=*/false);
   if (!cfg) return std::move(cfg).error();
@@ -293,6 +343,10 @@ Result<void> Container::create(const CreateOptions& opts) {
   if (!view) return std::move(view).error();
   if (!template_exe->empty()) COVE_TRY(run_create_template(name_, p, *template_exe, *cfg, *mapped, opts));
   view->reset();
+  if (*image) {
+    COVE_TRY(fill_from_image(p, *cfg, **image));
+    COVE_TRY(detail::personalize_rootfs(p, *cfg, (*image)->source));
+  }
   if (::unlink(p.partial_marker().c_str()) < 0) return Error::from_errno(errno, "remove partial marker");
   rollback.dismiss();
   return {};

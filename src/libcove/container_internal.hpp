@@ -21,6 +21,9 @@ Result<void> claim_container_dir(const std::string& name, const ContainerPaths& 
 Result<std::optional<uint32_t>> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg,
                                                std::string& text);
 
+// A copy's (or an image's container's) own identity in its rootfs: `old_name` replaced by its
+// name in /etc/hostname and /etc/hosts, /etc/machine-id emptied.
+Result<void> personalize_rootfs(const ContainerPaths& p, const config::ContainerConfig& cfg, const std::string& old_name);
 // Removes a container's directory with its storage (btrfs subvolumes) and its id ranges
 // registration; failures are logged (it runs on rollback paths).
 void remove_container_files(const ContainerPaths& p);

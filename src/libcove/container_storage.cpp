@@ -188,16 +188,6 @@ Result<void> make_copy_storage(const ContainerPaths& sp, const config::Container
   return {};
 }
 
-// The copy's own identity inside: /etc/hostname and /etc/hosts name it, and an empty
-// /etc/machine-id makes systemd generate a new one at its first boot.
-Result<void> personalize(const ContainerPaths& dp, const config::ContainerConfig& dst, const std::string& old_name) {
-  auto view = storage::open_view(dp.dir(), dst, true);
-  if (!view) return std::move(view).error();
-  COVE_TRY(storage::replace_word_in_root_file(view->path, "etc/hostname", old_name, dst.name));
-  COVE_TRY(storage::replace_word_in_root_file(view->path, "etc/hosts", old_name, dst.name));
-  return storage::truncate_root_file(view->path, "etc/machine-id");
-}
-
 }  // namespace
 
 Result<void> Container::copy(const CopyOptions& opts) {
@@ -245,7 +235,7 @@ Result<void> Container::copy(const CopyOptions& opts) {
     COVE_TRY(make_copy_storage(sp, *src, dp, *dcfg));
   }
   if (interrupted()) return Error(EINTR, "interrupted");
-  COVE_TRY(personalize(dp, *dcfg, name_));
+  COVE_TRY(detail::personalize_rootfs(dp, *dcfg, name_));
   if (interrupted()) return Error(EINTR, "interrupted");
   if (::unlink(dp.partial_marker().c_str()) < 0) return Error::from_errno(errno, "remove partial marker");
   rollback.dismiss();
@@ -407,6 +397,18 @@ Result<void> Container::destroy_if_ephemeral() {
 }
 
 namespace detail {
+
+// The copy's own identity inside: /etc/hostname and /etc/hosts name it, and an empty
+// /etc/machine-id makes systemd generate a new one at its first boot.
+Result<void> personalize_rootfs(const ContainerPaths& p, const config::ContainerConfig& cfg, const std::string& old_name) {
+  auto view = storage::open_view(p.dir(), cfg, true);
+  if (!view) return std::move(view).error();
+  if (!old_name.empty() && old_name != cfg.name) {
+    COVE_TRY(storage::replace_word_in_root_file(view->path, "etc/hostname", old_name, cfg.name));
+    COVE_TRY(storage::replace_word_in_root_file(view->path, "etc/hosts", old_name, cfg.name));
+  }
+  return storage::truncate_root_file(view->path, "etc/machine-id");
+}
 
 void remove_container_files(const ContainerPaths& p) {
   if (auto cfg = load_config_of(p, false)) {

@@ -53,7 +53,7 @@ std::string exported_config(const std::string& text) {
     if (starts_with(section, "network.")) out = config::remove_key_in_text(out, section, "hwaddr");
   }
   for (const char* key : {"uid", "gid"}) out = config::remove_key_in_text(out, "idmap", key);
-  for (const char* key : {"rootfs", "console.log", "log.file"}) out = config::remove_key_in_text(out, "container", key);
+  for (const char* key : {"rootfs", "console.log", "log.file", "hostname", "ephemeral"}) out = config::remove_key_in_text(out, "container", key);
   out = config::remove_key_in_text(out, "rootfs", "lower");
   for (const auto& [section, has_keys] : sections_of(out))
     if (!section.empty() && !has_keys) out = config::remove_section_in_text(out, section);
