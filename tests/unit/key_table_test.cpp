@@ -60,7 +60,7 @@ TEST(KeyTable, EveryKeyIsComplete) {
     EXPECT_EQ(find_key(k.section, k.key), &k);
     EXPECT_TRUE(is_known_section(k.section));
   }
-  EXPECT_EQ(key_sections(), (Strings{"container", "mount", "namespaces", "idmap", "cgroup", "security"}));
+  EXPECT_EQ(key_sections(), (Strings{"container", "mount", "namespaces", "idmap", "rootfs", "cgroup", "security"}));
   EXPECT_EQ(find_key("container", "nope"), nullptr);
   EXPECT_FALSE(is_known_section("nope"));
 }
@@ -215,7 +215,7 @@ TEST(KeyTable, GetKeyUnknown) {
   EXPECT_TRUE(starts_with(r.error().message(), "unknown key `nope` in [container] (allowed: hostname, init"));
   r = get_key(c, "nope", "x");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message(), "unknown section `[nope]` (allowed: [container], [mount], [namespaces], [idmap], [cgroup], [security], [network.NAME])");
+  EXPECT_EQ(r.error().message(), "unknown section `[nope]` (allowed: [container], [mount], [namespaces], [idmap], [rootfs], [cgroup], [security], [network.NAME])");
 }
 
 TEST(KeyTable, ClearRestoresTheDefault) {
