@@ -66,6 +66,7 @@ Result<UniqueFd> mount_overlay(const OverlayLayers& layers) {
       return fs_error(errno, fs.get(), what + ": layer `" + key + "` (kernel 6.13 or later takes layers by fd)");
     return {};
   };
+  COVE_TRY(set_string(fs, "source", "overlay", what));
   for (int fd : layers.lowers) COVE_TRY(set_fd("lowerdir+", fd));
   if (layers.upper >= 0) {
     COVE_TRY(set_fd("upperdir", layers.upper));
