@@ -347,8 +347,11 @@ TEST_F(StorageTest, BtrfsSubvolumesQgroupsSnapshotsAndClones) {
   start("bc");
   EXPECT_EQ(trim_str(sh("bc", "cat /keep").out), "one");
   stop("bc");
+  // A subvolume nested inside (its root may make one) does not keep it from being destroyed.
+  ASSERT_EQ(run_cmd({"btrfs", "subvolume", "create", path_ + "/bc/rootfs/nested"}).status, 0);
   auto d = cove("cove-destroy", "bc");
   EXPECT_EQ(d.status, 0) << d.err;
+  EXPECT_FALSE(fs::exists(path_ + "/bc"));
   subs = run_cmd({"btrfs", "subvolume", "list", path_});
   EXPECT_EQ(subs.out.find("bc/rootfs"), std::string::npos) << subs.out;
 }

@@ -42,8 +42,29 @@ Result<void> limit(const std::string& subvol, const std::optional<uint64_t>& siz
   return btrfs({"qgroup", "limit", std::to_string(*size), subvol});
 }
 
+// Subvolumes nested anywhere below `dir` (a container's root may make some: creating one
+// needs no privilege), which `subvolume delete` of the outer one refuses to remove.
+void find_nested(const std::string& dir, dev_t dev, std::vector<std::string>& out, int depth) {
+  if (depth > 64) return;
+  auto names = list_dir(dir);
+  if (!names) return;
+  for (const auto& n : *names) {
+    std::string p = dir + "/" + n;
+    struct stat st;
+    if (::lstat(p.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) continue;
+    if (st.st_dev != dev && st.st_ino == 256) out.push_back(p);
+    else if (st.st_dev == dev) find_nested(p, dev, out, depth + 1);
+  }
+}
+
 Result<void> delete_subvolume(const std::string& path) {
   if (!is_subvolume(path)) return remove_tree(path);
+  if (btrfs({"subvolume", "delete", "--commit-after", path})) return {};
+  struct stat st;
+  if (::lstat(path.c_str(), &st) < 0) return Error::from_errno(errno, "stat `" + path + "`");
+  std::vector<std::string> nested;
+  find_nested(path, st.st_dev, nested, 0);
+  for (const auto& n : nested) COVE_TRY(delete_subvolume(n));
   return btrfs({"subvolume", "delete", "--commit-after", path});
 }
 
