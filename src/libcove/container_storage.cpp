@@ -208,12 +208,19 @@ Result<void> Container::copy(const CopyOptions& opts) {
   std::string dpath = opts.new_path.empty() ? lxcpath_ : opts.new_path;
   COVE_TRY(mkdir_p(dpath, 0711));
   ContainerPaths dp(dpath, opts.new_name);
-  bool shares = st->backend == StorageBackend::kOverlay && src->storage.backend == StorageBackend::kDir;
-  if (!shares && !(opts.snapshot && src->storage.backend == StorageBackend::kBtrfs)) {
+  // What the copy will take: nothing to speak of for a clone that shares the source's files
+  // (an overlay over it, a btrfs snapshot), else what the source takes (a walk of its tree).
+  bool shares = (st->backend == StorageBackend::kOverlay && src->storage.backend == StorageBackend::kDir) ||
+                ((opts.snapshot || opts.ephemeral) && src->storage.backend == StorageBackend::kBtrfs);
+  uint64_t total = 0;
+  if (!shares) {
     auto b = backend_of(*src);
     if (!b) return std::move(b).error();
     auto used = (*b)->used_bytes(storage::layout_of(sp.dir(), *src));
-    if (used) COVE_TRY(require_space(dpath, *used));
+    if (used) {
+      total = *used;
+      COVE_TRY(require_space(dpath, total));
+    }
   }
   COVE_TRY(detail::claim_container_dir(opts.new_name, dp));
   ScopeExit rollback([&] { detail::remove_container_files(dp); });
@@ -228,10 +235,7 @@ Result<void> Container::copy(const CopyOptions& opts) {
   dcfg = detail::load_config_of(dp);
   if (!dcfg) return std::move(dcfg).error().context("the copy's config");
   {
-    uint64_t total = 0;
-    if (auto b = backend_of(*src))
-      if (auto u = (*b)->used_bytes(storage::layout_of(sp.dir(), *src))) total = *u;
-    ProgressWatch watch(opts.progress, dpath, total);
+    ProgressWatch watch(shares ? images::ProgressFn() : opts.progress, dpath, total);
     COVE_TRY(make_copy_storage(sp, *src, dp, *dcfg));
   }
   if (interrupted()) return Error(EINTR, "interrupted");
