@@ -22,7 +22,7 @@ std::vector<std::string> relative_paths(const std::string& root) {
   for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::none, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
-    out.push_back(fs::relative(it->path(), root).string());
+    out.push_back(it->path().lexically_relative(root).string());  // not fs::relative: it follows symlinks
   }
   std::sort(out.begin(), out.end());
   return out;
