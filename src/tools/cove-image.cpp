@@ -17,6 +17,7 @@
 #include "container.hpp"
 #include "images/image_store.hpp"
 #include "tools/common/tool_main.hpp"
+#include "tools/common/verbs.hpp"
 
 using namespace cove;
 using namespace cove::images;
@@ -66,13 +67,7 @@ class ProgressLine {
   std::chrono::steady_clock::time_point start_;
 };
 
-struct Call {
-  std::vector<std::string> args;  // after the verb
-  const po::variables_map& vm;
-  const Common& common;
-  bool flag(const char* name) const { return vm.count(name) && vm[name].as<bool>(); }
-  std::string text(const char* name) const { return vm.count(name) ? vm[name].as<std::string>() : ""; }
-};
+using Call = VerbCall;
 
 Result<int> do_export(const Call& c) {
   if (c.common.name.empty()) return usage_error("export needs the container: -n NAME");
@@ -167,52 +162,25 @@ Result<int> do_delete(const Call& c) {
   return 0;
 }
 
-using VerbFn = Result<int> (*)(const Call&);
-struct Verb {
-  const char* name;
-  const char* usage;  // after the verb
-  size_t args;
-  std::set<std::string> options;
-  VerbFn run;
-};
-
 const std::set<std::string> kVerbOptions = {"alias", "json"};
 
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> kVerbs = {
-      {"export", "-n NAME FILE", 1, {}, do_export},
-      {"import", "FILE [--alias ALIAS]", 1, {"alias"}, do_import},
-      {"list", "[--json]", 0, {"json"}, do_list},
-      {"show", "ALIAS|HASH", 1, {}, do_show},
-      {"delete", "ALIAS|HASH", 1, {}, do_delete},
+      {"export", "-n NAME FILE", 1, 1, {}, do_export},
+      {"import", "FILE [--alias ALIAS]", 1, 1, {"alias"}, do_import},
+      {"list", "[--json]", 0, 0, {"json"}, do_list},
+      {"show", "ALIAS|HASH", 1, 1, {}, do_show},
+      {"delete", "ALIAS|HASH", 1, 1, {}, do_delete},
   };
   return kVerbs;
 }
 
-std::string verb_list() {
-  std::vector<std::string> names;
-  for (const auto& v : verbs()) names.push_back(v.name);
-  return join(names, ", ");
-}
-
-std::string synopsis() {
-  std::string s = "VERB ...\n";
-  for (const auto& v : verbs()) s += fmt::format("  cove-image {}{}{}\n", v.name, *v.usage ? " " : "", v.usage);
-  return s;
-}
-
 Result<int> dispatch(const Common& common, const po::variables_map& vm) {
-  std::vector<std::string> words;
-  if (vm.count("words")) words = vm["words"].as<std::vector<std::string>>();
-  if (words.empty()) return usage_error("missing VERB (allowed: " + verb_list() + ")");
-  auto v = std::find_if(verbs().begin(), verbs().end(), [&](const Verb& x) { return words[0] == x.name; });
-  if (v == verbs().end()) return usage_error("unknown verb `" + words[0] + "` (allowed: " + verb_list() + ")");
-  Call call{{words.begin() + 1, words.end()}, vm, common};
-  if (call.args.size() != v->args) return usage_error(fmt::format("usage: cove-image {} {}", v->name, v->usage));
-  for (const auto& o : kVerbOptions)
-    if (vm.count(o) && !vm[o].defaulted() && !v->options.count(o))
-      return usage_error(fmt::format("`--{}` is not an option of `{}` (usage: cove-image {} {})", o, v->name, v->name,
-                                     v->usage));
+  std::vector<std::string> args;
+  auto picked = pick_verb("cove-image", verbs(), kVerbOptions, vm, args);
+  if (!picked) return std::move(picked).error();
+  const Verb* v = *picked;
+  Call call{args, vm, common};
   if (!common.name.empty() && std::string(v->name) != "export")
     return usage_error(fmt::format("`{}` takes no -n NAME", v->name));
   return v->run(call);
@@ -225,7 +193,7 @@ int main(int argc, char** argv) {
   o.add_options()("alias", po::value<std::string>(), "import: name the image ALIAS (taken from another image)")(
       "json", po::bool_switch(), "list: as a JSON array")(
       "words", po::value<std::vector<std::string>>(), "VERB and its arguments (positional)");
-  static const std::string syn = synopsis();
+  static const std::string syn = verb_synopsis("cove-image", verbs());
   ToolSpec spec{"cove-image", syn.c_str(),
                 "Export containers as image archives, and import, list, show and delete the images of a cove path.",
                 false};

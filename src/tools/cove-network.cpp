@@ -13,6 +13,7 @@
 #include "network/managed_network.hpp"
 #include "network/network_file.hpp"
 #include "tools/common/tool_main.hpp"
+#include "tools/common/verbs.hpp"
 
 using namespace cove;
 using namespace cove::network;
@@ -20,24 +21,7 @@ using namespace cove::tools;
 
 namespace {
 
-struct Call {
-  std::vector<std::string> args;  // after the verb
-  const po::variables_map& vm;
-  const Common& common;           // -n NAME, -P PATH for the verbs on a container's NICs
-  bool flag(const char* name) const { return vm.count(name) && vm[name].as<bool>(); }
-  bool given(const char* name) const { return vm.count(name) && !vm[name].defaulted(); }
-  std::string text(const char* name) const { return vm.count(name) ? vm[name].as<std::string>() : ""; }
-};
-
-using VerbFn = Result<int> (*)(const Call&);
-
-struct Verb {
-  const char* name;
-  const char* usage;            // after the verb
-  size_t min_args, max_args;
-  std::set<std::string> options;  // the extra options it accepts
-  VerbFn run;
-};
+using Call = VerbCall;
 
 // The options a verb did not list, given on the command line anyway.
 const std::set<std::string> kVerbOptions = {"ipv4",  "ipv6",    "nat",    "no-nat", "dhcp",
@@ -212,32 +196,11 @@ const std::vector<Verb>& verbs() {
   return kVerbs;
 }
 
-std::string verb_list() {
-  std::vector<std::string> names;
-  for (const auto& v : verbs()) names.push_back(v.name);
-  return join(names, ", ");
-}
-
-std::string synopsis() {
-  std::string s = "VERB ...\n";
-  for (const auto& v : verbs()) s += fmt::format("  cove-network {}{}{}\n", v.name, *v.usage ? " " : "", v.usage);
-  return s;
-}
-
 Result<int> dispatch(const Common& common, const po::variables_map& vm) {
-  std::vector<std::string> words;
-  if (vm.count("words")) words = vm["words"].as<std::vector<std::string>>();
-  if (words.empty()) return usage_error("missing VERB (allowed: " + verb_list() + ")");
-  auto v = std::find_if(verbs().begin(), verbs().end(), [&](const Verb& x) { return words[0] == x.name; });
-  if (v == verbs().end()) return usage_error("unknown verb `" + words[0] + "` (allowed: " + verb_list() + ")");
-  Call call{{words.begin() + 1, words.end()}, vm, common};
-  if (call.args.size() < v->min_args || call.args.size() > v->max_args)
-    return usage_error(fmt::format("usage: cove-network {} {}", v->name, v->usage));
-  for (const auto& o : kVerbOptions)
-    if (vm.count(o) && !vm[o].defaulted() && !v->options.count(o))
-      return usage_error(fmt::format("`--{}` is not an option of `{}` (usage: cove-network {} {})", o, v->name,
-                                     v->name, v->usage));
-  return v->run(call);
+  std::vector<std::string> args;
+  auto v = pick_verb("cove-network", verbs(), kVerbOptions, vm, args);
+  if (!v) return std::move(v).error();
+  return (*v)->run(VerbCall{args, vm, common});
 }
 
 }  // namespace
@@ -255,7 +218,7 @@ int main(int argc, char** argv) {
       "egress", po::value<std::string>(), "set-rate: the NIC's rate.egress (out of the container)")(
       "persist", po::bool_switch(), "attach, detach, set-rate: also change the container's config")(
       "words", po::value<std::vector<std::string>>(), "VERB and its arguments (positional)");
-  static const std::string syn = synopsis();
+  static const std::string syn = verb_synopsis("cove-network", verbs());
   ToolSpec spec{"cove-network", syn.c_str(),
                 "Manage cove's managed networks: a bridge with an address, NAT, and dnsmasq for DHCP and DNS.", false};
   spec.positional = "words";
