@@ -17,6 +17,7 @@
 #include "container.hpp"
 #include "images/image_store.hpp"
 #include "tools/common/tool_main.hpp"
+#include "tools/common/table.hpp"
 #include "tools/common/verbs.hpp"
 
 using namespace cove;
@@ -111,17 +112,6 @@ nlohmann::json image_json(const StoredImage& i) {
   return {{"hash", i.hash},       {"aliases", i.aliases},   {"dir", i.dir},           {"distro", m.distro},
           {"release", m.release}, {"arch", m.arch},         {"created", m.created},   {"size", m.size},
           {"entries", m.entries}, {"source", m.source},     {"cove_version", m.cove_version}};
-}
-
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w(rows[0].size(), 0);
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (i + 1 < r.size()) std::printf("%-*s  ", static_cast<int>(w[i]), r[i].c_str());
-      else std::printf("%s\n", r[i].c_str());
-    }
 }
 
 Result<int> do_list(const Call& c) {

@@ -13,6 +13,7 @@
 #include "network/managed_network.hpp"
 #include "network/network_file.hpp"
 #include "tools/common/tool_main.hpp"
+#include "tools/common/table.hpp"
 #include "tools/common/verbs.hpp"
 
 using namespace cove;
@@ -78,17 +79,6 @@ Result<int> do_down(const Call& c) {
 }
 
 std::string or_none(const std::optional<IpPrefix>& p) { return p ? p->str() : "none"; }
-
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w(rows[0].size(), 0);
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (i + 1 < r.size()) std::printf("%-*s  ", static_cast<int>(w[i]), r[i].c_str());
-      else std::printf("%s\n", r[i].c_str());
-    }
-}
 
 Result<int> do_list(const Call&) {
   auto names = list_networks();

@@ -17,7 +17,7 @@
 #include <sstream>
 
 #include "../common/tree_compare.hpp"
-#include "support.hpp"
+#include "rootfs_support.hpp"
 
 namespace cove::test {
 namespace {
@@ -56,7 +56,7 @@ touch -d '1999-12-31 23:59:59.123456789' owned sub
 )";
 }
 
-class ImageTest : public ContainerTest {
+class ImageTest : public RootfsTest {
  protected:
   void TearDown() override {
     std::string base = path_;
@@ -74,14 +74,6 @@ class ImageTest : public ContainerTest {
     }
   }
 
-  // No loop device backs a file under `base`, and nothing is mounted under it.
-  static void expect_nothing_left(const std::string& base) {
-    auto l = run_cmd({"losetup", "-a"});
-    EXPECT_EQ(l.out.find(base), std::string::npos) << "loop devices left: " << l.out;
-    std::string mi = read_text("/proc/self/mountinfo");
-    EXPECT_EQ(mi.find(" " + base), std::string::npos) << "mounts left under " << base;
-  }
-
   // Mounts `what` (a loop image or a tmpfs size) on `dir`, unmounted in TearDown.
   void mount(const std::vector<std::string>& args, const std::string& dir) {
     fs::create_directories(dir);
@@ -93,17 +85,6 @@ class ImageTest : public ContainerTest {
     mounts_.push_back(dir);
   }
 
-  void start(const std::string& name) {
-    auto r = cove("cove-start", name);
-    ASSERT_EQ(r.status, 0) << r.err;
-  }
-  void stop(const std::string& name) {
-    auto r = cove("cove-stop", name, {"-k"});
-    ASSERT_EQ(r.status, 0) << r.err;
-  }
-  RunResult sh(const std::string& name, const std::string& script) {
-    return cove("cove-attach", name, {"--", "/bin/sh", "-c", script});
-  }
   void populate(const std::string& dir) {
     auto r = run_cmd({"sh", "-c", populate_script(dir)});
     ASSERT_EQ(r.status, 0) << r.err;

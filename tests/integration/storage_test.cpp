@@ -14,7 +14,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "support.hpp"
+#include "rootfs_support.hpp"
 
 namespace cove::test {
 namespace {
@@ -30,7 +30,7 @@ bool has_cap_sys_resource() {
   return false;
 }
 
-class StorageTest : public ContainerTest {
+class StorageTest : public RootfsTest {
  protected:
   void TearDown() override {
     std::string base = path_;
@@ -44,17 +44,6 @@ class StorageTest : public ContainerTest {
     if (!btrfs_image_.empty()) ::unlink(btrfs_image_.c_str());
     if (!btrfs_mnt_.empty()) ::rmdir(btrfs_mnt_.c_str());
     if (!base.empty()) expect_nothing_left(base);
-  }
-
-  // No loop device backs a file under `base`, and nothing is mounted under it.
-  // A loop device detaches (autoclear) once the last mount namespace holding its filesystem is
-  // gone, which the kernel finishes asynchronously after the container's last process.
-  static void expect_nothing_left(const std::string& base) {
-    RunResult l;
-    eventually([&] { l = run_cmd({"losetup", "-a"}); return l.out.find(base) == std::string::npos; }, 5000, 50);
-    EXPECT_EQ(l.out.find(base), std::string::npos) << "loop devices left: " << l.out;
-    std::string mi = read_text("/proc/self/mountinfo");
-    EXPECT_EQ(mi.find(" " + base), std::string::npos) << "mounts left under " << base;
   }
 
   // The test's cove path moves onto a btrfs made on a sparse file (unmounted in TearDown).
@@ -73,17 +62,6 @@ class StorageTest : public ContainerTest {
     ASSERT_EQ(::mkdir(path_.c_str(), 0711), 0);
   }
 
-  void start(const std::string& name) {
-    auto r = cove("cove-start", name);
-    ASSERT_EQ(r.status, 0) << r.err;
-  }
-  void stop(const std::string& name) {
-    auto r = cove("cove-stop", name, {"-k"});
-    ASSERT_EQ(r.status, 0) << r.err;
-  }
-  RunResult sh(const std::string& name, const std::string& script) {
-    return cove("cove-attach", name, {"--", "/bin/sh", "-c", script});
-  }
   void copy(const std::string& from, const std::string& to, std::vector<std::string> extra = {}) {
     names_.push_back(to);
     std::vector<std::string> args = {"-N", to};
