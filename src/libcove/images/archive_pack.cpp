@@ -96,7 +96,9 @@ Result<void> Packer::open_archive() {
   a_.reset(archive_write_new());
   if (!a_) return Error(ENOMEM, "archive_write_new");
   // pax (not restricted): every entry gets an extended header, so sub-second mtimes survive.
-  if (archive_write_set_format_pax(a_.get()) != ARCHIVE_OK || archive_write_set_bytes_in_last_block(a_.get(), 1) != ARCHIVE_OK ||
+  // Unblocked (0 bytes per block): libarchive hands what it is given straight to write_cb
+  // instead of copying it into 10 KB blocks first; the compressor buffers anyway.
+  if (archive_write_set_format_pax(a_.get()) != ARCHIVE_OK || archive_write_set_bytes_per_block(a_.get(), 0) != ARCHIVE_OK ||
       archive_write_open(a_.get(), this, nullptr, write_cb, nullptr) != ARCHIVE_OK)
     return archive_error("open archive");
   return {};

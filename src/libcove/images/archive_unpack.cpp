@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "base/strings.hpp"
@@ -190,6 +193,18 @@ Result<UnpackResult> Extractor::run(int archive_fd) {
 [[noreturn]] void extract_child(pid_t parent, int archive_fd, int dest_fd, int msg_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(1);
+  // Only the fds it uses: not the lock of the import's temp dir above all, which must be free
+  // as soon as the importer is gone (its child, killed then, may take a moment to die, and
+  // the next list would skip the temp dir as still in use).
+  int keep[] = {archive_fd, dest_fd, msg_fd};
+  std::sort(std::begin(keep), std::end(keep));
+  unsigned from = 3;
+  for (int fd : keep) {
+    if (fd < 3) continue;
+    if (static_cast<unsigned>(fd) > from) ::close_range(from, static_cast<unsigned>(fd) - 1, 0);
+    from = std::max(from, static_cast<unsigned>(fd) + 1);
+  }
+  ::close_range(from, ~0U, 0);
   ::signal(SIGINT, SIG_IGN);  // the parent decides what an interrupt ends
   std::string line;
   if (::fchdir(dest_fd) < 0) {
