@@ -64,7 +64,8 @@ class BuildTest : public ContainerTest {
     std::vector<std::string> out;
     std::string cache = path_ + "/.build-cache";
     if (fs::exists(cache + "/containers"))
-      for (const auto& e : fs::directory_iterator(cache + "/containers")) out.push_back(e.path().string());
+      for (const auto& e : fs::directory_iterator(cache + "/containers"))
+        if (e.path().filename().string()[0] != '.') out.push_back(e.path().string());
     if (fs::exists(cache))
       for (const auto& e : fs::directory_iterator(cache))
         if (e.path().filename().string().rfind("tmp-", 0) == 0) out.push_back(e.path().string());
