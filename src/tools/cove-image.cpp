@@ -111,7 +111,7 @@ nlohmann::json image_json(const StoredImage& i) {
   const auto& m = i.metadata;
   return {{"hash", i.hash},       {"aliases", i.aliases},   {"dir", i.dir},           {"distro", m.distro},
           {"release", m.release}, {"arch", m.arch},         {"created", m.created},   {"size", m.size},
-          {"entries", m.entries}, {"source", m.source},     {"cove_version", m.cove_version}};
+          {"entries", m.entries}, {"source", m.source},     {"cove_version", m.cove_version}, {"version", m.version}};
 }
 
 Result<int> do_list(const Call& c) {
@@ -123,10 +123,10 @@ Result<int> do_list(const Call& c) {
     std::printf("%s\n", all.dump(2).c_str());
     return 0;
   }
-  std::vector<std::vector<std::string>> rows = {{"ALIAS", "HASH", "DISTRO", "RELEASE", "ARCH", "SIZE", "CREATED", "SOURCE"}};
+  std::vector<std::vector<std::string>> rows = {{"ALIAS", "HASH", "VERSION", "DISTRO", "RELEASE", "ARCH", "SIZE", "CREATED", "SOURCE"}};
   for (const auto& i : *images) {
     const auto& m = i.metadata;
-    rows.push_back({i.aliases.empty() ? "-" : join(i.aliases, ","), i.hash.substr(0, 12), or_dash(m.distro),
+    rows.push_back({i.aliases.empty() ? "-" : join(i.aliases, ","), i.hash.substr(0, 12), or_dash(m.version), or_dash(m.distro),
                     or_dash(m.release), or_dash(m.arch), mb(m.size), or_dash(m.created), or_dash(m.source)});
   }
   print_table(rows);
@@ -139,10 +139,10 @@ Result<int> do_show(const Call& c) {
   if (!i) return std::move(i).error();
   const auto& m = i->metadata;
   std::printf("hash: sha256:%s\naliases: %s\ndistro: %s\nrelease: %s\narch: %s\ncreated: %s\nsize: %s (%llu entries)\n"
-              "source: %s\ncove version: %s\nrootfs: %s\nconfig: %s\n",
+              "source: %s\nversion: %s\ncove version: %s\nrootfs: %s\nconfig: %s\n",
               i->hash.c_str(), i->aliases.empty() ? "-" : join(i->aliases, ", ").c_str(), or_dash(m.distro).c_str(),
               or_dash(m.release).c_str(), or_dash(m.arch).c_str(), or_dash(m.created).c_str(), mb(m.size).c_str(),
-              static_cast<unsigned long long>(m.entries), or_dash(m.source).c_str(), or_dash(m.cove_version).c_str(),
+              static_cast<unsigned long long>(m.entries), or_dash(m.source).c_str(), or_dash(m.version).c_str(), or_dash(m.cove_version).c_str(),
               i->rootfs().c_str(), i->config_file().c_str());
   return 0;
 }

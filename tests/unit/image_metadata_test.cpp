@@ -16,6 +16,7 @@ TEST(ImageMetadata, JsonRoundTrip) {
   m.size = 123456789012;
   m.entries = 4242;
   m.source = "web";
+  m.version = "1.2.3";
   auto back = metadata_from_json(metadata_to_json(m));
   ASSERT_OK(back);
   EXPECT_EQ(*back, m);

@@ -36,6 +36,7 @@ std::string metadata_to_json(const ImageMetadata& m) {
   nlohmann::json j = {{"format", m.format},       {"distro", m.distro},   {"release", m.release},
                       {"arch", m.arch},           {"created", m.created}, {"cove_version", m.cove_version},
                       {"size", m.size},           {"entries", m.entries}, {"source", m.source}};
+  if (!m.version.empty()) j["version"] = m.version;
   if (!m.content_hash.empty()) j["content_hash"] = kHashPrefix + m.content_hash;
   return j.dump(2) + "\n";
 }
@@ -50,7 +51,7 @@ Result<ImageMetadata> metadata_from_json(const std::string& text) {
   std::pair<const char*, std::string*> texts[] = {{"distro", &m.distro},   {"release", &m.release},
                                                   {"arch", &m.arch},       {"created", &m.created},
                                                   {"cove_version", &m.cove_version}, {"source", &m.source},
-                                                  {"content_hash", &hash}};
+                                                  {"version", &m.version},  {"content_hash", &hash}};
   for (auto [key, out] : texts) {
     auto v = text_field(j, key);
     if (!v) return std::move(v).error().context("metadata");

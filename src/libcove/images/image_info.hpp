@@ -24,6 +24,7 @@ struct ImageMetadata {
   uint64_t size = 0;             // bytes of file data in the rootfs
   uint64_t entries = 0;          // files, directories, links, ... in the rootfs
   std::string source;            // the container it was exported from
+  std::string version;           // cove-build's VERSION ("" for an export)
 
   bool operator==(const ImageMetadata&) const = default;
 };
