@@ -16,13 +16,6 @@ RootfsView::RootfsView(RootfsView&& o) noexcept : path(std::move(o.path)), shift
   o.mounted = false;
 }
 
-namespace {
-std::string dirname_of(const std::string& p) {
-  auto slash = p.rfind('/');
-  return slash == std::string::npos ? "." : p.substr(0, slash);
-}
-}  // namespace
-
 Result<RootfsView> open_view(const std::string& container_dir, const config::ContainerConfig& cfg, bool writable) {
   RootfsView v;
   v.path = cfg.rootfs;
