@@ -66,9 +66,10 @@ class HostConfigTest : public ::testing::Test {
   }
   void write_config(const std::string& text) const { std::ofstream(conf_) << text; }
 
-  // cove-<tool> under this test's host config: no -P.
+  // cove-<tool> under this test's host config: no -P. An empty COVE_IDMAP_REGISTRY is unset: the
+  // registry is the state_dir's even when the caller points the other tests elsewhere.
   RunResult tool(const std::string& t, const std::vector<std::string>& args, int timeout_s = 60) {
-    return run_tool(t, args, timeout_s, {"COVE_CONFIG=" + conf_});
+    return run_tool(t, args, timeout_s, {"COVE_CONFIG=" + conf_, "COVE_IDMAP_REGISTRY="});
   }
 
   std::string path() const { return dir_ + "/containers"; }
