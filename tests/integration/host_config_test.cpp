@@ -137,6 +137,25 @@ TEST_F(HostConfigTest, MonitorKeepsTheConfigItStartedUnder) {
   EXPECT_EQ(trim_str(tool("cove-info", {"-n", name, "-s"}).out), "STOPPED");
 }
 
+// Templates find the host's cache and network dirs as COVE_CACHE_DIR and COVE_NETWORK_DIR; an
+// explicit environment variable wins.
+TEST_F(HostConfigTest, TemplatesGetTheCacheAndNetworkDirs) {
+  std::string script = dir_ + "/cove-envdump";
+  std::ofstream(script) << "#!/bin/sh\n"
+                           "while [ $# -gt 0 ]; do [ \"$1\" = --path ] && path=$2; shift; done\n"
+                           "printf '%s\\n%s\\n' \"$COVE_CACHE_DIR\" \"$COVE_NETWORK_DIR\" > \"$path/template-env\"\n";
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  names_.insert(names_.end(), {"hostcfg-t1", "hostcfg-t2"});
+  auto r = run_tool("cove-create", {"-n", "hostcfg-t1", "-t", script}, 60,
+                    {"COVE_CONFIG=" + conf_, "COVE_IDMAP_REGISTRY=", "COVE_CACHE_DIR=", "COVE_NETWORK_DIR="});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_text(path() + "/hostcfg-t1/template-env"), dir_ + "/cache\n" + dir_ + "/networks\n");
+  r = run_tool("cove-create", {"-n", "hostcfg-t2", "-t", script}, 60,
+               {"COVE_CONFIG=" + conf_, "COVE_IDMAP_REGISTRY=", "COVE_CACHE_DIR=/x/cache", "COVE_NETWORK_DIR="});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_text(path() + "/hostcfg-t2/template-env"), "/x/cache\n" + dir_ + "/networks\n");
+}
+
 TEST_F(HostConfigTest, BadHostConfigFailsEveryToolWithFileAndLine) {
   const std::string name = "hostcfg-bad";
   names_.push_back(name);

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "host_config.hpp"
 #include "paths.hpp"
 #include "state/container_state.hpp"
 
@@ -123,6 +124,9 @@ RunResult run_tool(const std::string& tool, const std::vector<std::string>& args
 
 void ContainerTest::SetUp() {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (run as root: make check-integration)";
+  // The tools read the host config the environment selects ($COVE_CONFIG); so does this
+  // process, for the runtime dirs it looks at.
+  if (auto r = init_host_config(); !r) FAIL() << r.error().message();
   std::string tmpl = scratch_dir() + "/cove-it.XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
   path_ = tmpl;
