@@ -8,6 +8,7 @@
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "host_config.hpp"
 #include "ns/idmap.hpp"
 #include "ns/idmap_registry.hpp"
 #include "state/container_lock.hpp"
@@ -35,14 +36,15 @@ void add_overlaps(const char* what, const std::vector<ns::HostRange>& mine, cons
                                   m.first + m.count - 1, what, first, first + count - 1, dir));
 }
 
-// The live runtime states under /run/cove other than `self`'s, whatever their cove path.
+// The live runtime states under the runtime dir other than `self`'s, whatever their cove path.
 std::vector<RuntimeState> other_running(const std::string& self) {
   std::vector<RuntimeState> out;
-  auto d = Dir::open(kRuntimeBase);
+  const std::string& base = host_config().runtime_dir;
+  auto d = Dir::open(base);
   if (!d) return out;
   for (const DirEntry& e : *d) {
     if (e.name[0] == '.') continue;  // .dead-* (being removed)
-    auto text = read_file(std::string(kRuntimeBase) + "/" + std::string(e.name) + "/state");
+    auto text = read_file(base + "/" + std::string(e.name) + "/state");
     if (!text) continue;
     auto rs = decode_runtime_state(*text);
     if (!rs || rs->container.empty() || rs->container == self) continue;
@@ -50,7 +52,7 @@ std::vector<RuntimeState> other_running(const std::string& self) {
     if (is_monitor_lock_held(other.monitor_lock()) && process_matches(rs->monitor_pid, rs->monitor_starttime))
       out.push_back(std::move(*rs));
   }
-  if (d->error()) log::warn("list `{}`: {}", kRuntimeBase, std::strerror(d->error()));
+  if (d->error()) log::warn("list `{}`: {}", base, std::strerror(d->error()));
   return out;
 }
 

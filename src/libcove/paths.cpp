@@ -4,12 +4,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 #include <fmt/format.h>
 
 #include "base/fs.hpp"
 #include "base/sealed_exec.hpp"
 #include "base/sha256.hpp"
 #include "base/strings.hpp"
+#include "host_config.hpp"
 
 #ifndef COVE_LIBEXECDIR
 #define COVE_LIBEXECDIR "/usr/local/libexec/cove"
@@ -18,8 +20,11 @@
 namespace cove {
 
 namespace {
-// The key's name part is cut so that /run/cove/KEY/command fits a socket address (107 bytes).
-constexpr size_t kKeyNameMax = 56;
+// RUNTIME_DIR/KEY/command must fit a socket address (107 bytes): the name part of a hashed key
+// (NAME-<32 hex>) is cut to what is left (56 characters under /run/cove).
+size_t key_name_max(const std::string& runtime_dir) {
+  return 107 - runtime_dir.size() - std::string_view("/-/command").size() - 32;
+}
 
 // The real path of the cove path (symlinks resolved), or, where it does not exist yet, of its
 // longest existing prefix followed by the rest.
@@ -34,8 +39,11 @@ std::string canonical_lxcpath(const std::string& lxcpath) {
 
 ContainerPaths::ContainerPaths(std::string lxcpath, std::string name)
     : lxcpath_(canonical_lxcpath(lxcpath)), name_(std::move(name)) {
-  key_ = lxcpath_ == kDefaultLxcPath ? name_
-                                     : fmt::format("{}-{}", name_.substr(0, kKeyNameMax), sha256_hex(dir()).substr(0, 32));
+  const HostConfig& host = host_config();
+  key_ = lxcpath_ == canonical_lxcpath(host.path)
+             ? name_
+             : fmt::format("{}-{}", name_.substr(0, key_name_max(host.runtime_dir)), sha256_hex(dir()).substr(0, 32));
+  runtime_dir_ = host.runtime_dir + "/" + key_;
 }
 
 Result<void> validate_name(const std::string& name) {

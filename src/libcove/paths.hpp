@@ -1,8 +1,10 @@
 // Where a container's files live: PATH/NAME/{config,rootfs,.lock,.monitor.lock,partial} on disk and
-// /run/cove/KEY/{state,command} at run time. PATH is canonical (symlinks resolved), so one
-// container has one PATH/NAME however it is reached. KEY is NAME for the default PATH and
-// NAME-<128 bits of SHA-256 of PATH/NAME, hex> otherwise, so that two cove paths can hold
-// containers of one name; the state file names PATH/NAME too, and readers check it.
+// RUNTIME_DIR/KEY/{state,command} at run time (RUNTIME_DIR: the host config's `runtime_dir`,
+// /run/cove by default). PATH is canonical (symlinks resolved), so one container has one
+// PATH/NAME however it is reached. KEY is NAME for the host's default PATH (the host config's
+// `path`, compared canonically) and NAME-<128 bits of SHA-256 of PATH/NAME, hex> otherwise, so
+// that two cove paths can hold containers of one name; the state file names PATH/NAME too, and
+// readers check it.
 #pragma once
 
 #include <string>
@@ -10,9 +12,6 @@
 #include "base/result.hpp"
 
 namespace cove {
-
-inline constexpr const char* kDefaultLxcPath = "/var/lib/cove";
-inline constexpr const char* kRuntimeBase = "/run/cove";
 
 class ContainerPaths {
  public:
@@ -28,7 +27,7 @@ class ContainerPaths {
   std::string partial_marker() const { return dir() + "/partial"; }
   std::string default_log() const { return dir() + "/" + name_ + ".log"; }
   const std::string& key() const { return key_; }
-  std::string runtime_dir() const { return std::string(kRuntimeBase) + "/" + key_; }
+  const std::string& runtime_dir() const { return runtime_dir_; }
   std::string state_file() const { return runtime_dir() + "/state"; }
   std::string command_socket() const { return runtime_dir() + "/command"; }
 
@@ -36,6 +35,7 @@ class ContainerPaths {
   std::string lxcpath_;
   std::string name_;
   std::string key_;
+  std::string runtime_dir_;
 };
 
 // Names: 1-64 chars of [A-Za-z0-9_.-], not starting with '.' or '-'.

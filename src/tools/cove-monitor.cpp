@@ -6,11 +6,30 @@
 #include <string>
 
 #include "container.hpp"
+#include "host_config.hpp"
 #include "monitor/monitor.hpp"
 #include "paths.hpp"
 
+namespace {
+
+// `--host KEY=VALUE` (every key, from the starting tool's host config) into `host`.
+void set_host_arg(cove::HostConfig& host, const std::string& arg) {
+  auto eq = arg.find('=');
+  auto r = eq == std::string::npos ? cove::Result<void>(cove::Error::invalid("`--host " + arg + "` needs KEY=VALUE"))
+                                   : cove::set_host_key(host, arg.substr(0, eq), arg.substr(eq + 1));
+  if (!r) {
+    std::fprintf(stderr, "cove-monitor: --host: %s\n", r.error().message().c_str());
+    std::exit(2);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   cove::monitor::MonitorOptions o;
+  // The starter's host config; without `--host` arguments, the one the environment selects.
+  cove::HostConfig host;
+  bool host_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -22,6 +41,10 @@ int main(int argc, char** argv) {
     };
     if (a == "--path") o.lxcpath = next();
     else if (a == "--name") o.name = next();
+    else if (a == "--host") {
+      set_host_arg(host, next());
+      host_given = true;
+    } else if (a == "--host-config") host.source = next();
     else if (a == "--foreground") o.foreground = true;
     else if (a == "--inherit-stdio") o.inherit_stdio = true;
     else if (a == "--status-fd") o.status_fd = std::atoi(next().c_str());
@@ -45,6 +68,12 @@ int main(int argc, char** argv) {
   if (auto r = cove::validate_name(o.name); !r) {
     std::fprintf(stderr, "cove-monitor: %s\n", r.error().message().c_str());
     return 2;
+  }
+  if (host_given) {
+    cove::set_host_config(std::move(host));
+  } else if (auto r = cove::init_host_config(); !r) {
+    std::fprintf(stderr, "cove-monitor: %s\n", r.error().message().c_str());
+    return 1;
   }
   auto status = cove::monitor::run_monitor(o);
   // `[container] ephemeral`: the container goes with its end (stopped, or a failed start).

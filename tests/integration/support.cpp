@@ -17,6 +17,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "host_config.hpp"
 #include "paths.hpp"
 #include "state/container_state.hpp"
 
@@ -59,7 +60,7 @@ std::string trim_str(const std::string& s) {
   return s.substr(a, b - a + 1);
 }
 
-RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s) {
+RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s, const std::vector<std::string>& env) {
   RunResult res;
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) < 0 || ::pipe2(err, O_CLOEXEC) < 0) return res;
@@ -71,6 +72,10 @@ RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s) {
     ::dup2(err[1], 2);
     // A COVE_DATADIR from the caller wins (tests/vm/cgroup-v2-check puts a template first).
     ::setenv("COVE_DATADIR", (builddir() + ":" + srcdir()).c_str(), 0);
+    for (const auto& e : env) {
+      auto eq = e.find('=');
+      ::setenv(e.substr(0, eq).c_str(), eq == std::string::npos ? "" : e.c_str() + eq + 1, 1);
+    }
     std::vector<char*> a;
     for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
     a.push_back(nullptr);
@@ -110,14 +115,18 @@ RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s) {
   return res;
 }
 
-RunResult run_tool(const std::string& tool, const std::vector<std::string>& args, int timeout_s) {
+RunResult run_tool(const std::string& tool, const std::vector<std::string>& args, int timeout_s,
+                   const std::vector<std::string>& env) {
   std::vector<std::string> argv = {builddir() + "/" + tool};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_cmd(argv, timeout_s);
+  return run_cmd(argv, timeout_s, env);
 }
 
 void ContainerTest::SetUp() {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (run as root: make check-integration)";
+  // The tools read the host config the environment selects ($COVE_CONFIG); so does this
+  // process, for the runtime dirs it looks at.
+  if (auto r = init_host_config(); !r) FAIL() << r.error().message();
   std::string tmpl = scratch_dir() + "/cove-it.XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
   path_ = tmpl;

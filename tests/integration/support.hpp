@@ -17,10 +17,12 @@ struct RunResult {
   std::string out, err;
 };
 
-// Runs a tool of the build tree (e.g. "cove-start") with `args`; stdin is /dev/null.
-RunResult run_tool(const std::string& tool, const std::vector<std::string>& args, int timeout_s = 60);
+// Runs a tool of the build tree (e.g. "cove-start") with `args`; stdin is /dev/null. `env`
+// ("NAME=VALUE" each) is added to the test's environment for it.
+RunResult run_tool(const std::string& tool, const std::vector<std::string>& args, int timeout_s = 60,
+                   const std::vector<std::string>& env = {});
 // Runs any program (absolute path or PATH lookup).
-RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s = 60);
+RunResult run_cmd(const std::vector<std::string>& argv, int timeout_s = 60, const std::vector<std::string>& env = {});
 std::string builddir();
 std::string srcdir();
 std::string trim_str(const std::string& s);

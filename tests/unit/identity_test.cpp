@@ -15,6 +15,7 @@
 #include "base/strings.hpp"
 #include "container.hpp"
 #include "ns/idmap_registry.hpp"
+#include "host_config.hpp"
 #include "paths.hpp"
 #include "state/container_lock.hpp"
 #include "state/container_state.hpp"
@@ -48,7 +49,7 @@ TEST(RuntimeKey, IsNamePlus128BitHashOfTheContainerDirectory) {
   EXPECT_TRUE(std::regex_match(key, std::regex("web-[0-9a-f]{32}"))) << key;
   EXPECT_EQ(key, "web-" + sha256_hex("/srv/cove/web").substr(0, 32));
   // The default path keeps the plain name.
-  EXPECT_EQ(ContainerPaths(kDefaultLxcPath, "web").key(), "web");
+  EXPECT_EQ(ContainerPaths(host_config().path, "web").key(), "web");
   // A long name is shortened in the key (the command socket's path must fit sun_path); the
   // hash covers the whole name.
   std::string n1(64, 'a'), n2 = std::string(63, 'a') + "b";

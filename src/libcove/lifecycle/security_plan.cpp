@@ -11,6 +11,7 @@
 #include "base/log.hpp"
 #include "base/sha256.hpp"
 #include "base/strings.hpp"
+#include "host_config.hpp"
 #include "security/capabilities.hpp"
 #include "security/lsm/lsm.hpp"
 #include "security/seccomp/compile.hpp"
@@ -22,9 +23,11 @@ std::string generated_profile_name(const config::ContainerConfig& cfg) {
   return fmt::format("cove-{}-{}", cfg.name, sha256_hex(cfg.rootfs).substr(0, 32));
 }
 
+std::string generated_profile_dir() { return host_config().runtime_dir + "/apparmor"; }
+
 Result<void> unload_generated_profile(const config::ContainerConfig& cfg) {
   std::string name = generated_profile_name(cfg);
-  std::string file = std::string(kGeneratedProfileDir) + "/" + name;
+  std::string file = generated_profile_dir() + "/" + name;
   if (!path_exists(file)) return {};
   auto lsm = security::lsm::open_lsm("apparmor");
   if (!lsm) {
@@ -32,7 +35,7 @@ Result<void> unload_generated_profile(const config::ContainerConfig& cfg) {
     if (::unlink(file.c_str()) < 0 && errno != ENOENT) return Error::from_errno(errno, "remove `" + file + "`");
     return {};
   }
-  return (*lsm)->unload_generated(name, kGeneratedProfileDir);
+  return (*lsm)->unload_generated(name, generated_profile_dir());
 }
 
 Result<LsmChoice> choose_lsm(const config::SecurityConfig& sec, const std::string& profile_name,

@@ -29,8 +29,8 @@ Result<LsmChoice> choose_lsm(const config::SecurityConfig& sec, const std::strin
 // path keeps containers of different paths apart).
 std::string generated_profile_name(const config::ContainerConfig& cfg);
 
-// Where generated profiles are rendered (and kept while loaded).
-inline constexpr const char* kGeneratedProfileDir = "/run/cove/apparmor";
+// Where generated profiles are rendered (and kept while loaded): RUNTIME_DIR/apparmor.
+std::string generated_profile_dir();
 
 // cove-destroy: unloads the container's generated AppArmor profile if this boot loaded one.
 Result<void> unload_generated_profile(const config::ContainerConfig& cfg);

@@ -111,8 +111,8 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
     // Loaded (or replaced) before clone: the child's aa_change_onexec needs it to exist.
     auto lsm = security::lsm::open_lsm(plan.exec.lsm);
     if (!lsm) return std::move(lsm).error();
-    COVE_TRY(mkdir_p(kGeneratedProfileDir, 0700));
-    auto label = (*lsm)->prepare("generated", plan.exec.lsm_label, kGeneratedProfileDir);
+    COVE_TRY(mkdir_p(generated_profile_dir(), 0700));
+    auto label = (*lsm)->prepare("generated", plan.exec.lsm_label, generated_profile_dir());
     if (!label) return std::move(label).error();
   }
   auto chan = SetupChannel::make_pair();

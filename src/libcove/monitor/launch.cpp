@@ -9,6 +9,7 @@
 
 #include "base/scope_exit.hpp"
 #include "base/stdio_relay.hpp"
+#include "host_config.hpp"
 #include "paths.hpp"
 #include "process/child_process.hpp"
 
@@ -16,8 +17,17 @@ namespace cove::monitor {
 
 namespace {
 
+// The monitor gets our host config as values, not as a file to read again: it keeps the one
+// this start was checked under, whatever happens to the file (or $COVE_CONFIG) later.
+void add_host_config(std::vector<std::string>& args) {
+  const HostConfig& host = host_config();
+  for (const auto& [key, value] : host_keys(host)) args.insert(args.end(), {"--host", key + "=" + value});
+  if (!host.source.empty()) args.insert(args.end(), {"--host-config", host.source});
+}
+
 std::vector<std::string> monitor_args(const LaunchOptions& o) {
   std::vector<std::string> args = {find_helper("cove-monitor"), "--path", o.lxcpath, "--name", o.name};
+  add_host_config(args);
   if (!o.log_file.empty()) args.insert(args.end(), {"--log-file", o.log_file});
   if (!o.log_level.empty()) args.insert(args.end(), {"--log-level", o.log_level});
   if (!o.restore_from.empty()) args.insert(args.end(), {"--restore", o.restore_from});

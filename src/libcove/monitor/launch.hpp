@@ -2,8 +2,10 @@
 // start. Detached, the monitor is double-forked (never our zombie) and reports once on a status
 // pipe: the start's Error, or success with the restore's report (monitor/protocol.hpp,
 // StartStatus). In the foreground it replaces the caller, or runs as its child behind a stdio
-// relay when init inherits a terminal. Called by the façade (Container::start) with the
-// container lock held; see doc/design/protocol.md.
+// relay when init inherits a terminal. The monitor gets this process's host config on its
+// command line (`--host KEY=VALUE`, `--host-config FILE`) and uses it for its whole life.
+// Called by the façade (Container::start) with the container lock held; see
+// doc/design/protocol.md.
 #pragma once
 
 #include <optional>

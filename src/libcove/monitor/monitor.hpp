@@ -1,6 +1,6 @@
 // The per-container monitor: the parent of init and a child subreaper. It creates the
 // container's cgroups, starts init through start_sequence, records the state in
-// /run/cove/KEY/state, serves the command socket, holds the console and tty pty masters
+// RUNTIME_DIR/KEY/state, serves the command socket, holds the console and tty pty masters
 // (copying console output to the console log), and on init's exit cleans up everything it
 // made: cgroups, socket, runtime dir. One poll loop; no threads.
 #pragma once

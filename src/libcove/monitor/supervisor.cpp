@@ -19,6 +19,7 @@
 #include "base/log.hpp"
 #include "base/signals.hpp"
 #include "base/syscalls.hpp"
+#include "host_config.hpp"
 #include "lifecycle/lxcfs.hpp"
 #include "lifecycle/rootfs_disk.hpp"
 #include "ns/idmap.hpp"
@@ -112,7 +113,7 @@ Result<void> Supervisor::claim_runtime_dir() {
   auto lock = hold_monitor_lock(paths_.monitor_lock(), opts_.name);
   if (!lock) return std::move(lock).error();
   monitor_lock_ = std::move(*lock);
-  COVE_TRY(mkdir_p(kRuntimeBase, 0755));
+  COVE_TRY(mkdir_p(host_config().runtime_dir, 0755));
   if (::mkdir(paths_.runtime_dir().c_str(), 0700) < 0)
     return Error::from_errno(errno, "create runtime dir `" + paths_.runtime_dir() + "`");
   created_runtime_dir_ = true;
@@ -290,7 +291,7 @@ void Supervisor::cleanup() {
   server_.stop_listening();
   if (created_runtime_dir_) {
     // Renamed away first, so a reader or a new start never sees a half-removed runtime dir.
-    std::string dead = std::string(kRuntimeBase) + "/.dead-" + paths_.key() + "-" + std::to_string(::getpid());
+    std::string dead = host_config().runtime_dir + "/.dead-" + paths_.key() + "-" + std::to_string(::getpid());
     std::string victim = ::rename(paths_.runtime_dir().c_str(), dead.c_str()) == 0 ? dead : paths_.runtime_dir();
     if (auto r = remove_tree(victim); !r) log::warn("remove runtime dir: {}", r.error().message());
   }

@@ -18,6 +18,7 @@
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "host_config.hpp"
 #include "network/host_prefixes.hpp"
 #include "network/link.hpp"
 #include "network/netlink.hpp"
@@ -28,7 +29,7 @@ namespace {
 
 constexpr int kLockTimeoutMs = 30000;
 
-std::string env_or(const char* name, const char* fallback) {
+std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
 }
@@ -128,8 +129,8 @@ Result<void> check_new(const ManagedNetwork& net) {
 
 }  // namespace
 
-std::string network_dir() { return env_or("COVE_NETWORK_DIR", "/etc/cove/networks"); }
-std::string network_rundir() { return env_or("COVE_NETWORK_RUNDIR", "/run/cove/networks"); }
+std::string network_dir() { return env_or("COVE_NETWORK_DIR", host_config().network_dir); }
+std::string network_rundir() { return env_or("COVE_NETWORK_RUNDIR", host_config().runtime_dir + "/networks"); }
 std::string network_file(const std::string& name) { return network_dir() + "/" + name + ".conf"; }
 std::string network_run_dir(const std::string& name) { return network_rundir() + "/" + name; }
 

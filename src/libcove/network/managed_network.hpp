@@ -40,9 +40,10 @@ struct ManagedNetwork {
   bool operator==(const ManagedNetwork&) const = default;
 };
 
-// $COVE_NETWORK_DIR, else /etc/cove/networks.
+// $COVE_NETWORK_DIR, else the host config's `network_dir` (/etc/cove/networks).
 std::string network_dir();
-// $COVE_NETWORK_RUNDIR, else /run/cove/networks; a network's state is in its NAME/ below.
+// $COVE_NETWORK_RUNDIR, else RUNTIME_DIR/networks (the host config's `runtime_dir`, /run/cove);
+// a network's state is in its NAME/ below.
 std::string network_rundir();
 std::string network_file(const std::string& name);     // network_dir()/NAME.conf
 std::string network_run_dir(const std::string& name);  // network_rundir()/NAME

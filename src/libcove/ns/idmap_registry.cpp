@@ -9,6 +9,7 @@
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
+#include "host_config.hpp"
 #include "state/container_lock.hpp"
 
 namespace cove::ns {
@@ -54,7 +55,7 @@ std::vector<HostRange> subids(const std::string& file) {
 
 std::string registry_path() {
   if (const char* e = std::getenv("COVE_IDMAP_REGISTRY"); e && *e) return e;
-  return "/var/lib/cove/.idmap-registry";
+  return host_config().state_dir + "/.idmap-registry";
 }
 
 std::vector<RegistryEntry> parse_registry(const std::string& text) {

@@ -25,6 +25,8 @@ struct RegistryEntry {
   bool operator==(const RegistryEntry&) const = default;
 };
 
+// $COVE_IDMAP_REGISTRY, else STATE_DIR/.idmap-registry (the host config's `state_dir`,
+// /var/lib/cove).
 std::string registry_path();
 std::vector<RegistryEntry> parse_registry(const std::string& text);
 std::string format_registry(const std::vector<RegistryEntry>& entries);

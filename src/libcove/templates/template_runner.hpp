@@ -1,7 +1,8 @@
 // Runs a template: an external executable that builds a rootfs, with LXC's interface
 // `--name NAME --path CONTAINER_DIR --rootfs ROOTFS [--mapped-uid U --mapped-gid G] [ARGS...]`.
-// Its stdout/stderr go to ours (progress is the template's to print). A non-zero exit or a
-// signal is an Error naming the template.
+// It gets our environment plus, unless set there, COVE_CACHE_DIR and COVE_NETWORK_DIR from the
+// host config (`cache_dir`, `network_dir`). Its stdout/stderr go to ours (progress is the
+// template's to print). A non-zero exit or a signal is an Error naming the template.
 #pragma once
 
 #include <optional>

@@ -5,6 +5,7 @@
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "host_config.hpp"
 #include "paths.hpp"
 
 #ifndef COVE_VERSION
@@ -23,7 +24,6 @@ int report(const char* tool, const Error& err) {
 
 int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_description& extra, const Body& body) {
   Common common;
-  common.lxcpath = kDefaultLxcPath;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--") {
@@ -35,7 +35,7 @@ int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_des
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help and exit")("version", "show the version and exit");
   if (spec.needs_name || spec.optional_name) opts.add_options()("name,n", po::value(&common.name), "container name");
-  opts.add_options()("lxcpath,P", po::value(&common.lxcpath), "container path (default /var/lib/cove)")(
+  opts.add_options()("lxcpath,P", po::value(&common.lxcpath), "container path (default: `path` of the host config, /etc/cove/cove.conf or $COVE_CONFIG; /var/lib/cove without one)")(
       "logpriority,l", po::value(&common.log_level), "log level: trace, debug, info, notice, warn, error")(
       "logfile,o", po::value(&common.log_file), "log to this file");
   opts.add(extra);
@@ -69,6 +69,9 @@ int tool_main(int argc, char** argv, const ToolSpec& spec, const po::options_des
       return 2;
     }
   }
+  // Before the tool does anything: a bad host config changes nothing.
+  if (auto r = init_host_config(); !r) return report(spec.name, r.error());
+  if (!vm.count("lxcpath")) common.lxcpath = host_config().path;
   if (!common.log_level.empty()) {
     auto lvl = log::parse_level(common.log_level);
     if (!lvl) {

@@ -1,7 +1,9 @@
 // The shared frame of every cove-* tool: LXC-like common options (-n NAME, -P PATH,
 // -l LEVEL, -o LOGFILE, --help, --version), option parsing with Boost.ProgramOptions,
 // "--" splitting, the check of -n NAME (validate_name, before the tool does anything: exit 2),
-// logging set-up, and the mapping of an Error to a message and exit status.
+// the host config (init_host_config: a bad one is exit 1 before the tool does anything; -P
+// defaults to its `path`), logging set-up, and the mapping of an Error to a message and exit
+// status.
 // Exit statuses: 0 success, 1 the operation failed, 2 usage error; tools that run a command
 // (attach, execute, start -F) return that command's status.
 #pragma once
