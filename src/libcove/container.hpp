@@ -55,6 +55,7 @@ struct StartOptions {
   std::string log_file, log_level;        // -o / -l, passed to the monitor
   std::string restore_from;               // cove-restore: the monitor restores init from this checkpoint
   int restore_timeout_s = 0;              // cove-restore: CRIU is ended after this long (0: no bound)
+  bool restore_thaw = false;              // cove-restore --thaw: RUNNING even if dumped frozen
 };
 
 struct CheckpointOptions {
@@ -79,6 +80,9 @@ struct RestoreOptions {
   std::string images_dir;                 // -D
   std::string log_file, log_level;
   int timeout_s = kDefaultRestoreTimeoutS;  // --timeout: CRIU is ended after this long
+  // --thaw: the container comes up RUNNING even when it was frozen at the dump (a migration
+  // freezes it for the move; its destination must not stay frozen).
+  bool thaw = false;
 };
 
 struct RestoreReport {

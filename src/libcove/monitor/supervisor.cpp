@@ -244,6 +244,7 @@ Result<void> Supervisor::restore_init() {
   t.container_dir = paths_.dir();
   t.rootfs = &rootfs_;
   t.timeout_ms = opts_.restore_timeout_s * 1000;
+  t.thaw = opts_.restore_thaw;
   t.cgroups = &*cgroups_;
   t.layout = &layout_;
   auto r = lifecycle::restore_container(t, opts_.restore_images);
