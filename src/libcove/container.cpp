@@ -472,7 +472,7 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
   }
   // Start and restore (of a copied or migrated directory too) pass here, whatever the backend.
   if (auto r = rootfs::protect_rootfs(p.dir(), cfg->rootfs); !r) return std::move(r).error().context("rootfs access");
-  if (auto r = claim_host_ids(p, *cfg); !r) return std::move(r).error().context("host ids");
+  if (auto r = claim_host_ids(p, *cfg, opts.ids_shared_with); !r) return std::move(r).error().context("host ids");
 
   monitor::LaunchOptions lo;
   lo.lxcpath = lxcpath_;

@@ -1,0 +1,320 @@
+// Container::migrate: the source's side of a migration, as a list of steps (base/step_list.hpp)
+// whose rollbacks keep the container running here when anything fails before the destination
+// reports RUNNING. The destination's side is container_migrate_receive.cpp; the protocol
+// between them is migrate/wire.hpp; the states and guarantees are in doc/design/migration.md.
+#include <fmt/format.h>
+#include <sys/wait.h>
+
+#include <optional>
+
+#include "base/clock.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/run_program.hpp"
+#include "base/step_list.hpp"
+#include "base/strings.hpp"
+#include "container.hpp"
+#include "container_internal.hpp"
+#include "criu/features.hpp"
+#include "migrate/channel.hpp"
+#include "migrate/host_facts.hpp"
+#include "migrate/ssh_link.hpp"
+#include "paths.hpp"
+
+namespace cove {
+
+namespace {
+
+constexpr int kOfferTimeoutMs = 60 * 1000;           // the destination's checks (a CRIU probe)
+constexpr int kRestoreTimeoutMs = 10 * 60 * 1000;    // the destination's restore
+constexpr int kCommitTimeoutMs = 30 * 1000;
+constexpr int kSessionEndTimeoutMs = 60 * 1000;      // the destination removing what it made
+
+struct Migration {
+  Migration(Container& c, const MigrateOptions& o) : ct(c), opts(o), p(c.lxcpath(), c.name()) {}
+  Container& ct;
+  const MigrateOptions& opts;
+  ContainerPaths p;
+  config::ContainerConfig cfg;
+  migrate::Destination dest;
+  std::unique_ptr<migrate::SshLink> link;
+  std::optional<migrate::RemoteCommand> session;
+  std::optional<migrate::Channel> channel;
+  migrate::Accepted accepted;
+  std::string images_dir;  // local, in the runtime dir (tmpfs)
+  MigrateReport rep;
+  std::string stage;
+  int64_t stage_t0 = 0, frozen_at = 0;
+
+  void begin(const std::string& name) {
+    stage = name;
+    stage_t0 = monotonic_ms();
+    if (opts.on_stage_start) opts.on_stage_start(name);
+  }
+  void end() {
+    int64_t ms = monotonic_ms() - stage_t0;
+    rep.stages.push_back({stage, ms});
+    if (opts.on_stage_end) opts.on_stage_end(stage, ms);
+  }
+};
+
+// Local checks ---------------------------------------------------------------------------------
+
+Result<void> check_mode(Migration& m) {
+  if (m.opts.mode == MigrateMode::kPostCopy)
+    return Error(ENOTSUP, "post-copy migration is not implemented yet: use --mode stop-and-copy");
+  m.rep.mode = migrate_mode_name(MigrateMode::kStopAndCopy);
+  if (m.opts.mode == MigrateMode::kAuto) {
+    auto info = criu::probe();
+    bool track = info && info->mem_track;
+    m.rep.mode_note = track ? "iterative pre-copy is not implemented yet; stop-and-copy"
+                            : "this kernel has no memory dirty tracking (soft-dirty): no pre-copy; stop-and-copy";
+  }
+  return {};
+}
+
+Result<void> check_storage(const Migration& m) {
+  auto b = m.cfg.storage.backend;
+  if (m.opts.shared_storage) {
+    if (m.cfg.rootfs.starts_with(m.p.dir() + "/"))
+      return Error::invalid(fmt::format("--shared-storage: the rootfs `{}` is inside the container's directory, "
+                                        "which is not shared", m.cfg.rootfs));
+    return {};
+  }
+  if (b != config::StorageBackend::kDir && b != config::StorageBackend::kLoop)
+    return Error(ENOTSUP, fmt::format("storage backend `{}` cannot be copied yet (dir and loop can); "
+                                      "with --shared-storage the rootfs is not copied",
+                                      config::storage_backend_name(b)));
+  return {};
+}
+
+std::vector<migrate::IdRange> ranges_of(const std::vector<config::IdMapEntry>& map) {
+  std::vector<migrate::IdRange> out;
+  for (const auto& e : map) out.push_back({e.host_id, e.count});
+  return out;
+}
+
+migrate::Offer make_offer(const Migration& m, const ContainerInfo& info, uint64_t rootfs_bytes) {
+  migrate::Offer o;
+  o.name = m.ct.name();
+  o.source = m.p.dir();
+  o.cove_version = COVE_VERSION;
+  if (auto c = criu::probe()) o.criu_version = c->version;
+  o.backend = config::storage_backend_name(m.cfg.storage.backend);
+  o.shared_storage = m.opts.shared_storage;
+  if (!m.cfg.privileged) {
+    o.uids = ranges_of(m.cfg.uid_map);
+    o.gids = ranges_of(m.cfg.gid_map);
+  }
+  for (const auto& n : m.cfg.nics)
+    if (!n.link.empty()) o.links.push_back(n.link);
+  o.rootfs_bytes = m.opts.shared_storage ? 0 : rootfs_bytes;
+  o.memory_bytes = info.memory_current.value_or(0);
+  o.cpu_flags = migrate::cpu_flags();
+  return o;
+}
+
+// The session with `cove migrate --receive` on the destination.
+Result<void> open_session(Migration& m) {
+  auto link = migrate::SshLink::connect(m.dest, m.opts.ssh_opts, m.opts.connect_timeout_s);
+  if (!link) return std::move(link).error();
+  m.link = std::move(*link);
+  std::vector<std::string> argv = {m.opts.remote_cove, "migrate", "--receive", "-n", m.ct.name()};
+  if (!m.dest.path.empty()) argv.insert(argv.end(), {"-P", m.dest.path});
+  auto s = m.link->start(argv);
+  if (!s) return std::move(s).error();
+  m.channel.emplace(std::move(s->from), std::move(s->to));
+  m.session = std::move(*s);
+  return {};
+}
+
+// What the receiver said on stderr, for an error that ends the session.
+std::string session_stderr(const Migration& m) {
+  if (!m.session) return "";
+  auto t = read_file(m.session->err_file);
+  return t ? std::string(trim(*t)) : "";
+}
+
+Error with_remote_stderr(Error e, const Migration& m) {
+  if (e.code() != ECONNRESET) return e;
+  std::string said = session_stderr(m);
+  return said.empty() ? e : std::move(e).context("destination said: " + said);
+}
+
+// Steps -----------------------------------------------------------------------------------------
+
+Result<void> validate(Migration& m) {
+  m.begin("validate");
+  auto st = m.ct.state();
+  if (st.state != ContainerState::kRunning)
+    return Error(ESRCH, fmt::format("`{}` is not running (state {})", m.ct.name(), state_name(st.state)));
+  auto cfg = detail::load_config_of(m.p);
+  if (!cfg) return std::move(cfg).error();
+  m.cfg = std::move(*cfg);
+  COVE_TRY(check_mode(m));
+  COVE_TRY(check_storage(m));
+  if (!m.cfg.nics.empty()) return Error(ENOTSUP, "a container with NICs cannot be migrated yet");
+  auto info = m.ct.info();
+  if (!info) return std::move(info).error();
+  auto storage = m.ct.storage_info();
+  uint64_t rootfs_bytes = storage ? storage->used_bytes : 0;
+  m.rep.rootfs_bytes = rootfs_bytes;
+  m.rep.memory_bytes = info->memory_current.value_or(0);
+  COVE_TRY(open_session(m));
+  COVE_TRY(m.channel->send(make_offer(m, *info, rootfs_bytes)));
+  auto acc = migrate::expect<migrate::Accepted>(*m.channel, kOfferTimeoutMs);
+  if (!acc) return with_remote_stderr(std::move(acc).error(), m).context("destination");
+  m.accepted = std::move(*acc);
+  m.end();
+  return {};
+}
+
+// Ends the session without a commit: the receiver removes what it made; waits for that.
+void end_session(Migration& m) {
+  if (!m.session) return;
+  m.channel->close_out();
+  auto done = m.session->ssh.wait_exited(kSessionEndTimeoutMs);
+  if (!done || !*done) log::warn("the destination did not end its side of the migration in time");
+  m.session->ssh.kill_and_reap();
+}
+
+Result<void> rsync(const Migration& m, const std::string& from, const std::string& to, bool whole_dir) {
+  std::vector<std::string> argv = {"rsync", "-aHAX", "--numeric-ids", "--delete", "--sparse", "-e", m.link->rsync_shell()};
+  if (m.cfg.storage.backend == config::StorageBackend::kLoop) argv.push_back("--inplace");
+  if (whole_dir) {
+    // What only this host's runs made: locks, logs, the create marker.
+    for (const char* x : {"/.lock", "/.monitor.lock", "/partial", "/*.log"}) argv.push_back(std::string("--exclude=") + x);
+    if (m.opts.shared_storage) argv.push_back("--exclude=/rootfs");
+  }
+  argv.insert(argv.end(), {from + "/", m.link->remote_path(to + "/")});
+  auto r = run_checked_program(argv);
+  if (!r) return std::move(r).error();
+  return {};
+}
+
+Result<void> sync_rootfs(Migration& m) {
+  m.begin("sync rootfs");
+  COVE_TRY(rsync(m, m.p.dir(), m.accepted.container_dir, true));
+  m.end();
+  return {};
+}
+
+Result<void> freeze(Migration& m) {
+  m.begin("freeze/dump");
+  m.frozen_at = monotonic_ms();
+  return m.ct.freeze();
+}
+
+void thaw(Migration& m) {
+  if (auto r = m.ct.unfreeze(); !r) log::warn("thaw `{}` after the failed migration: {}", m.ct.name(), r.error().message());
+}
+
+// Leave-running, while frozen: the container stays frozen here (dump_freeze keeps a freeze it
+// found), ready to be thawed if anything later fails.
+Result<void> dump(Migration& m) {
+  m.images_dir = m.p.runtime_dir() + "/migrate-images";
+  (void)remove_tree(m.images_dir);
+  CheckpointOptions co;
+  co.images_dir = m.images_dir;
+  auto r = m.ct.checkpoint(co);
+  if (!r) return std::move(r).error();
+  m.end();
+  return {};
+}
+
+void remove_images(Migration& m) {
+  if (!m.images_dir.empty()) (void)remove_tree(m.images_dir);
+}
+
+Result<void> final_sync(Migration& m) {
+  m.begin("final sync");
+  // Whatever the container wrote is in the files (a loop image's filesystem flushed) before the copy.
+  ::sync();
+  COVE_TRY(rsync(m, m.p.dir(), m.accepted.container_dir, true));
+  COVE_TRY(rsync(m, m.images_dir, m.accepted.images_dir, false));
+  m.end();
+  return {};
+}
+
+Result<void> restore(Migration& m) {
+  m.begin("restore");
+  COVE_TRY(m.channel->send(migrate::RestoreRequest{}));
+  auto r = migrate::expect<migrate::Running>(*m.channel, kRestoreTimeoutMs);
+  if (!r) return with_remote_stderr(std::move(r).error(), m).context("destination");
+  m.rep.restore_ms = r->restore_ms;
+  m.rep.downtime_ms = monotonic_ms() - m.frozen_at;
+  m.end();
+  return {};
+}
+
+// A commit that could not be written never reached the destination: the rollbacks still apply.
+Result<void> send_commit(Migration& m) {
+  m.begin("resume");
+  return m.channel->send(migrate::Commit{});
+}
+
+// From here the destination may own the container: this side never thaws it again.
+Result<void> await_commit_ack(Migration& m) {
+  auto r = migrate::expect<migrate::Committed>(*m.channel, kCommitTimeoutMs);
+  if (!r)
+    return std::move(r).error().context(fmt::format(
+        "no answer to the commit: `{}` may run on {} now; it stays FROZEN here (check the destination, then "
+        "cove-destroy -f or cove-unfreeze it here)",
+        m.ct.name(), m.dest.url()));
+  m.end();
+  return {};
+}
+
+Result<void> clean_up_source(Migration& m) {
+  m.begin("clean up source");
+  remove_images(m);
+  end_session(m);
+  StopOptions so;
+  so.kill = true;
+  COVE_TRY(m.ct.stop(so));
+  if (!m.opts.keep_source) COVE_TRY(m.ct.destroy(false));
+  m.rep.source_kept = m.opts.keep_source;
+  m.end();
+  return {};
+}
+
+constexpr Step<Migration> kMigrationSteps[] = {
+    {"validate", validate, end_session},
+    {"sync rootfs", sync_rootfs},
+    {"freeze", freeze, thaw},
+    {"dump", dump, nullptr, remove_images},
+    {"final sync", final_sync},
+    {"restore", restore},
+    {"commit", send_commit},
+    {"await the commit's answer", await_commit_ack, nullptr, nullptr, StepKind::kPointOfNoReturn},
+    {"clean up the source", clean_up_source},
+};
+
+}  // namespace
+
+const char* migrate_mode_name(MigrateMode m) {
+  switch (m) {
+    case MigrateMode::kAuto: return "auto";
+    case MigrateMode::kStopAndCopy: return "stop-and-copy";
+    case MigrateMode::kPostCopy: return "post-copy";
+  }
+  return "?";
+}
+
+Result<MigrateReport> Container::migrate(const MigrateOptions& opts) {
+  COVE_TRY(validate_name(name_));
+  if (!criu::available()) return criu::unavailable_error();
+  auto dest = migrate::parse_destination(opts.destination);
+  if (!dest) return std::move(dest).error();
+  Migration m(*this, opts);
+  m.dest = std::move(*dest);
+  m.rep.destination = m.dest.url();
+  int64_t t0 = monotonic_ms();
+  StepRunner<Migration> steps("migrate", m);
+  COVE_TRY(steps.run(kMigrationSteps));
+  steps.commit();
+  m.rep.total_ms = monotonic_ms() - t0;
+  return std::move(m.rep);
+}
+
+}  // namespace cove
