@@ -3,7 +3,9 @@
 // reports RUNNING. The destination's side is container_migrate_receive.cpp; the protocol
 // between them is migrate/wire.hpp; the states and guarantees are in doc/design/migration.md.
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <optional>
 
@@ -29,6 +31,7 @@ constexpr int kOfferTimeoutMs = 60 * 1000;           // the destination's checks
 constexpr int kRestoreTimeoutMs = 10 * 60 * 1000;    // the destination's restore
 constexpr int kCommitTimeoutMs = 30 * 1000;
 constexpr int kSessionEndTimeoutMs = 60 * 1000;      // the destination removing what it made
+constexpr const char* kImagesDirName = ".migrate-images";
 
 struct Migration {
   Migration(Container& c, const MigrateOptions& o) : ct(c), opts(o), p(c.lxcpath(), c.name()) {}
@@ -178,15 +181,18 @@ void end_session(Migration& m) {
   m.session->ssh.kill_and_reap();
 }
 
-Result<void> rsync(const Migration& m, const std::string& from, const std::string& to, bool whole_dir) {
+// The container's directory (rootfs and config, and the images when they exist) into the
+// destination's, in one rsync: each ssh channel costs a round trip or more. The images go as
+// the directory `.migrate-images` of the transfer (the receiver expects them there).
+Result<void> rsync_container(const Migration& m) {
   std::vector<std::string> argv = {"rsync", "-aHAX", "--numeric-ids", "--delete", "--sparse", "-e", m.link->rsync_shell()};
   if (m.cfg.storage.backend == config::StorageBackend::kLoop) argv.push_back("--inplace");
-  if (whole_dir) {
-    // What only this host's runs made: locks, logs, the create marker.
-    for (const char* x : {"/.lock", "/.monitor.lock", "/partial", "/*.log"}) argv.push_back(std::string("--exclude=") + x);
-    if (m.opts.shared_storage) argv.push_back("--exclude=/rootfs");
-  }
-  argv.insert(argv.end(), {from + "/", m.link->remote_path(to + "/")});
+  // What only this host's runs made: locks, logs, the create marker.
+  for (const char* x : {"/.lock", "/.monitor.lock", "/partial", "/*.log"}) argv.push_back(std::string("--exclude=") + x);
+  if (m.opts.shared_storage) argv.push_back("--exclude=/rootfs");
+  argv.push_back(m.p.dir() + "/");
+  if (!m.images_dir.empty()) argv.push_back(m.images_dir);
+  argv.push_back(m.link->remote_path(m.accepted.container_dir + "/"));
   auto r = run_checked_program(argv);
   if (!r) return std::move(r).error();
   return {};
@@ -194,7 +200,9 @@ Result<void> rsync(const Migration& m, const std::string& from, const std::strin
 
 Result<void> sync_rootfs(Migration& m) {
   m.begin("sync rootfs");
-  COVE_TRY(rsync(m, m.p.dir(), m.accepted.container_dir, true));
+  if (m.accepted.images_dir != m.accepted.container_dir + "/" + kImagesDirName)
+    return Error(EPROTO, fmt::format("the destination wants the images in `{}`", m.accepted.images_dir));
+  COVE_TRY(rsync_container(m));
   m.end();
   return {};
 }
@@ -212,7 +220,7 @@ void thaw(Migration& m) {
 // Leave-running, while frozen: the container stays frozen here (dump_freeze keeps a freeze it
 // found), ready to be thawed if anything later fails.
 Result<void> dump(Migration& m) {
-  m.images_dir = m.p.runtime_dir() + "/migrate-images";
+  m.images_dir = m.p.runtime_dir() + "/" + kImagesDirName;
   (void)remove_tree(m.images_dir);
   CheckpointOptions co;
   co.images_dir = m.images_dir;
@@ -226,12 +234,21 @@ void remove_images(Migration& m) {
   if (!m.images_dir.empty()) (void)remove_tree(m.images_dir);
 }
 
+// A loop image's filesystem (mounted in the container) is flushed into the image file before
+// the copy: syncfs through the container's root. A dir rootfs needs nothing (rsync reads the
+// page cache).
+Result<void> flush_rootfs(const Migration& m) {
+  if (m.cfg.storage.backend != config::StorageBackend::kLoop || m.opts.shared_storage) return {};
+  std::string root = fmt::format("/proc/{}/root", m.ct.state().runtime.init_pid);
+  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::syncfs(fd.get()) < 0) return Error::from_errno(errno, "flush the rootfs (syncfs `" + root + "`)");
+  return {};
+}
+
 Result<void> final_sync(Migration& m) {
   m.begin("final sync");
-  // Whatever the container wrote is in the files (a loop image's filesystem flushed) before the copy.
-  ::sync();
-  COVE_TRY(rsync(m, m.p.dir(), m.accepted.container_dir, true));
-  COVE_TRY(rsync(m, m.images_dir, m.accepted.images_dir, false));
+  COVE_TRY(flush_rootfs(m));
+  COVE_TRY(rsync_container(m));
   m.end();
   return {};
 }

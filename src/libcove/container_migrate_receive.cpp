@@ -6,6 +6,9 @@
 #include <fmt/format.h>
 #include <stdlib.h>
 
+#include <cstdlib>
+#include <string_view>
+
 #include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
@@ -125,12 +128,10 @@ Result<void> claim_name_and_ids(Reception& r) {
 
 void remove_container(Reception& r) { detail::remove_container_files(r.p); }
 
-// In the runtime tmpfs, named with a dot so that scans of /run/cove skip it.
-Result<void> make_images_dir(Reception& r) {
-  (void)::mkdir(kRuntimeBase, 0700);
-  std::string tmpl = std::string(kRuntimeBase) + "/.migrate-" + r.ct.name() + ".XXXXXX";
-  if (!::mkdtemp(tmpl.data())) return Error::from_errno(errno, "make the images dir");
-  r.images_dir = tmpl;
+// The images come with the final copy of the container's directory (one rsync), and go once
+// the restore has read them.
+Result<void> name_images_dir(Reception& r) {
+  r.images_dir = r.p.dir() + "/.migrate-images";
   return {};
 }
 
@@ -166,6 +167,14 @@ void stop_restored(Reception& r) {
   if (auto s = r.ct.stop(so); !s) log::warn("stop `{}` after the failed migration: {}", r.ct.name(), s.error().message());
 }
 
+// A test's fault: COVE_MIGRATE_FAULT=after-restore in the receiver's environment (ssh SendEnv)
+// fails the migration with the container restored here, to check that its rollback removes it.
+Result<void> injected_fault(Reception&) {
+  const char* f = std::getenv("COVE_MIGRATE_FAULT");
+  if (f && std::string_view(f) == "after-restore") return Error(EIO, "fault injected after the restore (COVE_MIGRATE_FAULT)");
+  return {};
+}
+
 Result<void> report_running(Reception& r) { return r.ch.send(migrate::Running{r.restore_ms}); }
 
 Result<void> await_commit(Reception& r) { return ignore_value(migrate::expect<migrate::Commit>(r.ch, -1)); }
@@ -176,10 +185,11 @@ constexpr Step<Reception> kReceiveSteps[] = {
     {"read the offer", read_offer},
     {"check the offer", check_offer},
     {"claim the name and the host ids", claim_name_and_ids, remove_container},
-    {"make the images dir", make_images_dir, nullptr, remove_images_dir},
+    {"name the images dir", name_images_dir, nullptr, remove_images_dir},
     {"accept", accept},
     {"await the files", await_files},
     {"restore", restore, stop_restored},
+    {"check for an injected fault", injected_fault},
     {"report running", report_running},
     {"await the commit", await_commit},
     {"acknowledge the commit", acknowledge_commit, nullptr, nullptr, StepKind::kPointOfNoReturn},

@@ -125,7 +125,7 @@ Result<std::unique_ptr<SshLink>> SshLink::connect(const Destination& dest, const
   std::unique_ptr<SshLink> link(new SshLink(dest, ssh_opts, tmpl));
   std::vector<std::string> argv = link->ssh_base();
   argv.insert(argv.end(), {"-M", "-N", "-o", "ControlPersist=no", "-o", fmt::format("ConnectTimeout={}", timeout_s),
-                           "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3", "--", dest.host});
+                           "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=5", "--", dest.host});
   std::string err_file = link->dir_ + "/master.err";
   auto child = process::spawn([&] {
     int null = ::open("/dev/null", O_RDWR);
