@@ -180,6 +180,42 @@ TEST_F(MigrateTest, FailureAfterTheRestoreRemovesItAndThawsTheSource) {
   EXPECT_TRUE(hosts_->registry_entries(a).size() == 1u);
 }
 
+// A CRIU that dies on the destination's restore (killed as it starts; the first run there is
+// the version probe of validate).
+TEST_F(MigrateTest, CriuKilledOnTheDestinationLeavesTheSourceRunning) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  std::string wrapper = b.dir + "/criu-dies";
+  std::string criu = trim_str(run_cmd({"sh", "-c", "command -v criu"}).out);
+  ASSERT_FALSE(criu.empty());
+  {
+    std::ofstream w(wrapper);
+    w << "#!/bin/sh\nn=$(cat " << b.dir << "/criu-runs 2>/dev/null || echo 0)\necho $((n+1)) > " << b.dir
+      << "/criu-runs\n[ \"$n\" -ge 1 ] && kill -9 $$\nexec " << criu << " \"$@\"\n";
+  }
+  ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
+  ASSERT_EQ(hosts_->restart_sshd(b, {"COVE_CRIU=" + wrapper}), "");
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("restore: destination"), std::string::npos) << r.err;
+  expect_source_unchanged(a, b, counter(a), pid);
+  EXPECT_GE(std::stoi("0" + trim_str(read_text(b.dir + "/criu-runs"))), 2);
+}
+
+TEST_F(MigrateTest, KeepSourceLeavesItStopped) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b, {"--keep-source"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  expect_counting(b, 0, pid);
+  EXPECT_EQ(state(a), "STOPPED");
+  EXPECT_EQ(hosts_->containers(a), std::vector<std::string>{kName});
+}
+
 TEST_F(MigrateTest, LinkCutWhileFrozenLeavesTheSourceRunning) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
@@ -223,7 +259,10 @@ TEST_F(MigrateTest, BackAndForth) {
     auto r = hosts_->migrate(*from, kName, *to, {"--json"});
     ASSERT_EQ(r.status, 0) << "migration " << i << ": " << r.err;
     auto j = nlohmann::json::parse(r.out, nullptr, false);
-    std::printf("migration %d: downtime %d ms, total %d ms\n", i, j.value("downtime_ms", 0), j.value("total_ms", 0));
+    std::string stages;
+    for (const auto& s : j["stages"]) stages += " " + s.value("name", "") + "=" + std::to_string(s.value("ms", 0));
+    std::printf("migration %d: downtime %d ms, total %d ms:%s\n", i, j.value("downtime_ms", 0), j.value("total_ms", 0),
+                stages.c_str());
     expect_counting(*to, last, pid);
     last = counter(*to);
     std::swap(from, to);

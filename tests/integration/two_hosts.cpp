@@ -84,16 +84,27 @@ std::string TwoHosts::setup(TestHost& h, const std::string& label, const std::st
     return e;
   std::string pub = trim_str(read_text(hostkey + ".pub"));
   std::ofstream(known_hosts_, std::ios::app) << addr << " " << pub.substr(0, pub.rfind(' ')) << "\n";
+  if (!write_sshd_config(h, {})) return "write sshd_config";
+  if (!write_text(dir_ + "/authorized_keys", read_text(key_ + ".pub"), 0600)) return "write authorized_keys";
+  return "";
+}
+
+bool TwoHosts::write_sshd_config(const TestHost& h, const std::vector<std::string>& extra_env) {
   std::string envs;
   for (const auto& e : h.env()) envs += " " + e;
-  std::string cfg = "ListenAddress " + addr + "\nPort 22\nHostKey " + hostkey + "\nAuthorizedKeysFile " + dir_ +
+  for (const auto& e : extra_env) envs += " " + e;
+  std::string cfg = "ListenAddress " + h.addr + "\nPort 22\nHostKey " + h.dir + "/host_key\nAuthorizedKeysFile " + dir_ +
                     "/authorized_keys\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
                     "KbdInteractiveAuthentication no\nUsePAM no\nPidFile none\nStrictModes no\nPrintMotd no\n"
                     "PrintLastLog no\nUseDNS no\nAcceptEnv COVE_MIGRATE_FAULT\n"
                     "ClientAliveInterval 2\nClientAliveCountMax 3\nSetEnv" + envs + "\n";
-  if (!write_text(h.dir + "/sshd_config", cfg)) return "write sshd_config";
-  if (!write_text(dir_ + "/authorized_keys", read_text(key_ + ".pub"), 0600)) return "write authorized_keys";
-  return "";
+  return write_text(h.dir + "/sshd_config", cfg);
+}
+
+std::string TwoHosts::restart_sshd(TestHost& h, const std::vector<std::string>& extra) {
+  kill_sshd(h);
+  if (!write_sshd_config(h, extra)) return "write sshd_config";
+  return start_sshd(h);
 }
 
 // sshd -D in the host's netns, our child; ready once its port answers.

@@ -49,6 +49,8 @@ class TwoHosts {
   // Remembered for the cleanup: destroyed on both hosts at the end.
   void track(const std::string& name) { names_.push_back(name); }
   void kill_sshd(TestHost& h);
+  // Restarts `h`'s sshd with `extra` (VAR=VALUE) added to what its sessions get.
+  std::string restart_sshd(TestHost& h, const std::vector<std::string>& extra);
   // `ip link set down` of both ends of the veth.
   void cut_link();
   // Names of the containers in `h`'s cove path (directories).
@@ -58,6 +60,7 @@ class TwoHosts {
 
  private:
   std::string setup(TestHost& h, const std::string& label, const std::string& addr);
+  bool write_sshd_config(const TestHost& h, const std::vector<std::string>& extra_env);
   std::string start_sshd(TestHost& h);
   void destroy_containers(const TestHost& h);
   std::string dir_, key_, known_hosts_, veth_a_, veth_b_;
