@@ -11,6 +11,7 @@
 
 #include "base/clock.hpp"
 #include "base/fs.hpp"
+#include "base/interrupt.hpp"
 #include "base/log.hpp"
 #include "base/run_program.hpp"
 #include "base/step_list.hpp"
@@ -49,10 +50,14 @@ struct Migration {
   std::string stage;
   int64_t stage_t0 = 0, frozen_at = 0;
 
-  void begin(const std::string& name) {
+  // Ctrl+C (base/interrupt.hpp) stops the migration at the next stage, with its rollbacks;
+  // once the commit is sent it is too late, and the stages after it do not look.
+  Result<void> begin(const std::string& name) {
+    if (interrupted()) return Error(EINTR, "interrupted");
     stage = name;
     stage_t0 = monotonic_ms();
     if (opts.on_stage_start) opts.on_stage_start(name);
+    return {};
   }
   void end() {
     int64_t ms = monotonic_ms() - stage_t0;
@@ -147,7 +152,7 @@ Error with_remote_stderr(Error e, const Migration& m) {
 // Steps -----------------------------------------------------------------------------------------
 
 Result<void> validate(Migration& m) {
-  m.begin("validate");
+  COVE_TRY(m.begin("validate"));
   auto st = m.ct.state();
   if (st.state != ContainerState::kRunning)
     return Error(ESRCH, fmt::format("`{}` is not running (state {})", m.ct.name(), state_name(st.state)));
@@ -199,7 +204,7 @@ Result<void> rsync_container(const Migration& m) {
 }
 
 Result<void> sync_rootfs(Migration& m) {
-  m.begin("sync rootfs");
+  COVE_TRY(m.begin("sync rootfs"));
   if (m.accepted.images_dir != m.accepted.container_dir + "/" + kImagesDirName)
     return Error(EPROTO, fmt::format("the destination wants the images in `{}`", m.accepted.images_dir));
   COVE_TRY(rsync_container(m));
@@ -208,7 +213,7 @@ Result<void> sync_rootfs(Migration& m) {
 }
 
 Result<void> freeze(Migration& m) {
-  m.begin("freeze/dump");
+  COVE_TRY(m.begin("freeze/dump"));
   m.frozen_at = monotonic_ms();
   return m.ct.freeze();
 }
@@ -246,7 +251,7 @@ Result<void> flush_rootfs(const Migration& m) {
 }
 
 Result<void> final_sync(Migration& m) {
-  m.begin("final sync");
+  COVE_TRY(m.begin("final sync"));
   COVE_TRY(flush_rootfs(m));
   COVE_TRY(rsync_container(m));
   m.end();
@@ -254,7 +259,7 @@ Result<void> final_sync(Migration& m) {
 }
 
 Result<void> restore(Migration& m) {
-  m.begin("restore");
+  COVE_TRY(m.begin("restore"));
   COVE_TRY(m.channel->send(migrate::RestoreRequest{}));
   auto r = migrate::expect<migrate::Running>(*m.channel, kRestoreTimeoutMs);
   if (!r) return with_remote_stderr(std::move(r).error(), m).context("destination");
@@ -266,7 +271,7 @@ Result<void> restore(Migration& m) {
 
 // A commit that could not be written never reached the destination: the rollbacks still apply.
 Result<void> send_commit(Migration& m) {
-  m.begin("resume");
+  COVE_TRY(m.begin("resume"));
   return m.channel->send(migrate::Commit{});
 }
 
@@ -283,13 +288,18 @@ Result<void> await_commit_ack(Migration& m) {
 }
 
 Result<void> clean_up_source(Migration& m) {
-  m.begin("clean up source");
+  // No interrupt check: the container runs on the destination, this copy must go.
+  m.stage = "clean up source";
+  m.stage_t0 = monotonic_ms();
+  if (m.opts.on_stage_start) m.opts.on_stage_start(m.stage);
   remove_images(m);
   end_session(m);
   StopOptions so;
   so.kill = true;
-  COVE_TRY(m.ct.stop(so));
-  if (!m.opts.keep_source) COVE_TRY(m.ct.destroy(false));
+  std::string runs_there = fmt::format("`{}` runs on {}; its copy here", m.ct.name(), m.dest.url());
+  if (auto r = m.ct.stop(so); !r) return std::move(r).error().context(runs_there + " (FROZEN) was not stopped");
+  if (!m.opts.keep_source)
+    if (auto r = m.ct.destroy(false); !r) return std::move(r).error().context(runs_there + " was not removed");
   m.rep.source_kept = m.opts.keep_source;
   m.end();
   return {};

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "base/interrupt.hpp"
 #include "container.hpp"
 #include "tools/common/tool_main.hpp"
 
@@ -89,6 +90,10 @@ int main(int argc, char** argv) {
     mo.ssh_opts = ssh_opts;
     mo.remote_cove = remote_cove;
     if (!json && !quiet) show_stages(mo, ::isatty(STDERR_FILENO) == 1);
+    // A dead ssh must be an error of a write, not the end of this process (the container would
+    // stay frozen); Ctrl+C ends the migration at its next stage, rolled back.
+    ::signal(SIGPIPE, SIG_IGN);
+    catch_interrupts();
     Container ct(c.lxcpath, c.name);
     auto r = ct.migrate(mo);
     if (!r) return std::move(r).error().context("migrate `" + c.name + "` to " + dest[0]);
