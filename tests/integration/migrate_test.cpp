@@ -255,7 +255,7 @@ TEST_F(MigrateTest, BackAndForth) {
   long last = counter(a);
   const TestHost* from = &a;
   const TestHost* to = &b;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 20; ++i) {
     auto r = hosts_->migrate(*from, kName, *to, {"--json"});
     ASSERT_EQ(r.status, 0) << "migration " << i << ": " << r.err;
     auto j = nlohmann::json::parse(r.out, nullptr, false);
