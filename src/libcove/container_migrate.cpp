@@ -161,7 +161,6 @@ Result<void> validate(Migration& m) {
   m.cfg = std::move(*cfg);
   COVE_TRY(check_mode(m));
   COVE_TRY(check_storage(m));
-  if (!m.cfg.nics.empty()) return Error(ENOTSUP, "a container with NICs cannot be migrated yet");
   auto info = m.ct.info();
   if (!info) return std::move(info).error();
   auto storage = m.ct.storage_info();

@@ -4,6 +4,7 @@
 // container — unless the source commits. See migrate/wire.hpp for the protocol and
 // doc/design/migration.md for the states.
 #include <fmt/format.h>
+#include <net/if.h>
 #include <stdlib.h>
 
 #include <cstdlib>
@@ -67,7 +68,8 @@ void check_storage(const migrate::Offer& o, std::vector<std::string>& problems) 
 
 void check_links(const migrate::Offer& o, std::vector<std::string>& problems) {
   for (const auto& l : o.links)
-    if (!network::is_managed_network(l) && !path_exists("/sys/class/net/" + l))
+    // if_nametoindex asks this network namespace (/sys/class/net shows the mounter's).
+    if (!network::is_managed_network(l) && ::if_nametoindex(l.c_str()) == 0)
       problems.push_back(fmt::format("no network or link `{}`", l));
 }
 

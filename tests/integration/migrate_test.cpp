@@ -247,6 +247,40 @@ TEST_F(MigrateTest, FiftyMegabytesOfMemoryArriveIntact) {
   expect_clean(a);
 }
 
+// A NIC on a same-named bridge of each host comes back with its MAC and address, and answers.
+TEST_F(MigrateTest, NicComesBackWithItsMacAndAddress) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  for (const TestHost* h : {&a, &b}) {
+    ASSERT_EQ(run_cmd({"ip", "-n", h->netns, "link", "add", "cvmbr", "type", "bridge"}).status, 0);
+    ASSERT_EQ(run_cmd({"ip", "-n", h->netns, "addr", "add", "10.77.0.1/24", "dev", "cvmbr"}).status, 0);
+    ASSERT_EQ(run_cmd({"ip", "-n", h->netns, "link", "set", "cvmbr", "up"}).status, 0);
+  }
+  hosts_->track(kName);
+  std::string conf = hosts_->a.dir + "/nic.conf";
+  {
+    std::ofstream f(conf);
+    f << "[network.eth0]\nlink = cvmbr\nipv4 = 10.77.0.5/24\n";
+  }
+  auto r = on(a, "cove-create", {"-t", "busybox", "-f", conf});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = on(a, "cove-start");
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "true"}).status == 0; }));
+  std::string mac = trim_str(on(a, "cove-attach", {"--", "cat", "/sys/class/net/eth0/address"}).out);
+  ASSERT_FALSE(mac.empty());
+  auto reaches = [&](const TestHost& h) {
+    return eventually([&] { return on(h, "cove-attach", {"--", "ping", "-c1", "-W1", "10.77.0.1"}).status == 0; }, 10000);
+  };
+  ASSERT_TRUE(reaches(a)) << on(a, "cove-attach", {"--", "ping", "-c1", "-W1", "10.77.0.1"}).out;
+  auto m = hosts_->migrate(a, kName, b);
+  ASSERT_EQ(m.status, 0) << m.err;
+  EXPECT_EQ(trim_str(on(b, "cove-attach", {"--", "cat", "/sys/class/net/eth0/address"}).out), mac);
+  EXPECT_NE(on(b, "cove-attach", {"--", "ip", "addr", "show", "eth0"}).out.find("10.77.0.5/24"), std::string::npos);
+  EXPECT_TRUE(reaches(b));
+  expect_clean(a);
+}
+
 TEST_F(MigrateTest, BackAndForth) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
