@@ -4,6 +4,7 @@
 // between them is migrate/wire.hpp; the states and guarantees are in doc/design/migration.md.
 #include <fmt/format.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ struct Migration {
   std::optional<migrate::Channel> channel;
   migrate::Accepted accepted;
   std::string images_dir;  // local, in the runtime dir (tmpfs)
+  process::ChildProcess final_rsync;  // started before the freeze, waiting for `final-sync`
+  std::string final_rsync_err;
   MigrateReport rep;
   std::string stage;
   int64_t stage_t0 = 0, frozen_at = 0;
@@ -188,7 +191,7 @@ void end_session(Migration& m) {
 // The container's directory (rootfs and config, and the images when they exist) into the
 // destination's, in one rsync: each ssh channel costs a round trip or more. The images go as
 // the directory `.migrate-images` of the transfer (the receiver expects them there).
-Result<void> rsync_container(const Migration& m) {
+std::vector<std::string> rsync_argv(const Migration& m) {
   std::vector<std::string> argv = {"rsync", "-aHAX", "--numeric-ids", "--delete", "--sparse", "-e", m.link->rsync_shell()};
   if (m.cfg.storage.backend == config::StorageBackend::kLoop) argv.push_back("--inplace");
   // What only this host's runs made: locks, logs, the create marker.
@@ -197,7 +200,11 @@ Result<void> rsync_container(const Migration& m) {
   argv.push_back(m.p.dir() + "/");
   if (!m.images_dir.empty()) argv.push_back(m.images_dir);
   argv.push_back(m.link->remote_path(m.accepted.container_dir + "/"));
-  auto r = run_checked_program(argv);
+  return argv;
+}
+
+Result<void> rsync_container(const Migration& m) {
+  auto r = run_checked_program(rsync_argv(m));
   if (!r) return std::move(r).error();
   return {};
 }
@@ -209,6 +216,40 @@ Result<void> sync_rootfs(Migration& m) {
   COVE_TRY(rsync_container(m));
   m.end();
   return {};
+}
+
+// The final sync's rsync is started now, while the container runs: its ssh channel (~0.15 s)
+// opens outside the downtime, and its remote side waits on the destination's fifo (`cat` in
+// rsync's remote command) until `final-sync`. Its client reads no file before the server
+// answers, so it copies the frozen tree.
+Result<void> open_final_sync(Migration& m) {
+  m.images_dir = m.p.runtime_dir() + "/" + kImagesDirName;
+  if (m.accepted.go_fifo.find_first_of(" '\"\\$`;&|<>") != std::string::npos)
+    return Error(EPROTO, fmt::format("the destination's fifo `{}` is not a plain path", m.accepted.go_fifo));
+  auto argv = rsync_argv(m);
+  argv.insert(argv.begin() + 1, "--rsync-path=cat " + m.accepted.go_fifo + " >/dev/null && rsync");
+  m.final_rsync_err = m.link->temp_dir() + "/final-rsync.err";
+  auto child = process::spawn([&] {
+    int null = ::open("/dev/null", O_RDWR);
+    int err = ::open(m.final_rsync_err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (null < 0 || err < 0) return 127;
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(err, 2);
+    ::signal(SIGPIPE, SIG_DFL);
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    ::execvp(a[0], a.data());
+    ::_exit(127);
+  });
+  if (!child) return std::move(child).error().context("start rsync");
+  m.final_rsync = std::move(*child);
+  return {};
+}
+
+void stop_final_sync(Migration& m) {
+  if (m.final_rsync) m.final_rsync.kill_and_reap();
 }
 
 Result<void> freeze(Migration& m) {
@@ -224,7 +265,6 @@ void thaw(Migration& m) {
 // Leave-running, while frozen: the container stays frozen here (dump_freeze keeps a freeze it
 // found), ready to be thawed if anything later fails.
 Result<void> dump(Migration& m) {
-  m.images_dir = m.p.runtime_dir() + "/" + kImagesDirName;
   (void)remove_tree(m.images_dir);
   CheckpointOptions co;
   co.images_dir = m.images_dir;
@@ -252,7 +292,13 @@ Result<void> flush_rootfs(const Migration& m) {
 Result<void> final_sync(Migration& m) {
   COVE_TRY(m.begin("final sync"));
   COVE_TRY(flush_rootfs(m));
-  COVE_TRY(rsync_container(m));
+  COVE_TRY(m.channel->send(migrate::FinalSync{}));
+  auto st = m.final_rsync.wait();
+  if (!st) return std::move(st).error();
+  if (int code = process::exit_code_of(*st); code != 0) {
+    auto said = read_file(m.final_rsync_err);
+    return Error(EIO, fmt::format("rsync: exit status {}: {}", code, said ? std::string(trim(*said)) : ""));
+  }
   m.end();
   return {};
 }
@@ -307,6 +353,7 @@ Result<void> clean_up_source(Migration& m) {
 constexpr Step<Migration> kMigrationSteps[] = {
     {"validate", validate, end_session},
     {"sync rootfs", sync_rootfs},
+    {"open the final sync", open_final_sync, stop_final_sync},
     {"freeze", freeze, thaw},
     {"dump", dump, nullptr, remove_images},
     {"final sync", final_sync},

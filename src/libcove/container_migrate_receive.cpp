@@ -4,7 +4,10 @@
 // container — unless the source commits. See migrate/wire.hpp for the protocol and
 // doc/design/migration.md for the states.
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <net/if.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 #include <cstdlib>
@@ -39,6 +42,7 @@ struct Reception {
   migrate::Channel& ch;
   migrate::Offer offer;
   std::string images_dir;
+  std::string go_dir;  // holds the final sync's fifo
   bool accepted = false;
   int64_t restore_ms = 0;
 };
@@ -137,19 +141,54 @@ Result<void> name_images_dir(Reception& r) {
   return {};
 }
 
+// In the runtime tmpfs, named with a dot so that scans of /run/cove skip it.
+Result<void> make_go_fifo(Reception& r) {
+  (void)::mkdir(kRuntimeBase, 0700);
+  std::string tmpl = std::string(kRuntimeBase) + "/.migrate-" + r.ct.name() + ".XXXXXX";
+  if (!::mkdtemp(tmpl.data())) return Error::from_errno(errno, "make a dir for the final sync's fifo");
+  r.go_dir = tmpl;
+  if (::mkfifo((r.go_dir + "/go").c_str(), 0600) < 0) return Error::from_errno(errno, "mkfifo");
+  return {};
+}
+
+// A final sync's `cat FIFO` still waiting is released first (it would wait forever): its
+// rsync then meets the closed channel and ends.
+void remove_go_dir(Reception& r) {
+  if (r.go_dir.empty()) return;
+  UniqueFd(::open((r.go_dir + "/go").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  (void)remove_tree(r.go_dir);
+}
+
+// The remote rsync of the final sync waits in `cat FIFO`: opening the fifo for writing and
+// closing it lets it run. Its reader may not be there yet (the ssh channel still opening).
+constexpr int kGoTimeoutMs = 60 * 1000;
+Result<void> release_final_sync(const Reception& r) {
+  std::string fifo = r.go_dir + "/go";
+  for (int64_t end = monotonic_ms() + kGoTimeoutMs;; ::usleep(5000)) {
+    UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (fd) return {};
+    if (errno != ENXIO) return Error::from_errno(errno, "open `" + fifo + "`");
+    if (monotonic_ms() > end) return Error(ETIMEDOUT, "the final sync's rsync never came");
+  }
+}
+
 void remove_images_dir(Reception& r) {
   if (!r.images_dir.empty()) (void)remove_tree(r.images_dir);
 }
 
 Result<void> accept(Reception& r) {
-  COVE_TRY(r.ch.send(migrate::Accepted{r.p.dir(), r.images_dir}));
+  COVE_TRY(r.ch.send(migrate::Accepted{r.p.dir(), r.images_dir, r.go_dir + "/go"}));
   r.accepted = true;
   return {};
 }
 
 // The source copies the files, then asks for the restore; no bound, the copy may be long (an
 // end of the connection ends the wait).
-Result<void> await_files(Reception& r) { return ignore_value(migrate::expect<migrate::RestoreRequest>(r.ch, -1)); }
+Result<void> await_files(Reception& r) {
+  COVE_TRY(ignore_value(migrate::expect<migrate::FinalSync>(r.ch, -1)));
+  COVE_TRY(release_final_sync(r));
+  return ignore_value(migrate::expect<migrate::RestoreRequest>(r.ch, -1));
+}
 
 Result<void> restore(Reception& r) {
   RestoreOptions ro;
@@ -188,6 +227,7 @@ constexpr Step<Reception> kReceiveSteps[] = {
     {"check the offer", check_offer},
     {"claim the name and the host ids", claim_name_and_ids, remove_container},
     {"name the images dir", name_images_dir, nullptr, remove_images_dir},
+    {"make the final sync's fifo", make_go_fifo, nullptr, remove_go_dir},
     {"accept", accept},
     {"await the files", await_files},
     {"restore", restore, stop_restored},

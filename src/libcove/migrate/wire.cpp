@@ -40,7 +40,10 @@ Json fields(const Offer& o) {
           {"memory_bytes", o.memory_bytes},
           {"cpu_flags", o.cpu_flags}};
 }
-Json fields(const Accepted& a) { return {{"container_dir", a.container_dir}, {"images_dir", a.images_dir}}; }
+Json fields(const Accepted& a) {
+  return {{"container_dir", a.container_dir}, {"images_dir", a.images_dir}, {"go_fifo", a.go_fifo}};
+}
+Json fields(const FinalSync&) { return Json::object(); }
 Json fields(const Refused& r) { return {{"error", error_to_json(from_wire(r.error))}}; }
 Json fields(const Failed& f) { return {{"error", error_to_json(from_wire(f.error))}}; }
 Json fields(const Running& r) { return {{"restore_ms", r.restore_ms}}; }
@@ -68,6 +71,7 @@ Accepted accepted_from(const Json& j) {
   Accepted a;
   j.at("container_dir").get_to(a.container_dir);
   j.at("images_dir").get_to(a.images_dir);
+  j.at("go_fifo").get_to(a.go_fifo);
   return a;
 }
 WireError error_from(const Json& j) { return to_wire(error_from_json(j.at("error"))); }
@@ -82,6 +86,7 @@ const Kind kKinds[] = {
     {"offer", [](const Json& j) { return Message(offer_from(j)); }},
     {"accepted", [](const Json& j) { return Message(accepted_from(j)); }},
     {"refused", [](const Json& j) { return Message(Refused{error_from(j)}); }},
+    {"final-sync", [](const Json&) { return Message(FinalSync{}); }},
     {"restore", [](const Json&) { return Message(RestoreRequest{}); }},
     {"running", [](const Json& j) { return Message(running_from(j)); }},
     {"failed", [](const Json& j) { return Message(Failed{error_from(j)}); }},

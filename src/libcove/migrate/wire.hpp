@@ -5,7 +5,8 @@
 //   source                          destination
 //   offer        ->                          checks, makes PATH/NAME and an images dir
 //                <-   accepted | refused
-//   (rsync rootfs, config, images)
+//   (rsync rootfs and config; the final rsync's channel opened, its server waiting on go_fifo)
+//   final-sync   ->                          opens go_fifo: the final rsync runs
 //   restore      ->                          cove-restore --thaw of the images
 //                <-   running | failed
 //   commit       ->                          the container is the destination's now
@@ -49,8 +50,14 @@ struct Offer {
 };
 struct Accepted {
   std::string container_dir;  // PATH/NAME on the destination: the rsync target
-  std::string images_dir;     // where the images go (the destination's runtime tmpfs)
+  std::string images_dir;     // where the images go (inside container_dir)
+  // A fifo the final sync's remote rsync waits on before it starts: the source opens that ssh
+  // channel before the freeze, and says `final-sync` once the images are written.
+  std::string go_fifo;
   bool operator==(const Accepted&) const = default;
+};
+struct FinalSync {
+  bool operator==(const FinalSync&) const = default;
 };
 struct Refused {
   WireError error;
@@ -72,7 +79,7 @@ struct Committed {
   bool operator==(const Committed&) const = default;
 };
 
-using Message = std::variant<Offer, Accepted, Refused, RestoreRequest, Running, Failed, Commit, Committed>;
+using Message = std::variant<Offer, Accepted, Refused, FinalSync, RestoreRequest, Running, Failed, Commit, Committed>;
 
 // "offer", "accepted", ...
 const char* message_name(const Message& m);
