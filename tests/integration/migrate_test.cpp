@@ -281,6 +281,28 @@ TEST_F(MigrateTest, NicComesBackWithItsMacAndAddress) {
   expect_clean(a);
 }
 
+// A loop-backed rootfs travels as its image file (sparse, in place), flushed while frozen.
+TEST_F(MigrateTest, LoopRootfsTravelsAsItsImage) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  hosts_->track(kName);
+  std::string conf = a.dir + "/loop.conf";
+  {
+    std::ofstream f(conf);
+    f << "[rootfs]\nbackend = loop\nsize = 64M\n";
+  }
+  auto r = on(a, "cove-create", {"-t", "busybox", "-f", conf});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(on(a, "cove-start").status, 0);
+  ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "true"}).status == 0; }));
+  ASSERT_EQ(on(a, "cove-attach", {"--", "sh", "-c", "echo written-before > /root/mark"}).status, 0);
+  auto m = hosts_->migrate(a, kName, b);
+  ASSERT_EQ(m.status, 0) << m.err;
+  EXPECT_EQ(trim_str(on(b, "cove-attach", {"--", "cat", "/root/mark"}).out), "written-before");
+  EXPECT_EQ(state(b), "RUNNING");
+  expect_clean(a);
+}
+
 TEST_F(MigrateTest, BackAndForth) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
