@@ -208,11 +208,17 @@ void stop_restored(Reception& r) {
   if (auto s = r.ct.stop(so); !s) log::warn("stop `{}` after the failed migration: {}", r.ct.name(), s.error().message());
 }
 
-// A test's fault: COVE_MIGRATE_FAULT=after-restore in the receiver's environment (ssh SendEnv)
-// fails the migration with the container restored here, to check that its rollback removes it.
-Result<void> injected_fault(Reception&) {
+// A test's faults, named by COVE_MIGRATE_FAULT in the receiver's environment (ssh SendEnv):
+// `after-restore` fails the migration with the container restored here (its rollback must
+// remove it); `no-ack` keeps a committed container but never acknowledges the commit (the
+// source must stay frozen).
+bool fault_is(std::string_view point) {
   const char* f = std::getenv("COVE_MIGRATE_FAULT");
-  if (f && std::string_view(f) == "after-restore") return Error(EIO, "fault injected after the restore (COVE_MIGRATE_FAULT)");
+  return f && point == f;
+}
+
+Result<void> injected_fault(Reception&) {
+  if (fault_is("after-restore")) return Error(EIO, "fault injected after the restore (COVE_MIGRATE_FAULT)");
   return {};
 }
 
@@ -220,7 +226,10 @@ Result<void> report_running(Reception& r) { return r.ch.send(migrate::Running{r.
 
 Result<void> await_commit(Reception& r) { return ignore_value(migrate::expect<migrate::Commit>(r.ch, -1)); }
 
-Result<void> acknowledge_commit(Reception& r) { return r.ch.send(migrate::Committed{}); }
+Result<void> acknowledge_commit(Reception& r) {
+  if (fault_is("no-ack")) return {};
+  return r.ch.send(migrate::Committed{});
+}
 
 constexpr Step<Reception> kReceiveSteps[] = {
     {"read the offer", read_offer},

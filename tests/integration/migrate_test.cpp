@@ -204,6 +204,21 @@ TEST_F(MigrateTest, CriuKilledOnTheDestinationLeavesTheSourceRunning) {
   EXPECT_GE(std::stoi("0" + trim_str(read_text(b.dir + "/criu-runs"))), 2);
 }
 
+// The commit arrives but its answer does not: the source cannot know whether the destination
+// runs the container, so it stays FROZEN and says so (never running on both hosts).
+TEST_F(MigrateTest, LostCommitAnswerLeavesTheSourceFrozen) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b, {"--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
+                           {"COVE_MIGRATE_FAULT=no-ack"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("stays FROZEN here"), std::string::npos) << r.err;
+  EXPECT_EQ(state(a), "FROZEN");
+  expect_counting(b, 0, pid);
+}
+
 TEST_F(MigrateTest, KeepSourceLeavesItStopped) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
