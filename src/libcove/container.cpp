@@ -472,7 +472,7 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
   }
   // Start and restore (of a copied or migrated directory too) pass here, whatever the backend.
   if (auto r = rootfs::protect_rootfs(p.dir(), cfg->rootfs); !r) return std::move(r).error().context("rootfs access");
-  if (auto r = claim_host_ids(p, *cfg); !r) return std::move(r).error().context("host ids");
+  if (auto r = claim_host_ids(p, *cfg, opts.ids_shared_with); !r) return std::move(r).error().context("host ids");
 
   monitor::LaunchOptions lo;
   lo.lxcpath = lxcpath_;
@@ -481,6 +481,7 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
   lo.log_level = opts.log_level;
   lo.restore_from = opts.restore_from;
   lo.restore_timeout_s = opts.restore_timeout_s;
+  lo.restore_thaw = opts.restore_thaw;
   lo.init_override = opts.init_override;
   if (opts.foreground) return monitor::run_foreground(lo, lock->release_fd(), opts.inherit_stdio);
   auto started = monitor::start_detached(lo);

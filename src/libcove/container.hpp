@@ -55,6 +55,8 @@ struct StartOptions {
   std::string log_file, log_level;        // -o / -l, passed to the monitor
   std::string restore_from;               // cove-restore: the monitor restores init from this checkpoint
   int restore_timeout_s = 0;              // cove-restore: CRIU is ended after this long (0: no bound)
+  bool restore_thaw = false;              // cove-restore --thaw: RUNNING even if dumped frozen
+  std::string ids_shared_with;            // host_ids.hpp: a migration's source on this machine
 };
 
 struct CheckpointOptions {
@@ -79,6 +81,11 @@ struct RestoreOptions {
   std::string images_dir;                 // -D
   std::string log_file, log_level;
   int timeout_s = kDefaultRestoreTimeoutS;  // --timeout: CRIU is ended after this long
+  // --thaw: the container comes up RUNNING even when it was frozen at the dump (a migration
+  // freezes it for the move; its destination must not stay frozen).
+  bool thaw = false;
+  // A migration's source (PATH/NAME) running on this machine with the same host ids (host_ids.hpp).
+  std::string ids_shared_with;
 };
 
 struct RestoreReport {
@@ -103,6 +110,38 @@ struct ExportReport {
   uint64_t archive_bytes = 0;             // compressed
   uint64_t rootfs_bytes = 0;              // file data read from the rootfs
   int64_t wall_ms = 0;
+};
+
+// cove-migrate (container_migrate.cpp, doc/design/migration.md).
+enum class MigrateMode { kAuto, kStopAndCopy, kPostCopy };
+const char* migrate_mode_name(MigrateMode m);  // "auto", "stop-and-copy", "post-copy"
+
+struct MigrateOptions {
+  std::string destination;                // ssh://[user@]host[:port][/cove-path]
+  MigrateMode mode = MigrateMode::kAuto;
+  bool shared_storage = false;            // the rootfs is not copied (same path on both hosts)
+  bool keep_source = false;               // the source's copy stays, STOPPED
+  std::vector<std::string> ssh_opts;      // extra ssh arguments (`-i KEY`, `-o K=V`)
+  std::string remote_cove = "cove";       // the `cove` the destination runs
+  int connect_timeout_s = 10;
+  std::function<void(const std::string& stage)> on_stage_start;
+  std::function<void(const std::string& stage, int64_t ms)> on_stage_end;
+};
+
+struct MigrateStage {
+  std::string name;
+  int64_t ms = 0;
+};
+
+struct MigrateReport {
+  std::string destination, mode;
+  std::string mode_note;                  // why this mode (what `auto` found)
+  std::vector<MigrateStage> stages;
+  int64_t downtime_ms = 0;                // frozen here until RUNNING there
+  int64_t total_ms = 0;
+  int64_t restore_ms = 0;                 // the destination's restore, as it measured it
+  uint64_t rootfs_bytes = 0, memory_bytes = 0;
+  bool source_kept = false;
 };
 
 struct StopOptions {
@@ -203,6 +242,14 @@ class Container {
   // archive `file` (container_image.cpp); `file` appears only when complete. Import, list and
   // removal are the image store's (images/image_store.hpp).
   Result<ExportReport> export_image(const std::string& file, const images::ProgressFn& progress);
+
+  // Moves the running container to another host through ssh; it runs there and is gone here
+  // (or STOPPED with `keep_source`). Before the destination runs it, any failure leaves it
+  // running here unchanged and nothing there (container_migrate.cpp).
+  Result<MigrateReport> migrate(const MigrateOptions& opts);
+  // The destination's side (`cove migrate --receive`): the migration protocol on `in`/`out`
+  // (migrate/wire.hpp) until the source commits, or everything made here is removed.
+  Result<void> receive_migration(int in_fd, int out_fd);
 
   static Result<std::vector<std::string>> list(const std::string& lxcpath);
 

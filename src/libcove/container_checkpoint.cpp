@@ -64,6 +64,8 @@ Result<RestoreReport> Container::restore(const RestoreOptions& opts) {
   StartOptions so;
   so.restore_from = absolute_path(opts.images_dir);
   so.restore_timeout_s = opts.timeout_s;
+  so.restore_thaw = opts.thaw;
+  so.ids_shared_with = opts.ids_shared_with;
   so.log_file = opts.log_file;
   so.log_level = opts.log_level;
   RestoreReport rep;

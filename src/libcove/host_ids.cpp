@@ -58,11 +58,12 @@ std::vector<RuntimeState> other_running(const std::string& self) {
 
 }  // namespace
 
-Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg) {
+Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg, const std::string& shared_with) {
   if (cfg.privileged) return {};
   auto uids = host_ranges(cfg.uid_map), gids = host_ranges(cfg.gid_map);
   std::vector<std::string> problems;
   for (const auto& rs : other_running(p.dir())) {
+    if (!shared_with.empty() && rs.container == shared_with) continue;
     add_overlaps("uids", uids, rs.host_uids, rs.container, problems);
     add_overlaps("gids", gids, rs.host_gids, rs.container, problems);
   }

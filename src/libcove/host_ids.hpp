@@ -13,6 +13,10 @@ namespace cove {
 // running in any cove path (as its monitor recorded them), another container's in the id map
 // registry, or a delegation in /etc/subuid or /etc/subgid. Otherwise records them in the
 // registry for `p` (a changed config replaces the old ranges). Nothing for a privileged one.
-Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg);
+// `shared_with` (a PATH/NAME, or "") is a running container that may hold the same ids: the
+// source of a migration into this container while both "hosts" share one runtime dir (two cove
+// paths on one machine); it stays frozen until this one runs, then is killed.
+Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg,
+                            const std::string& shared_with = "");
 
 }  // namespace cove

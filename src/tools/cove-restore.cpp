@@ -15,9 +15,10 @@ int main(int argc, char** argv) {
   o.add_options()("images-dir,D", po::value(&dir), "image directory written by cove-checkpoint")(
       "timeout", po::value(&timeout),
       "seconds CRIU may take before the restore is given up and the container left STOPPED (default 120)")(
+      "thaw", po::bool_switch(), "come up RUNNING even when the container was frozen at the dump")(
       "json", po::bool_switch(), "print JSON");
   return tool_main(argc, argv,
-                   {"cove-restore", "-n NAME -D DIR [--timeout SEC] [--json]",
+                   {"cove-restore", "-n NAME -D DIR [--timeout SEC] [--thaw] [--json]",
                     "Restore a stopped container from a checkpoint; its monitor is started as by cove-start."},
                    o, [&](const Common& c, const po::variables_map& vm) -> Result<int> {
                      if (dir.empty()) return usage_error("missing image directory (-D DIR)");
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
                      RestoreOptions ro;
                      ro.images_dir = dir;
                      ro.timeout_s = timeout;
+                     ro.thaw = vm["thaw"].as<bool>();
                      ro.log_file = c.log_file;
                      ro.log_level = c.log_level;
                      auto r = ct.restore(ro);

@@ -435,6 +435,31 @@ TEST_F(CheckpointTest, FrozenContainerIsRestoredFrozen) {
   EXPECT_TRUE(eventually([&] { return counter("cr-frz") > a; })) << "the counter stopped at " << a;
 }
 
+// What cove-migrate does on the source and the destination, on one host: frozen, dumped with
+// leave-running, killed while frozen (no task runs again: the counter stays), then restored
+// with --thaw: RUNNING, and the counter goes on from where it was.
+TEST_F(CheckpointTest, ThawRestoresAContainerDumpedFrozenAsRunning) {
+  create_busybox("cr-thaw");
+  start("cr-thaw");
+  start_counter("cr-thaw");
+  ASSERT_EQ(cove("cove-freeze", "cr-thaw").status, 0);
+  checkpoint("cr-thaw", images("1"), false);
+  EXPECT_EQ(state("cr-thaw"), "FROZEN");
+  std::string file = path_ + "/cr-thaw/rootfs/tmp/counter";
+  std::string frozen_value = trim_str(read_text(file));
+  ASSERT_FALSE(frozen_value.empty()) << file;
+  auto k = cove("cove-stop", "cr-thaw", {"-k"});
+  ASSERT_EQ(k.status, 0) << k.err;
+  ::usleep(200000);
+  EXPECT_EQ(trim_str(read_text(file)), frozen_value) << "a task ran between the thaw and the kill";
+  auto r = cove("cove-restore", "cr-thaw", {"-D", images("1"), "--thaw"}, 120);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(state("cr-thaw"), "RUNNING");
+  long a = counter("cr-thaw");
+  EXPECT_GE(a, std::stol("0" + frozen_value));
+  EXPECT_TRUE(eventually([&] { return counter("cr-thaw") > a; })) << "the counter stopped at " << a;
+}
+
 // A background process left by cove-attach without a pty (stdio not a terminal) is in a
 // session of the attached command, inside the container: the dump works and the sleeper is
 // back with the same pid.

@@ -69,6 +69,9 @@ struct RestoreTarget {
   // recreates each veth with its planned host name on its bridge; the host side (rates, rules,
   // DNS) is made again once the namespace exists. nullptr or empty: no NICs.
   network::ContainerNetwork* network = nullptr;
+  // Thawed even when the images say it was frozen at the dump: a migration freezes the
+  // container for the move, and the destination must come up running.
+  bool thaw = false;
 };
 
 struct RestoreReport {

@@ -322,10 +322,11 @@ Result<void> open_fresh_ttys(Restore& r) {
 
 // CRIU restores the freezer state recorded at the dump. A freeze that was only cove's own (for
 // the dump itself) is recorded as THAWED (criu::DumpRequest::frozen_for_dump); should the record
-// still say FROZEN, the tree is thawed here.
+// still say FROZEN, the tree is thawed here; so is one frozen at the dump when the caller asks
+// for `thaw` (a migration: frozen by cove for the move).
 Result<void> thaw_restored_tree(Restore& r) {
-  r.rep.frozen = r.meta.frozen;
-  if (!r.meta.frozen && r.has_cgroups() && is_cgroup_frozen(*r.t.cgroups, *r.t.layout))
+  r.rep.frozen = r.meta.frozen && !r.t.thaw;
+  if (!r.rep.frozen && r.has_cgroups() && is_cgroup_frozen(*r.t.cgroups, *r.t.layout))
     return r.t.cgroups->set_frozen(false);
   return {};
 }

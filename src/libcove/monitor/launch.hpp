@@ -24,6 +24,7 @@ struct LaunchOptions {
   std::string log_file, log_level;
   std::string restore_from;       // restore mode: the images directory
   int restore_timeout_s = 0;
+  bool restore_thaw = false;      // restore mode: RUNNING even when dumped frozen
   std::vector<std::string> init_override;
 };
 

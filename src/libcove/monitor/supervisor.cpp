@@ -245,6 +245,7 @@ Result<void> Supervisor::restore_init() {
   t.container_dir = paths_.dir();
   t.rootfs = &rootfs_;
   t.timeout_ms = opts_.restore_timeout_s * 1000;
+  t.thaw = opts_.restore_thaw;
   t.cgroups = &*cgroups_;
   t.layout = &layout_;
   auto r = lifecycle::restore_container(t, opts_.restore_images);
@@ -302,8 +303,14 @@ void Supervisor::cleanup() {
 void Supervisor::begin_stop(int sig, unsigned timeout_s) {
   if (!init_) return;
   // A frozen init would not see the signal (a v1-frozen task not even SIGKILL) until thawed.
-  if (state_.is(ContainerState::kFrozen))
+  // A kill is sent to every task while still frozen (a frozen task cannot exit, so its pid is
+  // its own): on the thaw each dies before it runs user code again. A migrated container is
+  // frozen here while it already runs on its destination; it must not run on both for a moment.
+  if (state_.is(ContainerState::kFrozen)) {
+    if (sig == SIGKILL)
+      for (pid_t pid : cgroups_->payload_pids()) ::kill(pid, SIGKILL);
     if (auto r = cgroups_->set_frozen(false); !r) log::warn("thaw before stop: {}", r.error().message());
+  }
   if (!state_.is(ContainerState::kStopping)) record(ContainerState::kStopping);
   start_leaving_monitor_cgroup();
   stopper_.signal(init_.pidfd(), sig, timeout_s);

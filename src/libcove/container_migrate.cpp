@@ -1,0 +1,393 @@
+// Container::migrate: the source's side of a migration, as a list of steps (base/step_list.hpp)
+// whose rollbacks keep the container running here when anything fails before the destination
+// reports RUNNING. The destination's side is container_migrate_receive.cpp; the protocol
+// between them is migrate/wire.hpp; the states and guarantees are in doc/design/migration.md.
+#include <fmt/format.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "base/clock.hpp"
+#include "base/fs.hpp"
+#include "base/interrupt.hpp"
+#include "base/log.hpp"
+#include "base/run_program.hpp"
+#include "base/step_list.hpp"
+#include "base/strings.hpp"
+#include "container.hpp"
+#include "container_internal.hpp"
+#include "criu/features.hpp"
+#include "migrate/channel.hpp"
+#include "migrate/host_facts.hpp"
+#include "migrate/ssh_link.hpp"
+#include "paths.hpp"
+
+namespace cove {
+
+namespace {
+
+constexpr int kOfferTimeoutMs = 60 * 1000;           // the destination's checks (a CRIU probe)
+constexpr int kRestoreTimeoutMs = 10 * 60 * 1000;    // the destination's restore
+constexpr int kCommitTimeoutMs = 30 * 1000;
+constexpr int kSessionEndTimeoutMs = 60 * 1000;      // the destination removing what it made
+constexpr const char* kImagesDirName = ".migrate-images";
+
+struct Migration {
+  Migration(Container& c, const MigrateOptions& o) : ct(c), opts(o), p(c.lxcpath(), c.name()) {}
+  Container& ct;
+  const MigrateOptions& opts;
+  ContainerPaths p;
+  config::ContainerConfig cfg;
+  migrate::Destination dest;
+  std::unique_ptr<migrate::SshLink> link;
+  std::optional<migrate::RemoteCommand> session;
+  std::optional<migrate::Channel> channel;
+  migrate::Accepted accepted;
+  std::string images_dir;  // local, in the runtime dir (tmpfs)
+  process::ChildProcess final_rsync;  // started before the freeze, waiting for `final-sync`
+  std::string final_rsync_err;
+  MigrateReport rep;
+  std::string stage;
+  int64_t stage_t0 = 0, frozen_at = 0;
+
+  // Ctrl+C (base/interrupt.hpp) stops the migration at the next stage, with its rollbacks;
+  // once the commit is sent it is too late, and the stages after it do not look.
+  Result<void> begin(const std::string& name) {
+    if (interrupted()) return Error(EINTR, "interrupted");
+    stage = name;
+    stage_t0 = monotonic_ms();
+    if (opts.on_stage_start) opts.on_stage_start(name);
+    return {};
+  }
+  void end() {
+    int64_t ms = monotonic_ms() - stage_t0;
+    rep.stages.push_back({stage, ms});
+    if (opts.on_stage_end) opts.on_stage_end(stage, ms);
+  }
+};
+
+// Local checks ---------------------------------------------------------------------------------
+
+Result<void> check_mode(Migration& m) {
+  if (m.opts.mode == MigrateMode::kPostCopy)
+    return Error(ENOTSUP, "post-copy migration is not implemented yet: use --mode stop-and-copy");
+  m.rep.mode = migrate_mode_name(MigrateMode::kStopAndCopy);
+  if (m.opts.mode == MigrateMode::kAuto) {
+    auto info = criu::probe();
+    bool track = info && info->mem_track;
+    m.rep.mode_note = track ? "iterative pre-copy is not implemented yet; stop-and-copy"
+                            : "this kernel has no memory dirty tracking (soft-dirty): no pre-copy; stop-and-copy";
+  }
+  return {};
+}
+
+Result<void> check_storage(const Migration& m) {
+  auto b = m.cfg.storage.backend;
+  if (m.opts.shared_storage) {
+    if (m.cfg.rootfs.starts_with(m.p.dir() + "/"))
+      return Error::invalid(fmt::format("--shared-storage: the rootfs `{}` is inside the container's directory, "
+                                        "which is not shared", m.cfg.rootfs));
+    return {};
+  }
+  if (b != config::StorageBackend::kDir && b != config::StorageBackend::kLoop)
+    return Error(ENOTSUP, fmt::format("storage backend `{}` cannot be copied yet (dir and loop can); "
+                                      "with --shared-storage the rootfs is not copied",
+                                      config::storage_backend_name(b)));
+  return {};
+}
+
+std::vector<migrate::IdRange> ranges_of(const std::vector<config::IdMapEntry>& map) {
+  std::vector<migrate::IdRange> out;
+  for (const auto& e : map) out.push_back({e.host_id, e.count});
+  return out;
+}
+
+migrate::Offer make_offer(const Migration& m, const ContainerInfo& info, uint64_t rootfs_bytes) {
+  migrate::Offer o;
+  o.name = m.ct.name();
+  o.source = m.p.dir();
+  o.cove_version = COVE_VERSION;
+  if (auto c = criu::probe()) o.criu_version = c->version;
+  o.backend = config::storage_backend_name(m.cfg.storage.backend);
+  o.shared_storage = m.opts.shared_storage;
+  if (!m.cfg.privileged) {
+    o.uids = ranges_of(m.cfg.uid_map);
+    o.gids = ranges_of(m.cfg.gid_map);
+  }
+  for (const auto& n : m.cfg.nics)
+    if (!n.link.empty()) o.links.push_back(n.link);
+  o.rootfs_bytes = m.opts.shared_storage ? 0 : rootfs_bytes;
+  o.memory_bytes = info.memory_current.value_or(0);
+  o.cpu_flags = migrate::cpu_flags();
+  return o;
+}
+
+// The session with `cove migrate --receive` on the destination.
+Result<void> open_session(Migration& m) {
+  auto link = migrate::SshLink::connect(m.dest, m.opts.ssh_opts, m.opts.connect_timeout_s);
+  if (!link) return std::move(link).error();
+  m.link = std::move(*link);
+  std::vector<std::string> argv = {m.opts.remote_cove, "migrate", "--receive", "-n", m.ct.name()};
+  if (!m.dest.path.empty()) argv.insert(argv.end(), {"-P", m.dest.path});
+  auto s = m.link->start(argv);
+  if (!s) return std::move(s).error();
+  m.channel.emplace(std::move(s->from), std::move(s->to));
+  m.session = std::move(*s);
+  return {};
+}
+
+// What the receiver said on stderr, for an error that ends the session.
+std::string session_stderr(const Migration& m) {
+  if (!m.session) return "";
+  auto t = read_file(m.session->err_file);
+  return t ? std::string(trim(*t)) : "";
+}
+
+Error with_remote_stderr(Error e, const Migration& m) {
+  if (e.code() != ECONNRESET) return e;
+  std::string said = session_stderr(m);
+  return said.empty() ? e : std::move(e).context("destination said: " + said);
+}
+
+// Steps -----------------------------------------------------------------------------------------
+
+Result<void> validate(Migration& m) {
+  COVE_TRY(m.begin("validate"));
+  auto st = m.ct.state();
+  if (st.state != ContainerState::kRunning)
+    return Error(ESRCH, fmt::format("`{}` is not running (state {})", m.ct.name(), state_name(st.state)));
+  auto cfg = detail::load_config_of(m.p);
+  if (!cfg) return std::move(cfg).error();
+  m.cfg = std::move(*cfg);
+  COVE_TRY(check_mode(m));
+  COVE_TRY(check_storage(m));
+  auto info = m.ct.info();
+  if (!info) return std::move(info).error();
+  auto storage = m.ct.storage_info();
+  uint64_t rootfs_bytes = storage ? storage->used_bytes : 0;
+  m.rep.rootfs_bytes = rootfs_bytes;
+  m.rep.memory_bytes = info->memory_current.value_or(0);
+  COVE_TRY(open_session(m));
+  COVE_TRY(m.channel->send(make_offer(m, *info, rootfs_bytes)));
+  auto acc = migrate::expect<migrate::Accepted>(*m.channel, kOfferTimeoutMs);
+  if (!acc) return with_remote_stderr(std::move(acc).error(), m).context("destination");
+  m.accepted = std::move(*acc);
+  m.end();
+  return {};
+}
+
+// Ends the session without a commit: the receiver removes what it made; waits for that.
+void end_session(Migration& m) {
+  if (!m.session) return;
+  m.channel->close_out();
+  auto done = m.session->ssh.wait_exited(kSessionEndTimeoutMs);
+  if (!done || !*done) log::warn("the destination did not end its side of the migration in time");
+  m.session->ssh.kill_and_reap();
+}
+
+// The container's directory (rootfs and config, and the images when they exist) into the
+// destination's, in one rsync: each ssh channel costs a round trip or more. The images go as
+// the directory `.migrate-images` of the transfer (the receiver expects them there).
+std::vector<std::string> rsync_argv(const Migration& m) {
+  std::vector<std::string> argv = {"rsync", "-aHAX", "--numeric-ids", "--delete", "--sparse", "-e", m.link->rsync_shell()};
+  if (m.cfg.storage.backend == config::StorageBackend::kLoop) argv.push_back("--inplace");
+  // What only this host's runs made: locks, logs, the create marker.
+  for (const char* x : {"/.lock", "/.monitor.lock", "/partial", "/*.log"}) argv.push_back(std::string("--exclude=") + x);
+  if (m.opts.shared_storage) argv.push_back("--exclude=/rootfs");
+  argv.push_back(m.p.dir() + "/");
+  if (!m.images_dir.empty()) argv.push_back(m.images_dir);
+  argv.push_back(m.link->remote_path(m.accepted.container_dir + "/"));
+  return argv;
+}
+
+Result<void> rsync_container(const Migration& m) {
+  auto r = run_checked_program(rsync_argv(m));
+  if (!r) return std::move(r).error();
+  return {};
+}
+
+Result<void> sync_rootfs(Migration& m) {
+  COVE_TRY(m.begin("sync rootfs"));
+  if (m.accepted.images_dir != m.accepted.container_dir + "/" + kImagesDirName)
+    return Error(EPROTO, fmt::format("the destination wants the images in `{}`", m.accepted.images_dir));
+  COVE_TRY(rsync_container(m));
+  m.end();
+  return {};
+}
+
+// The final sync's rsync is started now, while the container runs: its ssh channel (~0.15 s)
+// opens outside the downtime, and its remote side waits on the destination's fifo (`cat` in
+// rsync's remote command) until `final-sync`. Its client reads no file before the server
+// answers, so it copies the frozen tree.
+Result<void> open_final_sync(Migration& m) {
+  m.images_dir = m.p.runtime_dir() + "/" + kImagesDirName;
+  if (m.accepted.go_fifo.find_first_of(" '\"\\$`;&|<>") != std::string::npos)
+    return Error(EPROTO, fmt::format("the destination's fifo `{}` is not a plain path", m.accepted.go_fifo));
+  auto argv = rsync_argv(m);
+  argv.insert(argv.begin() + 1, "--rsync-path=cat " + m.accepted.go_fifo + " >/dev/null && rsync");
+  m.final_rsync_err = m.link->temp_dir() + "/final-rsync.err";
+  auto child = process::spawn([&] {
+    int null = ::open("/dev/null", O_RDWR);
+    int err = ::open(m.final_rsync_err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (null < 0 || err < 0) return 127;
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(err, 2);
+    ::signal(SIGPIPE, SIG_DFL);
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    ::execvp(a[0], a.data());
+    ::_exit(127);
+  });
+  if (!child) return std::move(child).error().context("start rsync");
+  m.final_rsync = std::move(*child);
+  return {};
+}
+
+void stop_final_sync(Migration& m) {
+  if (m.final_rsync) m.final_rsync.kill_and_reap();
+}
+
+Result<void> freeze(Migration& m) {
+  COVE_TRY(m.begin("freeze/dump"));
+  m.frozen_at = monotonic_ms();
+  return m.ct.freeze();
+}
+
+void thaw(Migration& m) {
+  if (auto r = m.ct.unfreeze(); !r) log::warn("thaw `{}` after the failed migration: {}", m.ct.name(), r.error().message());
+}
+
+// Leave-running, while frozen: the container stays frozen here (dump_freeze keeps a freeze it
+// found), ready to be thawed if anything later fails.
+Result<void> dump(Migration& m) {
+  (void)remove_tree(m.images_dir);
+  CheckpointOptions co;
+  co.images_dir = m.images_dir;
+  auto r = m.ct.checkpoint(co);
+  if (!r) return std::move(r).error();
+  m.end();
+  return {};
+}
+
+void remove_images(Migration& m) {
+  if (!m.images_dir.empty()) (void)remove_tree(m.images_dir);
+}
+
+// A loop image's filesystem (mounted in the container) is flushed into the image file before
+// the copy: syncfs through the container's root. A dir rootfs needs nothing (rsync reads the
+// page cache).
+Result<void> flush_rootfs(const Migration& m) {
+  if (m.cfg.storage.backend != config::StorageBackend::kLoop || m.opts.shared_storage) return {};
+  std::string root = fmt::format("/proc/{}/root", m.ct.state().runtime.init_pid);
+  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::syncfs(fd.get()) < 0) return Error::from_errno(errno, "flush the rootfs (syncfs `" + root + "`)");
+  return {};
+}
+
+Result<void> final_sync(Migration& m) {
+  COVE_TRY(m.begin("final sync"));
+  COVE_TRY(flush_rootfs(m));
+  COVE_TRY(m.channel->send(migrate::FinalSync{}));
+  auto st = m.final_rsync.wait();
+  if (!st) return std::move(st).error();
+  if (int code = process::exit_code_of(*st); code != 0) {
+    auto said = read_file(m.final_rsync_err);
+    return Error(EIO, fmt::format("rsync: exit status {}: {}", code, said ? std::string(trim(*said)) : ""));
+  }
+  m.end();
+  return {};
+}
+
+Result<void> restore(Migration& m) {
+  COVE_TRY(m.begin("restore"));
+  COVE_TRY(m.channel->send(migrate::RestoreRequest{}));
+  auto r = migrate::expect<migrate::Running>(*m.channel, kRestoreTimeoutMs);
+  if (!r) return with_remote_stderr(std::move(r).error(), m).context("destination");
+  m.rep.restore_ms = r->restore_ms;
+  m.rep.downtime_ms = monotonic_ms() - m.frozen_at;
+  m.end();
+  return {};
+}
+
+// A commit that could not be written never reached the destination: the rollbacks still apply.
+Result<void> send_commit(Migration& m) {
+  COVE_TRY(m.begin("resume"));
+  return m.channel->send(migrate::Commit{});
+}
+
+// From here the destination may own the container: this side never thaws it again.
+Result<void> await_commit_ack(Migration& m) {
+  auto r = migrate::expect<migrate::Committed>(*m.channel, kCommitTimeoutMs);
+  if (!r)
+    return std::move(r).error().context(fmt::format(
+        "no answer to the commit: `{}` may run on {} now; it stays FROZEN here (check the destination, then "
+        "cove-destroy -f or cove-unfreeze it here)",
+        m.ct.name(), m.dest.url()));
+  m.end();
+  return {};
+}
+
+Result<void> clean_up_source(Migration& m) {
+  // No interrupt check: the container runs on the destination, this copy must go.
+  m.stage = "clean up source";
+  m.stage_t0 = monotonic_ms();
+  if (m.opts.on_stage_start) m.opts.on_stage_start(m.stage);
+  remove_images(m);
+  end_session(m);
+  StopOptions so;
+  so.kill = true;
+  std::string runs_there = fmt::format("`{}` runs on {}; its copy here", m.ct.name(), m.dest.url());
+  if (auto r = m.ct.stop(so); !r) return std::move(r).error().context(runs_there + " (FROZEN) was not stopped");
+  if (!m.opts.keep_source)
+    if (auto r = m.ct.destroy(false); !r) return std::move(r).error().context(runs_there + " was not removed");
+  m.rep.source_kept = m.opts.keep_source;
+  m.end();
+  return {};
+}
+
+constexpr Step<Migration> kMigrationSteps[] = {
+    {"validate", validate, end_session},
+    {"sync rootfs", sync_rootfs},
+    {"open the final sync", open_final_sync, stop_final_sync},
+    {"freeze", freeze, thaw},
+    {"dump", dump, nullptr, remove_images},
+    {"final sync", final_sync},
+    {"restore", restore},
+    {"commit", send_commit},
+    {"await the commit's answer", await_commit_ack, nullptr, nullptr, StepKind::kPointOfNoReturn},
+    {"clean up the source", clean_up_source},
+};
+
+}  // namespace
+
+const char* migrate_mode_name(MigrateMode m) {
+  switch (m) {
+    case MigrateMode::kAuto: return "auto";
+    case MigrateMode::kStopAndCopy: return "stop-and-copy";
+    case MigrateMode::kPostCopy: return "post-copy";
+  }
+  return "?";
+}
+
+Result<MigrateReport> Container::migrate(const MigrateOptions& opts) {
+  COVE_TRY(validate_name(name_));
+  if (!criu::available()) return criu::unavailable_error();
+  auto dest = migrate::parse_destination(opts.destination);
+  if (!dest) return std::move(dest).error();
+  Migration m(*this, opts);
+  m.dest = std::move(*dest);
+  m.rep.destination = m.dest.url();
+  int64_t t0 = monotonic_ms();
+  StepRunner<Migration> steps("migrate", m);
+  COVE_TRY(steps.run(kMigrationSteps));
+  steps.commit();
+  m.rep.total_ms = monotonic_ms() - t0;
+  return std::move(m.rep);
+}
+
+}  // namespace cove

@@ -1,0 +1,268 @@
+// Container::receive_migration: the destination's side of a migration (`cove migrate
+// --receive`, run by the source through ssh), as a list of steps whose rollbacks remove
+// everything made here — the container's directory and id range claim, the images, a restored
+// container — unless the source commits. See migrate/wire.hpp for the protocol and
+// doc/design/migration.md for the states.
+#include <fmt/format.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <string_view>
+
+#include "base/clock.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/step_list.hpp"
+#include "base/strings.hpp"
+#include "container.hpp"
+#include "container_internal.hpp"
+#include "criu/features.hpp"
+#include "migrate/channel.hpp"
+#include "migrate/host_facts.hpp"
+#include "network/managed_network.hpp"
+#include "ns/idmap_registry.hpp"
+#include "paths.hpp"
+
+namespace cove {
+
+namespace {
+
+constexpr int kOfferTimeoutMs = 60 * 1000;
+// Room the rootfs needs beyond its size here (metadata, the restore's log, a loop image's slack).
+constexpr uint64_t kDiskMarginBytes = 64ULL << 20;
+
+struct Reception {
+  Reception(Container& c, migrate::Channel& channel) : ct(c), p(c.lxcpath(), c.name()), ch(channel) {}
+  Container& ct;
+  ContainerPaths p;
+  migrate::Channel& ch;
+  migrate::Offer offer;
+  std::string images_dir;
+  std::string go_dir;  // holds the final sync's fifo
+  bool accepted = false;
+  int64_t restore_ms = 0;
+};
+
+// The checks, each a named rule adding what it finds to `problems`.
+void check_versions(const migrate::Offer& o, std::vector<std::string>& problems) {
+  if (o.cove_version != COVE_VERSION)
+    problems.push_back(fmt::format("cove {} here, {} at the source", COVE_VERSION, o.cove_version));
+  auto criu = criu::probe();
+  if (!criu) problems.push_back("CRIU: " + criu.error().message());
+  else if (criu->version != o.criu_version)
+    problems.push_back(fmt::format("CRIU {} here, {} at the source", criu->version, o.criu_version));
+}
+
+void check_name(const Reception& r, std::vector<std::string>& problems) {
+  if (r.offer.name != r.ct.name())
+    problems.push_back(fmt::format("the offer is for `{}`, not `{}`", r.offer.name, r.ct.name()));
+  if (path_exists(r.p.dir()))
+    problems.push_back(fmt::format("a container `{}` exists in `{}`", r.ct.name(), r.p.lxcpath()));
+  if (!is_directory(r.p.lxcpath())) problems.push_back(fmt::format("no cove path `{}`", r.p.lxcpath()));
+}
+
+void check_storage(const migrate::Offer& o, std::vector<std::string>& problems) {
+  if (!o.shared_storage && o.backend != "dir" && o.backend != "loop")
+    problems.push_back(fmt::format("storage backend `{}` cannot be received (dir and loop can)", o.backend));
+}
+
+void check_links(const migrate::Offer& o, std::vector<std::string>& problems) {
+  for (const auto& l : o.links)
+    // if_nametoindex asks this network namespace (/sys/class/net shows the mounter's).
+    if (!network::is_managed_network(l) && ::if_nametoindex(l.c_str()) == 0)
+      problems.push_back(fmt::format("no network or link `{}`", l));
+}
+
+void check_resources(const Reception& r, std::vector<std::string>& problems) {
+  const auto& o = r.offer;
+  if (auto free = migrate::free_bytes(r.p.lxcpath()); free && *free < o.rootfs_bytes + kDiskMarginBytes)
+    problems.push_back(fmt::format("{} MiB free in `{}`, the rootfs needs {} MiB", *free >> 20, r.p.lxcpath(),
+                                   (o.rootfs_bytes + kDiskMarginBytes) >> 20));
+  if (auto mem = migrate::memory_available(); mem && *mem < o.memory_bytes)
+    problems.push_back(fmt::format("{} MiB of memory available, the container uses {} MiB", *mem >> 20,
+                                   o.memory_bytes >> 20));
+  if (auto missing = migrate::missing_flags(o.cpu_flags, migrate::cpu_flags()); !missing.empty())
+    problems.push_back("CPU flags missing here: " + join(missing, " "));
+}
+
+std::vector<ns::HostRange> host_ranges(const std::vector<migrate::IdRange>& rs) {
+  std::vector<ns::HostRange> out;
+  for (const auto& r : rs) out.push_back({r.first, r.count});
+  return out;
+}
+
+template <typename T>
+Result<void> ignore_value(Result<T> r) {
+  if (!r) return std::move(r).error();
+  return {};
+}
+
+// Steps ---------------------------------------------------------------------------------------
+
+Result<void> read_offer(Reception& r) {
+  auto o = migrate::expect<migrate::Offer>(r.ch, kOfferTimeoutMs);
+  if (!o) return std::move(o).error();
+  r.offer = std::move(*o);
+  return {};
+}
+
+Result<void> check_offer(Reception& r) {
+  std::vector<std::string> problems;
+  check_versions(r.offer, problems);
+  check_name(r, problems);
+  check_storage(r.offer, problems);
+  check_links(r.offer, problems);
+  check_resources(r, problems);
+  if (!problems.empty()) return Error(EINVAL, join(problems, "; "));
+  return {};
+}
+
+// The name and the id ranges are ours from here (a create or another migration meets them).
+Result<void> claim_name_and_ids(Reception& r) {
+  COVE_TRY(detail::claim_container_dir(r.ct.name(), r.p));
+  if (r.offer.uids.empty() && r.offer.gids.empty()) return {};
+  if (auto c = ns::registry_claim(r.p.config(), host_ranges(r.offer.uids), host_ranges(r.offer.gids)); !c) {
+    (void)remove_tree(r.p.dir());
+    return std::move(c).error().context("host ids");
+  }
+  return {};
+}
+
+void remove_container(Reception& r) { detail::remove_container_files(r.p); }
+
+// The images come with the final copy of the container's directory (one rsync), and go once
+// the restore has read them.
+Result<void> name_images_dir(Reception& r) {
+  r.images_dir = r.p.dir() + "/.migrate-images";
+  return {};
+}
+
+// In the runtime tmpfs, named with a dot so that scans of /run/cove skip it.
+Result<void> make_go_fifo(Reception& r) {
+  (void)::mkdir(kRuntimeBase, 0700);
+  std::string tmpl = std::string(kRuntimeBase) + "/.migrate-" + r.ct.name() + ".XXXXXX";
+  if (!::mkdtemp(tmpl.data())) return Error::from_errno(errno, "make a dir for the final sync's fifo");
+  r.go_dir = tmpl;
+  if (::mkfifo((r.go_dir + "/go").c_str(), 0600) < 0) return Error::from_errno(errno, "mkfifo");
+  return {};
+}
+
+// A final sync's `cat FIFO` still waiting is released first (it would wait forever): its
+// rsync then meets the closed channel and ends.
+void remove_go_dir(Reception& r) {
+  if (r.go_dir.empty()) return;
+  UniqueFd(::open((r.go_dir + "/go").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  (void)remove_tree(r.go_dir);
+}
+
+// The remote rsync of the final sync waits in `cat FIFO`: opening the fifo for writing and
+// closing it lets it run. Its reader may not be there yet (the ssh channel still opening).
+constexpr int kGoTimeoutMs = 60 * 1000;
+Result<void> release_final_sync(const Reception& r) {
+  std::string fifo = r.go_dir + "/go";
+  for (int64_t end = monotonic_ms() + kGoTimeoutMs;; ::usleep(5000)) {
+    UniqueFd fd(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (fd) return {};
+    if (errno != ENXIO) return Error::from_errno(errno, "open `" + fifo + "`");
+    if (monotonic_ms() > end) return Error(ETIMEDOUT, "the final sync's rsync never came");
+  }
+}
+
+void remove_images_dir(Reception& r) {
+  if (!r.images_dir.empty()) (void)remove_tree(r.images_dir);
+}
+
+Result<void> accept(Reception& r) {
+  COVE_TRY(r.ch.send(migrate::Accepted{r.p.dir(), r.images_dir, r.go_dir + "/go"}));
+  r.accepted = true;
+  return {};
+}
+
+// The source copies the files, then asks for the restore; no bound, the copy may be long (an
+// end of the connection ends the wait).
+Result<void> await_files(Reception& r) {
+  COVE_TRY(ignore_value(migrate::expect<migrate::FinalSync>(r.ch, -1)));
+  COVE_TRY(release_final_sync(r));
+  return ignore_value(migrate::expect<migrate::RestoreRequest>(r.ch, -1));
+}
+
+Result<void> restore(Reception& r) {
+  RestoreOptions ro;
+  ro.images_dir = r.images_dir;
+  ro.thaw = true;
+  ro.ids_shared_with = r.offer.source;
+  int64_t t0 = monotonic_ms();
+  auto rep = r.ct.restore(ro);
+  if (!rep) return std::move(rep).error();
+  r.restore_ms = monotonic_ms() - t0;
+  return {};
+}
+
+void stop_restored(Reception& r) {
+  StopOptions so;
+  so.kill = true;
+  if (auto s = r.ct.stop(so); !s) log::warn("stop `{}` after the failed migration: {}", r.ct.name(), s.error().message());
+}
+
+// A test's faults, named by COVE_MIGRATE_FAULT in the receiver's environment (ssh SendEnv):
+// `after-restore` fails the migration with the container restored here (its rollback must
+// remove it); `no-ack` keeps a committed container but never acknowledges the commit (the
+// source must stay frozen).
+bool fault_is(std::string_view point) {
+  const char* f = std::getenv("COVE_MIGRATE_FAULT");
+  return f && point == f;
+}
+
+Result<void> injected_fault(Reception&) {
+  if (fault_is("after-restore")) return Error(EIO, "fault injected after the restore (COVE_MIGRATE_FAULT)");
+  return {};
+}
+
+Result<void> report_running(Reception& r) { return r.ch.send(migrate::Running{r.restore_ms}); }
+
+Result<void> await_commit(Reception& r) { return ignore_value(migrate::expect<migrate::Commit>(r.ch, -1)); }
+
+Result<void> acknowledge_commit(Reception& r) {
+  if (fault_is("no-ack")) return {};
+  return r.ch.send(migrate::Committed{});
+}
+
+constexpr Step<Reception> kReceiveSteps[] = {
+    {"read the offer", read_offer},
+    {"check the offer", check_offer},
+    {"claim the name and the host ids", claim_name_and_ids, remove_container},
+    {"name the images dir", name_images_dir, nullptr, remove_images_dir},
+    {"make the final sync's fifo", make_go_fifo, nullptr, remove_go_dir},
+    {"accept", accept},
+    {"await the files", await_files},
+    {"restore", restore, stop_restored},
+    {"check for an injected fault", injected_fault},
+    {"report running", report_running},
+    {"await the commit", await_commit},
+    {"acknowledge the commit", acknowledge_commit, nullptr, nullptr, StepKind::kPointOfNoReturn},
+};
+
+}  // namespace
+
+Result<void> Container::receive_migration(int in_fd, int out_fd) {
+  COVE_TRY(validate_name(name_));
+  migrate::Channel ch{UniqueFd(in_fd), UniqueFd(out_fd)};
+  Reception r(*this, ch);
+  StepRunner<Reception> steps("receive migration", r);
+  auto done = steps.run(kReceiveSteps);
+  if (!done) {
+    // Said before the rollbacks run: the source waits for the end of the session, which comes
+    // once they are done.
+    auto e = to_wire(done.error());
+    (void)ch.send(r.accepted ? migrate::Message(migrate::Failed{e}) : migrate::Message(migrate::Refused{e}));
+    return std::move(done).error();
+  }
+  steps.commit();
+  return {};
+}
+
+}  // namespace cove

@@ -1,0 +1,68 @@
+// The transport of a migration: OpenSSH. `Destination` is the parsed DEST URL
+// (`ssh://[user@]host[:port][/cove-path]`). `SshLink` starts one master connection
+// (ControlMaster, its socket in a private temp dir) that every later ssh command and rsync
+// reuse, so each costs a channel instead of a new connection and key exchange. The master is
+// our child (killed and reaped when the link goes) and runs with BatchMode: it never asks for a
+// password. Extra ssh options (`-i KEY`, `-o UserKnownHostsFile=...`) come from the caller.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+#include "process/child_process.hpp"
+
+namespace cove::migrate {
+
+struct Destination {
+  std::string user;  // "" = ssh's default
+  std::string host;
+  unsigned port = 0;  // 0 = ssh's default
+  std::string path;  // the destination's cove path; "" = its default
+  std::string url() const;
+};
+
+// Parses `ssh://[user@]host[:port][/cove-path]` (an IPv6 host in brackets).
+Result<Destination> parse_destination(const std::string& url);
+
+// Quotes `arg` for a POSIX shell (the remote side of ssh runs its command through one).
+std::string shell_quote(const std::string& arg);
+
+// A command running on the destination through the link: stdin and stdout are ours, its
+// stderr goes to a file (read when it fails).
+struct RemoteCommand {
+  process::ChildProcess ssh;
+  UniqueFd to, from;     // its stdin, its stdout
+  std::string err_file;  // its stderr
+};
+
+class SshLink {
+ public:
+  // Connects (ConnectTimeout `timeout_s`) and returns once the master's socket is ready.
+  static Result<std::unique_ptr<SshLink>> connect(const Destination& dest, const std::vector<std::string>& ssh_opts,
+                                                  int timeout_s);
+  ~SshLink();
+  SshLink(const SshLink&) = delete;
+  SshLink& operator=(const SshLink&) = delete;
+
+  // The local argv that runs `remote_argv` on the destination over the master.
+  std::vector<std::string> command(const std::vector<std::string>& remote_argv) const;
+  // Starts `remote_argv` with its stdin/stdout as pipes.
+  Result<RemoteCommand> start(const std::vector<std::string>& remote_argv) const;
+  // rsync's `-e` (the ssh command over the master) and the remote side of a path.
+  std::string rsync_shell() const;
+  std::string remote_path(const std::string& path) const;
+  const std::string& temp_dir() const { return dir_; }
+
+ private:
+  SshLink(Destination dest, std::vector<std::string> opts, std::string dir);
+  std::vector<std::string> ssh_base() const;  // ssh -S CTL [-p PORT] [-l USER] OPTS
+  Destination dest_;
+  std::vector<std::string> opts_;
+  std::string dir_;
+  process::ChildProcess master_;
+};
+
+}  // namespace cove::migrate

@@ -1,0 +1,131 @@
+#include "migrate/wire.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace cove::migrate {
+
+namespace {
+
+using Json = nlohmann::json;
+
+Json ranges_to_json(const std::vector<IdRange>& rs) {
+  Json a = Json::array();
+  for (const auto& r : rs) a.push_back(Json::array({r.first, r.count}));
+  return a;
+}
+
+std::vector<IdRange> ranges_from_json(const Json& a) {
+  std::vector<IdRange> out;
+  for (const auto& r : a.get<std::vector<std::vector<uint64_t>>>()) {
+    if (r.size() != 2) throw std::invalid_argument("an id range is [FIRST, COUNT]");
+    out.push_back({r[0], r[1]});
+  }
+  return out;
+}
+
+// The fields of each message (the envelope's `version` and `msg` aside).
+Json fields(const Offer& o) {
+  return {{"name", o.name},
+          {"source", o.source},
+          {"cove_version", o.cove_version},
+          {"criu_version", o.criu_version},
+          {"backend", o.backend},
+          {"shared_storage", o.shared_storage},
+          {"uids", ranges_to_json(o.uids)},
+          {"gids", ranges_to_json(o.gids)},
+          {"links", o.links},
+          {"rootfs_bytes", o.rootfs_bytes},
+          {"memory_bytes", o.memory_bytes},
+          {"cpu_flags", o.cpu_flags}};
+}
+Json fields(const Accepted& a) {
+  return {{"container_dir", a.container_dir}, {"images_dir", a.images_dir}, {"go_fifo", a.go_fifo}};
+}
+Json fields(const FinalSync&) { return Json::object(); }
+Json fields(const Refused& r) { return {{"error", error_to_json(from_wire(r.error))}}; }
+Json fields(const Failed& f) { return {{"error", error_to_json(from_wire(f.error))}}; }
+Json fields(const Running& r) { return {{"restore_ms", r.restore_ms}}; }
+Json fields(const RestoreRequest&) { return Json::object(); }
+Json fields(const Commit&) { return Json::object(); }
+Json fields(const Committed&) { return Json::object(); }
+
+Offer offer_from(const Json& j) {
+  Offer o;
+  j.at("name").get_to(o.name);
+  j.at("source").get_to(o.source);
+  j.at("cove_version").get_to(o.cove_version);
+  j.at("criu_version").get_to(o.criu_version);
+  j.at("backend").get_to(o.backend);
+  j.at("shared_storage").get_to(o.shared_storage);
+  o.uids = ranges_from_json(j.at("uids"));
+  o.gids = ranges_from_json(j.at("gids"));
+  j.at("links").get_to(o.links);
+  j.at("rootfs_bytes").get_to(o.rootfs_bytes);
+  j.at("memory_bytes").get_to(o.memory_bytes);
+  j.at("cpu_flags").get_to(o.cpu_flags);
+  return o;
+}
+Accepted accepted_from(const Json& j) {
+  Accepted a;
+  j.at("container_dir").get_to(a.container_dir);
+  j.at("images_dir").get_to(a.images_dir);
+  j.at("go_fifo").get_to(a.go_fifo);
+  return a;
+}
+WireError error_from(const Json& j) { return to_wire(error_from_json(j.at("error"))); }
+Running running_from(const Json& j) { return Running{j.at("restore_ms").get<int64_t>()}; }
+
+// Each message's name and decoder, in the order of Message's alternatives.
+struct Kind {
+  const char* name;
+  Message (*decode)(const Json&);
+};
+const Kind kKinds[] = {
+    {"offer", [](const Json& j) { return Message(offer_from(j)); }},
+    {"accepted", [](const Json& j) { return Message(accepted_from(j)); }},
+    {"refused", [](const Json& j) { return Message(Refused{error_from(j)}); }},
+    {"final-sync", [](const Json&) { return Message(FinalSync{}); }},
+    {"restore", [](const Json&) { return Message(RestoreRequest{}); }},
+    {"running", [](const Json& j) { return Message(running_from(j)); }},
+    {"failed", [](const Json& j) { return Message(Failed{error_from(j)}); }},
+    {"commit", [](const Json&) { return Message(Commit{}); }},
+    {"committed", [](const Json&) { return Message(Committed{}); }},
+};
+static_assert(std::size(kKinds) == std::variant_size_v<Message>);
+
+}  // namespace
+
+const char* message_name(const Message& m) { return kKinds[m.index()].name; }
+
+std::string encode(const Message& m) {
+  Json j = std::visit([](const auto& v) { return fields(v); }, m);
+  j["version"] = kWireVersion;
+  j["msg"] = message_name(m);
+  return j.dump() + "\n";
+}
+
+Result<Message> decode(std::string_view line) {
+  if (line.size() > kMaxLineBytes) return Error(E2BIG, fmt::format("message of {} bytes is too large", line.size()));
+  Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Error(EPROTO, "message is not a JSON object");
+  auto v = j.find("version");
+  if (v == j.end() || !v->is_number_integer()) return Error(EPROTO, "message has no `version`");
+  if (v->get<int64_t>() != kWireVersion)
+    return Error(EPROTONOSUPPORT, fmt::format("message of protocol version {}; this side speaks {}",
+                                              v->dump(), kWireVersion));
+  auto n = j.find("msg");
+  if (n == j.end() || !n->is_string()) return Error(EPROTO, "message has no `msg`");
+  for (const auto& k : kKinds) {
+    if (*n != k.name) continue;
+    try {
+      return k.decode(j);
+    } catch (const std::exception& e) {
+      return Error(EPROTO, fmt::format("message `{}`: {}", k.name, e.what()));
+    }
+  }
+  return Error(EPROTO, fmt::format("unknown message `{}`", n->get<std::string>()));
+}
+
+}  // namespace cove::migrate

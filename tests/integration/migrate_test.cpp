@@ -1,0 +1,344 @@
+// cove-migrate between two "hosts" on this machine (two_hosts.hpp): a busybox container with a
+// counter moved stop-and-copy, refusals at validate, and faults at the stages that matter — the
+// source must run on unchanged and the destination hold nothing.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support.hpp"
+#include "two_hosts.hpp"
+
+namespace cove::test {
+namespace {
+
+class MigrateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    COVE_REQUIRE_ROOT();
+    COVE_REQUIRE_CRIU();
+    if (::access("/usr/sbin/sshd", X_OK) != 0) GTEST_SKIP() << "needs openssh-server (scripts/install-deps)";
+    hosts_ = std::make_unique<TwoHosts>();
+    ASSERT_EQ(hosts_->error(), "");
+  }
+  void TearDown() override { hosts_.reset(); }
+
+  RunResult on(const TestHost& h, const std::string& tool, const std::vector<std::string>& args = {}) {
+    return hosts_->cove(h, tool, kName, args);
+  }
+  // A busybox container on `h`, running, with a counter child of init writing /tmp/counter.
+  void start_with_counter(const TestHost& h) {
+    hosts_->track(kName);
+    auto r = on(h, "cove-create", {"-t", "busybox"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = on(h, "cove-start");
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(eventually([&] { return on(h, "cove-attach", {"--", "true"}).status == 0; }));
+    r = on(h, "cove-attach",
+           {"--", "sh", "-c",
+            "setsid sh -c 'echo $$ > /tmp/counter.pid; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; "
+            "sleep 0.05; done' </dev/null >/dev/null 2>&1 &"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(eventually([&] { return counter(h) > 2; }));
+  }
+  long counter(const TestHost& h) {
+    for (int i = 0; i < 20; ++i) {
+      auto v = on(h, "cove-attach", {"--", "cat", "/tmp/counter"});
+      if (v.status == 0 && !trim_str(v.out).empty()) return std::stol(trim_str(v.out));
+      ::usleep(10000);
+    }
+    return -1;
+  }
+  std::string state(const TestHost& h) { return trim_str(on(h, "cove-info", {"-s"}).out); }
+  // The counter runs on `h` (it grows), in the process it had.
+  void expect_counting(const TestHost& h, long after, const std::string& pid) {
+    EXPECT_EQ(state(h), "RUNNING");
+    EXPECT_TRUE(eventually([&] { return counter(h) > after; })) << "the counter does not run on " << h.label;
+    EXPECT_EQ(trim_str(on(h, "cove-attach", {"--", "cat", "/tmp/counter.pid"}).out), pid);
+  }
+  // Nothing of the container on `h`: no directory, no registry entry, no runtime dir.
+  void expect_clean(const TestHost& h) {
+    EXPECT_TRUE(hosts_->containers(h).empty()) << h.label << " keeps a container directory";
+    EXPECT_TRUE(hosts_->registry_entries(h).empty()) << h.label << " keeps a registry entry";
+    auto info = on(h, "cove-info", {"-s"});
+    EXPECT_TRUE(info.status != 0 || trim_str(info.out) == "STOPPED") << info.out;
+  }
+  // A refused or failed migration: the source runs on, the destination holds nothing.
+  void expect_source_unchanged(const TestHost& src, const TestHost& dst, long before, const std::string& pid) {
+    expect_counting(src, before, pid);
+    EXPECT_TRUE(eventually(
+        [&] { return hosts_->containers(dst).empty() && hosts_->registry_entries(dst).empty(); }, 30000));
+    expect_clean(dst);
+  }
+  std::string pid_of_counter(const TestHost& h) { return trim_str(on(h, "cove-attach", {"--", "cat", "/tmp/counter.pid"}).out); }
+
+  static constexpr const char* kName = "mig";
+  std::unique_ptr<TwoHosts> hosts_;
+};
+
+TEST_F(MigrateTest, StopAndCopyTheCounterContinuesOnTheDestination) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  long before = counter(a);
+  ASSERT_EQ(hosts_->registry_entries(a).size(), 1u);
+  auto r = hosts_->migrate(a, kName, b, {"--json", "--mode", "stop-and-copy"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_GT(j.value("downtime_ms", 0), 0) << r.out;
+  EXPECT_GE(j.value("total_ms", 0), j.value("downtime_ms", 0));
+  EXPECT_EQ(j.value("mode", ""), "stop-and-copy");
+  std::vector<std::string> stages;
+  for (const auto& s : j["stages"]) stages.push_back(s.value("name", ""));
+  EXPECT_EQ(stages, (std::vector<std::string>{"validate", "sync rootfs", "freeze/dump", "final sync", "restore",
+                                              "resume", "clean up source"}));
+  expect_counting(b, before, pid);
+  expect_clean(a);
+  EXPECT_EQ(hosts_->registry_entries(b).size(), 1u);
+}
+
+TEST_F(MigrateTest, NameClashIsRefusedBeforeAnythingMoves) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  auto c = on(b, "cove-create", {"-t", "busybox"});
+  ASSERT_EQ(c.status, 0) << c.err;
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("exists"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("validate: destination"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("sync rootfs"), std::string::npos) << r.out;
+  expect_counting(a, counter(a), pid);
+  EXPECT_EQ(state(b), "STOPPED");  // the clash is untouched
+}
+
+TEST_F(MigrateTest, TakenIdRangeIsRefusedBeforeAnythingMoves) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  // Another container of b holds the range (its directory must exist, or the entry is stale).
+  std::string other = b.path + "/other";
+  ASSERT_EQ(::mkdir(other.c_str(), 0700), 0);
+  std::string line = hosts_->registry_entries(a).at(0);
+  std::string range = line.substr(0, line.rfind(' '));
+  {
+    std::ofstream reg(b.registry, std::ios::app);
+    reg << range << " " << other << "/config\n";
+  }
+  auto r = hosts_->migrate(a, kName, b);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("overlap"), std::string::npos) << r.err;
+  expect_counting(a, counter(a), pid);
+  EXPECT_EQ(hosts_->containers(b), std::vector<std::string>{"other"});
+  ::rmdir(other.c_str());
+}
+
+TEST_F(MigrateTest, TooLittleDiskIsRefusedBeforeAnythingMoves) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  ASSERT_EQ(::mount("tmpfs", b.path.c_str(), "tmpfs", 0, "size=8m,mode=0711"), 0);
+  auto r = hosts_->migrate(a, kName, b);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("MiB free"), std::string::npos) << r.err;
+  expect_counting(a, counter(a), pid);
+  EXPECT_TRUE(hosts_->containers(b).empty());
+  ASSERT_EQ(::umount2(b.path.c_str(), MNT_DETACH), 0);
+}
+
+TEST_F(MigrateTest, DestinationSshdGoneLeavesTheSourceRunning) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  hosts_->kill_sshd(b);
+  auto r = hosts_->migrate(a, kName, b);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("ssh"), std::string::npos) << r.err;
+  expect_source_unchanged(a, b, counter(a), pid);
+}
+
+TEST_F(MigrateTest, FailureAfterTheRestoreRemovesItAndThawsTheSource) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b, {"--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
+                           {"COVE_MIGRATE_FAULT=after-restore"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("fault injected"), std::string::npos) << r.err;
+  expect_source_unchanged(a, b, counter(a), pid);
+  EXPECT_TRUE(hosts_->registry_entries(a).size() == 1u);
+}
+
+// A CRIU that dies on the destination's restore (killed as it starts; the first run there is
+// the version probe of validate).
+TEST_F(MigrateTest, CriuKilledOnTheDestinationLeavesTheSourceRunning) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  std::string wrapper = b.dir + "/criu-dies";
+  std::string criu = trim_str(run_cmd({"sh", "-c", "command -v criu"}).out);
+  ASSERT_FALSE(criu.empty());
+  {
+    std::ofstream w(wrapper);
+    w << "#!/bin/sh\nn=$(cat " << b.dir << "/criu-runs 2>/dev/null || echo 0)\necho $((n+1)) > " << b.dir
+      << "/criu-runs\n[ \"$n\" -ge 1 ] && kill -9 $$\nexec " << criu << " \"$@\"\n";
+  }
+  ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
+  ASSERT_EQ(hosts_->restart_sshd(b, {"COVE_CRIU=" + wrapper}), "");
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("restore: destination"), std::string::npos) << r.err;
+  expect_source_unchanged(a, b, counter(a), pid);
+  EXPECT_GE(std::stoi("0" + trim_str(read_text(b.dir + "/criu-runs"))), 2);
+}
+
+// The commit arrives but its answer does not: the source cannot know whether the destination
+// runs the container, so it stays FROZEN and says so (never running on both hosts).
+TEST_F(MigrateTest, LostCommitAnswerLeavesTheSourceFrozen) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b, {"--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
+                           {"COVE_MIGRATE_FAULT=no-ack"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("stays FROZEN here"), std::string::npos) << r.err;
+  EXPECT_EQ(state(a), "FROZEN");
+  expect_counting(b, 0, pid);
+}
+
+TEST_F(MigrateTest, KeepSourceLeavesItStopped) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b, {"--keep-source"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  expect_counting(b, 0, pid);
+  EXPECT_EQ(state(a), "STOPPED");
+  EXPECT_EQ(hosts_->containers(a), std::vector<std::string>{kName});
+}
+
+TEST_F(MigrateTest, LinkCutWhileFrozenLeavesTheSourceRunning) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  // Cut once the source is frozen for the dump: the final sync or the restore request then
+  // meets a dead link.
+  std::thread cutter([&] {
+    if (eventually([&] { return state(a) == "FROZEN"; }, 60000, 5)) hosts_->cut_link();
+  });
+  auto r = hosts_->migrate(a, kName, b);
+  cutter.join();
+  EXPECT_NE(r.status, 0) << r.out;
+  expect_source_unchanged(a, b, 0, pid);
+}
+
+TEST_F(MigrateTest, FiftyMegabytesOfMemoryArriveIntact) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  auto w = on(a, "cove-attach", {"--", "sh", "-c", "head -c 52428800 /dev/urandom > /dev/shm/blob && md5sum /dev/shm/blob"});
+  ASSERT_EQ(w.status, 0) << w.err;
+  auto r = hosts_->migrate(a, kName, b, {"--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  std::printf("50 MiB: downtime %d ms, total %d ms\n", j.value("downtime_ms", 0), j.value("total_ms", 0));
+  auto after = on(b, "cove-attach", {"--", "md5sum", "/dev/shm/blob"});
+  EXPECT_EQ(after.out, w.out);
+  expect_clean(a);
+}
+
+// A NIC on a same-named bridge of each host comes back with its MAC and address, and answers.
+TEST_F(MigrateTest, NicComesBackWithItsMacAndAddress) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  for (const TestHost* h : {&a, &b}) {
+    ASSERT_EQ(run_cmd({"ip", "-n", h->netns, "link", "add", "cvmbr", "type", "bridge"}).status, 0);
+    ASSERT_EQ(run_cmd({"ip", "-n", h->netns, "addr", "add", "10.77.0.1/24", "dev", "cvmbr"}).status, 0);
+    ASSERT_EQ(run_cmd({"ip", "-n", h->netns, "link", "set", "cvmbr", "up"}).status, 0);
+  }
+  hosts_->track(kName);
+  std::string conf = hosts_->a.dir + "/nic.conf";
+  {
+    std::ofstream f(conf);
+    f << "[network.eth0]\nlink = cvmbr\nipv4 = 10.77.0.5/24\n";
+  }
+  auto r = on(a, "cove-create", {"-t", "busybox", "-f", conf});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = on(a, "cove-start");
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "true"}).status == 0; }));
+  std::string mac = trim_str(on(a, "cove-attach", {"--", "cat", "/sys/class/net/eth0/address"}).out);
+  ASSERT_FALSE(mac.empty());
+  auto reaches = [&](const TestHost& h) {
+    return eventually([&] { return on(h, "cove-attach", {"--", "ping", "-c1", "-W1", "10.77.0.1"}).status == 0; }, 10000);
+  };
+  ASSERT_TRUE(reaches(a)) << on(a, "cove-attach", {"--", "ping", "-c1", "-W1", "10.77.0.1"}).out;
+  auto m = hosts_->migrate(a, kName, b);
+  ASSERT_EQ(m.status, 0) << m.err;
+  EXPECT_EQ(trim_str(on(b, "cove-attach", {"--", "cat", "/sys/class/net/eth0/address"}).out), mac);
+  EXPECT_NE(on(b, "cove-attach", {"--", "ip", "addr", "show", "eth0"}).out.find("10.77.0.5/24"), std::string::npos);
+  EXPECT_TRUE(reaches(b));
+  expect_clean(a);
+}
+
+// A loop-backed rootfs travels as its image file (sparse, in place), flushed while frozen.
+TEST_F(MigrateTest, LoopRootfsTravelsAsItsImage) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  hosts_->track(kName);
+  std::string conf = a.dir + "/loop.conf";
+  {
+    std::ofstream f(conf);
+    f << "[rootfs]\nbackend = loop\nsize = 64M\n";
+  }
+  auto r = on(a, "cove-create", {"-t", "busybox", "-f", conf});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(on(a, "cove-start").status, 0);
+  ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "true"}).status == 0; }));
+  ASSERT_EQ(on(a, "cove-attach", {"--", "sh", "-c", "echo written-before > /root/mark"}).status, 0);
+  auto m = hosts_->migrate(a, kName, b);
+  ASSERT_EQ(m.status, 0) << m.err;
+  EXPECT_EQ(trim_str(on(b, "cove-attach", {"--", "cat", "/root/mark"}).out), "written-before");
+  EXPECT_EQ(state(b), "RUNNING");
+  expect_clean(a);
+}
+
+TEST_F(MigrateTest, BackAndForth) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  long last = counter(a);
+  const TestHost* from = &a;
+  const TestHost* to = &b;
+  for (int i = 0; i < 20; ++i) {
+    auto r = hosts_->migrate(*from, kName, *to, {"--json"});
+    ASSERT_EQ(r.status, 0) << "migration " << i << ": " << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    std::string stages;
+    for (const auto& s : j["stages"]) stages += " " + s.value("name", "") + "=" + std::to_string(s.value("ms", 0));
+    std::printf("migration %d: downtime %d ms, total %d ms:%s\n", i, j.value("downtime_ms", 0), j.value("total_ms", 0),
+                stages.c_str());
+    expect_counting(*to, last, pid);
+    last = counter(*to);
+    std::swap(from, to);
+  }
+}
+
+}  // namespace
+}  // namespace cove::test

@@ -1,0 +1,194 @@
+#include "two_hosts.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace cove::test {
+
+namespace {
+
+bool write_text(const std::string& path, const std::string& text, mode_t mode = 0644) {
+  std::ofstream f(path);
+  f << text;
+  f.close();
+  return f.good() && ::chmod(path.c_str(), mode) == 0;
+}
+
+std::string failed(const RunResult& r, const std::string& what) {
+  return r.status == 0 ? "" : what + ": " + r.err + r.out;
+}
+
+}  // namespace
+
+std::vector<std::string> TestHost::env() const {
+  return {"COVE_IDMAP_REGISTRY=" + registry, "COVE_NETWORK_DIR=" + dir + "/networks",
+          "COVE_NETWORK_RUNDIR=" + dir + "/netrun", "COVE_DATADIR=" + builddir() + ":" + srcdir()};
+}
+
+TwoHosts::TwoHosts() {
+  std::string tmpl = scratch_dir() + "/cove-mig.XXXXXX";
+  if (!::mkdtemp(tmpl.data())) {
+    error_ = "mkdtemp";
+    return;
+  }
+  dir_ = tmpl;
+  ::chmod(dir_.c_str(), 0711);
+  std::string tag = std::to_string(::getpid());
+  veth_a_ = "cvm" + tag + "a";
+  veth_b_ = "cvm" + tag + "b";
+  key_ = dir_ + "/client_key";
+  known_hosts_ = dir_ + "/known_hosts";
+  error_ = failed(run_cmd({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key_}), "ssh-keygen");
+  if (error_.empty()) error_ = setup(a, "a", "10.251.0.1");
+  if (error_.empty()) error_ = setup(b, "b", "10.251.0.2");
+  if (!error_.empty()) return;
+  error_ = failed(run_cmd({"ip", "link", "add", veth_a_, "netns", a.netns, "type", "veth", "peer", "name", veth_b_,
+                           "netns", b.netns}),
+                  "veth");
+  a.ifname = veth_a_;
+  b.ifname = veth_b_;
+  for (TestHost* h : {&a, &b}) {
+    if (!error_.empty()) return;
+    error_ = failed(run_cmd({"ip", "-n", h->netns, "addr", "add", h->addr + "/24", "dev", h->ifname}), "addr");
+    if (error_.empty()) error_ = failed(run_cmd({"ip", "-n", h->netns, "link", "set", h->ifname, "up"}), "link up");
+    if (error_.empty()) error_ = failed(run_cmd({"ip", "-n", h->netns, "link", "set", "lo", "up"}), "lo up");
+  }
+  for (TestHost* h : {&a, &b})
+    if (error_.empty()) error_ = start_sshd(*h);
+}
+
+// The host's netns, dirs, host key and sshd config.
+std::string TwoHosts::setup(TestHost& h, const std::string& label, const std::string& addr) {
+  h.label = label;
+  h.addr = addr;
+  h.netns = "cvm" + std::to_string(::getpid()) + label;
+  h.dir = dir_ + "/" + label;
+  h.path = h.dir + "/path";
+  h.registry = h.dir + "/idmap-registry";
+  std::filesystem::create_directories(h.path);
+  ::chmod(h.dir.c_str(), 0711);
+  ::chmod(h.path.c_str(), 0711);
+  if (auto e = failed(run_cmd({"ip", "netns", "add", h.netns}), "ip netns add"); !e.empty()) {
+    h.netns.clear();
+    return e;
+  }
+  std::string hostkey = h.dir + "/host_key";
+  if (auto e = failed(run_cmd({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey}), "ssh-keygen"); !e.empty())
+    return e;
+  std::string pub = trim_str(read_text(hostkey + ".pub"));
+  std::ofstream(known_hosts_, std::ios::app) << addr << " " << pub.substr(0, pub.rfind(' ')) << "\n";
+  if (!write_sshd_config(h, {})) return "write sshd_config";
+  if (!write_text(dir_ + "/authorized_keys", read_text(key_ + ".pub"), 0600)) return "write authorized_keys";
+  return "";
+}
+
+bool TwoHosts::write_sshd_config(const TestHost& h, const std::vector<std::string>& extra_env) {
+  std::string envs;
+  for (const auto& e : h.env()) envs += " " + e;
+  for (const auto& e : extra_env) envs += " " + e;
+  std::string cfg = "ListenAddress " + h.addr + "\nPort 22\nHostKey " + h.dir + "/host_key\nAuthorizedKeysFile " + dir_ +
+                    "/authorized_keys\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+                    "KbdInteractiveAuthentication no\nUsePAM no\nPidFile none\nStrictModes no\nPrintMotd no\n"
+                    "PrintLastLog no\nUseDNS no\nAcceptEnv COVE_MIGRATE_FAULT\n"
+                    "ClientAliveInterval 2\nClientAliveCountMax 3\nSetEnv" + envs + "\n";
+  return write_text(h.dir + "/sshd_config", cfg);
+}
+
+std::string TwoHosts::restart_sshd(TestHost& h, const std::vector<std::string>& extra) {
+  kill_sshd(h);
+  if (!write_sshd_config(h, extra)) return "write sshd_config";
+  return start_sshd(h);
+}
+
+// sshd -D in the host's netns, our child; ready once its port answers.
+std::string TwoHosts::start_sshd(TestHost& h) {
+  ::mkdir("/run/sshd", 0755);
+  std::string log = h.dir + "/sshd.log";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "w");
+    if (f) ::dup2(fileno(f), 2);
+    ::execlp("nsenter", "nsenter", ("--net=/run/netns/" + h.netns).c_str(), "/usr/sbin/sshd", "-D", "-e", "-f",
+             (h.dir + "/sshd_config").c_str(), nullptr);
+    ::_exit(127);
+  }
+  h.sshd = pid;
+  bool up = eventually([&] { return read_text(log).find("Server listening") != std::string::npos; }, 5000);
+  return up ? "" : "sshd did not start: " + read_text(log);
+}
+
+RunResult TwoHosts::cove(const TestHost& h, const std::string& tool, const std::string& name,
+                         const std::vector<std::string>& args, int timeout_s, const std::vector<std::string>& extra_env) {
+  std::vector<std::string> argv = {"nsenter", "--net=/run/netns/" + h.netns, "env"};
+  for (const auto& e : h.env()) argv.push_back(e);
+  argv.insert(argv.end(), extra_env.begin(), extra_env.end());
+  argv.insert(argv.end(), {builddir() + "/" + tool, "-P", h.path});
+  if (!name.empty()) argv.insert(argv.end(), {"-n", name});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_cmd(argv, timeout_s);
+}
+
+RunResult TwoHosts::migrate(const TestHost& from, const std::string& name, const TestHost& to,
+                            const std::vector<std::string>& args, const std::vector<std::string>& extra_env) {
+  std::vector<std::string> a = {"ssh://root@" + to.addr + to.path, "--remote-cove", builddir() + "/cove",
+                                "--ssh-opt=-i",                    "--ssh-opt=" + key_,
+                                "--ssh-opt=-o",                    "--ssh-opt=UserKnownHostsFile=" + known_hosts_,
+                                "--ssh-opt=-o",                    "--ssh-opt=StrictHostKeyChecking=yes"};
+  a.insert(a.end(), args.begin(), args.end());
+  return cove(from, "cove-migrate", name, a, 180, extra_env);
+}
+
+void TwoHosts::kill_sshd(TestHost& h) {
+  if (h.sshd <= 0) return;
+  ::kill(h.sshd, SIGTERM);
+  ::waitpid(h.sshd, nullptr, 0);
+  h.sshd = 0;
+}
+
+void TwoHosts::cut_link() {
+  run_cmd({"ip", "-n", a.netns, "link", "set", a.ifname, "down"});
+  run_cmd({"ip", "-n", b.netns, "link", "set", b.ifname, "down"});
+}
+
+std::vector<std::string> TwoHosts::containers(const TestHost& h) const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(h.path, ec))
+    if (e.is_directory()) out.push_back(e.path().filename());
+  return out;
+}
+
+std::vector<std::string> TwoHosts::registry_entries(const TestHost& h) const {
+  std::vector<std::string> out;
+  std::istringstream in(read_text(h.registry));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] != '#') out.push_back(line);
+  return out;
+}
+
+void TwoHosts::destroy_containers(const TestHost& h) {
+  for (const auto& n : names_) {
+    cove(h, "cove-stop", n, {"-k"}, 30);
+    cove(h, "cove-destroy", n, {"-f"}, 30);
+  }
+}
+
+TwoHosts::~TwoHosts() {
+  if (!a.path.empty()) destroy_containers(a);
+  if (!b.path.empty()) destroy_containers(b);
+  for (TestHost* h : {&a, &b}) {
+    kill_sshd(*h);
+    if (!h->netns.empty()) run_cmd({"ip", "netns", "del", h->netns});
+  }
+  std::error_code ec;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+}
+
+}  // namespace cove::test

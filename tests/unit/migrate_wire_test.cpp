@@ -1,0 +1,126 @@
+// migrate/: the control messages round-trip and bad lines are errors (never exceptions), the
+// channel frames lines and reports the peer's end, the DEST URL parses, CPU flags compare.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "migrate/channel.hpp"
+#include "migrate/host_facts.hpp"
+#include "migrate/ssh_link.hpp"
+#include "migrate/wire.hpp"
+#include "support.hpp"
+
+namespace cove::migrate {
+namespace {
+
+TEST(MigrateWire, OfferRoundTrips) {
+  Offer o;
+  o.name = "web";
+  o.source = "/var/lib/cove/web";
+  o.cove_version = "0.1.0";
+  o.criu_version = "4.2.1";
+  o.backend = "dir";
+  o.uids = {{1000000, 65536}};
+  o.gids = {{1000000, 65536}};
+  o.links = {"cove0"};
+  o.rootfs_bytes = 123;
+  o.memory_bytes = 456;
+  o.cpu_flags = {"avx", "sse2"};
+  std::string line = encode(o);
+  ASSERT_EQ(line.back(), '\n');
+  line.pop_back();
+  auto m = decode(line);
+  ASSERT_TRUE(m) << m.error().message();
+  ASSERT_TRUE(std::holds_alternative<Offer>(*m));
+  EXPECT_EQ(std::get<Offer>(*m), o);
+}
+
+TEST(MigrateWire, ErrorsKeepTheirChain) {
+  Error e = Error(EEXIST, "a container `web` exists").context("check the offer");
+  std::string line = encode(Refused{to_wire(e)});
+  line.pop_back();
+  auto m = decode(line);
+  ASSERT_TRUE(m);
+  Error back = from_wire(std::get<Refused>(*m).error);
+  EXPECT_EQ(back.code(), EEXIST);
+  EXPECT_EQ(back.message(), e.message());
+}
+
+TEST(MigrateWire, BadLinesAreErrors) {
+  EXPECT_FALSE(decode("not json"));
+  EXPECT_FALSE(decode("[1]"));
+  EXPECT_FALSE(decode(R"({"msg":"commit"})"));
+  auto v = decode(R"({"version":2,"msg":"commit"})");
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code(), EPROTONOSUPPORT);
+  auto u = decode(R"({"version":1,"msg":"launch"})");
+  ASSERT_FALSE(u);
+  EXPECT_NE(u.error().message().find("unknown message `launch`"), std::string::npos);
+  auto t = decode(R"({"version":1,"msg":"accepted","container_dir":5,"images_dir":"x"})");
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code(), EPROTO);
+  EXPECT_FALSE(decode(R"({"version":1,"msg":"offer","name":"x"})"));
+}
+
+TEST(MigrateChannel, LinesAndTheEnd) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  int q[2];
+  ASSERT_EQ(::pipe2(q, O_CLOEXEC), 0);
+  Channel a{UniqueFd(q[0]), UniqueFd(p[1])};  // writes p, reads q
+  Channel b{UniqueFd(p[0]), UniqueFd(q[1])};
+  ASSERT_TRUE(a.send(RestoreRequest{}));
+  ASSERT_TRUE(a.send(Commit{}));
+  EXPECT_TRUE(expect<RestoreRequest>(b, 1000));
+  auto wrong = expect<Committed>(b, 1000);
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message().find("expected `committed`, got `commit`"), std::string::npos);
+  ASSERT_TRUE(b.send(Failed{to_wire(Error(EIO, "restore: boom"))}));
+  auto f = expect<Running>(a, 1000);
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code(), EIO);
+  auto timeout = b.receive(10);
+  ASSERT_FALSE(timeout);
+  EXPECT_EQ(timeout.error().code(), ETIMEDOUT);
+  a.close_out();
+  auto end = b.receive(1000);
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error().code(), ECONNRESET);
+}
+
+TEST(MigrateDestination, Parses) {
+  auto d = parse_destination("ssh://root@10.0.0.2:2222/srv/cove");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->user, "root");
+  EXPECT_EQ(d->host, "10.0.0.2");
+  EXPECT_EQ(d->port, 2222u);
+  EXPECT_EQ(d->path, "/srv/cove");
+  EXPECT_EQ(d->url(), "ssh://root@10.0.0.2:2222/srv/cove");
+  auto h = parse_destination("ssh://host2");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->host, "host2");
+  EXPECT_EQ(h->port, 0u);
+  EXPECT_EQ(h->path, "");
+  auto v6 = parse_destination("ssh://[fd00::2]:22");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "fd00::2");
+  EXPECT_EQ(v6->url(), "ssh://[fd00::2]:22");
+  EXPECT_FALSE(parse_destination("host2"));
+  EXPECT_FALSE(parse_destination("ssh://"));
+  EXPECT_FALSE(parse_destination("ssh://h:99999"));
+  EXPECT_FALSE(parse_destination("ssh://-oProxyCommand=x"));
+}
+
+TEST(MigrateSsh, ShellQuote) {
+  EXPECT_EQ(shell_quote("a b"), "'a b'");
+  EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+}
+
+TEST(MigrateHostFacts, CpuFlags) {
+  auto flags = parse_cpu_flags("processor\t: 0\nflags\t\t: sse2 avx fpu\n\nprocessor\t: 1\nflags\t\t: other\n");
+  EXPECT_EQ(flags, (std::vector<std::string>{"avx", "fpu", "sse2"}));
+  EXPECT_EQ(missing_flags({"avx", "avx512f", "sse2"}, flags), std::vector<std::string>{"avx512f"});
+  EXPECT_TRUE(missing_flags(flags, flags).empty());
+}
+
+}  // namespace
+}  // namespace cove::migrate
