@@ -192,7 +192,11 @@ void end_session(Migration& m) {
 // destination's, in one rsync: each ssh channel costs a round trip or more. The images go as
 // the directory `.migrate-images` of the transfer (the receiver expects them there).
 std::vector<std::string> rsync_argv(const Migration& m) {
-  std::vector<std::string> argv = {"rsync", "-aHAX", "--numeric-ids", "--delete", "--sparse", "-e", m.link->rsync_shell()};
+  // --modify-window=-1: times compared to the nanosecond. rsync's default compares whole
+  // seconds, so a file rewritten at its old size within the second of the first pass (a loop
+  // image's size never changes) would be skipped by the final sync, and its change lost.
+  std::vector<std::string> argv = {"rsync",   "-aHAX", "--numeric-ids", "--delete", "--sparse", "--modify-window=-1",
+                                   "-e",      m.link->rsync_shell()};
   if (m.cfg.storage.backend == config::StorageBackend::kLoop) argv.push_back("--inplace");
   // What only this host's runs made: locks, logs, the create marker.
   for (const char* x : {"/.lock", "/.monitor.lock", "/partial", "/*.log"}) argv.push_back(std::string("--exclude=") + x);

@@ -25,6 +25,7 @@
 #include "migrate/host_facts.hpp"
 #include "network/managed_network.hpp"
 #include "ns/idmap_registry.hpp"
+#include "host_config.hpp"
 #include "paths.hpp"
 
 namespace cove {
@@ -141,10 +142,11 @@ Result<void> name_images_dir(Reception& r) {
   return {};
 }
 
-// In the runtime tmpfs, named with a dot so that scans of /run/cove skip it.
+// In the host's runtime dir (a tmpfs), named with a dot so that scans of it skip it.
 Result<void> make_go_fifo(Reception& r) {
-  (void)::mkdir(kRuntimeBase, 0700);
-  std::string tmpl = std::string(kRuntimeBase) + "/.migrate-" + r.ct.name() + ".XXXXXX";
+  const std::string& run = host_config().runtime_dir;
+  if (auto m = mkdir_p(run, 0755); !m) return std::move(m).error().context("make the runtime dir");
+  std::string tmpl = run + "/.migrate-" + r.ct.name() + ".XXXXXX";
   if (!::mkdtemp(tmpl.data())) return Error::from_errno(errno, "make a dir for the final sync's fifo");
   r.go_dir = tmpl;
   if (::mkfifo((r.go_dir + "/go").c_str(), 0600) < 0) return Error::from_errno(errno, "mkfifo");

@@ -1,8 +1,9 @@
 // Where a container's files live: PATH/NAME/{config,rootfs,.lock,.monitor.lock,partial} on disk and
 // RUNTIME_DIR/KEY/{state,command} at run time (RUNTIME_DIR: the host config's `runtime_dir`,
 // /run/cove by default). PATH is canonical (symlinks resolved), so one container has one
-// PATH/NAME however it is reached. KEY is NAME for the host's default PATH (the host config's
-// `path`, compared canonically) and NAME-<128 bits of SHA-256 of PATH/NAME, hex> otherwise, so
+// PATH/NAME however it is reached. KEY is NAME for the built-in default PATH /var/lib/cove
+// (compared canonically; not the host config's `path`: KEY also names the container's cgroups,
+// which every host config on one machine shares) and NAME-<128 bits of SHA-256 of PATH/NAME, hex> otherwise, so
 // that two cove paths can hold containers of one name; the state file names PATH/NAME too, and
 // readers check it.
 #pragma once

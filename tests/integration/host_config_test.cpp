@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "host_config.hpp"
+#include "paths.hpp"
 #include "state/container_state.hpp"
 #include "support.hpp"
 
@@ -74,6 +75,8 @@ class HostConfigTest : public ::testing::Test {
 
   std::string path() const { return dir_ + "/containers"; }
   std::string run() const { return dir_ + "/run"; }
+  // The container's key under this host (NAME-hash: only /var/lib/cove gives the bare name).
+  std::string key(const std::string& name) const { return ContainerPaths(path(), name).key(); }
   std::string state() const { return dir_ + "/state"; }
 
   std::string dir_, conf_;
@@ -94,9 +97,9 @@ TEST_F(HostConfigTest, ToolsWorkWithoutPUnderThePrivateHost) {
 
   r = tool("cove-start", {"-n", name});
   ASSERT_EQ(r.status, 0) << r.err;
-  // The container's key is its plain name (the host's default path) under the private runtime dir.
-  EXPECT_TRUE(exists(run() + "/" + name + "/state"));
-  EXPECT_TRUE(is_socket(run() + "/" + name + "/command"));
+  // The container's runtime dir is under the private runtime dir.
+  EXPECT_TRUE(exists(run() + "/" + key(name) + "/state"));
+  EXPECT_TRUE(is_socket(run() + "/" + key(name) + "/command"));
   EXPECT_TRUE(default_runtime_entries(name).empty()) << default_runtime_entries(name)[0];
 
   r = tool("cove-ls", {});
@@ -110,7 +113,7 @@ TEST_F(HostConfigTest, ToolsWorkWithoutPUnderThePrivateHost) {
 
   r = tool("cove-stop", {"-n", name});
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_FALSE(exists(run() + "/" + name));
+  EXPECT_FALSE(exists(run() + "/" + key(name)));
   r = tool("cove-destroy", {"-n", name});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_FALSE(exists(path() + "/" + name));
@@ -123,14 +126,14 @@ TEST_F(HostConfigTest, MonitorKeepsTheConfigItStartedUnder) {
   names_.push_back(name);
   ASSERT_EQ(tool("cove-create", {"-n", name, "-t", "busybox"}, 120).status, 0);
   ASSERT_EQ(tool("cove-start", {"-n", name}).status, 0);
-  auto rs = decode_runtime_state(read_text(run() + "/" + name + "/state"));
+  auto rs = decode_runtime_state(read_text(run() + "/" + key(name) + "/state"));
   ASSERT_TRUE(rs) << rs.error().message();
   ASSERT_GT(rs->init_pid, 0);
 
   // Another runtime dir in the file now; init ends; the monitor cleans up where it started.
   write_config("[host]\npath = " + path() + "\nruntime_dir = " + dir_ + "/run2\nstate_dir = " + state() + "\n");
   ASSERT_EQ(::kill(rs->init_pid, SIGKILL), 0);
-  EXPECT_TRUE(eventually([&] { return !exists(run() + "/" + name); }))
+  EXPECT_TRUE(eventually([&] { return !exists(run() + "/" + key(name)); }))
       << "the monitor did not remove its runtime dir " << run() << "/" << name;
   EXPECT_FALSE(exists(dir_ + "/run2/" + name));
   write_config(good_config());

@@ -313,7 +313,8 @@ TEST_F(MigrateTest, LoopRootfsTravelsAsItsImage) {
   ASSERT_EQ(on(a, "cove-attach", {"--", "sh", "-c", "echo written-before > /root/mark"}).status, 0);
   auto m = hosts_->migrate(a, kName, b);
   ASSERT_EQ(m.status, 0) << m.err;
-  EXPECT_EQ(trim_str(on(b, "cove-attach", {"--", "cat", "/root/mark"}).out), "written-before");
+  auto cat = on(b, "cove-attach", {"--", "cat", "/root/mark"});
+  EXPECT_EQ(trim_str(cat.out), "written-before") << cat.status << " " << cat.err;
   EXPECT_EQ(state(b), "RUNNING");
   expect_clean(a);
 }

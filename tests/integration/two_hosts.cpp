@@ -28,8 +28,12 @@ std::string failed(const RunResult& r, const std::string& what) {
 }  // namespace
 
 std::vector<std::string> TestHost::env() const {
-  return {"COVE_IDMAP_REGISTRY=" + registry, "COVE_NETWORK_DIR=" + dir + "/networks",
-          "COVE_NETWORK_RUNDIR=" + dir + "/netrun", "COVE_DATADIR=" + builddir() + ":" + srcdir()};
+  // The host config makes it a host (its own path, runtime and state dirs); the overrides name
+  // the same places so that a caller's environment (which the source's tools inherit) cannot
+  // point them elsewhere.
+  return {"COVE_CONFIG=" + dir + "/cove.conf", "COVE_IDMAP_REGISTRY=" + registry,
+          "COVE_NETWORK_DIR=" + dir + "/networks", "COVE_NETWORK_RUNDIR=" + dir + "/run/networks",
+          "COVE_DATADIR=" + builddir() + ":" + srcdir()};
 }
 
 TwoHosts::TwoHosts() {
@@ -71,8 +75,13 @@ std::string TwoHosts::setup(TestHost& h, const std::string& label, const std::st
   h.netns = "cvm" + std::to_string(::getpid()) + label;
   h.dir = dir_ + "/" + label;
   h.path = h.dir + "/path";
-  h.registry = h.dir + "/idmap-registry";
+  h.registry = h.dir + "/state/.idmap-registry";
   std::filesystem::create_directories(h.path);
+  std::filesystem::create_directories(h.dir + "/state");
+  if (!write_text(h.dir + "/cove.conf", "[host]\npath = " + h.path + "\nruntime_dir = " + h.dir + "/run\nstate_dir = " +
+                                          h.dir + "/state\ncache_dir = " + h.dir + "/cache\nnetwork_dir = " + h.dir +
+                                          "/networks\n"))
+    return "write cove.conf";
   ::chmod(h.dir.c_str(), 0711);
   ::chmod(h.path.c_str(), 0711);
   if (auto e = failed(run_cmd({"ip", "netns", "add", h.netns}), "ip netns add"); !e.empty()) {

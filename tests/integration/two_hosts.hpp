@@ -21,7 +21,7 @@ struct TestHost {
   std::string netns;     // under /run/netns
   std::string addr;      // on its end of the veth
   std::string ifname;    // its end of the veth
-  std::string dir;       // its private files: sshd config, host key, registry
+  std::string dir;       // its private files: host config (cove.conf), sshd config, host key, state/
   std::string path;      // its cove path
   std::string registry;  // COVE_IDMAP_REGISTRY
   pid_t sshd = 0;
