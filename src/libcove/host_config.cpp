@@ -73,16 +73,9 @@ Result<HostConfig> build(const config::IniDocument& doc, const std::string& sour
   HostConfig cfg;
   cfg.source = source;
   std::vector<std::string> errors;
-  size_t next_error = 0;
-  auto errors_before = [&](size_t item) {
-    for (; next_error < doc.errors.size() && doc.errors[next_error].before_item <= item; ++next_error)
-      errors.push_back(doc.errors[next_error].text());
-  };
-  for (size_t i = 0; i < doc.items.size(); ++i) {
-    errors_before(i);
-    if (auto e = apply_item(cfg, doc.items[i]); !e.empty()) errors.push_back(std::move(e));
-  }
-  errors_before(doc.items.size());
+  config::apply_items(doc, errors, [&](const config::IniItem& item, std::vector<std::string>& errs) {
+    if (auto e = apply_item(cfg, item); !e.empty()) errs.push_back(std::move(e));
+  });
   if (!errors.empty()) return Error(EINVAL, join(errors, "\n"));
   return cfg;
 }

@@ -57,6 +57,22 @@ struct IniDocument {
   std::vector<IniError> errors;
 };
 
+// Calls `apply(item, errors)` on every item in reading order; the reader's own errors are put
+// into `errors` at their place among the items', so every message comes in file order.
+template <class Apply>
+void apply_items(const IniDocument& doc, std::vector<std::string>& errors, Apply&& apply) {
+  size_t next_error = 0;
+  auto errors_before = [&](size_t item) {
+    for (; next_error < doc.errors.size() && doc.errors[next_error].before_item <= item; ++next_error)
+      errors.push_back(doc.errors[next_error].text());
+  };
+  for (size_t i = 0; i < doc.items.size(); ++i) {
+    errors_before(i);
+    apply(doc.items[i], errors);
+  }
+  errors_before(doc.items.size());
+}
+
 inline constexpr size_t kMaxConfigFileSize = 1024 * 1024;
 
 // The text of one config file under the rules above (read_regular_file with the size bound).

@@ -126,16 +126,7 @@ void apply_defaults(ContainerConfig& c, const LoadOptions& options) {
 Result<ContainerConfig> build(const IniDocument& doc, const LoadOptions& options) {
   ContainerConfig c;
   Errors errors;
-  size_t next_error = 0;
-  auto errors_before = [&](size_t item) {
-    for (; next_error < doc.errors.size() && doc.errors[next_error].before_item <= item; ++next_error)
-      errors.push_back(doc.errors[next_error].text());
-  };
-  for (size_t i = 0; i < doc.items.size(); ++i) {
-    errors_before(i);
-    apply_item(c, doc.items[i], errors);
-  }
-  errors_before(doc.items.size());
+  apply_items(doc, errors, [&](const IniItem& item, Errors& errs) { apply_item(c, item, errs); });
   // Rules on a half-parsed config would only repeat the parse errors in other words.
   if (errors.empty()) {
     apply_defaults(c, options);

@@ -94,16 +94,9 @@ Result<ManagedNetwork> build(const config::IniDocument& doc, const std::string& 
   net.name = name;
   net.bridge = name;
   std::vector<std::string> errors;
-  size_t next_error = 0;
-  auto errors_before = [&](size_t item) {
-    for (; next_error < doc.errors.size() && doc.errors[next_error].before_item <= item; ++next_error)
-      errors.push_back(doc.errors[next_error].text());
-  };
-  for (size_t i = 0; i < doc.items.size(); ++i) {
-    errors_before(i);
-    apply_item(net, doc.items[i], errors);
-  }
-  errors_before(doc.items.size());
+  config::apply_items(doc, errors, [&](const config::IniItem& item, std::vector<std::string>& errs) {
+    apply_item(net, item, errs);
+  });
   if (errors.empty())
     for (const auto& rule : check_network(net)) errors.push_back(file_label + ": " + rule);
   if (!errors.empty()) return Error(EINVAL, join(errors, "\n"));
