@@ -43,7 +43,7 @@ ContainerPaths::ContainerPaths(std::string lxcpath, std::string name)
   // Cgroup names are made of KEY and the cgroup tree is the machine's, shared by every host
   // config on it (a second "host" on one machine): only the built-in default path, which one
   // machine has once, gets the bare NAME.
-  key_ = lxcpath_ == canonical_lxcpath(HostConfig{}.path)
+  key_ = lxcpath_ == HostConfig{}.path
              ? name_
              : fmt::format("{}-{}", name_.substr(0, key_name_max(host.runtime_dir)), sha256_hex(dir()).substr(0, 32));
   runtime_dir_ = host.runtime_dir + "/" + key_;

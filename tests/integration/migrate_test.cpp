@@ -74,6 +74,11 @@ class MigrateTest : public ::testing::Test {
         [&] { return hosts_->containers(dst).empty() && hosts_->registry_entries(dst).empty(); }, 30000));
     expect_clean(dst);
   }
+  // A migration with the receiver's test hook COVE_MIGRATE_FAULT set (doc/design/migration.md).
+  RunResult migrate_with_fault(const TestHost& from, const TestHost& to, const std::string& fault) {
+    return hosts_->migrate(from, kName, to, {"--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
+                           {"COVE_MIGRATE_FAULT=" + fault});
+  }
   std::string pid_of_counter(const TestHost& h) { return trim_str(on(h, "cove-attach", {"--", "cat", "/tmp/counter.pid"}).out); }
 
   static constexpr const char* kName = "mig";
@@ -172,8 +177,7 @@ TEST_F(MigrateTest, FailureAfterTheRestoreRemovesItAndThawsTheSource) {
   auto& b = hosts_->b;
   start_with_counter(a);
   std::string pid = pid_of_counter(a);
-  auto r = hosts_->migrate(a, kName, b, {"--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
-                           {"COVE_MIGRATE_FAULT=after-restore"});
+  auto r = migrate_with_fault(a, b, "after-restore");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("fault injected"), std::string::npos) << r.err;
   expect_source_unchanged(a, b, counter(a), pid);
@@ -211,8 +215,7 @@ TEST_F(MigrateTest, LostCommitAnswerLeavesTheSourceFrozen) {
   auto& b = hosts_->b;
   start_with_counter(a);
   std::string pid = pid_of_counter(a);
-  auto r = hosts_->migrate(a, kName, b, {"--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
-                           {"COVE_MIGRATE_FAULT=no-ack"});
+  auto r = migrate_with_fault(a, b, "no-ack");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("stays FROZEN here"), std::string::npos) << r.err;
   EXPECT_EQ(state(a), "FROZEN");
