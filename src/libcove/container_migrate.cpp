@@ -23,6 +23,7 @@
 #include "migrate/channel.hpp"
 #include "migrate/host_facts.hpp"
 #include "migrate/ssh_link.hpp"
+#include "monitor/command_client.hpp"
 #include "paths.hpp"
 
 namespace cove {
@@ -42,6 +43,9 @@ struct Migration {
   ContainerPaths p;
   config::ContainerConfig cfg;
   migrate::Destination dest;
+  // The source's monitor, held for the whole migration: this process's requests (freeze,
+  // checkpoint, thaw, stop) go over the holding connection; everybody else's are refused.
+  std::unique_ptr<monitor::Hold> hold;
   std::unique_ptr<migrate::SshLink> link;
   std::optional<migrate::RemoteCommand> session;
   std::optional<migrate::Channel> channel;
@@ -159,6 +163,10 @@ Result<void> validate(Migration& m) {
   auto st = m.ct.state();
   if (st.state != ContainerState::kRunning)
     return Error(ESRCH, fmt::format("`{}` is not running (state {})", m.ct.name(), state_name(st.state)));
+  auto hold = monitor::Hold::take(m.p.command_socket(),
+                                  fmt::format("cove-migrate (pid {}) to {}", ::getpid(), m.dest.url()));
+  if (!hold) return std::move(hold).error().context(fmt::format("`{}`", m.ct.name()));
+  m.hold = std::move(*hold);
   auto cfg = detail::load_config_of(m.p);
   if (!cfg) return std::move(cfg).error();
   m.cfg = std::move(*cfg);

@@ -213,7 +213,9 @@ void stop_restored(Reception& r) {
 // A test's faults, named by COVE_MIGRATE_FAULT in the receiver's environment (ssh SendEnv):
 // `after-restore` fails the migration with the container restored here (its rollback must
 // remove it); `no-ack` keeps a committed container but never acknowledges the commit (the
-// source must stay frozen).
+// source must stay frozen); `pause-after-restore` waits 3 s before reporting RUNNING, the
+// window in which a thaw of the frozen source would run the container twice (the source's
+// hold must refuse it).
 bool fault_is(std::string_view point) {
   const char* f = std::getenv("COVE_MIGRATE_FAULT");
   return f && point == f;
@@ -221,6 +223,7 @@ bool fault_is(std::string_view point) {
 
 Result<void> injected_fault(Reception&) {
   if (fault_is("after-restore")) return Error(EIO, "fault injected after the restore (COVE_MIGRATE_FAULT)");
+  if (fault_is("pause-after-restore")) ::sleep(3);
   return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -182,6 +183,32 @@ TEST_F(MigrateTest, FailureAfterTheRestoreRemovesItAndThawsTheSource) {
   EXPECT_NE(r.err.find("fault injected"), std::string::npos) << r.err;
   expect_source_unchanged(a, b, counter(a), pid);
   EXPECT_TRUE(hosts_->registry_entries(a).size() == 1u);
+}
+
+// While the destination runs the container and the source is frozen (the receiver pauses
+// before it reports RUNNING), nobody else may thaw, stop or migrate the source: its monitor is
+// held by cove-migrate. Reading it still works; the migration then ends normally.
+TEST_F(MigrateTest, TheSourceIsHeldAgainstOtherToolsWhileItMoves) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  long before = counter(a);
+  auto moving = std::async(std::launch::async, [&] { return migrate_with_fault(a, b, "pause-after-restore"); });
+  ASSERT_TRUE(eventually([&] { return trim_str(on(a, "cove-info", {"-s"}).out) == "FROZEN"; }, 30000))
+      << "the source was never frozen";
+  for (const auto& [tool, args] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"cove-unfreeze", {}}, {"cove-stop", {"-k"}}, {"cove-cgroup", {"pids.max", "100"}}}) {
+    auto r = on(a, tool, args);
+    EXPECT_NE(r.status, 0) << tool << " was not refused";
+    EXPECT_NE(r.err.find("held by cove-migrate"), std::string::npos) << tool << ": " << r.err;
+  }
+  EXPECT_NE(hosts_->migrate(a, kName, b).status, 0);  // (refused as FROZEN before it asks for the hold)
+  EXPECT_EQ(trim_str(on(a, "cove-info", {"-s"}).out), "FROZEN");
+  auto r = moving.get();
+  ASSERT_EQ(r.status, 0) << r.err;
+  expect_counting(b, before, pid);
+  expect_clean(a);
 }
 
 // A CRIU that dies on the destination's restore (killed as it starts; the first run there is

@@ -63,6 +63,38 @@ TEST_F(MonitorProtocolTest, BadRequestsGetAnErrorAndTheContainerKeepsRunning) {
   EXPECT_EQ(attach_out("mp", {"echo", "alive"}), "alive");
 }
 
+// A hold (the source side of a migration takes one) refuses every other connection's changing
+// request with EBUSY naming the holder, serves its holder's requests and the others' reads,
+// and ends with the holder's connection.
+TEST_F(MonitorProtocolTest, AHoldRefusesOtherClientsUntilItsConnectionCloses) {
+  create_busybox("mh");
+  ASSERT_EQ(cove("cove-start", "mh").status, 0);
+  std::string sock = runtime_dir("mh") + "/command";
+  auto hold = monitor::Hold::take(sock, "the test (pid 1)");
+  ASSERT_TRUE(hold) << hold.error().message();
+  for (const char* tool : {"cove-freeze", "cove-stop"}) {
+    auto r = cove(tool, "mh");
+    EXPECT_NE(r.status, 0) << tool;
+    EXPECT_NE(r.err.find("held by the test (pid 1)"), std::string::npos) << tool << ": " << r.err;
+  }
+  auto other = monitor::Client::connect(sock);
+  ASSERT_TRUE(other);
+  auto second = other->call(monitor::HoldRequest{"another"}, 10000);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), EBUSY);
+  auto read = other->call(monitor::StateRequest{}, 10000);
+  ASSERT_TRUE(read) << read.error().message();
+  EXPECT_EQ(read->state, "RUNNING");
+  // This process holds it: its requests go over the hold.
+  ASSERT_TRUE(monitor::request(sock, monitor::FreezeRequest{}, 10000));
+  EXPECT_EQ(trim_str(cove("cove-info", "mh", {"-s"}).out), "FROZEN");
+  ASSERT_TRUE(monitor::request(sock, monitor::ThawRequest{}, 10000));
+  hold->reset();
+  EXPECT_EQ(cove("cove-freeze", "mh").status, 0);
+  EXPECT_EQ(cove("cove-unfreeze", "mh").status, 0);
+  EXPECT_EQ(attach_out("mh", {"echo", "alive"}), "alive");
+}
+
 }  // namespace
 }  // namespace cove::test
 

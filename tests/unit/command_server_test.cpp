@@ -102,3 +102,72 @@ TEST_F(CommandServerTest, EofDropsTheClient) {
 
 }  // namespace
 }  // namespace cove::monitor
+
+namespace cove::monitor {
+namespace {
+
+// Two clients of one server: the first holds it.
+class CommandServerHoldTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 2; ++i) {
+      int sv[2];
+      ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+      client_[i].reset(sv[0]);
+      server_fd_[i] = sv[1];
+      server_.adopt(UniqueFd(sv[1]));
+    }
+    auto done = [](int fd) {
+      CommandServer::reply(fd, encode_reply(Done{}));
+      return Result<void>();
+    };
+    server_.on<FreezeRequest>([done](int fd, const FreezeRequest&) { return done(fd); });
+    server_.on<StateRequest>([](int fd, const StateRequest&) -> Result<void> {
+      CommandServer::reply(fd, encode_reply(StateReply{"RUNNING", 42}));
+      return {};
+    });
+    server_.on<HoldRequest>([this, done](int fd, const HoldRequest& r) -> Result<void> {
+      COVE_TRY(server_.hold(fd, r.holder));
+      return done(fd);
+    });
+  }
+  template <typename Reply, typename Req>
+  Result<Reply> call(int i, const Req& req) {
+    std::string text = encode_request(req);
+    EXPECT_EQ(::send(client_[i].get(), text.data(), text.size(), 0), ssize_t(text.size()));
+    server_.serve(server_fd_[i]);
+    auto m = recv_with_fds(client_[i].get(), kMaxMessageBytes);
+    if (!m) return std::move(m).error();
+    return decode_reply<Reply>(m->data);
+  }
+
+  UniqueFd client_[2];
+  int server_fd_[2] = {-1, -1};
+  CommandServer server_;
+};
+
+TEST_F(CommandServerHoldTest, OthersChangesAreRefusedTheirReadsServed) {
+  ASSERT_OK(call<Done>(0, HoldRequest{"cove-migrate (pid 9)"}));
+  auto refused = call<Done>(1, FreezeRequest{});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), EBUSY);
+  EXPECT_NE(refused.error().message().find("held by cove-migrate (pid 9)"), std::string::npos)
+      << refused.error().message();
+  EXPECT_NE(refused.error().message().find("`freeze`"), std::string::npos) << refused.error().message();
+  auto second = call<Done>(1, HoldRequest{"another"});
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), EBUSY);
+  ASSERT_OK(call<StateReply>(1, StateRequest{}));
+  ASSERT_OK(call<Done>(0, FreezeRequest{}));
+  ASSERT_OK(call<Done>(0, HoldRequest{"again, same connection"}));
+}
+
+TEST_F(CommandServerHoldTest, TheHoldEndsWithItsConnection) {
+  ASSERT_OK(call<Done>(0, HoldRequest{"h"}));
+  server_.drop(server_fd_[0]);
+  ASSERT_OK(call<Done>(1, FreezeRequest{}));
+  ASSERT_OK(call<Done>(1, HoldRequest{"the next holder"}));
+}
+
+}  // namespace
+}  // namespace cove::monitor

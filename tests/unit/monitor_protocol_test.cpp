@@ -31,6 +31,18 @@ TEST(MonitorProtocol, RequestsRoundTrip) {
   auto set = round_trip(CgroupSetRequest{"memory.max", "1G"});
   EXPECT_EQ(set.key, "memory.max");
   EXPECT_EQ(set.value, "1G");
+  EXPECT_EQ(round_trip(HoldRequest{"cove-migrate (pid 7) to ssh://h"}).holder, "cove-migrate (pid 7) to ssh://h");
+}
+
+TEST(MonitorProtocol, OnlyReadsPassAHold) {
+  EXPECT_TRUE(is_read_only(StateRequest{}));
+  EXPECT_TRUE(is_read_only(ConsoleRequest{}));
+  EXPECT_TRUE(is_read_only(NetStatusRequest{}));
+  for (const Request& r : {Request(StopRequest{}), Request(RebootRequest{}), Request(CheckpointRequest{}),
+                           Request(FreezeRequest{}), Request(ThawRequest{}), Request(CgroupSetRequest{}),
+                           Request(NetSetRequest{}), Request(NetAttachRequest{}), Request(NetDetachRequest{}),
+                           Request(HoldRequest{})})
+    EXPECT_FALSE(is_read_only(r)) << command_name(r);
 }
 
 TEST(MonitorProtocol, CommandNames) {
@@ -67,6 +79,9 @@ TEST(MonitorProtocol, MalformedRequestsAreRefusedClearly) {
   expect_refused("garbage", "not JSON");
   expect_refused("[1,2,3]", "not a JSON object");
   expect_refused(std::string(kMaxMessageBytes + 1, '{'), "larger than the limit", E2BIG);
+  expect_refused(R"({"version":1,"cmd":"hold"})", "field `holder` is missing");
+  expect_refused(R"({"version":1,"cmd":"hold","holder":")" + std::string(kMaxHolderBytes + 1, 'x') + R"("})",
+                 "longer than 256 bytes");
 }
 
 TEST(MonitorProtocol, RepliesRoundTrip) {

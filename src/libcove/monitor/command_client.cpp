@@ -5,6 +5,7 @@
 #include <sys/un.h>
 
 #include <cstring>
+#include <map>
 
 #include "base/fd_passing.hpp"
 
@@ -23,6 +24,8 @@ Result<Client> Client::connect(const std::string& path) {
 }
 
 Result<std::string> Client::exchange(const Request& req, int timeout_ms) {
+  if (!usable_) return Error(EPIPE, "the connection to the monitor was given up after a failed request");
+  usable_ = false;  // until this exchange has its reply
   if (auto r = send_with_fds(fd_.get(), encode_request(req), {}); !r)
     return std::move(r).error().context("send request to monitor");
   struct pollfd p = {fd_.get(), POLLIN, 0};
@@ -36,7 +39,32 @@ Result<std::string> Client::exchange(const Request& req, int timeout_ms) {
   if (!m) return std::move(m).error().context("read monitor reply");
   if (m->eof) return Error(ECONNRESET, "monitor closed the connection");
   fds_ = std::move(m->fds);
+  usable_ = true;
   return std::move(m->data);
+}
+
+namespace {
+std::map<std::string, Client*>& holds() {
+  static std::map<std::string, Client*> m;
+  return m;
+}
+}  // namespace
+
+Result<std::unique_ptr<Hold>> Hold::take(const std::string& socket_path, const std::string& holder) {
+  if (holds().count(socket_path)) return Error(EBUSY, "this process already holds `" + socket_path + "`");
+  auto c = Client::connect(socket_path);
+  if (!c) return std::move(c).error();
+  if (auto r = c->call(HoldRequest{holder}, 10 * 1000); !r) return std::move(r).error().context("hold");
+  std::unique_ptr<Hold> h(new Hold(socket_path, std::move(*c)));
+  holds()[socket_path] = &h->client_;
+  return h;
+}
+
+Hold::~Hold() { holds().erase(path_); }
+
+Client* Hold::client_for(const std::string& socket_path) {
+  auto it = holds().find(socket_path);
+  return it == holds().end() ? nullptr : it->second;
 }
 
 }  // namespace cove::monitor

@@ -4,6 +4,7 @@
 // request encoder and reply decoder outside the monitor.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ class Client {
   }
 
   std::vector<UniqueFd> take_fds() { return std::move(fds_); }
+  // False once a request on this connection timed out or failed in transit: its reply could
+  // still arrive and be taken for the next one's, so the connection serves no more requests.
+  bool usable() const { return usable_; }
   // The connection, for a session that outlives the reply (a lent console ends when it closes).
   UniqueFd release() { return std::move(fd_); }
 
@@ -37,11 +41,34 @@ class Client {
 
   UniqueFd fd_;
   std::vector<UniqueFd> fds_;
+  bool usable_ = true;
 };
 
-// connect + call, for the one-shot requests.
+// This process's hold on one monitor (HoldRequest): while the Hold lives, every request this
+// process sends to that monitor through request() below goes over the holding connection, so
+// the monitor takes it as the holder's; every other process's changing request is refused.
+// Destroying the Hold closes the connection, which ends the hold.
+class Hold {
+ public:
+  static Result<std::unique_ptr<Hold>> take(const std::string& socket_path, const std::string& holder);
+  ~Hold();
+  Hold(const Hold&) = delete;
+  Hold& operator=(const Hold&) = delete;
+
+  // The holding connection of `socket_path`, if this process holds that monitor.
+  static Client* client_for(const std::string& socket_path);
+
+ private:
+  Hold(std::string path, Client c) : path_(std::move(path)), client_(std::move(c)) {}
+  std::string path_;
+  Client client_;
+};
+
+// connect + call, for the one-shot requests (over the hold's connection when this process
+// holds the monitor).
 template <typename Req>
 Result<typename Req::Reply> request(const std::string& socket_path, const Req& req, int timeout_ms) {
+  if (Client* held = Hold::client_for(socket_path)) return held->call(req, timeout_ms);
   auto c = Client::connect(socket_path);
   if (!c) return std::move(c).error();
   return c->call(req, timeout_ms);

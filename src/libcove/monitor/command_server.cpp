@@ -66,6 +66,9 @@ void CommandServer::serve(int fd) {
 // A handler's exception is the request's failure, answered as such: the monitor (and the
 // container) carry on.
 Result<void> CommandServer::dispatch(int fd, const Request& req) {
+  if (holder_fd_ >= 0 && fd != holder_fd_ && !is_read_only(req))
+    return Error(EBUSY, fmt::format("the container is held by {}: `{}` is refused until that ends", holder_,
+                                    command_name(req)));
   const auto& handler = table_[req.index()];
   if (!handler) return Error(ENOTSUP, "this monitor does not serve the request");
   try {
@@ -76,13 +79,22 @@ Result<void> CommandServer::dispatch(int fd, const Request& req) {
   }
 }
 
+Result<void> CommandServer::hold(int fd, std::string holder) {
+  if (holder_fd_ >= 0 && holder_fd_ != fd) return Error(EBUSY, fmt::format("the container is held by {}", holder_));
+  holder_fd_ = fd;
+  holder_ = std::move(holder);
+  return {};
+}
+
 void CommandServer::drop(int fd) {
   if (!clients_.count(fd)) return;
+  if (fd == holder_fd_) holder_fd_ = -1;
   if (on_disconnect_) on_disconnect_(fd);
   clients_.erase(fd);
 }
 
 void CommandServer::close() {
+  holder_fd_ = -1;
   listen_fd_.reset();
   clients_.clear();
 }

@@ -51,6 +51,10 @@ class CommandServer {
   // Stops listening and closes every connection.
   void close();
 
+  // Connection `fd` holds the server (HoldRequest) until it closes: dispatch() refuses every
+  // other connection's requests that are not read-only. EBUSY when another connection holds it.
+  Result<void> hold(int fd, std::string holder);
+
   static void reply(int fd, const std::string& text, const std::vector<int>& fds = {});
   static void reply_error(int fd, const Error& e);
 
@@ -61,6 +65,8 @@ class CommandServer {
   std::map<int, UniqueFd> clients_;
   std::array<std::function<Result<void>(int, const Request&)>, std::variant_size_v<Request>> table_;
   std::function<void(int)> on_disconnect_;
+  int holder_fd_ = -1;
+  std::string holder_;
 };
 
 }  // namespace cove::monitor

@@ -171,6 +171,13 @@ Result<Request> decode_net_detach(const Json& j) {
   return Request(std::move(r));
 }
 Result<Request> decode_net_status(const Json&) { return Request(NetStatusRequest{}); }
+Result<Request> decode_hold(const Json& j) {
+  HoldRequest r;
+  COVE_TRY(read_field(j, "holder", r.holder, /*required=*/true));
+  if (r.holder.size() > kMaxHolderBytes)
+    return Error(EPROTO, fmt::format("field `holder` is longer than {} bytes", kMaxHolderBytes));
+  return Request(std::move(r));
+}
 
 const Command kCommands[] = {
     {"state", {}, decode_state},
@@ -185,6 +192,7 @@ const Command kCommands[] = {
     {"net-attach", {"nic", "lines"}, decode_net_attach},
     {"net-detach", {"nic"}, decode_net_detach},
     {"net-status", {}, decode_net_status},
+    {"hold", {"holder"}, decode_hold},
 };
 
 static_assert(std::size(kCommands) == std::variant_size_v<Request>, "one entry per request, in the variant's order");
@@ -228,6 +236,7 @@ Json request_fields(const Request& req) {
           [](const NetAttachRequest& r) { return Json{{"nic", r.nic}, {"lines", r.lines}}; },
           [](const NetDetachRequest& r) { return Json{{"nic", r.nic}}; },
           [](const NetStatusRequest&) { return Json::object(); },
+          [](const HoldRequest& r) { return Json{{"holder", r.holder}}; },
       },
       req);
 }
@@ -365,6 +374,11 @@ Result<Json> open_reply(std::string_view text) {
 }  // namespace
 
 const char* command_name(const Request& req) { return kCommands[req.index()].name; }
+
+bool is_read_only(const Request& req) {
+  return std::holds_alternative<StateRequest>(req) || std::holds_alternative<ConsoleRequest>(req) ||
+         std::holds_alternative<NetStatusRequest>(req);
+}
 
 std::string encode_request(const Request& req) {
   Json j = envelope();

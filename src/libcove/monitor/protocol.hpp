@@ -125,10 +125,24 @@ struct NetDetachRequest {
 struct NetStatusRequest {
   using Reply = NetStatusReply;
 };
+// Holds the container for this connection: until the connection closes, every request that
+// changes the container (all but the read-only ones below) is refused on any other connection
+// with EBUSY naming `holder`. cove-migrate holds its source for the whole migration, so a
+// cove-stop, cove-unfreeze or second migration from another shell cannot cut into it; a
+// holder that dies drops its connection and with it the hold.
+struct HoldRequest {
+  using Reply = Done;
+  std::string holder;  // who, for the refusal's text (at most kMaxHolderBytes)
+};
+inline constexpr size_t kMaxHolderBytes = 256;
 
 using Request = std::variant<StateRequest, StopRequest, RebootRequest, ConsoleRequest, CheckpointRequest,
                              FreezeRequest, ThawRequest, CgroupSetRequest, NetSetRequest, NetAttachRequest,
-                             NetDetachRequest, NetStatusRequest>;
+                             NetDetachRequest, NetStatusRequest, HoldRequest>;
+
+// True for the requests that leave the container as it is (state, console, net-status): a hold
+// does not refuse them.
+bool is_read_only(const Request& req);
 
 // The position of `Req` in Request: the key of the command server's handler table.
 template <typename Req, typename... Ts>

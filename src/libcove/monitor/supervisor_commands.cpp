@@ -32,6 +32,10 @@ void Supervisor::serve_commands() {
   server_.on<NetAttachRequest>([this](int fd, const NetAttachRequest& r) { return on_net_attach(fd, r); });
   server_.on<NetDetachRequest>([this](int fd, const NetDetachRequest& r) { return on_net_detach(fd, r); });
   server_.on<NetStatusRequest>([this](int fd, const NetStatusRequest& r) { return on_net_status(fd, r); });
+  server_.on<HoldRequest>([this](int fd, const HoldRequest& r) -> Result<void> {
+    COVE_TRY(server_.hold(fd, r.holder));
+    return reply_done(fd);
+  });
   server_.on_disconnect([this](int fd) {
     console_.give_back(fd);
     stopper_.forget_waiter(fd);
