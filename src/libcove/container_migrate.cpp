@@ -53,6 +53,7 @@ struct Migration {
   std::string images_dir;  // local, in the runtime dir (tmpfs)
   process::ChildProcess final_rsync;  // started before the freeze, waiting for `final-sync`
   std::string final_rsync_err;
+  std::optional<migrate::RemoteCommand> images_stream;  // `tar -x` into the destination's images dir
   MigrateReport rep;
   std::string stage;
   int64_t stage_t0 = 0, frozen_at = 0;
@@ -196,9 +197,8 @@ void end_session(Migration& m) {
   m.session->ssh.kill_and_reap();
 }
 
-// The container's directory (rootfs and config, and the images when they exist) into the
-// destination's, in one rsync: each ssh channel costs a round trip or more. The images go as
-// the directory `.migrate-images` of the transfer (the receiver expects them there).
+// The container's directory (rootfs and config) into the destination's. The images go their
+// own way (images_stream) into the destination's `.migrate-images`, which --delete must spare.
 std::vector<std::string> rsync_argv(const Migration& m) {
   // --modify-window=-1: times compared to the nanosecond. rsync's default compares whole
   // seconds, so a file rewritten at its old size within the second of the first pass (a loop
@@ -207,10 +207,10 @@ std::vector<std::string> rsync_argv(const Migration& m) {
                                    "-e",      m.link->rsync_shell()};
   if (m.cfg.storage.backend == config::StorageBackend::kLoop) argv.push_back("--inplace");
   // What only this host's runs made: locks, logs, the create marker.
-  for (const char* x : {"/.lock", "/.monitor.lock", "/partial", "/*.log"}) argv.push_back(std::string("--exclude=") + x);
+  for (const char* x : {"/.lock", "/.monitor.lock", "/partial", "/*.log", "/.migrate-images"})
+    argv.push_back(std::string("--exclude=") + x);
   if (m.opts.shared_storage) argv.push_back("--exclude=/rootfs");
   argv.push_back(m.p.dir() + "/");
-  if (!m.images_dir.empty()) argv.push_back(m.images_dir);
   argv.push_back(m.link->remote_path(m.accepted.container_dir + "/"));
   return argv;
 }
@@ -232,8 +232,9 @@ Result<void> sync_rootfs(Migration& m) {
 
 // The final sync's rsync is started now, while the container runs: its ssh channel (~0.15 s)
 // opens outside the downtime, and its remote side waits on the destination's fifo (`cat` in
-// rsync's remote command) until `final-sync`. Its client reads no file before the server
-// answers, so it copies the frozen tree.
+// rsync's remote command) until `final-sync`, sent right after the freeze: the rootfs delta
+// is copied while CRIU dumps. Its client reads no file before the server answers, so it
+// copies the frozen tree.
 Result<void> open_final_sync(Migration& m) {
   m.images_dir = m.p.runtime_dir() + "/" + kImagesDirName;
   if (m.accepted.go_fifo.find_first_of(" '\"\\$`;&|<>") != std::string::npos)
@@ -264,10 +265,37 @@ void stop_final_sync(Migration& m) {
   if (m.final_rsync) m.final_rsync.kill_and_reap();
 }
 
+// The images' channel, opened (like the final rsync's) before the freeze: a `tar -x` into the
+// images dir the destination made, waiting on its stdin until the dump is done.
+Result<void> open_images_stream(Migration& m) {
+  auto s = m.link->start({"tar", "-x", "-f", "-", "-C", m.accepted.images_dir});
+  if (!s) return std::move(s).error().context("open the images' channel");
+  m.images_stream = std::move(*s);
+  return {};
+}
+
+void close_images_stream(Migration& m) {
+  if (m.images_stream) m.images_stream->ssh.kill_and_reap();
+}
+
+// A loop image's filesystem (mounted in the container) is flushed into the image file before
+// the copy: syncfs through the container's root. A dir rootfs needs nothing (rsync reads the
+// page cache).
+Result<void> flush_rootfs(const Migration& m) {
+  if (m.cfg.storage.backend != config::StorageBackend::kLoop || m.opts.shared_storage) return {};
+  std::string root = fmt::format("/proc/{}/root", m.ct.state().runtime.init_pid);
+  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::syncfs(fd.get()) < 0) return Error::from_errno(errno, "flush the rootfs (syncfs `" + root + "`)");
+  return {};
+}
+
+// Frozen, nothing in the container writes any more: the rootfs delta goes now, beside the dump.
 Result<void> freeze(Migration& m) {
   COVE_TRY(m.begin("freeze/dump"));
   m.frozen_at = monotonic_ms();
-  return m.ct.freeze();
+  COVE_TRY(m.ct.freeze());
+  COVE_TRY(flush_rootfs(m));
+  return m.channel->send(migrate::FinalSync{});
 }
 
 void thaw(Migration& m) {
@@ -290,21 +318,35 @@ void remove_images(Migration& m) {
   if (!m.images_dir.empty()) (void)remove_tree(m.images_dir);
 }
 
-// A loop image's filesystem (mounted in the container) is flushed into the image file before
-// the copy: syncfs through the container's root. A dir rootfs needs nothing (rsync reads the
-// page cache).
-Result<void> flush_rootfs(const Migration& m) {
-  if (m.cfg.storage.backend != config::StorageBackend::kLoop || m.opts.shared_storage) return {};
-  std::string root = fmt::format("/proc/{}/root", m.ct.state().runtime.init_pid);
-  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd || ::syncfs(fd.get()) < 0) return Error::from_errno(errno, "flush the rootfs (syncfs `" + root + "`)");
+// The images as one tar stream into the channel opened before the freeze; done when the
+// destination's tar has written them.
+Result<void> send_images(Migration& m) {
+  int to = m.images_stream->to.get();
+  std::vector<std::string> argv = {"tar", "-c", "-f", "-", "-C", m.images_dir, "."};
+  auto tar = process::spawn([&] {
+    ::dup2(to, 1);
+    ::signal(SIGPIPE, SIG_DFL);
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    ::execvp(a[0], a.data());
+    return 127;
+  });
+  m.images_stream->to.reset();
+  if (!tar) return std::move(tar).error().context("start tar");
+  auto sent = tar->wait();
+  auto got = m.images_stream->ssh.wait();
+  if (!sent || process::exit_code_of(*sent) != 0) return Error(EIO, "tar of the images failed");
+  if (!got || process::exit_code_of(*got) != 0) {
+    auto said = read_file(m.images_stream->err_file);
+    return Error(EIO, "the destination's tar of the images failed: " + (said ? std::string(trim(*said)) : ""));
+  }
   return {};
 }
 
 Result<void> final_sync(Migration& m) {
   COVE_TRY(m.begin("final sync"));
-  COVE_TRY(flush_rootfs(m));
-  COVE_TRY(m.channel->send(migrate::FinalSync{}));
+  COVE_TRY(send_images(m));
   auto st = m.final_rsync.wait();
   if (!st) return std::move(st).error();
   if (int code = process::exit_code_of(*st); code != 0) {
@@ -366,6 +408,7 @@ constexpr Step<Migration> kMigrationSteps[] = {
     {"validate", validate, end_session},
     {"sync rootfs", sync_rootfs},
     {"open the final sync", open_final_sync, stop_final_sync},
+    {"open the images' channel", open_images_stream, close_images_stream},
     {"freeze", freeze, thaw},
     {"dump", dump, nullptr, remove_images},
     {"final sync", final_sync},

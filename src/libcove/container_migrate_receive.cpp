@@ -135,10 +135,11 @@ Result<void> claim_name_and_ids(Reception& r) {
 
 void remove_container(Reception& r) { detail::remove_container_files(r.p); }
 
-// The images come with the final copy of the container's directory (one rsync), and go once
-// the restore has read them.
-Result<void> name_images_dir(Reception& r) {
+// The images come as a tar stream into this dir (made here, so that a stream that comes late
+// after a rollback finds nothing to write into), and go once the restore has read them.
+Result<void> make_images_dir(Reception& r) {
   r.images_dir = r.p.dir() + "/.migrate-images";
+  if (::mkdir(r.images_dir.c_str(), 0700) < 0) return Error::from_errno(errno, "mkdir `" + r.images_dir + "`");
   return {};
 }
 
@@ -240,7 +241,7 @@ constexpr Step<Reception> kReceiveSteps[] = {
     {"read the offer", read_offer},
     {"check the offer", check_offer},
     {"claim the name and the host ids", claim_name_and_ids, remove_container},
-    {"name the images dir", name_images_dir, nullptr, remove_images_dir},
+    {"make the images dir", make_images_dir, nullptr, remove_images_dir},
     {"make the final sync's fifo", make_go_fifo, nullptr, remove_go_dir},
     {"accept", accept},
     {"await the files", await_files},
