@@ -251,7 +251,10 @@ Result<void> Supervisor::restore_init() {
   auto r = lifecycle::restore_container(t, opts_.restore_images);
   if (!r) return std::move(r).error().context("restore");
   restored_ = RestoreReply{r->init.pid, r->criu_version, r->wall_ms, r->stats};
-  return adopt_init(std::move(r->init), r->frozen ? ContainerState::kFrozen : ContainerState::kRunning);
+  COVE_TRY(adopt_init(std::move(r->init), r->frozen ? ContainerState::kFrozen : ContainerState::kRunning));
+  // CRIU has unlocked the network: the segment learns the NICs' new place (in the background).
+  if (auto a = network_.announce(); !a) log::warn("announce the NICs: {}", a.error().message());
+  return {};
 }
 
 void Supervisor::report_start(const Result<void>& r) {
