@@ -388,6 +388,19 @@ Result<void> ContainerNetwork::announce() {
   return {};
 }
 
+Result<void> ContainerNetwork::set_host_ends_up(bool up) {
+  if (made_.empty()) return {};
+  auto host = host_socket_or_error();
+  if (!host) return std::move(host).error();
+  for (const auto& rt : made_) {
+    if (rt.nic.type != NicType::kVeth) continue;
+    LinkChange c;
+    c.up = up;
+    if (auto r = change_link(*host, rt.host_ifname, c); !r) return std::move(r).error().context("NIC `" + rt.nic.name + "`");
+  }
+  return {};
+}
+
 Result<void> ContainerNetwork::set_rate(const std::string& nic, std::optional<uint64_t> ingress,
                                         std::optional<uint64_t> egress) {
   auto it = std::find_if(made_.begin(), made_.end(), [&](const NicRuntime& rt) { return rt.nic.name == nic; });

@@ -82,6 +82,9 @@ class ContainerNetwork {
   // holds them now, static or restored) are announced on its segment from its new host end, in
   // the background (network/announce.hpp); teardown() ends the rounds still due.
   Result<void> announce();
+  // The veths' host ends down (no carrier inside: nothing in or out, no ACK, no reset from the
+  // container's kernel) or up again. For a frozen container whose copy may run elsewhere.
+  Result<void> set_host_ends_up(bool up);
 
   Result<void> set_rate(const std::string& nic, std::optional<uint64_t> ingress, std::optional<uint64_t> egress);
   // The container's namespace, for a hot plug into a container that started without NICs.
