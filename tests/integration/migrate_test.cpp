@@ -1,10 +1,15 @@
 // cove-migrate between two "hosts" on this machine (two_hosts.hpp): a busybox container with a
 // counter moved stop-and-copy, refusals at validate, and faults at the stages that matter — the
 // source must run on unchanged and the destination hold nothing.
+#include <arpa/inet.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,6 +20,67 @@
 
 namespace cove::test {
 namespace {
+
+// A TCP connection from the segment's peer to an echo server in the container (`nc -ll -e cat`).
+class EchoClient {
+ public:
+  EchoClient(const TestNetns& ns, const std::string& addr, uint16_t port) {
+    for (int i = 0; i < 50 && !connected_; ++i) {
+      fd_ = ns.socket(AF_INET, SOCK_STREAM);
+      sockaddr_in sa{};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons(port);
+      ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+      connected_ = fd_ && ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+      if (!connected_) ::usleep(100000);
+    }
+  }
+  bool connected() const { return connected_; }
+  // Sends `msg` and returns what comes back within 5 s (as much as was sent, or less).
+  std::string echo(const std::string& msg) {
+    if (::send(fd_.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != ssize_t(msg.size())) return "<send failed>";
+    std::string got;
+    while (got.size() < msg.size()) {
+      std::string more = read_some(5000);
+      if (more.empty()) break;
+      got += more;
+    }
+    return got;
+  }
+  // What arrives within `timeout_ms` ("" = nothing; "<closed>" at EOF or a reset).
+  std::string read_some(int timeout_ms) {
+    pollfd pf{fd_.get(), POLLIN, 0};
+    if (::poll(&pf, 1, timeout_ms) != 1) return "";
+    char buf[4096];
+    ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+    return n <= 0 ? "<closed>" : std::string(buf, size_t(n));
+  }
+  // One byte every 10 ms while `run`, each echoed back: the longest time without an echo (ms),
+  // -1 when the connection ended.
+  long longest_silence(const std::atomic<bool>& run) {
+    using Clock = std::chrono::steady_clock;
+    auto last = Clock::now();
+    long longest = 0;
+    while (run) {
+      auto tick = Clock::now() + std::chrono::milliseconds(10);
+      (void)::send(fd_.get(), "x", 1, MSG_NOSIGNAL);
+      for (auto now = Clock::now(); now < tick; now = Clock::now()) {
+        std::string got = read_some(int(std::chrono::duration_cast<std::chrono::milliseconds>(tick - now).count()) + 1);
+        if (got == "<closed>") return -1;
+        if (got.empty()) continue;
+        now = Clock::now();
+        longest = std::max<long>(longest, std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count());
+        last = now;
+      }
+    }
+    while (!read_some(500).empty()) {}  // the echoes still under way
+    return longest;
+  }
+
+ private:
+  UniqueFd fd_;
+  bool connected_ = false;
+};
 
 class MigrateTest : public ::testing::Test {
  protected:
@@ -319,6 +385,77 @@ TEST_F(MigrateTest, LoopRootfsTravelsAsItsImage) {
   auto cat = on(b, "cove-attach", {"--", "cat", "/root/mark"});
   EXPECT_EQ(trim_str(cat.out), "written-before") << cat.status << " " << cat.err;
   EXPECT_EQ(state(b), "RUNNING");
+  expect_clean(a);
+}
+
+// A container with a static address on an L2 segment spanning both hosts (two_hosts.hpp).
+class MigrateSegmentTest : public MigrateTest {
+ protected:
+  void SetUp() override {
+    MigrateTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    seg_ = hosts_->make_segment("cvseg", "10.78.0.1", "fd78::1");
+    ASSERT_EQ(seg_->error, "");
+  }
+  void TearDown() override {
+    seg_.reset();
+    MigrateTest::TearDown();
+  }
+  void create_on_segment(const TestHost& h, const std::string& extra = "") {
+    hosts_->track(kName);
+    std::string conf = h.dir + "/seg.conf";
+    std::ofstream(conf) << "[network.eth0]\nlink = cvseg\nipv4 = 10.78.0.10/24\nipv6 = fd78::10/64\n" << extra;
+    auto r = on(h, "cove-create", {"-t", "busybox", "-f", conf});
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = on(h, "cove-start");
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(eventually([&] { return on(h, "cove-attach", {"--", "true"}).status == 0; }));
+  }
+  std::string inside(const TestHost& h, const std::string& shell) {
+    auto r = on(h, "cove-attach", {"--", "/bin/sh", "-c", shell});
+    return r.out + r.err;
+  }
+  nlohmann::json nic_info(const TestHost& h) {
+    auto j = nlohmann::json::parse(on(h, "cove-info", {"--json"}).out, nullptr, false);
+    return j.is_object() && j.contains("nics") && !j["nics"].empty() ? j["nics"][0] : nlohmann::json::object();
+  }
+  std::unique_ptr<Segment> seg_;
+};
+
+// An established TCP connection from outside carries on across the move, both ways, without a
+// reconnect; the container announces itself from B (three gratuitous ARPs and unsolicited
+// neighbour advertisements reach the peer) and the switch forwards its MAC to B's trunk.
+TEST_F(MigrateSegmentTest, TcpConnectionFromOutsideSurvivesAndTheSegmentLearnsTheNewPort) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  create_on_segment(a);
+  ASSERT_EQ(on(a, "cove-attach", {"--", "/bin/sh", "-c", "nc -ll -p 7020 -e cat >/dev/null 2>&1 &"}).status, 0);
+  EchoClient peer(seg_->peer, "10.78.0.10", 7020);
+  ASSERT_TRUE(peer.connected());
+  EXPECT_EQ(peer.echo("before\n"), "before\n");
+  std::string mac = trim_str(inside(a, "cat /sys/class/net/eth0/address"));
+  EXPECT_EQ(seg_->switch_port_of(mac), "ta");
+  FrameCapture capture(seg_->peer, "eth0");
+  ASSERT_TRUE(capture.valid());
+
+  std::atomic<bool> run{true};
+  long stall = 0;
+  std::thread traffic([&] { stall = peer.longest_silence(run); });
+  auto m = hosts_->migrate(a, kName, b, {"--json"});
+  EXPECT_EQ(seg_->switch_port_of(mac), "tb") << "right after the migration";
+  ::usleep(500000);
+  run = false;
+  traffic.join();
+  ASSERT_EQ(m.status, 0) << m.err;
+  auto j = nlohmann::json::parse(m.out, nullptr, false);
+  std::printf("TCP across the move: longest silence %ld ms, downtime %d ms, total %d ms\n", stall,
+              j.value("downtime_ms", 0), j.value("total_ms", 0));
+  EXPECT_GT(stall, 0) << "the connection was reset";
+  EXPECT_EQ(peer.echo("after\n"), "after\n") << "the same connection, both ways, after the move";
+  auto [arps, adverts] = capture.count_announcements("10.78.0.10", "fd78::10", *MacAddress::parse(mac), 1000);
+  EXPECT_EQ(arps, 3) << "gratuitous ARPs from the container's MAC";
+  EXPECT_EQ(adverts, 3) << "unsolicited neighbour advertisements for fd78::10";
+  EXPECT_EQ(seg_->switch_port_of(mac), "tb");
   expect_clean(a);
 }
 
