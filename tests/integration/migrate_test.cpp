@@ -459,6 +459,66 @@ TEST_F(MigrateSegmentTest, TcpConnectionFromOutsideSurvivesAndTheSegmentLearnsTh
   expect_clean(a);
 }
 
+// The shaper and the filters are made again on B's new host end; A keeps nothing of them.
+TEST_F(MigrateSegmentTest, RateLimitsAndFiltersAreMadeAgainOnTheDestination) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  create_on_segment(a, "rate.ingress = 20mbit\nrate.egress = 10mbit\n");
+  std::string old_end = nic_info(a).value("host_ifname", "");
+  ASSERT_FALSE(old_end.empty());
+  auto in = [](const TestHost& h, const std::string& shell) {
+    auto r = run_cmd({"nsenter", "--net=/run/netns/" + h.netns, "sh", "-c", shell});
+    return r.out + r.err;
+  };
+  ASSERT_NE(in(a, "nft list tables"), "");
+  auto m = hosts_->migrate(a, kName, b);
+  ASSERT_EQ(m.status, 0) << m.err;
+
+  auto nic = nic_info(b);
+  std::string end = nic.value("host_ifname", "");
+  ASSERT_FALSE(end.empty()) << nic.dump();
+  EXPECT_EQ(nic.value("rate_ingress_bps", 0ull), 20000000ull);
+  EXPECT_EQ(nic.value("rate_egress_bps", 0ull), 10000000ull);
+  std::string ifb = "cb" + end.substr(2);
+  EXPECT_NE(in(b, "tc qdisc show dev " + end).find("qdisc htb"), std::string::npos) << "ingress shaper on " << end;
+  EXPECT_NE(in(b, "tc qdisc show dev " + end).find("qdisc ingress"), std::string::npos) << "redirect to the ifb";
+  EXPECT_NE(in(b, "tc qdisc show dev " + ifb).find("qdisc htb"), std::string::npos) << "egress shaper on " << ifb;
+  std::string tables = in(b, "nft list tables");
+  EXPECT_NE(tables.find("table bridge cove-c-"), std::string::npos) << tables;
+  EXPECT_EQ(in(a, "nft list tables").find("cove-c-"), std::string::npos) << "A keeps the container's table";
+  EXPECT_NE(in(a, "ip link show " + old_end).find("does not exist"), std::string::npos) << "A keeps " << old_end;
+  EXPECT_NE(in(a, "ip link show cb" + old_end.substr(2)).find("does not exist"), std::string::npos);
+
+  // The filter holds on B: its own address reaches the peer, another one does not.
+  TcpListener listener(seg_->peer, "10.78.0.1", 7030);
+  ASSERT_TRUE(listener.valid());
+  // nc in the background: it waits for the peer to close, which accept_peer does.
+  inside(b, "(nc -w 2 10.78.0.1 7030 </dev/null >/dev/null 2>&1 &)");
+  EXPECT_EQ(listener.accept_peer(3000), "10.78.0.10");
+  inside(b, "ip addr del 10.78.0.10/24 dev eth0; ip addr add 10.78.0.99/24 dev eth0; "
+            "(nc -w 2 10.78.0.1 7030 </dev/null >/dev/null 2>&1 &)");
+  EXPECT_EQ(listener.accept_peer(3000), std::nullopt) << "a spoofed source address passed on B";
+}
+
+// A migration that fails after B restored (and announced) the container: A's copy thaws with
+// its NICs up again and announced, and the peer's connection goes on with it.
+TEST_F(MigrateSegmentTest, FailureAfterTheRestoreGivesTheConnectionBackToTheSource) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  create_on_segment(a);
+  ASSERT_EQ(on(a, "cove-attach", {"--", "/bin/sh", "-c", "nc -ll -p 7020 -e cat >/dev/null 2>&1 &"}).status, 0);
+  EchoClient peer(seg_->peer, "10.78.0.10", 7020);
+  ASSERT_TRUE(peer.connected());
+  EXPECT_EQ(peer.echo("before\n"), "before\n");
+  std::string mac = trim_str(inside(a, "cat /sys/class/net/eth0/address"));
+  auto r = migrate_with_fault(a, b, "after-restore");
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(state(a), "RUNNING");
+  EXPECT_EQ(seg_->switch_port_of(mac), "ta");
+  EXPECT_EQ(peer.echo("after\n"), "after\n") << "the connection on A after the rollback";
+  EXPECT_TRUE(eventually([&] { return hosts_->containers(b).empty(); }, 30000));
+}
+
 TEST_F(MigrateTest, BackAndForth) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;

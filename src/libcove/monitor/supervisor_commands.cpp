@@ -199,7 +199,7 @@ Result<void> Supervisor::on_checkpoint(int fd, const CheckpointRequest& req) {
 // the copy never sees, and send resets when it is killed, breaking the TCP connections the copy
 // carries on. Its veths' host ends go down at CRIU's `network-unlock` (after the dump: a link
 // without carrier would be dumped with `linkdown` routes, which the kernel refuses to restore)
-// and come up again only when it is thawed (or at once when the dump fails).
+// and come up again only when it is thawed (or at once when the dump fails), announced anew.
 Result<void> Supervisor::silence_frozen_copy() {
   network_silenced_ = true;
   if (auto r = network_.set_host_ends_up(false); !r) return std::move(r).error().context("silence the NICs of the frozen copy");
@@ -210,6 +210,8 @@ void Supervisor::unsilence_network() {
   if (!network_silenced_) return;
   network_silenced_ = false;
   if (auto r = network_.set_host_ends_up(true); !r) log::warn("bring the NICs up again: {}", r.error().message());
+  // A destination that restored the copy before the migration failed has announced it there.
+  else if (auto a = network_.announce(); !a) log::warn("announce the NICs: {}", a.error().message());
 }
 
 // CRIU killed the tree after the dump: reap init now and end as after a stop. Killed tasks of
