@@ -2,9 +2,13 @@
 // counter moved stop-and-copy, refusals at validate, and faults at the stages that matter — the
 // source must run on unchanged and the destination hold nothing.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -517,6 +521,67 @@ TEST_F(MigrateSegmentTest, FailureAfterTheRestoreGivesTheConnectionBackToTheSour
   EXPECT_EQ(seg_->switch_port_of(mac), "ta");
   EXPECT_EQ(peer.echo("after\n"), "after\n") << "the connection on A after the rollback";
   EXPECT_TRUE(eventually([&] { return hosts_->containers(b).empty(); }, 30000));
+}
+
+// A process of the test (ssh, in a namespace through nsenter), killed and reaped at the end.
+struct Spawned {
+  pid_t pid = -1;
+  explicit Spawned(const std::string& shell) {
+    pid = ::fork();
+    if (pid == 0) {
+      ::execlp("sh", "sh", "-c", shell.c_str(), nullptr);
+      ::_exit(127);
+    }
+  }
+  bool alive() const { return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0; }
+  ~Spawned() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+};
+
+// A Debian/systemd container with sshd on the segment: an ssh session from the peer (a remote
+// `cat`, fed through a fifo) carries on across the move.
+TEST_F(MigrateSegmentTest, SshSessionFromOutsideIntoADebianContainerSurvives) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  if (::access("/usr/bin/ssh", X_OK) != 0) GTEST_SKIP() << "needs openssh-client";
+  std::string key = a.dir + "/peer_key";
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key}).status, 0);
+  hosts_->track(kName);
+  std::string conf = a.dir + "/deb.conf";
+  // No ttys: a stock CRIU carries only the console's pty (systemd_checkpoint_test.cpp).
+  std::ofstream(conf) << "[container]\nttys = 0\n[network.eth0]\nlink = cvseg\nipv4 = 10.78.0.20/24\n";
+  auto r = hosts_->cove(a, "cove-create", kName,
+                        {"-t", "debian", "-f", conf, "--", "--authorized-keys", key + ".pub", "--cache-dir", "/var/cache/cove"},
+                        900);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(on(a, "cove-start").status, 0);
+  auto system_state = [&](const TestHost& h) { return trim_str(on(h, "cove-attach", {"--", "systemctl", "is-system-running"}).out); };
+  ASSERT_TRUE(eventually([&] { auto s = system_state(a); return s == "running" || s == "degraded"; }, 120000))
+      << system_state(a);
+  std::string fifo = a.dir + "/ssh-in", out = a.dir + "/ssh-out";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Spawned ssh("exec nsenter --net=" + seg_->peer.path() + " ssh -T -i " + key +
+              " -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 "
+              "root@10.78.0.20 cat <" + fifo + " >" + out + " 2>" + out + ".err");
+  UniqueFd in(::open(fifo.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(in.valid());
+  auto says = [&](const std::string& line) {
+    if (::write(in.get(), (line + "\n").data(), line.size() + 1) < 0) return false;
+    return eventually([&] { return read_text(out).find(line) != std::string::npos; }, 20000);
+  };
+  ASSERT_TRUE(says("before")) << read_text(out + ".err");
+  auto m = hosts_->migrate(a, kName, b, {"--json"});
+  ASSERT_EQ(m.status, 0) << m.err;
+  auto j = nlohmann::json::parse(m.out, nullptr, false);
+  std::printf("Debian/systemd with an ssh session: downtime %d ms, total %d ms\n", j.value("downtime_ms", 0),
+              j.value("total_ms", 0));
+  EXPECT_TRUE(says("after")) << read_text(out) << read_text(out + ".err");
+  EXPECT_TRUE(ssh.alive()) << read_text(out + ".err");
+  EXPECT_EQ(state(b), "RUNNING");
+  expect_clean(a);
 }
 
 TEST_F(MigrateTest, BackAndForth) {
