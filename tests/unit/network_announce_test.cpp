@@ -1,8 +1,13 @@
 // The frames that announce a restored NIC (network/announce): a gratuitous ARP and an
-// unsolicited IPv6 neighbour advertisement, byte by byte against hand-checked values.
+// unsolicited IPv6 neighbour advertisement, byte by byte against hand-checked values; and the
+// Announcer's rounds, on a socketpair.
 #include "network/announce.hpp"
 
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
 
 #include "support.hpp"
 
@@ -64,6 +69,54 @@ TEST(NetworkAnnounce, OneFramePerAddressOfItsFamily) {
 TEST(NetworkAnnounce, RoundsStartAtOnceAndEndWithinAFewHundredMilliseconds) {
   EXPECT_EQ(kAnnounceRounds.front().count(), 0);
   EXPECT_LE(kAnnounceRounds.back().count(), 500);
+}
+
+// The Announcer against a datagram socketpair standing for the packet socket: every round
+// delivers every frame, the last one about 300 ms after the first.
+TEST(NetworkAnnounce, AnnouncerSendsEveryRoundThenEnds) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd theirs(sv[1]);
+  std::vector<Announcer::Target> targets;
+  targets.push_back({"eth0", UniqueFd(sv[0]), {Frame{1, 2, 3}, Frame{4, 5}}});
+  auto t0 = std::chrono::steady_clock::now();
+  Announcer announcer(std::move(targets));
+  std::vector<Frame> got;
+  pollfd p{theirs.get(), POLLIN, 0};
+  while (got.size() < 2 * kAnnounceRounds.size() && ::poll(&p, 1, 2000) == 1) {
+    uint8_t buf[16];
+    ssize_t n = ::recv(theirs.get(), buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    got.emplace_back(buf, buf + n);
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(got.size(), 2 * kAnnounceRounds.size());
+  for (size_t i = 0; i < got.size(); i += 2) {
+    EXPECT_EQ(got[i], (Frame{1, 2, 3}));
+    EXPECT_EQ(got[i + 1], (Frame{4, 5}));
+  }
+  EXPECT_GE(ms, kAnnounceRounds.back().count());
+  announcer.stop();
+  EXPECT_FALSE(announcer.running());
+}
+
+// Stopping does not wait for the rounds still due.
+TEST(NetworkAnnounce, StopEndsTheRoundsStillDue) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd theirs(sv[1]);
+  std::vector<Announcer::Target> targets;
+  targets.push_back({"eth0", UniqueFd(sv[0]), {Frame{7}}});
+  Announcer announcer(std::move(targets));
+  pollfd p{theirs.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 2000), 1);  // the first round
+  auto t0 = std::chrono::steady_clock::now();
+  announcer.stop();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 50);
+  uint8_t buf[4];
+  EXPECT_EQ(::recv(theirs.get(), buf, sizeof buf, MSG_DONTWAIT), 1);
+  EXPECT_LT(::recv(theirs.get(), buf, sizeof buf, MSG_DONTWAIT), 0) << "a round after the stop";
 }
 
 }  // namespace
