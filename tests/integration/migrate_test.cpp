@@ -1,10 +1,19 @@
 // cove-migrate between two "hosts" on this machine (two_hosts.hpp): a busybox container with a
 // counter moved stop-and-copy, refusals at validate, and faults at the stages that matter — the
 // source must run on unchanged and the destination hold nothing.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -16,6 +25,67 @@
 
 namespace cove::test {
 namespace {
+
+// A TCP connection from the segment's peer to an echo server in the container (`nc -ll -e cat`).
+class EchoClient {
+ public:
+  EchoClient(const TestNetns& ns, const std::string& addr, uint16_t port) {
+    for (int i = 0; i < 50 && !connected_; ++i) {
+      fd_ = ns.socket(AF_INET, SOCK_STREAM);
+      sockaddr_in sa{};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons(port);
+      ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+      connected_ = fd_ && ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+      if (!connected_) ::usleep(100000);
+    }
+  }
+  bool connected() const { return connected_; }
+  // Sends `msg` and returns what comes back within 5 s (as much as was sent, or less).
+  std::string echo(const std::string& msg) {
+    if (::send(fd_.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != ssize_t(msg.size())) return "<send failed>";
+    std::string got;
+    while (got.size() < msg.size()) {
+      std::string more = read_some(5000);
+      if (more.empty()) break;
+      got += more;
+    }
+    return got;
+  }
+  // What arrives within `timeout_ms` ("" = nothing; "<closed>" at EOF or a reset).
+  std::string read_some(int timeout_ms) {
+    pollfd pf{fd_.get(), POLLIN, 0};
+    if (::poll(&pf, 1, timeout_ms) != 1) return "";
+    char buf[4096];
+    ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+    return n <= 0 ? "<closed>" : std::string(buf, size_t(n));
+  }
+  // One byte every 10 ms while `run`, each echoed back: the longest time without an echo (ms),
+  // -1 when the connection ended.
+  long longest_silence(const std::atomic<bool>& run) {
+    using Clock = std::chrono::steady_clock;
+    auto last = Clock::now();
+    long longest = 0;
+    while (run) {
+      auto tick = Clock::now() + std::chrono::milliseconds(10);
+      (void)::send(fd_.get(), "x", 1, MSG_NOSIGNAL);
+      for (auto now = Clock::now(); now < tick; now = Clock::now()) {
+        std::string got = read_some(int(std::chrono::duration_cast<std::chrono::milliseconds>(tick - now).count()) + 1);
+        if (got == "<closed>") return -1;
+        if (got.empty()) continue;
+        now = Clock::now();
+        longest = std::max<long>(longest, std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count());
+        last = now;
+      }
+    }
+    while (!read_some(500).empty()) {}  // the echoes still under way
+    return longest;
+  }
+
+ private:
+  UniqueFd fd_;
+  bool connected_ = false;
+};
 
 class MigrateTest : public ::testing::Test {
  protected:
@@ -345,6 +415,198 @@ TEST_F(MigrateTest, LoopRootfsTravelsAsItsImage) {
   ASSERT_EQ(m.status, 0) << m.err;
   auto cat = on(b, "cove-attach", {"--", "cat", "/root/mark"});
   EXPECT_EQ(trim_str(cat.out), "written-before") << cat.status << " " << cat.err;
+  EXPECT_EQ(state(b), "RUNNING");
+  expect_clean(a);
+}
+
+// A container with a static address on an L2 segment spanning both hosts (two_hosts.hpp).
+class MigrateSegmentTest : public MigrateTest {
+ protected:
+  void SetUp() override {
+    MigrateTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    seg_ = hosts_->make_segment("cvseg", "10.78.0.1", "fd78::1");
+    ASSERT_EQ(seg_->error, "");
+  }
+  void TearDown() override {
+    seg_.reset();
+    MigrateTest::TearDown();
+  }
+  void create_on_segment(const TestHost& h, const std::string& extra = "") {
+    hosts_->track(kName);
+    std::string conf = h.dir + "/seg.conf";
+    std::ofstream(conf) << "[network.eth0]\nlink = cvseg\nipv4 = 10.78.0.10/24\nipv6 = fd78::10/64\n" << extra;
+    auto r = on(h, "cove-create", {"-t", "busybox", "-f", conf});
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = on(h, "cove-start");
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_TRUE(eventually([&] { return on(h, "cove-attach", {"--", "true"}).status == 0; }));
+  }
+  std::string inside(const TestHost& h, const std::string& shell) {
+    auto r = on(h, "cove-attach", {"--", "/bin/sh", "-c", shell});
+    return r.out + r.err;
+  }
+  nlohmann::json nic_info(const TestHost& h) {
+    auto j = nlohmann::json::parse(on(h, "cove-info", {"--json"}).out, nullptr, false);
+    return j.is_object() && j.contains("nics") && !j["nics"].empty() ? j["nics"][0] : nlohmann::json::object();
+  }
+  std::unique_ptr<Segment> seg_;
+};
+
+// An established TCP connection from outside carries on across the move, both ways, without a
+// reconnect; the container announces itself from B (three gratuitous ARPs and unsolicited
+// neighbour advertisements reach the peer) and the switch forwards its MAC to B's trunk.
+TEST_F(MigrateSegmentTest, TcpConnectionFromOutsideSurvivesAndTheSegmentLearnsTheNewPort) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  create_on_segment(a);
+  ASSERT_EQ(on(a, "cove-attach", {"--", "/bin/sh", "-c", "nc -ll -p 7020 -e cat >/dev/null 2>&1 &"}).status, 0);
+  EchoClient peer(seg_->peer, "10.78.0.10", 7020);
+  ASSERT_TRUE(peer.connected());
+  EXPECT_EQ(peer.echo("before\n"), "before\n");
+  std::string mac = trim_str(inside(a, "cat /sys/class/net/eth0/address"));
+  EXPECT_EQ(seg_->switch_port_of(mac), "ta");
+  FrameCapture capture(seg_->peer, "eth0");
+  ASSERT_TRUE(capture.valid());
+
+  std::atomic<bool> run{true};
+  long stall = 0;
+  std::thread traffic([&] { stall = peer.longest_silence(run); });
+  auto m = hosts_->migrate(a, kName, b, {"--json"});
+  EXPECT_EQ(seg_->switch_port_of(mac), "tb") << "right after the migration";
+  ::usleep(500000);
+  run = false;
+  traffic.join();
+  ASSERT_EQ(m.status, 0) << m.err;
+  auto j = nlohmann::json::parse(m.out, nullptr, false);
+  std::printf("TCP across the move: longest silence %ld ms, downtime %d ms, total %d ms\n", stall,
+              j.value("downtime_ms", 0), j.value("total_ms", 0));
+  EXPECT_GT(stall, 0) << "the connection was reset";
+  EXPECT_EQ(peer.echo("after\n"), "after\n") << "the same connection, both ways, after the move";
+  auto [arps, adverts] = capture.count_announcements("10.78.0.10", "fd78::10", *MacAddress::parse(mac), 1000);
+  EXPECT_EQ(arps, 3) << "gratuitous ARPs from the container's MAC";
+  EXPECT_EQ(adverts, 3) << "unsolicited neighbour advertisements for fd78::10";
+  EXPECT_EQ(seg_->switch_port_of(mac), "tb");
+  expect_clean(a);
+}
+
+// The shaper and the filters are made again on B's new host end; A keeps nothing of them.
+TEST_F(MigrateSegmentTest, RateLimitsAndFiltersAreMadeAgainOnTheDestination) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  create_on_segment(a, "rate.ingress = 20mbit\nrate.egress = 10mbit\n");
+  std::string old_end = nic_info(a).value("host_ifname", "");
+  ASSERT_FALSE(old_end.empty());
+  auto in = [](const TestHost& h, const std::string& shell) {
+    auto r = run_cmd({"nsenter", "--net=/run/netns/" + h.netns, "sh", "-c", shell});
+    return r.out + r.err;
+  };
+  ASSERT_NE(in(a, "nft list tables"), "");
+  auto m = hosts_->migrate(a, kName, b);
+  ASSERT_EQ(m.status, 0) << m.err;
+
+  auto nic = nic_info(b);
+  std::string end = nic.value("host_ifname", "");
+  ASSERT_FALSE(end.empty()) << nic.dump();
+  EXPECT_EQ(nic.value("rate_ingress_bps", 0ull), 20000000ull);
+  EXPECT_EQ(nic.value("rate_egress_bps", 0ull), 10000000ull);
+  std::string ifb = "cb" + end.substr(2);
+  EXPECT_NE(in(b, "tc qdisc show dev " + end).find("qdisc htb"), std::string::npos) << "ingress shaper on " << end;
+  EXPECT_NE(in(b, "tc qdisc show dev " + end).find("qdisc ingress"), std::string::npos) << "redirect to the ifb";
+  EXPECT_NE(in(b, "tc qdisc show dev " + ifb).find("qdisc htb"), std::string::npos) << "egress shaper on " << ifb;
+  std::string tables = in(b, "nft list tables");
+  EXPECT_NE(tables.find("table bridge cove-c-"), std::string::npos) << tables;
+  EXPECT_EQ(in(a, "nft list tables").find("cove-c-"), std::string::npos) << "A keeps the container's table";
+  EXPECT_NE(in(a, "ip link show " + old_end).find("does not exist"), std::string::npos) << "A keeps " << old_end;
+  EXPECT_NE(in(a, "ip link show cb" + old_end.substr(2)).find("does not exist"), std::string::npos);
+
+  // The filter holds on B: its own address reaches the peer, another one does not.
+  TcpListener listener(seg_->peer, "10.78.0.1", 7030);
+  ASSERT_TRUE(listener.valid());
+  // nc in the background: it waits for the peer to close, which accept_peer does.
+  inside(b, "(nc -w 2 10.78.0.1 7030 </dev/null >/dev/null 2>&1 &)");
+  EXPECT_EQ(listener.accept_peer(3000), "10.78.0.10");
+  inside(b, "ip addr del 10.78.0.10/24 dev eth0; ip addr add 10.78.0.99/24 dev eth0; "
+            "(nc -w 2 10.78.0.1 7030 </dev/null >/dev/null 2>&1 &)");
+  EXPECT_EQ(listener.accept_peer(3000), std::nullopt) << "a spoofed source address passed on B";
+}
+
+// A migration that fails after B restored (and announced) the container: A's copy thaws with
+// its NICs up again and announced, and the peer's connection goes on with it.
+TEST_F(MigrateSegmentTest, FailureAfterTheRestoreGivesTheConnectionBackToTheSource) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  create_on_segment(a);
+  ASSERT_EQ(on(a, "cove-attach", {"--", "/bin/sh", "-c", "nc -ll -p 7020 -e cat >/dev/null 2>&1 &"}).status, 0);
+  EchoClient peer(seg_->peer, "10.78.0.10", 7020);
+  ASSERT_TRUE(peer.connected());
+  EXPECT_EQ(peer.echo("before\n"), "before\n");
+  std::string mac = trim_str(inside(a, "cat /sys/class/net/eth0/address"));
+  auto r = migrate_with_fault(a, b, "after-restore");
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(state(a), "RUNNING");
+  EXPECT_EQ(seg_->switch_port_of(mac), "ta");
+  EXPECT_EQ(peer.echo("after\n"), "after\n") << "the connection on A after the rollback";
+  EXPECT_TRUE(eventually([&] { return hosts_->containers(b).empty(); }, 30000));
+}
+
+// A process of the test (ssh, in a namespace through nsenter), killed and reaped at the end.
+struct Spawned {
+  pid_t pid = -1;
+  explicit Spawned(const std::string& shell) {
+    pid = ::fork();
+    if (pid == 0) {
+      ::execlp("sh", "sh", "-c", shell.c_str(), nullptr);
+      ::_exit(127);
+    }
+  }
+  bool alive() const { return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0; }
+  ~Spawned() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+};
+
+// A Debian/systemd container with sshd on the segment: an ssh session from the peer (a remote
+// `cat`, fed through a fifo) carries on across the move.
+TEST_F(MigrateSegmentTest, SshSessionFromOutsideIntoADebianContainerSurvives) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  if (::access("/usr/bin/ssh", X_OK) != 0) GTEST_SKIP() << "needs openssh-client";
+  std::string key = a.dir + "/peer_key";
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key}).status, 0);
+  hosts_->track(kName);
+  std::string conf = a.dir + "/deb.conf";
+  // No ttys: a stock CRIU carries only the console's pty (systemd_checkpoint_test.cpp).
+  std::ofstream(conf) << "[container]\nttys = 0\n[network.eth0]\nlink = cvseg\nipv4 = 10.78.0.20/24\n";
+  auto r = hosts_->cove(a, "cove-create", kName,
+                        {"-t", "debian", "-f", conf, "--", "--authorized-keys", key + ".pub", "--cache-dir", "/var/cache/cove"},
+                        900);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(on(a, "cove-start").status, 0);
+  auto system_state = [&](const TestHost& h) { return trim_str(on(h, "cove-attach", {"--", "systemctl", "is-system-running"}).out); };
+  ASSERT_TRUE(eventually([&] { auto s = system_state(a); return s == "running" || s == "degraded"; }, 120000))
+      << system_state(a);
+  std::string fifo = a.dir + "/ssh-in", out = a.dir + "/ssh-out";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  Spawned ssh("exec nsenter --net=" + seg_->peer.path() + " ssh -T -i " + key +
+              " -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 "
+              "root@10.78.0.20 cat <" + fifo + " >" + out + " 2>" + out + ".err");
+  UniqueFd in(::open(fifo.c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(in.valid());
+  auto says = [&](const std::string& line) {
+    if (::write(in.get(), (line + "\n").data(), line.size() + 1) < 0) return false;
+    return eventually([&] { return read_text(out).find(line) != std::string::npos; }, 20000);
+  };
+  ASSERT_TRUE(says("before")) << read_text(out + ".err");
+  auto m = hosts_->migrate(a, kName, b, {"--json"});
+  ASSERT_EQ(m.status, 0) << m.err;
+  auto j = nlohmann::json::parse(m.out, nullptr, false);
+  std::printf("Debian/systemd with an ssh session: downtime %d ms, total %d ms\n", j.value("downtime_ms", 0),
+              j.value("total_ms", 0));
+  EXPECT_TRUE(says("after")) << read_text(out) << read_text(out + ".err");
+  EXPECT_TRUE(ssh.alive()) << read_text(out + ".err");
   EXPECT_EQ(state(b), "RUNNING");
   expect_clean(a);
 }

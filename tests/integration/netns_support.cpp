@@ -289,6 +289,8 @@ FrameCapture::FrameCapture(const TestNetns& ns, const std::string& ifname) {
   ll.sll_protocol = htons(ETH_P_ALL);
   ll.sll_ifindex = ifindex_via(s.get(), ifname);
   if (ll.sll_ifindex == 0 || ::bind(s.get(), reinterpret_cast<sockaddr*>(&ll), sizeof ll) < 0) return;
+  int size = 16 << 20;  // a capture read only at the end of a busy test keeps every frame
+  (void)::setsockopt(s.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
   fd_ = std::move(s);
 }
 
@@ -315,6 +317,31 @@ bool FrameCapture::arp_reply_from(const std::string& spa, int timeout_ms) {
     return n >= 42 && p[12] == 0x08 && p[13] == 0x06 && p[20] == 0 && p[21] == 2 &&
            std::memcmp(p + 28, want->bytes.data(), 4) == 0;
   }, timeout_ms);
+}
+
+std::pair<int, int> FrameCapture::count_announcements(const std::string& ipv4, const std::string& ipv6,
+                                                     const MacAddress& mac, int window_ms) {
+  auto v4 = IpAddress::parse(ipv4);
+  auto v6 = IpAddress::parse(ipv6);
+  if (!v4 || !v6) return {-1, -1};
+  auto garp = [&](const uint8_t* p, size_t n) {
+    return n >= 42 && p[12] == 0x08 && p[13] == 0x06 && std::memcmp(p + 22, mac.bytes.data(), 6) == 0 &&
+           std::memcmp(p + 28, v4->bytes.data(), 4) == 0 && std::memcmp(p + 38, v4->bytes.data(), 4) == 0;
+  };
+  // Ethernet (14), IPv6 (40), then the advertisement: type 136, flags at +4, target at +8.
+  auto na = [&](const uint8_t* p, size_t n) {
+    const uint8_t* m = p + 54;
+    return n >= 78 && p[12] == 0x86 && p[13] == 0xdd && p[20] == IPPROTO_ICMPV6 && m[0] == ND_NEIGHBOR_ADVERT &&
+           (m[4] & 0x20) && std::memcmp(m + 8, v6->bytes.data(), 16) == 0;
+  };
+  std::pair<int, int> count{0, 0};
+  wait_for([&](const uint8_t* p, size_t n) {
+    if (n < 14 || std::memcmp(p + 6, mac.bytes.data(), 6) != 0) return false;
+    if (garp(p, n)) ++count.first;
+    if (na(p, n)) ++count.second;
+    return false;
+  }, window_ms);
+  return count;
 }
 
 std::string send_neighbour_advert(const TestNetns& ns, const std::string& ifname, const std::string& target,

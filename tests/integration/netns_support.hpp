@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/ip_address.hpp"
@@ -106,6 +107,11 @@ class FrameCapture {
   bool saw(const std::string& marker, int timeout_ms = 1500);
   // Whether an ARP reply with sender IP `spa` arrives within `timeout_ms`.
   bool arp_reply_from(const std::string& spa, int timeout_ms = 1500);
+  // How many gratuitous ARPs (sender = target = `ipv4`, from `mac`) and how many neighbour
+  // advertisements with the override flag for `ipv6` from `mac` arrive within `window_ms`
+  // (frames already queued count; the capture's buffer holds 16 MiB).
+  std::pair<int, int> count_announcements(const std::string& ipv4, const std::string& ipv6, const MacAddress& mac,
+                                          int window_ms);
 
  private:
   bool wait_for(const std::function<bool(const uint8_t*, size_t)>& match, int timeout_ms);

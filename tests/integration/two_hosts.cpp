@@ -154,6 +154,49 @@ RunResult TwoHosts::migrate(const TestHost& from, const std::string& name, const
   return cove(from, "cove-migrate", name, a, 180, extra_env);
 }
 
+std::unique_ptr<Segment> TwoHosts::make_segment(const std::string& bridge, const std::string& peer_v4,
+                                                const std::string& peer_v6) {
+  auto seg = std::make_unique<Segment>();
+  seg->bridge = bridge;
+  seg->peer_v4 = peer_v4;
+  seg->peer_v6 = peer_v6;
+  if (!seg->sw.valid() || !seg->peer.valid()) {
+    seg->error = "switch or peer namespace";
+    return seg;
+  }
+  std::vector<std::string> steps = {"ip link add sw type bridge && ip link set sw up"};
+  for (const TestHost* h : {&a, &b}) {
+    std::string port = "t" + h->label, host = "/run/netns/" + h->netns;
+    steps.push_back("ip link add " + port + " type veth peer name trunk netns " + host + " && ip link set " + port +
+                    " master sw up");
+    steps.push_back("ip -n " + h->netns + " link add " + bridge + " type bridge && ip -n " + h->netns +
+                    " link set trunk master " + bridge + " up && ip -n " + h->netns + " link set " + bridge + " up");
+  }
+  steps.push_back("ip link add tp type veth peer name eth0 netns " + seg->peer.path() + " && ip link set tp master sw up");
+  for (const auto& step : steps)
+    if (auto r = seg->sw.sh(step); r.status != 0) {
+      seg->error = "`" + step + "`: " + r.err;
+      return seg;
+    }
+  auto r = seg->peer.sh("ip addr add " + peer_v4 + "/24 dev eth0 && ip addr add " + peer_v6 +
+                        "/64 dev eth0 nodad && ip link set eth0 up");
+  if (r.status != 0) seg->error = "peer address: " + r.err;
+  return seg;
+}
+
+std::string Segment::switch_port_of(const std::string& mac) const {
+  auto r = sw.sh("bridge fdb show br sw");
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(mac + " dev ", 0) == 0) {
+      std::istringstream words(line.substr(mac.size() + 5));
+      std::string port;
+      words >> port;
+      return port;
+    }
+  return "";
+}
+
 void TwoHosts::kill_sshd(TestHost& h) {
   if (h.sshd <= 0) return;
   ::kill(h.sshd, SIGTERM);

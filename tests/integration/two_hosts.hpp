@@ -9,9 +9,11 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "netns_support.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -26,6 +28,21 @@ struct TestHost {
   std::string registry;  // COVE_IDMAP_REGISTRY
   pid_t sshd = 0;
   std::vector<std::string> env() const;  // what its sessions get
+};
+
+// An L2 segment spanning both hosts: a bridge of one name in each host's netns, and a "switch"
+// namespace whose bridge `sw` is joined to each host's bridge by a veth trunk (switch ports `ta`
+// and `tb`) and to a peer namespace standing for the outside (port `tp`; the peer's `eth0` holds
+// `peer_v4`/24 and `peer_v6`/64). The switch and the peer are held by fds only: destroying the
+// Segment removes them with the trunks and the peer's sockets' namespace; the hosts' bridges go
+// with the hosts.
+struct Segment {
+  std::string bridge;
+  std::string peer_v4, peer_v6;
+  TestNetns sw, peer;
+  std::string error;  // empty when it is up
+  // `bridge fdb show br sw` in the switch: the port the switch forwards `mac` to ("" = none).
+  std::string switch_port_of(const std::string& mac) const;
 };
 
 class TwoHosts {
@@ -46,6 +63,9 @@ class TwoHosts {
   // cove-migrate -n NAME on `from` to `to` (ssh://root@ADDR/PATH), with the test's ssh key.
   RunResult migrate(const TestHost& from, const std::string& name, const TestHost& to,
                     const std::vector<std::string>& args = {}, const std::vector<std::string>& extra_env = {});
+  // The segment of bridge `bridge` on both hosts, the peer at `peer_v4` and `peer_v6`.
+  std::unique_ptr<Segment> make_segment(const std::string& bridge, const std::string& peer_v4,
+                                        const std::string& peer_v6);
   // Remembered for the cleanup: destroyed on both hosts at the end.
   void track(const std::string& name) { names_.push_back(name); }
   void kill_sshd(TestHost& h);

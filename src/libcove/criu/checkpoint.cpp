@@ -66,7 +66,11 @@ Result<DumpResult> dump(DumpRequest req) {
   DumpResult out;
   out.criu = session->info;
   out.log_path = req.images_dir + "/" + kDumpLog;
-  auto resp = session->client.call(r, {}, out.log_path, kDumpTimeoutMs);
+  auto on_notify = [&req](Notify& n) -> Result<void> {
+    if (n.script == "network-unlock" && req.before_network_unlock) return req.before_network_unlock();
+    return {};
+  };
+  auto resp = session->client.call(r, on_notify, out.log_path, kDumpTimeoutMs);
   if (!resp && resp.error().code() == ETIMEDOUT) session->client.kill();  // through its pidfd
   session->client.finish();
   if (!resp) return std::move(resp).error();

@@ -45,6 +45,9 @@ struct DumpRequest {
   // Called once the CRIU session is open (its version and abilities known), right before the
   // DUMP request is built: the caller's last preparations, which may change this request.
   std::function<Result<void>(const CriuInfo&, DumpRequest&)> before_dump;
+  // Called at CRIU's `network-unlock` NOTIFY: after the dump (or its failure), with the
+  // sockets out of repair mode but the network still locked, when the tree stays alive.
+  std::function<Result<void>()> before_network_unlock;
 };
 
 struct DumpResult {

@@ -319,6 +319,7 @@ Result<void> make_dump_request(Dump& d) {
   req.pid = d.t.init_pid;
   req.images_dir = d.dir;
   req.leave_running = !d.opts.stop;
+  req.before_network_unlock = d.opts.before_network_unlock;
   for (const auto& m : d.meta.mounts) req.external_mounts.emplace_back(m.mountpoint, m.key);
   if (d.has_cgroups()) req.cgroup_roots = cgroup_roots(*d.t.cgroups, *d.t.layout);
   if (d.t.cgroups) req.freeze_cgroup = freezer_dir(*d.t.cgroups);

@@ -42,6 +42,8 @@ struct CheckpointTarget {
 struct CheckpointOptions {
   std::string images_dir;
   bool stop = false;  // leave_running = false: CRIU kills the container after a good dump
+  // criu::DumpRequest::before_network_unlock (a tree left running only).
+  std::function<Result<void>()> before_network_unlock;
 };
 
 struct CheckpointReport {

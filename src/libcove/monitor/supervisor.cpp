@@ -251,7 +251,10 @@ Result<void> Supervisor::restore_init() {
   auto r = lifecycle::restore_container(t, opts_.restore_images);
   if (!r) return std::move(r).error().context("restore");
   restored_ = RestoreReply{r->init.pid, r->criu_version, r->wall_ms, r->stats};
-  return adopt_init(std::move(r->init), r->frozen ? ContainerState::kFrozen : ContainerState::kRunning);
+  COVE_TRY(adopt_init(std::move(r->init), r->frozen ? ContainerState::kFrozen : ContainerState::kRunning));
+  // CRIU has unlocked the network: the segment learns the NICs' new place (in the background).
+  if (auto a = network_.announce(); !a) log::warn("announce the NICs: {}", a.error().message());
+  return {};
 }
 
 void Supervisor::report_start(const Result<void>& r) {
@@ -302,6 +305,11 @@ void Supervisor::cleanup() {
 
 void Supervisor::begin_stop(int sig, unsigned timeout_s) {
   if (!init_) return;
+  // A kill (cove-stop -k) pulls the plug: the veths' host ends go down first, so the dying
+  // sockets send no reset or FIN. The copy killed may live on elsewhere with the same
+  // connections: a migration's source after the commit, a destination undoing a restore.
+  if (sig == SIGKILL)
+    if (auto r = network_.set_host_ends_up(false); !r) log::warn("NICs down before the kill: {}", r.error().message());
   // A frozen init would not see the signal (a v1-frozen task not even SIGKILL) until thawed.
   // A kill is sent to every task while still frozen (a frozen task cannot exit, so its pid is
   // its own): on the thaw each dies before it runs user code again. A migrated container is

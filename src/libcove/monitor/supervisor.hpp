@@ -70,6 +70,8 @@ class Supervisor {
   lifecycle::CheckpointTarget checkpoint_target();
   void end_after_checkpoint(ContainerState before);
   Result<void> set_frozen(bool frozen);
+  Result<void> silence_frozen_copy();
+  void unsilence_network();
   Result<void> set_cgroup_key(const std::string& key, const std::string& value);
   // Writes `limits` (`only`: those controllers) with `io.max = rootfs` bound to rootfs_disk_.
   Result<void> apply_limits(const cgroup::ResourceLimits& limits, const std::vector<std::string>& only = {});
@@ -109,6 +111,7 @@ class Supervisor {
   bool done_ = false;
   bool created_runtime_dir_ = false;
   bool left_monitor_cgroup_ = false;
+  bool network_silenced_ = false;  // the host ends are down: a frozen copy dumped to go on elsewhere
   bool checkpointed_ = false;  // ended by a checkpoint with `stop`: its DHCP leases live on in the images
   process::ChildProcess cgroup_mover_;  // start_leaving_monitor_cgroup's child, until reaped
   int exit_status_ = 0;

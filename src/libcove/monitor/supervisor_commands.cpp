@@ -176,8 +176,11 @@ Result<void> Supervisor::on_checkpoint(int fd, const CheckpointRequest& req) {
   ContainerState before = state_.state();
   if (auto w = state_.record(ContainerState::kCheckpointing); !w) return std::move(w).error();
   if (req.stop) start_leaving_monitor_cgroup();
-  auto r = lifecycle::checkpoint_container(checkpoint_target(), lifecycle::CheckpointOptions{req.dir, req.stop});
+  lifecycle::CheckpointOptions opts{req.dir, req.stop, {}};
+  if (before == ContainerState::kFrozen && !req.stop) opts.before_network_unlock = [this] { return silence_frozen_copy(); };
+  auto r = lifecycle::checkpoint_container(checkpoint_target(), opts);
   if (!r || !req.stop) record(before);  // a failed dump leaves the container as it was
+  if (!r) unsilence_network();
   if (!r && left_monitor_cgroup_) {
     // The container goes on: so does the monitor, in its cgroup again.
     finish_leaving_monitor_cgroup();
@@ -192,6 +195,27 @@ Result<void> Supervisor::on_checkpoint(int fd, const CheckpointRequest& req) {
   }
   CommandServer::reply(fd, encode_reply(Result<CheckpointReply>(std::move(reply))));
   return {};
+}
+
+// A frozen container dumped to go on elsewhere (cove-migrate: freeze, dump leaving it running,
+// then kill or thaw it) must say nothing on the network from the dump on: CRIU unlocks the
+// network after a dump that leaves the tree alive, and its kernel would then acknowledge data
+// the copy never sees, and send resets when it is killed, breaking the TCP connections the copy
+// carries on. Its veths' host ends go down at CRIU's `network-unlock` (after the dump: a link
+// without carrier would be dumped with `linkdown` routes, which the kernel refuses to restore)
+// and come up again only when it is thawed (or at once when the dump fails), announced anew.
+Result<void> Supervisor::silence_frozen_copy() {
+  network_silenced_ = true;
+  if (auto r = network_.set_host_ends_up(false); !r) return std::move(r).error().context("silence the NICs of the frozen copy");
+  return {};
+}
+
+void Supervisor::unsilence_network() {
+  if (!network_silenced_) return;
+  network_silenced_ = false;
+  if (auto r = network_.set_host_ends_up(true); !r) log::warn("bring the NICs up again: {}", r.error().message());
+  // A destination that restored the copy before the migration failed has announced it there.
+  else if (auto a = network_.announce(); !a) log::warn("announce the NICs: {}", a.error().message());
 }
 
 // CRIU killed the tree after the dump: reap init now and end as after a stop. Killed tasks of
@@ -211,6 +235,7 @@ Result<void> Supervisor::set_frozen(bool frozen) {
   ContainerState to = frozen ? ContainerState::kFrozen : ContainerState::kRunning;
   if (!init_ || !state_.is(from))
     return Error(EBUSY, std::string("container is ") + state_name(state_.state()) + ", not " + state_name(from));
+  if (!frozen) unsilence_network();
   if (auto r = cgroups_->set_frozen(frozen); !r) return std::move(r).error();
   return state_.record(to);
 }

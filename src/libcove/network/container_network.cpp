@@ -319,6 +319,7 @@ void ContainerNetwork::remove_nic(NicRuntime& rt, bool keep_leases) {
 }
 
 void ContainerNetwork::teardown(bool keep_leases) {
+  announcer_.stop();
   if (rules_loaded_) {
     rules_loaded_ = false;
     std::string table = container_table(key_);
@@ -362,6 +363,42 @@ Result<void> ContainerNetwork::adopt_restored(int netns_fd) {
     register_name(made_.back());
   }
   return apply_rules();
+}
+
+// The addresses come from the interface, not the config: a DHCP lease restored with the
+// container is announced too. The container's root chooses them, but it could send the same
+// frames itself; the bridge filters (anti-spoofing) judge them as its own.
+Result<void> ContainerNetwork::announce() {
+  if (!netns_) return {};
+  auto inside = NetlinkSocket::open_in(netns_.get());
+  if (!inside) return std::move(inside).error();
+  std::vector<Announcer::Target> targets;
+  for (const auto& rt : made_) {
+    if (rt.nic.type != NicType::kVeth || !rt.nic.hwaddr) continue;
+    auto addrs = addresses_of(*inside, rt.nic.name);
+    if (!addrs) return std::move(addrs).error().context("NIC `" + rt.nic.name + "`");
+    std::vector<IpAddress> own;
+    for (const auto& a : *addrs) own.push_back(a.address);
+    if (own.empty()) continue;
+    auto sock = open_packet_socket(netns_.get(), rt.nic.name);
+    if (!sock) return std::move(sock).error().context("NIC `" + rt.nic.name + "`");
+    targets.push_back({rt.nic.name, std::move(*sock), announcement_frames(*rt.nic.hwaddr, own)});
+  }
+  if (!targets.empty()) announcer_ = Announcer(std::move(targets));
+  return {};
+}
+
+Result<void> ContainerNetwork::set_host_ends_up(bool up) {
+  if (made_.empty()) return {};
+  auto host = host_socket_or_error();
+  if (!host) return std::move(host).error();
+  for (const auto& rt : made_) {
+    if (rt.nic.type != NicType::kVeth) continue;
+    LinkChange c;
+    c.up = up;
+    if (auto r = change_link(*host, rt.host_ifname, c); !r) return std::move(r).error().context("NIC `" + rt.nic.name + "`");
+  }
+  return {};
 }
 
 Result<void> ContainerNetwork::set_rate(const std::string& nic, std::optional<uint64_t> ingress,

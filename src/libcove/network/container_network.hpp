@@ -22,6 +22,7 @@
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
 #include "config/nic_config.hpp"
+#include "network/announce.hpp"
 #include "network/link.hpp"
 #include "network/netlink.hpp"
 #include "network/traffic.hpp"
@@ -77,6 +78,13 @@ class ContainerNetwork {
   std::vector<std::string> criu_externals() const;
   Result<void> adopt_restored(int netns_fd);
   std::vector<config::NicConfig> planned_nics() const;
+  // After a restore, once the network is unlocked: each veth NIC's addresses (as its interface
+  // holds them now, static or restored) are announced on its segment from its new host end, in
+  // the background (network/announce.hpp); teardown() ends the rounds still due.
+  Result<void> announce();
+  // The veths' host ends down (no carrier inside: nothing in or out, no ACK, no reset from the
+  // container's kernel) or up again. For a frozen container whose copy may run elsewhere.
+  Result<void> set_host_ends_up(bool up);
 
   Result<void> set_rate(const std::string& nic, std::optional<uint64_t> ingress, std::optional<uint64_t> egress);
   // The container's namespace, for a hot plug into a container that started without NICs.
@@ -106,6 +114,7 @@ class ContainerNetwork {
   std::string hostname_;
   UniqueFd netns_;
   bool rules_loaded_ = false;  // the container's nft tables exist (filters or forwards)
+  Announcer announcer_;
 };
 
 // Removes what a container's earlier network left behind (its monitor was killed, the host
