@@ -97,6 +97,10 @@ Result<void> check_storage(const Migration& m) {
                                         "which is not shared", m.cfg.rootfs));
     return {};
   }
+  if (!m.cfg.rootfs.starts_with(m.p.dir() + "/"))
+    return Error::invalid(fmt::format("the rootfs `{}` is outside the container's directory, which is all that is "
+                                      "copied: with --shared-storage, the destination uses the same path",
+                                      m.cfg.rootfs));
   if (b != config::StorageBackend::kDir && b != config::StorageBackend::kLoop)
     return Error(ENOTSUP, fmt::format("storage backend `{}` cannot be copied yet (dir and loop can); "
                                       "with --shared-storage the rootfs is not copied",

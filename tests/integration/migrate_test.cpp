@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/fs.hpp"
 #include "support.hpp"
 #include "two_hosts.hpp"
 
@@ -279,6 +280,37 @@ TEST_F(MigrateTest, TheSourceIsHeldAgainstOtherToolsWhileItMoves) {
   ASSERT_EQ(r.status, 0) << r.err;
   expect_counting(b, before, pid);
   expect_clean(a);
+}
+
+// --shared-storage: the rootfs lives outside the container's directory at a path both hosts
+// see (here one directory of this machine stands for the shared storage); the container's
+// directory moves, the rootfs is not copied, and the container runs on over it.
+TEST_F(MigrateTest, SharedStorageMovesTheContainerButNotItsRootfs) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  hosts_->track(kName);
+  ASSERT_EQ(on(a, "cove-create", {"-t", "busybox"}).status, 0);
+  // Under a private (0700) directory: cove refuses a rootfs that host users can reach.
+  std::string dir = a.path + "/" + kName, shared = a.dir + "/shared/rootfs";
+  ASSERT_EQ(::mkdir((a.dir + "/shared").c_str(), 0700), 0) << strerror(errno);
+  ASSERT_EQ(::rename((dir + "/rootfs").c_str(), shared.c_str()), 0) << strerror(errno);
+  std::ofstream(dir + "/config", std::ios::app) << "\n[container]\nrootfs = " << shared << "\n";
+  auto started = on(a, "cove-start");
+  ASSERT_EQ(started.status, 0) << started.err;
+  ASSERT_EQ(on(a, "cove-attach", {"--", "sh", "-c", "echo kept > /marker"}).status, 0);
+  auto plain = hosts_->migrate(a, kName, b);
+  EXPECT_NE(plain.status, 0) << "an outside rootfs without --shared-storage must be refused";
+  EXPECT_NE(plain.err.find("outside the container's directory"), std::string::npos) << plain.err;
+  auto r = hosts_->migrate(a, kName, b, {"--shared-storage"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(state(b), "RUNNING");
+  EXPECT_EQ(trim_str(on(b, "cove-attach", {"--", "cat", "/marker"}).out), "kept");
+  EXPECT_FALSE(path_exists(b.path + "/" + kName + "/rootfs")) << "the rootfs was copied";
+  EXPECT_TRUE(path_exists(shared + "/marker")) << "the shared rootfs is gone";
+  expect_clean(a);
+  ASSERT_EQ(on(b, "cove-stop", {"-k"}).status, 0);
+  ASSERT_EQ(on(b, "cove-destroy").status, 0);
+  EXPECT_TRUE(path_exists(shared + "/marker")) << "destroy removed a rootfs it does not own";
 }
 
 // A CRIU that dies on the destination's restore (killed as it starts; the first run there is
