@@ -4,6 +4,7 @@
 // between them is migrate/wire.hpp; the states and guarantees are in doc/design/migration.md.
 #include <fmt/format.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,12 @@ constexpr int kRestoreTimeoutMs = 10 * 60 * 1000;    // the destination's restor
 constexpr int kCommitTimeoutMs = 30 * 1000;
 constexpr int kSessionEndTimeoutMs = 60 * 1000;      // the destination removing what it made
 constexpr const char* kImagesDirName = ".migrate-images";
+// CRIU's page server grows a pipe to 4 MiB for each batch of lazy pages; without
+// CAP_SYS_RESOURCE the kernel caps that at fs.pipe-max-size, and CRIU then fails mid-transfer
+// ("splice: -1: Bad file descriptor"), after the destination ran: checked before anything moves.
+constexpr uint64_t kLazyPipeBytes = 4ULL << 20;
+constexpr const char* kPipeMaxSize = "/proc/sys/fs/pipe-max-size";
+constexpr int kLazyDumpEndTimeoutMs = 60 * 1000;  // the source's CRIU ending after the page stream
 
 struct Migration {
   Migration(Container& c, const MigrateOptions& o) : ct(c), opts(o), p(c.lxcpath(), c.name()) {}
@@ -47,6 +54,9 @@ struct Migration {
   std::optional<migrate::Channel> channel;
   migrate::Accepted accepted;
   std::string images_dir;  // local, in the runtime dir (tmpfs)
+  bool post_copy = false;
+  std::string pages_socket;  // post-copy: the ssh forward to the receiver's page stream
+  int64_t running_at = 0;
   process::ChildProcess final_rsync;  // started before the freeze, waiting for `final-sync`
   std::string final_rsync_err;
   MigrateReport rep;
@@ -71,15 +81,46 @@ struct Migration {
 
 // Local checks ---------------------------------------------------------------------------------
 
+bool has_capability(int cap) {
+  auto status = read_file("/proc/self/status");
+  if (!status) return false;
+  auto at = status->find("CapEff:\t");
+  if (at == std::string::npos) return false;
+  uint64_t eff = std::strtoull(status->c_str() + at + 8, nullptr, 16);
+  return (eff >> cap) & 1;
+}
+
+// Why post-copy cannot run here ("" when it can): CRIU's lazy pages, and pipes big enough for
+// its page server (not needed with CAP_SYS_RESOURCE, which lifts the cap). The sysctl is host
+// policy: cove names it and never changes it.
+std::string post_copy_blocker(const std::optional<criu::CriuInfo>& info) {
+  if (!info || !info->lazy_pages) return "CRIU cannot dump lazily here (no userfaultfd with non-cooperative events)";
+  if (has_capability(CAP_SYS_RESOURCE)) return "";
+  auto text = read_file(kPipeMaxSize);
+  uint64_t max = text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
+  if (max >= kLazyPipeBytes) return "";
+  return fmt::format("fs.pipe-max-size is {} (at least {} is needed without CAP_SYS_RESOURCE: CRIU's page server "
+                     "would fail mid-transfer); raise it with `sysctl fs.pipe-max-size={}`",
+                     max, kLazyPipeBytes, kLazyPipeBytes);
+}
+
 Result<void> check_mode(Migration& m) {
-  if (m.opts.mode == MigrateMode::kPostCopy)
-    return Error(ENOTSUP, "post-copy migration is not implemented yet: use --mode stop-and-copy");
+  std::optional<criu::CriuInfo> info;
+  if (auto p = criu::probe()) info = *p;
+  std::string blocker = post_copy_blocker(info);
+  if (m.opts.mode == MigrateMode::kPostCopy) {
+    if (!blocker.empty()) return Error(ENOTSUP, "post-copy: " + blocker);
+    m.post_copy = true;
+    m.rep.mode = migrate_mode_name(MigrateMode::kPostCopy);
+    return {};
+  }
   m.rep.mode = migrate_mode_name(MigrateMode::kStopAndCopy);
   if (m.opts.mode == MigrateMode::kAuto) {
-    auto info = criu::probe();
     bool track = info && info->mem_track;
-    m.rep.mode_note = track ? "iterative pre-copy is not implemented yet; stop-and-copy"
-                            : "this kernel has no memory dirty tracking (soft-dirty): no pre-copy; stop-and-copy";
+    std::string pre = track ? "iterative pre-copy is not implemented yet"
+                            : "this kernel has no memory dirty tracking (soft-dirty): no pre-copy";
+    std::string post = blocker.empty() ? "post-copy is available (--mode post-copy)" : "no post-copy: " + blocker;
+    m.rep.mode_note = pre + "; " + post + "; stop-and-copy";
   }
   return {};
 }
@@ -122,6 +163,7 @@ migrate::Offer make_offer(const Migration& m, const ContainerInfo& info, uint64_
   o.rootfs_bytes = m.opts.shared_storage ? 0 : rootfs_bytes;
   o.memory_bytes = info.memory_current.value_or(0);
   o.cpu_flags = migrate::cpu_flags();
+  o.mode = m.post_copy ? "post-copy" : "stop-and-copy";
   return o;
 }
 
@@ -186,6 +228,7 @@ void end_session(Migration& m) {
   auto done = m.session->ssh.wait_exited(kSessionEndTimeoutMs);
   if (!done || !*done) log::warn("the destination did not end its side of the migration in time");
   m.session->ssh.kill_and_reap();
+  m.session.reset();
 }
 
 // The container's directory (rootfs and config, and the images when they exist) into the
@@ -256,13 +299,40 @@ void stop_final_sync(Migration& m) {
   if (m.final_rsync) m.final_rsync.kill_and_reap();
 }
 
+// Post-copy: a socket here that leads to the receiver's page stream over the ssh master. The
+// monitor's CRIU connects to it before the dump and serves the pages on it after.
+Result<void> open_page_stream(Migration& m) {
+  if (!m.post_copy) return {};
+  const std::string& remote = m.accepted.pages_socket;
+  if (remote.empty() || remote[0] != '/' || remote.find_first_of(" :'\"\\$`;&|<>\n") != std::string::npos)
+    return Error(EPROTO, fmt::format("the destination's page stream `{}` is not a plain path", remote));
+  m.pages_socket = m.link->temp_dir() + "/pages";
+  return m.link->forward_unix(m.pages_socket, remote);
+}
+
 Result<void> freeze(Migration& m) {
   COVE_TRY(m.begin("freeze/dump"));
   m.frozen_at = monotonic_ms();
   return m.ct.freeze();
 }
 
+// Post-copy: the monitor's CRIU serves pages until the page stream ends, and the container is
+// CHECKPOINTING (frozen) until then.
+Result<void> await_lazy_dump_end(Migration& m) {
+  for (int64_t end = monotonic_ms() + kLazyDumpEndTimeoutMs;; ::usleep(20 * 1000)) {
+    if (m.ct.state().state != ContainerState::kCheckpointing) return {};
+    if (monotonic_ms() > end) return Error(ETIMEDOUT, "the monitor's CRIU still serves pages");
+  }
+}
+
+// Before the destination ran. In post-copy the source's CRIU serves pages until the page
+// stream ends: the session is ended first (the receiver's rollback closes the stream), then
+// the container is thawed once CRIU has let it go.
 void thaw(Migration& m) {
+  if (m.post_copy) {
+    end_session(m);
+    if (auto w = await_lazy_dump_end(m); !w) log::warn("thaw `{}`: {}", m.ct.name(), w.error().message());
+  }
   if (auto r = m.ct.unfreeze(); !r) log::warn("thaw `{}` after the failed migration: {}", m.ct.name(), r.error().message());
 }
 
@@ -272,6 +342,7 @@ Result<void> dump(Migration& m) {
   (void)remove_tree(m.images_dir);
   CheckpointOptions co;
   co.images_dir = m.images_dir;
+  co.lazy_pages_socket = m.pages_socket;
   auto r = m.ct.checkpoint(co);
   if (!r) return std::move(r).error();
   m.end();
@@ -313,7 +384,8 @@ Result<void> restore(Migration& m) {
   auto r = migrate::expect<migrate::Running>(*m.channel, kRestoreTimeoutMs);
   if (!r) return with_remote_stderr(std::move(r).error(), m).context("destination");
   m.rep.restore_ms = r->restore_ms;
-  m.rep.downtime_ms = monotonic_ms() - m.frozen_at;
+  m.running_at = monotonic_ms();
+  m.rep.downtime_ms = m.running_at - m.frozen_at;
   m.end();
   return {};
 }
@@ -332,6 +404,25 @@ Result<void> await_commit_ack(Migration& m) {
         "no answer to the commit: `{}` may run on {} now; it stays FROZEN here (check the destination, then "
         "cove-destroy -f or cove-unfreeze it here)",
         m.ct.name(), m.dest.url()));
+  m.end();
+  return {};
+}
+
+// Post-copy: the container runs on the destination and pulls its memory from the frozen copy
+// here. That copy is never thawed again; if the transfer fails the container is lost (the
+// destination kills it) and this copy stays FROZEN as it was at the freeze.
+Result<void> await_pages(Migration& m) {
+  if (!m.post_copy) return {};
+  m.stage = "pages";
+  m.stage_t0 = m.running_at;
+  if (m.opts.on_stage_start) m.opts.on_stage_start(m.stage);
+  std::string lost = fmt::format("post-copy: `{}` ran on {} but its memory did not all arrive: it is lost there; "
+                                 "its copy here stays FROZEN as of the freeze (what ran there since is gone): "
+                                 "cove-destroy -f it, or cove-unfreeze it to go back to that state",
+                                 m.ct.name(), m.dest.url());
+  auto p = migrate::expect<migrate::Pages>(*m.channel, -1);
+  if (!p) return with_remote_stderr(std::move(p).error(), m).context(lost);
+  if (auto w = await_lazy_dump_end(m); !w) return std::move(w).error().context("after every page arrived");
   m.end();
   return {};
 }
@@ -358,12 +449,14 @@ constexpr Step<Migration> kMigrationSteps[] = {
     {"validate", validate, end_session},
     {"sync rootfs", sync_rootfs},
     {"open the final sync", open_final_sync, stop_final_sync},
+    {"open the page stream", open_page_stream},
     {"freeze", freeze, thaw},
     {"dump", dump, nullptr, remove_images},
     {"final sync", final_sync},
     {"restore", restore},
     {"commit", send_commit},
     {"await the commit's answer", await_commit_ack, nullptr, nullptr, StepKind::kPointOfNoReturn},
+    {"await the pages", await_pages},
     {"clean up the source", clean_up_source},
 };
 

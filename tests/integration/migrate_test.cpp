@@ -16,6 +16,32 @@
 namespace cove::test {
 namespace {
 
+// A sysctl set for a test's duration and put back after it, also when it fails (they are
+// machine-wide; cove never changes them itself).
+class Sysctl {
+ public:
+  Sysctl(std::string path, const std::string& value) : path_(std::move(path)), old_(trim_str(read_text(path_))) {
+    write(value);
+  }
+  ~Sysctl() {
+    if (!old_.empty()) write(old_);
+  }
+  Sysctl(const Sysctl&) = delete;
+  Sysctl& operator=(const Sysctl&) = delete;
+
+ private:
+  void write(const std::string& v) const { std::ofstream(path_) << v << "\n"; }
+  std::string path_, old_;
+};
+
+// What post-copy needs on this host (doc/design/migration.md): 4 MiB pipes for the source's
+// CRIU (no CAP_SYS_RESOURCE here), userfaultfd inside the container's user namespace for the
+// destination's.
+struct PostCopyHost {
+  Sysctl pipes{"/proc/sys/fs/pipe-max-size", "4194304"};
+  Sysctl uffd{"/proc/sys/vm/unprivileged_userfaultfd", "1"};
+};
+
 class MigrateTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -263,6 +289,92 @@ TEST_F(MigrateTest, FiftyMegabytesOfMemoryArriveIntact) {
   auto after = on(b, "cove-attach", {"--", "md5sum", "/dev/shm/blob"});
   EXPECT_EQ(after.out, w.out);
   expect_clean(a);
+}
+
+// Post-copy (doc/design/migration.md): the container runs on the destination right after the
+// restore, its memory pulled from the frozen source by `criu lazy-pages` over the ssh master.
+TEST_F(MigrateTest, PostCopyTheCounterContinuesOnTheDestination) {
+  PostCopyHost host;
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  long before = counter(a);
+  auto r = hosts_->migrate(a, kName, b, {"--json", "--mode", "post-copy"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j.value("mode", ""), "post-copy");
+  EXPECT_GT(j.value("downtime_ms", 0), 0) << r.out;
+  std::vector<std::string> stages;
+  for (const auto& s : j["stages"]) stages.push_back(s.value("name", ""));
+  EXPECT_EQ(stages, (std::vector<std::string>{"validate", "sync rootfs", "freeze/dump", "final sync", "restore",
+                                              "resume", "pages", "clean up source"}));
+  expect_counting(b, before, pid);
+  expect_clean(a);
+}
+
+// 50 MiB of random bytes in a process's own (anonymous) memory: they all come by lazy pages.
+TEST_F(MigrateTest, PostCopyFiftyMegabytesOfMemoryArriveIntact) {
+  PostCopyHost host;
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  // A shell holding 25 MiB of random bytes as 50 MiB of hex in a variable; on SIGUSR1 it writes
+  // their checksum.
+  auto w = on(a, "cove-attach",
+              {"--", "sh", "-c",
+               "setsid sh -c 'x=$(head -c 26214400 /dev/urandom | od -An -tx1 -v | tr -d \" \\n\"); "
+               "trap \"echo \\\"$x\\\" | md5sum > /tmp/sum\" USR1; echo $$ > /tmp/holder.pid; "
+               "echo \"$x\" | md5sum > /tmp/sum0; while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 &"});
+  ASSERT_EQ(w.status, 0) << w.err;
+  ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "test", "-s", "/tmp/sum0"}).status == 0; }, 120000));
+  std::string sum0 = on(a, "cove-attach", {"--", "cat", "/tmp/sum0"}).out;
+  auto r = hosts_->migrate(a, kName, b, {"--json", "--mode", "post-copy"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  int pages = 0;
+  for (const auto& s : j["stages"])
+    if (s.value("name", "") == "pages") pages = s.value("ms", 0);
+  std::printf("post-copy, 50 MiB: downtime %d ms, pages %d ms, total %d ms, memory %llu MiB\n",
+              j.value("downtime_ms", 0), pages, j.value("total_ms", 0),
+              (unsigned long long)(j.value("memory_bytes", 0ULL) >> 20));
+  auto k = on(b, "cove-attach", {"--", "sh", "-c", "kill -USR1 $(cat /tmp/holder.pid)"});
+  ASSERT_EQ(k.status, 0) << k.err;
+  ASSERT_TRUE(eventually([&] { return on(b, "cove-attach", {"--", "test", "-s", "/tmp/sum"}).status == 0; }, 30000));
+  EXPECT_EQ(on(b, "cove-attach", {"--", "cat", "/tmp/sum"}).out, sum0);
+  expect_clean(a);
+}
+
+// Without CAP_SYS_RESOURCE CRIU's page server needs 4 MiB pipes: refused before anything moves,
+// naming the sysctl.
+TEST_F(MigrateTest, PostCopyRefusedWhenPipesAreTooSmall) {
+  PostCopyHost host;
+  Sysctl small_pipes("/proc/sys/fs/pipe-max-size", "1048576");
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b, {"--mode", "post-copy"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("fs.pipe-max-size"), std::string::npos) << r.err;
+  expect_source_unchanged(a, b, counter(a), pid);
+}
+
+// Before RUNNING a post-copy migration rolls back as stop-and-copy does: the source's CRIU
+// stops serving pages (the stream ends), the source is thawed, the destination holds nothing.
+TEST_F(MigrateTest, PostCopyFailureAfterTheRestoreLeavesTheSourceRunning) {
+  PostCopyHost host;
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b,
+                           {"--mode", "post-copy", "--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
+                           {"COVE_MIGRATE_FAULT=after-restore"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("fault injected"), std::string::npos) << r.err;
+  expect_source_unchanged(a, b, counter(a), pid);
 }
 
 // A NIC on a same-named bridge of each host comes back with its MAC and address, and answers.

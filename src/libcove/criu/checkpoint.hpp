@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,12 +46,37 @@ struct DumpRequest {
   // Called once the CRIU session is open (its version and abilities known), right before the
   // DUMP request is built: the caller's last preparations, which may change this request.
   std::function<Result<void>(const CriuInfo&, DumpRequest&)> before_dump;
+  // Post-copy migration: a connected stream socket to the destination's `criu lazy-pages`
+  // daemon (-1: none). The images then hold no memory; once they are written CRIU says
+  // `status-ready` and serves the frozen tree's pages on this socket until the daemon has them
+  // all (dump() returns then, with the rest of the session in DumpResult::lazy).
+  int lazy_pages_socket = -1;
+};
+
+struct Session;
+
+// The rest of a lazy dump: CRIU serving pages. Its socket polls readable once CRIU has answered
+// (every page transferred, or the transfer failed: then the tree stays as it was handed to
+// CRIU, frozen). Destroying it kills CRIU.
+class LazyDump {
+ public:
+  LazyDump(std::unique_ptr<Session> s, std::string log_path);
+  ~LazyDump();
+  int fd() const;
+  // Reads CRIU's answer (waits for it) and reaps CRIU.
+  Result<void> finish();
+  pid_t criu_pid() const;
+
+ private:
+  std::unique_ptr<Session> session_;
+  std::string log_path_;
 };
 
 struct DumpResult {
   CriuInfo criu;
   DumpStats stats;
   std::string log_path;
+  std::unique_ptr<LazyDump> lazy;  // set for a lazy dump: CRIU still serving pages
 };
 
 Result<DumpResult> dump(DumpRequest req);

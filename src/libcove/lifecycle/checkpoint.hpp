@@ -11,12 +11,14 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/result.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/container_config.hpp"
+#include "criu/checkpoint.hpp"
 #include "criu/image_meta.hpp"
 #include "criu/stats.hpp"
 #include "lifecycle/start_sequence.hpp"
@@ -42,6 +44,10 @@ struct CheckpointTarget {
 struct CheckpointOptions {
   std::string images_dir;
   bool stop = false;  // leave_running = false: CRIU kills the container after a good dump
+  // Post-copy migration: a unix socket that leads to the destination's `criu lazy-pages`
+  // (an ssh forward). The images get no memory; CRIU serves the pages on it after the dump
+  // (CheckpointReport::lazy). Only for a container frozen before the dump.
+  std::string lazy_pages_socket;
 };
 
 struct CheckpointReport {
@@ -49,6 +55,7 @@ struct CheckpointReport {
   std::string criu_version;
   criu::DumpStats stats;
   int64_t wall_ms = 0;
+  std::unique_ptr<criu::LazyDump> lazy;  // CRIU still serving the pages (lazy_pages_socket)
 };
 
 // Dumps the container into `images_dir` (created if missing; must be empty) and writes
@@ -72,6 +79,8 @@ struct RestoreTarget {
   // Thawed even when the images say it was frozen at the dump: a migration freezes the
   // container for the move, and the destination must come up running.
   bool thaw = false;
+  // Post-copy: the memory comes from a `criu lazy-pages` daemon listening in `log_dir`.
+  bool lazy_pages = false;
 };
 
 struct RestoreReport {

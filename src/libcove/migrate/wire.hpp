@@ -11,6 +11,8 @@
 //                <-   running | failed
 //   commit       ->                          the container is the destination's now
 //                <-   committed
+//                <-   pages | failed             post-copy: every page arrived (or the container
+//                                                is lost: the transfer failed after it ran here)
 // A receiver whose stdin ends before `commit` removes everything it made (doc/design/migration.md).
 // The decoder never throws: a line that is not JSON, of another version, naming an unknown
 // message or with a field of the wrong type is an EPROTO error saying which.
@@ -46,6 +48,8 @@ struct Offer {
   std::vector<std::string> links;  // the NICs' links (managed networks or host bridges)
   uint64_t rootfs_bytes = 0, memory_bytes = 0;
   std::vector<std::string> cpu_flags;
+  // "stop-and-copy" or "post-copy" (the memory follows the restore through `criu lazy-pages`).
+  std::string mode = "stop-and-copy";
   bool operator==(const Offer&) const = default;
 };
 struct Accepted {
@@ -54,6 +58,9 @@ struct Accepted {
   // A fifo the final sync's remote rsync waits on before it starts: the source opens that ssh
   // channel before the freeze, and says `final-sync` once the images are written.
   std::string go_fifo;
+  // Post-copy: a unix socket the receiver listens on for the page stream (the source forwards
+  // a socket of its own to it over the ssh master); empty otherwise.
+  std::string pages_socket;
   bool operator==(const Accepted&) const = default;
 };
 struct FinalSync {
@@ -78,8 +85,14 @@ struct Commit {
 struct Committed {
   bool operator==(const Committed&) const = default;
 };
+// Post-copy: the lazy-pages daemon got every page; the source's frozen copy may go.
+struct Pages {
+  int64_t ms = 0;  // from RUNNING to the last page, as the destination measured it
+  bool operator==(const Pages&) const = default;
+};
 
-using Message = std::variant<Offer, Accepted, Refused, FinalSync, RestoreRequest, Running, Failed, Commit, Committed>;
+using Message =
+    std::variant<Offer, Accepted, Refused, FinalSync, RestoreRequest, Running, Failed, Commit, Committed, Pages>;
 
 // "offer", "accepted", ...
 const char* message_name(const Message& m);
