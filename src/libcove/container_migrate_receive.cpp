@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -298,14 +299,17 @@ void stop_restored(Reception& r) {
 // A test's faults, named by COVE_MIGRATE_FAULT in the receiver's environment (ssh SendEnv):
 // `after-restore` fails the migration with the container restored here (its rollback must
 // remove it); `no-ack` keeps a committed container but never acknowledges the commit (the
-// source must stay frozen).
+// source must stay frozen); `lose-pages` kills `criu lazy-pages` right after the restore (a
+// post-copy transfer that breaks once the container ran here: it is lost, the source stays
+// frozen).
 bool fault_is(std::string_view point) {
   const char* f = std::getenv("COVE_MIGRATE_FAULT");
   return f && point == f;
 }
 
-Result<void> injected_fault(Reception&) {
+Result<void> injected_fault(Reception& r) {
   if (fault_is("after-restore")) return Error(EIO, "fault injected after the restore (COVE_MIGRATE_FAULT)");
+  if (fault_is("lose-pages") && r.lazy_daemon) (void)r.lazy_daemon.signal(SIGKILL);
   return {};
 }
 

@@ -105,6 +105,18 @@ class MigrateTest : public ::testing::Test {
     return hosts_->migrate(from, kName, to, {"--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
                            {"COVE_MIGRATE_FAULT=" + fault});
   }
+  // A shell holding 25 MiB of random bytes as 50 MiB of hex in a variable (its own anonymous
+  // memory); on SIGUSR1 it writes their checksum to /tmp/sum. Returns the first checksum.
+  std::string hold_memory(const TestHost& h) {
+    auto w = on(h, "cove-attach",
+                {"--", "sh", "-c",
+                 "setsid sh -c 'x=$(head -c 26214400 /dev/urandom | od -An -tx1 -v | tr -d \" \\n\"); "
+                 "trap \"echo \\\"$x\\\" | md5sum > /tmp/sum\" USR1; echo $$ > /tmp/holder.pid; "
+                 "echo \"$x\" | md5sum > /tmp/sum0; while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 &"});
+    EXPECT_EQ(w.status, 0) << w.err;
+    EXPECT_TRUE(eventually([&] { return on(h, "cove-attach", {"--", "test", "-s", "/tmp/sum0"}).status == 0; }, 120000));
+    return on(h, "cove-attach", {"--", "cat", "/tmp/sum0"}).out;
+  }
   std::string pid_of_counter(const TestHost& h) { return trim_str(on(h, "cove-attach", {"--", "cat", "/tmp/counter.pid"}).out); }
 
   static constexpr const char* kName = "mig";
@@ -320,16 +332,7 @@ TEST_F(MigrateTest, PostCopyFiftyMegabytesOfMemoryArriveIntact) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
   start_with_counter(a);
-  // A shell holding 25 MiB of random bytes as 50 MiB of hex in a variable; on SIGUSR1 it writes
-  // their checksum.
-  auto w = on(a, "cove-attach",
-              {"--", "sh", "-c",
-               "setsid sh -c 'x=$(head -c 26214400 /dev/urandom | od -An -tx1 -v | tr -d \" \\n\"); "
-               "trap \"echo \\\"$x\\\" | md5sum > /tmp/sum\" USR1; echo $$ > /tmp/holder.pid; "
-               "echo \"$x\" | md5sum > /tmp/sum0; while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 &"});
-  ASSERT_EQ(w.status, 0) << w.err;
-  ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "test", "-s", "/tmp/sum0"}).status == 0; }, 120000));
-  std::string sum0 = on(a, "cove-attach", {"--", "cat", "/tmp/sum0"}).out;
+  std::string sum0 = hold_memory(a);
   auto r = hosts_->migrate(a, kName, b, {"--json", "--mode", "post-copy"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
@@ -375,6 +378,52 @@ TEST_F(MigrateTest, PostCopyFailureAfterTheRestoreLeavesTheSourceRunning) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("fault injected"), std::string::npos) << r.err;
   expect_source_unchanged(a, b, counter(a), pid);
+}
+
+// A `criu lazy-pages` that dies as it starts on the destination (the wrapper kills every CRIU
+// run there after the version probe): before RUNNING, so everything rolls back.
+TEST_F(MigrateTest, PostCopyCriuKilledOnTheDestinationLeavesTheSourceRunning) {
+  PostCopyHost host;
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  std::string wrapper = b.dir + "/criu-dies";
+  std::string criu = trim_str(run_cmd({"sh", "-c", "command -v criu"}).out);
+  ASSERT_FALSE(criu.empty());
+  {
+    std::ofstream w(wrapper);
+    w << "#!/bin/sh\nn=$(cat " << b.dir << "/criu-runs 2>/dev/null || echo 0)\necho $((n+1)) > " << b.dir
+      << "/criu-runs\n[ \"$n\" -ge 1 ] && kill -9 $$\nexec " << criu << " \"$@\"\n";
+  }
+  ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
+  ASSERT_EQ(hosts_->restart_sshd(b, {"COVE_CRIU=" + wrapper}), "");
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto r = hosts_->migrate(a, kName, b, {"--mode", "post-copy"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("lazy-pages"), std::string::npos) << r.err;
+  expect_source_unchanged(a, b, counter(a), pid);
+}
+
+// The page transfer breaks after the container ran on the destination (its lazy-pages daemon
+// killed right after the restore, with 50 MiB still to come): the container is lost there, and
+// the source's copy is never thawed — it stays FROZEN, and the error says so.
+TEST_F(MigrateTest, PostCopyPagesLostAfterRunningLeaveTheSourceFrozen) {
+  PostCopyHost host;
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  hold_memory(a);
+  auto r = hosts_->migrate(a, kName, b,
+                           {"--mode", "post-copy", "--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
+                           {"COVE_MIGRATE_FAULT=lose-pages"});
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.err.find("it is lost there"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stays FROZEN"), std::string::npos) << r.err;
+  EXPECT_TRUE(eventually([&] { return state(a) == "FROZEN"; }, 30000)) << state(a);
+  long frozen = counter(a);
+  ::usleep(300 * 1000);
+  EXPECT_EQ(counter(a), frozen) << "the source copy runs";
+  EXPECT_NE(state(b), "RUNNING");
 }
 
 // A NIC on a same-named bridge of each host comes back with its MAC and address, and answers.
