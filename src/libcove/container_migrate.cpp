@@ -54,6 +54,7 @@ struct Migration {
   std::optional<migrate::Channel> channel;
   migrate::Accepted accepted;
   std::string images_dir;  // local, in the runtime dir (tmpfs)
+  std::optional<criu::CriuInfo> criu;  // probed once: version and features
   bool post_copy = false;
   std::string pages_socket;  // post-copy: the ssh forward to the receiver's page stream
   int64_t running_at = 0;
@@ -105,8 +106,8 @@ std::string post_copy_blocker(const std::optional<criu::CriuInfo>& info) {
 }
 
 Result<void> check_mode(Migration& m) {
-  std::optional<criu::CriuInfo> info;
-  if (auto p = criu::probe()) info = *p;
+  if (auto p = criu::probe()) m.criu = *p;
+  const auto& info = m.criu;
   std::string blocker = post_copy_blocker(info);
   if (m.opts.mode == MigrateMode::kPostCopy) {
     if (!blocker.empty()) return Error(ENOTSUP, "post-copy: " + blocker);
@@ -151,7 +152,7 @@ migrate::Offer make_offer(const Migration& m, const ContainerInfo& info, uint64_
   o.name = m.ct.name();
   o.source = m.p.dir();
   o.cove_version = COVE_VERSION;
-  if (auto c = criu::probe()) o.criu_version = c->version;
+  if (m.criu) o.criu_version = m.criu->version;
   o.backend = config::storage_backend_name(m.cfg.storage.backend);
   o.shared_storage = m.opts.shared_storage;
   if (!m.cfg.privileged) {

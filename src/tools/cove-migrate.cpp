@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> ssh_opts;
   po::options_description o("cove-migrate options");
   o.add_options()("mode", po::value(&mode), "stop-and-copy, post-copy or auto (default: the best that works here)")(
-      "transport", po::value(&transport), "how files and control travel: ssh (the only one)")(
+      "transport", po::value(&transport),
+      "how files, control and (post-copy) pages travel: ssh (the only one: one ssh connection)")(
       "shared-storage", po::bool_switch(), "do not copy the rootfs: it is at the same path on both hosts")(
       "keep-source", po::bool_switch(), "keep the source's copy, STOPPED (default: destroyed)")(
       "ssh-opt", po::value(&ssh_opts), "an extra argument for ssh (repeatable: --ssh-opt=-i --ssh-opt=KEY)")(
@@ -78,6 +79,9 @@ int main(int argc, char** argv) {
     std::vector<std::string> dest;
     if (vm.count("dest")) dest = vm["dest"].as<std::vector<std::string>>();
     if (dest.size() != 1) return usage_error("expected one DEST (ssh://[user@]host[:port][/cove-path])");
+    if (transport == "page-server")
+      return usage_error("--transport page-server (a direct TCP page stream) is not implemented: the pages go "
+                         "over the ssh connection (--transport ssh)");
     if (transport != "ssh") return usage_error("--transport `" + transport + "`: only ssh");
     auto m = parse_mode(mode);
     if (!m) return std::move(m).error();

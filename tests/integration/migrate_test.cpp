@@ -483,6 +483,35 @@ TEST_F(MigrateTest, LoopRootfsTravelsAsItsImage) {
   expect_clean(a);
 }
 
+// Timings for the design note (run with --gtest_also_run_disabled_tests): stop-and-copy and
+// post-copy, back and forth, 3 runs each, of the busybox container and of it holding 50 MiB of
+// its own memory (hold_memory).
+TEST_F(MigrateTest, DISABLED_PostCopyAgainstStopAndCopyTimings) {
+  PostCopyHost host;
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  const TestHost* from = &a;
+  const TestHost* to = &b;
+  for (const char* load : {"busybox", "50 MiB"}) {
+    if (std::string(load) == "50 MiB") hold_memory(*from);
+    for (const char* mode : {"stop-and-copy", "post-copy"}) {
+      for (int i = 0; i < 3; ++i) {
+        auto r = hosts_->migrate(*from, kName, *to, {"--json", "--mode", mode});
+        ASSERT_EQ(r.status, 0) << mode << " " << i << ": " << r.err;
+        auto j = nlohmann::json::parse(r.out, nullptr, false);
+        int pages = 0;
+        for (const auto& s : j["stages"])
+          if (s.value("name", "") == "pages") pages = s.value("ms", 0);
+        std::printf("TIMING %-8s %-14s run %d: downtime %4d ms, pages %4d ms, total %5d ms, memory %llu MiB\n", load,
+                    mode, i + 1, j.value("downtime_ms", 0), pages, j.value("total_ms", 0),
+                    (unsigned long long)(j.value("memory_bytes", 0ULL) >> 20));
+        std::swap(from, to);
+      }
+    }
+  }
+}
+
 TEST_F(MigrateTest, BackAndForth) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
