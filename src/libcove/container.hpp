@@ -129,6 +129,9 @@ struct MigrateOptions {
   MigrateMode mode = MigrateMode::kAuto;
   bool shared_storage = false;            // the rootfs is not copied (same path on both hosts)
   bool keep_source = false;               // the source's copy stays, STOPPED
+  // --transport page-server (post-copy): the pages go by direct TCP, source to destination,
+  // unencrypted, instead of over the ssh connection.
+  bool page_server_transport = false;
   std::vector<std::string> ssh_opts;      // extra ssh arguments (`-i KEY`, `-o K=V`)
   std::string remote_cove = "cove";       // the `cove` the destination runs
   int connect_timeout_s = 10;

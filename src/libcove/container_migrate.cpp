@@ -56,7 +56,7 @@ struct Migration {
   std::string images_dir;  // local, in the runtime dir (tmpfs)
   std::optional<criu::CriuInfo> criu;  // probed once: version and features
   bool post_copy = false;
-  std::string pages_socket;  // post-copy: the ssh forward to the receiver's page stream
+  std::string pages_socket;  // post-copy: the ssh forward to the receiver's page stream (or ADDR:PORT)
   int64_t running_at = 0;
   process::ChildProcess final_rsync;  // started before the freeze, waiting for `final-sync`
   std::string final_rsync_err;
@@ -109,6 +109,8 @@ Result<void> check_mode(Migration& m) {
   if (auto p = criu::probe()) m.criu = *p;
   const auto& info = m.criu;
   std::string blocker = post_copy_blocker(info);
+  if (m.opts.page_server_transport && m.opts.mode != MigrateMode::kPostCopy)
+    return Error::invalid("--transport page-server carries post-copy's pages: it needs --mode post-copy");
   if (m.opts.mode == MigrateMode::kPostCopy) {
     if (!blocker.empty()) return Error(ENOTSUP, "post-copy: " + blocker);
     m.post_copy = true;
@@ -165,6 +167,7 @@ migrate::Offer make_offer(const Migration& m, const ContainerInfo& info, uint64_
   o.memory_bytes = info.memory_current.value_or(0);
   o.cpu_flags = migrate::cpu_flags();
   o.mode = m.post_copy ? "post-copy" : "stop-and-copy";
+  o.transport = m.opts.page_server_transport ? "page-server" : "ssh";
   return o;
 }
 
@@ -300,10 +303,19 @@ void stop_final_sync(Migration& m) {
   if (m.final_rsync) m.final_rsync.kill_and_reap();
 }
 
-// Post-copy: a socket here that leads to the receiver's page stream over the ssh master. The
-// monitor's CRIU connects to it before the dump and serves the pages on it after.
+// Post-copy: where the monitor's CRIU connects before the dump, and serves the pages after.
+// --transport page-server: the receiver's TCP listener, reached directly ("ADDR:PORT").
 Result<void> open_page_stream(Migration& m) {
   if (!m.post_copy) return {};
+  if (m.opts.page_server_transport) {
+    const auto& a = m.accepted;
+    if (a.pages_port == 0 || a.pages_address.empty() ||
+        a.pages_address.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos)
+      return Error(EPROTO, fmt::format("the destination's page server `{}` port {} is not a numeric address",
+                                       a.pages_address, a.pages_port));
+    m.pages_socket = fmt::format("{}:{}", a.pages_address, a.pages_port);
+    return {};
+  }
   const std::string& remote = m.accepted.pages_socket;
   if (remote.empty() || remote[0] != '/' || remote.find_first_of(" :'\"\\$`;&|<>\n") != std::string::npos)
     return Error(EPROTO, fmt::format("the destination's page stream `{}` is not a plain path", remote));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
@@ -54,6 +55,8 @@ struct Reception {
   // fills the restored container's memory from it.
   bool post_copy = false;
   UniqueFd pages_listener;
+  std::string pages_address, source_address;  // --transport page-server: our end, the source's
+  unsigned pages_port = 0;
   process::ChildProcess lazy_daemon;
   int64_t running_at = 0;
 };
@@ -204,8 +207,25 @@ Result<void> release_final_sync(const Reception& r) {
 
 // Post-copy: the source forwards a socket of its own to this one over its ssh master; its CRIU
 // connects before the dump, so the connection waits in the backlog until the restore.
+// --transport page-server: a TCP listener on our address of the ssh connection (sshd's
+// SSH_CONNECTION: "CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT"); only a connection from the
+// source's address of it is taken.
+Result<void> listen_for_tcp_pages(Reception& r) {
+  const char* conn = std::getenv("SSH_CONNECTION");
+  auto words = conn ? split(conn, ' ') : std::vector<std::string>{};
+  if (words.size() != 4) return Error(EINVAL, "--transport page-server: no SSH_CONNECTION to learn the addresses from");
+  r.source_address = words[0];
+  r.pages_address = words[2];
+  auto l = listen_tcp(r.pages_address);
+  if (!l) return std::move(l).error().context("listen for the page stream");
+  r.pages_listener = std::move(l->fd);
+  r.pages_port = l->port;
+  return {};
+}
+
 Result<void> listen_for_pages(Reception& r) {
   if (!r.post_copy) return {};
+  if (r.offer.transport == "page-server") return listen_for_tcp_pages(r);
   auto l = listen_unix(r.go_dir + "/pages");
   if (!l) return std::move(l).error().context("listen for the page stream");
   r.pages_listener = std::move(*l);
@@ -219,9 +239,20 @@ Result<void> listen_for_pages(Reception& r) {
 constexpr int kPageStreamTimeoutMs = 30 * 1000;
 constexpr int kDaemonReadyTimeoutMs = 30 * 1000;
 
+// The source's connection; on TCP, others (from another address) are closed unread.
+Result<UniqueFd> accept_page_stream(Reception& r) {
+  for (int64_t end = monotonic_ms() + kPageStreamTimeoutMs;;) {
+    auto s = accept_within(r.pages_listener.get(), int(std::max<int64_t>(0, end - monotonic_ms())));
+    if (!s || r.source_address.empty()) return s;
+    auto peer = peer_address(s->get());
+    if (peer && *peer == r.source_address) return s;
+    log::warn("page stream: a connection from `{}`, not the source `{}`: closed", peer ? *peer : "?", r.source_address);
+  }
+}
+
 Result<void> start_lazy_pages(Reception& r) {
   if (!r.post_copy) return {};
-  auto stream = accept_within(r.pages_listener.get(), kPageStreamTimeoutMs);
+  auto stream = accept_page_stream(r);
   if (!stream) return std::move(stream).error().context("the source's page stream");
   int st[2];
   if (::pipe2(st, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
@@ -263,8 +294,8 @@ void remove_images_dir(Reception& r) {
 }
 
 Result<void> accept(Reception& r) {
-  std::string pages = r.post_copy ? r.go_dir + "/pages" : "";
-  COVE_TRY(r.ch.send(migrate::Accepted{r.p.dir(), r.images_dir, r.go_dir + "/go", pages}));
+  std::string pages = r.post_copy && r.pages_port == 0 ? r.go_dir + "/pages" : "";
+  COVE_TRY(r.ch.send(migrate::Accepted{r.p.dir(), r.images_dir, r.go_dir + "/go", pages, r.pages_address, r.pages_port}));
   r.accepted = true;
   return {};
 }

@@ -326,6 +326,27 @@ TEST_F(MigrateTest, PostCopyTheCounterContinuesOnTheDestination) {
   expect_clean(a);
 }
 
+// --transport page-server: the pages go by direct TCP over the veth, the source's CRIU
+// connecting to the receiver's listener (only the source's address is taken). Without
+// post-copy the option is refused before anything moves.
+TEST_F(MigrateTest, PostCopyOverThePageServerTransport) {
+  PostCopyHost host;
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  auto bad = hosts_->migrate(a, kName, b, {"--transport", "page-server", "--mode", "stop-and-copy"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("needs --mode post-copy"), std::string::npos) << bad.err;
+  long before = counter(a);
+  auto r = hosts_->migrate(a, kName, b, {"--json", "--mode", "post-copy", "--transport", "page-server"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_EQ(j.value("mode", ""), "post-copy") << r.out;
+  expect_counting(b, before, pid);
+  expect_clean(a);
+}
+
 // 50 MiB of random bytes in a process's own (anonymous) memory: they all come by lazy pages.
 TEST_F(MigrateTest, PostCopyFiftyMegabytesOfMemoryArriveIntact) {
   PostCopyHost host;
@@ -495,16 +516,18 @@ TEST_F(MigrateTest, DISABLED_PostCopyAgainstStopAndCopyTimings) {
   const TestHost* to = &b;
   for (const char* load : {"busybox", "50 MiB"}) {
     if (std::string(load) == "50 MiB") hold_memory(*from);
-    for (const char* mode : {"stop-and-copy", "post-copy"}) {
+    for (std::string mode : {"stop-and-copy", "post-copy", "post-copy/tcp"}) {
       for (int i = 0; i < 3; ++i) {
-        auto r = hosts_->migrate(*from, kName, *to, {"--json", "--mode", mode});
+        std::vector<std::string> args = {"--json", "--mode", mode == "stop-and-copy" ? mode : "post-copy"};
+        if (mode == "post-copy/tcp") args.insert(args.end(), {"--transport", "page-server"});
+        auto r = hosts_->migrate(*from, kName, *to, args);
         ASSERT_EQ(r.status, 0) << mode << " " << i << ": " << r.err;
         auto j = nlohmann::json::parse(r.out, nullptr, false);
         int pages = 0;
         for (const auto& s : j["stages"])
           if (s.value("name", "") == "pages") pages = s.value("ms", 0);
         std::printf("TIMING %-8s %-14s run %d: downtime %4d ms, pages %4d ms, total %5d ms, memory %llu MiB\n", load,
-                    mode, i + 1, j.value("downtime_ms", 0), pages, j.value("total_ms", 0),
+                    mode.c_str(), i + 1, j.value("downtime_ms", 0), pages, j.value("total_ms", 0),
                     (unsigned long long)(j.value("memory_bytes", 0ULL) >> 20));
         std::swap(from, to);
       }

@@ -40,8 +40,9 @@ TEST(MigrateWire, PostCopyMessagesRoundTrip) {
   Offer o;
   o.name = "web";
   o.mode = "post-copy";
+  o.transport = "page-server";
   Accepted a{"/var/lib/cove/web", "/var/lib/cove/web/.migrate-images", "/run/cove/.migrate-web.x/go",
-             "/run/cove/.migrate-web.x/pages"};
+             "/run/cove/.migrate-web.x/pages", "10.0.0.2", 40123};
   for (const Message& m : {Message(o), Message(a), Message(Pages{1234})}) {
     std::string line = encode(m);
     line.pop_back();
@@ -60,6 +61,7 @@ TEST(MigrateWire, PostCopyMessagesRoundTrip) {
   line = encode(o);
   line.pop_back();
   EXPECT_EQ(std::get<Offer>(*decode(line)).mode, "post-copy");
+  EXPECT_EQ(std::get<Offer>(*decode(line)).transport, "page-server");
   auto at = line.find("post-copy");
   line.replace(at, 9, "pre-copy!");
   auto bad = decode(line);

@@ -1,5 +1,7 @@
 #include "base/stream_socket.hpp"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -49,6 +51,65 @@ Result<UniqueFd> accept_within(int listener, int timeout_ms) {
   UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
   if (!fd) return Error::from_errno(errno, "accept");
   return fd;
+}
+
+namespace {
+Result<sockaddr_storage> inet_address(const std::string& address, unsigned port, socklen_t& len) {
+  sockaddr_storage ss = {};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (::inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(uint16_t(port));
+    len = sizeof *v4;
+  } else if (::inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(uint16_t(port));
+    len = sizeof *v6;
+  } else {
+    return Error::invalid("`" + address + "` is not a numeric IP address");
+  }
+  return ss;
+}
+}  // namespace
+
+Result<TcpListener> listen_tcp(const std::string& address) {
+  socklen_t len = 0;
+  auto ss = inet_address(address, 0, len);
+  if (!ss) return std::move(ss).error();
+  TcpListener l;
+  l.fd.reset(::socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!l.fd) return Error::from_errno(errno, "socket");
+  if (::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&*ss), len) < 0)
+    return Error::from_errno(errno, "bind `" + address + "`");
+  if (::listen(l.fd.get(), 1) < 0) return Error::from_errno(errno, "listen on `" + address + "`");
+  sockaddr_storage bound = {};
+  socklen_t blen = sizeof bound;
+  if (::getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&bound), &blen) < 0) return Error::from_errno(errno, "getsockname");
+  l.port = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                            : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  return l;
+}
+
+Result<UniqueFd> connect_tcp(const std::string& address, unsigned port) {
+  socklen_t len = 0;
+  auto ss = inet_address(address, port, len);
+  if (!ss) return std::move(ss).error();
+  UniqueFd fd(::socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Error::from_errno(errno, "socket");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&*ss), len) < 0)
+    return Error::from_errno(errno, "connect to `" + address + ":" + std::to_string(port) + "`");
+  return fd;
+}
+
+Result<std::string> peer_address(int fd) {
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return Error::from_errno(errno, "getpeername");
+  char host[NI_MAXHOST];
+  if (int e = ::getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST); e)
+    return Error(EINVAL, std::string("getnameinfo: ") + ::gai_strerror(e));
+  return std::string(host);
 }
 
 }  // namespace cove

@@ -316,12 +316,21 @@ Result<void> describe_container(Dump& d) {
 
 Result<void> run_before_dump(Dump& d);
 
+// A unix socket's path, or "ADDR:PORT" (the port after the last colon) for TCP.
+Result<UniqueFd> connect_page_stream_to(const std::string& where) {
+  if (where.starts_with("/")) return connect_unix(where);
+  auto colon = where.rfind(':');
+  auto port = colon == std::string::npos ? std::nullopt : parse_int(where.substr(colon + 1));
+  if (!port || *port <= 0 || *port > 65535) return Error::invalid("page stream `" + where + "`: not a path or ADDR:PORT");
+  return connect_tcp(where.substr(0, colon), unsigned(*port));
+}
+
 // Post-copy: the stream to the destination's lazy-pages daemon. CRIU serves the pages of the
 // tree as it was handed over, so the tree must stay frozen (a migration froze it).
 Result<void> connect_page_stream(Dump& d) {
   if (d.opts.lazy_pages_socket.empty()) return {};
   if (!d.was_frozen || d.opts.stop) return Error(EINVAL, "a lazy-pages dump needs a frozen container left running");
-  auto fd = connect_unix(d.opts.lazy_pages_socket);
+  auto fd = connect_page_stream_to(d.opts.lazy_pages_socket);
   if (!fd) return std::move(fd).error().context("connect to the page stream");
   d.page_stream = std::move(*fd);
   return {};

@@ -45,7 +45,7 @@ struct CheckpointOptions {
   std::string images_dir;
   bool stop = false;  // leave_running = false: CRIU kills the container after a good dump
   // Post-copy migration: a unix socket that leads to the destination's `criu lazy-pages`
-  // (an ssh forward). The images get no memory; CRIU serves the pages on it after the dump
+  // (an ssh forward), or "ADDR:PORT" of its TCP listener (--transport page-server). The images get no memory; CRIU serves the pages on it after the dump
   // (CheckpointReport::lazy). Only for a container frozen before the dump.
   std::string lazy_pages_socket;
 };

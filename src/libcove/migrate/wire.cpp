@@ -39,13 +39,16 @@ Json fields(const Offer& o) {
           {"rootfs_bytes", o.rootfs_bytes},
           {"memory_bytes", o.memory_bytes},
           {"cpu_flags", o.cpu_flags},
-          {"mode", o.mode}};
+          {"mode", o.mode},
+          {"transport", o.transport}};
 }
 Json fields(const Accepted& a) {
   return {{"container_dir", a.container_dir},
           {"images_dir", a.images_dir},
           {"go_fifo", a.go_fifo},
-          {"pages_socket", a.pages_socket}};
+          {"pages_socket", a.pages_socket},
+          {"pages_address", a.pages_address},
+          {"pages_port", a.pages_port}};
 }
 Json fields(const FinalSync&) { return Json::object(); }
 Json fields(const Refused& r) { return {{"error", error_to_json(from_wire(r.error))}}; }
@@ -72,6 +75,9 @@ Offer offer_from(const Json& j) {
   j.at("cpu_flags").get_to(o.cpu_flags);
   j.at("mode").get_to(o.mode);
   if (o.mode != "stop-and-copy" && o.mode != "post-copy") throw std::invalid_argument("unknown mode `" + o.mode + "`");
+  j.at("transport").get_to(o.transport);
+  if (o.transport != "ssh" && o.transport != "page-server")
+    throw std::invalid_argument("unknown transport `" + o.transport + "`");
   return o;
 }
 Accepted accepted_from(const Json& j) {
@@ -80,6 +86,9 @@ Accepted accepted_from(const Json& j) {
   j.at("images_dir").get_to(a.images_dir);
   j.at("go_fifo").get_to(a.go_fifo);
   j.at("pages_socket").get_to(a.pages_socket);
+  j.at("pages_address").get_to(a.pages_address);
+  j.at("pages_port").get_to(a.pages_port);
+  if (a.pages_port > 65535) throw std::invalid_argument("port out of range");
   return a;
 }
 WireError error_from(const Json& j) { return to_wire(error_from_json(j.at("error"))); }

@@ -50,6 +50,9 @@ struct Offer {
   std::vector<std::string> cpu_flags;
   // "stop-and-copy" or "post-copy" (the memory follows the restore through `criu lazy-pages`).
   std::string mode = "stop-and-copy";
+  // Post-copy's page stream: "ssh" (a unix socket forwarded by the ssh master) or
+  // "page-server" (direct TCP from the source to the receiver's listener).
+  std::string transport = "ssh";
   bool operator==(const Offer&) const = default;
 };
 struct Accepted {
@@ -61,6 +64,10 @@ struct Accepted {
   // Post-copy: a unix socket the receiver listens on for the page stream (the source forwards
   // a socket of its own to it over the ssh master); empty otherwise.
   std::string pages_socket;
+  // Post-copy over `page-server`: where the receiver listens (its address on the ssh
+  // connection, a port the kernel chose); it takes only a connection from the source's address.
+  std::string pages_address;
+  uint32_t pages_port = 0;
   bool operator==(const Accepted&) const = default;
 };
 struct FinalSync {
