@@ -547,6 +547,11 @@ TEST_F(MigrateTest, BackAndForth) {
     auto r = hosts_->migrate(*from, kName, *to, {"--json"});
     ASSERT_EQ(r.status, 0) << "migration " << i << ": " << r.err;
     auto j = nlohmann::json::parse(r.out, nullptr, false);
+    // `auto` stays stop-and-copy and says whether post-copy could run (not here: 1 MiB pipes).
+    EXPECT_EQ(j.value("mode", ""), "stop-and-copy");
+    if (i == 0 && trim_str(read_text("/proc/sys/fs/pipe-max-size")) == "1048576") {
+      EXPECT_NE(j.value("mode_note", "").find("no post-copy: fs.pipe-max-size"), std::string::npos) << r.out;
+    }
     std::string stages;
     for (const auto& s : j["stages"]) stages += " " + s.value("name", "") + "=" + std::to_string(s.value("ms", 0));
     std::printf("migration %d: downtime %d ms, total %d ms:%s\n", i, j.value("downtime_ms", 0), j.value("total_ms", 0),

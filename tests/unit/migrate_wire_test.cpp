@@ -68,6 +68,14 @@ TEST(MigrateWire, PostCopyMessagesRoundTrip) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), EPROTO);
   EXPECT_NE(bad.error().message().find("unknown mode"), std::string::npos);
+  line = encode(o);
+  line.pop_back();
+  line.replace(line.find("page-server"), 11, "carrier-pig");
+  EXPECT_FALSE(decode(line));
+  line = encode(a);
+  line.pop_back();
+  line.replace(line.find("40123"), 5, "99999");
+  EXPECT_FALSE(decode(line));
 }
 
 TEST(MigrateWire, ErrorsKeepTheirChain) {
