@@ -4,7 +4,6 @@
 // between them is migrate/wire.hpp; the states and guarantees are in doc/design/migration.md.
 #include <fmt/format.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "container.hpp"
 #include "container_internal.hpp"
 #include "criu/features.hpp"
+#include "lifecycle/checkpoint.hpp"
 #include "migrate/channel.hpp"
 #include "migrate/host_facts.hpp"
 #include "migrate/ssh_link.hpp"
@@ -82,21 +82,12 @@ struct Migration {
 
 // Local checks ---------------------------------------------------------------------------------
 
-bool has_capability(int cap) {
-  auto status = read_file("/proc/self/status");
-  if (!status) return false;
-  auto at = status->find("CapEff:\t");
-  if (at == std::string::npos) return false;
-  uint64_t eff = std::strtoull(status->c_str() + at + 8, nullptr, 16);
-  return (eff >> cap) & 1;
-}
-
 // Why post-copy cannot run here ("" when it can): CRIU's lazy pages, and pipes big enough for
 // its page server (not needed with CAP_SYS_RESOURCE, which lifts the cap). The sysctl is host
 // policy: cove names it and never changes it.
 std::string post_copy_blocker(const std::optional<criu::CriuInfo>& info) {
   if (!info || !info->lazy_pages) return "CRIU cannot dump lazily here (no userfaultfd with non-cooperative events)";
-  if (has_capability(CAP_SYS_RESOURCE)) return "";
+  if (lifecycle::has_cap_sys_resource()) return "";
   auto text = read_file(kPipeMaxSize);
   uint64_t max = text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
   if (max >= kLazyPipeBytes) return "";

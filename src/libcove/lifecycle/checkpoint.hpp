@@ -118,6 +118,10 @@ struct CheckFinding {
 // What a checkpoint of the running container would meet, without trying it. `payload_cgroups`
 // are the container's cgroups as cove recorded them at the start (host paths): the dump freezes
 // those, with everything below them.
+// Whether this process (and so the CRIU it runs) has CAP_SYS_RESOURCE: without it CRIU cannot
+// grow pipes past fs.pipe-max-size nor read other uids' rlimits.
+bool has_cap_sys_resource();
+
 std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid,
                                                const std::vector<std::string>& payload_cgroups);
 
