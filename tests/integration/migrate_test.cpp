@@ -437,6 +437,7 @@ TEST_F(MigrateTest, PostCopyPagesLostAfterRunningLeaveTheSourceFrozen) {
   auto r = hosts_->migrate(a, kName, b,
                            {"--mode", "post-copy", "--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
                            {"COVE_MIGRATE_FAULT=lose-pages"});
+  std::printf("pages lost: %s", r.err.c_str());
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.err.find("it is lost there"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("stays FROZEN"), std::string::npos) << r.err;
