@@ -482,6 +482,7 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
   lo.restore_from = opts.restore_from;
   lo.restore_timeout_s = opts.restore_timeout_s;
   lo.restore_thaw = opts.restore_thaw;
+  lo.restore_lazy_pages = opts.restore_lazy_pages;
   lo.init_override = opts.init_override;
   if (opts.foreground) return monitor::run_foreground(lo, lock->release_fd(), opts.inherit_stdio);
   auto started = monitor::start_detached(lo);

@@ -56,12 +56,17 @@ struct StartOptions {
   std::string restore_from;               // cove-restore: the monitor restores init from this checkpoint
   int restore_timeout_s = 0;              // cove-restore: CRIU is ended after this long (0: no bound)
   bool restore_thaw = false;              // cove-restore --thaw: RUNNING even if dumped frozen
+  bool restore_lazy_pages = false;        // a post-copy migration: memory from `criu lazy-pages`
   std::string ids_shared_with;            // host_ids.hpp: a migration's source on this machine
 };
 
 struct CheckpointOptions {
   std::string images_dir;                 // -D; created, must be empty
   bool stop = false;                      // --stop: the container ends (STOPPED) after a good dump
+  // Post-copy migration (container_migrate.cpp): the page stream's unix socket. The call returns
+  // once the images are written; the monitor's CRIU then serves the memory on that socket and
+  // the container is CHECKPOINTING (frozen) until every page is transferred.
+  std::string lazy_pages_socket;
 };
 
 // CRIU's statistics of a checkpoint, and the total time as cove-checkpoint saw it.
@@ -84,6 +89,9 @@ struct RestoreOptions {
   // --thaw: the container comes up RUNNING even when it was frozen at the dump (a migration
   // freezes it for the move; its destination must not stay frozen).
   bool thaw = false;
+  // Post-copy migration: the memory is not in the images; CRIU registers it with userfaultfd and
+  // a `criu lazy-pages` daemon, already listening in the container's directory, fills it.
+  bool lazy_pages = false;
   // A migration's source (PATH/NAME) running on this machine with the same host ids (host_ids.hpp).
   std::string ids_shared_with;
 };
@@ -121,6 +129,9 @@ struct MigrateOptions {
   MigrateMode mode = MigrateMode::kAuto;
   bool shared_storage = false;            // the rootfs is not copied (same path on both hosts)
   bool keep_source = false;               // the source's copy stays, STOPPED
+  // --transport page-server (post-copy): the pages go by direct TCP, source to destination,
+  // unencrypted, instead of over the ssh connection.
+  bool page_server_transport = false;
   std::vector<std::string> ssh_opts;      // extra ssh arguments (`-i KEY`, `-o K=V`)
   std::string remote_cove = "cove";       // the `cove` the destination runs
   int connect_timeout_s = 10;

@@ -45,7 +45,7 @@ Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_checkpoint(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
-  monitor::CheckpointRequest req{absolute_path(opts.images_dir), opts.stop};
+  monitor::CheckpointRequest req{absolute_path(opts.images_dir), opts.stop, opts.lazy_pages_socket};
   auto r = monitor::request(p.command_socket(), req, kCheckpointTimeoutMs);
   if (!r) return std::move(r).error();
   return report_from(*r);
@@ -65,6 +65,7 @@ Result<RestoreReport> Container::restore(const RestoreOptions& opts) {
   so.restore_from = absolute_path(opts.images_dir);
   so.restore_timeout_s = opts.timeout_s;
   so.restore_thaw = opts.thaw;
+  so.restore_lazy_pages = opts.lazy_pages;
   so.ids_shared_with = opts.ids_shared_with;
   so.log_file = opts.log_file;
   so.log_level = opts.log_level;

@@ -20,6 +20,7 @@
 #include "container.hpp"
 #include "container_internal.hpp"
 #include "criu/features.hpp"
+#include "lifecycle/checkpoint.hpp"
 #include "migrate/channel.hpp"
 #include "migrate/host_facts.hpp"
 #include "migrate/ssh_link.hpp"
@@ -35,6 +36,12 @@ constexpr int kRestoreTimeoutMs = 10 * 60 * 1000;    // the destination's restor
 constexpr int kCommitTimeoutMs = 30 * 1000;
 constexpr int kSessionEndTimeoutMs = 60 * 1000;      // the destination removing what it made
 constexpr const char* kImagesDirName = ".migrate-images";
+// CRIU's page server grows a pipe to 4 MiB for each batch of lazy pages; without
+// CAP_SYS_RESOURCE the kernel caps that at fs.pipe-max-size, and CRIU then fails mid-transfer
+// ("splice: -1: Bad file descriptor"), after the destination ran: checked before anything moves.
+constexpr uint64_t kLazyPipeBytes = 4ULL << 20;
+constexpr const char* kPipeMaxSize = "/proc/sys/fs/pipe-max-size";
+constexpr int kLazyDumpEndTimeoutMs = 60 * 1000;  // the source's CRIU ending after the page stream
 
 struct Migration {
   Migration(Container& c, const MigrateOptions& o) : ct(c), opts(o), p(c.lxcpath(), c.name()) {}
@@ -51,6 +58,10 @@ struct Migration {
   std::optional<migrate::Channel> channel;
   migrate::Accepted accepted;
   std::string images_dir;  // local, in the runtime dir (tmpfs)
+  std::optional<criu::CriuInfo> criu;  // probed once: version and features
+  bool post_copy = false;
+  std::string pages_socket;  // post-copy: the ssh forward to the receiver's page stream (or ADDR:PORT)
+  int64_t running_at = 0;
   process::ChildProcess final_rsync;  // started before the freeze, waiting for `final-sync`
   std::string final_rsync_err;
   std::optional<migrate::RemoteCommand> images_stream;  // `tar -x` into the destination's images dir
@@ -76,15 +87,39 @@ struct Migration {
 
 // Local checks ---------------------------------------------------------------------------------
 
+// Why post-copy cannot run here ("" when it can): CRIU's lazy pages, and pipes big enough for
+// its page server (not needed with CAP_SYS_RESOURCE, which lifts the cap). The sysctl is host
+// policy: cove names it and never changes it.
+std::string post_copy_blocker(const std::optional<criu::CriuInfo>& info) {
+  if (!info || !info->lazy_pages) return "CRIU cannot dump lazily here (no userfaultfd with non-cooperative events)";
+  if (lifecycle::has_cap_sys_resource()) return "";
+  auto text = read_file(kPipeMaxSize);
+  uint64_t max = text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
+  if (max >= kLazyPipeBytes) return "";
+  return fmt::format("fs.pipe-max-size is {} (at least {} is needed without CAP_SYS_RESOURCE: CRIU's page server "
+                     "would fail mid-transfer); raise it with `sysctl fs.pipe-max-size={}`",
+                     max, kLazyPipeBytes, kLazyPipeBytes);
+}
+
 Result<void> check_mode(Migration& m) {
-  if (m.opts.mode == MigrateMode::kPostCopy)
-    return Error(ENOTSUP, "post-copy migration is not implemented yet: use --mode stop-and-copy");
+  if (auto p = criu::probe()) m.criu = *p;
+  const auto& info = m.criu;
+  std::string blocker = post_copy_blocker(info);
+  if (m.opts.page_server_transport && m.opts.mode != MigrateMode::kPostCopy)
+    return Error::invalid("--transport page-server carries post-copy's pages: it needs --mode post-copy");
+  if (m.opts.mode == MigrateMode::kPostCopy) {
+    if (!blocker.empty()) return Error(ENOTSUP, "post-copy: " + blocker);
+    m.post_copy = true;
+    m.rep.mode = migrate_mode_name(MigrateMode::kPostCopy);
+    return {};
+  }
   m.rep.mode = migrate_mode_name(MigrateMode::kStopAndCopy);
   if (m.opts.mode == MigrateMode::kAuto) {
-    auto info = criu::probe();
     bool track = info && info->mem_track;
-    m.rep.mode_note = track ? "iterative pre-copy is not implemented yet; stop-and-copy"
-                            : "this kernel has no memory dirty tracking (soft-dirty): no pre-copy; stop-and-copy";
+    std::string pre = track ? "iterative pre-copy is not implemented yet"
+                            : "this kernel has no memory dirty tracking (soft-dirty): no pre-copy";
+    std::string post = blocker.empty() ? "post-copy is available (--mode post-copy)" : "no post-copy: " + blocker;
+    m.rep.mode_note = pre + "; " + post + "; stop-and-copy";
   }
   return {};
 }
@@ -119,7 +154,7 @@ migrate::Offer make_offer(const Migration& m, const ContainerInfo& info, uint64_
   o.name = m.ct.name();
   o.source = m.p.dir();
   o.cove_version = COVE_VERSION;
-  if (auto c = criu::probe()) o.criu_version = c->version;
+  if (m.criu) o.criu_version = m.criu->version;
   o.backend = config::storage_backend_name(m.cfg.storage.backend);
   o.shared_storage = m.opts.shared_storage;
   if (!m.cfg.privileged) {
@@ -131,6 +166,8 @@ migrate::Offer make_offer(const Migration& m, const ContainerInfo& info, uint64_
   o.rootfs_bytes = m.opts.shared_storage ? 0 : rootfs_bytes;
   o.memory_bytes = info.memory_current.value_or(0);
   o.cpu_flags = migrate::cpu_flags();
+  o.mode = m.post_copy ? "post-copy" : "stop-and-copy";
+  o.transport = m.opts.page_server_transport ? "page-server" : "ssh";
   return o;
 }
 
@@ -199,6 +236,7 @@ void end_session(Migration& m) {
   auto done = m.session->ssh.wait_exited(kSessionEndTimeoutMs);
   if (!done || !*done) log::warn("the destination did not end its side of the migration in time");
   m.session->ssh.kill_and_reap();
+  m.session.reset();
 }
 
 // The container's directory (rootfs and config) into the destination's. The images go their
@@ -269,6 +307,26 @@ void stop_final_sync(Migration& m) {
   if (m.final_rsync) m.final_rsync.kill_and_reap();
 }
 
+// Post-copy: where the monitor's CRIU connects before the dump, and serves the pages after.
+// --transport page-server: the receiver's TCP listener, reached directly ("ADDR:PORT").
+Result<void> open_page_stream(Migration& m) {
+  if (!m.post_copy) return {};
+  if (m.opts.page_server_transport) {
+    const auto& a = m.accepted;
+    if (a.pages_port == 0 || a.pages_address.empty() ||
+        a.pages_address.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos)
+      return Error(EPROTO, fmt::format("the destination's page server `{}` port {} is not a numeric address",
+                                       a.pages_address, a.pages_port));
+    m.pages_socket = fmt::format("{}:{}", a.pages_address, a.pages_port);
+    return {};
+  }
+  const std::string& remote = m.accepted.pages_socket;
+  if (remote.empty() || remote[0] != '/' || remote.find_first_of(" :'\"\\$`;&|<>\n") != std::string::npos)
+    return Error(EPROTO, fmt::format("the destination's page stream `{}` is not a plain path", remote));
+  m.pages_socket = m.link->temp_dir() + "/pages";
+  return m.link->forward_unix(m.pages_socket, remote);
+}
+
 // The images' channel, opened (like the final rsync's) before the freeze: a `tar -x` into the
 // images dir the destination made, waiting on its stdin until the dump is done.
 Result<void> open_images_stream(Migration& m) {
@@ -302,7 +360,23 @@ Result<void> freeze(Migration& m) {
   return m.channel->send(migrate::FinalSync{});
 }
 
+// Post-copy: the monitor's CRIU serves pages until the page stream ends, and the container is
+// CHECKPOINTING (frozen) until then.
+Result<void> await_lazy_dump_end(Migration& m) {
+  for (int64_t end = monotonic_ms() + kLazyDumpEndTimeoutMs;; ::usleep(20 * 1000)) {
+    if (m.ct.state().state != ContainerState::kCheckpointing) return {};
+    if (monotonic_ms() > end) return Error(ETIMEDOUT, "the monitor's CRIU still serves pages");
+  }
+}
+
+// Before the destination ran. In post-copy the source's CRIU serves pages until the page
+// stream ends: the session is ended first (the receiver's rollback closes the stream), then
+// the container is thawed once CRIU has let it go.
 void thaw(Migration& m) {
+  if (m.post_copy) {
+    end_session(m);
+    if (auto w = await_lazy_dump_end(m); !w) log::warn("thaw `{}`: {}", m.ct.name(), w.error().message());
+  }
   if (auto r = m.ct.unfreeze(); !r) log::warn("thaw `{}` after the failed migration: {}", m.ct.name(), r.error().message());
 }
 
@@ -312,6 +386,7 @@ Result<void> dump(Migration& m) {
   (void)remove_tree(m.images_dir);
   CheckpointOptions co;
   co.images_dir = m.images_dir;
+  co.lazy_pages_socket = m.pages_socket;
   auto r = m.ct.checkpoint(co);
   if (!r) return std::move(r).error();
   m.end();
@@ -367,7 +442,8 @@ Result<void> restore(Migration& m) {
   auto r = migrate::expect<migrate::Running>(*m.channel, kRestoreTimeoutMs);
   if (!r) return with_remote_stderr(std::move(r).error(), m).context("destination");
   m.rep.restore_ms = r->restore_ms;
-  m.rep.downtime_ms = monotonic_ms() - m.frozen_at;
+  m.running_at = monotonic_ms();
+  m.rep.downtime_ms = m.running_at - m.frozen_at;
   m.end();
   return {};
 }
@@ -386,6 +462,25 @@ Result<void> await_commit_ack(Migration& m) {
         "no answer to the commit: `{}` may run on {} now; it stays FROZEN here (check the destination, then "
         "cove-destroy -f or cove-unfreeze it here)",
         m.ct.name(), m.dest.url()));
+  m.end();
+  return {};
+}
+
+// Post-copy: the container runs on the destination and pulls its memory from the frozen copy
+// here. That copy is never thawed again; if the transfer fails the container is lost (the
+// destination kills it) and this copy stays FROZEN as it was at the freeze.
+Result<void> await_pages(Migration& m) {
+  if (!m.post_copy) return {};
+  m.stage = "pages";
+  m.stage_t0 = m.running_at;
+  if (m.opts.on_stage_start) m.opts.on_stage_start(m.stage);
+  std::string lost = fmt::format("post-copy: `{}` ran on {} but its memory did not all arrive: it is lost there; "
+                                 "its copy here stays FROZEN as of the freeze (what ran there since is gone): "
+                                 "cove-destroy -f it, or cove-unfreeze it to go back to that state",
+                                 m.ct.name(), m.dest.url());
+  auto p = migrate::expect<migrate::Pages>(*m.channel, -1);
+  if (!p) return with_remote_stderr(std::move(p).error(), m).context(lost);
+  if (auto w = await_lazy_dump_end(m); !w) return std::move(w).error().context("after every page arrived");
   m.end();
   return {};
 }
@@ -413,12 +508,14 @@ constexpr Step<Migration> kMigrationSteps[] = {
     {"sync rootfs", sync_rootfs},
     {"open the final sync", open_final_sync, stop_final_sync},
     {"open the images' channel", open_images_stream, close_images_stream},
+    {"open the page stream", open_page_stream},
     {"freeze", freeze, thaw},
     {"dump", dump, nullptr, remove_images},
     {"final sync", final_sync},
     {"restore", restore},
     {"commit", send_commit},
     {"await the commit's answer", await_commit_ack, nullptr, nullptr, StepKind::kPointOfNoReturn},
+    {"await the pages", await_pages},
     {"clean up the source", clean_up_source},
 };
 

@@ -6,10 +6,13 @@
 #include <fmt/format.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
@@ -17,10 +20,12 @@
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/step_list.hpp"
+#include "base/stream_socket.hpp"
 #include "base/strings.hpp"
 #include "container.hpp"
 #include "container_internal.hpp"
 #include "criu/features.hpp"
+#include "criu/rpc_client.hpp"
 #include "migrate/channel.hpp"
 #include "migrate/host_facts.hpp"
 #include "network/managed_network.hpp"
@@ -46,6 +51,14 @@ struct Reception {
   std::string go_dir;  // holds the final sync's fifo
   bool accepted = false;
   int64_t restore_ms = 0;
+  // Post-copy: the page stream's listener (in go_dir), and the `criu lazy-pages` daemon that
+  // fills the restored container's memory from it.
+  bool post_copy = false;
+  UniqueFd pages_listener;
+  std::string pages_address, source_address;  // --transport page-server: our end, the source's
+  unsigned pages_port = 0;
+  process::ChildProcess lazy_daemon;
+  int64_t running_at = 0;
 };
 
 // The checks, each a named rule adding what it finds to `problems`.
@@ -64,6 +77,22 @@ void check_name(const Reception& r, std::vector<std::string>& problems) {
   if (path_exists(r.p.dir()))
     problems.push_back(fmt::format("a container `{}` exists in `{}`", r.ct.name(), r.p.lxcpath()));
   if (!is_directory(r.p.lxcpath())) problems.push_back(fmt::format("no cove path `{}`", r.p.lxcpath()));
+}
+
+// CRIU opens each restored task's userfaultfd inside the task, that is inside the container's
+// user namespace for an unprivileged container, where the kernel allows it only with
+// vm.unprivileged_userfaultfd = 1 (CAP_SYS_PTRACE of the initial namespace otherwise). Host
+// policy: named, never changed.
+void check_post_copy(const migrate::Offer& o, std::vector<std::string>& problems) {
+  if (o.mode != "post-copy") return;
+  auto criu = criu::probe();
+  if (criu && !criu->lazy_pages)
+    problems.push_back("post-copy: CRIU here cannot restore lazily (no userfaultfd with non-cooperative events)");
+  bool userns = !o.uids.empty() || !o.gids.empty();
+  auto knob = read_file("/proc/sys/vm/unprivileged_userfaultfd");
+  if (userns && (!knob || trim(*knob) != "1"))
+    problems.push_back("post-copy of a container with a user namespace needs `sysctl vm.unprivileged_userfaultfd=1` "
+                       "here (CRIU opens userfaultfd inside the container's user namespace)");
 }
 
 void check_storage(const migrate::Offer& o, std::vector<std::string>& problems) {
@@ -108,6 +137,7 @@ Result<void> read_offer(Reception& r) {
   auto o = migrate::expect<migrate::Offer>(r.ch, kOfferTimeoutMs);
   if (!o) return std::move(o).error();
   r.offer = std::move(*o);
+  r.post_copy = r.offer.mode == "post-copy";
   return {};
 }
 
@@ -116,6 +146,7 @@ Result<void> check_offer(Reception& r) {
   check_versions(r.offer, problems);
   check_name(r, problems);
   check_storage(r.offer, problems);
+  check_post_copy(r.offer, problems);
   check_links(r.offer, problems);
   check_resources(r, problems);
   if (!problems.empty()) return Error(EINVAL, join(problems, "; "));
@@ -175,12 +206,97 @@ Result<void> release_final_sync(const Reception& r) {
   }
 }
 
+// Post-copy: the source forwards a socket of its own to this one over its ssh master; its CRIU
+// connects before the dump, so the connection waits in the backlog until the restore.
+// --transport page-server: a TCP listener on our address of the ssh connection (sshd's
+// SSH_CONNECTION: "CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT"); only a connection from the
+// source's address of it is taken.
+Result<void> listen_for_tcp_pages(Reception& r) {
+  const char* conn = std::getenv("SSH_CONNECTION");
+  auto words = conn ? split(conn, ' ') : std::vector<std::string>{};
+  if (words.size() != 4) return Error(EINVAL, "--transport page-server: no SSH_CONNECTION to learn the addresses from");
+  r.source_address = words[0];
+  r.pages_address = words[2];
+  auto l = listen_tcp(r.pages_address);
+  if (!l) return std::move(l).error().context("listen for the page stream");
+  r.pages_listener = std::move(l->fd);
+  r.pages_port = l->port;
+  return {};
+}
+
+Result<void> listen_for_pages(Reception& r) {
+  if (!r.post_copy) return {};
+  if (r.offer.transport == "page-server") return listen_for_tcp_pages(r);
+  auto l = listen_unix(r.go_dir + "/pages");
+  if (!l) return std::move(l).error().context("listen for the page stream");
+  r.pages_listener = std::move(*l);
+  return {};
+}
+
+// `criu lazy-pages` in the restore's work dir (the container's directory), where the restore
+// finds its socket; it reads the page maps from the images and pulls the pages from the
+// source's CRIU over the page stream, first those the restored tasks fault on, then the rest,
+// and exits 0 once it has them all. Ready when it writes its status byte.
+constexpr int kPageStreamTimeoutMs = 30 * 1000;
+constexpr int kDaemonReadyTimeoutMs = 30 * 1000;
+
+// The source's connection; on TCP, others (from another address) are closed unread.
+Result<UniqueFd> accept_page_stream(Reception& r) {
+  for (int64_t end = monotonic_ms() + kPageStreamTimeoutMs;;) {
+    auto s = accept_within(r.pages_listener.get(), int(std::max<int64_t>(0, end - monotonic_ms())));
+    if (!s || r.source_address.empty()) return s;
+    auto peer = peer_address(s->get());
+    if (peer && *peer == r.source_address) return s;
+    log::warn("page stream: a connection from `{}`, not the source `{}`: closed", peer ? *peer : "?", r.source_address);
+  }
+}
+
+Result<void> start_lazy_pages(Reception& r) {
+  if (!r.post_copy) return {};
+  auto stream = accept_page_stream(r);
+  if (!stream) return std::move(stream).error().context("the source's page stream");
+  int st[2];
+  if (::pipe2(st, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
+  UniqueFd ready_r(st[0]), ready_w(st[1]);
+  std::vector<std::string> argv = {criu::find_criu(), "lazy-pages", "--page-server", "--ps-socket",
+                                   std::to_string(stream->get()), "--status-fd", std::to_string(ready_w.get()),
+                                   "-D", r.images_dir, "-W", r.p.dir(), "-o", "lazy-pages.log", "-v4"};
+  auto child = process::spawn([&] {
+    int null = ::open("/dev/null", O_RDWR);
+    if (null < 0 || ::fcntl(stream->get(), F_SETFD, 0) < 0 || ::fcntl(ready_w.get(), F_SETFD, 0) < 0) return 127;
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::setenv("GNUTLS_NO_EXPLICIT_INIT", "1", 1);
+    ::setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1);
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    ::execv(a[0], a.data());
+    return 127;
+  });
+  if (!child) return std::move(child).error().context("start criu lazy-pages");
+  r.lazy_daemon = std::move(*child);
+  ready_w.reset();
+  struct pollfd p = {ready_r.get(), POLLIN, 0};
+  char c;
+  if (::poll(&p, 1, kDaemonReadyTimeoutMs) <= 0 || ::read(ready_r.get(), &c, 1) != 1)
+    return Error(EIO, "criu lazy-pages did not start: " + criu::last_log_errors(r.p.dir() + "/lazy-pages.log"));
+  return {};
+}
+
+void stop_lazy_pages(Reception& r) {
+  if (r.lazy_daemon) r.lazy_daemon.kill_and_reap();
+  ::unlink((r.p.dir() + "/lazy-pages.socket").c_str());
+}
+
 void remove_images_dir(Reception& r) {
   if (!r.images_dir.empty()) (void)remove_tree(r.images_dir);
 }
 
 Result<void> accept(Reception& r) {
-  COVE_TRY(r.ch.send(migrate::Accepted{r.p.dir(), r.images_dir, r.go_dir + "/go"}));
+  std::string pages = r.post_copy && r.pages_port == 0 ? r.go_dir + "/pages" : "";
+  COVE_TRY(r.ch.send(migrate::Accepted{r.p.dir(), r.images_dir, r.go_dir + "/go", pages, r.pages_address, r.pages_port}));
   r.accepted = true;
   return {};
 }
@@ -197,6 +313,7 @@ Result<void> restore(Reception& r) {
   RestoreOptions ro;
   ro.images_dir = r.images_dir;
   ro.thaw = true;
+  ro.lazy_pages = r.post_copy;
   ro.ids_shared_with = r.offer.source;
   int64_t t0 = monotonic_ms();
   auto rep = r.ct.restore(ro);
@@ -217,18 +334,25 @@ void stop_restored(Reception& r) {
 // source must stay frozen); `pause-after-restore` waits 3 s before reporting RUNNING, the
 // window in which a thaw of the frozen source would run the container twice (the source's
 // hold must refuse it).
+// source must stay frozen); `lose-pages` kills `criu lazy-pages` right after the restore (a
+// post-copy transfer that breaks once the container ran here: it is lost, the source stays
+// frozen).
 bool fault_is(std::string_view point) {
   const char* f = std::getenv("COVE_MIGRATE_FAULT");
   return f && point == f;
 }
 
-Result<void> injected_fault(Reception&) {
+Result<void> injected_fault(Reception& r) {
   if (fault_is("after-restore")) return Error(EIO, "fault injected after the restore (COVE_MIGRATE_FAULT)");
   if (fault_is("pause-after-restore")) ::sleep(3);
+  if (fault_is("lose-pages") && r.lazy_daemon) (void)r.lazy_daemon.signal(SIGKILL);
   return {};
 }
 
-Result<void> report_running(Reception& r) { return r.ch.send(migrate::Running{r.restore_ms}); }
+Result<void> report_running(Reception& r) {
+  r.running_at = monotonic_ms();
+  return r.ch.send(migrate::Running{r.restore_ms});
+}
 
 Result<void> await_commit(Reception& r) { return ignore_value(migrate::expect<migrate::Commit>(r.ch, -1)); }
 
@@ -237,19 +361,39 @@ Result<void> acknowledge_commit(Reception& r) {
   return r.ch.send(migrate::Committed{});
 }
 
+// Post-copy, after the commit: the container runs here, and the source's frozen copy holds the
+// only copy of the memory not yet pulled. A failed transfer loses the container: it is killed
+// here (a task touching a page that never came would read zeros once the daemon is gone).
+Result<void> await_pages(Reception& r) {
+  if (!r.post_copy) return {};
+  auto st = r.lazy_daemon.wait();
+  int code = st ? process::exit_code_of(*st) : -1;
+  ::unlink((r.p.dir() + "/lazy-pages.socket").c_str());
+  if (code == 0) return r.ch.send(migrate::Pages{monotonic_ms() - r.running_at});
+  stop_restored(r);
+  std::string log = criu::last_log_errors(r.p.dir() + "/lazy-pages.log");
+  return Error(EIO, fmt::format("post-copy: the memory transfer failed after `{}` ran here, so it is lost "
+                                "(killed here; the rest of its memory was only at the source): criu lazy-pages: "
+                                "exit status {}{}",
+                                r.ct.name(), code, log.empty() ? "" : ": " + log));
+}
+
 constexpr Step<Reception> kReceiveSteps[] = {
     {"read the offer", read_offer},
     {"check the offer", check_offer},
     {"claim the name and the host ids", claim_name_and_ids, remove_container},
     {"make the images dir", make_images_dir, nullptr, remove_images_dir},
     {"make the final sync's fifo", make_go_fifo, nullptr, remove_go_dir},
+    {"listen for the page stream", listen_for_pages},
     {"accept", accept},
     {"await the files", await_files},
+    {"start criu lazy-pages", start_lazy_pages, stop_lazy_pages},
     {"restore", restore, stop_restored},
     {"check for an injected fault", injected_fault},
     {"report running", report_running},
     {"await the commit", await_commit},
     {"acknowledge the commit", acknowledge_commit, nullptr, nullptr, StepKind::kPointOfNoReturn},
+    {"await the pages", await_pages},
 };
 
 }  // namespace

@@ -60,7 +60,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> ssh_opts;
   po::options_description o("cove-migrate options");
   o.add_options()("mode", po::value(&mode), "stop-and-copy, post-copy or auto (default: the best that works here)")(
-      "transport", po::value(&transport), "how files and control travel: ssh (the only one)")(
+      "transport", po::value(&transport),
+      "how post-copy's pages travel: ssh (default: over the ssh connection, as everything else) or "
+      "page-server (direct TCP to the destination, unencrypted)")(
       "shared-storage", po::bool_switch(), "do not copy the rootfs: it is at the same path on both hosts")(
       "keep-source", po::bool_switch(), "keep the source's copy, STOPPED (default: destroyed)")(
       "ssh-opt", po::value(&ssh_opts), "an extra argument for ssh (repeatable: --ssh-opt=-i --ssh-opt=KEY)")(
@@ -78,7 +80,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> dest;
     if (vm.count("dest")) dest = vm["dest"].as<std::vector<std::string>>();
     if (dest.size() != 1) return usage_error("expected one DEST (ssh://[user@]host[:port][/cove-path])");
-    if (transport != "ssh") return usage_error("--transport `" + transport + "`: only ssh");
+    if (transport != "ssh" && transport != "page-server")
+      return usage_error("--transport `" + transport + "`: ssh or page-server");
     auto m = parse_mode(mode);
     if (!m) return std::move(m).error();
     bool json = vm["json"].as<bool>(), quiet = vm["quiet"].as<bool>();
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
     mo.mode = *m;
     mo.shared_storage = vm["shared-storage"].as<bool>();
     mo.keep_source = vm["keep-source"].as<bool>();
+    mo.page_server_transport = transport == "page-server";
     mo.ssh_opts = ssh_opts;
     mo.remote_cove = remote_cove;
     if (!json && !quiet) show_stages(mo, ::isatty(STDERR_FILENO) == 1);

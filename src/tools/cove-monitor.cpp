@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
     else if (a == "--log-level") o.log_level = next();
     else if (a == "--restore") o.restore_images = next();
     else if (a == "--restore-thaw") o.restore_thaw = true;
+    else if (a == "--restore-lazy-pages") o.restore_lazy_pages = true;
     else if (a == "--restore-timeout") o.restore_timeout_s = std::atoi(next().c_str());
     else if (a == "--") {
       for (int j = i + 1; j < argc; ++j) o.init_override.emplace_back(argv[j]);

@@ -2,6 +2,7 @@
 // their acknowledgements, fds passed with a notification, and the mapping of failures (CRIU's
 // first error is often benign: the log's last errors must be in the message).
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -149,6 +150,67 @@ TEST(CriuRpcClient, NotifiesAreAcknowledgedInOrderAndCarryFds) {
   char c = 0;
   ASSERT_EQ(::read(rd.get(), &c, 1), 1);
   EXPECT_EQ(c, 'x');
+}
+
+// A lazy dump: call_until returns once `status-ready` is acknowledged (CRIU then serves pages),
+// the socket turns readable when CRIU answers, and resume() reads that answer.
+TEST(CriuRpcClient, CallPausesAtANotifyAndResumes) {
+  FakeSwrk peer;
+  auto client = Client::over_socket(peer.take_client_end());
+  std::vector<bool> acks;
+  std::thread t([&] {
+    auto req = peer.recv_req();
+    EXPECT_EQ(req.type(), rpc::DUMP);
+    EXPECT_TRUE(req.opts().lazy_pages());
+    peer.notify("post-dump");
+    acks.push_back(peer.recv_req().notify_success());
+    peer.notify("status-ready");
+    acks.push_back(peer.recv_req().notify_success());
+  });
+  auto req = request(rpc::DUMP);
+  req.mutable_opts()->set_lazy_pages(true);
+  std::vector<std::string> scripts;
+  auto paused = client.call_until(req, "status-ready", [&](Notify& n) -> Result<void> {
+    scripts.push_back(n.script);
+    return {};
+  });
+  t.join();
+  ASSERT_OK(paused);
+  EXPECT_FALSE(paused->has_value());
+  EXPECT_EQ(scripts, (std::vector<std::string>{"post-dump", "status-ready"}));
+  EXPECT_EQ(acks, (std::vector<bool>{true, true}));
+  struct pollfd p = {client.fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0);  // CRIU serves pages: nothing to read yet
+  rpc::criu_resp done;
+  done.set_type(rpc::DUMP);
+  done.set_success(true);
+  peer.send_resp(done);
+  EXPECT_EQ(::poll(&p, 1, 1000), 1);
+  auto resp = client.resume(rpc::DUMP);
+  ASSERT_OK(resp);
+  EXPECT_TRUE(resp->success());
+}
+
+// A lazy dump whose page transfer failed: the final answer is the error.
+TEST(CriuRpcClient, ResumeMapsAFailedAnswer) {
+  FakeSwrk peer;
+  auto client = Client::over_socket(peer.take_client_end());
+  std::thread t([&] {
+    (void)peer.recv_req();
+    peer.notify("status-ready");
+    (void)peer.recv_req();
+    rpc::criu_resp r;
+    r.set_type(rpc::DUMP);
+    r.set_success(false);
+    r.set_cr_errmsg("Lazy pages transfer FAILED");
+    peer.send_resp(r);
+  });
+  auto paused = client.call_until(request(rpc::DUMP), "status-ready");
+  ASSERT_OK(paused);
+  EXPECT_FALSE(paused->has_value());
+  auto resp = client.resume(rpc::DUMP);
+  t.join();
+  EXPECT_ERROR_CONTAINS(resp, "Lazy pages transfer FAILED");
 }
 
 TEST(CriuRpcClient, FailureCarriesTheLogsLastErrorsNotJustTheFirst) {

@@ -34,6 +34,50 @@ TEST(MigrateWire, OfferRoundTrips) {
   EXPECT_EQ(std::get<Offer>(*m), o);
 }
 
+// Post-copy's fields and message: the mode in the offer, the receiver's page-stream socket,
+// and `pages` (every page arrived); an unknown mode is refused by the decoder.
+TEST(MigrateWire, PostCopyMessagesRoundTrip) {
+  Offer o;
+  o.name = "web";
+  o.mode = "post-copy";
+  o.transport = "page-server";
+  Accepted a{"/var/lib/cove/web", "/var/lib/cove/web/.migrate-images", "/run/cove/.migrate-web.x/go",
+             "/run/cove/.migrate-web.x/pages", "10.0.0.2", 40123};
+  for (const Message& m : {Message(o), Message(a), Message(Pages{1234})}) {
+    std::string line = encode(m);
+    line.pop_back();
+    auto back = decode(line);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->index(), m.index());
+    EXPECT_STREQ(message_name(*back), message_name(m));
+  }
+  std::string line = encode(Pages{1234});
+  EXPECT_NE(line.find(R"("msg":"pages")"), std::string::npos);
+  line.pop_back();
+  EXPECT_EQ(std::get<Pages>(*decode(line)).ms, 1234);
+  line = encode(a);
+  line.pop_back();
+  EXPECT_EQ(std::get<Accepted>(*decode(line)), a);
+  line = encode(o);
+  line.pop_back();
+  EXPECT_EQ(std::get<Offer>(*decode(line)).mode, "post-copy");
+  EXPECT_EQ(std::get<Offer>(*decode(line)).transport, "page-server");
+  auto at = line.find("post-copy");
+  line.replace(at, 9, "pre-copy!");
+  auto bad = decode(line);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), EPROTO);
+  EXPECT_NE(bad.error().message().find("unknown mode"), std::string::npos);
+  line = encode(o);
+  line.pop_back();
+  line.replace(line.find("page-server"), 11, "carrier-pig");
+  EXPECT_FALSE(decode(line));
+  line = encode(a);
+  line.pop_back();
+  line.replace(line.find("40123"), 5, "99999");
+  EXPECT_FALSE(decode(line));
+}
+
 TEST(MigrateWire, ErrorsKeepTheirChain) {
   Error e = Error(EEXIST, "a container `web` exists").context("check the offer");
   std::string line = encode(Refused{to_wire(e)});

@@ -1,6 +1,8 @@
 #include "criu/checkpoint.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/fs.hpp"
 #include "base/log.hpp"
@@ -12,6 +14,7 @@ namespace {
 constexpr const char* kDumpLog = "dump.log";
 constexpr int kLogLevel = 4;  // debug: the tail of the log is the best error CRIU gives
 constexpr int kDumpTimeoutMs = 5 * 60 * 1000;  // a hung CRIU must not hang the monitor
+constexpr int kExitGraceMs = 5000;
 
 // CRIU writes the freezer state it found into cgroup.img as the v1 `freezer.state` property of
 // the freezer controller's head (cgroup_prop_entry {name = 1, value = 2}); a restore writes it
@@ -31,12 +34,82 @@ Result<void> record_freezer_thawed(const std::string& images_dir) {
   if (!changed) return {};
   return write_file_atomic(path, *bytes, 0644);
 }
+// CRIU's RPC takes no page-server socket for a lazy dump (`ps.fd` is read only without
+// lazy_pages), but its `ps-socket` option works there too: it is given through an RPC config
+// file, a memfd that the swrk child opens as /proc/self/fd/N (the fd number is the same there).
+Result<UniqueFd> lazy_config(int socket) {
+  UniqueFd fd(::memfd_create("cove-criu-lazy.conf", MFD_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "memfd_create");
+  std::string text = "ps-socket " + std::to_string(socket) + "\n";
+  if (::write(fd.get(), text.data(), text.size()) != ssize_t(text.size())) return Error::from_errno(errno, "write the lazy pages config");
+  return fd;
+}
+}  // namespace
+
+namespace {
+// The caller's hook at CRIU's `network-unlock` NOTIFY (none: no handler).
+NotifyHandler network_unlock_handler(std::function<Result<void>()> hook) {
+  if (!hook) return {};
+  return [hook = std::move(hook)](Notify& n) -> Result<void> {
+    if (n.script == "network-unlock") return hook();
+    return {};
+  };
+}
+}  // namespace
+
+LazyDump::LazyDump(std::unique_ptr<Session> s, std::string log_path, std::function<Result<void>()> on_network_unlock)
+    : session_(std::move(s)), log_path_(std::move(log_path)), on_network_unlock_(std::move(on_network_unlock)) {}
+LazyDump::~LazyDump() {
+  if (session_) {
+    session_->client.kill();
+    session_->client.finish();
+  }
+}
+int LazyDump::fd() const { return session_ ? session_->client.fd() : -1; }
+pid_t LazyDump::criu_pid() const { return session_ ? session_->client.pid() : 0; }
+
+Result<void> LazyDump::finish() {
+  if (!session_) return Error(EBADF, "no lazy dump");
+  auto resp = session_->client.resume(rpc::DUMP, network_unlock_handler(on_network_unlock_), log_path_, -1);
+  session_->client.finish(kExitGraceMs);
+  session_.reset();
+  if (!resp) return std::move(resp).error().context("serve the lazy pages");
+  return {};
+}
+
+namespace {
+// Up to `status-ready`: the images are written, CRIU serves the pages from now on.
+Result<DumpResult> dump_lazily(Session session, const rpc::criu_req& r, DumpResult out,
+                               std::function<Result<void>()> on_network_unlock) {
+  auto resp = session.client.call_until(r, "status-ready", network_unlock_handler(on_network_unlock), out.log_path,
+                                        kDumpTimeoutMs);
+  if (!resp && resp.error().code() == ETIMEDOUT) session.client.kill();
+  if (!resp) {
+    session.client.finish();
+    return std::move(resp).error();
+  }
+  if (*resp) {
+    session.client.finish();
+    return Error(EPROTO, "criu DUMP: answered before serving the lazy pages");
+  }
+  out.lazy = std::make_unique<LazyDump>(std::make_unique<Session>(std::move(session)), out.log_path,
+                                        std::move(on_network_unlock));
+  return out;
+}
 }  // namespace
 
 Result<DumpResult> dump(DumpRequest req) {
   UniqueFd dir(::open(req.images_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return Error::from_errno(errno, "open image directory `" + req.images_dir + "`");
-  auto session = open_session();
+  SpawnOptions so;
+  UniqueFd conf;
+  if (req.lazy_pages_socket >= 0) {
+    auto c = lazy_config(req.lazy_pages_socket);
+    if (!c) return std::move(c).error();
+    conf = std::move(*c);
+    so.keep_fds = {req.lazy_pages_socket, conf.get()};
+  }
+  auto session = open_session(so);
   if (!session) return std::move(session).error();
   if (req.before_dump) COVE_TRY(req.before_dump(session->info, req));
 
@@ -63,13 +136,16 @@ Result<DumpResult> dump(DumpRequest req) {
     root->set_path(cg.path);
   }
 
+  if (conf) {
+    o->set_lazy_pages(true);
+    r.mutable_opts()->set_config_file("/proc/self/fd/" + std::to_string(conf.get()));
+  }
+
   DumpResult out;
   out.criu = session->info;
   out.log_path = req.images_dir + "/" + kDumpLog;
-  auto on_notify = [&req](Notify& n) -> Result<void> {
-    if (n.script == "network-unlock" && req.before_network_unlock) return req.before_network_unlock();
-    return {};
-  };
+  NotifyHandler on_notify = network_unlock_handler(req.before_network_unlock);
+  if (conf) return dump_lazily(std::move(*session), r, std::move(out), req.before_network_unlock);
   auto resp = session->client.call(r, on_notify, out.log_path, kDumpTimeoutMs);
   if (!resp && resp.error().code() == ETIMEDOUT) session->client.kill();  // through its pidfd
   session->client.finish();

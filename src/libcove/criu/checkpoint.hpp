@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,12 +49,40 @@ struct DumpRequest {
   // Called at CRIU's `network-unlock` NOTIFY: after the dump (or its failure), with the
   // sockets out of repair mode but the network still locked, when the tree stays alive.
   std::function<Result<void>()> before_network_unlock;
+  // Post-copy migration: a connected stream socket to the destination's `criu lazy-pages`
+  // daemon (-1: none). The images then hold no memory; once they are written CRIU says
+  // `status-ready` and serves the frozen tree's pages on this socket until the daemon has them
+  // all (dump() returns then, with the rest of the session in DumpResult::lazy).
+  int lazy_pages_socket = -1;
+};
+
+struct Session;
+
+// The rest of a lazy dump: CRIU serving pages. Its socket polls readable once CRIU has answered
+// (every page transferred, or the transfer failed: then the tree stays as it was handed to
+// CRIU, frozen). Destroying it kills CRIU.
+class LazyDump {
+ public:
+  // `on_network_unlock`: DumpRequest::before_network_unlock (CRIU unlocks the network once
+  // the pages are served).
+  LazyDump(std::unique_ptr<Session> s, std::string log_path, std::function<Result<void>()> on_network_unlock);
+  ~LazyDump();
+  int fd() const;
+  // Reads CRIU's answer (waits for it) and reaps CRIU.
+  Result<void> finish();
+  pid_t criu_pid() const;
+
+ private:
+  std::unique_ptr<Session> session_;
+  std::string log_path_;
+  std::function<Result<void>()> on_network_unlock_;
 };
 
 struct DumpResult {
   CriuInfo criu;
   DumpStats stats;
   std::string log_path;
+  std::unique_ptr<LazyDump> lazy;  // set for a lazy dump: CRIU still serving pages
 };
 
 Result<DumpResult> dump(DumpRequest req);

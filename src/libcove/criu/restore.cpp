@@ -31,6 +31,7 @@ rpc::criu_req restore_request(const RestoreRequest& req, int images_fd, int work
   o->set_root(req.root);
   // The restored init becomes our child (CLONE_PARENT), not criu's: we stay its parent and reaper.
   o->set_rst_sibling(true);
+  if (req.lazy_pages) o->set_lazy_pages(true);
   o->set_tcp_established(req.tcp_established);
   o->set_file_locks(req.file_locks);
   o->set_orphan_pts_master(true);

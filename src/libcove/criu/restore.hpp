@@ -41,6 +41,9 @@ struct RestoreRequest {
   std::vector<std::pair<std::string, int>> inherit_fds;             // CRIU key -> our fd
   std::vector<CgroupRoot> cgroup_roots;
   bool restore_cgroup_properties = true;  // limits recorded at dump go into our cgroups
+  // Memory registered with userfaultfd and filled by a `criu lazy-pages` daemon whose socket
+  // (`lazy-pages.socket`) is in `work_dir` (post-copy migration).
+  bool lazy_pages = false;
   std::string images_criu_version;     // refused when newer than the CRIU that would restore
   // Run once `criu swrk` is started, while it loads (a few ms): the caller's remaining
   // preparations (e.g. `root`), overlapped with CRIU's start. May change this request.

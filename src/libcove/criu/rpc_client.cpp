@@ -184,14 +184,36 @@ Result<void> Client::ack(bool success) {
 
 Result<rpc::criu_resp> Client::call(const rpc::criu_req& req, const NotifyHandler& on_notify,
                                     const std::string& log_path, int timeout_ms) {
-  const std::string what = std::string("criu ") + req_type_name(req.type());
+  if (!sock_) return Error(EBADF, std::string("criu ") + req_type_name(req.type()) + ": no connection to criu");
+  COVE_TRY(send(req));
+  return resume(req.type(), on_notify, log_path, timeout_ms);
+}
+
+Result<std::optional<rpc::criu_resp>> Client::call_until(const rpc::criu_req& req, std::string_view pause_at,
+                                                         const NotifyHandler& on_notify, const std::string& log_path,
+                                                         int timeout_ms) {
+  if (!sock_) return Error(EBADF, std::string("criu ") + req_type_name(req.type()) + ": no connection to criu");
+  COVE_TRY(send(req));
+  return receive(req.type(), pause_at, on_notify, log_path, timeout_ms);
+}
+
+Result<rpc::criu_resp> Client::resume(rpc::criu_req_type type, const NotifyHandler& on_notify,
+                                      const std::string& log_path, int timeout_ms) {
+  auto r = receive(type, "", on_notify, log_path, timeout_ms);
+  if (!r) return std::move(r).error();
+  return std::move(**r);
+}
+
+Result<std::optional<rpc::criu_resp>> Client::receive(rpc::criu_req_type type, std::string_view pause_at,
+                                                      const NotifyHandler& on_notify, const std::string& log_path,
+                                                      int timeout_ms) {
+  const std::string what = std::string("criu ") + req_type_name(type);
   auto with_log = [&](Error e) {
     if (auto tail = last_log_errors(log_path); !tail.empty()) e = Error(e.code(), e.message() + "; log: " + tail);
     if (!log_path.empty()) e = Error(e.code(), e.message() + " (see `" + log_path + "`)");
     return e;
   };
   if (!sock_) return Error(EBADF, what + ": no connection to criu");
-  COVE_TRY(send(req));
   std::optional<Error> notify_error;
   for (;;) {
     if (int wait = wait_ms(timeout_ms); wait >= 0) {
@@ -218,9 +240,10 @@ Result<rpc::criu_resp> Client::call(const rpc::criu_req& req, const NotifyHandle
       if (on_notify) handled = on_notify(n);
       if (!handled && !notify_error) notify_error = std::move(handled).error().context("notify `" + n.script + "`");
       COVE_TRY(ack(handled.has_value()));
+      if (handled && !pause_at.empty() && n.script == pause_at) return std::optional<rpc::criu_resp>();
       continue;
     }
-    if (resp.type() != req.type())
+    if (resp.type() != type)
       return with_log(Error(EPROTO, what + ": criu answered " + req_type_name(resp.type())));
     if (!resp.success()) {
       // A failed notify handler is the real cause of the abort that follows it.
@@ -236,7 +259,7 @@ Result<rpc::criu_resp> Client::call(const rpc::criu_req& req, const NotifyHandle
       if (has_errno) text += " (" + std::string(std::strerror(resp.cr_errno())) + ")";
       return with_log(Error(code, text));
     }
-    return resp;
+    return std::optional<rpc::criu_resp>(std::move(resp));
   }
 }
 

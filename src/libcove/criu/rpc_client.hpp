@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <utility>
 #include <string>
 #include <string_view>
@@ -71,6 +72,16 @@ class Client {
   Result<rpc::criu_resp> call(const rpc::criu_req& req, const NotifyHandler& on_notify = {},
                               const std::string& log_path = "", int timeout_ms = -1);
 
+  // As call(), but returns nullopt once the NOTIFY `pause_at` has been handled and acknowledged:
+  // CRIU goes on with the request (a lazy dump serves its pages after `status-ready`), and
+  // resume() later waits for its final response. The socket (fd()) polls readable when it comes.
+  Result<std::optional<rpc::criu_resp>> call_until(const rpc::criu_req& req, std::string_view pause_at,
+                                                   const NotifyHandler& on_notify = {},
+                                                   const std::string& log_path = "", int timeout_ms = -1);
+  Result<rpc::criu_resp> resume(rpc::criu_req_type type, const NotifyHandler& on_notify = {},
+                                const std::string& log_path = "", int timeout_ms = -1);
+  int fd() const { return sock_.get(); }
+
   // A CLOCK_MONOTONIC time (base/clock monotonic_ms) after which every call fails with ETIMEDOUT
   // (0: none): bounds a whole session, notifications included.
   void set_deadline(int64_t monotonic_ms) { deadline_ms_ = monotonic_ms; }
@@ -90,6 +101,10 @@ class Client {
   Result<void> ack(bool success);
   // How long the next wait may take: `timeout_ms` bounded by the deadline (-1: no bound).
   int wait_ms(int timeout_ms) const;
+  // Handles messages until the response to a request of `type`, or until `pause_at` (if set).
+  Result<std::optional<rpc::criu_resp>> receive(rpc::criu_req_type type, std::string_view pause_at,
+                                                const NotifyHandler& on_notify, const std::string& log_path,
+                                                int timeout_ms);
 
   UniqueFd sock_;
   process::ChildProcess child_;  // criu swrk (none for over_socket)

@@ -18,6 +18,7 @@
 #include "base/proc_stat.hpp"
 #include "base/pty.hpp"
 #include "base/step_list.hpp"
+#include "base/stream_socket.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
 #include "base/unique_fd.hpp"
@@ -252,6 +253,7 @@ struct Dump {
   criu::DumpRequest* live = nullptr;
   bool ended_ttys = false;
   bool frozen_for_dump = false;
+  UniqueFd page_stream;  // lazy pages: to the destination's `criu lazy-pages`
   criu::DumpResult res;
 
   bool has_cgroups() const { return t.cgroups && t.layout; }
@@ -314,12 +316,33 @@ Result<void> describe_container(Dump& d) {
 
 Result<void> run_before_dump(Dump& d);
 
+// A unix socket's path, or "ADDR:PORT" (the port after the last colon) for TCP.
+Result<UniqueFd> connect_page_stream_to(const std::string& where) {
+  if (where.starts_with("/")) return connect_unix(where);
+  auto colon = where.rfind(':');
+  auto port = colon == std::string::npos ? std::nullopt : parse_int(where.substr(colon + 1));
+  if (!port || *port <= 0 || *port > 65535) return Error::invalid("page stream `" + where + "`: not a path or ADDR:PORT");
+  return connect_tcp(where.substr(0, colon), unsigned(*port));
+}
+
+// Post-copy: the stream to the destination's lazy-pages daemon. CRIU serves the pages of the
+// tree as it was handed over, so the tree must stay frozen (a migration froze it).
+Result<void> connect_page_stream(Dump& d) {
+  if (d.opts.lazy_pages_socket.empty()) return {};
+  if (!d.was_frozen || d.opts.stop) return Error(EINVAL, "a lazy-pages dump needs a frozen container left running");
+  auto fd = connect_page_stream_to(d.opts.lazy_pages_socket);
+  if (!fd) return std::move(fd).error().context("connect to the page stream");
+  d.page_stream = std::move(*fd);
+  return {};
+}
+
 Result<void> make_dump_request(Dump& d) {
   auto& req = d.req;
   req.pid = d.t.init_pid;
   req.images_dir = d.dir;
   req.leave_running = !d.opts.stop;
   req.before_network_unlock = d.opts.before_network_unlock;
+  req.lazy_pages_socket = d.page_stream.get();
   for (const auto& m : d.meta.mounts) req.external_mounts.emplace_back(m.mountpoint, m.key);
   if (d.has_cgroups()) req.cgroup_roots = cgroup_roots(*d.t.cgroups, *d.t.layout);
   if (d.t.cgroups) req.freeze_cgroup = freezer_dir(*d.t.cgroups);
@@ -415,6 +438,7 @@ constexpr Step<Dump> kCheckpointSteps[] = {
     {"read the freezer state", read_freezer_state, thaw_unless_frozen_before},
     {"read the container's mounts", read_mounts},
     {"describe the container", describe_container},
+    {"connect the page stream", connect_page_stream},
     {"make the dump request", make_dump_request},
     {"dump with CRIU", dump_with_criu},  // runs kBeforeDump once CRIU is up
     {"give the console its session", give_console_its_session},
@@ -434,8 +458,9 @@ constexpr Step<Dump> kBeforeDump[] = {
 
 Result<void> run_before_dump(Dump& d) { return d.steps->run(kBeforeDump); }
 
-CheckpointReport report_of(const Dump& d) {
+CheckpointReport report_of(Dump& d) {
   CheckpointReport rep;
+  rep.lazy = std::move(d.res.lazy);
   rep.images_dir = d.dir;
   rep.criu_version = d.res.criu.version;
   rep.stats = d.res.stats;

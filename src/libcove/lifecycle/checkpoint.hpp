@@ -11,12 +11,14 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/result.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/container_config.hpp"
+#include "criu/checkpoint.hpp"
 #include "criu/image_meta.hpp"
 #include "criu/stats.hpp"
 #include "lifecycle/start_sequence.hpp"
@@ -44,6 +46,11 @@ struct CheckpointOptions {
   bool stop = false;  // leave_running = false: CRIU kills the container after a good dump
   // criu::DumpRequest::before_network_unlock (a tree left running only).
   std::function<Result<void>()> before_network_unlock;
+  // Post-copy migration: a unix socket that leads to the destination's `criu lazy-pages`
+  // (an ssh forward), or "ADDR:PORT" of its TCP listener (--transport page-server). The
+  // images get no memory; CRIU serves the pages on it after the dump (CheckpointReport::lazy).
+  // Only for a container frozen before the dump.
+  std::string lazy_pages_socket;
 };
 
 struct CheckpointReport {
@@ -51,6 +58,7 @@ struct CheckpointReport {
   std::string criu_version;
   criu::DumpStats stats;
   int64_t wall_ms = 0;
+  std::unique_ptr<criu::LazyDump> lazy;  // CRIU still serving the pages (lazy_pages_socket)
 };
 
 // Dumps the container into `images_dir` (created if missing; must be empty) and writes
@@ -74,6 +82,8 @@ struct RestoreTarget {
   // Thawed even when the images say it was frozen at the dump: a migration freezes the
   // container for the move, and the destination must come up running.
   bool thaw = false;
+  // Post-copy: the memory comes from a `criu lazy-pages` daemon listening in `log_dir`.
+  bool lazy_pages = false;
 };
 
 struct RestoreReport {
@@ -111,6 +121,10 @@ struct CheckFinding {
 // What a checkpoint of the running container would meet, without trying it. `payload_cgroups`
 // are the container's cgroups as cove recorded them at the start (host paths): the dump freezes
 // those, with everything below them.
+// Whether this process (and so the CRIU it runs) has CAP_SYS_RESOURCE: without it CRIU cannot
+// grow pipes past fs.pipe-max-size nor read other uids' rlimits.
+bool has_cap_sys_resource();
+
 std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid,
                                                const std::vector<std::string>& payload_cgroups);
 

@@ -274,17 +274,6 @@ Result<void> check_criu(Scan& s) {
   return {};
 }
 
-// Whether this process has CAP_SYS_RESOURCE (CapEff of /proc/self/status); CRIU runs with
-// the same capabilities.
-bool has_cap_sys_resource() {
-  auto text = read_file("/proc/self/status");
-  if (!text) return false;
-  auto pos = text->find("\nCapEff:");
-  if (pos == std::string::npos) return false;
-  uint64_t caps = std::strtoull(text->c_str() + pos + 8, nullptr, 16);
-  return caps & (uint64_t(1) << 24);  // CAP_SYS_RESOURCE
-}
-
 // The real uid of a process (as the host sees it), -1 when unreadable.
 int64_t uid_of(pid_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/status");
@@ -557,6 +546,17 @@ constexpr Check kChecks[] = {
 };
 
 }  // namespace
+
+// Whether this process has CAP_SYS_RESOURCE (CapEff of /proc/self/status); CRIU runs with
+// the same capabilities.
+bool has_cap_sys_resource() {
+  auto text = read_file("/proc/self/status");
+  if (!text) return false;
+  auto pos = text->find("\nCapEff:");
+  if (pos == std::string::npos) return false;
+  uint64_t caps = std::strtoull(text->c_str() + pos + 8, nullptr, 16);
+  return caps & (uint64_t(1) << 24);  // CAP_SYS_RESOURCE
+}
 
 std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid,
                                                const std::vector<std::string>& payload_cgroups) {

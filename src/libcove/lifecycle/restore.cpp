@@ -165,6 +165,7 @@ Result<void> make_restore_request(Restore& r) {
   auto& req = r.req;
   req.images_dir = r.images_dir;
   req.work_dir = r.t.log_dir;
+  req.lazy_pages = r.t.lazy_pages;
   req.timeout_ms = r.t.timeout_ms;
   req.images_criu_version = r.meta.criu_version;
   if (r.has_cgroups()) req.cgroup_roots = cgroup_roots(*r.t.cgroups, *r.t.layout);

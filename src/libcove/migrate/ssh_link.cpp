@@ -11,6 +11,7 @@
 #include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/run_program.hpp"
 #include "base/strings.hpp"
 
 namespace cove::migrate {
@@ -185,6 +186,14 @@ Result<RemoteCommand> SshLink::start(const std::vector<std::string>& remote_argv
   rc.to = std::move(in_w);
   rc.from = std::move(out_r);
   return rc;
+}
+
+Result<void> SshLink::forward_unix(const std::string& local, const std::string& remote) const {
+  std::vector<std::string> argv = ssh_base();
+  argv.insert(argv.end(), {"-O", "forward", "-L", local + ":" + remote, "--", dest_.host});
+  auto r = run_checked_program(argv);
+  if (!r) return std::move(r).error().context("ssh forward of `" + remote + "`");
+  return {};
 }
 
 std::string SshLink::rsync_shell() const {

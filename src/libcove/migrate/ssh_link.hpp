@@ -55,6 +55,10 @@ class SshLink {
   std::string rsync_shell() const;
   std::string remote_path(const std::string& path) const;
   const std::string& temp_dir() const { return dir_; }
+  // A unix socket here (`local`, made by the master, mode 0600) whose connections reach the
+  // unix socket `remote` on the destination through the master (`ssh -O forward -L`): each one
+  // a channel of the existing connection. Gone with the master.
+  Result<void> forward_unix(const std::string& local, const std::string& remote) const;
 
  private:
   SshLink(Destination dest, std::vector<std::string> opts, std::string dir);

@@ -38,10 +38,17 @@ Json fields(const Offer& o) {
           {"links", o.links},
           {"rootfs_bytes", o.rootfs_bytes},
           {"memory_bytes", o.memory_bytes},
-          {"cpu_flags", o.cpu_flags}};
+          {"cpu_flags", o.cpu_flags},
+          {"mode", o.mode},
+          {"transport", o.transport}};
 }
 Json fields(const Accepted& a) {
-  return {{"container_dir", a.container_dir}, {"images_dir", a.images_dir}, {"go_fifo", a.go_fifo}};
+  return {{"container_dir", a.container_dir},
+          {"images_dir", a.images_dir},
+          {"go_fifo", a.go_fifo},
+          {"pages_socket", a.pages_socket},
+          {"pages_address", a.pages_address},
+          {"pages_port", a.pages_port}};
 }
 Json fields(const FinalSync&) { return Json::object(); }
 Json fields(const Refused& r) { return {{"error", error_to_json(from_wire(r.error))}}; }
@@ -50,6 +57,7 @@ Json fields(const Running& r) { return {{"restore_ms", r.restore_ms}}; }
 Json fields(const RestoreRequest&) { return Json::object(); }
 Json fields(const Commit&) { return Json::object(); }
 Json fields(const Committed&) { return Json::object(); }
+Json fields(const Pages& p) { return {{"ms", p.ms}}; }
 
 Offer offer_from(const Json& j) {
   Offer o;
@@ -65,6 +73,11 @@ Offer offer_from(const Json& j) {
   j.at("rootfs_bytes").get_to(o.rootfs_bytes);
   j.at("memory_bytes").get_to(o.memory_bytes);
   j.at("cpu_flags").get_to(o.cpu_flags);
+  j.at("mode").get_to(o.mode);
+  if (o.mode != "stop-and-copy" && o.mode != "post-copy") throw std::invalid_argument("unknown mode `" + o.mode + "`");
+  j.at("transport").get_to(o.transport);
+  if (o.transport != "ssh" && o.transport != "page-server")
+    throw std::invalid_argument("unknown transport `" + o.transport + "`");
   return o;
 }
 Accepted accepted_from(const Json& j) {
@@ -72,6 +85,10 @@ Accepted accepted_from(const Json& j) {
   j.at("container_dir").get_to(a.container_dir);
   j.at("images_dir").get_to(a.images_dir);
   j.at("go_fifo").get_to(a.go_fifo);
+  j.at("pages_socket").get_to(a.pages_socket);
+  j.at("pages_address").get_to(a.pages_address);
+  j.at("pages_port").get_to(a.pages_port);
+  if (a.pages_port > 65535) throw std::invalid_argument("port out of range");
   return a;
 }
 WireError error_from(const Json& j) { return to_wire(error_from_json(j.at("error"))); }
@@ -92,6 +109,7 @@ const Kind kKinds[] = {
     {"failed", [](const Json& j) { return Message(Failed{error_from(j)}); }},
     {"commit", [](const Json&) { return Message(Commit{}); }},
     {"committed", [](const Json&) { return Message(Committed{}); }},
+    {"pages", [](const Json& j) { return Message(Pages{j.at("ms").get<int64_t>()}); }},
 };
 static_assert(std::size(kKinds) == std::variant_size_v<Message>);
 

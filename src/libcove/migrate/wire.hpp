@@ -11,6 +11,8 @@
 //                <-   running | failed
 //   commit       ->                          the container is the destination's now
 //                <-   committed
+//                <-   pages | failed             post-copy: every page arrived (or the container
+//                                                is lost: the transfer failed after it ran here)
 // A receiver whose stdin ends before `commit` removes everything it made (doc/design/migration.md).
 // The decoder never throws: a line that is not JSON, of another version, naming an unknown
 // message or with a field of the wrong type is an EPROTO error saying which.
@@ -46,6 +48,11 @@ struct Offer {
   std::vector<std::string> links;  // the NICs' links (managed networks or host bridges)
   uint64_t rootfs_bytes = 0, memory_bytes = 0;
   std::vector<std::string> cpu_flags;
+  // "stop-and-copy" or "post-copy" (the memory follows the restore through `criu lazy-pages`).
+  std::string mode = "stop-and-copy";
+  // Post-copy's page stream: "ssh" (a unix socket forwarded by the ssh master) or
+  // "page-server" (direct TCP from the source to the receiver's listener).
+  std::string transport = "ssh";
   bool operator==(const Offer&) const = default;
 };
 struct Accepted {
@@ -54,6 +61,13 @@ struct Accepted {
   // A fifo the final sync's remote rsync waits on before it starts: the source opens that ssh
   // channel before the freeze, and says `final-sync` once the images are written.
   std::string go_fifo;
+  // Post-copy: a unix socket the receiver listens on for the page stream (the source forwards
+  // a socket of its own to it over the ssh master); empty otherwise.
+  std::string pages_socket;
+  // Post-copy over `page-server`: where the receiver listens (its address on the ssh
+  // connection, a port the kernel chose); it takes only a connection from the source's address.
+  std::string pages_address;
+  uint32_t pages_port = 0;
   bool operator==(const Accepted&) const = default;
 };
 struct FinalSync {
@@ -78,8 +92,14 @@ struct Commit {
 struct Committed {
   bool operator==(const Committed&) const = default;
 };
+// Post-copy: the lazy-pages daemon got every page; the source's frozen copy may go.
+struct Pages {
+  int64_t ms = 0;  // from RUNNING to the last page, as the destination measured it
+  bool operator==(const Pages&) const = default;
+};
 
-using Message = std::variant<Offer, Accepted, Refused, FinalSync, RestoreRequest, Running, Failed, Commit, Committed>;
+using Message =
+    std::variant<Offer, Accepted, Refused, FinalSync, RestoreRequest, Running, Failed, Commit, Committed, Pages>;
 
 // "offer", "accepted", ...
 const char* message_name(const Message& m);

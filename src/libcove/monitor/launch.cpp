@@ -32,6 +32,7 @@ std::vector<std::string> monitor_args(const LaunchOptions& o) {
   if (!o.log_level.empty()) args.insert(args.end(), {"--log-level", o.log_level});
   if (!o.restore_from.empty()) args.insert(args.end(), {"--restore", o.restore_from});
   if (o.restore_thaw) args.push_back("--restore-thaw");
+  if (o.restore_lazy_pages) args.push_back("--restore-lazy-pages");
   if (o.restore_timeout_s > 0) args.insert(args.end(), {"--restore-timeout", std::to_string(o.restore_timeout_s)});
   return args;
 }

@@ -25,6 +25,7 @@ struct LaunchOptions {
   std::string restore_from;       // restore mode: the images directory
   int restore_timeout_s = 0;
   bool restore_thaw = false;      // restore mode: RUNNING even when dumped frozen
+  bool restore_lazy_pages = false;  // restore mode: memory from a `criu lazy-pages` daemon
   std::vector<std::string> init_override;
 };
 

@@ -25,6 +25,7 @@ struct MonitorOptions {
   std::string restore_images;     // restore mode: init comes back from this checkpoint (cove-restore)
   int restore_timeout_s = 0;      // restore mode: CRIU's run is ended after this long (0: no bound)
   bool restore_thaw = false;      // restore mode: thawed even when the images say frozen
+  bool restore_lazy_pages = false;  // restore mode: memory from a `criu lazy-pages` daemon (post-copy)
   std::string log_file;
   std::string log_level;
   // The whole disk under the rootfs, for `io.max = rootfs` (a loop-backed rootfs: its loop

@@ -128,6 +128,7 @@ Result<Request> decode_checkpoint(const Json& j) {
   CheckpointRequest r;
   COVE_TRY(read_field(j, "dir", r.dir, /*required=*/true));
   COVE_TRY(read_field(j, "stop", r.stop));
+  COVE_TRY(read_field(j, "lazy_pages_socket", r.lazy_pages_socket));
   return Request(std::move(r));
 }
 Result<Request> decode_freeze(const Json&) { return Request(FreezeRequest{}); }
@@ -184,7 +185,7 @@ const Command kCommands[] = {
     {"stop", {"timeout", "kill"}, decode_stop},
     {"reboot", {"timeout"}, decode_reboot},
     {"console", {"tty"}, decode_console},
-    {"checkpoint", {"dir", "stop"}, decode_checkpoint},
+    {"checkpoint", {"dir", "stop", "lazy_pages_socket"}, decode_checkpoint},
     {"freeze", {}, decode_freeze},
     {"thaw", {}, decode_thaw},
     {"cgroup-set", {"key", "value"}, decode_cgroup_set},
@@ -228,7 +229,11 @@ Json request_fields(const Request& req) {
             return j;
           },
           [](const ConsoleRequest& r) { return Json{{"tty", r.tty}}; },
-          [](const CheckpointRequest& r) { return Json{{"dir", r.dir}, {"stop", r.stop}}; },
+          [](const CheckpointRequest& r) {
+            Json j{{"dir", r.dir}, {"stop", r.stop}};
+            if (!r.lazy_pages_socket.empty()) j["lazy_pages_socket"] = r.lazy_pages_socket;
+            return j;
+          },
           [](const FreezeRequest&) { return Json::object(); },
           [](const ThawRequest&) { return Json::object(); },
           [](const CgroupSetRequest& r) { return Json{{"key", r.key}, {"value", r.value}}; },

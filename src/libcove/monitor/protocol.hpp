@@ -91,6 +91,10 @@ struct CheckpointRequest {
   using Reply = CheckpointReply;
   std::string dir;
   bool stop = false;
+  // Post-copy migration: the unix socket of the page stream. The reply comes once the images
+  // are written; CRIU then serves the pages and the container stays CHECKPOINTING (frozen)
+  // until it is done.
+  std::string lazy_pages_socket;
 };
 struct FreezeRequest {
   using Reply = Done;

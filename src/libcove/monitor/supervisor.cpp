@@ -246,6 +246,7 @@ Result<void> Supervisor::restore_init() {
   t.rootfs = &rootfs_;
   t.timeout_ms = opts_.restore_timeout_s * 1000;
   t.thaw = opts_.restore_thaw;
+  t.lazy_pages = opts_.restore_lazy_pages;
   t.cgroups = &*cgroups_;
   t.layout = &layout_;
   auto r = lifecycle::restore_container(t, opts_.restore_images);
@@ -426,7 +427,8 @@ int Supervisor::loop() {
                                        {server_.listen_fd(), POLLIN, 0},
                                        {stopper_.timer_fd(), POLLIN, 0},
                                        {console_.output_fd(), POLLIN, 0},
-                                       {stdin_open_ && console_.has_console() ? 0 : -1, POLLIN, 0}};
+                                       {stdin_open_ && console_.has_console() ? 0 : -1, POLLIN, 0},
+                                       {lazy_dump_ ? lazy_dump_->fd() : -1, POLLIN, 0}};
     std::vector<int> clients = server_.client_fds();
     for (int fd : clients) pfds.push_back({fd, POLLIN, 0});
     if (::poll(pfds.data(), pfds.size(), -1) < 0) {
@@ -441,7 +443,8 @@ int Supervisor::loop() {
     if (pfds[3].revents && console_.has_console()) console_.copy_output();
     if (pfds[4].revents & (POLLHUP | POLLERR)) stdin_open_ = false;
     else if (pfds[4].revents) proxy_stdin();
-    serve_clients(pfds, 5, clients);
+    if (pfds[5].revents && lazy_dump_) end_lazy_dump();
+    serve_clients(pfds, 6, clients);
   }
   if (restore_tty) ::tcsetattr(0, TCSANOW, &saved);
   server_.close();

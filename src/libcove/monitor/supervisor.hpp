@@ -69,6 +69,9 @@ class Supervisor {
   Result<void> plan_network();  // network_ for cfg_'s NICs, its host links recorded
   lifecycle::CheckpointTarget checkpoint_target();
   void end_after_checkpoint(ContainerState before);
+  // A lazy dump's CRIU has answered: every page is at the destination, or the transfer failed.
+  // Either way the tree stays as CRIU was handed it (frozen) and the state goes back.
+  void end_lazy_dump();
   Result<void> set_frozen(bool frozen);
   Result<void> silence_frozen_copy();
   void unsilence_network();
@@ -113,6 +116,8 @@ class Supervisor {
   bool left_monitor_cgroup_ = false;
   bool network_silenced_ = false;  // the host ends are down: a frozen copy dumped to go on elsewhere
   bool checkpointed_ = false;  // ended by a checkpoint with `stop`: its DHCP leases live on in the images
+  std::unique_ptr<criu::LazyDump> lazy_dump_;  // CRIU serving a post-copy migration's pages
+  ContainerState before_lazy_dump_ = ContainerState::kFrozen;
   process::ChildProcess cgroup_mover_;  // start_leaving_monitor_cgroup's child, until reaped
   int exit_status_ = 0;
   bool have_time_ns_;

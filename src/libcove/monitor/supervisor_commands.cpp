@@ -176,10 +176,19 @@ Result<void> Supervisor::on_checkpoint(int fd, const CheckpointRequest& req) {
   ContainerState before = state_.state();
   if (auto w = state_.record(ContainerState::kCheckpointing); !w) return std::move(w).error();
   if (req.stop) start_leaving_monitor_cgroup();
-  lifecycle::CheckpointOptions opts{req.dir, req.stop, {}};
+  lifecycle::CheckpointOptions opts;
+  opts.images_dir = req.dir;
+  opts.stop = req.stop;
+  opts.lazy_pages_socket = req.lazy_pages_socket;
   if (before == ContainerState::kFrozen && !req.stop) opts.before_network_unlock = [this] { return silence_frozen_copy(); };
   auto r = lifecycle::checkpoint_container(checkpoint_target(), opts);
-  if (!r || !req.stop) record(before);  // a failed dump leaves the container as it was
+  if (r && r->lazy) {
+    // CRIU serves the pages from here, watched by the loop; CHECKPOINTING until it is done.
+    lazy_dump_ = std::move(r->lazy);
+    before_lazy_dump_ = before;
+  } else if (!r || !req.stop) {
+    record(before);  // a failed dump leaves the container as it was
+  }
   if (!r) unsilence_network();
   if (!r && left_monitor_cgroup_) {
     // The container goes on: so does the monitor, in its cgroup again.
@@ -227,6 +236,14 @@ void Supervisor::end_after_checkpoint(ContainerState before) {
   auto status = init_.wait();
   if (!status) log::warn("{}", status.error().message());
   on_init_exit(status ? *status : 0);
+}
+
+void Supervisor::end_lazy_dump() {
+  auto done = lazy_dump_->finish();
+  lazy_dump_.reset();
+  if (done) log::info("lazy pages: every page transferred");
+  else log::warn("lazy pages: {}", done.error().message());
+  record(before_lazy_dump_);
 }
 
 // RUNNING <-> FROZEN only; the state is recorded once the kernel reports the cgroup settled.

@@ -1,0 +1,29 @@
+// Stream sockets: unix ones by path, TCP ones by numeric address (IPv4 or IPv6, no name
+// lookup), a listener, a connect, and an accept with a deadline. Used by migration's page
+// stream (CRIU's lazy pages, over an ssh forward or direct TCP). Every fd is CLOEXEC.
+#pragma once
+
+#include <string>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+
+namespace cove {
+
+// Binds and listens on `path` (which must not exist).
+Result<UniqueFd> listen_unix(const std::string& path);
+Result<UniqueFd> connect_unix(const std::string& path);
+// The next connection on `listener`, waiting at most `timeout_ms` (ETIMEDOUT).
+Result<UniqueFd> accept_within(int listener, int timeout_ms);
+
+struct TcpListener {
+  UniqueFd fd;
+  unsigned port = 0;  // the one the kernel chose
+};
+// Listens on `address`, a port the kernel chooses.
+Result<TcpListener> listen_tcp(const std::string& address);
+Result<UniqueFd> connect_tcp(const std::string& address, unsigned port);
+// The numeric address of a connected socket's peer ("10.0.0.1", "fd00::1").
+Result<std::string> peer_address(int fd);
+
+}  // namespace cove
