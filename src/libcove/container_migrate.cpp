@@ -4,6 +4,7 @@
 // between them is migrate/wire.hpp; the states and guarantees are in doc/design/migration.md.
 #include <fmt/format.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -272,6 +273,12 @@ Result<void> sync_rootfs(Migration& m) {
   return {};
 }
 
+// Made on the destination by the final rsync's remote command once it waits on the go fifo,
+// beside it (the receiver's private dir, removed with it).
+std::string rsync_ready_marker(const Migration& m) {
+  return m.accepted.go_fifo.substr(0, m.accepted.go_fifo.rfind('/') + 1) + "rsync-ready";
+}
+
 // The final sync's rsync is started now, while the container runs: its ssh channel (~0.15 s)
 // opens outside the downtime, and its remote side waits on the destination's fifo (`cat` in
 // rsync's remote command) until `final-sync`, sent right after the freeze: the rootfs delta
@@ -282,7 +289,8 @@ Result<void> open_final_sync(Migration& m) {
   if (m.accepted.go_fifo.find_first_of(" '\"\\$`;&|<>") != std::string::npos)
     return Error(EPROTO, fmt::format("the destination's fifo `{}` is not a plain path", m.accepted.go_fifo));
   auto argv = rsync_argv(m);
-  argv.insert(argv.begin() + 1, "--rsync-path=cat " + m.accepted.go_fifo + " >/dev/null && rsync");
+  argv.insert(argv.begin() + 1,
+              "--rsync-path=: >" + rsync_ready_marker(m) + " && cat " + m.accepted.go_fifo + " >/dev/null && rsync");
   m.final_rsync_err = m.link->temp_dir() + "/final-rsync.err";
   auto child = process::spawn([&] {
     int null = ::open("/dev/null", O_RDWR);
@@ -328,11 +336,36 @@ Result<void> open_page_stream(Migration& m) {
 }
 
 // The images' channel, opened (like the final rsync's) before the freeze: a `tar -x` into the
-// images dir the destination made, waiting on its stdin until the dump is done.
+// images dir the destination made, waiting on its stdin until the dump is done. Its `ready`
+// line is awaited before the freeze: a channel costs ~0.1 s to open (the remote user's shell
+// starts), which would otherwise fall into the downtime. It says ready once the final rsync's
+// remote side waits too (its marker; bounded to 30 s, so nothing stays behind there).
+constexpr int kChannelReadyTimeoutMs = 30 * 1000;
+bool says_ready(int fd) {
+  std::string got;
+  for (int64_t end = monotonic_ms() + kChannelReadyTimeoutMs; got.size() < 6;) {
+    pollfd p = {fd, POLLIN, 0};
+    int left = int(end - monotonic_ms());
+    if (left <= 0 || ::poll(&p, 1, left) <= 0) return false;
+    char c[8];
+    ssize_t n = ::read(fd, c, 6 - got.size());
+    if (n <= 0) return false;
+    got.append(c, size_t(n));
+  }
+  return got == "ready\n";
+}
+
 Result<void> open_images_stream(Migration& m) {
-  auto s = m.link->start({"tar", "-x", "-f", "-", "-C", m.accepted.images_dir});
+  const char* script =
+      "i=0; while [ ! -e \"$2\" ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; "
+      "[ -e \"$2\" ] && echo ready && exec tar -x -B -b 256 -f - -C \"$1\"";
+  auto s = m.link->start({"sh", "-c", script, "sh", m.accepted.images_dir, rsync_ready_marker(m)});
   if (!s) return std::move(s).error().context("open the images' channel");
   m.images_stream = std::move(*s);
+  if (!says_ready(m.images_stream->from.get())) {
+    auto said = read_file(m.images_stream->err_file);
+    return Error(EIO, "the images' channel did not open: " + (said ? std::string(trim(*said)) : ""));
+  }
   return {};
 }
 
@@ -401,7 +434,7 @@ void remove_images(Migration& m) {
 // destination's tar has written them.
 Result<void> send_images(Migration& m) {
   int to = m.images_stream->to.get();
-  std::vector<std::string> argv = {"tar", "-c", "-f", "-", "-C", m.images_dir, "."};
+  std::vector<std::string> argv = {"tar", "-c", "-b", "256", "-f", "-", "-C", m.images_dir, "."};
   auto tar = process::spawn([&] {
     ::dup2(to, 1);
     ::signal(SIGPIPE, SIG_DFL);
