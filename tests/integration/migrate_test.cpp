@@ -173,9 +173,24 @@ class MigrateTest : public ::testing::Test {
     expect_clean(dst);
   }
   // A migration with the receiver's test hook COVE_MIGRATE_FAULT set (doc/design/migration.md).
-  RunResult migrate_with_fault(const TestHost& from, const TestHost& to, const std::string& fault) {
-    return hosts_->migrate(from, kName, to, {"--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
-                           {"COVE_MIGRATE_FAULT=" + fault});
+  RunResult migrate_with_fault(const TestHost& from, const TestHost& to, const std::string& fault,
+                               std::vector<std::string> args = {}) {
+    args.insert(args.end(), {"--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"});
+    return hosts_->migrate(from, kName, to, args, {"COVE_MIGRATE_FAULT=" + fault});
+  }
+  // Every CRIU run on `h` after its first (validate's version probe) is killed as it starts:
+  // a wrapper named by COVE_CRIU in its sshd's sessions; its count of runs in h.dir/criu-runs.
+  void make_criu_die_on(TestHost& h) {
+    std::string wrapper = h.dir + "/criu-dies";
+    std::string criu = trim_str(run_cmd({"sh", "-c", "command -v criu"}).out);
+    ASSERT_FALSE(criu.empty());
+    {
+      std::ofstream w(wrapper);
+      w << "#!/bin/sh\nn=$(cat " << h.dir << "/criu-runs 2>/dev/null || echo 0)\necho $((n+1)) > " << h.dir
+        << "/criu-runs\n[ \"$n\" -ge 1 ] && kill -9 $$\nexec " << criu << " \"$@\"\n";
+    }
+    ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
+    ASSERT_EQ(hosts_->restart_sshd(h, {"COVE_CRIU=" + wrapper}), "");
   }
   // A shell holding 25 MiB of random bytes as 50 MiB of hex in a variable (its own anonymous
   // memory); on SIGUSR1 it writes their checksum to /tmp/sum. Returns the first checksum.
@@ -356,16 +371,8 @@ TEST_F(MigrateTest, SharedStorageMovesTheContainerButNotItsRootfs) {
 TEST_F(MigrateTest, CriuKilledOnTheDestinationLeavesTheSourceRunning) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
-  std::string wrapper = b.dir + "/criu-dies";
-  std::string criu = trim_str(run_cmd({"sh", "-c", "command -v criu"}).out);
-  ASSERT_FALSE(criu.empty());
-  {
-    std::ofstream w(wrapper);
-    w << "#!/bin/sh\nn=$(cat " << b.dir << "/criu-runs 2>/dev/null || echo 0)\necho $((n+1)) > " << b.dir
-      << "/criu-runs\n[ \"$n\" -ge 1 ] && kill -9 $$\nexec " << criu << " \"$@\"\n";
-  }
-  ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
-  ASSERT_EQ(hosts_->restart_sshd(b, {"COVE_CRIU=" + wrapper}), "");
+  make_criu_die_on(b);
+  if (HasFatalFailure()) return;
   start_with_counter(a);
   std::string pid = pid_of_counter(a);
   auto r = hosts_->migrate(a, kName, b);
@@ -522,9 +529,7 @@ TEST_F(MigrateTest, PostCopyFailureAfterTheRestoreLeavesTheSourceRunning) {
   auto& b = hosts_->b;
   start_with_counter(a);
   std::string pid = pid_of_counter(a);
-  auto r = hosts_->migrate(a, kName, b,
-                           {"--mode", "post-copy", "--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
-                           {"COVE_MIGRATE_FAULT=after-restore"});
+  auto r = migrate_with_fault(a, b, "after-restore", {"--mode", "post-copy"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("fault injected"), std::string::npos) << r.err;
   expect_source_unchanged(a, b, counter(a), pid);
@@ -536,16 +541,8 @@ TEST_F(MigrateTest, PostCopyCriuKilledOnTheDestinationLeavesTheSourceRunning) {
   PostCopyHost host;
   auto& a = hosts_->a;
   auto& b = hosts_->b;
-  std::string wrapper = b.dir + "/criu-dies";
-  std::string criu = trim_str(run_cmd({"sh", "-c", "command -v criu"}).out);
-  ASSERT_FALSE(criu.empty());
-  {
-    std::ofstream w(wrapper);
-    w << "#!/bin/sh\nn=$(cat " << b.dir << "/criu-runs 2>/dev/null || echo 0)\necho $((n+1)) > " << b.dir
-      << "/criu-runs\n[ \"$n\" -ge 1 ] && kill -9 $$\nexec " << criu << " \"$@\"\n";
-  }
-  ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
-  ASSERT_EQ(hosts_->restart_sshd(b, {"COVE_CRIU=" + wrapper}), "");
+  make_criu_die_on(b);
+  if (HasFatalFailure()) return;
   start_with_counter(a);
   std::string pid = pid_of_counter(a);
   auto r = hosts_->migrate(a, kName, b, {"--mode", "post-copy"});
@@ -563,9 +560,7 @@ TEST_F(MigrateTest, PostCopyPagesLostAfterRunningLeaveTheSourceFrozen) {
   auto& b = hosts_->b;
   start_with_counter(a);
   hold_memory(a);
-  auto r = hosts_->migrate(a, kName, b,
-                           {"--mode", "post-copy", "--ssh-opt=-o", "--ssh-opt=SendEnv=COVE_MIGRATE_FAULT"},
-                           {"COVE_MIGRATE_FAULT=lose-pages"});
+  auto r = migrate_with_fault(a, b, "lose-pages", {"--mode", "post-copy"});
   std::printf("pages lost: %s", r.err.c_str());
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.err.find("it is lost there"), std::string::npos) << r.err;
