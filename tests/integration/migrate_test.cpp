@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -129,11 +130,12 @@ class MigrateTest : public ::testing::Test {
     return hosts_->cove(h, tool, kName, args);
   }
   // A busybox container on `h`, running, with a counter child of init writing /tmp/counter.
-  void start_with_counter(const TestHost& h) {
+  // `start_env`: more environment for cove-start (and so for the monitor).
+  void start_with_counter(const TestHost& h, const std::vector<std::string>& start_env = {}) {
     hosts_->track(kName);
     auto r = on(h, "cove-create", {"-t", "busybox"});
     ASSERT_EQ(r.status, 0) << r.err;
-    r = on(h, "cove-start");
+    r = hosts_->cove(h, "cove-start", kName, {}, 60, start_env);
     ASSERT_EQ(r.status, 0) << r.err;
     ASSERT_TRUE(eventually([&] { return on(h, "cove-attach", {"--", "true"}).status == 0; }));
     r = on(h, "cove-attach",
@@ -380,6 +382,56 @@ TEST_F(MigrateTest, CriuKilledOnTheDestinationLeavesTheSourceRunning) {
   EXPECT_NE(r.err.find("restore: destination"), std::string::npos) << r.err;
   expect_source_unchanged(a, b, counter(a), pid);
   EXPECT_GE(std::stoi("0" + trim_str(read_text(b.dir + "/criu-runs"))), 2);
+}
+
+// The source's CRIU (its monitor runs it) dies as the dump starts: the freeze is undone, the
+// source runs on, the destination removes what it got.
+TEST_F(MigrateTest, CriuKilledOnTheSourceLeavesItRunning) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  std::string wrapper = a.dir + "/criu-dies-when-armed", armed = a.dir + "/armed";
+  std::string criu = trim_str(run_cmd({"sh", "-c", "command -v criu"}).out);
+  ASSERT_FALSE(criu.empty());
+  std::ofstream(wrapper) << "#!/bin/sh\n[ -e " << armed << " ] && kill -9 $$\nexec " << criu << " \"$@\"\n";
+  ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
+  start_with_counter(a, {"COVE_CRIU=" + wrapper});
+  std::string pid = pid_of_counter(a);
+  std::ofstream(armed) << "1\n";
+  auto r = hosts_->migrate(a, kName, b);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("dump with CRIU"), std::string::npos) << r.err;
+  expect_source_unchanged(a, b, counter(a), pid);
+}
+
+// The destination's disk fills up while the files are on their way (after validate found room
+// for them): the copy fails, the source runs on, the destination removes what it got.
+TEST_F(MigrateTest, DestinationDiskFullDuringTheCopyLeavesTheSourceRunning) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  // 50 MiB of tmpfs data in the container: images the filled disk cannot take.
+  ASSERT_EQ(on(a, "cove-attach", {"--", "sh", "-c", "head -c 52428800 /dev/zero > /dev/shm/blob"}).status, 0);
+  ASSERT_EQ(::mount("tmpfs", b.path.c_str(), "tmpfs", 0, "size=96m,mode=0711"), 0);
+  auto moving = std::async(std::launch::async, [&] { return hosts_->migrate(a, kName, b); });
+  std::string filler = b.path + "/filler";
+  bool filled = eventually(
+      [&] {
+        if (!path_exists(b.path + "/" + kName)) return false;  // claimed at accept: validate is over
+        UniqueFd fd(::open(filler.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+        struct statvfs sv {};
+        if (!fd || ::fstatvfs(fd.get(), &sv) != 0) return false;
+        (void)::posix_fallocate(fd.get(), 0, off_t(sv.f_bavail * sv.f_frsize));
+        return true;
+      },
+      30000, 1);
+  auto r = moving.get();
+  EXPECT_TRUE(filled);
+  EXPECT_NE(r.status, 0) << "the migration went through a full disk";
+  expect_source_unchanged(a, b, counter(a), pid);
+  EXPECT_EQ(on(a, "cove-attach", {"--", "sh", "-c", "wc -c < /dev/shm/blob"}).out, "52428800\n");
+  ::unlink(filler.c_str());
+  ASSERT_EQ(::umount2(b.path.c_str(), MNT_DETACH), 0);
 }
 
 // The commit arrives but its answer does not: the source cannot know whether the destination
