@@ -865,8 +865,11 @@ TEST_F(MigrateSegmentTest, SshSessionFromOutsideIntoADebianContainerSurvives) {
   auto m = hosts_->migrate(a, kName, b, {"--json"});
   ASSERT_EQ(m.status, 0) << m.err;
   auto j = nlohmann::json::parse(m.out, nullptr, false);
-  std::printf("Debian/systemd with an ssh session: downtime %d ms, total %d ms\n", j.value("downtime_ms", 0),
-              j.value("total_ms", 0));
+  std::string stages;
+  for (const auto& s : j["stages"]) stages += " " + s.value("name", "") + "=" + std::to_string(s.value("ms", 0));
+  std::printf("Debian/systemd with an ssh session: downtime %d ms, total %d ms, memory %llu MiB:%s\n",
+              j.value("downtime_ms", 0), j.value("total_ms", 0),
+              (unsigned long long)(j.value("memory_bytes", 0ULL) >> 20), stages.c_str());
   EXPECT_TRUE(says("after")) << read_text(out) << read_text(out + ".err");
   EXPECT_TRUE(ssh.alive()) << read_text(out + ".err");
   EXPECT_EQ(state(b), "RUNNING");
