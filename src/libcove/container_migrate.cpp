@@ -3,12 +3,14 @@
 // reports RUNNING. The destination's side is container_migrate_receive.cpp; the protocol
 // between them is migrate/wire.hpp; the states and guarantees are in doc/design/migration.md.
 #include <fmt/format.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <optional>
 
 #include "base/clock.hpp"
@@ -63,6 +65,8 @@ struct Migration {
   bool post_copy = false;
   std::string pages_socket;  // post-copy: the ssh forward to the receiver's page stream (or ADDR:PORT)
   int64_t running_at = 0;
+  bool restore_requested = false;  // from here the destination may have run the container
+  bool session_ended_cleanly = false;
   process::ChildProcess final_rsync;  // started before the freeze, waiting for `final-sync`
   std::string final_rsync_err;
   std::optional<migrate::RemoteCommand> images_stream;  // `tar -x` into the destination's images dir
@@ -90,10 +94,11 @@ struct Migration {
 
 // Why post-copy cannot run here ("" when it can): CRIU's lazy pages, and pipes big enough for
 // its page server (not needed with CAP_SYS_RESOURCE, which lifts the cap). The sysctl is host
-// policy: cove names it and never changes it.
-std::string post_copy_blocker(const std::optional<criu::CriuInfo>& info) {
+// policy: cove names it and never changes it. The capability that counts is the monitor's (it
+// runs the dump's CRIU), which may have been started otherwise than this tool.
+std::string post_copy_blocker(const std::optional<criu::CriuInfo>& info, pid_t monitor_pid) {
   if (!info || !info->lazy_pages) return "CRIU cannot dump lazily here (no userfaultfd with non-cooperative events)";
-  if (lifecycle::has_cap_sys_resource()) return "";
+  if (monitor_pid > 0 && lifecycle::has_cap_sys_resource(monitor_pid)) return "";
   auto text = read_file(kPipeMaxSize);
   uint64_t max = text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
   if (max >= kLazyPipeBytes) return "";
@@ -105,7 +110,7 @@ std::string post_copy_blocker(const std::optional<criu::CriuInfo>& info) {
 Result<void> check_mode(Migration& m) {
   if (auto p = criu::probe()) m.criu = *p;
   const auto& info = m.criu;
-  std::string blocker = post_copy_blocker(info);
+  std::string blocker = post_copy_blocker(info, m.ct.state().runtime.monitor_pid);
   if (m.opts.page_server_transport && m.opts.mode != MigrateMode::kPostCopy)
     return Error::invalid("--transport page-server carries post-copy's pages: it needs --mode post-copy");
   if (m.opts.mode == MigrateMode::kPostCopy) {
@@ -231,14 +236,27 @@ Result<void> validate(Migration& m) {
 }
 
 // Ends the session without a commit: the receiver removes what it made; waits for that.
-void end_session(Migration& m) {
-  if (!m.session) return;
+// True when the receiver ended its side itself (its own exit status came back through ssh),
+// so it has undone what it made; false when the session did not end in time or ssh itself
+// failed (255: the link or the destination's sshd gone, and with it any word of a rollback).
+bool end_session(Migration& m) {
+  if (!m.session) return m.session_ended_cleanly;
   m.channel->close_out();
   auto done = m.session->ssh.wait_exited(kSessionEndTimeoutMs);
-  if (!done || !*done) log::warn("the destination did not end its side of the migration in time");
+  bool clean = false;
+  if (done && *done) {
+    auto st = m.session->ssh.wait();
+    clean = st && process::exit_code_of(*st) != 255;
+  } else {
+    log::warn("the destination did not end its side of the migration in time");
+  }
   m.session->ssh.kill_and_reap();
   m.session.reset();
+  m.session_ended_cleanly = clean;
+  return clean;
 }
+
+void close_session(Migration& m) { (void)end_session(m); }
 
 // The container's directory (rootfs and config) into the destination's. The images go their
 // own way (images_stream) into the destination's `.migrate-images`, which --delete must spare.
@@ -315,6 +333,21 @@ void stop_final_sync(Migration& m) {
   if (m.final_rsync) m.final_rsync.kill_and_reap();
 }
 
+// Whether the destination's page server `address` may be where `host` (the ssh destination,
+// a name or an address) is: the same address when `host` is one; else any address but a
+// loopback or unspecified one (which would be this host's own).
+bool may_be_address_of(const std::string& host, const std::string& address) {
+  unsigned char a[16] = {}, h[16] = {};
+  int fam = address.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  if (::inet_pton(fam, address.c_str(), a) != 1) return false;
+  std::string bare = host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+  int hfam = bare.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  if (::inet_pton(hfam, bare.c_str(), h) == 1) return hfam == fam && std::memcmp(a, h, fam == AF_INET ? 4 : 16) == 0;
+  static const unsigned char any6[16] = {}, lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  if (fam == AF_INET) return a[0] != 127 && !(a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0);
+  return std::memcmp(a, any6, 16) != 0 && std::memcmp(a, lo6, 16) != 0;
+}
+
 // Post-copy: where the monitor's CRIU connects before the dump, and serves the pages after.
 // --transport page-server: the receiver's TCP listener, reached directly ("ADDR:PORT").
 Result<void> open_page_stream(Migration& m) {
@@ -325,6 +358,11 @@ Result<void> open_page_stream(Migration& m) {
         a.pages_address.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos)
       return Error(EPROTO, fmt::format("the destination's page server `{}` port {} is not a numeric address",
                                        a.pages_address, a.pages_port));
+    // Only the host we reached over ssh: a destination may not send this host's root CRIU (and
+    // the container's memory) to another address (its own loopback would be this host's).
+    if (!may_be_address_of(m.dest.host, a.pages_address))
+      return Error(EPROTO, fmt::format("the destination's page server `{}` is not an address of `{}`",
+                                       a.pages_address, m.dest.host));
     m.pages_socket = fmt::format("{}:{}", a.pages_address, a.pages_port);
     return {};
   }
@@ -388,7 +426,10 @@ Result<void> flush_rootfs(const Migration& m) {
 Result<void> freeze(Migration& m) {
   COVE_TRY(m.begin("freeze/dump"));
   m.frozen_at = monotonic_ms();
-  COVE_TRY(m.ct.freeze());
+  return m.ct.freeze();
+}
+
+Result<void> start_final_sync(Migration& m) {
   COVE_TRY(flush_rootfs(m));
   return m.channel->send(migrate::FinalSync{});
 }
@@ -402,14 +443,21 @@ Result<void> await_lazy_dump_end(Migration& m) {
   }
 }
 
-// Before the destination ran. In post-copy the source's CRIU serves pages until the page
-// stream ends: the session is ended first (the receiver's rollback closes the stream), then
-// the container is thawed once CRIU has let it go.
+// Before the commit. The session is ended first and its end awaited: the destination may have
+// restored (and run) the container, and only once the receiver has undone that may this copy
+// run again. When that cannot be known (the restore was asked for and the session did not end
+// on the receiver's own word) the container stays FROZEN here: never on two hosts at once. In
+// post-copy the source's CRIU serves pages until the page stream ends (the receiver's
+// rollback closes it), and the container is thawed once CRIU has let it go.
 void thaw(Migration& m) {
-  if (m.post_copy) {
-    end_session(m);
-    if (auto w = await_lazy_dump_end(m); !w) log::warn("thaw `{}`: {}", m.ct.name(), w.error().message());
+  if (!end_session(m) && m.restore_requested) {
+    log::warn("`{}` stays FROZEN here: the destination {} may have run it and did not confirm that it undid that; "
+              "check there, then cove-unfreeze it here (or cove-destroy -f it)",
+              m.ct.name(), m.dest.url());
+    return;
   }
+  if (m.post_copy)
+    if (auto w = await_lazy_dump_end(m); !w) log::warn("thaw `{}`: {}", m.ct.name(), w.error().message());
   if (auto r = m.ct.unfreeze(); !r) log::warn("thaw `{}` after the failed migration: {}", m.ct.name(), r.error().message());
 }
 
@@ -471,6 +519,7 @@ Result<void> final_sync(Migration& m) {
 
 Result<void> restore(Migration& m) {
   COVE_TRY(m.begin("restore"));
+  m.restore_requested = true;
   COVE_TRY(m.channel->send(migrate::RestoreRequest{}));
   auto r = migrate::expect<migrate::Running>(*m.channel, kRestoreTimeoutMs);
   if (!r) return with_remote_stderr(std::move(r).error(), m).context("destination");
@@ -507,13 +556,26 @@ Result<void> await_pages(Migration& m) {
   m.stage = "pages";
   m.stage_t0 = m.running_at;
   if (m.opts.on_stage_start) m.opts.on_stage_start(m.stage);
-  std::string lost = fmt::format("post-copy: `{}` ran on {} but its memory did not all arrive: it is lost there; "
-                                 "its copy here stays FROZEN as of the freeze (what ran there since is gone): "
-                                 "cove-destroy -f it, or cove-unfreeze it to go back to that state",
-                                 m.ct.name(), m.dest.url());
-  auto p = migrate::expect<migrate::Pages>(*m.channel, -1);
-  if (!p) return with_remote_stderr(std::move(p).error(), m).context(lost);
-  if (auto w = await_lazy_dump_end(m); !w) return std::move(w).error().context("after every page arrived");
+  // Only the destination's own `failed` says the container is lost; a session that ends
+  // without a word leaves it unknown (the pages may all have arrived: it may run there).
+  auto msg = m.channel->receive(-1);
+  if (msg && std::holds_alternative<migrate::Failed>(*msg))
+    return from_wire(std::get<migrate::Failed>(*msg).error)
+        .context(fmt::format("post-copy: `{}` ran on {} but its memory did not all arrive: it is lost there; its "
+                             "copy here stays FROZEN as of the freeze (what ran there since is gone): cove-destroy -f "
+                             "it, or cove-unfreeze it to go back to that state",
+                             m.ct.name(), m.dest.url()));
+  std::string unknown = fmt::format("post-copy: `{}` runs on {}, and whether all its memory arrived is unknown; its "
+                                    "copy here stays FROZEN: check the destination before anything here (do not "
+                                    "cove-unfreeze it while it may run there)",
+                                    m.ct.name(), m.dest.url());
+  if (!msg) return with_remote_stderr(std::move(msg).error(), m).context(unknown);
+  if (!std::holds_alternative<migrate::Pages>(*msg))
+    return Error(EPROTO, fmt::format("expected `pages`, got `{}`", migrate::message_name(*msg))).context(unknown);
+  if (auto w = await_lazy_dump_end(m); !w)
+    return std::move(w).error().context(fmt::format(
+        "every page arrived on {} and `{}` runs there; its copy here stays FROZEN: cove-destroy -f it", m.dest.url(),
+        m.ct.name()));
   m.end();
   return {};
 }
@@ -524,7 +586,7 @@ Result<void> clean_up_source(Migration& m) {
   m.stage_t0 = monotonic_ms();
   if (m.opts.on_stage_start) m.opts.on_stage_start(m.stage);
   remove_images(m);
-  end_session(m);
+  (void)end_session(m);
   StopOptions so;
   so.kill = true;
   std::string runs_there = fmt::format("`{}` runs on {}; its copy here", m.ct.name(), m.dest.url());
@@ -537,12 +599,13 @@ Result<void> clean_up_source(Migration& m) {
 }
 
 constexpr Step<Migration> kMigrationSteps[] = {
-    {"validate", validate, end_session},
+    {"validate", validate, close_session},
     {"sync rootfs", sync_rootfs},
     {"open the final sync", open_final_sync, stop_final_sync},
     {"open the images' channel", open_images_stream, close_images_stream},
     {"open the page stream", open_page_stream},
     {"freeze", freeze, thaw},
+    {"start the final sync", start_final_sync},
     {"dump", dump, nullptr, remove_images},
     {"final sync", final_sync},
     {"restore", restore},

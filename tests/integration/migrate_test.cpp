@@ -476,6 +476,25 @@ TEST_F(MigrateTest, LinkCutWhileFrozenLeavesTheSourceRunning) {
   expect_source_unchanged(a, b, 0, pid);
 }
 
+// The link dies once the destination has restored the container and runs it (before it says
+// so): the source cannot learn whether the destination undid that, so it stays FROZEN — never
+// running on two hosts — and says so; the destination, cut off, removes its copy.
+TEST_F(MigrateTest, LinkCutAfterTheRestoreLeavesTheSourceFrozen) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  auto moving = std::async(std::launch::async, [&] { return migrate_with_fault(a, b, "pause-after-restore"); });
+  ASSERT_TRUE(eventually([&] { return state(b) == "RUNNING"; }, 60000)) << "never restored on the destination";
+  hosts_->cut_link();
+  auto r = moving.get();
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("stays FROZEN here"), std::string::npos) << r.err;
+  EXPECT_EQ(state(a), "FROZEN");
+  EXPECT_TRUE(eventually([&] { return hosts_->containers(b).empty(); }, 30000)) << "the destination kept its copy";
+  ASSERT_EQ(on(a, "cove-unfreeze").status, 0);  // what the operator does once they know
+  EXPECT_EQ(state(a), "RUNNING");
+}
+
 TEST_F(MigrateTest, FiftyMegabytesOfMemoryArriveIntact) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;

@@ -162,6 +162,30 @@ TEST_F(CommandServerHoldTest, OthersChangesAreRefusedTheirReadsServed) {
   ASSERT_OK(call<Done>(0, HoldRequest{"again, same connection"}));
 }
 
+// While busy (a lazy dump serving pages), nobody's changing request passes, not even the
+// holder's; reads do.
+TEST_F(CommandServerHoldTest, BusyRefusesEveryChangeButServesReads) {
+  ASSERT_OK(call<Done>(0, HoldRequest{"h"}));
+  server_.set_busy("its CRIU serves its memory");
+  for (int i = 0; i < 2; ++i) {
+    auto r = call<Done>(i, FreezeRequest{});
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), EBUSY);
+    EXPECT_NE(r.error().message().find("its CRIU serves its memory"), std::string::npos) << r.error().message();
+    ASSERT_OK(call<StateReply>(i, StateRequest{}));
+  }
+  server_.set_busy({});
+  ASSERT_OK(call<Done>(0, FreezeRequest{}));
+}
+
+TEST_F(CommandServerHoldTest, AHoldersNameIsShownPrintableOnly) {
+  ASSERT_OK(call<Done>(0, HoldRequest{"evil\x1b]0;x\x07 tool"}));
+  auto r = call<Done>(1, FreezeRequest{});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message().find('\x1b'), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("evil?]0;x? tool"), std::string::npos) << r.error().message();
+}
+
 TEST_F(CommandServerHoldTest, TheHoldEndsWithItsConnection) {
   ASSERT_OK(call<Done>(0, HoldRequest{"h"}));
   server_.drop(server_fd_[0]);

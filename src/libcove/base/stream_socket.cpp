@@ -1,6 +1,7 @@
 #include "base/stream_socket.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -91,14 +92,29 @@ Result<TcpListener> listen_tcp(const std::string& address) {
   return l;
 }
 
-Result<UniqueFd> connect_tcp(const std::string& address, unsigned port) {
+Result<UniqueFd> connect_tcp(const std::string& address, unsigned port, int timeout_ms) {
   socklen_t len = 0;
   auto ss = inet_address(address, port, len);
   if (!ss) return std::move(ss).error();
-  UniqueFd fd(::socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Non-blocking with a deadline: the caller (a monitor's single thread, the container frozen)
+  // must not wait out the kernel's SYN retries (~2 min) for an address that drops them.
+  UniqueFd fd(::socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return Error::from_errno(errno, "socket");
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&*ss), len) < 0)
-    return Error::from_errno(errno, "connect to `" + address + ":" + std::to_string(port) + "`");
+  std::string where = "connect to `" + address + ":" + std::to_string(port) + "`";
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&*ss), len) < 0) {
+    if (errno != EINPROGRESS) return Error::from_errno(errno, where);
+    pollfd p = {fd.get(), POLLOUT, 0};
+    int n;
+    do n = ::poll(&p, 1, timeout_ms);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) return Error(ETIMEDOUT, where + ": no answer in time");
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (n < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return Error::from_errno(errno, where);
+    if (err) return Error::from_errno(err, where);
+  }
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) return Error::from_errno(errno, "fcntl");
   return fd;
 }
 

@@ -22,7 +22,7 @@ struct TcpListener {
 };
 // Listens on `address`, a port the kernel chooses.
 Result<TcpListener> listen_tcp(const std::string& address);
-Result<UniqueFd> connect_tcp(const std::string& address, unsigned port);
+Result<UniqueFd> connect_tcp(const std::string& address, unsigned port, int timeout_ms = 10 * 1000);
 // The numeric address of a connected socket's peer ("10.0.0.1", "fd00::1").
 Result<std::string> peer_address(int fd);
 

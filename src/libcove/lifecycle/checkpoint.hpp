@@ -123,7 +123,7 @@ struct CheckFinding {
 // those, with everything below them.
 // Whether this process (and so the CRIU it runs) has CAP_SYS_RESOURCE: without it CRIU cannot
 // grow pipes past fs.pipe-max-size nor read other uids' rlimits.
-bool has_cap_sys_resource();
+bool has_cap_sys_resource(pid_t pid = 0);
 
 std::vector<CheckFinding> check_checkpointable(const config::ContainerConfig& cfg, pid_t init_pid,
                                                const std::vector<std::string>& payload_cgroups);

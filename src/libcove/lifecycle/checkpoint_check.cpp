@@ -547,10 +547,10 @@ constexpr Check kChecks[] = {
 
 }  // namespace
 
-// Whether this process has CAP_SYS_RESOURCE (CapEff of /proc/self/status); CRIU runs with
-// the same capabilities.
-bool has_cap_sys_resource() {
-  auto text = read_file("/proc/self/status");
+// Whether process `pid` (0: this one) has CAP_SYS_RESOURCE (CapEff of its status); the CRIU
+// it runs has the same capabilities.
+bool has_cap_sys_resource(pid_t pid) {
+  auto text = read_file(pid ? "/proc/" + std::to_string(pid) + "/status" : std::string("/proc/self/status"));
   if (!text) return false;
   auto pos = text->find("\nCapEff:");
   if (pos == std::string::npos) return false;

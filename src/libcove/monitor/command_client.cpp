@@ -44,8 +44,8 @@ Result<std::string> Client::exchange(const Request& req, int timeout_ms) {
 }
 
 namespace {
-std::map<std::string, Client*>& holds() {
-  static std::map<std::string, Client*> m;
+std::map<std::string, Hold*>& holds() {
+  static std::map<std::string, Hold*> m;
   return m;
 }
 }  // namespace
@@ -55,16 +55,25 @@ Result<std::unique_ptr<Hold>> Hold::take(const std::string& socket_path, const s
   auto c = Client::connect(socket_path);
   if (!c) return std::move(c).error();
   if (auto r = c->call(HoldRequest{holder}, 10 * 1000); !r) return std::move(r).error().context("hold");
-  std::unique_ptr<Hold> h(new Hold(socket_path, std::move(*c)));
-  holds()[socket_path] = &h->client_;
+  std::unique_ptr<Hold> h(new Hold(socket_path, holder, std::move(*c)));
+  holds()[socket_path] = h.get();
   return h;
 }
 
 Hold::~Hold() { holds().erase(path_); }
 
+Client* Hold::usable_client() {
+  if (client_.usable()) return &client_;
+  client_ = Client(UniqueFd());  // closing it ends the old hold
+  auto c = Client::connect(path_);
+  if (!c || !c->call(HoldRequest{holder_}, 10 * 1000)) return nullptr;
+  client_ = std::move(*c);
+  return &client_;
+}
+
 Client* Hold::client_for(const std::string& socket_path) {
   auto it = holds().find(socket_path);
-  return it == holds().end() ? nullptr : it->second;
+  return it == holds().end() ? nullptr : it->second->usable_client();
 }
 
 }  // namespace cove::monitor

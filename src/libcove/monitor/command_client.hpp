@@ -55,12 +55,16 @@ class Hold {
   Hold(const Hold&) = delete;
   Hold& operator=(const Hold&) = delete;
 
-  // The holding connection of `socket_path`, if this process holds that monitor.
+  // The holding connection of `socket_path`, if this process holds that monitor. One that a
+  // failed request left unusable is replaced (the hold taken again on a new connection), so a
+  // timed-out request does not cost the rollbacks after it their connection.
   static Client* client_for(const std::string& socket_path);
 
  private:
-  Hold(std::string path, Client c) : path_(std::move(path)), client_(std::move(c)) {}
-  std::string path_;
+  Hold(std::string path, std::string holder, Client c)
+      : path_(std::move(path)), holder_(std::move(holder)), client_(std::move(c)) {}
+  Client* usable_client();
+  std::string path_, holder_;
   Client client_;
 };
 

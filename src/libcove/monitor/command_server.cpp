@@ -66,6 +66,8 @@ void CommandServer::serve(int fd) {
 // A handler's exception is the request's failure, answered as such: the monitor (and the
 // container) carry on.
 Result<void> CommandServer::dispatch(int fd, const Request& req) {
+  if (!busy_.empty() && !is_read_only(req))
+    return Error(EBUSY, fmt::format("`{}` is refused: {}", command_name(req), busy_));
   if (holder_fd_ >= 0 && fd != holder_fd_ && !is_read_only(req))
     return Error(EBUSY, fmt::format("the container is held by {}: `{}` is refused until that ends", holder_,
                                     command_name(req)));
@@ -81,6 +83,9 @@ Result<void> CommandServer::dispatch(int fd, const Request& req) {
 
 Result<void> CommandServer::hold(int fd, std::string holder) {
   if (holder_fd_ >= 0 && holder_fd_ != fd) return Error(EBUSY, fmt::format("the container is held by {}", holder_));
+  // Shown in other clients' errors, on their terminals: printable ASCII only.
+  for (char& c : holder)
+    if (c < 0x20 || c > 0x7e) c = '?';
   holder_fd_ = fd;
   holder_ = std::move(holder);
   return {};

@@ -54,6 +54,9 @@ class CommandServer {
   // Connection `fd` holds the server (HoldRequest) until it closes: dispatch() refuses every
   // other connection's requests that are not read-only. EBUSY when another connection holds it.
   Result<void> hold(int fd, std::string holder);
+  // While `why` is set, every connection's changing requests are refused (EBUSY, saying why):
+  // the container is in the middle of something no request may cut into.
+  void set_busy(std::string why) { busy_ = std::move(why); }
 
   static void reply(int fd, const std::string& text, const std::vector<int>& fds = {});
   static void reply_error(int fd, const Error& e);
@@ -67,6 +70,7 @@ class CommandServer {
   std::function<void(int)> on_disconnect_;
   int holder_fd_ = -1;
   std::string holder_;
+  std::string busy_;
 };
 
 }  // namespace cove::monitor

@@ -287,6 +287,7 @@ void Supervisor::finish_leaving_monitor_cgroup() {
 
 void Supervisor::cleanup() {
   finish_leaving_monitor_cgroup();
+  lazy_dump_.reset();  // a CRIU still serving pages goes before the tree it serves
   // Signalled through its pidfd; handle_signal releases init_ when its waitpid(-1) reaps init.
   if (init_) init_.kill_and_reap();
   network_.teardown(/*keep_leases=*/checkpointed_);

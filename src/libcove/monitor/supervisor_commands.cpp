@@ -186,6 +186,7 @@ Result<void> Supervisor::on_checkpoint(int fd, const CheckpointRequest& req) {
     // CRIU serves the pages from here, watched by the loop; CHECKPOINTING until it is done.
     lazy_dump_ = std::move(r->lazy);
     before_lazy_dump_ = before;
+    server_.set_busy("its CRIU serves its memory to a post-copy migration");
   } else if (!r || !req.stop) {
     record(before);  // a failed dump leaves the container as it was
   }
@@ -241,6 +242,7 @@ void Supervisor::end_after_checkpoint(ContainerState before) {
 void Supervisor::end_lazy_dump() {
   auto done = lazy_dump_->finish();
   lazy_dump_.reset();
+  server_.set_busy({});
   if (done) log::info("lazy pages: every page transferred");
   else log::warn("lazy pages: {}", done.error().message());
   record(before_lazy_dump_);

@@ -127,6 +127,9 @@ Result<void> send_frames(int socket, const std::vector<Frame>& frames) {
   return result;
 }
 
+// The monitor spawns children (CRIU, helpers) while this thread may run: on its normal path
+// it takes no lock and allocates nothing (prebuilt frames, open sockets, send(2), a timed
+// wait); only a failed send logs.
 Announcer::Announcer(std::vector<Target> targets) {
   thread_ = std::jthread([targets = std::move(targets)](std::stop_token stop) {
     std::mutex m;

@@ -375,13 +375,20 @@ Result<void> ContainerNetwork::announce() {
   std::vector<Announcer::Target> targets;
   for (const auto& rt : made_) {
     if (rt.nic.type != NicType::kVeth || !rt.nic.hwaddr) continue;
+    // One NIC that cannot be announced does not cost the others theirs.
     auto addrs = addresses_of(*inside, rt.nic.name);
-    if (!addrs) return std::move(addrs).error().context("NIC `" + rt.nic.name + "`");
+    if (!addrs) {
+      log::warn("announce NIC `{}`: {}", rt.nic.name, addrs.error().message());
+      continue;
+    }
     std::vector<IpAddress> own;
     for (const auto& a : *addrs) own.push_back(a.address);
     if (own.empty()) continue;
     auto sock = open_packet_socket(netns_.get(), rt.nic.name);
-    if (!sock) return std::move(sock).error().context("NIC `" + rt.nic.name + "`");
+    if (!sock) {
+      log::warn("announce NIC `{}`: {}", rt.nic.name, sock.error().message());
+      continue;
+    }
     targets.push_back({rt.nic.name, std::move(*sock), announcement_frames(*rt.nic.hwaddr, own)});
   }
   if (!targets.empty()) announcer_ = Announcer(std::move(targets));
