@@ -318,11 +318,7 @@ Result<void> open_final_sync(Migration& m) {
     ::dup2(null, 1);
     ::dup2(err, 2);
     ::signal(SIGPIPE, SIG_DFL);
-    std::vector<char*> a;
-    for (auto& s : argv) a.push_back(s.data());
-    a.push_back(nullptr);
-    ::execvp(a[0], a.data());
-    ::_exit(127);
+    migrate::exec_argv(argv);
   });
   if (!child) return std::move(child).error().context("start rsync");
   m.final_rsync = std::move(*child);
@@ -483,14 +479,10 @@ void remove_images(Migration& m) {
 Result<void> send_images(Migration& m) {
   int to = m.images_stream->to.get();
   std::vector<std::string> argv = {"tar", "-c", "-b", "256", "-f", "-", "-C", m.images_dir, "."};
-  auto tar = process::spawn([&] {
+  auto tar = process::spawn([&]() -> int {
     ::dup2(to, 1);
     ::signal(SIGPIPE, SIG_DFL);
-    std::vector<char*> a;
-    for (auto& s : argv) a.push_back(s.data());
-    a.push_back(nullptr);
-    ::execvp(a[0], a.data());
-    return 127;
+    migrate::exec_argv(argv);
   });
   m.images_stream->to.reset();
   if (!tar) return std::move(tar).error().context("start tar");

@@ -55,14 +55,6 @@ Result<Destination> parse_authority(std::string rest) {
   return d;
 }
 
-[[noreturn]] void exec_argv(const std::vector<std::string>& argv) {
-  std::vector<char*> a;
-  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-  a.push_back(nullptr);
-  ::execvp(a[0], a.data());
-  ::_exit(127);
-}
-
 bool is_socket(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
@@ -78,6 +70,14 @@ std::string stderr_tail(const std::string& file) {
 }
 
 }  // namespace
+
+[[noreturn]] void exec_argv(const std::vector<std::string>& argv) {
+  std::vector<char*> a;
+  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  ::execvp(a[0], a.data());
+  ::_exit(127);
+}
 
 std::string Destination::url() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;

@@ -27,6 +27,9 @@ struct Destination {
 // Parses `ssh://[user@]host[:port][/cove-path]` (an IPv6 host in brackets).
 Result<Destination> parse_destination(const std::string& url);
 
+// In a child: runs `argv` (argv[0] looked up in PATH), or exits 127.
+[[noreturn]] void exec_argv(const std::vector<std::string>& argv);
+
 // Quotes `arg` for a POSIX shell (the remote side of ssh runs its command through one).
 std::string shell_quote(const std::string& arg);
 
