@@ -3,14 +3,12 @@
 // reports RUNNING. The destination's side is container_migrate_receive.cpp; the protocol
 // between them is migrate/wire.hpp; the states and guarantees are in doc/design/migration.md.
 #include <fmt/format.h>
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <optional>
 
 #include "base/clock.hpp"
@@ -329,21 +327,6 @@ void stop_final_sync(Migration& m) {
   if (m.final_rsync) m.final_rsync.kill_and_reap();
 }
 
-// Whether the destination's page server `address` may be where `host` (the ssh destination,
-// a name or an address) is: the same address when `host` is one; else any address but a
-// loopback or unspecified one (which would be this host's own).
-bool may_be_address_of(const std::string& host, const std::string& address) {
-  unsigned char a[16] = {}, h[16] = {};
-  int fam = address.find(':') != std::string::npos ? AF_INET6 : AF_INET;
-  if (::inet_pton(fam, address.c_str(), a) != 1) return false;
-  std::string bare = host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
-  int hfam = bare.find(':') != std::string::npos ? AF_INET6 : AF_INET;
-  if (::inet_pton(hfam, bare.c_str(), h) == 1) return hfam == fam && std::memcmp(a, h, fam == AF_INET ? 4 : 16) == 0;
-  static const unsigned char any6[16] = {}, lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-  if (fam == AF_INET) return a[0] != 127 && !(a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0);
-  return std::memcmp(a, any6, 16) != 0 && std::memcmp(a, lo6, 16) != 0;
-}
-
 // Post-copy: where the monitor's CRIU connects before the dump, and serves the pages after.
 // --transport page-server: the receiver's TCP listener, reached directly ("ADDR:PORT").
 Result<void> open_page_stream(Migration& m) {
@@ -356,7 +339,7 @@ Result<void> open_page_stream(Migration& m) {
                                        a.pages_address, a.pages_port));
     // Only the host we reached over ssh: a destination may not send this host's root CRIU (and
     // the container's memory) to another address (its own loopback would be this host's).
-    if (!may_be_address_of(m.dest.host, a.pages_address))
+    if (!migrate::may_be_address_of(m.dest.host, a.pages_address))
       return Error(EPROTO, fmt::format("the destination's page server `{}` is not an address of `{}`",
                                        a.pages_address, m.dest.host));
     m.pages_socket = fmt::format("{}:{}", a.pages_address, a.pages_port);

@@ -167,4 +167,20 @@ TEST(MigrateHostFacts, CpuFlags) {
 }
 
 }  // namespace
+// A destination names the page server's address; a hostile one must not point this host's
+// CRIU at another host, or at this host's own loopback.
+TEST(MigrateDestination, PageServerAddressMustBeTheDestinations) {
+  EXPECT_TRUE(may_be_address_of("10.251.0.2", "10.251.0.2"));
+  EXPECT_FALSE(may_be_address_of("10.251.0.2", "10.251.0.3"));
+  EXPECT_FALSE(may_be_address_of("10.251.0.2", "127.0.0.1"));
+  EXPECT_TRUE(may_be_address_of("[fd00::2]", "fd00::2"));
+  EXPECT_TRUE(may_be_address_of("fd00::2", "fd00:0::2"));
+  EXPECT_FALSE(may_be_address_of("fd00::2", "10.251.0.2"));
+  EXPECT_TRUE(may_be_address_of("host2.example", "192.0.2.7"));
+  for (const char* own : {"127.0.0.1", "127.3.2.1", "0.0.0.0", "::1", "::"})
+    EXPECT_FALSE(may_be_address_of("host2.example", own)) << own;
+  for (const char* bad : {"", "x", "10.0.0", "10.0.0.1; rm -rf /", "1.2.3.4:80"})
+    EXPECT_FALSE(may_be_address_of("host2.example", bad)) << bad;
+}
+
 }  // namespace cove::migrate

@@ -1,11 +1,13 @@
 #include "migrate/ssh_link.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fmt/format.h>
 
 #include "base/clock.hpp"
@@ -77,6 +79,21 @@ std::string stderr_tail(const std::string& file) {
   a.push_back(nullptr);
   ::execvp(a[0], a.data());
   ::_exit(127);
+}
+
+// Whether the destination's page server `address` may be where `host` (the ssh destination,
+// a name or an address) is: the same address when `host` is one; else any address but a
+// loopback or unspecified one (which would be this host's own).
+bool may_be_address_of(const std::string& host, const std::string& address) {
+  unsigned char a[16] = {}, h[16] = {};
+  int fam = address.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  if (::inet_pton(fam, address.c_str(), a) != 1) return false;
+  std::string bare = host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+  int hfam = bare.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  if (::inet_pton(hfam, bare.c_str(), h) == 1) return hfam == fam && std::memcmp(a, h, fam == AF_INET ? 4 : 16) == 0;
+  static const unsigned char any6[16] = {}, lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  if (fam == AF_INET) return a[0] != 127 && !(a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0);
+  return std::memcmp(a, any6, 16) != 0 && std::memcmp(a, lo6, 16) != 0;
 }
 
 std::string Destination::url() const {

@@ -30,6 +30,12 @@ Result<Destination> parse_destination(const std::string& url);
 // In a child: runs `argv` (argv[0] looked up in PATH), or exits 127.
 [[noreturn]] void exec_argv(const std::vector<std::string>& argv);
 
+// Whether the page server `address` (numeric) that a destination names may be where `host`
+// (the ssh destination, a name or an address) is: that very address when `host` is one; else
+// any address but a loopback or unspecified one (which would be this host's own). A hostile
+// destination must not send this host's CRIU, and a container's memory, elsewhere.
+bool may_be_address_of(const std::string& host, const std::string& address);
+
 // Quotes `arg` for a POSIX shell (the remote side of ssh runs its command through one).
 std::string shell_quote(const std::string& arg);
 
