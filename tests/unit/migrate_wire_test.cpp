@@ -183,4 +183,15 @@ TEST(MigrateDestination, PageServerAddressMustBeTheDestinations) {
     EXPECT_FALSE(may_be_address_of("host2.example", bad)) << bad;
 }
 
+// Numbers that are not integers of the field's range are refused, not cast (a float out of
+// range was undefined behaviour: found by tests/fuzz/fuzz_migrate).
+TEST(MigrateWire, NumbersOutOfRangeAreRefused) {
+  std::string base = R"({"version":1,"msg":"accepted","container_dir":"/d","images_dir":"/d/i","go_fifo":"/g",)"
+                     R"("pages_socket":"","pages_address":"","pages_port":)";
+  EXPECT_TRUE(decode(base + "4040}"));
+  for (const char* bad : {"4E40", "1.5", "-1", "4294967296"}) EXPECT_FALSE(decode(base + bad + "}")) << bad;
+  EXPECT_FALSE(decode(R"({"version":1,"msg":"running","restore_ms":1e300})"));
+  EXPECT_FALSE(decode(R"({"version":1,"msg":"pages","ms":"5"})"));
+}
+
 }  // namespace cove::migrate

@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
+#include <type_traits>
+
 namespace cove::migrate {
 
 namespace {
@@ -16,11 +19,24 @@ Json ranges_to_json(const std::vector<IdRange>& rs) {
   return a;
 }
 
+// An integer field of type T; anything else (a float, 4e40, a negative for an unsigned field,
+// a value out of T's range) is refused. nlohmann's get<T> would convert a float with a cast
+// that is undefined out of range (found by tests/fuzz/fuzz_migrate).
+template <typename T>
+T integer(const Json& v, const char* what) {
+  bool ok = std::is_unsigned_v<T> ? v.is_number_unsigned() && v.get<uint64_t>() <= std::numeric_limits<T>::max()
+                                  : v.is_number_integer() && v.get<int64_t>() >= std::numeric_limits<T>::min() &&
+                                        v.get<int64_t>() <= std::numeric_limits<T>::max();
+  if (!ok) throw std::invalid_argument(std::string("field `") + what + "` must be an integer in range");
+  return std::is_unsigned_v<T> ? T(v.get<uint64_t>()) : T(v.get<int64_t>());
+}
+
 std::vector<IdRange> ranges_from_json(const Json& a) {
+  if (!a.is_array()) throw std::invalid_argument("id ranges are a list");
   std::vector<IdRange> out;
-  for (const auto& r : a.get<std::vector<std::vector<uint64_t>>>()) {
-    if (r.size() != 2) throw std::invalid_argument("an id range is [FIRST, COUNT]");
-    out.push_back({r[0], r[1]});
+  for (const auto& r : a) {
+    if (!r.is_array() || r.size() != 2) throw std::invalid_argument("an id range is [FIRST, COUNT]");
+    out.push_back({integer<uint64_t>(r[0], "id range"), integer<uint64_t>(r[1], "id range")});
   }
   return out;
 }
@@ -70,8 +86,8 @@ Offer offer_from(const Json& j) {
   o.uids = ranges_from_json(j.at("uids"));
   o.gids = ranges_from_json(j.at("gids"));
   j.at("links").get_to(o.links);
-  j.at("rootfs_bytes").get_to(o.rootfs_bytes);
-  j.at("memory_bytes").get_to(o.memory_bytes);
+  o.rootfs_bytes = integer<uint64_t>(j.at("rootfs_bytes"), "rootfs_bytes");
+  o.memory_bytes = integer<uint64_t>(j.at("memory_bytes"), "memory_bytes");
   j.at("cpu_flags").get_to(o.cpu_flags);
   j.at("mode").get_to(o.mode);
   if (o.mode != "stop-and-copy" && o.mode != "post-copy") throw std::invalid_argument("unknown mode `" + o.mode + "`");
@@ -87,12 +103,12 @@ Accepted accepted_from(const Json& j) {
   j.at("go_fifo").get_to(a.go_fifo);
   j.at("pages_socket").get_to(a.pages_socket);
   j.at("pages_address").get_to(a.pages_address);
-  j.at("pages_port").get_to(a.pages_port);
+  a.pages_port = integer<uint32_t>(j.at("pages_port"), "pages_port");
   if (a.pages_port > 65535) throw std::invalid_argument("port out of range");
   return a;
 }
 WireError error_from(const Json& j) { return to_wire(error_from_json(j.at("error"))); }
-Running running_from(const Json& j) { return Running{j.at("restore_ms").get<int64_t>()}; }
+Running running_from(const Json& j) { return Running{integer<int64_t>(j.at("restore_ms"), "restore_ms")}; }
 
 // Each message's name and decoder, in the order of Message's alternatives.
 struct Kind {
@@ -109,7 +125,7 @@ const Kind kKinds[] = {
     {"failed", [](const Json& j) { return Message(Failed{error_from(j)}); }},
     {"commit", [](const Json&) { return Message(Commit{}); }},
     {"committed", [](const Json&) { return Message(Committed{}); }},
-    {"pages", [](const Json& j) { return Message(Pages{j.at("ms").get<int64_t>()}); }},
+    {"pages", [](const Json& j) { return Message(Pages{integer<int64_t>(j.at("ms"), "ms")}); }},
 };
 static_assert(std::size(kKinds) == std::variant_size_v<Message>);
 
