@@ -21,6 +21,7 @@
 #include "container.hpp"
 #include "container_internal.hpp"
 #include "criu/features.hpp"
+#include "images/image_store.hpp"
 #include "lifecycle/checkpoint.hpp"
 #include "migrate/channel.hpp"
 #include "migrate/host_facts.hpp"
@@ -60,6 +61,7 @@ struct Migration {
   migrate::Accepted accepted;
   std::string images_dir;  // local, in the runtime dir (tmpfs)
   std::optional<criu::CriuInfo> criu;  // probed once: version and features
+  std::vector<migrate::LowerImage> lowers;  // an overlay's lowers: images the destination holds
   bool post_copy = false;
   std::string pages_socket;  // post-copy: the ssh forward to the receiver's page stream (or ADDR:PORT)
   int64_t running_at = 0;
@@ -128,7 +130,24 @@ Result<void> check_mode(Migration& m) {
   return {};
 }
 
-Result<void> check_storage(const Migration& m) {
+// An overlay's lowers must each be an image of this cove path's store: the destination holds
+// the same image (by content hash) and only the upper layer travels.
+Result<std::vector<migrate::LowerImage>> lower_images(const Migration& m) {
+  images::ImageStore store(m.ct.lxcpath());
+  std::vector<migrate::LowerImage> out;
+  for (const auto& l : m.cfg.storage.lower) {
+    std::string hash = store.image_of_rootfs(l);
+    if (hash.empty())
+      return Error(ENOTSUP, fmt::format("the overlay's lower `{}` is not an image of `{}`: only the upper layer is "
+                                        "copied, over the same images on the destination; with --shared-storage "
+                                        "nothing is copied",
+                                        l, store.root()));
+    out.push_back({l, hash});
+  }
+  return out;
+}
+
+Result<void> check_storage(Migration& m) {
   auto b = m.cfg.storage.backend;
   if (m.opts.shared_storage) {
     if (m.cfg.rootfs.starts_with(m.p.dir() + "/"))
@@ -140,9 +159,15 @@ Result<void> check_storage(const Migration& m) {
     return Error::invalid(fmt::format("the rootfs `{}` is outside the container's directory, which is all that is "
                                       "copied: with --shared-storage, the destination uses the same path",
                                       m.cfg.rootfs));
+  if (b == config::StorageBackend::kOverlay) {
+    auto l = lower_images(m);
+    if (!l) return std::move(l).error();
+    m.lowers = std::move(*l);
+    return {};
+  }
   if (b != config::StorageBackend::kDir && b != config::StorageBackend::kLoop)
-    return Error(ENOTSUP, fmt::format("storage backend `{}` cannot be copied yet (dir and loop can); "
-                                      "with --shared-storage the rootfs is not copied",
+    return Error(ENOTSUP, fmt::format("storage backend `{}` cannot be copied yet (dir, loop and overlay over images "
+                                      "can); with --shared-storage the rootfs is not copied",
                                       config::storage_backend_name(b)));
   return {};
 }
@@ -161,6 +186,7 @@ migrate::Offer make_offer(const Migration& m, const ContainerInfo& info, uint64_
   if (m.criu) o.criu_version = m.criu->version;
   o.backend = config::storage_backend_name(m.cfg.storage.backend);
   o.shared_storage = m.opts.shared_storage;
+  o.lower_images = m.lowers;
   if (!m.cfg.privileged) {
     o.uids = ranges_of(m.cfg.uid_map);
     o.gids = ranges_of(m.cfg.gid_map);
@@ -256,6 +282,13 @@ bool end_session(Migration& m) {
 
 void close_session(Migration& m) { (void)end_session(m); }
 
+// A loop rootfs, or an overlay's upper layer with a quota: an ext4 image file, mounted in the
+// container, whose size never changes.
+bool has_image_file(const config::ContainerConfig& cfg) {
+  auto b = cfg.storage.backend;
+  return b == config::StorageBackend::kLoop || (b == config::StorageBackend::kOverlay && cfg.storage.size);
+}
+
 // The container's directory (rootfs and config) into the destination's. The images go their
 // own way (images_stream) into the destination's `.migrate-images`, which --delete must spare.
 std::vector<std::string> rsync_argv(const Migration& m) {
@@ -264,7 +297,7 @@ std::vector<std::string> rsync_argv(const Migration& m) {
   // image's size never changes) would be skipped by the final sync, and its change lost.
   std::vector<std::string> argv = {"rsync",   "-aHAX", "--numeric-ids", "--delete", "--sparse", "--modify-window=-1",
                                    "-e",      m.link->rsync_shell()};
-  if (m.cfg.storage.backend == config::StorageBackend::kLoop) argv.push_back("--inplace");
+  if (has_image_file(m.cfg)) argv.push_back("--inplace");
   // What only this host's runs made: locks, logs, the create marker.
   for (const char* x : {"/.lock", "/.monitor.lock", "/partial", "/*.log", "/.migrate-images"})
     argv.push_back(std::string("--exclude=") + x);
@@ -274,10 +307,19 @@ std::vector<std::string> rsync_argv(const Migration& m) {
   return argv;
 }
 
+// While the container runs, files come and go under rsync: status 24 ("some files vanished
+// before they could be transferred") is the expected outcome then, and the final sync, with the
+// container frozen, catches up (--delete included).
+constexpr int kRsyncVanished = 24;
+
 Result<void> rsync_container(const Migration& m) {
-  auto r = run_checked_program(rsync_argv(m));
+  auto argv = rsync_argv(m);
+  auto r = run_program(argv);
   if (!r) return std::move(r).error();
-  return {};
+  if (r->status == 0 || r->status == kRsyncVanished) return {};
+  std::string msg(trim(r->err));
+  if (msg.size() > 400) msg = msg.substr(0, 400) + "...";
+  return Error(EIO, fmt::format("rsync: exit status {}{}", r->status, msg.empty() ? "" : ": " + msg));
 }
 
 Result<void> sync_rootfs(Migration& m) {
@@ -390,11 +432,11 @@ void close_images_stream(Migration& m) {
   if (m.images_stream) m.images_stream->ssh.kill_and_reap();
 }
 
-// A loop image's filesystem (mounted in the container) is flushed into the image file before
-// the copy: syncfs through the container's root. A dir rootfs needs nothing (rsync reads the
-// page cache).
+// An image file's filesystem (mounted in the container) is flushed into the file before the
+// copy: syncfs through the container's root (an overlay's syncs its upper layer). A dir rootfs
+// or upper layer needs nothing (rsync reads the page cache).
 Result<void> flush_rootfs(const Migration& m) {
-  if (m.cfg.storage.backend != config::StorageBackend::kLoop || m.opts.shared_storage) return {};
+  if (!has_image_file(m.cfg) || m.opts.shared_storage) return {};
   std::string root = fmt::format("/proc/{}/root", m.ct.state().runtime.init_pid);
   UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd || ::syncfs(fd.get()) < 0) return Error::from_errno(errno, "flush the rootfs (syncfs `" + root + "`)");

@@ -26,6 +26,7 @@
 #include "container_internal.hpp"
 #include "criu/features.hpp"
 #include "criu/rpc_client.hpp"
+#include "images/image_store.hpp"
 #include "migrate/channel.hpp"
 #include "migrate/host_facts.hpp"
 #include "network/managed_network.hpp"
@@ -59,6 +60,11 @@ struct Reception {
   unsigned pages_port = 0;
   process::ChildProcess lazy_daemon;
   int64_t running_at = 0;
+  // An overlay's lowers: the source's path of each image, and this host's.
+  struct Lower {
+    std::string source, here;
+  };
+  std::vector<Lower> lowers;
 };
 
 // The checks, each a named rule adding what it finds to `problems`.
@@ -95,9 +101,30 @@ void check_post_copy(const migrate::Offer& o, std::vector<std::string>& problems
                        "here (CRIU opens userfaultfd inside the container's user namespace)");
 }
 
-void check_storage(const migrate::Offer& o, std::vector<std::string>& problems) {
-  if (!o.shared_storage && o.backend != "dir" && o.backend != "loop")
-    problems.push_back(fmt::format("storage backend `{}` cannot be received (dir and loop can)", o.backend));
+// An overlay's lowers are images this host must hold (by content hash): only the upper layer
+// comes. Their paths here replace the source's in the config before the restore.
+void check_lower_images(Reception& r, std::vector<std::string>& problems) {
+  images::ImageStore store(r.p.lxcpath());
+  if (r.offer.lower_images.empty()) problems.push_back("an overlay without images as its lowers cannot be received");
+  for (const auto& l : r.offer.lower_images) {
+    auto img = store.find(l.hash);
+    if (!img || img->hash != l.hash) {
+      problems.push_back(fmt::format("image {} (the lower `{}` at the source) is not in `{}`: import it here first "
+                                     "(cove-image export there, cove-image import here)",
+                                     l.hash, l.path, store.root()));
+      continue;
+    }
+    r.lowers.push_back({l.path, img->rootfs()});
+  }
+}
+
+void check_storage(Reception& r, std::vector<std::string>& problems) {
+  const auto& o = r.offer;
+  if (o.shared_storage) return;
+  if (o.backend == "overlay") return check_lower_images(r, problems);
+  if (o.backend != "dir" && o.backend != "loop")
+    problems.push_back(fmt::format("storage backend `{}` cannot be received (dir, loop and overlay over images can)",
+                                   o.backend));
 }
 
 void check_links(const migrate::Offer& o, std::vector<std::string>& problems) {
@@ -145,7 +172,7 @@ Result<void> check_offer(Reception& r) {
   std::vector<std::string> problems;
   check_versions(r.offer, problems);
   check_name(r, problems);
-  check_storage(r.offer, problems);
+  check_storage(r, problems);
   check_post_copy(r.offer, problems);
   check_links(r.offer, problems);
   check_resources(r, problems);
@@ -309,7 +336,38 @@ Result<void> await_files(Reception& r) {
   return ignore_value(migrate::expect<migrate::RestoreRequest>(r.ch, -1));
 }
 
+// The config came from the source (its final sync included): each `lower = PATH` naming an
+// image's base there names the same image's here. Checked by loading it back.
+Result<void> use_local_images(Reception& r) {
+  if (r.lowers.empty()) return {};
+  auto text = read_file(r.p.config());
+  if (!text) return std::move(text).error();
+  auto lines = split(*text, '\n');
+  for (auto& l : lines) {
+    auto t = trim(l);
+    auto eq = t.find('=');
+    if (eq != std::string_view::npos && trim(t.substr(0, eq)) == "lower") {
+      std::string v(trim(t.substr(eq + 1)));
+      for (const auto& lw : r.lowers)
+        if (v == lw.source) {
+          l = "lower = " + lw.here;
+          break;
+        }
+    }
+  }
+  COVE_TRY(write_file_atomic(r.p.config(), join(lines, "\n"), 0644));
+  auto cfg = detail::load_config_of(r.p);
+  if (!cfg) return std::move(cfg).error().context("the received config");
+  std::vector<std::string> want;
+  for (const auto& lw : r.lowers) want.push_back(lw.here);
+  if (cfg->storage.lower != want)
+    return Error(EINVAL, fmt::format("the received config's lowers are `{}`, not the images offered",
+                                     join(cfg->storage.lower, "`, `")));
+  return {};
+}
+
 Result<void> restore(Reception& r) {
+  COVE_TRY(use_local_images(r));
   RestoreOptions ro;
   ro.images_dir = r.images_dir;
   ro.thaw = true;

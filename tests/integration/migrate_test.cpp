@@ -700,6 +700,53 @@ TEST_F(MigrateTest, LoopRootfsTravelsAsItsImage) {
   expect_clean(a);
 }
 
+// An overlay over an image (cove-create -t image:ALIAS): only the upper layer travels, over the
+// destination's own copy of the image, found by its content hash; without it there the
+// migration is refused before anything moves.
+TEST_F(MigrateTest, OverlayOverAnImageSendsOnlyItsUpperLayer) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  hosts_->track("base");
+  hosts_->track(kName);
+  ASSERT_EQ(hosts_->cove(a, "cove-create", "base", {"-t", "busybox"}).status, 0);
+  std::ofstream(a.path + "/base/rootfs/etc/from-lower") << "lower\n";
+  std::ofstream(a.path + "/base/rootfs/etc/to-remove") << "lower\n";
+  std::string archive = a.dir + "/base.tar.zst";
+  auto e = hosts_->cove(a, "cove-image", "base", {"export", archive}, 120);
+  ASSERT_EQ(e.status, 0) << e.err;
+  ASSERT_EQ(hosts_->cove(a, "cove-image", "", {"import", archive, "--alias", "bb"}, 120).status, 0);
+  auto c = on(a, "cove-create", {"-t", "image:bb"});
+  ASSERT_EQ(c.status, 0) << c.err;
+  ASSERT_EQ(on(a, "cove-start").status, 0);
+  ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "true"}).status == 0; }));
+  ASSERT_EQ(on(a, "cove-attach", {"--", "sh", "-c", "echo upper > /root/mark && rm /etc/to-remove"}).status, 0);
+
+  auto refused = hosts_->migrate(a, kName, b);
+  EXPECT_NE(refused.status, 0) << "the image is not on the destination";
+  EXPECT_NE(refused.err.find("import it here first"), std::string::npos) << refused.err;
+  EXPECT_EQ(state(a), "RUNNING");
+  EXPECT_TRUE(hosts_->containers(b).empty());
+
+  auto i = hosts_->cove(b, "cove-image", "", {"import", archive}, 120);
+  ASSERT_EQ(i.status, 0) << i.err;
+  auto m = hosts_->migrate(a, kName, b);
+  ASSERT_EQ(m.status, 0) << m.err;
+  EXPECT_EQ(state(b), "RUNNING");
+  EXPECT_EQ(trim_str(on(b, "cove-attach", {"--", "cat", "/root/mark"}).out), "upper");
+  EXPECT_EQ(trim_str(on(b, "cove-attach", {"--", "cat", "/etc/from-lower"}).out), "lower");
+  EXPECT_NE(on(b, "cove-attach", {"--", "test", "-e", "/etc/to-remove"}).status, 0) << "the whiteout was lost";
+  std::string dir = b.path + "/" + kName;
+  EXPECT_FALSE(path_exists(dir + "/overlay/upper/bin/busybox")) << "the lower layer was copied";
+  std::string conf = read_text(dir + "/config");
+  EXPECT_NE(conf.find("lower = " + b.path + "/.images/sha256/"), std::string::npos) << conf;
+  EXPECT_EQ(conf.find(a.path), std::string::npos) << "the config still names the source's store:\n" << conf;
+  EXPECT_EQ(hosts_->containers(a), std::vector<std::string>{"base"});
+  // And back: the source's image serves again.
+  auto back = hosts_->migrate(b, kName, a);
+  ASSERT_EQ(back.status, 0) << back.err;
+  EXPECT_EQ(trim_str(on(a, "cove-attach", {"--", "cat", "/root/mark"}).out), "upper");
+}
+
 // A container with a static address on an L2 segment spanning both hosts (two_hosts.hpp).
 class MigrateSegmentTest : public MigrateTest {
  protected:

@@ -213,7 +213,7 @@ std::vector<std::string> TwoHosts::containers(const TestHost& h) const {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(h.path, ec))
-    if (e.is_directory()) out.push_back(e.path().filename());
+    if (e.is_directory() && e.path().filename().string()[0] != '.') out.push_back(e.path().filename());  // not .images
   return out;
 }
 

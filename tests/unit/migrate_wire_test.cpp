@@ -34,6 +34,32 @@ TEST(MigrateWire, OfferRoundTrips) {
   EXPECT_EQ(std::get<Offer>(*m), o);
 }
 
+// An overlay's lowers travel as image hashes (64 lowercase hex digits, nothing else); an offer
+// without the field (an older cove) decodes with none, so the receiver's version check speaks.
+TEST(MigrateWire, LowerImagesRoundTripAndHashesAreChecked) {
+  Offer o;
+  o.name = "web";
+  o.backend = "overlay";
+  std::string h(64, 'a');
+  o.lower_images = {{"/var/lib/cove/.images/sha256/" + h + "/rootfs", h}};
+  std::string line = encode(o);
+  line.pop_back();
+  auto back = decode(line);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(std::get<Offer>(*back), o);
+  for (std::string bad : {std::string(63, 'a'), std::string(64, 'A'), std::string(63, 'a') + "/", std::string("../x")}) {
+    std::string l = line;
+    l.replace(l.find("\"hash\":\"") + 8, 64, bad);
+    EXPECT_FALSE(decode(l)) << bad;
+  }
+  std::string old = line;
+  auto at = old.find("\"lower_images\"");
+  old.erase(at, old.find(']', at) + 2 - at);
+  auto o2 = decode(old);
+  ASSERT_TRUE(o2) << old;
+  EXPECT_TRUE(std::get<Offer>(*o2).lower_images.empty());
+}
+
 // Post-copy's fields and message: the mode in the offer, the receiver's page-stream socket,
 // and `pages` (every page arrived); an unknown mode is refused by the decoder.
 TEST(MigrateWire, PostCopyMessagesRoundTrip) {

@@ -153,6 +153,15 @@ Result<void> ImageStore::set_alias(const std::string& alias, const std::string& 
   return {};
 }
 
+std::string ImageStore::image_of_rootfs(const std::string& path) const {
+  std::string prefix = sha_dir() + "/", suffix = "/rootfs";
+  if (!starts_with(path, prefix) || path.size() != prefix.size() + 64 + suffix.size() || !path.ends_with(suffix))
+    return "";
+  std::string hash = path.substr(prefix.size(), 64);
+  if (!is_hex(hash) || !is_directory(path)) return "";
+  return hash;
+}
+
 Result<StoredImage> ImageStore::find(const std::string& ref) {
   std::string hash;
   if (validate_name(ref)) hash = alias_hash(alias_dir() + "/" + ref);

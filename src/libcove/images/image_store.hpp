@@ -54,6 +54,9 @@ class ImageStore {
   Result<void> remove(const std::string& ref);
   // Names the image `hash` `alias` (replacing what the alias named before).
   Result<void> set_alias(const std::string& alias, const std::string& hash);
+  // The hash of the image whose unpacked base is `path` (exactly StoredImage::rootfs() of an
+  // image of this store); "" when `path` is not one.
+  std::string image_of_rootfs(const std::string& path) const;
   // The config text an image came with (what cove-create -t image:ALIAS starts from).
   Result<std::string> config_text(const StoredImage& image);
 

@@ -41,6 +41,32 @@ std::vector<IdRange> ranges_from_json(const Json& a) {
   return out;
 }
 
+Json lowers_to_json(const std::vector<LowerImage>& ls) {
+  Json a = Json::array();
+  for (const auto& l : ls) a.push_back({{"path", l.path}, {"hash", l.hash}});
+  return a;
+}
+
+bool is_hash(const std::string& h) {
+  return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// Absent in an offer from a cove without it (the version check then says why).
+std::vector<LowerImage> lowers_from_json(const Json& j) {
+  auto a = j.find("lower_images");
+  if (a == j.end()) return {};
+  if (!a->is_array()) throw std::invalid_argument("lower_images is a list");
+  std::vector<LowerImage> out;
+  for (const auto& l : *a) {
+    LowerImage li;
+    l.at("path").get_to(li.path);
+    l.at("hash").get_to(li.hash);
+    if (!is_hash(li.hash)) throw std::invalid_argument("an image hash is 64 lowercase hex digits");
+    out.push_back(std::move(li));
+  }
+  return out;
+}
+
 // The fields of each message (the envelope's `version` and `msg` aside).
 Json fields(const Offer& o) {
   return {{"name", o.name},
@@ -49,6 +75,7 @@ Json fields(const Offer& o) {
           {"criu_version", o.criu_version},
           {"backend", o.backend},
           {"shared_storage", o.shared_storage},
+          {"lower_images", lowers_to_json(o.lower_images)},
           {"uids", ranges_to_json(o.uids)},
           {"gids", ranges_to_json(o.gids)},
           {"links", o.links},
@@ -83,6 +110,7 @@ Offer offer_from(const Json& j) {
   j.at("criu_version").get_to(o.criu_version);
   j.at("backend").get_to(o.backend);
   j.at("shared_storage").get_to(o.shared_storage);
+  o.lower_images = lowers_from_json(j);
   o.uids = ranges_from_json(j.at("uids"));
   o.gids = ranges_from_json(j.at("gids"));
   j.at("links").get_to(o.links);

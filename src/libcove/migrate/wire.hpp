@@ -37,6 +37,14 @@ struct IdRange {
   bool operator==(const IdRange&) const = default;
 };
 
+// An overlay container's lower layer that is an image of the source's store (images/image_store.hpp):
+// its path there and its content hash. The destination uses its own copy of the same image.
+struct LowerImage {
+  std::string path;  // PATH/.images/sha256/HASH/rootfs on the source
+  std::string hash;  // 64 hex digits
+  bool operator==(const LowerImage&) const = default;
+};
+
 // What the source asks of the destination: everything the destination checks before anything moves.
 struct Offer {
   std::string name;
@@ -44,6 +52,9 @@ struct Offer {
   std::string cove_version, criu_version;
   std::string backend;             // storage backend: "dir", "loop", ...
   bool shared_storage = false;     // the rootfs is already there (same path on both hosts)
+  // backend "overlay" without shared storage: its lowers, each an image the destination must
+  // hold; only the upper layer travels.
+  std::vector<LowerImage> lower_images;
   std::vector<IdRange> uids, gids; // host ids of an unprivileged container (empty: privileged)
   std::vector<std::string> links;  // the NICs' links (managed networks or host bridges)
   uint64_t rootfs_bytes = 0, memory_bytes = 0;
