@@ -67,6 +67,7 @@ struct CheckpointOptions {
   // once the images are written; the monitor's CRIU then serves the memory on that socket and
   // the container is CHECKPOINTING (frozen) until every page is transferred.
   std::string lazy_pages_socket;
+  std::string lazy_pages_token;  // written first on that stream (the receiver's secret)
 };
 
 // CRIU's statistics of a checkpoint, and the total time as cove-checkpoint saw it.

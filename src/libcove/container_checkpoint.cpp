@@ -45,7 +45,8 @@ Result<CheckpointReport> Container::checkpoint(const CheckpointOptions& opts) {
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_checkpoint(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));
-  monitor::CheckpointRequest req{absolute_path(opts.images_dir), opts.stop, opts.lazy_pages_socket};
+  monitor::CheckpointRequest req{absolute_path(opts.images_dir), opts.stop, opts.lazy_pages_socket,
+                                 opts.lazy_pages_token};
   auto r = monitor::request(p.command_socket(), req, kCheckpointTimeoutMs);
   if (!r) return std::move(r).error();
   return report_from(*r);

@@ -489,6 +489,7 @@ Result<void> dump(Migration& m) {
   CheckpointOptions co;
   co.images_dir = m.images_dir;
   co.lazy_pages_socket = m.pages_socket;
+  co.lazy_pages_token = m.accepted.pages_token;
   auto r = m.ct.checkpoint(co);
   if (!r) return std::move(r).error();
   m.end();

@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ struct Reception {
   UniqueFd pages_listener;
   std::string pages_address, source_address;  // --transport page-server: our end, the source's
   unsigned pages_port = 0;
+  std::string pages_token;  // what the source's page stream begins with (64 hex digits)
   process::ChildProcess lazy_daemon;
   int64_t running_at = 0;
   // An overlay's lowers: the source's path of each image, and this host's.
@@ -233,6 +235,15 @@ Result<void> release_final_sync(const Reception& r) {
   }
 }
 
+// 32 random bytes as hex: the page stream's token, sent to the source over ssh (`accepted`).
+Result<std::string> random_token() {
+  unsigned char b[32];
+  if (::getrandom(b, sizeof b, 0) != ssize_t(sizeof b)) return Error::from_errno(errno, "getrandom");
+  std::string out;
+  for (unsigned char c : b) out += fmt::format("{:02x}", c);
+  return out;
+}
+
 // Post-copy: the source forwards a socket of its own to this one over its ssh master; its CRIU
 // connects before the dump, so the connection waits in the backlog until the restore.
 // --transport page-server: a TCP listener on our address of the ssh connection (sshd's
@@ -253,6 +264,9 @@ Result<void> listen_for_tcp_pages(Reception& r) {
 
 Result<void> listen_for_pages(Reception& r) {
   if (!r.post_copy) return {};
+  auto token = random_token();
+  if (!token) return std::move(token).error();
+  r.pages_token = std::move(*token);
   if (r.offer.transport == "page-server") return listen_for_tcp_pages(r);
   auto l = listen_unix(r.go_dir + "/pages");
   if (!l) return std::move(l).error().context("listen for the page stream");
@@ -267,14 +281,31 @@ Result<void> listen_for_pages(Reception& r) {
 constexpr int kPageStreamTimeoutMs = 30 * 1000;
 constexpr int kDaemonReadyTimeoutMs = 30 * 1000;
 
-// The source's connection; on TCP, others (from another address) are closed unread.
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// The source's connection: from the source's address (on TCP) and beginning with the token.
+// Any other is closed unread: a process on the source host may race the source's CRIU to a
+// TCP port, and pages it sent would become the container's memory.
+constexpr int kTokenTimeoutMs = 5 * 1000;
 Result<UniqueFd> accept_page_stream(Reception& r) {
   for (int64_t end = monotonic_ms() + kPageStreamTimeoutMs;;) {
     auto s = accept_within(r.pages_listener.get(), int(std::max<int64_t>(0, end - monotonic_ms())));
-    if (!s || r.source_address.empty()) return s;
+    if (!s) return s;
     auto peer = peer_address(s->get());
-    if (peer && *peer == r.source_address) return s;
-    log::warn("page stream: a connection from `{}`, not the source `{}`: closed", peer ? *peer : "?", r.source_address);
+    std::string who = peer ? *peer : std::string("?");
+    if (!r.source_address.empty() && who != r.source_address) {
+      log::warn("page stream: a connection from `{}`, not the source `{}`: closed", who, r.source_address);
+      continue;
+    }
+    auto token = recv_exactly_within(s->get(), r.pages_token.size(), kTokenTimeoutMs);
+    if (token && same_secret(*token, r.pages_token)) return s;
+    log::warn("page stream: a connection from `{}` without the token ({}): closed", who,
+              token ? "a wrong one" : token.error().message());
   }
 }
 
@@ -323,7 +354,8 @@ void remove_images_dir(Reception& r) {
 
 Result<void> accept(Reception& r) {
   std::string pages = r.post_copy && r.pages_port == 0 ? r.go_dir + "/pages" : "";
-  COVE_TRY(r.ch.send(migrate::Accepted{r.p.dir(), r.images_dir, r.go_dir + "/go", pages, r.pages_address, r.pages_port}));
+  COVE_TRY(r.ch.send(migrate::Accepted{r.p.dir(), r.images_dir, r.go_dir + "/go", pages, r.pages_address, r.pages_port,
+                                       r.pages_token}));
   r.accepted = true;
   return {};
 }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -19,6 +20,7 @@
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "base/fs.hpp"
@@ -550,6 +552,60 @@ TEST_F(MigrateTest, PostCopyOverThePageServerTransport) {
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   EXPECT_EQ(j.value("mode", ""), "post-copy") << r.out;
+  expect_counting(b, before, pid);
+  expect_clean(a);
+}
+
+// A TCP connection from the named netns `netns` (a thread joins it to make the socket) to
+// addr:port; invalid when it fails.
+UniqueFd connect_from_netns(const std::string& netns, const std::string& addr, uint16_t port) {
+  UniqueFd out;
+  std::thread([&] {
+    UniqueFd ns(::open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns || ::setns(ns.get(), CLONE_NEWNET) < 0) return;
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+    if (fd && ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) out = std::move(fd);
+  }).join();
+  return out;
+}
+
+// Another process on the source host races the source's CRIU to the receiver's page-server
+// port and sends pages of its own: its connection comes first, from the source's address, but
+// without the receiver's token it is closed unread, and the real page stream fills the memory.
+TEST_F(MigrateTest, PostCopyPageServerRefusesAStreamWithoutTheToken) {
+  PostCopyHost host;
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  start_with_counter(a);
+  std::string pid = pid_of_counter(a);
+  long before = counter(a);
+  std::atomic<bool> done{false};
+  UniqueFd intruder;
+  std::thread racer([&] {
+    while (!done && !intruder) {
+      auto ss = run_cmd({"nsenter", "--net=/run/netns/" + b.netns, "ss", "-Hltn"});
+      std::istringstream lines(ss.out);
+      for (std::string line; !intruder && std::getline(lines, line);) {
+        std::istringstream w(line);
+        std::string st, rq, sq, local;
+        w >> st >> rq >> sq >> local;
+        if (!local.starts_with(b.addr + ":") || local == b.addr + ":22") continue;
+        intruder = connect_from_netns(a.netns, b.addr, uint16_t(std::stoi(local.substr(b.addr.size() + 1))));
+        std::string junk = std::string(64, 'a') + std::string(4096, 'x');
+        if (intruder) (void)::send(intruder.get(), junk.data(), junk.size(), MSG_NOSIGNAL);
+      }
+      ::usleep(10000);
+    }
+  });
+  auto r = hosts_->migrate(a, kName, b, {"--mode", "post-copy", "--transport", "page-server"});
+  done = true;
+  racer.join();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(intruder.valid()) << "the racer never reached the receiver's port";
   expect_counting(b, before, pid);
   expect_clean(a);
 }

@@ -68,7 +68,7 @@ TEST(MigrateWire, PostCopyMessagesRoundTrip) {
   o.mode = "post-copy";
   o.transport = "page-server";
   Accepted a{"/var/lib/cove/web", "/var/lib/cove/web/.migrate-images", "/run/cove/.migrate-web.x/go",
-             "/run/cove/.migrate-web.x/pages", "10.0.0.2", 40123};
+             "/run/cove/.migrate-web.x/pages", "10.0.0.2", 40123, std::string(64, '0')};
   for (const Message& m : {Message(o), Message(a), Message(Pages{1234})}) {
     std::string line = encode(m);
     line.pop_back();

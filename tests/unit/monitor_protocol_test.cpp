@@ -23,12 +23,14 @@ TEST(MonitorProtocol, RequestsRoundTrip) {
   EXPECT_FALSE(round_trip(StopRequest{}).timeout_s.has_value());
   EXPECT_EQ(round_trip(RebootRequest{3}).timeout_s, 3u);
   EXPECT_EQ(round_trip(ConsoleRequest{2}).tty, 2u);
-  auto cp = round_trip(CheckpointRequest{"/tmp/img", true, ""});
+  auto cp = round_trip(CheckpointRequest{"/tmp/img", true, "", ""});
   EXPECT_EQ(cp.dir, "/tmp/img");
   EXPECT_TRUE(cp.stop);
   EXPECT_EQ(cp.lazy_pages_socket, "");
-  auto lazy = round_trip(CheckpointRequest{"/run/cove/x/.migrate-images", false, "/tmp/cove-migrate.x/pages"});
+  auto lazy = round_trip(CheckpointRequest{"/run/cove/x/.migrate-images", false, "/tmp/cove-migrate.x/pages",
+                                           std::string(64, 'f')});
   EXPECT_EQ(lazy.lazy_pages_socket, "/tmp/cove-migrate.x/pages");
+  EXPECT_EQ(lazy.lazy_pages_token, std::string(64, 'f'));
   round_trip(FreezeRequest{});
   round_trip(ThawRequest{});
   auto set = round_trip(CgroupSetRequest{"memory.max", "1G"});

@@ -7,7 +7,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstring>
+
+#include "base/clock.hpp"
 
 namespace cove {
 
@@ -83,7 +88,7 @@ Result<TcpListener> listen_tcp(const std::string& address) {
   if (!l.fd) return Error::from_errno(errno, "socket");
   if (::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&*ss), len) < 0)
     return Error::from_errno(errno, "bind `" + address + "`");
-  if (::listen(l.fd.get(), 1) < 0) return Error::from_errno(errno, "listen on `" + address + "`");
+  if (::listen(l.fd.get(), 8) < 0) return Error::from_errno(errno, "listen on `" + address + "`");
   sockaddr_storage bound = {};
   socklen_t blen = sizeof bound;
   if (::getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&bound), &blen) < 0) return Error::from_errno(errno, "getsockname");
@@ -116,6 +121,34 @@ Result<UniqueFd> connect_tcp(const std::string& address, unsigned port, int time
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) return Error::from_errno(errno, "fcntl");
   return fd;
+}
+
+Result<void> send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::from_errno(errno, "send");
+    data.remove_prefix(size_t(n));
+  }
+  return {};
+}
+
+Result<std::string> recv_exactly_within(int fd, size_t n, int timeout_ms) {
+  std::string out;
+  for (int64_t end = monotonic_ms() + timeout_ms; out.size() < n;) {
+    pollfd p = {fd, POLLIN, 0};
+    int r = ::poll(&p, 1, int(std::max<int64_t>(0, end - monotonic_ms())));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Error::from_errno(errno, "poll");
+    if (r == 0) return Error(ETIMEDOUT, fmt::format("{} of {} bytes came in time", out.size(), n));
+    char buf[256];
+    ssize_t got = ::recv(fd, buf, std::min(sizeof buf, n - out.size()), MSG_DONTWAIT);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got < 0) return Error::from_errno(errno, "recv");
+    if (got == 0) return Error(EPROTO, fmt::format("the stream ended after {} of {} bytes", out.size(), n));
+    out.append(buf, size_t(got));
+  }
+  return out;
 }
 
 Result<std::string> peer_address(int fd) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
@@ -23,6 +24,11 @@ struct TcpListener {
 // Listens on `address`, a port the kernel chooses.
 Result<TcpListener> listen_tcp(const std::string& address);
 Result<UniqueFd> connect_tcp(const std::string& address, unsigned port, int timeout_ms = 10 * 1000);
+// All of `data` on a connected socket (no SIGPIPE).
+Result<void> send_all(int fd, std::string_view data);
+// Exactly `n` bytes from a connected socket within `timeout_ms`; ETIMEDOUT, or EPROTO when the
+// peer ends the stream first.
+Result<std::string> recv_exactly_within(int fd, size_t n, int timeout_ms);
 // The numeric address of a connected socket's peer ("10.0.0.1", "fd00::1").
 Result<std::string> peer_address(int fd);
 

@@ -332,6 +332,7 @@ Result<void> connect_page_stream(Dump& d) {
   if (!d.was_frozen || d.opts.stop) return Error(EINVAL, "a lazy-pages dump needs a frozen container left running");
   auto fd = connect_page_stream_to(d.opts.lazy_pages_socket);
   if (!fd) return std::move(fd).error().context("connect to the page stream");
+  if (auto t = send_all(fd->get(), d.opts.lazy_pages_token); !t) return std::move(t).error().context("the page stream's token");
   d.page_stream = std::move(*fd);
   return {};
 }

@@ -51,6 +51,9 @@ struct CheckpointOptions {
   // images get no memory; CRIU serves the pages on it after the dump (CheckpointReport::lazy).
   // Only for a container frozen before the dump.
   std::string lazy_pages_socket;
+  // Written on that stream before CRIU gets it: the receiver's secret, which tells it the
+  // connection is this dump's and not another local process's.
+  std::string lazy_pages_token;
 };
 
 struct CheckpointReport {

@@ -91,7 +91,8 @@ Json fields(const Accepted& a) {
           {"go_fifo", a.go_fifo},
           {"pages_socket", a.pages_socket},
           {"pages_address", a.pages_address},
-          {"pages_port", a.pages_port}};
+          {"pages_port", a.pages_port},
+          {"pages_token", a.pages_token}};
 }
 Json fields(const FinalSync&) { return Json::object(); }
 Json fields(const Refused& r) { return {{"error", error_to_json(from_wire(r.error))}}; }
@@ -133,6 +134,9 @@ Accepted accepted_from(const Json& j) {
   j.at("pages_address").get_to(a.pages_address);
   a.pages_port = integer<uint32_t>(j.at("pages_port"), "pages_port");
   if (a.pages_port > 65535) throw std::invalid_argument("port out of range");
+  if (auto t = j.find("pages_token"); t != j.end()) t->get_to(a.pages_token);
+  if (!a.pages_token.empty() && !is_hash(a.pages_token))
+    throw std::invalid_argument("pages_token is 64 lowercase hex digits");
   return a;
 }
 WireError error_from(const Json& j) { return to_wire(error_from_json(j.at("error"))); }

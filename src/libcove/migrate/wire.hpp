@@ -79,6 +79,9 @@ struct Accepted {
   // connection, a port the kernel chose); it takes only a connection from the source's address.
   std::string pages_address;
   uint32_t pages_port = 0;
+  // Post-copy: 64 hex digits the page stream must begin with; a connection that does not is
+  // closed unread (another process on the source host may race the source's CRIU to the port).
+  std::string pages_token;
   bool operator==(const Accepted&) const = default;
 };
 struct FinalSync {

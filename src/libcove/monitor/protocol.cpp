@@ -129,6 +129,7 @@ Result<Request> decode_checkpoint(const Json& j) {
   COVE_TRY(read_field(j, "dir", r.dir, /*required=*/true));
   COVE_TRY(read_field(j, "stop", r.stop));
   COVE_TRY(read_field(j, "lazy_pages_socket", r.lazy_pages_socket));
+  COVE_TRY(read_field(j, "lazy_pages_token", r.lazy_pages_token));
   return Request(std::move(r));
 }
 Result<Request> decode_freeze(const Json&) { return Request(FreezeRequest{}); }
@@ -185,7 +186,7 @@ const Command kCommands[] = {
     {"stop", {"timeout", "kill"}, decode_stop},
     {"reboot", {"timeout"}, decode_reboot},
     {"console", {"tty"}, decode_console},
-    {"checkpoint", {"dir", "stop", "lazy_pages_socket"}, decode_checkpoint},
+    {"checkpoint", {"dir", "stop", "lazy_pages_socket", "lazy_pages_token"}, decode_checkpoint},
     {"freeze", {}, decode_freeze},
     {"thaw", {}, decode_thaw},
     {"cgroup-set", {"key", "value"}, decode_cgroup_set},
@@ -232,6 +233,7 @@ Json request_fields(const Request& req) {
           [](const CheckpointRequest& r) {
             Json j{{"dir", r.dir}, {"stop", r.stop}};
             if (!r.lazy_pages_socket.empty()) j["lazy_pages_socket"] = r.lazy_pages_socket;
+            if (!r.lazy_pages_token.empty()) j["lazy_pages_token"] = r.lazy_pages_token;
             return j;
           },
           [](const FreezeRequest&) { return Json::object(); },

@@ -95,6 +95,9 @@ struct CheckpointRequest {
   // are written; CRIU then serves the pages and the container stays CHECKPOINTING (frozen)
   // until it is done.
   std::string lazy_pages_socket;
+  // Written first on the page stream, before CRIU gets it: the receiver's secret (64 hex
+  // digits), which it checks before it trusts the stream.
+  std::string lazy_pages_token;
 };
 struct FreezeRequest {
   using Reply = Done;

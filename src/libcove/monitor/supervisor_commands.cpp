@@ -180,6 +180,7 @@ Result<void> Supervisor::on_checkpoint(int fd, const CheckpointRequest& req) {
   opts.images_dir = req.dir;
   opts.stop = req.stop;
   opts.lazy_pages_socket = req.lazy_pages_socket;
+  opts.lazy_pages_token = req.lazy_pages_token;
   if (before == ContainerState::kFrozen && !req.stop) opts.before_network_unlock = [this] { return silence_frozen_copy(); };
   auto r = lifecycle::checkpoint_container(checkpoint_target(), opts);
   if (r && r->lazy) {
