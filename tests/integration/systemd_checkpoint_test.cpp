@@ -210,6 +210,29 @@ TEST_F(SystemdCheckpointTest, StopAndRestoreKeepsSystemdRunning) {
   EXPECT_TRUE(leftover_cgroups("scr").empty());
 }
 
+// An overlay rootfs (here over another container's Debian tree): overlayfs gives file handles
+// CRIU cannot open (none decode without nfs_export), so dbus-daemon's inotify watches on
+// /usr/share/dbus-1/system.d must be found by path, in the directories cove has CRIU search.
+TEST_F(SystemdCheckpointTest, OverlayRootfsRoundTrip) {
+  ASSERT_NO_FATAL_FAILURE(create_debian_container("sbase"));
+  std::string conf = path_ + "/sov.conf";
+  std::ofstream(conf) << "[rootfs]\nbackend = overlay\nlower = " << path_ << "/sbase/rootfs\n"
+                      << (stock_criu_ ? "[container]\nttys = 0\n" : "");
+  auto c = cove("cove-create", "sov", {"-f", conf});
+  ASSERT_EQ(c.status, 0) << c.err;
+  ASSERT_EQ(cove("cove-start", "sov").status, 0);
+  ASSERT_TRUE(boots_to_running("sov", kBootMs));
+  auto pids = main_pids("sov", {"dbus", "systemd-logind"});
+  ASSERT_NE(pids[0], "0");
+  ASSERT_GT(checkpoint_stop("sov", images("ov")), 0);
+  ASSERT_GT(restore("sov", images("ov")), 0);
+  EXPECT_EQ(system_state("sov"), "running");
+  EXPECT_EQ(main_pids("sov", {"dbus", "systemd-logind"}), pids);
+  // dbus still answers on its restored sockets.
+  EXPECT_EQ(cove("cove-attach", "sov", {"--", "busctl", "--system", "list", "--no-pager"}).status, 0);
+  EXPECT_EQ(cove("cove-stop", "sov").status, 0);
+}
+
 TEST_F(SystemdCheckpointTest, TwentyRoundsInARow) {
   ASSERT_NO_FATAL_FAILURE(boot("s20"));
   // A counter that runs as a service of its own, in /run (a tmpfs: it travels in the images).

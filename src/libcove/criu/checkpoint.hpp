@@ -43,6 +43,10 @@ struct DumpRequest {
   // tree frozen). With `leave_running`, CRIU leaves the cgroup frozen again: the caller thaws it.
   bool frozen_for_dump = false;
   std::vector<CgroupRoot> cgroup_roots;
+  // More directories (inside the tree's root) where CRIU looks for the files inotify/fanotify
+  // watch when it cannot open their file handles (an overlayfs rootfs: its handles cannot be
+  // decoded without nfs_export); searched recursively, after CRIU's own list, only then.
+  std::vector<std::string> irmap_scan_paths;
   // Called once the CRIU session is open (its version and abilities known), right before the
   // DUMP request is built: the caller's last preparations, which may change this request.
   std::function<Result<void>(const CriuInfo&, DumpRequest&)> before_dump;

@@ -337,8 +337,17 @@ Result<void> connect_page_stream(Dump& d) {
   return {};
 }
 
+// Where the files that a machine container's services watch with inotify live (dbus-daemon:
+// its system.d and services dirs; systemd: unit dirs), searched when an overlay rootfs's file
+// handles cannot be opened (criu::DumpRequest::irmap_scan_paths); CRIU's own list has /etc.
+const std::vector<std::string> kOverlayWatchedDirs = {"/usr/share/dbus-1", "/usr/local/share/dbus-1",
+                                                      "/usr/lib/systemd", "/lib/systemd", "/usr/share",
+                                                      "/usr/lib", "/var/lib", "/usr/local", "/opt", "/srv", "/home",
+                                                      "/root"};
+
 Result<void> make_dump_request(Dump& d) {
   auto& req = d.req;
+  if (d.t.cfg->storage.backend == config::StorageBackend::kOverlay) req.irmap_scan_paths = kOverlayWatchedDirs;
   req.pid = d.t.init_pid;
   req.images_dir = d.dir;
   req.leave_running = !d.opts.stop;
