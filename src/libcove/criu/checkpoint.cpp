@@ -129,7 +129,8 @@ Result<DumpResult> dump(DumpRequest req) {
   o->set_network_lock(req.lock_network ? rpc::NFTABLES : rpc::SKIP);
   for (const auto& [mountpoint, key] : req.external_mounts) o->add_external("mnt[" + mountpoint + "]:" + key);
   if (!req.freeze_cgroup.empty()) o->set_freeze_cgroup(req.freeze_cgroup);
-  for (const auto& p : req.irmap_scan_paths) o->add_irmap_scan_paths(p);
+  // CRIU keeps them in a list it adds to at the head: sent last to first, searched first to last.
+  for (auto p = req.irmap_scan_paths.rbegin(); p != req.irmap_scan_paths.rend(); ++p) o->add_irmap_scan_paths(*p);
   if (!req.cgroup_yard.empty()) o->set_cgroup_yard(req.cgroup_yard);
   for (const auto& cg : req.cgroup_roots) {
     auto* root = o->add_cg_root();

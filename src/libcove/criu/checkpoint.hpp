@@ -45,7 +45,8 @@ struct DumpRequest {
   std::vector<CgroupRoot> cgroup_roots;
   // More directories (inside the tree's root) where CRIU looks for the files inotify/fanotify
   // watch when it cannot open their file handles (an overlayfs rootfs: its handles cannot be
-  // decoded without nfs_export); searched recursively, after CRIU's own list, only then.
+  // decoded without nfs_export); searched recursively in this order, before CRIU's own list,
+  // only for a handle that does not open.
   std::vector<std::string> irmap_scan_paths;
   // Called once the CRIU session is open (its version and abilities known), right before the
   // DUMP request is built: the caller's last preparations, which may change this request.

@@ -337,13 +337,16 @@ Result<void> connect_page_stream(Dump& d) {
   return {};
 }
 
-// Where the files that a machine container's services watch with inotify live (dbus-daemon:
-// its system.d and services dirs; systemd: unit dirs), searched when an overlay rootfs's file
-// handles cannot be opened (criu::DumpRequest::irmap_scan_paths); CRIU's own list has /etc.
-const std::vector<std::string> kOverlayWatchedDirs = {"/usr/share/dbus-1", "/usr/local/share/dbus-1",
-                                                      "/usr/lib/systemd", "/lib/systemd", "/usr/share",
-                                                      "/usr/lib", "/var/lib", "/usr/local", "/opt", "/srv", "/home",
-                                                      "/root"};
+// Where the files that a machine container's services watch with inotify live, searched in
+// this order when an overlay rootfs's file handles cannot be opened
+// (criu::DumpRequest::irmap_scan_paths): the small dirs most watches are in first (/etc:
+// systemd, /etc/localtime; dbus-daemon's system.d and services dirs), the big ones last. CRIU
+// searches these before its own list (which has /etc and /var/log too), and a dir searched once
+// is cached for the next watch.
+const std::vector<std::string> kOverlayWatchedDirs = {
+    "/etc",      "/usr/share/dbus-1", "/usr/local/share/dbus-1", "/var/log", "/usr/lib/systemd", "/lib/systemd",
+    "/var/lib",  "/usr/local",        "/opt",                    "/srv",     "/home",            "/root",
+    "/usr/share", "/usr/lib"};
 
 Result<void> make_dump_request(Dump& d) {
   auto& req = d.req;
