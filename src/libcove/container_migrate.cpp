@@ -14,6 +14,7 @@
 #include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/interrupt.hpp"
+#include "base/list_dir.hpp"
 #include "base/log.hpp"
 #include "base/run_program.hpp"
 #include "base/step_list.hpp"
@@ -165,10 +166,15 @@ Result<void> check_storage(Migration& m) {
     m.lowers = std::move(*l);
     return {};
   }
-  if (b != config::StorageBackend::kDir && b != config::StorageBackend::kLoop)
-    return Error(ENOTSUP, fmt::format("storage backend `{}` cannot be copied yet (dir, loop and overlay over images "
-                                      "can); with --shared-storage the rootfs is not copied",
-                                      config::storage_backend_name(b)));
+  // A btrfs rootfs is copied into a subvolume the destination makes; its snapshots are
+  // read-only subvolumes that rsync would turn into plain directories.
+  if (b == config::StorageBackend::kBtrfs && is_directory(m.p.dir() + "/snapshots")) {
+    auto snaps = list_dir(m.p.dir() + "/snapshots");
+    if (snaps && !snaps->empty())
+      return Error(ENOTSUP, fmt::format("`{}` has btrfs snapshots ({}), which cannot be copied: delete them "
+                                        "(cove-snapshot -d) or use --shared-storage",
+                                        m.ct.name(), join(*snaps, ", ")));
+  }
   return {};
 }
 

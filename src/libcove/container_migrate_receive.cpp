@@ -9,7 +9,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <stdlib.h>
 
@@ -28,6 +30,7 @@
 #include "criu/features.hpp"
 #include "criu/rpc_client.hpp"
 #include "images/image_store.hpp"
+#include "storage/backend.hpp"
 #include "migrate/channel.hpp"
 #include "migrate/host_facts.hpp"
 #include "network/managed_network.hpp"
@@ -124,8 +127,15 @@ void check_storage(Reception& r, std::vector<std::string>& problems) {
   const auto& o = r.offer;
   if (o.shared_storage) return;
   if (o.backend == "overlay") return check_lower_images(r, problems);
+  if (o.backend == "btrfs") {
+    struct statfs sf;
+    if (::statfs(r.p.lxcpath().c_str(), &sf) < 0 || sf.f_type != BTRFS_SUPER_MAGIC)
+      problems.push_back(fmt::format("backend `btrfs` needs the cove path on btrfs; `{}` is not", r.p.lxcpath()));
+    return;
+  }
   if (o.backend != "dir" && o.backend != "loop")
-    problems.push_back(fmt::format("storage backend `{}` cannot be received (dir, loop and overlay over images can)",
+    problems.push_back(fmt::format("storage backend `{}` cannot be received (dir, loop, btrfs and overlay over "
+                                   "images can)",
                                    o.backend));
 }
 
@@ -194,6 +204,32 @@ Result<void> claim_name_and_ids(Reception& r) {
 }
 
 void remove_container(Reception& r) { detail::remove_container_files(r.p); }
+
+storage::Layout btrfs_layout(const Reception& r, std::optional<uint64_t> size) {
+  storage::Layout l;
+  l.dir = r.p.dir();
+  l.rootfs = r.p.rootfs();
+  l.cfg.backend = config::StorageBackend::kBtrfs;
+  l.cfg.size = size;
+  return l;
+}
+
+// A btrfs rootfs arrives by rsync into a subvolume made here (its quota set once the config
+// has come, before the restore).
+Result<void> make_rootfs_subvolume(Reception& r) {
+  if (r.offer.backend != "btrfs" || r.offer.shared_storage) return {};
+  auto b = storage::backend_for(config::StorageBackend::kBtrfs);
+  if (!b) return std::move(b).error();
+  return (*b)->create(btrfs_layout(r, std::nullopt));
+}
+
+// Its subvolume goes with it (a subvolume's directory cannot be removed as a tree).
+void remove_rootfs_subvolume(Reception& r) {
+  if (r.offer.backend != "btrfs" || r.offer.shared_storage || !path_exists(r.p.rootfs())) return;
+  if (auto b = storage::backend_for(config::StorageBackend::kBtrfs); b)
+    if (auto d = (*b)->destroy(btrfs_layout(r, std::nullopt)); !d)
+      log::warn("remove `{}`: {}", r.p.rootfs(), d.error().message());
+}
 
 // The images come as a tar stream into this dir (made here, so that a stream that comes late
 // after a rollback finds nothing to write into), and go once the restore has read them.
@@ -398,8 +434,21 @@ Result<void> use_local_images(Reception& r) {
   return {};
 }
 
+Result<void> limit_rootfs_subvolume(Reception& r) {
+  if (r.offer.backend != "btrfs" || r.offer.shared_storage) return {};
+  auto cfg = detail::load_config_of(r.p);
+  if (!cfg) return std::move(cfg).error().context("the received config");
+  if (cfg->storage.backend != config::StorageBackend::kBtrfs || cfg->rootfs != r.p.rootfs())
+    return Error(EINVAL, "the received config's rootfs is not the btrfs subvolume offered");
+  if (!cfg->storage.size) return {};
+  auto b = storage::backend_for(config::StorageBackend::kBtrfs);
+  if (!b) return std::move(b).error();
+  return (*b)->resize(btrfs_layout(r, cfg->storage.size), *cfg->storage.size, 0);
+}
+
 Result<void> restore(Reception& r) {
   COVE_TRY(use_local_images(r));
+  COVE_TRY(limit_rootfs_subvolume(r));
   RestoreOptions ro;
   ro.images_dir = r.images_dir;
   ro.thaw = true;
@@ -472,6 +521,7 @@ constexpr Step<Reception> kReceiveSteps[] = {
     {"read the offer", read_offer},
     {"check the offer", check_offer},
     {"claim the name and the host ids", claim_name_and_ids, remove_container},
+    {"make the rootfs subvolume", make_rootfs_subvolume, remove_rootfs_subvolume},
     {"make the images dir", make_images_dir, nullptr, remove_images_dir},
     {"make the final sync's fifo", make_go_fifo, nullptr, remove_go_dir},
     {"listen for the page stream", listen_for_pages},

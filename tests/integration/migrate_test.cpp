@@ -803,6 +803,85 @@ TEST_F(MigrateTest, OverlayOverAnImageSendsOnlyItsUpperLayer) {
   EXPECT_EQ(trim_str(on(a, "cove-attach", {"--", "cat", "/root/mark"}).out), "upper");
 }
 
+// Both hosts' cove paths on btrfs (a 1 GiB sparse image each, mounted over the path); the
+// container `name` is removed from both before they are unmounted, also after a failure.
+class BtrfsPaths {
+ public:
+  BtrfsPaths(TwoHosts& hosts, std::string name) : hosts_(hosts), name_(std::move(name)) {
+    for (TestHost* h : {&hosts.a, &hosts.b}) {
+      std::string img = h->dir + "/btrfs.img";
+      auto t = run_cmd({"truncate", "-s", "1G", img});
+      auto m = t.status == 0 ? run_cmd({"mkfs.btrfs", "-q", "-f", img}, 60) : t;
+      auto mo = m.status == 0 ? run_cmd({"mount", "-o", "loop", img, h->path}) : m;
+      if (mo.status != 0) {
+        error = "btrfs on " + h->path + ": " + mo.err;
+        return;
+      }
+      mounted_.push_back(h->path);
+      ::chmod(h->path.c_str(), 0711);
+    }
+  }
+  ~BtrfsPaths() {
+    for (const TestHost* h : {&hosts_.a, &hosts_.b}) {
+      hosts_.cove(*h, "cove-stop", name_, {"-k"});
+      hosts_.cove(*h, "cove-destroy", name_, {"-f"});
+    }
+    for (const auto& m : mounted_)
+      if (run_cmd({"umount", m}).status != 0) {
+        ADD_FAILURE() << "could not unmount " << m;
+        run_cmd({"umount", "-l", m});
+      }
+  }
+  std::string error;
+
+ private:
+  TwoHosts& hosts_;
+  std::string name_;
+  std::vector<std::string> mounted_;
+};
+
+// A btrfs rootfs is copied into a subvolume the destination makes, and gets its qgroup limit
+// there; a container with snapshots (subvolumes that rsync would flatten) is refused.
+TEST_F(MigrateTest, BtrfsRootfsArrivesAsASubvolumeWithItsQuota) {
+  if (run_cmd({"sh", "-c", "command -v mkfs.btrfs"}).status != 0) GTEST_SKIP() << "no mkfs.btrfs (btrfs-progs)";
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  BtrfsPaths fs(*hosts_, kName);
+  ASSERT_EQ(fs.error, "");
+  hosts_->track(kName);
+  std::string conf = a.dir + "/btrfs.conf";
+  std::ofstream(conf) << "[rootfs]\nbackend = btrfs\nsize = 200M\n";
+  auto c = on(a, "cove-create", {"-t", "busybox", "-f", conf});
+  ASSERT_EQ(c.status, 0) << c.err;
+  ASSERT_EQ(on(a, "cove-snapshot", {"create", "s1"}).status, 0);
+  ASSERT_EQ(on(a, "cove-start").status, 0);
+  ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "true"}).status == 0; }));
+  ASSERT_EQ(on(a, "cove-attach", {"--", "sh", "-c", "echo on-btrfs > /root/mark"}).status, 0);
+  auto refused = hosts_->migrate(a, kName, b);
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.err.find("btrfs snapshots (s1)"), std::string::npos) << refused.err;
+  EXPECT_EQ(state(a), "RUNNING");
+  ASSERT_EQ(on(a, "cove-stop", {"-k"}).status, 0);
+  ASSERT_EQ(on(a, "cove-snapshot", {"destroy", "s1"}).status, 0);
+  ASSERT_EQ(on(a, "cove-start").status, 0);
+  ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "test", "-e", "/root/mark"}).status == 0; }));
+
+  auto m = hosts_->migrate(a, kName, b);
+  ASSERT_EQ(m.status, 0) << m.err;
+  EXPECT_EQ(state(b), "RUNNING");
+  EXPECT_EQ(trim_str(on(b, "cove-attach", {"--", "cat", "/root/mark"}).out), "on-btrfs");
+  std::string rootfs = b.path + "/" + kName + "/rootfs";
+  EXPECT_EQ(run_cmd({"btrfs", "subvolume", "show", rootfs}).status, 0) << rootfs << " is not a subvolume";
+  auto q = run_cmd({"btrfs", "qgroup", "show", "-re", "--raw", b.path});
+  EXPECT_NE(q.out.find("209715200"), std::string::npos) << "no 200M limit on the destination:\n" << q.out << q.err;
+  EXPECT_TRUE(hosts_->containers(a).empty());
+  // Back again: the source's subvolume was deleted with it, and is made anew.
+  auto back = hosts_->migrate(b, kName, a);
+  ASSERT_EQ(back.status, 0) << back.err;
+  EXPECT_EQ(trim_str(on(a, "cove-attach", {"--", "cat", "/root/mark"}).out), "on-btrfs");
+  EXPECT_TRUE(hosts_->containers(b).empty());
+}
+
 // A container with a static address on an L2 segment spanning both hosts (two_hosts.hpp).
 class MigrateSegmentTest : public MigrateTest {
  protected:
