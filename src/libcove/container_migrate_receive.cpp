@@ -328,6 +328,7 @@ bool same_secret(std::string_view a, std::string_view b) {
 // Any other is closed unread: a process on the source host may race the source's CRIU to a
 // TCP port, and pages it sent would become the container's memory.
 constexpr int kTokenTimeoutMs = 5 * 1000;
+constexpr int kPageStreamSilenceS = 15;
 Result<UniqueFd> accept_page_stream(Reception& r) {
   for (int64_t end = monotonic_ms() + kPageStreamTimeoutMs;;) {
     auto s = accept_within(r.pages_listener.get(), int(std::max<int64_t>(0, end - monotonic_ms())));
@@ -339,7 +340,11 @@ Result<UniqueFd> accept_page_stream(Reception& r) {
       continue;
     }
     auto token = recv_exactly_within(s->get(), r.pages_token.size(), kTokenTimeoutMs);
-    if (token && same_secret(*token, r.pages_token)) return s;
+    if (token && same_secret(*token, r.pages_token)) {
+      // `criu lazy-pages` waits on it with no bound: a source gone silent must end it.
+      if (!r.source_address.empty()) COVE_TRY(fail_when_peer_silent(s->get(), kPageStreamSilenceS));
+      return s;
+    }
     log::warn("page stream: a connection from `{}` without the token ({}): closed", who,
               token ? "a wrong one" : token.error().message());
   }

@@ -1,6 +1,9 @@
 // base/stream_socket: a unix listener and its connect, accept's deadline, a TCP listener on a
 // kernel-chosen port of loopback and the peer address of its connection.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/clock.hpp"
@@ -50,6 +53,53 @@ TEST(StreamSocket, TcpOnAChosenPortKnowsItsPeer) {
   ASSERT_OK(peer);
   EXPECT_EQ(*peer, "127.0.0.1");
   EXPECT_ERROR_CONTAINS(listen_tcp("host2"), "not a numeric IP address");
+}
+
+// The page stream's token: all of it sent, exactly its length read back; a short stream is
+// EPROTO and a silent one ETIMEDOUT, never a wait without end.
+TEST(StreamSocket, ExactReadsHaveADeadlineAndSeeTheEnd) {
+  auto l = listen_tcp("127.0.0.1");
+  ASSERT_OK(l);
+  auto c = connect_tcp("127.0.0.1", l->port);
+  ASSERT_OK(c);
+  auto s = accept_within(l->fd.get(), 1000);
+  ASSERT_OK(s);
+  ASSERT_OK(send_all(c->get(), "0123456789"));
+  auto got = recv_exactly_within(s->get(), 4, 1000);
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, "0123");
+  got = recv_exactly_within(s->get(), 6, 1000);
+  ASSERT_OK(got);
+  EXPECT_EQ(*got, "456789");
+  int64_t t0 = monotonic_ms();
+  got = recv_exactly_within(s->get(), 1, 50);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), ETIMEDOUT);
+  EXPECT_GE(monotonic_ms() - t0, 45);
+  ASSERT_OK(send_all(c->get(), "ab"));
+  c->reset();
+  got = recv_exactly_within(s->get(), 3, 1000);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), EPROTO);
+}
+
+// A page stream whose peer goes silent fails in bounded time: keepalive and TCP_USER_TIMEOUT set.
+TEST(StreamSocket, SilentPeersAreGivenUpOn) {
+  auto l = listen_tcp("127.0.0.1");
+  ASSERT_OK(l);
+  auto c = connect_tcp("127.0.0.1", l->port);
+  ASSERT_OK(c);
+  ASSERT_OK(fail_when_peer_silent(c->get(), 15));
+  int v = 0;
+  socklen_t len = sizeof v;
+  ASSERT_EQ(::getsockopt(c->get(), SOL_SOCKET, SO_KEEPALIVE, &v, &len), 0);
+  EXPECT_EQ(v, 1);
+  unsigned ms = 0;
+  len = sizeof ms;
+  ASSERT_EQ(::getsockopt(c->get(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, &len), 0);
+  EXPECT_EQ(ms, 15000u);
+  ASSERT_EQ(::getsockopt(c->get(), IPPROTO_TCP, TCP_KEEPIDLE, &v, &len), 0);
+  EXPECT_EQ(v, 5);
 }
 
 }  // namespace

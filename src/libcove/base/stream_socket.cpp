@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -121,6 +123,18 @@ Result<UniqueFd> connect_tcp(const std::string& address, unsigned port, int time
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) return Error::from_errno(errno, "fcntl");
   return fd;
+}
+
+Result<void> fail_when_peer_silent(int fd, int seconds) {
+  int on = 1, idle = std::max(1, seconds / 3), intvl = std::max(1, seconds / 6), cnt = 3;
+  unsigned user_ms = unsigned(seconds) * 1000;
+  if (::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) < 0 ||
+      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) < 0 ||
+      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) < 0 ||
+      ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) < 0 ||
+      ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof user_ms) < 0)
+    return Error::from_errno(errno, "setsockopt (keepalive)");
+  return {};
 }
 
 Result<void> send_all(int fd, std::string_view data) {

@@ -24,6 +24,10 @@ struct TcpListener {
 // Listens on `address`, a port the kernel chooses.
 Result<TcpListener> listen_tcp(const std::string& address);
 Result<UniqueFd> connect_tcp(const std::string& address, unsigned port, int timeout_ms = 10 * 1000);
+// A TCP connection whose peer went silent (a host gone, a link cut: no reset ever comes) fails
+// after about `seconds` instead of waiting for ever: keepalive probes while idle, and
+// TCP_USER_TIMEOUT for data sent and not acknowledged.
+Result<void> fail_when_peer_silent(int fd, int seconds);
 // All of `data` on a connected socket (no SIGPIPE).
 Result<void> send_all(int fd, std::string_view data);
 // Exactly `n` bytes from a connected socket within `timeout_ms`; ETIMEDOUT, or EPROTO when the

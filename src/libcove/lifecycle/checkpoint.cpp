@@ -316,13 +316,19 @@ Result<void> describe_container(Dump& d) {
 
 Result<void> run_before_dump(Dump& d);
 
+// A page stream over TCP whose peer went silent fails after this long: CRIU then ends (the
+// monitor's loop reads its answer) rather than serving a destination that is gone.
+constexpr int kPageStreamSilenceS = 15;
+
 // A unix socket's path, or "ADDR:PORT" (the port after the last colon) for TCP.
 Result<UniqueFd> connect_page_stream_to(const std::string& where) {
   if (where.starts_with("/")) return connect_unix(where);
   auto colon = where.rfind(':');
   auto port = colon == std::string::npos ? std::nullopt : parse_int(where.substr(colon + 1));
   if (!port || *port <= 0 || *port > 65535) return Error::invalid("page stream `" + where + "`: not a path or ADDR:PORT");
-  return connect_tcp(where.substr(0, colon), unsigned(*port));
+  auto fd = connect_tcp(where.substr(0, colon), unsigned(*port));
+  if (fd) COVE_TRY(fail_when_peer_silent(fd->get(), kPageStreamSilenceS));
+  return fd;
 }
 
 // Post-copy: the stream to the destination's lazy-pages daemon. CRIU serves the pages of the
