@@ -147,6 +147,11 @@ class MigrateTest : public ::testing::Test {
     ASSERT_EQ(r.status, 0) << r.err;
     ASSERT_TRUE(eventually([&] { return counter(h) > 2; }));
   }
+  // start_with_counter, then the counter's pid and its value now.
+  std::pair<std::string, long> start_counting(const TestHost& h) {
+    start_with_counter(h);
+    return {pid_of_counter(h), counter(h)};
+  }
   long counter(const TestHost& h) {
     for (int i = 0; i < 20; ++i) {
       auto v = on(h, "cove-attach", {"--", "cat", "/tmp/counter"});
@@ -217,9 +222,7 @@ class MigrateTest : public ::testing::Test {
 TEST_F(MigrateTest, StopAndCopyTheCounterContinuesOnTheDestination) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
-  start_with_counter(a);
-  std::string pid = pid_of_counter(a);
-  long before = counter(a);
+  auto [pid, before] = start_counting(a);
   ASSERT_EQ(hosts_->registry_entries(a).size(), 1u);
   auto r = hosts_->migrate(a, kName, b, {"--json", "--mode", "stop-and-copy"});
   ASSERT_EQ(r.status, 0) << r.err;
@@ -319,9 +322,7 @@ TEST_F(MigrateTest, FailureAfterTheRestoreRemovesItAndThawsTheSource) {
 TEST_F(MigrateTest, TheSourceIsHeldAgainstOtherToolsWhileItMoves) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
-  start_with_counter(a);
-  std::string pid = pid_of_counter(a);
-  long before = counter(a);
+  auto [pid, before] = start_counting(a);
   auto moving = std::async(std::launch::async, [&] { return migrate_with_fault(a, b, "pause-after-restore"); });
   ASSERT_TRUE(eventually([&] { return trim_str(on(a, "cove-info", {"-s"}).out) == "FROZEN"; }, 30000))
       << "the source was never frozen";
@@ -518,9 +519,7 @@ TEST_F(MigrateTest, PostCopyTheCounterContinuesOnTheDestination) {
   PostCopyHost host;
   auto& a = hosts_->a;
   auto& b = hosts_->b;
-  start_with_counter(a);
-  std::string pid = pid_of_counter(a);
-  long before = counter(a);
+  auto [pid, before] = start_counting(a);
   auto r = hosts_->migrate(a, kName, b, {"--json", "--mode", "post-copy"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
@@ -580,9 +579,7 @@ TEST_F(MigrateTest, PostCopyPageServerRefusesAStreamWithoutTheToken) {
   PostCopyHost host;
   auto& a = hosts_->a;
   auto& b = hosts_->b;
-  start_with_counter(a);
-  std::string pid = pid_of_counter(a);
-  long before = counter(a);
+  auto [pid, before] = start_counting(a);
   std::atomic<bool> done{false};
   UniqueFd intruder;
   std::thread racer([&] {
