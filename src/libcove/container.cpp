@@ -535,7 +535,7 @@ Result<void> Container::stop(const StopOptions& opts) {
   return {};
 }
 
-Result<ContainerInfo> Container::info() const {
+Result<ContainerInfo> Container::info(InfoDetail detail) const {
   COVE_TRY(validate_name(name_));
   ContainerPaths p(lxcpath_, name_);
   if (!is_directory(p.dir())) return Error(ENOENT, fmt::format("no container `{}` in `{}`", name_, lxcpath_));
@@ -552,7 +552,10 @@ Result<ContainerInfo> Container::info() const {
   } else {
     out.config_error = cfg.error().message();
   }
-  if (out.state.state != ContainerState::kStopped) {
+  if (out.state.state != ContainerState::kStopped && detail == InfoDetail::kBrief) {
+    auto cgs = cgroup::ContainerCgroups::from_recorded(out.state.runtime.payload_cgroups, {});
+    out.memory_current = cgs.memory_current();
+  } else if (out.state.state != ContainerState::kStopped) {
     auto cgs = cgroup::ContainerCgroups::from_recorded(out.state.runtime.payload_cgroups,
                                                        out.state.runtime.monitor_cgroups);
     if (auto s = cgs.stats()) {

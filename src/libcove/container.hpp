@@ -203,7 +203,10 @@ class Container {
   Result<int> start(const StartOptions& opts);
   Result<void> stop(const StopOptions& opts);
   StateInfo state() const;
-  Result<ContainerInfo> info() const;
+  // kBrief is what a listing of many containers needs (cove-ls): the state, the config's
+  // privileged flag (or its error) and the memory in use — no other cgroup statistics, no NICs.
+  enum class InfoDetail { kFull, kBrief };
+  Result<ContainerInfo> info(InfoDetail detail = InfoDetail::kFull) const;
   // Waits until the state is `want` (timeout_ms < 0: forever); ETIMEDOUT otherwise.
   Result<void> wait(ContainerState want, int timeout_ms) const;
   // Runs a command inside; returns its exit status (128+N when killed by signal N).

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& n : *names) {
       Container ct(c.lxcpath, n);
-      auto info = ct.info();
+      auto info = ct.info(Container::InfoDetail::kBrief);
       if (!info) {
         std::fprintf(stderr, "cove-ls: `%s`: %s\n", n.c_str(), info.error().message().c_str());
         continue;

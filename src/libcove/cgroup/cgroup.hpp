@@ -107,6 +107,8 @@ class ContainerCgroups {
   // cgroup.subtree_control, cgroup.threads) to the container root's host ids.
   Result<void> delegate(uid_t uid, gid_t gid);
   Result<Stats> stats() const;
+  // Only Stats::memory_current, from the one hierarchy that has it (a listing's column).
+  std::optional<uint64_t> memory_current() const;
   // Writes `limits` (resources.hpp) through the writer of the hierarchy that carries each
   // controller: a v1 hierarchy with it, else the v2 one (whose parent's cgroup.subtree_control
   // gets it enabled). `only` restricts it to those controllers (as `needed_controllers` names

@@ -376,6 +376,13 @@ Result<Stats> ContainerCgroups::stats() const {
   return s;
 }
 
+std::optional<uint64_t> ContainerCgroups::memory_current() const {
+  for (const auto& dir : payload_dirs_)
+    for (const char* file : {"/memory.current", "/memory.usage_in_bytes"})
+      if (auto v = read_counter(dir + file); v && *v) return **v;
+  return std::nullopt;
+}
+
 // Includes the sub-cgroups a guest made: their processes are the container's too.
 std::vector<pid_t> ContainerCgroups::payload_pids() const {
   std::set<pid_t> all;

@@ -145,17 +145,20 @@ int on_key(void* user, const char* /*section*/, const char* name, const char* va
   return 1;
 }
 
-std::string canonical_of(const std::string& path) {
-  char buf[PATH_MAX];
-  if (::realpath(path.c_str(), buf)) return buf;
-  return absolute_path(path);
+// Which file a name is, to find include cycles: its device and inode (one stat, where
+// realpath() costs a readlink per path component; hard links count as the same file too). A
+// name that does not stat (the label of a parsed string) stands for itself.
+std::string identity_of(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  return "name:" + absolute_path(path);
 }
 
 class Reader {
  public:
   IniDocument doc;
 
-  void parse_text(std::string_view text, const std::string& file, const std::string& canonical) {
+  void parse_text(std::string_view text, const std::string& file, const std::string& identity) {
     FileParse p;
     p.text = text;
     int r = ini_parse_stream(read_line, &p, on_key, &p);
@@ -164,7 +167,7 @@ class Reader {
     else if (r > 0 && std::none_of(p.events.begin(), p.events.end(),
                                    [&](const Event& e) { return e.kind == Event::kError && e.line == r; }))
       p.events.push_back(Event{Event::kError, r, "", "", "", "syntax error"});  // inih disagrees
-    stack_.push_back({canonical, file});
+    stack_.push_back({identity, file});
     for (Event& ev : p.events) {
       if (ev.kind == Event::kError) add_error(file, ev.line, ev.message);
       else if (ev.kind == Event::kInclude) include(file, ev.line, ev.value);
@@ -175,7 +178,7 @@ class Reader {
 
  private:
   struct Open {
-    std::string canonical;
+    std::string identity;
     std::string name;
   };
   std::vector<Open> stack_;  // files being read, outermost first
@@ -220,9 +223,9 @@ class Reader {
   }
 
   void include_file(const std::string& from, int line, const std::string& path) {
-    std::string canonical = canonical_of(path);
+    std::string identity = identity_of(path);
     for (size_t i = 0; i < stack_.size(); ++i) {
-      if (stack_[i].canonical != canonical) continue;
+      if (stack_[i].identity != identity) continue;
       std::string chain;
       for (size_t j = i; j < stack_.size(); ++j) chain += "`" + stack_[j].name + "` -> ";
       return add_error(from, line, "include cycle: " + chain + "`" + path + "`");
@@ -231,7 +234,7 @@ class Reader {
       return add_error(from, line, "includes nested too deeply (max " + std::to_string(kMaxIncludeDepth) + ")");
     auto text = read_config_text(path);
     if (!text) return add_error(from, line, "include: " + text.error().message());
-    parse_text(*text, path, canonical);
+    parse_text(*text, path, identity);
   }
 };
 
@@ -243,13 +246,13 @@ Result<IniDocument> read_ini_file(const std::string& path) {
   auto text = read_config_text(path);
   if (!text) return std::move(text).error();
   Reader reader;
-  reader.parse_text(*text, path, canonical_of(path));
+  reader.parse_text(*text, path, identity_of(path));
   return std::move(reader.doc);
 }
 
 IniDocument read_ini_string(const std::string& text, const std::string& label) {
   Reader reader;
-  reader.parse_text(text, label, canonical_of(label));
+  reader.parse_text(text, label, identity_of(label));
   return std::move(reader.doc);
 }
 
