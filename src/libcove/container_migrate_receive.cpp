@@ -403,8 +403,11 @@ Result<void> accept(Reception& r) {
 
 // The source copies the files, then asks for the restore; no bound, the copy may be long (an
 // end of the connection ends the wait).
+bool fault_is(std::string_view point);
+
 Result<void> await_files(Reception& r) {
   COVE_TRY(ignore_value(migrate::expect<migrate::FinalSync>(r.ch, -1)));
+  if (fault_is("slow-final-sync")) ::sleep(3);
   COVE_TRY(release_final_sync(r));
   return ignore_value(migrate::expect<migrate::RestoreRequest>(r.ch, -1));
 }
@@ -480,7 +483,8 @@ void stop_restored(Reception& r) {
 // hold must refuse it).
 // source must stay frozen); `lose-pages` kills `criu lazy-pages` right after the restore (a
 // post-copy transfer that breaks once the container ran here: it is lost, the source stays
-// frozen).
+// frozen); `slow-final-sync` holds the final rsync 3 s, the source frozen and the restore not
+// yet asked for (a window for a test to cut the link in).
 bool fault_is(std::string_view point) {
   const char* f = std::getenv("COVE_MIGRATE_FAULT");
   return f && point == f;

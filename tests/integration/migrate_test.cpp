@@ -468,12 +468,13 @@ TEST_F(MigrateTest, LinkCutWhileFrozenLeavesTheSourceRunning) {
   auto& b = hosts_->b;
   start_with_counter(a);
   std::string pid = pid_of_counter(a);
-  // Cut once the source is frozen for the dump: the final sync or the restore request then
-  // meets a dead link.
+  // Cut once the source is frozen for the dump, while the destination holds the final sync
+  // (3 s): the final sync then meets a dead link, before any restore is asked for. (Without the
+  // hold the whole frozen stage can be over before a poll of the state sees it.)
   std::thread cutter([&] {
     if (eventually([&] { return state(a) == "FROZEN"; }, 60000, 5)) hosts_->cut_link();
   });
-  auto r = hosts_->migrate(a, kName, b);
+  auto r = migrate_with_fault(a, b, "slow-final-sync");
   cutter.join();
   EXPECT_NE(r.status, 0) << r.out;
   expect_source_unchanged(a, b, 0, pid);
