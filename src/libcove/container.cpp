@@ -416,6 +416,7 @@ Result<void> Container::cleanup_stale_locked(const StateInfo& st) {
   network::remove_leftovers(p.key(), rs.host_links);
   auto cgs = cgroup::ContainerCgroups::from_recorded(rs.payload_cgroups, rs.monitor_cgroups);
   if (auto r = cgs.destroy(); !r) return std::move(r).error().context("remove stale cgroups");
+  release_host_ids(p);
   return remove_tree(p.runtime_dir());
 }
 

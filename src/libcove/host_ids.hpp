@@ -16,7 +16,11 @@ namespace cove {
 // `shared_with` (a PATH/NAME, or "") is a running container that may hold the same ids: the
 // source of a migration into this container while both "hosts" share one runtime dir (two cove
 // paths on one machine); it stays frozen until this one runs, then is killed.
+// The check against running containers reads one index in the runtime dir, which the claim
+// also adds `p`'s ranges to (under its lock: two starts cannot both pass).
 Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg,
                             const std::string& shared_with = "");
+// Removes `p`'s ranges from that index: its monitor's cleanup, once the container is gone.
+void release_host_ids(const ContainerPaths& p);
 
 }  // namespace cove

@@ -142,6 +142,45 @@ TEST_F(IdentityTest, StartRefusesIdsOfAnotherContainer) {
   EXPECT_FALSE(std::filesystem::exists(runtime_dir("b")));
 }
 
+// The check against running containers does not rely on the id-range registry: a container
+// whose registry (another state dir) does not know `a` is still refused `a`'s ids while `a`
+// runs (the runtime dir's index of running ranges), and gets them once `a` stops or its monitor
+// is gone without cleaning up (a dead entry is dropped, not obeyed).
+TEST_F(IdentityTest, RunningIdsAreRefusedWhateverTheRegistry) {
+  create_busybox("a");
+  create_busybox("b");
+  std::string a_base = idmap_base(path_ + "/a/config"), b_base = idmap_base(path_ + "/b/config");
+  ASSERT_NE(a_base, b_base);
+  std::string b_cfg = read_text(path_ + "/b/config");
+  b_cfg = std::regex_replace(b_cfg, std::regex("\n([ug]id) = 0 " + b_base + " "), "\n$1 = 0 " + a_base + " ");
+  std::ofstream(path_ + "/b/config") << b_cfg;
+  std::string other_registry = path_ + "/other-registry";
+  auto start_b = [&] {
+    return run_tool("cove-start", {"-P", path_, "-n", "b"}, 60, {"COVE_IDMAP_REGISTRY=" + other_registry});
+  };
+  ASSERT_EQ(cove("cove-start", "a").status, 0);
+  auto r = start_b();
+  EXPECT_EQ(r.status, 1) << "started on the ids of a running container";
+  EXPECT_NE(r.err.find("of running container `" + path_ + "/a`"), std::string::npos) << r.err;
+  EXPECT_EQ(state_in(path_, "b"), "STOPPED");
+  ASSERT_EQ(cove("cove-stop", "a", {"-k"}).status, 0);
+  r = start_b();
+  EXPECT_EQ(r.status, 0) << "a stopped container's ids stayed taken: " << r.err;
+  ASSERT_EQ(cove("cove-stop", "b", {"-k"}).status, 0);
+  // `a` again, its monitor killed: its entry stays behind, and is found dead.
+  ASSERT_EQ(cove("cove-start", "a").status, 0);
+  pid_t mon = monitor_pid("a"), init = init_pid("a");
+  ASSERT_GT(mon, 0);
+  ASSERT_GT(init, 0);
+  ASSERT_EQ(::kill(mon, SIGKILL), 0);
+  ASSERT_EQ(::kill(init, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return ::kill(mon, 0) < 0 && ::kill(init, 0) < 0; }, 5000));
+  r = start_b();
+  EXPECT_EQ(r.status, 0) << "a dead monitor's entry was obeyed: " << r.err;
+  ASSERT_EQ(cove("cove-stop", "b", {"-k"}).status, 0);
+  cove("cove-stop", "a", {"-k"});  // the stale cleanup of `a`
+}
+
 // A restore goes through the same check: a checkpointed container whose config now maps the
 // ids of a running one is not restored, and its images stay as they were.
 TEST_F(IdentityTest, RestoreRefusesIdsOfAnotherContainer) {
