@@ -394,7 +394,7 @@ StateInfo Container::state() const {
     return out;
   }
   // Whose state this is: never act on another container's monitor, init or cgroups.
-  if (auto mine = decode_runtime_state_for(*text, p.dir()); !mine) {
+  if (auto mine = check_runtime_state_owner(*rs, p.dir()); !mine) {
     out.foreign = fmt::format("`{}` is not its runtime dir: {}", p.runtime_dir(), mine.error().message());
     return out;
   }

@@ -377,9 +377,15 @@ Result<Stats> ContainerCgroups::stats() const {
 }
 
 std::optional<uint64_t> ContainerCgroups::memory_current() const {
+  // The v1 memory hierarchy's dir first (found by its mount's name): a listing of a thousand
+  // containers would otherwise try the two files in every hierarchy before it.
+  std::vector<const std::string*> order;
   for (const auto& dir : payload_dirs_)
-    for (const char* file : {"/memory.current", "/memory.usage_in_bytes"})
-      if (auto v = read_counter(dir + file); v && *v) return **v;
+    if (dir.find("/memory/") != std::string::npos) order.insert(order.begin(), &dir);
+    else order.push_back(&dir);
+  for (const auto* dir : order)
+    for (const char* file : {"/memory.usage_in_bytes", "/memory.current"})
+      if (auto v = read_counter(*dir + file); v && *v) return **v;
   return std::nullopt;
 }
 

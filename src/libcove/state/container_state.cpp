@@ -122,12 +122,16 @@ static Result<RuntimeState> decode_fields(const nlohmann::json& j) {
   return s;
 }
 
+Result<void> check_runtime_state_owner(const RuntimeState& s, const std::string& container_dir) {
+  if (s.container.empty()) return Error(EEXIST, "the runtime state names no container (a monitor of an older cove?)");
+  if (s.container != container_dir) return Error(EEXIST, "the runtime state is of container `" + s.container + "`");
+  return {};
+}
+
 Result<RuntimeState> decode_runtime_state_for(const std::string& text, const std::string& container_dir) {
   auto s = decode_runtime_state(text);
   if (!s) return s;
-  if (s->container.empty()) return Error(EEXIST, "the runtime state names no container (a monitor of an older cove?)");
-  if (s->container != container_dir)
-    return Error(EEXIST, "the runtime state is of container `" + s->container + "`");
+  COVE_TRY(check_runtime_state_owner(*s, container_dir));
   return s;
 }
 

@@ -59,6 +59,8 @@ Result<RuntimeState> decode_runtime_state(const std::string& text);
 // Decodes a state found under `container_dir`'s runtime key; EEXIST when it names another
 // container (or none: a monitor of an older cove), which must then be left alone.
 Result<RuntimeState> decode_runtime_state_for(const std::string& text, const std::string& container_dir);
+// The check decode_runtime_state_for makes, on a state already decoded.
+Result<void> check_runtime_state_owner(const RuntimeState& s, const std::string& container_dir);
 
 // /proc/PID/stat start time (clock ticks since boot), nullopt if the process is gone.
 std::optional<uint64_t> process_starttime(pid_t pid);
