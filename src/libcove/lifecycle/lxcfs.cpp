@@ -1,5 +1,7 @@
 #include "lifecycle/lxcfs.hpp"
 
+#include <dirent.h>
+
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -25,9 +27,19 @@ Result<void> check_working_lxcfs(const std::string& dir) {
   auto fstype = rootfs::mounted_fstype(dir);
   if (!fstype) return std::move(fstype).error();
   if (*fstype != rootfs::kLxcfsFsType) return Error::invalid("`" + *fstype + "` is mounted there");
-  struct stat st;
-  if (::stat((dir + "/proc").c_str(), &st) < 0) {
-    int err = errno;
+  // Read, not stat: the kernel answers a stat from FUSE's attribute cache for a while after
+  // the daemon died (a start right after another lookup passed the check, then failed).
+  // Opening and reading the directory always asks the daemon.
+  errno = 0;
+  DIR* d = ::opendir((dir + "/proc").c_str());
+  if (d) {
+    (void)::readdir(d);
+    int read_err = errno;
+    ::closedir(d);
+    errno = read_err;
+  }
+  if (!d || errno != 0) {
+    int err = errno ? errno : EIO;
     return Error(err, std::string("the LXCFS mounted there does not answer (") + std::strerror(err) +
                           "): its daemon has ended; unmount it and start LXCFS again");
   }
