@@ -2,8 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -31,7 +30,8 @@ std::vector<ns::HostRange> host_ranges(const std::vector<config::IdMapEntry>& ma
 
 // RUNTIME_DIR/.running-ids: the host id ranges of the containers started from this runtime
 // dir, a line each ("uid|gid FIRST COUNT DIR"), changed under flock on .running-ids.lock: a
-// start checks and adds its own in one step, the monitor's cleanup removes them. A start so
+// start checks and adds its own in one step, the monitor's cleanup removes them, and the last
+// one out removes both files (the runtime dir holds nothing once no container runs). A start so
 // reads one small file, where it read and decoded every running container's state before
 // (O(N): 30 ms of a start with 500 running here). An entry left by a monitor that died is
 // harmless: only an overlapping entry is checked for a live monitor, and a dead one dropped.
@@ -67,20 +67,24 @@ struct LockedIndex {
   std::vector<RunningEntry> entries;
 };
 
+constexpr int kIndexLockTimeoutMs = 30 * 1000;
+
 Result<LockedIndex> lock_index() {
-  const std::string& run = host_config().runtime_dir;
-  COVE_TRY(mkdir_p(run, 0755));
   LockedIndex li;
-  li.lock.reset(::open((index_path() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!li.lock) return Error::from_errno(errno, "open `" + index_path() + ".lock`");
-  while (::flock(li.lock.get(), LOCK_EX) < 0)
-    if (errno != EINTR) return Error::from_errno(errno, "flock `" + index_path() + ".lock`");
+  auto lock = lock_removable_file(index_path() + ".lock", "the index of running containers' ids", kIndexLockTimeoutMs);
+  if (!lock) return std::move(lock).error();
+  li.lock = std::move(*lock);
   if (auto t = read_file(index_path())) li.entries = parse_index(*t);
   return li;
 }
 
+// An empty index goes with its lock file (removed while held: waiters retry on a new one).
 Result<void> write_index(const LockedIndex& li) {
-  return write_file_atomic(index_path(), format_index(li.entries), 0600, Durability::kVolatile);
+  if (!li.entries.empty()) return write_file_atomic(index_path(), format_index(li.entries), 0600, Durability::kVolatile);
+  if (::unlink(index_path().c_str()) < 0 && errno != ENOENT) return Error::from_errno(errno, "remove `" + index_path() + "`");
+  if (::unlink((index_path() + ".lock").c_str()) < 0 && errno != ENOENT)
+    return Error::from_errno(errno, "remove `" + index_path() + ".lock`");
+  return {};
 }
 
 // Whether the container at `dir` (PATH/NAME) runs: its monitor holds its lock and is the
@@ -117,13 +121,19 @@ Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConf
                                          m.first + m.count - 1, e.kind, e.first, e.first + e.count - 1, e.dir));
     keep.push_back(std::move(e));
   }
-  if (!problems.empty())
+  // Written back also when refused: without the dead entries (and gone when empty).
+  index->entries = std::move(keep);
+  if (!problems.empty()) {
+    (void)write_index(*index);
     return Error(EEXIST, "[idmap]: " + join(problems, "; ") + " (choose free host ids, or remove the [idmap] "
                                                                 "entries and recreate the container to allocate a range)");
-  COVE_TRY(ns::registry_claim(p.config(), uids, gids));
-  for (const auto& r : uids) keep.push_back({"uid", r.first, r.count, p.dir()});
-  for (const auto& r : gids) keep.push_back({"gid", r.first, r.count, p.dir()});
-  index->entries = std::move(keep);
+  }
+  if (auto c = ns::registry_claim(p.config(), uids, gids); !c) {
+    (void)write_index(*index);
+    return c;
+  }
+  for (const auto& r : uids) index->entries.push_back({"uid", r.first, r.count, p.dir()});
+  for (const auto& r : gids) index->entries.push_back({"gid", r.first, r.count, p.dir()});
   return write_index(*index);
 }
 
@@ -133,7 +143,7 @@ void release_host_ids(const ContainerPaths& p) {
   auto& es = index->entries;
   auto before = es.size();
   es.erase(std::remove_if(es.begin(), es.end(), [&](const RunningEntry& e) { return e.dir == p.dir(); }), es.end());
-  if (es.size() != before)
+  if (es.size() != before || es.empty())
     if (auto w = write_index(*index); !w) log::warn("release host ids: {}", w.error().message());
 }
 

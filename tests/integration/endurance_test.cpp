@@ -71,6 +71,7 @@ class EnduranceTest : public ContainerTest {
         << when << ": a monitor left";
     EXPECT_EQ(run_cmd({"sh", "-c", "losetup -a | grep -cF '" + path_ + "/'"}).out, "0\n") << when << ": loop devices";
     EXPECT_EQ(claims_, lines_naming(registry(), path_ + "/" + kName + "/")) << when << ": id-range claims";
+    EXPECT_EQ(lines_naming("/run/cove/.running-ids", path_ + "/" + kName), 0) << when << ": running-ids entries";
   }
   std::string registry() {
     const char* e = std::getenv("COVE_IDMAP_REGISTRY");

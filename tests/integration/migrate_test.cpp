@@ -171,6 +171,9 @@ class MigrateTest : public ::testing::Test {
   void expect_clean(const TestHost& h) {
     EXPECT_TRUE(hosts_->containers(h).empty()) << h.label << " keeps a container directory";
     EXPECT_TRUE(hosts_->registry_entries(h).empty()) << h.label << " keeps a registry entry";
+    // Nothing runs there: the index of running ids went with its last entry.
+    EXPECT_FALSE(path_exists(h.dir + "/run/.running-ids")) << h.label << " keeps a running-ids index";
+    EXPECT_FALSE(path_exists(h.dir + "/run/.running-ids.lock")) << h.label << " keeps its lock file";
     auto info = on(h, "cove-info", {"-s"});
     EXPECT_TRUE(info.status != 0 || trim_str(info.out) == "STOPPED") << info.out;
   }

@@ -1,6 +1,7 @@
 #include "base/fs.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/dir.hpp"
 
 namespace cove {
@@ -306,6 +308,25 @@ std::string basename_of(const std::string& path) { return std::filesystem::path(
 
 std::string absolute_path(const std::string& path) {
   return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+Result<UniqueFd> lock_removable_file(const std::string& path, const std::string& what, int timeout_ms) {
+  int64_t deadline = monotonic_ms() + timeout_ms;
+  for (;;) {
+    if (auto r = mkdir_p(dirname_of(path), 0755); !r) return std::move(r).error().context("lock " + what);
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) return Error::from_errno(errno, fmt::format("lock {}: open `{}`", what, path));
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      struct stat held, now;
+      if (::fstat(fd.get(), &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_dev == now.st_dev &&
+          held.st_ino == now.st_ino)
+        return fd;
+      continue;  // removed or replaced while we waited: lock the current one
+    }
+    if (errno != EWOULDBLOCK && errno != EINTR) return Error::from_errno(errno, fmt::format("lock {}", what));
+    if (monotonic_ms() > deadline) return Error(EBUSY, fmt::format("{} is locked by another operation", what));
+    ::usleep(10000);
+  }
 }
 
 }  // namespace cove

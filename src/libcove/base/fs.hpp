@@ -26,6 +26,11 @@ enum class Durability { kDurable, kVolatile };
 Result<void> write_file_atomic(const std::string& path, const std::string& data, mode_t mode = 0644,
                                Durability durability = Durability::kDurable);
 Result<void> mkdir_p(const std::string& path, mode_t mode = 0755);
+// An flock on the file `path` (made, with its directory, when missing) that is still `path`'s
+// file once held: a holder may remove the file when it is done (nothing left behind), and the
+// waiters then retry on the new one instead of locking a dead inode. EBUSY after `timeout_ms`,
+// naming `what`.
+Result<UniqueFd> lock_removable_file(const std::string& path, const std::string& what, int timeout_ms);
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);
 // Removes a tree without crossing into other mounts; errors carry the failing path. Never

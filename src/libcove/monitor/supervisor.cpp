@@ -302,7 +302,7 @@ void Supervisor::cleanup() {
     std::string victim = ::rename(paths_.runtime_dir().c_str(), dead.c_str()) == 0 ? dead : paths_.runtime_dir();
     if (auto r = remove_tree(victim); !r) log::warn("remove runtime dir: {}", r.error().message());
   }
-  release_host_ids(paths_);  // its host ids leave the index of running ones (none if privileged)
+  if (!cfg_.privileged) release_host_ids(paths_);  // its host ids leave the index of running ones
   // Released before any stop waiter hears back, so that a start right after works.
   monitor_lock_.reset();
 }

@@ -34,28 +34,7 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v && *v ? v : fallback;
 }
 
-// An flock on `path` that is still `path`'s file once held: a holder that removes the file (down
-// removes the run dir) makes the waiters retry on the new one instead of locking a dead inode.
-Result<UniqueFd> lock_file(const std::string& path, const std::string& what) {
-  int64_t deadline = monotonic_ms() + kLockTimeoutMs;
-  for (;;) {
-    if (auto r = mkdir_p(dirname_of(path), 0755); !r) return std::move(r).error().context("lock " + what);
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) return Error::from_errno(errno, fmt::format("lock {}: open `{}`", what, path));
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
-      struct stat held, now;
-      if (::fstat(fd.get(), &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_dev == now.st_dev &&
-          held.st_ino == now.st_ino)
-        return fd;
-      continue;  // removed or replaced while we waited: lock the current one
-    }
-    if (errno != EWOULDBLOCK && errno != EINTR) return Error::from_errno(errno, fmt::format("lock {}", what));
-    if (monotonic_ms() > deadline) return Error(EBUSY, fmt::format("{} is locked by another operation", what));
-    ::usleep(10000);
-  }
-}
-
-Result<UniqueFd> lock_config_files() { return lock_file(network_rundir() + "/.lock", "the network configs"); }
+Result<UniqueFd> lock_config_files() { return lock_removable_file(network_rundir() + "/.lock", "the network configs", kLockTimeoutMs); }
 
 std::optional<IpPrefix> subnet_of(const std::optional<IpPrefix>& p) {
   if (!p) return std::nullopt;
@@ -149,7 +128,7 @@ Result<void> validate_network_name(const std::string& name) {
 
 Result<NetworkLock> NetworkLock::acquire(const std::string& name) {
   if (auto r = validate_network_name(name); !r) return std::move(r).error();
-  auto fd = lock_file(network_run_dir(name) + "/lock", fmt::format("network `{}`", name));
+  auto fd = lock_removable_file(network_run_dir(name) + "/lock", fmt::format("network `{}`", name), kLockTimeoutMs);
   if (!fd) return std::move(fd).error();
   return NetworkLock(name, std::move(*fd));
 }
