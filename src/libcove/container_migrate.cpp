@@ -319,13 +319,9 @@ std::vector<std::string> rsync_argv(const Migration& m) {
 constexpr int kRsyncVanished = 24;
 
 Result<void> rsync_container(const Migration& m) {
-  auto argv = rsync_argv(m);
-  auto r = run_program(argv);
+  auto r = run_checked_program(rsync_argv(m), {kRsyncVanished});
   if (!r) return std::move(r).error();
-  if (r->status == 0 || r->status == kRsyncVanished) return {};
-  std::string msg(trim(r->err));
-  if (msg.size() > 400) msg = msg.substr(0, 400) + "...";
-  return Error(EIO, fmt::format("rsync: exit status {}{}", r->status, msg.empty() ? "" : ": " + msg));
+  return {};
 }
 
 Result<void> sync_rootfs(Migration& m) {

@@ -243,6 +243,29 @@ TEST_F(MigrateTest, StopAndCopyTheCounterContinuesOnTheDestination) {
   EXPECT_EQ(hosts_->registry_entries(b).size(), 1u);
 }
 
+// The first rsync pass runs while the container does: files it listed may be gone when it
+// comes to them, and rsync exits 24 ("some files vanished"). That is no failure: the final pass,
+// frozen, catches up. An rsync wrapper first in cove-migrate's PATH makes the first pass end so
+// (after a real copy); the final pass is the real rsync's.
+TEST_F(MigrateTest, FilesVanishingInTheFirstPassAreNoFailure) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  auto [pid, before] = start_counting(a);
+  std::string bin = a.dir + "/vanish-bin";
+  ASSERT_EQ(::mkdir(bin.c_str(), 0755), 0);
+  std::string real = trim_str(run_cmd({"sh", "-c", "command -v rsync"}).out);
+  ASSERT_FALSE(real.empty());
+  std::ofstream(bin + "/rsync") << "#!/bin/sh\n" << real << " \"$@\"; rc=$?\n"
+                                << "[ -e " << bin << "/once ] && exit $rc\n: > " << bin << "/once\n"
+                                << "[ $rc -eq 0 ] && exit 24\nexit $rc\n";
+  ASSERT_EQ(::chmod((bin + "/rsync").c_str(), 0755), 0);
+  auto r = hosts_->migrate(a, kName, b, {}, {"PATH=" + bin + ":/usr/sbin:/usr/bin:/sbin:/bin"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(path_exists(bin + "/once")) << "the wrapper never ran";
+  expect_counting(b, before, pid);
+  expect_clean(a);
+}
+
 TEST_F(MigrateTest, NameClashIsRefusedBeforeAnythingMoves) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;

@@ -1,5 +1,7 @@
 #include "base/run_program.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -74,10 +76,10 @@ Result<ProgramOutput> run_program(const std::vector<std::string>& argv, bool cap
   return r;
 }
 
-Result<std::string> run_checked_program(const std::vector<std::string>& argv) {
+Result<std::string> run_checked_program(const std::vector<std::string>& argv, std::initializer_list<int> also_ok) {
   auto r = run_program(argv);
   if (!r) return std::move(r).error();
-  if (r->status == 0) return std::move(r->out);
+  if (r->status == 0 || std::find(also_ok.begin(), also_ok.end(), r->status) != also_ok.end()) return std::move(r->out);
   std::string msg = std::string(trim(r->err));
   if (msg.size() > 400) msg = msg.substr(0, 400) + "...";
   return Error(EIO, "`" + argv[0] + "` exited with status " + std::to_string(r->status) + (msg.empty() ? "" : ": " + msg));

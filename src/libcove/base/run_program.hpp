@@ -2,6 +2,7 @@
 // for the error ("PROG: MESSAGE"), its stdout captured or left on ours. No shell is involved.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,8 @@ struct ProgramOutput {
 
 // Runs argv[0] (looked up in PATH). `capture_stdout` false: the program writes to our stdout.
 Result<ProgramOutput> run_program(const std::vector<std::string>& argv, bool capture_stdout = true);
-// run_program, and an error naming the program and its stderr unless it exits 0; returns stdout.
-Result<std::string> run_checked_program(const std::vector<std::string>& argv);
+// run_program, and an error naming the program and its stderr unless it exits 0 (or with one of
+// `also_ok`: rsync's 24, "files vanished", for a copy of a tree in use); returns stdout.
+Result<std::string> run_checked_program(const std::vector<std::string>& argv, std::initializer_list<int> also_ok = {});
 
 }  // namespace cove
