@@ -9,9 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/random.h>
-#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 #include <stdlib.h>
 
@@ -127,13 +125,9 @@ void check_storage(Reception& r, std::vector<std::string>& problems) {
   const auto& o = r.offer;
   if (o.shared_storage) return;
   if (o.backend == "overlay") return check_lower_images(r, problems);
-  if (o.backend == "btrfs") {
-    struct statfs sf;
-    if (::statfs(r.p.lxcpath().c_str(), &sf) < 0 || sf.f_type != BTRFS_SUPER_MAGIC)
-      problems.push_back(fmt::format("backend `btrfs` needs the cove path on btrfs; `{}` is not", r.p.lxcpath()));
-    return;
-  }
-  if (o.backend != "dir" && o.backend != "loop")
+  // btrfs: the backend's own check (the cove path on btrfs) runs when the subvolume is made,
+  // still before anything is accepted.
+  if (o.backend != "dir" && o.backend != "loop" && o.backend != "btrfs")
     problems.push_back(fmt::format("storage backend `{}` cannot be received (dir, loop, btrfs and overlay over "
                                    "images can)",
                                    o.backend));
@@ -413,8 +407,8 @@ Result<void> await_files(Reception& r) {
 }
 
 // The config came from the source (its final sync included): each `lower = PATH` naming an
-// image's base there names the same image's here. Checked by loading it back.
-Result<void> use_local_images(Reception& r) {
+// image's base there now names the same image's here.
+Result<void> use_local_images(const Reception& r) {
   if (r.lowers.empty()) return {};
   auto text = read_file(r.p.config());
   if (!text) return std::move(text).error();
@@ -422,30 +416,29 @@ Result<void> use_local_images(Reception& r) {
   for (auto& l : lines) {
     auto t = trim(l);
     auto eq = t.find('=');
-    if (eq != std::string_view::npos && trim(t.substr(0, eq)) == "lower") {
-      std::string v(trim(t.substr(eq + 1)));
-      for (const auto& lw : r.lowers)
-        if (v == lw.source) {
-          l = "lower = " + lw.here;
-          break;
-        }
-    }
+    if (eq == std::string_view::npos || trim(t.substr(0, eq)) != "lower") continue;
+    std::string v(trim(t.substr(eq + 1)));
+    for (const auto& lw : r.lowers)
+      if (v == lw.source) {
+        l = "lower = " + lw.here;
+        break;
+      }
   }
-  COVE_TRY(write_file_atomic(r.p.config(), join(lines, "\n"), 0644));
+  return write_file_atomic(r.p.config(), join(lines, "\n"), 0644);
+}
+
+// The received config made this host's and loaded once: its lowers must be the images offered,
+// a btrfs rootfs the subvolume made here, which gets the config's quota.
+Result<void> adopt_received_config(Reception& r) {
+  COVE_TRY(use_local_images(r));
   auto cfg = detail::load_config_of(r.p);
   if (!cfg) return std::move(cfg).error().context("the received config");
   std::vector<std::string> want;
   for (const auto& lw : r.lowers) want.push_back(lw.here);
-  if (cfg->storage.lower != want)
+  if (!r.lowers.empty() && cfg->storage.lower != want)
     return Error(EINVAL, fmt::format("the received config's lowers are `{}`, not the images offered",
                                      join(cfg->storage.lower, "`, `")));
-  return {};
-}
-
-Result<void> limit_rootfs_subvolume(Reception& r) {
   if (r.offer.backend != "btrfs" || r.offer.shared_storage) return {};
-  auto cfg = detail::load_config_of(r.p);
-  if (!cfg) return std::move(cfg).error().context("the received config");
   if (cfg->storage.backend != config::StorageBackend::kBtrfs || cfg->rootfs != r.p.rootfs())
     return Error(EINVAL, "the received config's rootfs is not the btrfs subvolume offered");
   if (!cfg->storage.size) return {};
@@ -455,8 +448,6 @@ Result<void> limit_rootfs_subvolume(Reception& r) {
 }
 
 Result<void> restore(Reception& r) {
-  COVE_TRY(use_local_images(r));
-  COVE_TRY(limit_rootfs_subvolume(r));
   RestoreOptions ro;
   ro.images_dir = r.images_dir;
   ro.thaw = true;
@@ -536,6 +527,7 @@ constexpr Step<Reception> kReceiveSteps[] = {
     {"listen for the page stream", listen_for_pages},
     {"accept", accept},
     {"await the files", await_files},
+    {"adopt the received config", adopt_received_config},
     {"start criu lazy-pages", start_lazy_pages, stop_lazy_pages},
     {"restore", restore, stop_restored},
     {"check for an injected fault", injected_fault},

@@ -827,23 +827,21 @@ TEST_F(MigrateTest, OverlayOverAnImageSendsOnlyItsUpperLayer) {
   EXPECT_EQ(trim_str(on(a, "cove-attach", {"--", "cat", "/root/mark"}).out), "upper");
 }
 
-// Both hosts' cove paths on btrfs (a 1 GiB sparse image each, mounted over the path); the
-// container `name` is removed from both before they are unmounted, also after a failure.
+// Hosts' cove paths on btrfs (a 1 GiB sparse image each, mounted over the path); the
+// container `name` is removed from both hosts before they are unmounted, also after a failure.
 class BtrfsPaths {
  public:
-  BtrfsPaths(TwoHosts& hosts, std::string name) : hosts_(hosts), name_(std::move(name)) {
-    for (TestHost* h : {&hosts.a, &hosts.b}) {
-      std::string img = h->dir + "/btrfs.img";
-      auto t = run_cmd({"truncate", "-s", "1G", img});
-      auto m = t.status == 0 ? run_cmd({"mkfs.btrfs", "-q", "-f", img}, 60) : t;
-      auto mo = m.status == 0 ? run_cmd({"mount", "-o", "loop", img, h->path}) : m;
-      if (mo.status != 0) {
-        error = "btrfs on " + h->path + ": " + mo.err;
-        return;
-      }
-      mounted_.push_back(h->path);
-      ::chmod(h->path.c_str(), 0711);
-    }
+  BtrfsPaths(TwoHosts& hosts, std::string name) : hosts_(hosts), name_(std::move(name)) {}
+  // "" when `h`'s path is on btrfs now, else why not.
+  std::string add(const TestHost& h) {
+    std::string img = h.dir + "/btrfs.img";
+    auto t = run_cmd({"truncate", "-s", "1G", img});
+    auto m = t.status == 0 ? run_cmd({"mkfs.btrfs", "-q", "-f", img}, 60) : t;
+    auto mo = m.status == 0 ? run_cmd({"mount", "-o", "loop", img, h.path}) : m;
+    if (mo.status != 0) return "btrfs on " + h.path + ": " + mo.err;
+    mounted_.push_back(h.path);
+    ::chmod(h.path.c_str(), 0711);
+    return "";
   }
   ~BtrfsPaths() {
     for (const TestHost* h : {&hosts_.a, &hosts_.b}) {
@@ -856,7 +854,6 @@ class BtrfsPaths {
         run_cmd({"umount", "-l", m});
       }
   }
-  std::string error;
 
  private:
   TwoHosts& hosts_;
@@ -865,13 +862,14 @@ class BtrfsPaths {
 };
 
 // A btrfs rootfs is copied into a subvolume the destination makes, and gets its qgroup limit
-// there; a container with snapshots (subvolumes that rsync would flatten) is refused.
+// there; a container with snapshots (subvolumes that rsync would flatten), and a destination
+// whose cove path is not on btrfs, are refused before anything moves.
 TEST_F(MigrateTest, BtrfsRootfsArrivesAsASubvolumeWithItsQuota) {
   if (run_cmd({"sh", "-c", "command -v mkfs.btrfs"}).status != 0) GTEST_SKIP() << "no mkfs.btrfs (btrfs-progs)";
   auto& a = hosts_->a;
   auto& b = hosts_->b;
   BtrfsPaths fs(*hosts_, kName);
-  ASSERT_EQ(fs.error, "");
+  ASSERT_EQ(fs.add(a), "");
   hosts_->track(kName);
   std::string conf = a.dir + "/btrfs.conf";
   std::ofstream(conf) << "[rootfs]\nbackend = btrfs\nsize = 200M\n";
@@ -889,6 +887,12 @@ TEST_F(MigrateTest, BtrfsRootfsArrivesAsASubvolumeWithItsQuota) {
   ASSERT_EQ(on(a, "cove-snapshot", {"destroy", "s1"}).status, 0);
   ASSERT_EQ(on(a, "cove-start").status, 0);
   ASSERT_TRUE(eventually([&] { return on(a, "cove-attach", {"--", "test", "-e", "/root/mark"}).status == 0; }));
+  auto not_btrfs = hosts_->migrate(a, kName, b);
+  EXPECT_NE(not_btrfs.status, 0);
+  EXPECT_NE(not_btrfs.err.find("is not on btrfs"), std::string::npos) << not_btrfs.err;
+  EXPECT_EQ(state(a), "RUNNING");
+  expect_clean(b);
+  ASSERT_EQ(fs.add(b), "");
 
   auto m = hosts_->migrate(a, kName, b);
   ASSERT_EQ(m.status, 0) << m.err;
