@@ -102,6 +102,13 @@ TEST(MigrateWire, PostCopyMessagesRoundTrip) {
   line.pop_back();
   line.replace(line.find("40123"), 5, "99999");
   EXPECT_FALSE(decode(line));
+  // The page stream's token: 64 lowercase hex digits or nothing at all.
+  for (std::string bad : {std::string(63, '0'), std::string(64, 'G'), std::string(64, ' ')}) {
+    line = encode(a);
+    line.pop_back();
+    line.replace(line.find(std::string(64, '0')), 64, bad);
+    EXPECT_FALSE(decode(line)) << bad;
+  }
 }
 
 TEST(MigrateWire, ErrorsKeepTheirChain) {

@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 
-#include <sys/stat.h>
-
 #include <cstdlib>
 #include <cstring>
 
