@@ -52,8 +52,38 @@ void set_fd(UniqueFd fd) {
 
 void set_prefix(std::string prefix) { g_prefix = std::move(prefix); }
 
+namespace {
+bool g_json = false;
+
+// A JSON string literal (RFC 8259 escapes).
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') out += {'\\', static_cast<char>(c)};
+    else if (c < 0x20) out += fmt::format("\\u{:04x}", c);
+    else out += static_cast<char>(c);
+  }
+  return out + "\"";
+}
+}  // namespace
+
+void set_json(bool json) { g_json = json; }
+
 void write(Level level, std::string_view message) {
   std::string line;
+  if (g_json) {
+    struct timeval tv;
+    ::gettimeofday(&tv, nullptr);
+    struct tm tm;
+    ::gmtime_r(&tv.tv_sec, &tm);
+    char ts[32];
+    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::string msg = g_prefix.empty() ? std::string(message) : g_prefix + " " + std::string(message);
+    line = fmt::format("{{\"level\":\"{}\",\"msg\":{},\"time\":\"{}.{:06}Z\"}}\n", level_name(level),
+                       json_string(msg), ts, tv.tv_usec);
+    (void)!::write(g_fd, line.data(), line.size());
+    return;
+  }
   if (g_fd != 2) {
     struct timeval tv;
     ::gettimeofday(&tv, nullptr);

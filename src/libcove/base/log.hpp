@@ -27,6 +27,9 @@ Result<void> set_file(const std::string& path);
 // rootfs::open_host_append); takes ownership.
 void set_fd(UniqueFd fd);
 void set_prefix(std::string prefix);  // e.g. "cove-monitor web"
+// One JSON object per line, {"level":"error","msg":"...","time":"..."} (runc's --log-format
+// json, which containerd's shim and podman read back).
+void set_json(bool json);
 
 void write(Level level, std::string_view message);
 

@@ -121,6 +121,10 @@ Result<void> ContainerCgroups::apply(const ResourceLimits& limits, const std::ve
     const std::string& dir = payload_dirs_[size_t(on_v2 ? v2 : v1)];
     Result<void> r;
     if (on_v2 && c != "devices") {
+      // An explicit path (plan_at) made its own ancestors: the controller goes down to them too.
+      for (const auto& d : made_ancestors_)
+        if (starts_with(dir, d + "/"))
+          if (auto e = enable_v2_controller(d, c); !e) return std::move(e).error().context("apply limits");
       if (auto e = enable_v2_controller(dir, c); !e) return std::move(e).error().context("apply limits");
     }
     if (c == "memory") r = on_v2 ? v2::write_memory(dir, limits) : v1::write_memory(dir, limits);

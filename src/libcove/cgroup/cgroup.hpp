@@ -90,8 +90,15 @@ class ContainerCgroups {
   // `plan` with the text of /proc/<self>/cgroup given (what `plan` reads), for tests.
   static Result<ContainerCgroups> plan_from(const Layout& layout, const std::string& key,
                                             const std::string& proc_cgroup);
+  // An OCI bundle's `linux.cgroupsPath` (cove-oci): the payload cgroup is PATH below each
+  // hierarchy's root (a relative PATH: below the caller's own cgroup); no monitor cgroup.
+  // `create` makes the missing ancestors too (kept by `destroy`, as runc does), and `destroy`
+  // removes these dirs although they lack cove's prefix: the caller records them as its own.
+  static Result<ContainerCgroups> plan_at(const Layout& layout, const std::string& path, pid_t self);
   // Rebuilds from recorded absolute payload/monitor dirs (for cleanup after a crash).
   static ContainerCgroups from_recorded(std::vector<std::string> payload_dirs, std::vector<std::string> monitor_dirs);
+  // The same for dirs planned by `plan_at` (recorded by cove-oci).
+  static ContainerCgroups from_recorded_explicit(std::vector<std::string> payload_dirs);
 
   // Creates every directory (v1 cpuset: copies cpuset.cpus/mems from the parent first).
   // On failure removes what it created.
@@ -151,6 +158,8 @@ class ContainerCgroups {
   std::vector<std::string> payload_dirs_;
   std::vector<std::string> monitor_dirs_;
   std::vector<bool> v2_;  // parallel to payload_dirs_; empty when rebuilt from records
+  bool explicit_path_ = false;           // plan_at: payload dirs without cove's prefix are ours
+  std::vector<std::string> made_ancestors_;  // plan_at: ancestors `create` made (v2: controllers go down them)
   std::vector<Hierarchy> hierarchies_;  // parallel to payload_dirs_; empty when rebuilt from records
   std::shared_ptr<UniqueFd> device_prog_;  // the v2 device program attached to the payload
   DirOps ops_;            // empty members mean the plain syscalls

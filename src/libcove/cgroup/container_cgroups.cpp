@@ -289,6 +289,46 @@ Result<ContainerCgroups> ContainerCgroups::plan_from(const Layout& layout, const
   return cg;
 }
 
+Result<ContainerCgroups> ContainerCgroups::plan_at(const Layout& layout, const std::string& path, pid_t self) {
+  const std::string what = "plan cgroups at `" + path + "`";
+  std::vector<std::string> parts;
+  for (auto& part : split(path, '/')) {
+    if (part.empty()) continue;
+    if (part == "." || part == "..") return Error::invalid(what + ": `.` and `..` are not allowed");
+    parts.push_back(std::move(part));
+  }
+  if (parts.empty()) return Error::invalid(what + ": the path names the root cgroup");
+  std::string proc_cgroup;
+  if (path[0] != '/') {
+    auto text = read_file("/proc/" + std::to_string(self) + "/cgroup");
+    if (!text) return std::move(text).error().context(what);
+    proc_cgroup = std::move(*text);
+  }
+  ContainerCgroups cg;
+  cg.explicit_path_ = true;
+  for (const auto& h : layout.hierarchies) {
+    std::string rel = "/";
+    if (path[0] != '/') {
+      auto own = cgroup_path_of(proc_cgroup, h);
+      if (!own) return std::move(own).error().context(what);
+      rel = *own;
+    }
+    auto base = directory_of(h, rel);
+    if (!base) return std::move(base).error().context(what);
+    cg.payload_dirs_.push_back((*base == "/" ? "" : *base) + "/" + join(parts, "/"));
+    cg.v2_.push_back(h.v2);
+    cg.hierarchies_.push_back(h);
+  }
+  return cg;
+}
+
+ContainerCgroups ContainerCgroups::from_recorded_explicit(std::vector<std::string> payload_dirs) {
+  ContainerCgroups cg;
+  cg.payload_dirs_ = std::move(payload_dirs);
+  cg.explicit_path_ = true;
+  return cg;
+}
+
 ContainerCgroups ContainerCgroups::from_recorded(std::vector<std::string> payload_dirs,
                                                  std::vector<std::string> monitor_dirs) {
   ContainerCgroups cg;
@@ -329,7 +369,20 @@ Result<void> ContainerCgroups::create() {
     if (i < v2_.size()) return !v2_[i];
     return !path_exists(dirname_of(dir) + "/cgroup.controllers");  // recorded: v2 has this file
   };
+  // plan_at: the missing ancestors, top down (never removed: other containers may share them).
+  auto make_ancestors = [&](const std::string& dir, bool v1) -> Result<void> {
+    std::vector<std::string> missing;
+    for (std::string d = dirname_of(dir); !is_directory(d); d = dirname_of(d)) missing.push_back(d);
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      if (make_dir(ops_, *it) < 0 && errno != EEXIST) return Error::from_errno(errno, "create cgroup `" + *it + "`");
+      made_ancestors_.push_back(*it);
+      if (v1)
+        if (auto r = init_v1_cpuset(*it); !r) return std::move(r).error().context("set up cpuset of `" + *it + "`");
+    }
+    return {};
+  };
   for (size_t i = 0; i < std::max(payload_dirs_.size(), monitor_dirs_.size()); ++i) {
+    if (explicit_path_ && i < payload_dirs_.size()) COVE_TRY(make_ancestors(payload_dirs_[i], is_v1(i, payload_dirs_[i])));
     if (i < monitor_dirs_.size()) COVE_TRY(make_one(monitor_dirs_[i], is_v1(i, monitor_dirs_[i])));
     if (i < payload_dirs_.size()) COVE_TRY(make_one(payload_dirs_[i], is_v1(i, payload_dirs_[i])));
   }
@@ -407,7 +460,7 @@ Result<void> ContainerCgroups::destroy(int timeout_ms) {
   auto ours = [&](const std::vector<std::string>& dirs, std::string_view prefix) {
     std::vector<std::string> out;
     for (const auto& d : dirs) {
-      if (is_cove_dir(d, prefix))
+      if (is_cove_dir(d, prefix) || (explicit_path_ && prefix == kPayloadPrefix))
         out.push_back(d);
       else
         note(Error::invalid("refuse to remove `" + d + "`: not a cove cgroup"));

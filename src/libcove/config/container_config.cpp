@@ -136,14 +136,19 @@ Result<MountEntry> parse_mount_entry(std::string_view text) {
   for (size_t i = 4; i < fields.size(); ++i)
     if (!parse_uint(fields[i]))
       return Error::invalid("DUMP and PASS must be numbers, got `" + fields[i] + "`");
+  return make_mount_entry(unescape_octal(fields[0]), unescape_octal(fields[1]), fields[2], split(fields[3], ','));
+}
+
+Result<MountEntry> make_mount_entry(std::string source, const std::string& target, std::string fstype,
+                                    const std::vector<std::string>& options) {
   MountEntry e;
-  e.source = unescape_octal(fields[0]);
-  auto target = normalize_target(unescape_octal(fields[1]));
-  if (!target) return std::move(target).error();
-  e.target = std::move(*target);
-  e.fstype = fields[2];
+  e.source = std::move(source);
+  auto normalized = normalize_target(target);
+  if (!normalized) return std::move(normalized).error();
+  e.target = std::move(*normalized);
+  e.fstype = std::move(fstype);
   std::vector<std::string> data;
-  for (const auto& opt : split(fields[3], ',')) {
+  for (const auto& opt : options) {
     if (opt.empty()) continue;
     if (auto r = apply_option(e, opt, data); !r) return std::move(r).error();
   }

@@ -50,6 +50,10 @@ struct MountEntry {
 // Parses one `[mount] entry` value; the error message says what is wrong (no "FILE:LINE").
 // `where` is left empty for the caller to fill.
 Result<MountEntry> parse_mount_entry(std::string_view text);
+// The same from its parts (unescaped), for mounts that do not come from a config line (an OCI
+// bundle's `mounts`): options as in `[mount] entry`; unknown ones become mount(2) data.
+Result<MountEntry> make_mount_entry(std::string source, const std::string& target, std::string fstype,
+                                    const std::vector<std::string>& options);
 // The inverse: "SOURCE /TARGET FSTYPE OPTIONS"; parse_mount_entry(format_mount_entry(e)) == e.
 std::string format_mount_entry(const MountEntry& entry);
 
@@ -69,6 +73,10 @@ struct LxcfsSetting {
 
   bool operator==(const LxcfsSetting&) const = default;
 };
+
+// Whether a sysctl belongs to a namespace (net.*, fs.mqueue.*, the IPC kernel.* keys) rather
+// than to the host as a whole.
+bool is_namespaced_sysctl(const std::string& key);
 
 using ns::IdMapEntry;  // `uid = CONTAINER HOST COUNT`, a type of ns/
 

@@ -11,6 +11,16 @@
 #include "security/cap_names.hpp"
 
 namespace cove::config {
+
+// Sysctls that belong to a namespace the container has its own instance of (runc's list): any
+// other one would change the host.
+bool is_namespaced_sysctl(const std::string& key) {
+  static const char* const kIpc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                     "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
+  if (std::find(std::begin(kIpc), std::end(kIpc), key) != std::end(kIpc)) return true;
+  return starts_with(key, "net.") || starts_with(key, "fs.mqueue.");
+}
+
 namespace {
 
 using Strings = std::vector<std::string>;
@@ -141,15 +151,6 @@ Strings format_rlimits(const C& c) {
 }
 
 // --- sysctls ----------------------------------------------------------------------------------
-
-// Sysctls that belong to a namespace the container has its own instance of (runc's list): any
-// other one would change the host.
-bool is_namespaced_sysctl(const std::string& key) {
-  static const char* const kIpc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
-                                     "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
-  if (std::find(std::begin(kIpc), std::end(kIpc), key) != std::end(kIpc)) return true;
-  return starts_with(key, "net.") || starts_with(key, "fs.mqueue.");
-}
 
 Result<void> parse_sysctl(C& c, const std::string& v, const KeyContext&) {
   auto eq = v.find('=');

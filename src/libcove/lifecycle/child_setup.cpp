@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/magic.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -273,6 +274,9 @@ Result<HostTrees> prepare_guarded_mounts(const LaunchPlan& plan, const UniqueFd&
   trees.entry_sources = std::move(*sources);
   if (plan.set_hostname && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
     return Error::from_errno(errno, "set hostname `" + plan.hostname + "`");
+  if (plan.set_hostname && !plan.domainname.empty() &&
+      ::setdomainname(plan.domainname.data(), plan.domainname.size()) < 0)
+    return Error::from_errno(errno, "set domain name `" + plan.domainname + "`");
   if (plan.new_netns) COVE_TRY(bring_up_loopback());
   COVE_TRY(pivot_into(rootfd.get()));
   return trees;
@@ -294,6 +298,15 @@ Result<void> write_resolv_conf(int root, const LaunchPlan& plan) {
   return {};
 }
 
+// An OCI bundle's `linux.rootfsPropagation` and `root.readonly`, once every mount is made.
+Result<void> finish_root(const LaunchPlan& plan) {
+  if (plan.root_propagation && ::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0)
+    return Error::from_errno(errno, "set propagation of `/`");
+  if (plan.readonly_root && ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) < 0)
+    return Error::from_errno(errno, "remount `/` read-only");
+  return {};
+}
+
 // The second half, in the final mount namespace: /dev and the `[mount]` entries. They are the
 // container's own business (nothing of the host is under them but the bound sources), stay
 // unlocked, and CRIU needs /dev's tmpfs unlocked to dump its content without the node binds.
@@ -305,6 +318,7 @@ Result<rootfs::DevPtys> prepare_container_mounts(const LaunchPlan& plan, HostTre
   if (!ptys) return std::move(ptys).error().context("prepare /dev");
   COVE_TRY(mount_entries(root.get(), plan, std::move(trees.entry_sources)));
   COVE_TRY(write_resolv_conf(root.get(), plan));
+  COVE_TRY(finish_root(plan));
   return ptys;
 }
 
@@ -334,6 +348,36 @@ Result<void> reset_signals() {
     ::signal(s, SIG_DFL);
   }
   return {};
+}
+
+Result<void> exec_init(const LaunchPlan& plan);
+
+// One byte through the start gate (see LaunchPlan::start_gate_fd). EOF without a byte: the
+// start was abandoned.
+Result<void> wait_at_gate(int gate) {
+  for (;;) {
+    struct pollfd p = {gate, POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Error::from_errno(errno, "wait at the start gate");
+    }
+    char byte = 0;
+    ssize_t n = ::read(gate, &byte, 1);
+    if (n == 1) return {};
+    if (n == 0) return Error(ECANCELED, "the start gate closed without a start");
+    if (errno != EAGAIN && errno != EINTR) return Error::from_errno(errno, "read the start gate");
+  }
+}
+
+// After the parent left nobody reads the setup channel: an error goes to init's stderr (the
+// engine's log of the container), and init exits 127 as a failed exec would.
+[[noreturn]] void exec_after_gate(const LaunchPlan& plan) {
+  auto r = wait_at_gate(plan.start_gate_fd);
+  ::close(plan.start_gate_fd);
+  if (r) r = exec_init(plan);
+  std::string msg = "cove-oci: " + r.error().message() + "\n";
+  (void)!::write(2, msg.data(), msg.size());
+  ::_exit(r.error().code() == ECANCELED ? 0 : 127);
 }
 
 Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
@@ -374,7 +418,26 @@ Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   // Only stdio crosses into the container: an fd the monitor inherited from whoever started it
   // would leak a host file into the container (and CRIU cannot dump a file of a host mount).
   // Close-on-exec rather than close: the setup channel must still see the exec.
-  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return Error::from_errno(errno, "close inherited fds");
+  if (::close_range(3 + plan.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    return Error::from_errno(errno, "close inherited fds");
+  if (plan.start_gate_fd >= 0) {
+    // The parent may exit from here on: init must outlive it.
+    if (::prctl(PR_SET_PDEATHSIG, 0) < 0) return Error::from_errno(errno, "clear parent-death signal");
+    COVE_TRY(ch.send(Phase::kAtStartGate));
+    ch.close();
+    exec_after_gate(plan);  // never returns
+  }
+  return exec_init(plan);
+}
+
+std::string path_of(const std::vector<std::string>& env) {
+  for (const auto& e : env)
+    if (starts_with(e, "PATH=")) return e.substr(5);
+  return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+// The last steps: restrictions, then execve. Returns only on failure.
+Result<void> exec_init(const LaunchPlan& plan) {
   std::vector<char*> argv, envp;
   for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -382,8 +445,19 @@ Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   envp.push_back(nullptr);
   // The last step before execve: after it the process holds only what the container may.
   if (auto r = security::apply_exec_restrictions(plan.exec); !r) return std::move(r).error().context("restrict init");
-  ::execve(argv[0], argv.data(), envp.data());
-  return Error::from_errno(errno, "exec `" + plan.argv[0] + "`");
+  if (plan.argv[0].find('/') != std::string::npos) {
+    ::execve(argv[0], argv.data(), envp.data());
+    return Error::from_errno(errno, "exec `" + plan.argv[0] + "`");
+  }
+  // A bare name (an OCI process's `sh`) is looked up in the PATH of the process's own
+  // environment, inside the container, as execvp would with that environment.
+  int first_error = ENOENT;
+  for (const auto& dir : split(path_of(plan.env), ':')) {
+    std::string file = (dir.empty() ? "." : dir) + "/" + plan.argv[0];
+    ::execve(file.c_str(), argv.data(), envp.data());
+    if (errno != ENOENT && errno != ENOTDIR && first_error == ENOENT) first_error = errno;
+  }
+  return Error::from_errno(first_error, "exec `" + plan.argv[0] + "` (looked up in PATH)");
 }
 
 }  // namespace

@@ -53,6 +53,21 @@ struct LaunchPlan {
   // /etc/resolv.conf text for NICs with `dns` (network/container_network's resolv_conf()); the
   // child writes it in its final mount namespace. "" = the rootfs's own file is left alone.
   std::string resolv_conf;
+
+  // OCI bundles (cove-oci; doc/design/oci.md). Defaults keep cove's own behaviour.
+  std::string domainname;                // setdomainname when the uts namespace is new; "" = leave
+  bool readonly_root = false;            // `root.readonly`: `/` remounted read-only last
+  unsigned long root_propagation = 0;    // MS_SHARED/... (+MS_REC) of `/` after pivot; 0 = leave
+  // The start gate: a FIFO (open O_RDONLY|O_NONBLOCK, inherited at clone) that init reads one
+  // byte from before it drops its privileges and execs. -1 = exec at once. With a gate the
+  // child reports `at-start-gate` instead of exec'ing, and the parent may exit: init no longer
+  // dies with it (no parent-death signal). `cove-oci start` writes the byte.
+  int start_gate_fd = -1;
+  // The rootfs is used as it is (an OCI bundle's, already owned by the ids its mappings name):
+  // neither idmapped nor shifted in a user namespace.
+  bool rootfs_as_is = false;
+  // fds 3 .. 3+N-1 stay open into the container (`--preserve-fds N`); all others are closed.
+  unsigned preserve_fds = 0;
 };
 
 struct PlanOptions {

@@ -86,7 +86,7 @@ namespace {
 
 // The policy in force for a container: its configured file, or none; with the
 // open_by_handle_at guard added where needed (a privileged container keeping dac_read_search).
-Result<std::optional<security::seccomp::Policy>> load_policy(const config::ContainerConfig& cfg, uint64_t bounding) {
+Result<std::optional<security::seccomp::Policy>> load_policy(const config::ContainerConfig& cfg) {
   const auto& file = cfg.security.seccomp;
   std::optional<security::seccomp::Policy> policy;
   if (!file.empty()) {
@@ -96,6 +96,11 @@ Result<std::optional<security::seccomp::Policy>> load_policy(const config::Conta
     if (!parsed) return std::move(parsed).error();
     policy = std::move(*parsed);
   }
+  return policy;
+}
+
+std::optional<security::seccomp::Policy> guarded(const config::ContainerConfig& cfg, uint64_t bounding,
+                                                 std::optional<security::seccomp::Policy> policy) {
   if (needs_open_by_handle_guard(cfg, bounding)) {
     if (!policy) policy = security::seccomp::Policy{};  // default allow
     deny_open_by_handle_at(*policy);
@@ -108,19 +113,27 @@ Result<std::optional<security::seccomp::Policy>> load_policy(const config::Conta
 
 Result<security::ExecRestrictions> make_exec_restrictions(const config::ContainerConfig& cfg,
                                                           const std::string& lsm_file) {
+  auto policy = load_policy(cfg);
+  if (!policy) return std::move(policy).error();
+  return make_exec_restrictions(cfg, std::move(*policy), cfg.security.seccomp, lsm_file);
+}
+
+Result<security::ExecRestrictions> make_exec_restrictions(const config::ContainerConfig& cfg,
+                                                          std::optional<security::seccomp::Policy> seccomp,
+                                                          const std::string& seccomp_source,
+                                                          const std::string& lsm_file) {
   const auto& sec = cfg.security;
   security::ExecRestrictions r;
   int last = security::kernel_last_cap();
   r.bounding = security::compute_bounding(sec.cap_keep, sec.cap_drop, last);
   r.no_new_privs = sec.no_new_privs;
   for (const auto& l : sec.rlimits) r.rlimits.push_back({l.resource, l.soft, l.hard});
-  auto policy = load_policy(cfg, r.bounding);
-  if (!policy) return std::move(policy).error();
-  if (*policy) {
-    std::string source = sec.seccomp.empty() ? std::string("built-in open_by_handle_at guard") : sec.seccomp;
+  auto policy = guarded(cfg, r.bounding, std::move(seccomp));
+  if (policy) {
+    std::string source = seccomp_source.empty() ? std::string("built-in open_by_handle_at guard") : seccomp_source;
     auto ctx = security::seccomp::host_context();
     ctx.caps = r.bounding;
-    auto compiled = security::seccomp::compile(**policy, ctx);
+    auto compiled = security::seccomp::compile(*policy, ctx);
     if (!compiled) return std::move(compiled).error().context("seccomp policy `" + source + "`");
     // Not an error: profiles name syscalls of newer kernels (runc skips them too); but a typo
     // silently weakens a denylist, so say which names were dropped.

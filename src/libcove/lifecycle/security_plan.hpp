@@ -3,6 +3,7 @@
 // and by cove-attach for its command, so both run under the same restrictions.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "base/result.hpp"
@@ -47,6 +48,12 @@ void deny_open_by_handle_at(security::seccomp::Policy& p);
 // The restrictions of init and attached commands. Seccomp names the policy does not know are
 // skipped with a warning naming the file and the syscall.
 Result<security::ExecRestrictions> make_exec_restrictions(const config::ContainerConfig& cfg,
+                                                          const std::string& lsm_file = "/sys/kernel/security/lsm");
+// The same with the seccomp policy given (an OCI bundle's `linux.seccomp`, nullopt = none)
+// instead of read from `[security] seccomp`; `seccomp_source` names it in messages.
+Result<security::ExecRestrictions> make_exec_restrictions(const config::ContainerConfig& cfg,
+                                                          std::optional<security::seccomp::Policy> seccomp,
+                                                          const std::string& seccomp_source,
                                                           const std::string& lsm_file = "/sys/kernel/security/lsm");
 
 }  // namespace cove::lifecycle

@@ -96,7 +96,7 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
     }
   }
   auto fds = plan.storage.cfg.backend != config::StorageBackend::kDir ? storage_tree(plan, pid, prepared, rootfs_tree)
-             : plan.userns                                            ? idmapped_or_shifted_rootfs(plan, pid, rootfs_tree)
+             : plan.userns && !plan.rootfs_as_is                      ? idmapped_or_shifted_rootfs(plan, pid, rootfs_tree)
                                                                       : std::vector<int>{};
   if (!fds) return std::move(fds).error().context("prepare rootfs");
   return fds;
@@ -157,7 +157,12 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   init.console_master = std::move((*masters)[0]);
   for (size_t i = 1; i < masters->size(); ++i) init.tty_masters.push_back(std::move((*masters)[i]));
   if (auto r = parent.send(Phase::kGo); !r) return std::move(r).error();
-  if (auto r = parent.wait_exec(); !r) return std::move(r).error();
+  // With a start gate, init waits there instead of exec'ing (cove-oci create).
+  if (plan.start_gate_fd >= 0) {
+    if (auto r = parent.expect(Phase::kAtStartGate); !r) return std::move(r).error();
+  } else if (auto r = parent.wait_exec(); !r) {
+    return std::move(r).error();
+  }
   // Running: the monitor owns it now.
   auto released = init_child.release();
   init.pid = released.pid;

@@ -52,6 +52,7 @@ const char* phase_name(Phase p) {
     case Phase::kDevReady: return "dev-ready";
     case Phase::kGo: return "go";
     case Phase::kError: return "error";
+    case Phase::kAtStartGate: return "at-start-gate";
   }
   return "unknown";
 }

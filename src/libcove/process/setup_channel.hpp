@@ -24,6 +24,7 @@ enum class Phase : uint32_t {
   kDevReady,             // child -> parent: /dev and [mount] entries done (+ console and tty masters)
   kGo,                   // parent -> child: the parent is done (limits applied), exec init
   kError,                // either way: the sender's Error, {code, context chain}
+  kAtStartGate,          // child -> parent (OCI create): set up, waiting at the start gate
 };
 const char* phase_name(Phase p);
 
