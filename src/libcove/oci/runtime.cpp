@@ -1,0 +1,449 @@
+#include "oci/runtime.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/fd_passing.hpp"
+#include "base/fs.hpp"
+#include "base/list_dir.hpp"
+#include "base/log.hpp"
+#include "base/scope_exit.hpp"
+#include "base/signals.hpp"
+#include "base/strings.hpp"
+#include "base/syscalls.hpp"
+#include "cgroup/cgroup.hpp"
+#include "lifecycle/start_sequence.hpp"
+#include "oci/spec.hpp"
+#include "oci/translate.hpp"
+
+namespace cove::oci {
+
+using Json = nlohmann::json;
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::kCreating: return "creating";
+    case Status::kCreated: return "created";
+    case Status::kRunning: return "running";
+    case Status::kPaused: return "paused";
+    case Status::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+Result<void> check_id(const std::string& id) {
+  bool ok = !id.empty() && id.size() <= 1024 && id[0] != '.';
+  for (char c : id) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '-' || c == '.');
+  if (!ok) return Error::invalid("invalid container id `" + id + "` (letters, digits, `_+-.`, not starting with `.`)");
+  return {};
+}
+
+Result<int> parse_signal(const std::string& text) {
+  auto s = cove::parse_signal(text);
+  if (!s || *s <= 0 || *s >= NSIG) return Error::invalid("unknown signal `" + text + "`");
+  return *s;
+}
+
+namespace {
+
+constexpr const char* kStateFile = "state.json";
+constexpr const char* kGate = "exec.fifo";
+
+// What ROOT/ID/state.json records.
+struct Record {
+  std::string id, bundle, rootfs, created;
+  pid_t pid = 0;
+  uint64_t start_time = 0;         // /proc/PID/stat field 22: tells a reused pid apart
+  bool started = false;
+  std::map<std::string, std::string> annotations;
+  std::vector<std::string> cgroup_dirs;
+};
+
+std::string encode(const Record& r) {
+  Json j = {{"id", r.id},         {"bundle", r.bundle},   {"rootfs", r.rootfs},         {"created", r.created},
+            {"pid", r.pid},       {"start_time", r.start_time}, {"started", r.started},
+            {"annotations", r.annotations}, {"cgroup_dirs", r.cgroup_dirs}};
+  return j.dump() + "\n";
+}
+
+Result<Record> decode(const std::string& text, const std::string& file) {
+  try {
+    Json j = Json::parse(text);
+    Record r;
+    r.id = j.at("id").get<std::string>();
+    r.bundle = j.at("bundle").get<std::string>();
+    r.rootfs = j.at("rootfs").get<std::string>();
+    r.created = j.at("created").get<std::string>();
+    r.pid = j.at("pid").get<pid_t>();
+    r.start_time = j.at("start_time").get<uint64_t>();
+    r.started = j.at("started").get<bool>();
+    r.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
+    r.cgroup_dirs = j.at("cgroup_dirs").get<std::vector<std::string>>();
+    return r;
+  } catch (const std::exception& e) {
+    return Error(EIO, "`" + file + "`: damaged state: " + e.what());
+  }
+}
+
+// Field 22 of /proc/PID/stat (after the parenthesised name, which may hold spaces); 0 = gone.
+uint64_t start_time_of(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return 0;
+  auto close = text->rfind(')');
+  if (close == std::string::npos) return 0;
+  auto fields = split_ws(text->substr(close + 1));
+  // fields[0] is field 3 (state): field 22 is fields[19]; a zombie is no container.
+  if (fields.size() < 20 || fields[0] == "Z") return 0;
+  return std::strtoull(fields[19].c_str(), nullptr, 10);
+}
+
+std::string rfc3339_now() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  ::gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:09d}Z", buf, ts.tv_nsec);
+}
+
+// The container's directory, locked (flock on the directory itself: a delete that removes it
+// leaves later holders a lock on a dead directory, whose missing state says "does not exist").
+Result<UniqueFd> lock_dir(const std::string& dir, const std::string& id) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd && errno == ENOENT) return Error(ENOENT, "container `" + id + "` does not exist");
+  if (!fd) return Error::from_errno(errno, "open `" + dir + "`");
+  if (::flock(fd.get(), LOCK_EX) < 0) return Error::from_errno(errno, "lock `" + dir + "`");
+  return fd;
+}
+
+Result<Record> load(const std::string& dir, const std::string& id) {
+  auto text = read_file(dir + "/" + kStateFile);
+  if (!text && text.error().code() == ENOENT) return Error(ENOENT, "container `" + id + "` does not exist");
+  if (!text) return std::move(text).error();
+  return decode(*text, dir + "/" + kStateFile);
+}
+
+Result<void> save(const std::string& dir, const Record& r) {
+  return write_file_atomic(dir + "/" + kStateFile, encode(r), 0600, Durability::kVolatile);
+}
+
+bool frozen(const std::vector<std::string>& dirs) {
+  for (const auto& d : dirs) {
+    if (auto s = read_file(d + "/freezer.state"); s && trim(*s) == "FROZEN") return true;
+    if (auto s = read_file(d + "/cgroup.freeze"); s && trim(*s) == "1") return true;
+  }
+  return false;
+}
+
+ContainerInfo info_of(const Record& r, const std::string& dir) {
+  ContainerInfo i;
+  i.id = r.id;
+  i.bundle = r.bundle;
+  i.rootfs = r.rootfs;
+  i.created = r.created;
+  i.annotations = r.annotations;
+  i.cgroup_dirs = r.cgroup_dirs;
+  bool alive = r.pid > 0 && start_time_of(r.pid) == r.start_time;
+  if (r.pid == 0) i.status = Status::kStopped;
+  else if (!alive) i.status = Status::kStopped;
+  else if (!r.started && path_exists(dir + "/" + kGate)) i.status = Status::kCreated;
+  else i.status = frozen(r.cgroup_dirs) ? Status::kPaused : Status::kRunning;
+  i.pid = i.status == Status::kStopped ? 0 : r.pid;
+  return i;
+}
+
+// A pidfd of the container's init, checked against the recorded start time after opening (so
+// a pid reused between the check and the open is never signalled).
+Result<UniqueFd> open_init(const Record& r) {
+  UniqueFd fd(sys::pidfd_open(r.pid, 0));
+  if (!fd || start_time_of(r.pid) != r.start_time) return Error(ESRCH, "container `" + r.id + "` is not running");
+  return fd;
+}
+
+// --- create -----------------------------------------------------------------------------------
+
+Result<Spec> load_bundle(const std::string& bundle) {
+  std::string file = bundle + "/config.json";
+  auto text = read_regular_file(file, 16 << 20);
+  if (!text) return std::move(text).error().context("bundle `" + bundle + "`");
+  return parse_spec(*text, file);
+}
+
+Result<void> enter_namespaces(const std::vector<JoinedNamespace>& joined) {
+  for (const auto& j : joined) {
+    UniqueFd fd(::open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return Error::from_errno(errno, "open namespace `" + j.path + "`");
+    if (::setns(fd.get(), j.clone_flag) < 0) return Error::from_errno(errno, "join namespace `" + j.path + "`");
+  }
+  return {};
+}
+
+Result<void> send_console(const std::string& socket_path, const UniqueFd& master,
+                          const std::optional<std::pair<unsigned, unsigned>>& size) {
+  if (size) {
+    struct winsize ws = {};
+    ws.ws_row = static_cast<unsigned short>(size->first);
+    ws.ws_col = static_cast<unsigned short>(size->second);
+    if (::ioctl(master.get(), TIOCSWINSZ, &ws) < 0) return Error::from_errno(errno, "set console size");
+  }
+  UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock) return Error::from_errno(errno, "socket");
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) return Error::invalid("console socket path too long");
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+  if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    return Error::from_errno(errno, "connect to console socket `" + socket_path + "`");
+  // The name travels with the fd, as runc sends it.
+  return send_with_fds(sock.get(), "/dev/ptmx", {master.get()});
+}
+
+struct Created {
+  lifecycle::InitProcess init;
+};
+
+}  // namespace
+
+struct CreateJob {
+  std::string id, dir;
+  CreateOptions opts;
+  Record record;
+  Launch launch;
+  cgroup::Layout layout;
+  std::optional<cgroup::ContainerCgroups> cgroups;
+  UniqueFd gate;
+};
+
+namespace {
+
+Result<void> prepare(CreateJob& job) {
+  job.record.bundle = absolute_path(job.opts.bundle);
+  auto spec = load_bundle(job.record.bundle);
+  if (!spec) return std::move(spec).error();
+  auto layout = cgroup::detect_layout();
+  if (!layout) return std::move(layout).error().context("detect cgroups");
+  job.layout = std::move(*layout);
+  TranslateContext ctx{job.record.bundle, job.id, &job.layout, path_exists("/proc/self/ns/time")};
+  auto launch = translate(*spec, ctx);
+  if (!launch) return std::move(launch).error().context(job.record.bundle + "/config.json");
+  job.launch = std::move(*launch);
+  if (job.launch.terminal && job.opts.console_socket.empty())
+    return Error::invalid("`process.terminal` is true: --console-socket is required");
+  job.record.id = job.id;
+  job.record.rootfs = job.launch.plan.rootfs;
+  job.record.created = rfc3339_now();
+  job.record.annotations = spec->annotations;
+  return {};
+}
+
+Result<void> make_gate(CreateJob& job) {
+  std::string path = job.dir + "/" + kGate;
+  if (::mkfifo(path.c_str(), 0600) < 0) return Error::from_errno(errno, "create `" + path + "`");
+  job.gate.reset(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!job.gate) return Error::from_errno(errno, "open `" + path + "`");
+  job.launch.plan.start_gate_fd = job.gate.get();
+  job.launch.plan.preserve_fds = job.opts.preserve_fds;
+  return {};
+}
+
+Result<void> make_cgroups(CreateJob& job) {
+  auto cgs = cgroup::ContainerCgroups::plan_at(job.layout, job.launch.cgroups_path, ::getpid());
+  if (!cgs) return std::move(cgs).error();
+  job.cgroups = std::move(*cgs);
+  job.record.cgroup_dirs = job.cgroups->payload_dirs();
+  COVE_TRY(save(job.dir, job.record));  // recorded before they exist: a crash leaves them findable
+  if (auto r = job.cgroups->create(); !r) return std::move(r).error().context("create cgroups");
+  return job.cgroups->apply(job.launch.limits);
+}
+
+Result<lifecycle::InitProcess> launch_init(CreateJob& job) {
+  COVE_TRY(enter_namespaces(job.launch.joined));
+  auto init = lifecycle::start_init(job.launch.plan, *job.cgroups);
+  if (!init) return std::move(init).error();
+  if (job.launch.oom_score_adj) {
+    auto r = write_existing(fmt::format("/proc/{}/oom_score_adj", init->pid), std::to_string(*job.launch.oom_score_adj));
+    if (!r) return std::move(r).error().context("process.oomScoreAdj");
+  }
+  if (job.launch.terminal) COVE_TRY(send_console(job.opts.console_socket, init->console_master, job.launch.console_size));
+  job.record.pid = init->pid;
+  job.record.start_time = start_time_of(init->pid);
+  COVE_TRY(save(job.dir, job.record));
+  if (!job.opts.pid_file.empty()) {
+    auto r = write_file_atomic(absolute_path(job.opts.pid_file), std::to_string(init->pid), 0644, Durability::kVolatile);
+    if (!r) return std::move(r).error().context("--pid-file");
+  }
+  return init;
+}
+
+// Kills what a failed create left and removes its cgroups and directory.
+void undo_create(CreateJob& job) {
+  if (job.cgroups)
+    if (auto r = job.cgroups->destroy(); !r) log::warn("undo create of `{}`: {}", job.id, r.error().message());
+  if (auto r = remove_tree(job.dir); !r) log::warn("undo create of `{}`: {}", job.id, r.error().message());
+}
+
+}  // namespace
+
+static Result<lifecycle::InitProcess> create_container(const std::string& root, const std::string& id,
+                                                       const CreateOptions& opts) {
+  COVE_TRY(check_id(id));
+  CreateJob job;
+  job.id = id;
+  job.dir = root + "/" + id;
+  job.opts = opts;
+  COVE_TRY(prepare(job));
+  COVE_TRY(mkdir_p(root, 0700));
+  if (::mkdir(job.dir.c_str(), 0700) < 0) {
+    if (errno == EEXIST) return Error(EEXIST, "container with id `" + id + "` already exists");
+    return Error::from_errno(errno, "create `" + job.dir + "`");
+  }
+  auto lock = lock_dir(job.dir, id);
+  if (!lock) return std::move(lock).error();
+  ScopeExit undo([&] { undo_create(job); });
+  COVE_TRY(make_gate(job));
+  COVE_TRY(make_cgroups(job));
+  auto init = launch_init(job);
+  if (!init) return std::move(init).error();
+  undo.dismiss();
+  // Init holds a copy of the lock's fd until it execs: unlock the shared open file itself.
+  ::flock(lock->get(), LOCK_UN);
+  return init;
+}
+
+Result<void> Runtime::create(const std::string& id, const CreateOptions& opts) {
+  auto init = create_container(root_, id, opts);
+  if (!init) return std::move(init).error();
+  return {};
+}
+
+Result<void> Runtime::start(const std::string& id) {
+  COVE_TRY(check_id(id));
+  auto lock = lock_dir(dir_of(id), id);
+  if (!lock) return std::move(lock).error();
+  auto rec = load(dir_of(id), id);
+  if (!rec) return std::move(rec).error();
+  auto info = info_of(*rec, dir_of(id));
+  if (info.status != Status::kCreated)
+    return Error(EINVAL, fmt::format("cannot start a container that is {}", status_name(info.status)));
+  std::string gate = dir_of(id) + "/" + kGate;
+  UniqueFd fd(::open(gate.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "container `" + id + "` is not running (start gate)");
+  if (::write(fd.get(), "0", 1) != 1) return Error::from_errno(errno, "write the start gate");
+  fd.reset();
+  rec->started = true;
+  COVE_TRY(save(dir_of(id), *rec));
+  ::unlink(gate.c_str());
+  return {};
+}
+
+Result<int> Runtime::run(const std::string& id, const CreateOptions& opts, bool detach) {
+  auto init = create_container(root_, id, opts);
+  if (!init) return std::move(init).error();
+  if (auto r = start(id); !r) {
+    (void)remove(id, true);
+    return std::move(r).error();
+  }
+  if (detach) return 0;
+  siginfo_t si = {};
+  while (::waitid(P_PIDFD, static_cast<id_t>(init->pidfd.get()), &si, WEXITED) < 0)
+    if (errno != EINTR) return Error::from_errno(errno, "wait for the container");
+  COVE_TRY(remove(id, true));
+  return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+}
+
+Result<ContainerInfo> Runtime::state(const std::string& id) {
+  COVE_TRY(check_id(id));
+  auto rec = load(dir_of(id), id);
+  if (!rec) return std::move(rec).error();
+  return info_of(*rec, dir_of(id));
+}
+
+std::string Runtime::state_json(const ContainerInfo& i) {
+  Json j = {{"ociVersion", "1.1.0"}, {"id", i.id},         {"status", status_name(i.status)},
+            {"pid", i.pid},          {"bundle", i.bundle}, {"rootfs", i.rootfs},
+            {"created", i.created},  {"owner", ""}};
+  if (!i.annotations.empty()) j["annotations"] = i.annotations;
+  return j.dump(2) + "\n";
+}
+
+Result<void> Runtime::kill(const std::string& id, int signal, bool all) {
+  COVE_TRY(check_id(id));
+  auto rec = load(dir_of(id), id);
+  if (!rec) return std::move(rec).error();
+  if (all) {
+    auto cgs = cgroup::ContainerCgroups::from_recorded_explicit(rec->cgroup_dirs);
+    for (pid_t p : cgs.payload_pids()) ::kill(p, signal);
+    return {};
+  }
+  auto fd = open_init(*rec);
+  if (!fd) return std::move(fd).error();
+  if (sys::pidfd_send_signal(fd->get(), signal, nullptr, 0) < 0) {
+    if (errno == ESRCH) return Error(ESRCH, "container `" + id + "` is not running");
+    return Error::from_errno(errno, "signal container `" + id + "`");
+  }
+  return {};
+}
+
+Result<void> Runtime::remove(const std::string& id, bool force) {
+  COVE_TRY(check_id(id));
+  auto lock = lock_dir(dir_of(id), id);
+  if (!lock) return std::move(lock).error();
+  auto rec = load(dir_of(id), id);
+  if (!rec) return std::move(rec).error();
+  auto info = info_of(*rec, dir_of(id));
+  if ((info.status == Status::kRunning || info.status == Status::kPaused) && !force)
+    return Error(EBUSY, fmt::format("cannot delete container `{}` that is not stopped: {}", id, status_name(info.status)));
+  // destroy() thaws, kills what is left in the cgroups and waits for them to empty.
+  auto cgs = cgroup::ContainerCgroups::from_recorded_explicit(rec->cgroup_dirs);
+  if (auto r = cgs.destroy(); !r) return std::move(r).error().context("delete `" + id + "`");
+  return remove_tree(dir_of(id));
+}
+
+Result<std::vector<ContainerInfo>> Runtime::list() {
+  std::vector<ContainerInfo> out;
+  auto names = list_dir(root_);
+  if (!names && names.error().code() == ENOENT) return out;
+  if (!names) return std::move(names).error();
+  for (const auto& name : *names) {
+    auto rec = load(dir_of(name), name);
+    if (rec) out.push_back(info_of(*rec, dir_of(name)));
+  }
+  return out;
+}
+
+Result<std::vector<pid_t>> Runtime::processes(const std::string& id) {
+  auto rec = load(dir_of(id), id);
+  if (!rec) return std::move(rec).error();
+  return cgroup::ContainerCgroups::from_recorded_explicit(rec->cgroup_dirs).payload_pids();
+}
+
+Result<void> Runtime::pause(const std::string& id) {
+  auto info = state(id);
+  if (!info) return std::move(info).error();
+  if (info->status != Status::kRunning) return Error(EINVAL, fmt::format("container `{}` is not running", id));
+  return cgroup::ContainerCgroups::from_recorded_explicit(info->cgroup_dirs).set_frozen(true);
+}
+
+Result<void> Runtime::resume(const std::string& id) {
+  auto info = state(id);
+  if (!info) return std::move(info).error();
+  if (info->status != Status::kPaused) return Error(EINVAL, fmt::format("container `{}` is not paused", id));
+  return cgroup::ContainerCgroups::from_recorded_explicit(info->cgroup_dirs).set_frozen(false);
+}
+
+}  // namespace cove::oci

@@ -1,0 +1,72 @@
+// The OCI runtime operations behind cove-oci (runc's command line; doc/design/oci.md).
+// There is no monitor: `create` clones init (through lifecycle/start_sequence, as cove-start's
+// monitor does) and exits, leaving init at its start gate and a child of whoever reaps orphans
+// for the caller (containerd's shim, podman's conmon: subreapers). State lives in
+// ROOT/ID/state.json (written atomically); init is identified by pid *and* start time, so a
+// reused pid never reads as the container. Every operation on one container holds ROOT/ID/lock.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace cove::oci {
+
+struct CreateOptions {
+  std::string bundle = ".";
+  std::string pid_file;            // "" = none
+  std::string console_socket;      // required when process.terminal
+  unsigned preserve_fds = 0;
+  bool no_pivot = false;
+};
+
+enum class Status { kCreating, kCreated, kRunning, kPaused, kStopped };
+const char* status_name(Status s);
+
+struct ContainerInfo {
+  std::string id;
+  pid_t pid = 0;                   // 0 once stopped
+  Status status = Status::kStopped;
+  std::string bundle;
+  std::string rootfs;
+  std::string created;             // RFC 3339, UTC, nanoseconds
+  std::map<std::string, std::string> annotations;
+  std::vector<std::string> cgroup_dirs;
+};
+
+class Runtime {
+ public:
+  explicit Runtime(std::string root) : root_(std::move(root)) {}
+
+  // create: set up everything and leave init at its start gate (state "created").
+  Result<void> create(const std::string& id, const CreateOptions& opts);
+  // run: create + start; `detach` false waits for init and returns its exit status (128+N for a
+  // signal) after deleting the container.
+  Result<int> run(const std::string& id, const CreateOptions& opts, bool detach);
+  Result<void> start(const std::string& id);
+  Result<ContainerInfo> state(const std::string& id);
+  // The OCI state JSON (runtime-spec runtime.md "State").
+  static std::string state_json(const ContainerInfo& info);
+  Result<void> kill(const std::string& id, int signal, bool all);
+  Result<void> remove(const std::string& id, bool force);
+  Result<std::vector<ContainerInfo>> list();
+  Result<std::vector<pid_t>> processes(const std::string& id);
+  Result<void> pause(const std::string& id);
+  Result<void> resume(const std::string& id);
+
+ private:
+  std::string dir_of(const std::string& id) const { return root_ + "/" + id; }
+  std::string root_;
+};
+
+// runc's id rule: [A-Za-z0-9_+.-], not starting with `.`, at most 1024 bytes.
+Result<void> check_id(const std::string& id);
+// "KILL", "SIGKILL", "9" -> 9.
+Result<int> parse_signal(const std::string& text);
+
+}  // namespace cove::oci

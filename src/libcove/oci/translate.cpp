@@ -1,0 +1,439 @@
+#include "oci/translate.hpp"
+
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "base/fs.hpp"
+#include "base/strings.hpp"
+#include "config/container_config.hpp"
+#include "lifecycle/security_plan.hpp"
+#include "security/cap_names.hpp"
+#include "security/capabilities.hpp"
+#include "security/lsm/lsm.hpp"
+#include "security/seccomp/policy.hpp"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+namespace cove::oci {
+
+namespace {
+
+using config::AutoMountMode;
+using config::Namespace;
+
+Error unsupported(const std::string& field, const std::string& why = "") {
+  return Error(EOPNOTSUPP, "`" + field + "`: not supported by cove-oci" + (why.empty() ? "" : " (" + why + ")"));
+}
+
+// --- namespaces ---------------------------------------------------------------------------------
+
+struct NsKind {
+  const char* oci;
+  Namespace cove;
+  int clone_flag;
+  bool joinable;                   // by path, entered by the runtime before the clone
+};
+constexpr NsKind kNamespaces[] = {
+    {"pid", Namespace::kPid, CLONE_NEWPID, true},     {"network", Namespace::kNet, CLONE_NEWNET, true},
+    {"mount", Namespace::kMnt, CLONE_NEWNS, false},   {"ipc", Namespace::kIpc, CLONE_NEWIPC, true},
+    {"uts", Namespace::kUts, CLONE_NEWUTS, true},     {"user", Namespace::kUser, CLONE_NEWUSER, false},
+    {"cgroup", Namespace::kCgroup, CLONE_NEWCGROUP, false}, {"time", Namespace::kTime, CLONE_NEWTIME, false},
+};
+
+Result<void> namespaces(const Linux& lx, config::ContainerConfig& cfg, Launch& out) {
+  bool mount = false;
+  for (size_t i = 0; i < lx.namespaces.size(); ++i) {
+    const auto& n = lx.namespaces[i];
+    const NsKind* kind = nullptr;
+    for (const auto& k : kNamespaces)
+      if (n.type == k.oci) kind = &k;
+    if (!kind) return Error::invalid(fmt::format("`linux.namespaces[{}].type`: unknown `{}`", i, n.type));
+    if (kind->cove == Namespace::kMnt) mount = true;
+    if (n.path.empty()) {
+      cfg.clone_ns.push_back(kind->cove);
+    } else if (!kind->joinable) {
+      return unsupported(fmt::format("linux.namespaces[{}].path", i), "joining a " + n.type + " namespace");
+    } else {
+      out.joined.push_back({kind->clone_flag, n.path});
+    }
+  }
+  if (!mount) return unsupported("linux.namespaces", "a container without its own mount namespace");
+  return {};
+}
+
+bool has_ns(const config::ContainerConfig& cfg, const Launch& out, Namespace ns, int flag) {
+  if (std::find(cfg.clone_ns.begin(), cfg.clone_ns.end(), ns) != cfg.clone_ns.end()) return true;
+  return std::any_of(out.joined.begin(), out.joined.end(), [&](const JoinedNamespace& j) { return j.clone_flag == flag; });
+}
+
+// --- mounts -------------------------------------------------------------------------------------
+
+bool has_option(const Mount& m, const char* opt) {
+  return std::find(m.options.begin(), m.options.end(), opt) != m.options.end();
+}
+
+// The standard mounts of a bundle are cove's own: proc, sys and the cgroup tree are its guarded
+// automounts (masked and locked as for every cove container), /dev with its devpts, shm and
+// mqueue is cove's /dev. Returns false for a mount that is not one of them.
+bool standard_mount(const Mount& m, config::ContainerConfig& cfg) {
+  const auto& d = m.destination;
+  auto mode = has_option(m, "ro") ? AutoMountMode::kRo : AutoMountMode::kRw;
+  if (d == "/proc" && m.type == "proc") cfg.auto_mounts.proc = AutoMountMode::kRw;
+  else if (d == "/sys" && m.type == "sysfs") cfg.auto_mounts.sys = mode;
+  else if (d == "/sys/fs/cgroup" && (m.type == "cgroup" || m.type == "cgroup2")) cfg.auto_mounts.cgroup = mode;
+  else if ((d == "/dev" || d == "/dev/shm") && m.type == "tmpfs") {}
+  else if (d == "/dev/pts" && m.type == "devpts") {}
+  else if (d == "/dev/mqueue" && m.type == "mqueue") {}
+  else return false;
+  return true;
+}
+
+constexpr const char* kUnsupportedOptions[] = {"idmap", "ridmap", "tmpcopyup", "rro", "rrw", "rnosuid", "rsuid",
+                                               "rnodev", "rdev", "rnoexec", "rexec", "rnoatime", "ratime",
+                                               "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime",
+                                               "rnodiratime", "rdiratime", "rnosymfollow", "rsymfollow",
+                                               "nosymfollow", "symfollow", "mand", "nomand", "lazytime"};
+
+Result<config::MountEntry> bundle_mount(const Mount& m, size_t i, const std::string& bundle) {
+  std::string where = fmt::format("mounts[{}]", i);
+  if (!m.uid_mappings.empty() || !m.gid_mappings.empty()) return unsupported(where + ".uidMappings", "idmapped mounts");
+  for (size_t j = 0; j < m.options.size(); ++j)
+    for (const char* bad : kUnsupportedOptions)
+      if (m.options[j] == bad) return unsupported(fmt::format("{}.options[{}]", where, j), "option `" + m.options[j] + "`");
+  bool bind = m.type == "bind" || has_option(m, "bind") || has_option(m, "rbind");
+  std::vector<std::string> options = m.options;
+  if (bind && !has_option(m, "bind") && !has_option(m, "rbind")) options.push_back("bind");
+  std::string source = m.source;
+  if (bind && !source.empty() && source[0] != '/') source = bundle + "/" + source;
+  auto e = config::make_mount_entry(source, m.destination, bind ? "none" : m.type, options);
+  if (!e) return std::move(e).error().context("`" + where + "`");
+  struct stat st;
+  bool file_source = bind && ::stat(source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+  (file_source ? e->create_file : e->create_dir) = true;
+  e->where = "config.json " + where;
+  return e;
+}
+
+Result<void> mounts(const Spec& spec, const std::string& bundle, config::ContainerConfig& cfg) {
+  cfg.auto_mounts = {AutoMountMode::kNone, AutoMountMode::kNone, AutoMountMode::kNone};
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    if (standard_mount(spec.mounts[i], cfg)) continue;
+    auto e = bundle_mount(spec.mounts[i], i, bundle);
+    if (!e) return std::move(e).error();
+    cfg.mounts.push_back(std::move(*e));
+  }
+  return {};
+}
+
+Result<unsigned long> propagation(const std::string& name) {
+  static const std::pair<const char*, unsigned long> kModes[] = {
+      {"shared", MS_SHARED},           {"slave", MS_SLAVE},           {"private", MS_PRIVATE},
+      {"unbindable", MS_UNBINDABLE},   {"rshared", MS_SHARED | MS_REC}, {"rslave", MS_SLAVE | MS_REC},
+      {"rprivate", MS_PRIVATE | MS_REC}, {"runbindable", MS_UNBINDABLE | MS_REC}};
+  if (name.empty()) return 0UL;
+  for (const auto& [n, f] : kModes)
+    if (name == n) return f;
+  return Error::invalid("`linux.rootfsPropagation`: unknown `" + name + "`");
+}
+
+// --- process and security -----------------------------------------------------------------------
+
+Result<uint64_t> cap_mask(const std::vector<std::string>& names, const std::string& where) {
+  uint64_t mask = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto c = security::cap_from_name(names[i]);
+    if (!c) return Error::invalid(fmt::format("`{}[{}]`: unknown capability `{}`", where, i, names[i]));
+    if (*c <= security::kernel_last_cap()) mask |= 1ULL << *c;
+  }
+  return mask;
+}
+
+Result<security::CapSets> cap_sets(const Capabilities& c, uint64_t& bounding) {
+  const std::string p = "process.capabilities.";
+  auto b = cap_mask(c.bounding, p + "bounding");
+  auto e = cap_mask(c.effective, p + "effective");
+  auto pm = cap_mask(c.permitted, p + "permitted");
+  auto in = cap_mask(c.inheritable, p + "inheritable");
+  auto am = cap_mask(c.ambient, p + "ambient");
+  for (auto* r : {&b, &e, &pm, &in, &am})
+    if (!*r) return std::move(*r).error();
+  bounding = *b;
+  return security::CapSets{*e, *pm, *in, *am};
+}
+
+Result<int> rlimit_resource(const std::string& type) {
+  static const std::pair<const char*, int> kNames[] = {
+      {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_CPU", RLIMIT_CPU},
+      {"RLIMIT_DATA", RLIMIT_DATA},     {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+      {"RLIMIT_NOFILE", RLIMIT_NOFILE}, {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
+      {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},   {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+      {"RLIMIT_STACK", RLIMIT_STACK}};
+  for (const auto& [n, r] : kNames)
+    if (type == n) return r;
+  return Error::invalid("`process.rlimits`: unknown type `" + type + "`");
+}
+
+Result<void> security_settings(const Spec& spec, const Launch& out, config::ContainerConfig& cfg) {
+  const Process& p = *spec.process;
+  auto& sec = cfg.security;
+  sec.no_new_privs = p.no_new_privileges;
+  // As runc: a profile or label the host cannot apply (its LSM is off) is not an error.
+  sec.apparmor = {p.apparmor_profile, true};
+  sec.selinux = {p.selinux_label, true};
+  for (const auto& l : p.rlimits) {
+    auto res = rlimit_resource(l.type);
+    if (!res) return std::move(res).error();
+    sec.rlimits.push_back({*res, l.soft, l.hard});
+  }
+  if (!spec.linux) return {};
+  const Linux& lx = *spec.linux;
+  for (const auto& [key, value] : lx.sysctl) {
+    bool net = starts_with(key, "net.");
+    if (!config::is_namespaced_sysctl(key))
+      return Error::invalid("`linux.sysctl`: `" + key + "` is not namespaced: setting it would change the host");
+    if (net ? !has_ns(cfg, out, Namespace::kNet, CLONE_NEWNET) : !has_ns(cfg, out, Namespace::kIpc, CLONE_NEWIPC))
+      return Error::invalid("`linux.sysctl`: `" + key + "` needs the container's own " + (net ? "network" : "ipc") +
+                            " namespace (it would change the host's)");
+    sec.sysctls.push_back({key, value});
+  }
+  auto rel = [](const std::string& path) { return path.substr(path.find_first_not_of('/') == std::string::npos ? path.size() : path.find_first_not_of('/')); };
+  for (const auto& m : lx.masked_paths) sec.masked_paths.push_back(rel(m));
+  for (const auto& r : lx.readonly_paths) sec.readonly_paths.push_back(rel(r));
+  sec.selinux_mount_context = lx.mount_label;
+  return {};
+}
+
+Result<std::optional<security::seccomp::Policy>> seccomp_policy(const Spec& spec) {
+  if (!spec.linux || !spec.linux->seccomp) return std::optional<security::seccomp::Policy>{};
+  if (!spec.linux->seccomp->listener_path.empty()) return unsupported("linux.seccomp.listenerPath");
+  auto p = security::seccomp::parse_oci_policy(spec.linux->seccomp->json, "config.json `linux.seccomp`");
+  if (!p) return std::move(p).error();
+  return std::optional<security::seccomp::Policy>(std::move(*p));
+}
+
+// --- resources ----------------------------------------------------------------------------------
+
+cgroup::Limit limit_of(int64_t v) { return v < 0 ? cgroup::Limit{} : cgroup::Limit{uint64_t(v)}; }
+
+Result<void> memory(const Memory& m, const std::string& w, cgroup::ResourceLimits& l) {
+  if (m.reservation) return unsupported(w + ".reservation");
+  if (m.kernel || m.kernel_tcp) return unsupported(w + (m.kernel ? ".kernel" : ".kernelTCP"), "kernel memory limits");
+  if (m.swappiness) return unsupported(w + ".swappiness");
+  if (m.disable_oom_killer.value_or(false)) return unsupported(w + ".disableOOMKiller");
+  if (m.limit) l.memory_max = limit_of(*m.limit);
+  if (m.swap) {
+    // The spec's swap is memory + swap (v1's memsw); cove's model is swap alone (v2).
+    if (*m.swap < 0) l.memory_swap_max = cgroup::Limit{};
+    else if (!m.limit || *m.limit < 0) return Error::invalid("`" + w + ".swap`: needs a `limit` (it counts memory and swap)");
+    else if (*m.swap < *m.limit) return Error::invalid("`" + w + ".swap`: must not be below `limit`");
+    else l.memory_swap_max = cgroup::Limit{uint64_t(*m.swap - *m.limit)};
+  }
+  return {};
+}
+
+Result<void> cpu(const Cpu& c, const std::string& w, cgroup::ResourceLimits& l) {
+  if (c.realtime_runtime || c.realtime_period) return unsupported(w + ".realtimeRuntime", "real-time scheduling groups");
+  if (c.burst) return unsupported(w + ".burst");
+  if (c.idle.value_or(0) != 0) return unsupported(w + ".idle");
+  if (c.shares && *c.shares > 0) l.cpu_weight = cgroup::shares_to_weight(*c.shares);
+  if (c.quota || c.period) {
+    cgroup::CpuMax max;
+    if (c.period && *c.period > 0) max.period_us = *c.period;
+    if (c.quota && *c.quota > 0) max.quota_us = uint64_t(*c.quota);
+    l.cpu_max = max;
+  }
+  for (const auto& [text, field, slot] : {std::tuple{c.cpus, ".cpus", &l.cpuset_cpus}, {c.mems, ".mems", &l.cpuset_mems}}) {
+    if (text.empty()) continue;
+    auto list = cgroup::parse_cpu_list(text);
+    if (!list) return std::move(list).error().context("`" + w + field + "`");
+    *slot = *list;
+  }
+  return {};
+}
+
+Result<void> block_io(const BlockIo& b, const std::string& w, cgroup::ResourceLimits& l) {
+  if (b.leaf_weight || !b.weight_device.empty()) return unsupported(w + (b.leaf_weight ? ".leafWeight" : ".weightDevice"));
+  if (b.weight && *b.weight > 0) l.io_weight = cgroup::blkio_to_io_weight(*b.weight);
+  auto entry = [&](const ThrottleDevice& d) -> cgroup::IoMax& {
+    for (auto& e : l.io_max)
+      if (e.major == d.major && e.minor == d.minor) return e;
+    cgroup::IoMax e;
+    e.major = uint32_t(d.major);
+    e.minor = uint32_t(d.minor);
+    l.io_max.push_back(e);
+    return l.io_max.back();
+  };
+  for (const auto& d : b.throttle_read_bps) entry(d).rbps = d.rate;
+  for (const auto& d : b.throttle_write_bps) entry(d).wbps = d.rate;
+  for (const auto& d : b.throttle_read_iops) entry(d).riops = d.rate;
+  for (const auto& d : b.throttle_write_iops) entry(d).wiops = d.rate;
+  return {};
+}
+
+// The spec's rules come first (they usually start with "deny all"), then the nodes cove's /dev
+// holds, as runc appends its allowed devices.
+Result<void> devices(const std::vector<DeviceCgroupRule>& rules, const std::string& w, cgroup::ResourceLimits& l) {
+  l.default_devices = false;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const auto& r = rules[i];
+    cgroup::DeviceRule d;
+    d.allow = r.allow;
+    d.type = r.type.empty() ? 'a' : r.type[0];
+    if (r.type.size() > 1 || (d.type != 'a' && d.type != 'c' && d.type != 'b'))
+      return Error::invalid(fmt::format("`{}[{}].type`: `{}` (a, c or b)", w, i, r.type));
+    d.major = r.major.value_or(-1);
+    d.minor = r.minor.value_or(-1);
+    d.access = 0;
+    for (char c : r.access.empty() ? std::string("rwm") : r.access)
+      d.access |= c == 'r' ? cgroup::kAccessRead : c == 'w' ? cgroup::kAccessWrite : cgroup::kAccessMknod;
+    l.devices.push_back(d);
+  }
+  for (const auto& d : cgroup::default_device_rules()) l.devices.push_back(d);
+  return {};
+}
+
+}  // namespace
+
+Result<cgroup::ResourceLimits> translate_resources(const Resources& r, const std::string& w) {
+  cgroup::ResourceLimits l;
+  if (r.has_network) return unsupported(w + ".network");
+  if (r.has_rdma) return unsupported(w + ".rdma");
+  if (r.memory) COVE_TRY(memory(*r.memory, w + ".memory", l));
+  if (r.cpu) COVE_TRY(cpu(*r.cpu, w + ".cpu", l));
+  if (r.pids_limit) l.pids_max = limit_of(*r.pids_limit > 0 ? *r.pids_limit : -1);
+  if (r.block_io) COVE_TRY(block_io(*r.block_io, w + ".blockIO", l));
+  for (const auto& h : r.hugepage_limits) l.hugetlb_max.push_back({h.page_size, cgroup::Limit{h.limit}});
+  COVE_TRY(devices(r.devices, w + ".devices", l));
+  for (const auto& [file, value] : r.unified) l.raw_v2.push_back({file, value});
+  return l;
+}
+
+namespace {
+
+Result<void> refuse_unimplemented(const Spec& spec) {
+  if (spec.hooks) {
+    const Hooks& h = *spec.hooks;
+    for (const auto& [name, list] : {std::pair{"prestart", &h.prestart}, {"createRuntime", &h.create_runtime},
+                                     {"createContainer", &h.create_container}, {"startContainer", &h.start_container},
+                                     {"poststart", &h.poststart}, {"poststop", &h.poststop}})
+      if (!list->empty()) return unsupported(std::string("hooks.") + name, "hooks are not implemented yet");
+  }
+  if (!spec.linux) return {};
+  if (!spec.linux->devices.empty()) return unsupported("linux.devices", "extra device nodes are not implemented yet");
+  if (!spec.linux->time_offsets.empty()) return unsupported("linux.timeOffsets");
+  return {};
+}
+
+Result<config::ContainerConfig> container_config(const Spec& spec, const TranslateContext& ctx, Launch& out) {
+  config::ContainerConfig cfg;
+  cfg.name = ctx.id;
+  std::string root = spec.root.path[0] == '/' ? spec.root.path : ctx.bundle + "/" + spec.root.path;
+  cfg.rootfs = absolute_path(root);
+  if (!is_directory(cfg.rootfs)) return Error(ENOENT, "`root.path`: `" + cfg.rootfs + "` is not a directory");
+  cfg.hostname = spec.hostname;
+  cfg.ttys = 0;
+  cfg.clone_ns.clear();
+  if (spec.linux) {
+    COVE_TRY(namespaces(*spec.linux, cfg, out));
+    for (const auto& m : spec.linux->uid_mappings) cfg.uid_map.push_back({m.container_id, m.host_id, m.size});
+    for (const auto& m : spec.linux->gid_mappings) cfg.gid_map.push_back({m.container_id, m.host_id, m.size});
+  } else {
+    return unsupported("linux", "a bundle without a `linux` object");
+  }
+  bool userns = std::find(cfg.clone_ns.begin(), cfg.clone_ns.end(), Namespace::kUser) != cfg.clone_ns.end();
+  cfg.privileged = !userns;
+  if (userns && (cfg.uid_map.empty() || cfg.gid_map.empty()))
+    return Error::invalid("`linux.uidMappings`/`linux.gidMappings`: a user namespace needs both");
+  if (!userns && (!cfg.uid_map.empty() || !cfg.gid_map.empty()))
+    return Error::invalid("`linux.uidMappings`: mappings without a `user` namespace");
+  COVE_TRY(mounts(spec, ctx.bundle, cfg));
+  COVE_TRY(security_settings(spec, out, cfg));
+  cfg.init = spec.process->args;
+  cfg.init_cwd = spec.process->cwd;
+  // The spec's mask and read-only lists are complete: no cove defaults are added to them.
+  cfg.lxcfs.mode = config::LxcfsSetting::Mode::kOff;
+  return cfg;
+}
+
+Result<void> process_plan(const Spec& spec, const config::ContainerConfig& cfg, lifecycle::LaunchPlan& plan) {
+  const Process& p = *spec.process;
+  auto policy = seccomp_policy(spec);
+  if (!policy) return std::move(policy).error();
+  uint64_t bounding = 0;
+  security::CapSets sets;
+  if (p.capabilities) {
+    auto s = cap_sets(*p.capabilities, bounding);
+    if (!s) return std::move(s).error();
+    sets = *s;
+  }
+  // The bounding set decides the seccomp policy's capability conditions and the
+  // open_by_handle_at guard: the config carries it, as `[security] cap.keep` would.
+  config::ContainerConfig with_caps = cfg;
+  with_caps.security.cap_keep.clear();
+  with_caps.security.cap_drop.clear();
+  for (int c = 0; c < 64; ++c) (bounding & (1ULL << c) ? with_caps.security.cap_keep : with_caps.security.cap_drop).push_back(c);
+  auto exec = lifecycle::make_exec_restrictions(with_caps, std::move(*policy), "config.json `linux.seccomp`");
+  if (!exec) return std::move(exec).error();
+  plan.exec = std::move(*exec);
+  plan.exec.bounding = bounding;
+  plan.exec.cap_sets = sets;
+  plan.exec.identity = security::Identity{p.user.uid, p.user.gid, p.user.additional_gids};
+  plan.exec.umask = p.user.umask.value_or(022);
+  plan.argv = p.args;
+  plan.env = p.env;
+  plan.cwd = p.cwd;
+  plan.inherit_stdio = !p.terminal;
+  plan.ttys = 0;
+  return {};
+}
+
+}  // namespace
+
+Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
+  if (!spec.process) return Error::invalid("`process`: required to create a container");
+  COVE_TRY(refuse_unimplemented(spec));
+  Launch out;
+  auto cfg = container_config(spec, ctx, out);
+  if (!cfg) return std::move(cfg).error();
+  lifecycle::PlanOptions po;
+  auto plan = lifecycle::make_launch_plan(*cfg, po, *ctx.layout, ctx.have_time_ns);
+  if (!plan) return std::move(plan).error();
+  out.plan = std::move(*plan);
+  COVE_TRY(process_plan(spec, *cfg, out.plan));
+  out.plan.hostname = spec.hostname;
+  out.plan.domainname = spec.domainname;
+  out.plan.set_hostname = out.plan.set_hostname && !spec.hostname.empty();
+  out.plan.readonly_root = spec.root.readonly;
+  out.plan.shift_record.clear();
+  out.plan.rootfs_as_is = true;
+  const Linux& lx = *spec.linux;
+  auto prop = propagation(lx.rootfs_propagation);
+  if (!prop) return std::move(prop).error();
+  out.plan.root_propagation = *prop;
+  if (lx.resources) {
+    auto limits = translate_resources(*lx.resources, "linux.resources");
+    if (!limits) return std::move(limits).error();
+    out.limits = std::move(*limits);
+  } else {
+    out.limits.default_devices = false;
+    out.limits.devices = {cgroup::DeviceRule{true, 'a', -1, -1, 7}};  // the spec asks for no device rules
+  }
+  if (lx.cgroups_path.find(':') != std::string::npos)
+    return unsupported("linux.cgroupsPath", "a systemd `slice:prefix:name` path; use cgroupfs paths");
+  out.cgroups_path = lx.cgroups_path.empty() ? "/cove-oci/" + ctx.id : lx.cgroups_path;
+  out.oom_score_adj = spec.process->oom_score_adj;
+  out.terminal = spec.process->terminal;
+  out.console_size = spec.process->console_size;
+  return out;
+}
+
+}  // namespace cove::oci

@@ -1,0 +1,279 @@
+// cove-oci: an OCI runtime with runc's command line, on libcove (oci/runtime.hpp). Engines
+// (containerd's runc v2 shim with BinaryName = cove-oci, podman --runtime) call it as runc:
+//   cove-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] VERB [OPTIONS] ID
+// Options take `--name VALUE`, `--name=VALUE` or Go's single-dash spelling (`-no-subreaper`).
+// Errors go to stderr and, with --log, to the log file (JSON lines with "level":"error").
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/log.hpp"
+#include "base/result.hpp"
+#include "base/strings.hpp"
+#include "oci/runtime.hpp"
+#include "oci/spec.hpp"
+
+using namespace cove;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: cove-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] VERB [OPTIONS] [ID]\n"
+    "verbs: create start run state kill delete list ps pause resume spec features\n";
+
+// The options one verb accepts: the value-taking ones and the switches, by long name; short
+// aliases map to long names.
+struct VerbSpec {
+  std::vector<std::string> values, switches;
+  std::map<char, std::string> shorts;
+};
+
+struct Args {
+  std::map<std::string, std::string> opts;  // long name -> value ("" for a switch)
+  std::vector<std::string> positional;
+  bool has(const std::string& k) const { return opts.count(k) != 0; }
+  std::string get(const std::string& k, const std::string& def = "") const {
+    auto it = opts.find(k);
+    return it == opts.end() ? def : it->second;
+  }
+};
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Parses argv[i..] against `spec`; stops at the first positional when `stop_at_positional`
+// (the global options end at the verb), or at `--` (exec's command).
+Result<Args> parse_args(int argc, char** argv, int& i, const VerbSpec& spec, bool stop_at_positional) {
+  Args out;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') {
+      if (stop_at_positional) break;
+      out.positional.push_back(a);
+      continue;
+    }
+    std::string name, value;
+    bool has_value = false;
+    if (a.size() == 2 && a[1] != '-') {
+      auto it = spec.shorts.find(a[1]);
+      if (it == spec.shorts.end()) return Error::invalid("unknown option `" + a + "`");
+      name = it->second;
+    } else {
+      name = a.substr(a[1] == '-' ? 2 : 1);
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        has_value = true;
+      }
+    }
+    if (contains(spec.switches, name)) {
+      out.opts[name] = has_value ? value : "true";
+    } else if (contains(spec.values, name)) {
+      if (!has_value) {
+        if (i + 1 >= argc) return Error::invalid("option `--" + name + "` needs a value");
+        value = argv[++i];
+      }
+      // Repeatable options (--env) keep every value, newline-separated.
+      out.opts[name] = out.has(name) ? out.opts[name] + "\n" + value : value;
+    } else {
+      return Error::invalid("unknown option `" + a + "`");
+    }
+  }
+  for (; i < argc && !stop_at_positional; ++i) out.positional.push_back(argv[i]);
+  return out;
+}
+
+Result<std::string> one_id(const Args& a, const char* verb) {
+  if (a.positional.size() != 1)
+    return Error::invalid(std::string("`") + verb + "` needs exactly one container id");
+  return a.positional[0];
+}
+
+Result<oci::CreateOptions> create_options(const Args& a) {
+  oci::CreateOptions o;
+  o.bundle = a.get("bundle", ".");
+  o.pid_file = a.get("pid-file");
+  o.console_socket = a.get("console-socket");
+  auto n = parse_uint(a.get("preserve-fds", "0"));
+  if (!n) return Error::invalid("--preserve-fds: not a number: `" + a.get("preserve-fds") + "`");
+  o.preserve_fds = static_cast<unsigned>(*n);
+  o.no_pivot = a.has("no-pivot");
+  if (o.no_pivot) return Error(EOPNOTSUPP, "--no-pivot is not supported: cove always pivots into the rootfs");
+  return o;
+}
+
+const VerbSpec kCreate{{"bundle", "pid-file", "console-socket", "preserve-fds"},
+                       {"no-pivot", "no-new-keyring", "detach"},
+                       {{'b', "bundle"}, {'d', "detach"}}};
+
+Result<int> print_list(oci::Runtime& rt, const Args& a) {
+  auto all = rt.list();
+  if (!all) return std::move(all).error();
+  if (a.get("format") == "json") {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& c : *all)
+      j.push_back({{"ociVersion", "1.1.0"}, {"id", c.id}, {"pid", c.pid}, {"status", oci::status_name(c.status)},
+                   {"bundle", c.bundle}, {"rootfs", c.rootfs}, {"created", c.created}, {"owner", "root"}});
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  if (a.has("quiet")) {
+    for (const auto& c : *all) std::cout << c.id << "\n";
+    return 0;
+  }
+  std::printf("%-20s %-8s %-10s %-40s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+  for (const auto& c : *all)
+    std::printf("%-20s %-8d %-10s %-40s %s\n", c.id.c_str(), c.pid, oci::status_name(c.status), c.bundle.c_str(),
+                c.created.c_str());
+  return 0;
+}
+
+Result<int> print_ps(oci::Runtime& rt, const Args& a) {
+  auto id = one_id(a, "ps");
+  if (!id) return std::move(id).error();
+  auto pids = rt.processes(*id);
+  if (!pids) return std::move(pids).error();
+  if (a.get("format", "table") == "json") {
+    nlohmann::json j = *pids;
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("PID\n");
+  for (pid_t p : *pids) std::printf("%d\n", p);
+  return 0;
+}
+
+Result<int> write_spec(const Args& a) {
+  std::string bundle = a.get("bundle", ".");
+  std::string path = bundle + "/config.json";
+  if (::access(path.c_str(), F_OK) == 0) return Error(EEXIST, "File " + path + " exists. Remove it first");
+  std::string text = oci::default_spec_json(a.has("rootless"), ::getuid(), ::getgid());
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return Error::from_errno(errno, "create `" + path + "`");
+  std::fwrite(text.data(), 1, text.size(), f);
+  if (std::fclose(f) != 0) return Error::from_errno(errno, "write `" + path + "`");
+  return 0;
+}
+
+Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char** argv, int i) {
+  auto parse = [&](const VerbSpec& s) { return parse_args(argc, argv, i, s, false); };
+  if (verb == "create" || verb == "run") {
+    auto a = parse(kCreate);
+    if (!a) return std::move(a).error();
+    auto id = one_id(*a, verb.c_str());
+    if (!id) return std::move(id).error();
+    auto o = create_options(*a);
+    if (!o) return std::move(o).error();
+    if (verb == "create") {
+      auto r = rt.create(*id, *o);
+      if (!r) return std::move(r).error();
+      return 0;
+    }
+    return rt.run(*id, *o, a->has("detach"));
+  }
+  if (verb == "start" || verb == "pause" || verb == "resume" || verb == "state") {
+    auto a = parse({});
+    if (!a) return std::move(a).error();
+    auto id = one_id(*a, verb.c_str());
+    if (!id) return std::move(id).error();
+    if (verb == "state") {
+      auto s = rt.state(*id);
+      if (!s) return std::move(s).error();
+      std::cout << oci::Runtime::state_json(*s);
+      return 0;
+    }
+    auto r = verb == "start" ? rt.start(*id) : verb == "pause" ? rt.pause(*id) : rt.resume(*id);
+    if (!r) return std::move(r).error();
+    return 0;
+  }
+  if (verb == "kill") {
+    auto a = parse({{}, {"all"}, {{'a', "all"}}});
+    if (!a) return std::move(a).error();
+    if (a->positional.empty() || a->positional.size() > 2) return Error::invalid("usage: kill [--all] ID [SIGNAL]");
+    auto sig = oci::parse_signal(a->positional.size() == 2 ? a->positional[1] : "SIGTERM");
+    if (!sig) return std::move(sig).error();
+    auto r = rt.kill(a->positional[0], *sig, a->has("all"));
+    if (!r) return std::move(r).error();
+    return 0;
+  }
+  if (verb == "delete") {
+    auto a = parse({{}, {"force"}, {{'f', "force"}}});
+    if (!a) return std::move(a).error();
+    auto id = one_id(*a, "delete");
+    if (!id) return std::move(id).error();
+    auto r = rt.remove(*id, a->has("force"));
+    // runc: deleting a container that is already gone with --force is not an error.
+    if (!r && !(a->has("force") && r.error().code() == ENOENT)) return std::move(r).error();
+    return 0;
+  }
+  if (verb == "list") {
+    auto a = parse({{"format"}, {"quiet"}, {{'f', "format"}, {'q', "quiet"}}});
+    if (!a) return std::move(a).error();
+    return print_list(rt, *a);
+  }
+  if (verb == "ps") {
+    auto a = parse({{"format"}, {}, {{'f', "format"}}});
+    if (!a) return std::move(a).error();
+    return print_ps(rt, *a);
+  }
+  if (verb == "spec") {
+    auto a = parse({{"bundle"}, {"rootless"}, {{'b', "bundle"}}});
+    if (!a) return std::move(a).error();
+    return write_spec(*a);
+  }
+  if (verb == "features") {
+    std::cout << oci::features_json();
+    return 0;
+  }
+  return Error::invalid("unknown verb `" + verb + "` (" + std::string(kUsage).substr(std::string(kUsage).find("verbs:")) + ")");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int i = 1;
+  VerbSpec global{{"root", "log", "log-format", "criu", "rootless"}, {"debug", "systemd-cgroup", "help", "version"},
+                  {{'h', "help"}, {'v', "version"}}};
+  auto g = parse_args(argc, argv, i, global, true);
+  std::string verb = i < argc ? argv[i++] : "";
+  log::set_prefix("cove-oci");
+  if (g && !g->get("log").empty()) (void)log::set_file(g->get("log"));
+  if (g && g->get("log-format") == "json") log::set_json(true);
+  log::set_level(g && g->has("debug") ? log::Level::kDebug : log::Level::kWarn);
+  auto fail = [](const Error& e, int status) {
+    log::error("{}", e.message());
+    std::fprintf(stderr, "cove-oci: %s\n", e.message().c_str());
+    return status;
+  };
+  if (!g) return fail(g.error(), 2);
+  if (g->has("help") || verb == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (g->has("version") || verb == "--version") {
+    std::printf("cove-oci version %s\nspec: 1.1.0\n", PACKAGE_VERSION);
+    return 0;
+  }
+  if (g->has("systemd-cgroup"))
+    return fail(Error(EOPNOTSUPP, "--systemd-cgroup is not supported yet: configure the engine for cgroupfs paths"), 1);
+  if (auto lf = g->get("log-format", "text"); lf != "text" && lf != "json")
+    return fail(Error::invalid("--log-format: `" + lf + "` (text or json)"), 2);
+  if (verb.empty()) return fail(Error::invalid(std::string("no verb\n") + kUsage), 2);
+  oci::Runtime rt(g->get("root", "/run/cove-oci"));
+  auto r = dispatch(rt, verb, argc, argv, i);
+  if (!r) return fail(r.error(), 1);
+  return *r;
+}

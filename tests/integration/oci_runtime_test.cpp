@@ -1,0 +1,309 @@
+// cove-oci, the OCI runtime (issue 16), driven as containerd's shim drives runc: a bundle made
+// here (busybox-static in rootfs/, config.json from `cove-oci spec`, edited per test), a
+// private --root, and the test process as a child subreaper (as the shim is), so that init,
+// orphaned when `create` exits, becomes the test's child and its exit status is the test's to
+// read. Every test ends with no state dir, cgroup or process of its container left.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "base/fd_passing.hpp"
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+class OciRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    COVE_REQUIRE_ROOT();
+    if (::access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "no /bin/busybox (busybox-static)";
+    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    char tmpl[] = "/tmp/cove-oci-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    base_ = tmpl;
+    root_ = base_ + "/state";
+    bundle_ = base_ + "/bundle";
+    make_bundle();
+  }
+
+  void TearDown() override {
+    if (base_.empty()) return;
+    for (const auto& id : ids_) oci({"delete", "--force", id});
+    for (const auto& id : ids_) {
+      EXPECT_FALSE(fs::exists(root_ + "/" + id)) << "state of " << id << " left";
+      for (const char* h : {"memory", "pids", "unified", "systemd"})
+        EXPECT_FALSE(fs::exists(std::string("/sys/fs/cgroup/") + h + "/cove-oci-test/" + id)) << "cgroup left: " << h;
+    }
+    for (const char* h : {"memory", "pids", "unified", "systemd", "cpu,cpuacct", "devices", "freezer", "blkio",
+                          "cpuset", "net_cls,net_prio", "perf_event", "hugetlb", "misc", "rdma"})
+      ::rmdir((std::string("/sys/fs/cgroup/") + h + "/cove-oci-test").c_str());
+    reap_all();
+    std::error_code ec;
+    fs::remove_all(base_, ec);
+  }
+
+  void make_bundle() {
+    std::string r = bundle_ + "/rootfs";
+    for (const char* d : {"bin", "proc", "sys", "dev", "etc", "tmp", "out"}) fs::create_directories(r + "/" + d);
+    fs::copy_file("/bin/busybox", r + "/bin/busybox");
+    for (const char* a : {"sh", "cat", "id", "ls", "sleep", "echo", "touch", "grep", "mount", "hostname", "stat"})
+      fs::create_symlink("busybox", r + "/bin/" + a);
+    auto s = oci({"spec", "--bundle", bundle_});
+    ASSERT_EQ(s.status, 0) << s.err;
+    spec_ = Json::parse(read_text(bundle_ + "/config.json"));
+    spec_["process"]["terminal"] = false;
+    spec_["root"]["readonly"] = false;
+    spec_["linux"]["cgroupsPath"] = "/cove-oci-test/ID";
+    // The host side of the test's exchange: rootfs/out is this dir, bound read-write.
+    fs::create_directories(base_ + "/out");
+    spec_["mounts"].push_back({{"destination", "/out"}, {"type", "bind"}, {"source", base_ + "/out"},
+                               {"options", {"rbind", "rw"}}});
+  }
+
+  void write_spec(const std::string& id) {
+    Json j = spec_;
+    j["linux"]["cgroupsPath"] = "/cove-oci-test/" + id;
+    std::ofstream(bundle_ + "/config.json", std::ios::trunc) << j.dump(2);
+  }
+
+  void set_args(const std::string& script) { spec_["process"]["args"] = {"sh", "-c", script}; }
+
+  RunResult oci(const std::vector<std::string>& args, int timeout_s = 60) {
+    std::vector<std::string> a = {"--root", root_};
+    a.insert(a.end(), args.begin(), args.end());
+    return run_tool("cove-oci", a, timeout_s);
+  }
+
+  RunResult create(const std::string& id, std::vector<std::string> extra = {}) {
+    ids_.push_back(id);
+    write_spec(id);
+    std::vector<std::string> a = {"create", "--bundle", bundle_, "--pid-file", base_ + "/" + id + ".pid"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back(id);
+    return oci(a);
+  }
+
+  Json state(const std::string& id) {
+    auto r = oci({"state", id});
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.status == 0 ? Json::parse(r.out) : Json::object();
+  }
+
+  // Waits for `pid`, a child of ours since `create` exited (we are its subreaper).
+  int wait_child(pid_t pid) {
+    int st = 0;
+    EXPECT_EQ(::waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+
+  void reap_all() {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {}
+  }
+
+  std::string out(const std::string& name) { return trim_str(read_text(base_ + "/out/" + name)); }
+
+  std::string base_, root_, bundle_;
+  Json spec_;
+  std::vector<std::string> ids_;
+};
+
+TEST_F(OciRuntimeTest, CreateStartKillDeleteAsTheShimDoes) {
+  set_args("echo started > /out/started; exec sleep 1000");
+  auto c = create("life");
+  ASSERT_EQ(c.status, 0) << c.err;
+  Json s = state("life");
+  EXPECT_EQ(s["status"], "created");
+  EXPECT_EQ(s["ociVersion"], "1.1.0");
+  EXPECT_EQ(s["bundle"], bundle_);
+  pid_t pid = s["pid"].get<pid_t>();
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(trim_str(read_text(base_ + "/life.pid")), std::to_string(pid));
+  // Orphaned by `create`, init is the subreaper's child, as it is the shim's.
+  EXPECT_EQ(::getpgid(pid) >= 0, true);
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  EXPECT_NE(stat.find(") S " + std::to_string(::getpid()) + " "), std::string::npos) << stat;
+  // Nothing of the process ran before `start`.
+  EXPECT_FALSE(fs::exists(base_ + "/out/started"));
+  auto st = oci({"start", "life"});
+  ASSERT_EQ(st.status, 0) << st.err;
+  ASSERT_TRUE(eventually([&] { return out("started") == "started"; }));
+  EXPECT_EQ(state("life")["status"], "running");
+  auto again = oci({"start", "life"});
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.err.find("cannot start a container that is running"), std::string::npos) << again.err;
+  auto busy = oci({"delete", "life"});
+  EXPECT_NE(busy.status, 0);
+  EXPECT_NE(busy.err.find("not stopped"), std::string::npos) << busy.err;
+  ASSERT_EQ(oci({"kill", "life", "KILL"}).status, 0);
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  EXPECT_EQ(state("life")["status"], "stopped");
+  EXPECT_EQ(state("life")["pid"], 0);
+  auto d = oci({"delete", "life"});
+  ASSERT_EQ(d.status, 0) << d.err;
+  auto gone = oci({"state", "life"});
+  EXPECT_NE(gone.status, 0);
+  EXPECT_NE(gone.err.find("does not exist"), std::string::npos) << gone.err;
+  auto k = oci({"kill", "life", "TERM"});
+  EXPECT_NE(k.err.find("does not exist"), std::string::npos) << k.err;
+}
+
+TEST_F(OciRuntimeTest, RunReturnsTheStatusAndPassesStdio) {
+  set_args("echo out-line; echo err-line >&2; exit 7");
+  ids_.push_back("run1");
+  write_spec("run1");
+  auto r = oci({"run", "--bundle", bundle_, "run1"});
+  EXPECT_EQ(r.status, 7) << r.err;
+  EXPECT_EQ(trim_str(r.out), "out-line");
+  EXPECT_NE(r.err.find("err-line"), std::string::npos);
+  EXPECT_FALSE(fs::exists(root_ + "/run1"));
+}
+
+TEST_F(OciRuntimeTest, ProcessUserCapabilitiesAndEnvironment) {
+  set_args("id -u > /out/uid; id -g > /out/gid; id -G > /out/groups; echo $FOO > /out/env; pwd > /out/cwd; "
+           "grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status > /out/caps; grep NoNewPrivs /proc/self/status > /out/nnp");
+  spec_["process"]["user"] = {{"uid", 1000}, {"gid", 1001}, {"additionalGids", {2000, 2001}}};
+  spec_["process"]["env"].push_back("FOO=bar");
+  spec_["process"]["cwd"] = "/tmp";
+  spec_["process"]["capabilities"] = {{"bounding", {"CAP_KILL", "CAP_NET_BIND_SERVICE"}},
+                                      {"effective", {"CAP_NET_BIND_SERVICE"}},
+                                      {"permitted", {"CAP_NET_BIND_SERVICE"}},
+                                      {"inheritable", {"CAP_NET_BIND_SERVICE"}},
+                                      {"ambient", {"CAP_NET_BIND_SERVICE"}}};
+  ids_.push_back("user");
+  write_spec("user");
+  auto r = oci({"run", "--bundle", bundle_, "user"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(out("uid"), "1000");
+  EXPECT_EQ(out("gid"), "1001");
+  EXPECT_EQ(out("groups"), "1001 2000 2001");
+  EXPECT_EQ(out("env"), "bar");
+  EXPECT_EQ(out("cwd"), "/tmp");
+  std::string caps = out("caps");
+  // CAP_NET_BIND_SERVICE is bit 10; CAP_KILL bit 5.
+  EXPECT_NE(caps.find("CapEff:\t0000000000000400"), std::string::npos) << caps;
+  EXPECT_NE(caps.find("CapBnd:\t0000000000000420"), std::string::npos) << caps;
+  EXPECT_NE(caps.find("CapAmb:\t0000000000000400"), std::string::npos) << caps;
+  EXPECT_EQ(out("nnp"), "NoNewPrivs:\t1");
+}
+
+TEST_F(OciRuntimeTest, LimitsMasksReadOnlyRootAndHostname) {
+  set_args("touch /x 2> /out/rootfs-ro; cat /proc/kcore > /out/kcore 2>&1; echo 1 > /proc/sys/kernel/domainname "
+           "2> /out/procsys; hostname > /out/hostname; sleep 1000");
+  spec_["root"]["readonly"] = true;
+  spec_["hostname"] = "ocihost";
+  spec_["linux"]["resources"]["memory"] = {{"limit", 64 << 20}};
+  spec_["linux"]["resources"]["pids"] = {{"limit", 42}};
+  auto c = create("lim");
+  ASSERT_EQ(c.status, 0) << c.err;
+  pid_t pid = state("lim")["pid"].get<pid_t>();
+  ASSERT_EQ(oci({"start", "lim"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return !out("hostname").empty(); }));
+  EXPECT_EQ(out("hostname"), "ocihost");
+  EXPECT_NE(out("rootfs-ro").find("Read-only file system"), std::string::npos) << out("rootfs-ro");
+  EXPECT_EQ(out("kcore"), "");  // masked: /dev/null bound over it
+  EXPECT_NE(out("procsys").find("Read-only file system"), std::string::npos) << out("procsys");
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.limit_in_bytes")),
+            std::to_string(64 << 20));
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/pids.max")), "42");
+  std::string procs = read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/cgroup.procs");
+  EXPECT_NE(procs.find(std::to_string(pid)), std::string::npos);
+  auto ps = oci({"ps", "--format", "json", "lim"});
+  ASSERT_EQ(ps.status, 0) << ps.err;
+  EXPECT_NE(ps.out.find(std::to_string(pid)), std::string::npos);
+  ASSERT_EQ(oci({"pause", "lim"}).status, 0);
+  EXPECT_EQ(state("lim")["status"], "paused");
+  ASSERT_EQ(oci({"resume", "lim"}).status, 0);
+  EXPECT_EQ(state("lim")["status"], "running");
+  auto d = oci({"delete", "--force", "lim"});
+  ASSERT_EQ(d.status, 0) << d.err;
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/cove-oci-test/lim"));
+}
+
+TEST_F(OciRuntimeTest, UserNamespacedBundle) {
+  set_args("cat /proc/self/uid_map > /out/map; id -u > /out/uid");
+  spec_["linux"]["namespaces"].push_back({{"type", "user"}});
+  spec_["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+  spec_["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+  // The rootfs is used as it is: the bundle's files must belong to the mapped range.
+  for (const auto& e : fs::recursive_directory_iterator(bundle_ + "/rootfs"))
+    ASSERT_EQ(::lchown(e.path().c_str(), 200000, 200000), 0);
+  ASSERT_EQ(::chown((base_ + "/out").c_str(), 200000, 200000), 0);
+  ids_.push_back("uns");
+  write_spec("uns");
+  auto r = oci({"run", "--bundle", bundle_, "uns"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(out("uid"), "0");
+  EXPECT_NE(out("map").find("200000"), std::string::npos) << out("map");
+}
+
+TEST_F(OciRuntimeTest, PreservedFdsAndNothingElseCrosses) {
+  set_args("ls /proc/self/fd > /out/fds; echo via-fd3 >&3");
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);  // not close-on-exec: fd 3.. for the tool
+  ASSERT_EQ(::dup2(p[1], 3), 3);
+  int opened = ::open("/etc/hostname", O_RDONLY);
+  ASSERT_GE(opened, 0);
+  const int leak = 20;  // inherited, not preserved: must not cross
+  ASSERT_EQ(::dup2(opened, leak), leak);
+  ::close(opened);
+  ids_.push_back("fds");
+  write_spec("fds");
+  auto r = oci({"run", "--preserve-fds", "1", "--bundle", bundle_, "fds"});
+  ::close(3);
+  ::close(p[1]);
+  ::close(leak);
+  ASSERT_EQ(r.status, 0) << r.err;
+  char buf[64] = {};
+  ssize_t n = ::read(p[0], buf, sizeof buf - 1);
+  ::close(p[0]);
+  EXPECT_EQ(std::string(buf, n > 0 ? size_t(n) : 0), "via-fd3\n");
+  std::istringstream listed(out("fds"));
+  std::vector<std::string> fds;
+  for (std::string f; listed >> f;) fds.push_back(f);
+  // 0 1 2, the preserved 3, and ls's own directory fd.
+  EXPECT_LE(fds.size(), 5u) << out("fds");
+  EXPECT_EQ(std::find(fds.begin(), fds.end(), std::to_string(leak)), fds.end()) << out("fds");
+}
+
+TEST_F(OciRuntimeTest, BadBundlesAreRefusedWithTheFieldAndLeaveNothing) {
+  set_args("true");
+  spec_["linux"]["intelRdt"] = {{"closID", "x"}};
+  auto r = create("bad1", {});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("linux.intelRdt"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(root_ + "/bad1"));
+  spec_["linux"].erase("intelRdt");
+  spec_["linux"]["sysctl"] = {{"kernel.hostname", "x"}};
+  std::string log = base_ + "/log.json";
+  write_spec("bad2");
+  ids_.push_back("bad2");
+  auto r2 = run_tool("cove-oci", {"--root", root_, "--log", log, "--log-format", "json", "create", "--bundle", bundle_, "bad2"});
+  EXPECT_NE(r2.status, 0);
+  std::string logged = read_text(log);
+  EXPECT_NE(logged.find("\"level\":\"error\""), std::string::npos) << logged;
+  EXPECT_NE(logged.find("kernel.hostname"), std::string::npos) << logged;
+  EXPECT_FALSE(fs::exists(root_ + "/bad2"));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/cove-oci-test/bad2"));
+  auto sysd = run_tool("cove-oci", {"--systemd-cgroup", "--root", root_, "list"});
+  EXPECT_NE(sysd.status, 0);
+  EXPECT_NE(sysd.err.find("--systemd-cgroup"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cove::test
