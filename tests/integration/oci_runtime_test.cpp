@@ -89,13 +89,20 @@ class OciRuntimeTest : public ::testing::Test {
     return run_tool("cove-oci", a, timeout_s);
   }
 
+  // `create` as the shim runs it: init inherits the tool's stdio, so it goes to files here (a
+  // pipe would stay open, held by init, for as long as the container lives).
   RunResult create(const std::string& id, std::vector<std::string> extra = {}) {
     ids_.push_back(id);
     write_spec(id);
-    std::vector<std::string> a = {"create", "--bundle", bundle_, "--pid-file", base_ + "/" + id + ".pid"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    a.push_back(id);
-    return oci(a);
+    std::string cmd = "exec '" + builddir() + "/cove-oci' --root '" + root_ + "' create --bundle '" + bundle_ +
+                      "' --pid-file '" + base_ + "/" + id + ".pid'";
+    for (const auto& e : extra) cmd += " '" + e + "'";
+    std::string io = base_ + "/" + id + ".stdio";
+    cmd += " '" + id + "' > '" + io + ".out' 2> '" + io + ".err'";
+    auto r = run_cmd({"sh", "-c", cmd});
+    r.out = read_text(io + ".out");
+    r.err = read_text(io + ".err");
+    return r;
   }
 
   Json state(const std::string& id) {
@@ -177,6 +184,7 @@ TEST_F(OciRuntimeTest, ProcessUserCapabilitiesAndEnvironment) {
   set_args("id -u > /out/uid; id -g > /out/gid; id -G > /out/groups; echo $FOO > /out/env; pwd > /out/cwd; "
            "grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status > /out/caps; grep NoNewPrivs /proc/self/status > /out/nnp");
   spec_["process"]["user"] = {{"uid", 1000}, {"gid", 1001}, {"additionalGids", {2000, 2001}}};
+  fs::permissions(base_ + "/out", fs::perms::all);
   spec_["process"]["env"].push_back("FOO=bar");
   spec_["process"]["cwd"] = "/tmp";
   spec_["process"]["capabilities"] = {{"bounding", {"CAP_KILL", "CAP_NET_BIND_SERVICE"}},
@@ -202,8 +210,8 @@ TEST_F(OciRuntimeTest, ProcessUserCapabilitiesAndEnvironment) {
 }
 
 TEST_F(OciRuntimeTest, LimitsMasksReadOnlyRootAndHostname) {
-  set_args("touch /x 2> /out/rootfs-ro; cat /proc/kcore > /out/kcore 2>&1; echo 1 > /proc/sys/kernel/domainname "
-           "2> /out/procsys; hostname > /out/hostname; sleep 1000");
+  set_args("touch /x 2> /out/rootfs-ro; cat /proc/keys > /out/keys 2>&1; (echo 1 > /proc/sys/kernel/domainname) "
+           "2> /out/procsys; hostname > /out/hostname; exec sleep 1000");
   spec_["root"]["readonly"] = true;
   spec_["hostname"] = "ocihost";
   spec_["linux"]["resources"]["memory"] = {{"limit", 64 << 20}};
@@ -215,7 +223,7 @@ TEST_F(OciRuntimeTest, LimitsMasksReadOnlyRootAndHostname) {
   ASSERT_TRUE(eventually([&] { return !out("hostname").empty(); }));
   EXPECT_EQ(out("hostname"), "ocihost");
   EXPECT_NE(out("rootfs-ro").find("Read-only file system"), std::string::npos) << out("rootfs-ro");
-  EXPECT_EQ(out("kcore"), "");  // masked: /dev/null bound over it
+  EXPECT_EQ(out("keys"), "");  // masked: /dev/null bound over it
   EXPECT_NE(out("procsys").find("Read-only file system"), std::string::npos) << out("procsys");
   EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.limit_in_bytes")),
             std::to_string(64 << 20));
@@ -244,6 +252,8 @@ TEST_F(OciRuntimeTest, UserNamespacedBundle) {
   for (const auto& e : fs::recursive_directory_iterator(bundle_ + "/rootfs"))
     ASSERT_EQ(::lchown(e.path().c_str(), 200000, 200000), 0);
   ASSERT_EQ(::chown((base_ + "/out").c_str(), 200000, 200000), 0);
+  // The container's root (host uid 200000) clones the bind's source: it must reach it.
+  fs::permissions(base_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   ids_.push_back("uns");
   write_spec("uns");
   auto r = oci({"run", "--bundle", bundle_, "uns"});
@@ -255,8 +265,17 @@ TEST_F(OciRuntimeTest, UserNamespacedBundle) {
 TEST_F(OciRuntimeTest, PreservedFdsAndNothingElseCrosses) {
   set_args("ls /proc/self/fd > /out/fds; echo via-fd3 >&3");
   int p[2];
-  ASSERT_EQ(::pipe(p), 0);  // not close-on-exec: fd 3.. for the tool
-  ASSERT_EQ(::dup2(p[1], 3), 3);
+  ASSERT_EQ(::pipe(p), 0);
+  // The read end stays with the test (above the preserved range); the write end becomes fd 3,
+  // not close-on-exec, for the tool to pass on.
+  int rd = ::fcntl(p[0], F_DUPFD_CLOEXEC, 30);
+  ASSERT_GE(rd, 30);
+  ::close(p[0]);
+  p[0] = rd;
+  if (p[1] != 3) {
+    ASSERT_EQ(::dup2(p[1], 3), 3);
+    ::close(p[1]);
+  }
   int opened = ::open("/etc/hostname", O_RDONLY);
   ASSERT_GE(opened, 0);
   const int leak = 20;  // inherited, not preserved: must not cross
@@ -266,7 +285,6 @@ TEST_F(OciRuntimeTest, PreservedFdsAndNothingElseCrosses) {
   write_spec("fds");
   auto r = oci({"run", "--preserve-fds", "1", "--bundle", bundle_, "fds"});
   ::close(3);
-  ::close(p[1]);
   ::close(leak);
   ASSERT_EQ(r.status, 0) << r.err;
   char buf[64] = {};

@@ -169,6 +169,8 @@ Result<Policy> parse_oci_policy(std::string_view text, const std::string& label)
                           "the policy");
       !r)
     return std::move(r).error().context(label);
+  if (j.contains("listenerPath") && !j["listenerPath"].is_string())
+    return Error::invalid(label + ": `listenerPath` must be a string");
   if (j.contains("listenerPath") && !j["listenerPath"].get<std::string>().empty())
     return Error::invalid(label + ": `listenerPath` (SCMP_ACT_NOTIFY) is not supported");
   Policy p;
