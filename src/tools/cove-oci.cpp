@@ -27,7 +27,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: cove-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] VERB [OPTIONS] [ID]\n"
-    "verbs: create start run state kill delete list ps pause resume spec features\n";
+    "verbs: create start run exec state kill delete list ps pause resume spec features\n";
 
 // The options one verb accepts: the value-taking ones and the switches, by long name; short
 // aliases map to long names.
@@ -198,6 +198,33 @@ Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char**
     auto r = verb == "start" ? rt.start(*id) : verb == "pause" ? rt.pause(*id) : rt.resume(*id);
     if (!r) return std::move(r).error();
     return 0;
+  }
+  if (verb == "exec") {
+    // Options end at the id: what follows is the command, its own options included.
+    auto a = parse_args(argc, argv, i, VerbSpec{{"process", "pid-file", "console-socket", "cwd", "env", "user", "preserve-fds", "process-label",
+                     "apparmor", "cap"},
+                    {"detach", "tty", "no-new-privs", "ignore-paused"},
+                    {{'p', "process"}, {'d', "detach"}, {'t', "tty"}, {'e', "env"}, {'u', "user"}}}, true);
+    if (!a) return std::move(a).error();
+    for (; i < argc; ++i) a->positional.push_back(argv[i]);
+    if (a->positional.size() > 1 && a->positional[1] == "--") a->positional.erase(a->positional.begin() + 1);
+    if (a->positional.empty()) return Error::invalid("usage: exec [OPTIONS] ID [ARGS...]");
+    for (const char* unsupported : {"process-label", "apparmor", "cap", "no-new-privs"})
+      if (a->has(unsupported)) return Error(EOPNOTSUPP, std::string("exec --") + unsupported + " is not supported yet");
+    oci::ExecOptions o;
+    o.process_file = a->get("process");
+    o.args.assign(a->positional.begin() + 1, a->positional.end());
+    o.cwd = a->get("cwd");
+    if (a->has("env")) o.env = split(a->get("env"), '\n');
+    o.user = a->get("user");
+    o.tty = a->has("tty");
+    o.detach = a->has("detach");
+    o.pid_file = a->get("pid-file");
+    o.console_socket = a->get("console-socket");
+    auto n = parse_uint(a->get("preserve-fds", "0"));
+    if (!n) return Error::invalid("--preserve-fds: not a number");
+    o.preserve_fds = static_cast<unsigned>(*n);
+    return rt.exec(a->positional[0], o);
   }
   if (verb == "kill") {
     auto a = parse({{}, {"all"}, {{'a', "all"}}});

@@ -149,6 +149,10 @@ TEST_F(ContainerdTest, DetachedTaskIsListedKilledAndDeleted) {
   auto st = run_tool("cove-oci", {"--root", "/run/containerd/runc/" + ns_, "state", "two"});
   EXPECT_EQ(st.status, 0) << st.err;
   EXPECT_NE(st.out.find("\"running\""), std::string::npos) << st.out;
+  // `ctr task exec`: the shim's `exec --process FILE --detach --pid-file`.
+  auto ex = ctr({"task", "exec", "--exec-id", "e1", "two", "/bin/sh", "-c", "echo exec-out; exit 6"});
+  EXPECT_EQ(ex.status, 6) << ex.err;
+  EXPECT_NE(ex.out.find("exec-out"), std::string::npos) << ex.out;
   auto pause = ctr({"task", "pause", "two"});
   EXPECT_EQ(pause.status, 0) << pause.err;
   EXPECT_NE(ctr({"task", "ls"}).out.find("PAUSED"), std::string::npos);

@@ -299,6 +299,45 @@ TEST_F(OciRuntimeTest, PreservedFdsAndNothingElseCrosses) {
   EXPECT_EQ(std::find(fds.begin(), fds.end(), std::to_string(leak)), fds.end()) << out("fds");
 }
 
+TEST_F(OciRuntimeTest, ExecRunsInTheContainerAsTheShimAsks) {
+  set_args("echo $$ > /out/init; exec sleep 1000");
+  spec_["process"]["env"].push_back("FROM=config");
+  auto c = create("ex");
+  ASSERT_EQ(c.status, 0) << c.err;
+  auto refused = oci({"exec", "ex", "true"});
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.err.find("cannot exec in a created container"), std::string::npos) << refused.err;
+  ASSERT_EQ(oci({"start", "ex"}).status, 0);
+  // With args: the container's process with the command line's changes; options after the id
+  // belong to the command.
+  auto r = oci({"exec", "--env", "EXTRA=1", "--user", "1000:1000", "ex", "sh", "-c",
+                "echo $FROM $EXTRA; id -u; cat /proc/self/cgroup | grep pids; exit 5"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_NE(r.out.find("config 1\n1000\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pids:/\n"), std::string::npos) << r.out;  // inside the container's cgroup namespace
+  // As containerd's shim calls it: a process file, --detach and a pid file; the process is
+  // then the subreaper's child, like init.
+  Json proc = spec_["process"];
+  proc["args"] = {"sh", "-c", "echo detached > /out/detached; exec sleep 1000"};
+  std::ofstream(base_ + "/proc.json") << proc.dump();
+  std::string cmd = "exec '" + builddir() + "/cove-oci' --root '" + root_ + "' exec --process '" + base_ +
+                    "/proc.json' --detach --pid-file '" + base_ + "/exec.pid' ex > /dev/null 2>&1";
+  ASSERT_EQ(run_cmd({"sh", "-c", cmd}).status, 0);
+  ASSERT_TRUE(eventually([&] { return out("detached") == "detached"; }));
+  pid_t pid = std::stoi(read_text(base_ + "/exec.pid"));
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  EXPECT_NE(stat.find(" " + std::to_string(::getpid()) + " "), std::string::npos) << stat;
+  std::string procs = read_text("/sys/fs/cgroup/pids/cove-oci-test/ex/cgroup.procs");
+  EXPECT_NE(procs.find(std::to_string(pid)), std::string::npos);
+  auto tty = oci({"exec", "--tty", "--detach", "ex", "true"});
+  EXPECT_NE(tty.err.find("--console-socket"), std::string::npos) << tty.err;
+  ASSERT_EQ(oci({"kill", "--all", "ex", "KILL"}).status, 0);
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  ASSERT_EQ(oci({"delete", "ex"}).status, 0);
+  auto gone = oci({"exec", "ex", "true"});
+  EXPECT_NE(gone.err.find("does not exist"), std::string::npos) << gone.err;
+}
+
 TEST_F(OciRuntimeTest, BadBundlesAreRefusedWithTheFieldAndLeaveNothing) {
   set_args("true");
   spec_["linux"]["intelRdt"] = {{"closID", "x"}};

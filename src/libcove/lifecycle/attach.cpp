@@ -40,6 +40,7 @@ namespace cove::lifecycle {
 namespace {
 
 std::vector<std::string> attach_env(const AttachRequest& req) {
+  if (req.exact_env) return req.set_env;
   std::vector<std::string> env;
   if (req.keep_env) {
     for (char** e = environ; *e; ++e) env.emplace_back(*e);
@@ -194,7 +195,7 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
 // the caller from it or reach the caller's terminal through it.
 [[noreturn]] void enter_and_run(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restr,
                                 const std::vector<std::string>& cgroups, const StdioRelay& relay, int pidfd, int sock,
-                                bool want_pty) {
+                                bool want_pty, bool detach) {
   // 1. Non-dumpable before any namespace is entered: ptrace and pidfd_getfd need CAP_SYS_PTRACE
   //    in the user namespace of our mm (the host's), which container root does not have. Kept
   //    through fork; execve of the command ends it.
@@ -227,6 +228,11 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   int pidfd_to_send = command->pidfd();
   (void)send_with_fds(kSockFd, "C", pidfd_to_send >= 0 ? std::vector<int>{pidfd_to_send} : std::vector<int>{});
   ::close(kSockFd);
+  // Detached: the command is orphaned to the caller's subreaper, never killed with us.
+  if (detach) {
+    (void)command->release();
+    ::_exit(0);
+  }
   auto status = command->wait();
   ::_exit(status ? process::exit_code_of(*status) : 1);
 }
@@ -502,7 +508,7 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   UniqueFd ours(sv[0]), theirs(sv[1]);
   auto entering = process::spawn([&]() -> int {
     ours.reset();
-    enter_and_run(rs, req, restrictions, cgroups, *relay, pidfd->get(), theirs.get(), want_pty);
+    enter_and_run(rs, req, restrictions, cgroups, *relay, pidfd->get(), theirs.get(), want_pty, false);
   });
   if (!entering) return std::move(entering).error();
   relay->close_child_ends();
@@ -512,6 +518,56 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   if (!setup) return std::move(setup).error();
   if (setup->master) (void)proxy_terminal(setup->master.get(), -1, -1);
   return follow_command(*entering, ours.get(), *relay, signals.fd(), setup->command);
+}
+
+namespace {
+
+// The host pid behind a pidfd (its fdinfo's `Pid:` line).
+pid_t pid_of_pidfd(int pidfd) {
+  auto text = read_file("/proc/self/fdinfo/" + std::to_string(pidfd));
+  if (!text) return 0;
+  for (const auto& line : split(*text, '\n'))
+    if (starts_with(line, "Pid:")) return static_cast<pid_t>(std::atoi(line.c_str() + 4));
+  return 0;
+}
+
+}  // namespace
+
+Result<DetachedCommand> attach_detached(const RuntimeState& rs, const AttachRequest& req,
+                                        const security::ExecRestrictions& restrictions) {
+  auto pidfd = open_verified_init(rs);
+  if (!pidfd) return std::move(pidfd).error();
+  auto cgroups = cgroups_to_join(rs);
+  bool want_pty = req.pty.value_or(false);
+  // Nothing is relayed once we return: a host terminal would go into the container as it is.
+  for (int i = 0; !want_pty && i < 3; ++i)
+    if (::isatty(i))
+      return Error(EPERM, "a detached command without a pty would be handed this terminal (fd " + std::to_string(i) +
+                              "): redirect it, or ask for a pty");
+  StdioRelay relay;  // nothing relayed: the caller's stdio is the command's
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::from_errno(errno, "socketpair");
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  auto entering = process::spawn([&]() -> int {
+    ours.reset();
+    enter_and_run(rs, req, restrictions, cgroups, relay, pidfd->get(), theirs.get(), want_pty, true);
+  });
+  if (!entering) return std::move(entering).error();
+  theirs.reset();
+  auto setup = read_setup(ours.get());
+  if (!setup) return std::move(setup).error();
+  auto waited = entering->wait();
+  if (!waited) return std::move(waited).error();
+  if (!setup->command) {
+    auto f = read_failure(ours.get());
+    if (f && !f->empty()) return parse_failure(*f);
+    return Error(EIO, "the command did not start in the container");
+  }
+  DetachedCommand out;
+  out.pid = pid_of_pidfd(setup->command.get());
+  out.pty_master = std::move(setup->master);
+  // A failure of the command's own set-up after 'C' (its restrictions, its exec) ends it with 126/127.
+  return out;
 }
 
 }  // namespace cove::lifecycle

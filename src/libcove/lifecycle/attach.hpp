@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 #include "state/container_state.hpp"
 
 namespace cove::security {
@@ -28,10 +29,23 @@ struct AttachRequest {
   std::vector<std::string> container_env;
   std::optional<bool> pty;                // default: when stdin is a terminal
   std::string cwd = "/";
+  bool exact_env = false;                 // set_env is the whole environment (an OCI process's)
+};
+
+// A command left running (cove-oci exec --detach): not waited for; once the caller exits it is
+// the child of whoever reaps orphans for it (an engine's shim).
+struct DetachedCommand {
+  pid_t pid = 0;                          // host pid
+  UniqueFd pty_master;                    // with a pty
 };
 
 // Returns the command's exit status (128+N when killed by signal N; 127 when exec failed).
 Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restrictions);
+
+// The same entry (cgroups, namespaces, restrictions, a pty of the container's own when asked),
+// but it returns once the command runs, with its pid and pty master; stdio is passed as it is.
+Result<DetachedCommand> attach_detached(const RuntimeState& rs, const AttachRequest& req,
+                                        const security::ExecRestrictions& restrictions);
 
 // Copies stdin -> master and master -> stdout until the master hangs up, `hup_fd` (if >= 0)
 // hangs up, or the user types `escape` followed by 'q' (escape < 0: no escape).

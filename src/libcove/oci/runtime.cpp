@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -21,14 +22,17 @@
 #include "base/fs.hpp"
 #include "base/list_dir.hpp"
 #include "base/log.hpp"
+#include "base/proc_stat.hpp"
 #include "base/scope_exit.hpp"
 #include "base/signals.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
 #include "cgroup/cgroup.hpp"
+#include "lifecycle/attach.hpp"
 #include "lifecycle/start_sequence.hpp"
 #include "oci/spec.hpp"
 #include "oci/translate.hpp"
+#include "state/container_state.hpp"
 
 namespace cove::oci {
 
@@ -99,16 +103,12 @@ Result<Record> decode(const std::string& text, const std::string& file) {
   }
 }
 
-// Field 22 of /proc/PID/stat (after the parenthesised name, which may hold spaces); 0 = gone.
+// Init's start time, 0 when it is gone or a zombie (dead, its status not yet reaped by the
+// engine): a pid with another start time is another process.
 uint64_t start_time_of(pid_t pid) {
-  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!text) return 0;
-  auto close = text->rfind(')');
-  if (close == std::string::npos) return 0;
-  auto fields = split_ws(text->substr(close + 1));
-  // fields[0] is field 3 (state): field 22 is fields[19]; a zombie is no container.
-  if (fields.size() < 20 || fields[0] == "Z") return 0;
-  return std::strtoull(fields[19].c_str(), nullptr, 10);
+  auto st = process_starttime(pid);
+  if (!st || proc::state_of(pid) == 'Z') return 0;
+  return *st;
 }
 
 std::string rfc3339_now() {
@@ -364,6 +364,81 @@ Result<int> Runtime::run(const std::string& id, const CreateOptions& opts, bool 
     if (errno != EINTR) return Error::from_errno(errno, "wait for the container");
   COVE_TRY(remove(id, true));
   return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+}
+
+namespace {
+
+// The process `exec` runs: the file's, or the container's own with the command line's changes.
+Result<Process> exec_process(const Spec& spec, const ExecOptions& o) {
+  if (!o.process_file.empty()) {
+    auto text = read_regular_file(o.process_file, 1 << 20);
+    if (!text) return std::move(text).error().context("--process");
+    return parse_process(*text, o.process_file);
+  }
+  if (o.args.empty()) return Error::invalid("exec: no command (give --process FILE or ARGS)");
+  Process p = *spec.process;
+  p.args = o.args;
+  p.terminal = o.tty;
+  if (!o.cwd.empty()) p.cwd = o.cwd;
+  for (const auto& kv : o.env) {
+    std::string key = kv.substr(0, kv.find('='));
+    std::erase_if(p.env, [&](const std::string& e) { return e.substr(0, e.find('=')) == key; });
+    p.env.push_back(kv);
+  }
+  if (!o.user.empty()) {
+    auto parts = split(o.user, ':');
+    auto uid = parse_uint(parts[0]);
+    auto gid = parts.size() > 1 ? parse_uint(parts[1]) : std::optional<uint64_t>(0);
+    if (!uid || !gid || parts.size() > 2 || *uid > 0xffffffffULL || *gid > 0xffffffffULL)
+      return Error::invalid("--user: `" + o.user + "` (UID[:GID], numbers)");
+    p.user.uid = static_cast<uint32_t>(*uid);
+    p.user.gid = static_cast<uint32_t>(*gid);
+    p.user.additional_gids.clear();
+  }
+  return p;
+}
+
+}  // namespace
+
+Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
+  COVE_TRY(check_id(id));
+  if (o.preserve_fds > 0) return Error(EOPNOTSUPP, "exec --preserve-fds is not supported yet");
+  auto rec = load(dir_of(id), id);
+  if (!rec) return std::move(rec).error();
+  auto info = info_of(*rec, dir_of(id));
+  if (info.status != Status::kRunning) return Error(EINVAL, fmt::format("cannot exec in a {} container", status_name(info.status)));
+  auto spec = load_bundle(rec->bundle);
+  if (!spec) return std::move(spec).error();
+  auto process = exec_process(*spec, o);
+  if (!process) return std::move(process).error();
+  if (process->terminal && o.console_socket.empty()) return Error::invalid("exec with a terminal needs --console-socket");
+  if (process->terminal && !o.detach) return Error(EOPNOTSUPP, "exec with a terminal needs --detach");
+  auto layout = cgroup::detect_layout();
+  if (!layout) return std::move(layout).error();
+  TranslateContext ctx{rec->bundle, id, &*layout, true};
+  auto restr = process_restrictions(*spec, *process, ctx);
+  if (!restr) return std::move(restr).error();
+  RuntimeState rs;
+  rs.init_pid = rec->pid;
+  rs.init_starttime = rec->start_time;
+  rs.privileged = std::none_of(spec->linux->namespaces.begin(), spec->linux->namespaces.end(),
+                               [](const Namespace& n) { return n.type == "user"; });
+  rs.payload_cgroups = rec->cgroup_dirs;
+  lifecycle::AttachRequest req;
+  req.argv = process->args;
+  req.exact_env = true;
+  req.set_env = process->env;
+  req.cwd = process->cwd;
+  req.pty = process->terminal;
+  if (!o.detach) return lifecycle::attach_to(rs, req, *restr);
+  auto cmd = lifecycle::attach_detached(rs, req, *restr);
+  if (!cmd) return std::move(cmd).error();
+  if (process->terminal) COVE_TRY(send_console(o.console_socket, cmd->pty_master, process->console_size));
+  if (!o.pid_file.empty()) {
+    auto r = write_file_atomic(absolute_path(o.pid_file), std::to_string(cmd->pid), 0644, Durability::kVolatile);
+    if (!r) return std::move(r).error().context("--pid-file");
+  }
+  return 0;
 }
 
 Result<ContainerInfo> Runtime::state(const std::string& id) {

@@ -25,6 +25,21 @@ struct CreateOptions {
   bool no_pivot = false;
 };
 
+// `exec`: a process file (runc's --process, as the shims write it), or args with overrides of
+// the container's own process.
+struct ExecOptions {
+  std::string process_file;
+  std::vector<std::string> args;
+  std::string cwd;
+  std::vector<std::string> env;    // KEY=VALUE, over the container's
+  std::string user;                // UID[:GID]
+  bool tty = false;
+  bool detach = false;
+  std::string pid_file;
+  std::string console_socket;
+  unsigned preserve_fds = 0;
+};
+
 enum class Status { kCreating, kCreated, kRunning, kPaused, kStopped };
 const char* status_name(Status s);
 
@@ -49,6 +64,9 @@ class Runtime {
   // signal) after deleting the container.
   Result<int> run(const std::string& id, const CreateOptions& opts, bool detach);
   Result<void> start(const std::string& id);
+  // exec: detached, returns 0 once the process runs (a child of the caller's subreaper from
+  // then on); else its exit status.
+  Result<int> exec(const std::string& id, const ExecOptions& opts);
   Result<ContainerInfo> state(const std::string& id);
   // The OCI state JSON (runtime-spec runtime.md "State").
   static std::string state_json(const ContainerInfo& info);

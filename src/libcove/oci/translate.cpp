@@ -364,7 +364,7 @@ Result<config::ContainerConfig> container_config(const Spec& spec, const Transla
   return cfg;
 }
 
-Result<void> process_plan(const Spec& spec, const config::ContainerConfig& cfg, lifecycle::LaunchPlan& plan) {
+Result<security::ExecRestrictions> exec_restrictions(const Spec& spec, const config::ContainerConfig& cfg) {
   const Process& p = *spec.process;
   auto policy = seccomp_policy(spec);
   if (!policy) return std::move(policy).error();
@@ -383,11 +383,18 @@ Result<void> process_plan(const Spec& spec, const config::ContainerConfig& cfg, 
   for (int c = 0; c < 64; ++c) (bounding & (1ULL << c) ? with_caps.security.cap_keep : with_caps.security.cap_drop).push_back(c);
   auto exec = lifecycle::make_exec_restrictions(with_caps, std::move(*policy), "config.json `linux.seccomp`");
   if (!exec) return std::move(exec).error();
+  exec->bounding = bounding;
+  exec->cap_sets = sets;
+  exec->identity = security::Identity{p.user.uid, p.user.gid, p.user.additional_gids};
+  exec->umask = p.user.umask.value_or(022);
+  return exec;
+}
+
+Result<void> process_plan(const Spec& spec, const config::ContainerConfig& cfg, lifecycle::LaunchPlan& plan) {
+  const Process& p = *spec.process;
+  auto exec = exec_restrictions(spec, cfg);
+  if (!exec) return std::move(exec).error();
   plan.exec = std::move(*exec);
-  plan.exec.bounding = bounding;
-  plan.exec.cap_sets = sets;
-  plan.exec.identity = security::Identity{p.user.uid, p.user.gid, p.user.additional_gids};
-  plan.exec.umask = p.user.umask.value_or(022);
   plan.argv = p.args;
   plan.env = p.env;
   plan.cwd = p.cwd;
@@ -434,6 +441,16 @@ Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
   out.terminal = spec.process->terminal;
   out.console_size = spec.process->console_size;
   return out;
+}
+
+Result<security::ExecRestrictions> process_restrictions(const Spec& spec, const Process& process,
+                                                        const TranslateContext& ctx) {
+  Spec with = spec;
+  with.process = process;
+  Launch out;
+  auto cfg = container_config(with, ctx, out);
+  if (!cfg) return std::move(cfg).error();
+  return exec_restrictions(with, *cfg);
 }
 
 }  // namespace cove::oci

@@ -46,6 +46,11 @@ struct TranslateContext {
 
 Result<Launch> translate(const Spec& spec, const TranslateContext& ctx);
 
+// The restrictions of another process of the container (`cove-oci exec`): its own user,
+// capabilities, rlimits, no_new_privs and LSM profile, under the container's seccomp policy.
+Result<security::ExecRestrictions> process_restrictions(const Spec& spec, const Process& process,
+                                                        const TranslateContext& ctx);
+
 // `linux.resources` -> cove's version-neutral limits (also `cove-oci update`). `where` prefixes
 // field paths ("linux.resources").
 Result<cgroup::ResourceLimits> translate_resources(const Resources& r, const std::string& where);
