@@ -69,30 +69,29 @@ std::string json_string(std::string_view s) {
 
 void set_json(bool json) { g_json = json; }
 
+namespace {
+// Now, UTC, RFC 3339 with microseconds: "2026-12-04T17:03:38.460962Z".
+std::string timestamp() {
+  struct timeval tv;
+  ::gettimeofday(&tv, nullptr);
+  struct tm tm;
+  ::gmtime_r(&tv.tv_sec, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:06}Z", ts, tv.tv_usec);
+}
+}  // namespace
+
 void write(Level level, std::string_view message) {
   std::string line;
   if (g_json) {
-    struct timeval tv;
-    ::gettimeofday(&tv, nullptr);
-    struct tm tm;
-    ::gmtime_r(&tv.tv_sec, &tm);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     std::string msg = g_prefix.empty() ? std::string(message) : g_prefix + " " + std::string(message);
-    line = fmt::format("{{\"level\":\"{}\",\"msg\":{},\"time\":\"{}.{:06}Z\"}}\n", level_name(level),
-                       json_string(msg), ts, tv.tv_usec);
+    line = fmt::format("{{\"level\":\"{}\",\"msg\":{},\"time\":\"{}\"}}\n", level_name(level),
+                       json_string(msg), timestamp());
     (void)!::write(g_fd, line.data(), line.size());
     return;
   }
-  if (g_fd != 2) {
-    struct timeval tv;
-    ::gettimeofday(&tv, nullptr);
-    struct tm tm;
-    ::gmtime_r(&tv.tv_sec, &tm);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    line = fmt::format("{}.{:06}Z ", ts, tv.tv_usec);
-  }
+  if (g_fd != 2) line = timestamp() + " ";
   if (!g_prefix.empty()) line += g_prefix + " ";
   line += fmt::format("{}: {}\n", level_name(level), message);
   ssize_t r = ::write(g_fd, line.data(), line.size());

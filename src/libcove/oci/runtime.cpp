@@ -331,13 +331,28 @@ Result<void> Runtime::create(const std::string& id, const CreateOptions& opts) {
   return {};
 }
 
-Result<void> Runtime::start(const std::string& id) {
+// A container's record and status, under its lock (held until the Locked goes).
+struct Locked {
+  UniqueFd lock;
+  Record rec;
+  ContainerInfo info;
+};
+
+static Result<Locked> lock_and_load(const std::string& dir, const std::string& id) {
   COVE_TRY(check_id(id));
-  auto lock = lock_dir(dir_of(id), id);
+  auto lock = lock_dir(dir, id);
   if (!lock) return std::move(lock).error();
-  auto rec = load(dir_of(id), id);
+  auto rec = load(dir, id);
   if (!rec) return std::move(rec).error();
-  auto info = info_of(*rec, dir_of(id));
+  auto info = info_of(*rec, dir);
+  return Locked{std::move(*lock), std::move(*rec), std::move(info)};
+}
+
+Result<void> Runtime::start(const std::string& id) {
+  auto locked = lock_and_load(dir_of(id), id);
+  if (!locked) return std::move(locked).error();
+  auto& rec = locked->rec;
+  auto& info = locked->info;
   if (info.status != Status::kCreated)
     return Error(EINVAL, fmt::format("cannot start a container that is {}", status_name(info.status)));
   std::string gate = dir_of(id) + "/" + kGate;
@@ -345,8 +360,8 @@ Result<void> Runtime::start(const std::string& id) {
   if (!fd) return Error::from_errno(errno, "container `" + id + "` is not running (start gate)");
   if (::write(fd.get(), "0", 1) != 1) return Error::from_errno(errno, "write the start gate");
   fd.reset();
-  rec->started = true;
-  COVE_TRY(save(dir_of(id), *rec));
+  rec.started = true;
+  COVE_TRY(save(dir_of(id), rec));
   ::unlink(gate.c_str());
   return {};
 }
@@ -475,16 +490,14 @@ Result<void> Runtime::kill(const std::string& id, int signal, bool all) {
 }
 
 Result<void> Runtime::remove(const std::string& id, bool force) {
-  COVE_TRY(check_id(id));
-  auto lock = lock_dir(dir_of(id), id);
-  if (!lock) return std::move(lock).error();
-  auto rec = load(dir_of(id), id);
-  if (!rec) return std::move(rec).error();
-  auto info = info_of(*rec, dir_of(id));
+  auto locked = lock_and_load(dir_of(id), id);
+  if (!locked) return std::move(locked).error();
+  auto& rec = locked->rec;
+  auto& info = locked->info;
   if ((info.status == Status::kRunning || info.status == Status::kPaused) && !force)
     return Error(EBUSY, fmt::format("cannot delete container `{}` that is not stopped: {}", id, status_name(info.status)));
   // destroy() thaws, kills what is left in the cgroups and waits for them to empty.
-  auto cgs = cgroup::ContainerCgroups::from_recorded_explicit(rec->cgroup_dirs);
+  auto cgs = cgroup::ContainerCgroups::from_recorded_explicit(rec.cgroup_dirs);
   if (auto r = cgs.destroy(); !r) return std::move(r).error().context("delete `" + id + "`");
   return remove_tree(dir_of(id));
 }
