@@ -3,7 +3,7 @@
 // shim with cove-oci as the runtime binary (`ctr run --runc-binary`), on a busybox rootfs made
 // here (`--rootfs`: no image, no registry). Checks what a user of containerd sees: output and
 // exit status, a detached task listed RUNNING, killed, deleted, and nothing left — no shim, no
-// cove-oci state, no cgroup of the task.
+// cove-oci state, no cgroup of the task. podman (PodmanTest) runs through conmon the same way.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -171,6 +171,92 @@ TEST_F(ContainerdTest, AnErrorReachesTheUserThroughTheShim) {
   auto r = ctr_run({"--rm"}, "three", {"/no/such/program"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE((r.out + r.err).find("no/such/program"), std::string::npos) << r.out << r.err;
+}
+
+// podman with cove-oci as --runtime: its own storage and run root in the test's directory,
+// cgroupfs paths, an image imported from the busybox rootfs (no registry). conmon drives
+// cove-oci: run to an exit status, a detached container exec'd into, stopped and removed.
+class PodmanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    COVE_REQUIRE_ROOT();
+    if (run_cmd({"sh", "-c", "command -v podman"}).status != 0) GTEST_SKIP() << "podman is not installed";
+    if (::access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "no /bin/busybox (busybox-static)";
+    made_libpod_parent_ = !fs::exists("/sys/fs/cgroup/memory/libpod_parent");
+    char tmpl[] = "/tmp/cove-podman.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    base_ = tmpl;
+    std::string r = base_ + "/rootfs";
+    for (const char* d : {"bin", "proc", "sys", "dev", "etc", "tmp"}) fs::create_directories(r + "/" + d);
+    fs::copy_file("/bin/busybox", r + "/bin/busybox");
+    for (const char* a : {"sh", "echo", "sleep", "id"}) fs::create_symlink("busybox", r + "/bin/" + a);
+    ASSERT_EQ(run_cmd({"tar", "-C", r, "-cf", base_ + "/rootfs.tar", "."}).status, 0);
+    auto imp = podman({"import", base_ + "/rootfs.tar", "localhost/cove-bb"});
+    ASSERT_EQ(imp.status, 0) << imp.err;
+  }
+
+  void TearDown() override {
+    if (base_.empty()) return;
+    podman({"rm", "--all", "--force"});
+    podman({"rmi", "--all", "--force"});
+    // Storage mounts podman may still hold under the test's directory.
+    for (int i = 0; i < 3; ++i) run_cmd({"sh", "-c", "grep -o ' " + base_ + "[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l"});
+    EXPECT_EQ(read_text("/proc/self/mountinfo").find(" " + base_), std::string::npos) << "mounts left";
+    // cove-oci removes each container's cgroup (libpod_parent/libpod-ID); podman keeps conmon's
+    // (libpod_parent/conmon), which goes too when the test's podman made it.
+    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup")) {
+      std::string dir = h.path().string() + "/libpod_parent";
+      if (!fs::exists(dir)) continue;
+      for (const auto& e : fs::directory_iterator(dir)) {
+        if (e.is_directory()) {
+          EXPECT_EQ(e.path().filename().string().rfind("libpod-", 0), std::string::npos) << e.path();
+        }
+      }
+      if (made_libpod_parent_) {
+        ::rmdir((dir + "/conmon").c_str());
+        ::rmdir(dir.c_str());
+      }
+    }
+    std::error_code ec;
+    fs::remove_all(base_, ec);
+  }
+
+
+  RunResult podman(const std::vector<std::string>& args, int timeout_s = 120) {
+    std::vector<std::string> a = {"podman", "--root", base_ + "/storage", "--runroot", base_ + "/run",
+                                  "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                                  "--runtime", builddir() + "/cove-oci"};
+    a.insert(a.end(), args.begin(), args.end());
+    return run_cmd(a, timeout_s);
+  }
+
+  // This host's root lacks CAP_SYS_RESOURCE: podman's default rlimits cannot be set here.
+  std::vector<std::string> run_flags() {
+    return {"--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"};
+  }
+
+  std::string base_;
+  bool made_libpod_parent_ = false;
+};
+
+TEST_F(PodmanTest, RunsExecsStopsAndRemoves) {
+  std::vector<std::string> a = {"run", "--rm"};
+  for (const auto& f : run_flags()) a.push_back(f);
+  for (std::string s : {"localhost/cove-bb", "/bin/sh", "-c", "echo hello from podman; exit 4"}) a.push_back(s);
+  auto r = podman(a);
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_NE(r.out.find("hello from podman"), std::string::npos) << r.out;
+  a = {"run", "-d", "--name", "pm1"};
+  for (const auto& f : run_flags()) a.push_back(f);
+  for (std::string s : {"localhost/cove-bb", "/bin/sleep", "1000"}) a.push_back(s);
+  auto d = podman(a);
+  ASSERT_EQ(d.status, 0) << d.err;
+  auto ex = podman({"exec", "pm1", "/bin/sh", "-c", "echo exec-ok; exit 3"});
+  EXPECT_EQ(ex.status, 3) << ex.err;
+  EXPECT_NE(ex.out.find("exec-ok"), std::string::npos) << ex.out;
+  EXPECT_EQ(podman({"stop", "-t", "1", "pm1"}).status, 0);
+  EXPECT_EQ(podman({"rm", "pm1"}).status, 0);
+  EXPECT_EQ(trim_str(podman({"ps", "-aq"}).out), "");
 }
 
 }  // namespace
