@@ -61,7 +61,7 @@ class OciRuntimeTest : public ::testing::Test {
     std::string r = bundle_ + "/rootfs";
     for (const char* d : {"bin", "proc", "sys", "dev", "etc", "tmp", "out"}) fs::create_directories(r + "/" + d);
     fs::copy_file("/bin/busybox", r + "/bin/busybox");
-    for (const char* a : {"sh", "cat", "id", "ls", "sleep", "echo", "touch", "grep", "mount", "hostname", "stat"})
+    for (const char* a : {"sh", "cat", "id", "ls", "sleep", "echo", "touch", "grep", "mount", "hostname", "stat", "test"})
       fs::create_symlink("busybox", r + "/bin/" + a);
     auto s = oci({"spec", "--bundle", bundle_});
     ASSERT_EQ(s.status, 0) << s.err;
@@ -336,6 +336,62 @@ TEST_F(OciRuntimeTest, ExecRunsInTheContainerAsTheShimAsks) {
   ASSERT_EQ(oci({"delete", "ex"}).status, 0);
   auto gone = oci({"exec", "ex", "true"});
   EXPECT_NE(gone.err.find("does not exist"), std::string::npos) << gone.err;
+}
+
+TEST_F(OciRuntimeTest, HooksRunWhereTheSpecSaysWithTheState) {
+  set_args("echo process > /out/process; exec sleep 1000");
+  auto host_hook = [&](const std::string& file, const std::string& extra = "") {
+    return Json{{"path", "/bin/sh"},
+                {"args", {"sh", "-c", "cat > " + base_ + "/" + file + ".json" + extra}},
+                {"env", {"HOOKVAR=" + file}}};
+  };
+  spec_["hooks"] = {
+      {"createRuntime", {host_hook("createRuntime", "; echo $HOOKVAR > " + base_ + "/env")}},
+      {"createContainer", {host_hook("createContainer", "; readlink /proc/self/ns/uts > " + base_ + "/cc-uts")}},
+      // Inside the container, before the process: its path and /out are the container's.
+      {"startContainer", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > /out/startContainer.json; "
+                                                                     "test -e /out/process || echo before > /out/order"}}}}},
+      {"poststart", {host_hook("poststart")}},
+      {"poststop", {host_hook("poststop")}}};
+  auto c = create("hk");
+  ASSERT_EQ(c.status, 0) << c.err;
+  pid_t pid = state("hk")["pid"].get<pid_t>();
+  Json cr = Json::parse(read_text(base_ + "/createRuntime.json"));
+  EXPECT_EQ(cr["status"], "creating");
+  EXPECT_EQ(cr["pid"], pid);
+  EXPECT_EQ(cr["id"], "hk");
+  EXPECT_EQ(trim_str(read_text(base_ + "/env")), "createRuntime");
+  // createContainer ran in the container's namespaces (its uts is init's, not ours).
+  char own[64] = {}, init_uts[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/uts", own, sizeof own - 1), 0);
+  ASSERT_GT(::readlink(("/proc/" + std::to_string(pid) + "/ns/uts").c_str(), init_uts, sizeof init_uts - 1), 0);
+  EXPECT_EQ(trim_str(read_text(base_ + "/cc-uts")), init_uts);
+  EXPECT_NE(std::string(own), std::string(init_uts));
+  EXPECT_FALSE(fs::exists(base_ + "/out/startContainer.json"));
+  ASSERT_EQ(oci({"start", "hk"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return out("process") == "process"; }));
+  EXPECT_EQ(out("order"), "before");
+  EXPECT_EQ(Json::parse(read_text(base_ + "/out/startContainer.json"))["id"], "hk");
+  EXPECT_EQ(Json::parse(read_text(base_ + "/poststart.json"))["status"], "running");
+  EXPECT_FALSE(fs::exists(base_ + "/poststop.json"));
+  ASSERT_EQ(oci({"delete", "--force", "hk"}).status, 0);
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  EXPECT_EQ(Json::parse(read_text(base_ + "/poststop.json"))["status"], "stopped");
+}
+
+TEST_F(OciRuntimeTest, AFailingOrHangingHookStopsTheCreateAndLeavesNothing) {
+  set_args("true");
+  spec_["hooks"] = {{"createRuntime", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo no way >&2; exit 3"}}}}}};
+  auto r = create("hf");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("hooks.createRuntime[0]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("status 3: no way"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(root_ + "/hf"));
+  spec_["hooks"] = {{"prestart", {{{"path", "/bin/sleep"}, {"args", {"sleep", "100"}}, {"timeout", 1}}}}};
+  auto t = create("ht");
+  EXPECT_NE(t.status, 0);
+  EXPECT_NE(t.err.find("timed out after 1 s"), std::string::npos) << t.err;
+  EXPECT_FALSE(fs::exists(root_ + "/ht"));
 }
 
 TEST_F(OciRuntimeTest, BadBundlesAreRefusedWithTheFieldAndLeaveNothing) {

@@ -352,28 +352,49 @@ Result<void> reset_signals() {
 
 Result<void> exec_init(const LaunchPlan& plan);
 
-// One byte through the start gate (see LaunchPlan::start_gate_fd). EOF without a byte: the
-// start was abandoned.
-Result<void> wait_at_gate(int gate) {
+// What `start` writes through the start gate (see LaunchPlan::start_gate_fd), read to its end
+// (at most 1 MiB). Nothing at all: the start was abandoned.
+Result<std::string> wait_at_gate(int gate) {
+  std::string got;
   for (;;) {
     struct pollfd p = {gate, POLLIN, 0};
     if (::poll(&p, 1, -1) < 0) {
       if (errno == EINTR) continue;
       return Error::from_errno(errno, "wait at the start gate");
     }
-    char byte = 0;
-    ssize_t n = ::read(gate, &byte, 1);
-    if (n == 1) return {};
+    char buf[4096];
+    ssize_t n = ::read(gate, buf, sizeof buf);
+    if (n > 0) {
+      got.append(buf, static_cast<size_t>(n));
+      if (got.size() > (1 << 20)) return Error(EMSGSIZE, "too much through the start gate");
+      continue;
+    }
+    if (n == 0 && !got.empty()) return got;
     if (n == 0) return Error(ECANCELED, "the start gate closed without a start");
     if (errno != EAGAIN && errno != EINTR) return Error::from_errno(errno, "read the start gate");
   }
 }
 
+Result<void> run_gate_hooks(const LaunchPlan& plan, const std::string& state) {
+  for (size_t i = 0; i < plan.gate_hooks.size(); ++i) {
+    ProgramRequest req = plan.gate_hooks[i];
+    req.input = state;
+    auto r = run_program(req);
+    if (!r) return std::move(r).error().context("startContainer hook " + std::to_string(i));
+    if (r->status != 0)
+      return Error(EIO, "startContainer hook " + std::to_string(i) + " `" + req.path + "` " +
+                            (r->timed_out ? "timed out" : "exited with status " + std::to_string(r->status)) +
+                            (r->err.empty() ? "" : ": " + std::string(trim(r->err))));
+  }
+  return {};
+}
+
 // After the parent left nobody reads the setup channel: an error goes to init's stderr (the
 // engine's log of the container), and init exits 127 as a failed exec would.
 [[noreturn]] void exec_after_gate(const LaunchPlan& plan) {
-  auto r = wait_at_gate(plan.start_gate_fd);
+  auto state = wait_at_gate(plan.start_gate_fd);
   ::close(plan.start_gate_fd);
+  Result<void> r = state ? run_gate_hooks(plan, *state) : Result<void>(state.error());
   if (r) r = exec_init(plan);
   std::string msg = "cove-oci: " + r.error().message() + "\n";
   (void)!::write(2, msg.data(), msg.size());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/run_program.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/container_config.hpp"
 #include "rootfs/lxcfs.hpp"
@@ -58,11 +59,15 @@ struct LaunchPlan {
   std::string domainname;                // setdomainname when the uts namespace is new; "" = leave
   bool readonly_root = false;            // `root.readonly`: `/` remounted read-only last
   unsigned long root_propagation = 0;    // MS_SHARED/... (+MS_REC) of `/` after pivot; 0 = leave
-  // The start gate: a FIFO (open O_RDONLY|O_NONBLOCK, inherited at clone) that init reads one
-  // byte from before it drops its privileges and execs. -1 = exec at once. With a gate the
+  // The start gate: a FIFO (open O_RDONLY|O_NONBLOCK, inherited at clone) that init reads to
+  // its end (the container's state, from `start`) before it drops its privileges and execs. -1 = exec at once. With a gate the
   // child reports `at-start-gate` instead of exec'ing, and the parent may exit: init no longer
-  // dies with it (no parent-death signal). `cove-oci start` writes the byte.
+  // dies with it (no parent-death signal). `cove-oci start` writes the state and closes.
   int start_gate_fd = -1;
+  // Programs init runs inside the container when the gate opens, before it drops privileges
+  // (OCI startContainer hooks): each gets what came through the gate (the container's state)
+  // on stdin; one that fails ends the start.
+  std::vector<ProgramRequest> gate_hooks;
   // The rootfs is used as it is (an OCI bundle's, already owned by the ids its mappings name):
   // neither idmapped nor shifted in a user namespace.
   bool rootfs_as_is = false;

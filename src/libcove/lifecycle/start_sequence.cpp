@@ -105,8 +105,8 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
 }  // namespace
 
 Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups,
-                               network::ContainerNetwork* network,
-                               storage::PreparedRootfs* rootfs) {
+                               network::ContainerNetwork* network, storage::PreparedRootfs* rootfs,
+                               const std::function<Result<void>(pid_t)>& namespaces_ready) {
   if (plan.generate_lsm_profile) {
     // Loaded (or replaced) before clone: the child's aa_change_onexec needs it to exist.
     auto lsm = security::lsm::open_lsm(plan.exec.lsm);
@@ -135,6 +135,8 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   UniqueFd rootfs_tree;
   auto fds = configure_child(plan, pid, cgroups, network, rootfs, rootfs_tree);
   if (!fds) return std::move(fds).error();
+  if (namespaces_ready)
+    if (auto r = namespaces_ready(pid); !r) return std::move(r).error();
   if (auto r = parent.send(Phase::kParentConfigured, *fds); !r) return std::move(r).error();
   rootfs_tree.reset();
   if (auto r = parent.expect(Phase::kRootfsReady); !r) return std::move(r).error();

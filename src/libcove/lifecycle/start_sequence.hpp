@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <vector>
 
 #include "base/result.hpp"
@@ -30,9 +31,13 @@ struct InitProcess {
 // `network`: the container's NICs, made in the child's network namespace before it goes on
 // (nullptr or empty: only `lo`). They stay the caller's to tear down, also when this fails.
 // `rootfs`: what the storage backend prepared (consumed); nullptr: prepared here.
+// `namespaces_ready` (may be empty) runs once the child is in its namespaces and cgroups, its
+// ids mapped, before it mounts anything (OCI createRuntime and createContainer hooks); an error
+// ends the start.
 Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups,
                                network::ContainerNetwork* network = nullptr,
-                               storage::PreparedRootfs* rootfs = nullptr);
+                               storage::PreparedRootfs* rootfs = nullptr,
+                               const std::function<Result<void>(pid_t)>& namespaces_ready = {});
 
 // Opens an idmapped, detached clone of `path` mapped through the user namespace of `pid`.
 Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid);

@@ -30,6 +30,7 @@
 #include "cgroup/cgroup.hpp"
 #include "lifecycle/attach.hpp"
 #include "lifecycle/start_sequence.hpp"
+#include "oci/hooks.hpp"
 #include "oci/spec.hpp"
 #include "oci/translate.hpp"
 #include "state/container_state.hpp"
@@ -73,13 +74,14 @@ struct Record {
   pid_t pid = 0;
   uint64_t start_time = 0;         // /proc/PID/stat field 22: tells a reused pid apart
   bool started = false;
+  bool hooks = false;              // the bundle has hooks: start and delete read it again
   std::map<std::string, std::string> annotations;
   std::vector<std::string> cgroup_dirs;
 };
 
 std::string encode(const Record& r) {
   Json j = {{"id", r.id},         {"bundle", r.bundle},   {"rootfs", r.rootfs},         {"created", r.created},
-            {"pid", r.pid},       {"start_time", r.start_time}, {"started", r.started},
+            {"pid", r.pid},       {"start_time", r.start_time}, {"started", r.started}, {"hooks", r.hooks},
             {"annotations", r.annotations}, {"cgroup_dirs", r.cgroup_dirs}};
   return j.dump() + "\n";
 }
@@ -95,6 +97,7 @@ Result<Record> decode(const std::string& text, const std::string& file) {
     r.pid = j.at("pid").get<pid_t>();
     r.start_time = j.at("start_time").get<uint64_t>();
     r.started = j.at("started").get<bool>();
+    r.hooks = j.value("hooks", false);
     r.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
     r.cgroup_dirs = j.at("cgroup_dirs").get<std::vector<std::string>>();
     return r;
@@ -227,6 +230,8 @@ struct CreateJob {
   cgroup::Layout layout;
   std::optional<cgroup::ContainerCgroups> cgroups;
   UniqueFd gate;
+  Hooks hooks;
+  bool userns = false;
 };
 
 namespace {
@@ -248,7 +253,34 @@ Result<void> prepare(CreateJob& job) {
   job.record.rootfs = job.launch.plan.rootfs;
   job.record.created = rfc3339_now();
   job.record.annotations = spec->annotations;
+  if (spec->hooks) job.hooks = *spec->hooks;
+  const auto& h = job.hooks;
+  job.record.hooks = !(h.prestart.empty() && h.create_runtime.empty() && h.create_container.empty() &&
+                       h.start_container.empty() && h.poststart.empty() && h.poststop.empty());
+  job.userns = job.launch.plan.userns;
   return {};
+}
+
+// The state a hook reads on stdin.
+std::string hook_state(const Record& r, Status status, pid_t pid) {
+  ContainerInfo i;
+  i.id = r.id;
+  i.pid = pid;
+  i.status = status;
+  i.bundle = r.bundle;
+  i.rootfs = r.rootfs;
+  i.created = r.created;
+  i.annotations = r.annotations;
+  return Runtime::state_json(i);
+}
+
+// prestart, createRuntime and createContainer: the container's namespaces exist, nothing is
+// mounted in them yet.
+Result<void> creation_hooks(const CreateJob& job, pid_t pid) {
+  std::string state = hook_state(job.record, Status::kCreating, pid);
+  COVE_TRY(run_hooks(job.hooks.prestart, "prestart", state));
+  COVE_TRY(run_hooks(job.hooks.create_runtime, "createRuntime", state));
+  return run_hooks_in(job.hooks.create_container, "createContainer", state, pid, job.userns);
 }
 
 Result<void> make_gate(CreateJob& job) {
@@ -273,7 +305,8 @@ Result<void> make_cgroups(CreateJob& job) {
 
 Result<lifecycle::InitProcess> launch_init(CreateJob& job) {
   COVE_TRY(enter_namespaces(job.launch.joined));
-  auto init = lifecycle::start_init(job.launch.plan, *job.cgroups);
+  auto init = lifecycle::start_init(job.launch.plan, *job.cgroups, nullptr, nullptr,
+                                    [&](pid_t pid) { return creation_hooks(job, pid); });
   if (!init) return std::move(init).error();
   if (job.launch.oom_score_adj) {
     auto r = write_existing(fmt::format("/proc/{}/oom_score_adj", init->pid), std::to_string(*job.launch.oom_score_adj));
@@ -355,14 +388,26 @@ Result<void> Runtime::start(const std::string& id) {
   auto& info = locked->info;
   if (info.status != Status::kCreated)
     return Error(EINVAL, fmt::format("cannot start a container that is {}", status_name(info.status)));
+  std::optional<Spec> spec;
+  if (rec.hooks) {
+    auto s = load_bundle(rec.bundle);
+    if (!s) return std::move(s).error();
+    spec = std::move(*s);
+  }
   std::string gate = dir_of(id) + "/" + kGate;
   UniqueFd fd(::open(gate.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fd) return Error::from_errno(errno, "container `" + id + "` is not running (start gate)");
-  if (::write(fd.get(), "0", 1) != 1) return Error::from_errno(errno, "write the start gate");
+  // The state goes through the gate: init hands it to the startContainer hooks.
+  std::string state = hook_state(rec, Status::kCreated, rec.pid);
+  if (::write(fd.get(), state.data(), state.size()) != static_cast<ssize_t>(state.size()))
+    return Error::from_errno(errno, "write the start gate");
   fd.reset();
   rec.started = true;
   COVE_TRY(save(dir_of(id), rec));
   ::unlink(gate.c_str());
+  if (spec && spec->hooks)
+    if (auto r = run_hooks(spec->hooks->poststart, "poststart", hook_state(rec, Status::kRunning, rec.pid)); !r)
+      log::warn("{}", r.error().message());
   return {};
 }
 
@@ -499,7 +544,15 @@ Result<void> Runtime::remove(const std::string& id, bool force) {
   // destroy() thaws, kills what is left in the cgroups and waits for them to empty.
   auto cgs = cgroup::ContainerCgroups::from_recorded_explicit(rec.cgroup_dirs);
   if (auto r = cgs.destroy(); !r) return std::move(r).error().context("delete `" + id + "`");
-  return remove_tree(dir_of(id));
+  COVE_TRY(remove_tree(dir_of(id)));
+  if (rec.hooks) {
+    auto spec = load_bundle(rec.bundle);
+    auto r = !spec ? Result<void>(spec.error())
+             : spec->hooks ? run_hooks(spec->hooks->poststop, "poststop", hook_state(rec, Status::kStopped, 0))
+                           : Result<void>();
+    if (!r) log::warn("{}", r.error().message());
+  }
+  return {};
 }
 
 Result<std::vector<ContainerInfo>> Runtime::list() {

@@ -13,6 +13,7 @@
 #include "base/strings.hpp"
 #include "config/container_config.hpp"
 #include "lifecycle/security_plan.hpp"
+#include "oci/hooks.hpp"
 #include "security/cap_names.hpp"
 #include "security/capabilities.hpp"
 #include "security/lsm/lsm.hpp"
@@ -320,13 +321,6 @@ Result<cgroup::ResourceLimits> translate_resources(const Resources& r, const std
 namespace {
 
 Result<void> refuse_unimplemented(const Spec& spec) {
-  if (spec.hooks) {
-    const Hooks& h = *spec.hooks;
-    for (const auto& [name, list] : {std::pair{"prestart", &h.prestart}, {"createRuntime", &h.create_runtime},
-                                     {"createContainer", &h.create_container}, {"startContainer", &h.start_container},
-                                     {"poststart", &h.poststart}, {"poststop", &h.poststop}})
-      if (!list->empty()) return unsupported(std::string("hooks.") + name, "hooks are not implemented yet");
-  }
   if (!spec.linux) return {};
   if (!spec.linux->devices.empty()) return unsupported("linux.devices", "extra device nodes are not implemented yet");
   if (!spec.linux->time_offsets.empty()) return unsupported("linux.timeOffsets");
@@ -437,6 +431,8 @@ Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
   if (lx.cgroups_path.find(':') != std::string::npos)
     return unsupported("linux.cgroupsPath", "a systemd `slice:prefix:name` path; use cgroupfs paths");
   out.cgroups_path = lx.cgroups_path.empty() ? "/cove-oci/" + ctx.id : lx.cgroups_path;
+  if (spec.hooks)
+    for (const auto& h : spec.hooks->start_container) out.plan.gate_hooks.push_back(hook_request(h));
   out.oom_score_adj = spec.process->oom_score_adj;
   out.terminal = spec.process->terminal;
   out.console_size = spec.process->console_size;
