@@ -153,7 +153,8 @@ bool frozen(const std::vector<std::string>& dirs) {
   return false;
 }
 
-ContainerInfo info_of(const Record& r, const std::string& dir) {
+// What a record says of itself (status and pid are the caller's to fill).
+ContainerInfo recorded_info(const Record& r) {
   ContainerInfo i;
   i.id = r.id;
   i.bundle = r.bundle;
@@ -161,6 +162,11 @@ ContainerInfo info_of(const Record& r, const std::string& dir) {
   i.created = r.created;
   i.annotations = r.annotations;
   i.cgroup_dirs = r.cgroup_dirs;
+  return i;
+}
+
+ContainerInfo info_of(const Record& r, const std::string& dir) {
+  ContainerInfo i = recorded_info(r);
   bool alive = r.pid > 0 && start_time_of(r.pid) == r.start_time;
   if (r.pid == 0) i.status = Status::kStopped;
   else if (!alive) i.status = Status::kStopped;
@@ -263,14 +269,9 @@ Result<void> prepare(CreateJob& job) {
 
 // The state a hook reads on stdin.
 std::string hook_state(const Record& r, Status status, pid_t pid) {
-  ContainerInfo i;
-  i.id = r.id;
+  ContainerInfo i = recorded_info(r);
   i.pid = pid;
   i.status = status;
-  i.bundle = r.bundle;
-  i.rootfs = r.rootfs;
-  i.created = r.created;
-  i.annotations = r.annotations;
   return Runtime::state_json(i);
 }
 
