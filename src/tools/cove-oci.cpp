@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/result.hpp"
 #include "base/strings.hpp"
@@ -27,7 +29,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: cove-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] VERB [OPTIONS] [ID]\n"
-    "verbs: create start run exec state kill delete list ps pause resume spec features\n";
+    "verbs: create start run exec state kill delete list ps pause resume update events spec features\n";
 
 // The options one verb accepts: the value-taking ones and the switches, by long name; short
 // aliases map to long names.
@@ -225,6 +227,38 @@ Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char**
     if (!n) return Error::invalid("--preserve-fds: not a number");
     o.preserve_fds = static_cast<unsigned>(*n);
     return rt.exec(a->positional[0], o);
+  }
+  if (verb == "update") {
+    auto a = parse({{"resources"}, {}, {{'r', "resources"}}});
+    if (!a) return std::move(a).error();
+    auto id = one_id(*a, "update");
+    if (!id) return std::move(id).error();
+    std::string file = a->get("resources");
+    if (file.empty()) return Error(EOPNOTSUPP, "update: give --resources FILE (or -); the per-limit flags are not supported");
+    std::string text;
+    if (file == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else {
+      auto t = read_regular_file(file, 1 << 20);
+      if (!t) return std::move(t).error().context("--resources");
+      text = std::move(*t);
+    }
+    auto res = oci::parse_resources(text, file == "-" ? "stdin" : file);
+    if (!res) return std::move(res).error();
+    auto r = rt.update(*id, *res);
+    if (!r) return std::move(r).error();
+    return 0;
+  }
+  if (verb == "events") {
+    auto a = parse({{"interval"}, {"stats"}, {}});
+    if (!a) return std::move(a).error();
+    auto id = one_id(*a, "events");
+    if (!id) return std::move(id).error();
+    if (!a->has("stats")) return Error(EOPNOTSUPP, "events: only --stats is supported (no event stream yet)");
+    auto s = rt.stats_json(*id);
+    if (!s) return std::move(s).error();
+    std::cout << *s;
+    return 0;
   }
   if (verb == "kill") {
     auto a = parse({{}, {"all"}, {{'a', "all"}}});

@@ -574,6 +574,53 @@ Result<std::vector<pid_t>> Runtime::processes(const std::string& id) {
   return cgroup::ContainerCgroups::from_recorded_explicit(rec->cgroup_dirs).payload_pids();
 }
 
+Result<void> Runtime::update(const std::string& id, const Resources& resources) {
+  auto locked = lock_and_load(dir_of(id), id);
+  if (!locked) return std::move(locked).error();
+  if (locked->info.status == Status::kStopped) return Error(EINVAL, fmt::format("container `{}` is not running", id));
+  auto limits = translate_resources(resources, "resources");
+  if (!limits) return std::move(limits).error();
+  auto layout = cgroup::detect_layout();
+  if (!layout) return std::move(layout).error();
+  // The recorded dirs are the container's: planned again from its cgroups path, which they end in.
+  auto spec = load_bundle(locked->rec.bundle);
+  if (!spec) return std::move(spec).error();
+  std::string path = spec->linux && !spec->linux->cgroups_path.empty() ? spec->linux->cgroups_path : "/cove-oci/" + id;
+  auto cgs = cgroup::ContainerCgroups::plan_at(*layout, path, ::getpid());
+  if (!cgs) return std::move(cgs).error();
+  if (cgs->payload_dirs() != locked->rec.cgroup_dirs)
+    return Error(EINVAL, "update: the bundle's cgroupsPath no longer names the container's cgroups");
+  // Device rules are replaced only when the update names some (runc's behaviour).
+  std::vector<std::string> only;
+  for (const auto& c : cgroup::needed_controllers(*limits))
+    if (c != "devices" || !resources.devices.empty()) only.push_back(c);
+  if (!limits->raw_v2.empty()) only.push_back("raw");
+  if (only.empty()) return {};
+  return cgs->apply(*limits, only);
+}
+
+Result<std::string> Runtime::stats_json(const std::string& id) {
+  auto info = state(id);
+  if (!info) return std::move(info).error();
+  if (info->status == Status::kStopped) return Error(EINVAL, fmt::format("container `{}` is not running", id));
+  auto st = cgroup::ContainerCgroups::from_recorded_explicit(info->cgroup_dirs).stats();
+  if (!st) return std::move(st).error();
+  Json data = Json::object();
+  if (st->cpu_usage_ns) data["cpu"] = {{"usage", {{"total", *st->cpu_usage_ns}}}};
+  Json mem = Json::object();
+  if (st->memory_current) mem["usage"] = {{"usage", *st->memory_current}};
+  if (st->memory_peak) mem["usage"]["max"] = *st->memory_peak;
+  if (st->oom_kills) mem["oom_kill"] = *st->oom_kills;
+  if (!mem.empty()) data["memory"] = mem;
+  if (st->pids_current) data["pids"] = {{"current", *st->pids_current}};
+  Json io = Json::object();
+  if (st->io_read_bytes) io["read_bytes"] = *st->io_read_bytes;
+  if (st->io_write_bytes) io["write_bytes"] = *st->io_write_bytes;
+  if (!io.empty()) data["blkio"] = io;
+  Json ev = {{"type", "stats"}, {"id", id}, {"data", data}};
+  return ev.dump() + "\n";
+}
+
 Result<void> Runtime::pause(const std::string& id) {
   auto info = state(id);
   if (!info) return std::move(info).error();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "oci/spec.hpp"
 
 namespace cove::oci {
 
@@ -74,6 +75,11 @@ class Runtime {
   Result<void> remove(const std::string& id, bool force);
   Result<std::vector<ContainerInfo>> list();
   Result<std::vector<pid_t>> processes(const std::string& id);
+  // update: new limits on a running (or created, paused) container's cgroups; only the
+  // controllers the resources name are written.
+  Result<void> update(const std::string& id, const Resources& resources);
+  // events --stats: one runc-style stats object of the container's cgroups.
+  Result<std::string> stats_json(const std::string& id);
   Result<void> pause(const std::string& id);
   Result<void> resume(const std::string& id);
 

@@ -629,6 +629,10 @@ Result<Process> parse_process(std::string_view json_text, const std::string& lab
   return read_document<Process>(json_text, label, read_process);
 }
 
+Result<Resources> parse_resources(std::string_view json_text, const std::string& label) {
+  return read_document<Resources>(json_text, label, read_resources);
+}
+
 std::string default_spec_json(bool rootless, uid_t uid, gid_t gid) {
   std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
   OJson process = {

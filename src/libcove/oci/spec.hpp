@@ -197,6 +197,9 @@ Result<Spec> parse_spec(std::string_view json_text, const std::string& label);
 // A process JSON (runc exec --process FILE): the `process` object alone, same rules.
 Result<Process> parse_process(std::string_view json_text, const std::string& label);
 
+// A resources JSON (runc update --resources FILE): the `linux.resources` object alone.
+Result<Resources> parse_resources(std::string_view json_text, const std::string& label);
+
 // The spec `cove-oci spec` writes (as runc's: sh as the process, a read-only rootfs "rootfs",
 // the standard mounts and masked/read-only paths, the namespaces; with `rootless`, a user
 // namespace mapping the caller's uid/gid and no network namespace). Pretty-printed JSON.
