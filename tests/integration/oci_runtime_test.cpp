@@ -409,6 +409,26 @@ TEST_F(OciRuntimeTest, AFailingOrHangingHookStopsTheCreateAndLeavesNothing) {
   EXPECT_FALSE(fs::exists(root_ + "/ht"));
 }
 
+TEST_F(OciRuntimeTest, ExtraDevicesAreTheHostsNodesAndUsable) {
+  struct stat st;
+  if (::stat("/dev/net/tun", &st) < 0 || !S_ISCHR(st.st_mode)) GTEST_SKIP() << "no /dev/net/tun on this host";
+  set_args("stat -c '%t:%T' /dev/net/tun > /out/numbers; (exec 3<>/dev/net/tun && echo opened) > /out/open 2>&1");
+  spec_["linux"]["devices"] = {{{"type", "c"}, {"path", "/dev/net/tun"}, {"major", 10}, {"minor", 200}}};
+  ids_.push_back("dev");
+  write_spec("dev");
+  auto r = oci({"run", "--bundle", bundle_, "dev"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(out("numbers"), "a:c8");
+  // The device cgroup lets it through (the spec's rules deny everything else).
+  EXPECT_EQ(out("open"), "opened");
+  spec_["linux"]["devices"] = {{{"type", "c"}, {"path", "/dev/net/tun"}, {"major", 10}, {"minor", 201}}};
+  ids_.push_back("dev2");
+  write_spec("dev2");
+  auto bad = oci({"run", "--bundle", bundle_, "dev2"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("linux.devices[0]"), std::string::npos) << bad.err;
+}
+
 TEST_F(OciRuntimeTest, BadBundlesAreRefusedWithTheFieldAndLeaveNothing) {
   set_args("true");
   spec_["linux"]["intelRdt"] = {{"closID", "x"}};

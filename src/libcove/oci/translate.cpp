@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 
@@ -121,6 +122,32 @@ Result<config::MountEntry> bundle_mount(const Mount& m, size_t i, const std::str
   (file_source ? e->create_file : e->create_dir) = true;
   e->where = "config.json " + where;
   return e;
+}
+
+// `linux.devices`: each node is the host's own node of the same path and numbers, bound in
+// (after cove's /dev is made) as cove binds its standard nodes: a node made inside a user
+// namespace could not be opened, and one bind works the same with or without one. The host
+// node keeps its mode and owner (`fileMode`, `uid`, `gid` cannot change a host inode).
+Result<void> device_nodes(const Linux& lx, config::ContainerConfig& cfg) {
+  for (size_t i = 0; i < lx.devices.size(); ++i) {
+    const auto& d = lx.devices[i];
+    std::string where = fmt::format("linux.devices[{}]", i);
+    if (d.type != "c" && d.type != "b" && d.type != "u")
+      return unsupported(where + ".type", "a `" + d.type + "` node (only character and block devices)");
+    struct stat st;
+    if (::stat(d.path.c_str(), &st) < 0)
+      return Error(ENOENT, "`" + where + "`: `" + d.path + "` is not on this host (cove-oci binds the host's node)");
+    bool chr = d.type != "b";
+    if ((chr ? !S_ISCHR(st.st_mode) : !S_ISBLK(st.st_mode)) || major(st.st_rdev) != d.major || minor(st.st_rdev) != d.minor)
+      return Error::invalid(fmt::format("`{}`: the host's `{}` is not a {} device {}:{}", where, d.path,
+                                        chr ? "character" : "block", d.major, d.minor));
+    auto e = config::make_mount_entry(d.path, d.path, "none", {"bind", "nosuid", "noexec"});
+    if (!e) return std::move(e).error().context("`" + where + "`");
+    e->create_file = true;
+    e->where = "config.json " + where;
+    cfg.mounts.push_back(std::move(*e));
+  }
+  return {};
 }
 
 Result<void> mounts(const Spec& spec, const std::string& bundle, config::ContainerConfig& cfg) {
@@ -322,7 +349,6 @@ namespace {
 
 Result<void> refuse_unimplemented(const Spec& spec) {
   if (!spec.linux) return {};
-  if (!spec.linux->devices.empty()) return unsupported("linux.devices", "extra device nodes are not implemented yet");
   if (!spec.linux->time_offsets.empty()) return unsupported("linux.timeOffsets");
   return {};
 }
@@ -350,6 +376,7 @@ Result<config::ContainerConfig> container_config(const Spec& spec, const Transla
   if (!userns && (!cfg.uid_map.empty() || !cfg.gid_map.empty()))
     return Error::invalid("`linux.uidMappings`: mappings without a `user` namespace");
   COVE_TRY(mounts(spec, ctx.bundle, cfg));
+  COVE_TRY(device_nodes(*spec.linux, cfg));
   COVE_TRY(security_settings(spec, out, cfg));
   cfg.init = spec.process->args;
   cfg.init_cwd = spec.process->cwd;
@@ -424,6 +451,9 @@ Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
     auto limits = translate_resources(*lx.resources, "linux.resources");
     if (!limits) return std::move(limits).error();
     out.limits = std::move(*limits);
+    // The nodes the spec asks for are usable, as runc allows its devices.
+    for (const auto& d : lx.devices)
+      out.limits.devices.push_back(cgroup::DeviceRule{true, d.type == "b" ? 'b' : 'c', d.major, d.minor, 7});
   } else {
     out.limits.default_devices = false;
     out.limits.devices = {cgroup::DeviceRule{true, 'a', -1, -1, 7}};  // the spec asks for no device rules
