@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -49,9 +50,13 @@ class OciRuntimeTest : public ::testing::Test {
       for (const char* h : {"memory", "pids", "unified", "systemd"})
         EXPECT_FALSE(fs::exists(std::string("/sys/fs/cgroup/") + h + "/cove-oci-test/" + id)) << "cgroup left: " << h;
     }
-    for (const char* h : {"memory", "pids", "unified", "systemd", "cpu,cpuacct", "devices", "freezer", "blkio",
-                          "cpuset", "net_cls,net_prio", "perf_event", "hugetlb", "misc", "rdma"})
-      ::rmdir((std::string("/sys/fs/cgroup/") + h + "/cove-oci-test").c_str());
+    // The parent every test's cgroupsPath shares (create makes it; delete keeps it, as runc does).
+    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup")) {
+      std::string parent = h.path().string() + "/cove-oci-test";
+      if (fs::exists(parent)) {
+        EXPECT_EQ(::rmdir(parent.c_str()), 0) << parent << ": " << std::strerror(errno);
+      }
+    }
     reap_all();
     std::error_code ec;
     fs::remove_all(base_, ec);
