@@ -43,7 +43,10 @@ class OciRuntimeTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (base_.empty()) return;
+    if (base_.empty()) {
+      ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+      return;
+    }
     for (const auto& id : ids_) oci({"delete", "--force", id});
     for (const auto& id : ids_) {
       EXPECT_FALSE(fs::exists(root_ + "/" + id)) << "state of " << id << " left";
@@ -58,6 +61,9 @@ class OciRuntimeTest : public ::testing::Test {
       }
     }
     reap_all();
+    // The rest of the test binary must not inherit the orphans of other tests' daemons (a killed
+    // monitor would stay a zombie of ours).
+    ::prctl(PR_SET_CHILD_SUBREAPER, 0);
     std::error_code ec;
     fs::remove_all(base_, ec);
   }
