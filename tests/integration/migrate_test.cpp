@@ -350,8 +350,11 @@ TEST_F(MigrateTest, TheSourceIsHeldAgainstOtherToolsWhileItMoves) {
   auto& b = hosts_->b;
   auto [pid, before] = start_counting(a);
   auto moving = std::async(std::launch::async, [&] { return migrate_with_fault(a, b, "pause-after-restore"); });
-  ASSERT_TRUE(eventually([&] { return trim_str(on(a, "cove-info", {"-s"}).out) == "FROZEN"; }, 30000))
-      << "the source was never frozen";
+  // The source is FROZEN twice: a moment before the dump (then CHECKPOINTING), and held once the
+  // copy runs on the destination. The second is the one to test: wait for the destination too.
+  ASSERT_TRUE(eventually([&] {
+    return trim_str(on(b, "cove-info", {"-s"}).out) == "RUNNING" && trim_str(on(a, "cove-info", {"-s"}).out) == "FROZEN";
+  }, 30000)) << "the source was never frozen while its copy ran";
   for (const auto& [tool, args] : std::vector<std::pair<std::string, std::vector<std::string>>>{
            {"cove-unfreeze", {}}, {"cove-stop", {"-k"}}, {"cove-cgroup", {"pids.max", "100"}}}) {
     auto r = on(a, tool, args);
