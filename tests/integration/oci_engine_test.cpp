@@ -183,6 +183,7 @@ class PodmanTest : public ::testing::Test {
     if (run_cmd({"sh", "-c", "command -v podman"}).status != 0) GTEST_SKIP() << "podman is not installed";
     if (::access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "no /bin/busybox (busybox-static)";
     made_libpod_parent_ = !fs::exists("/sys/fs/cgroup/memory/libpod_parent");
+    made_state_root_ = !fs::exists("/run/cove-oci");  // podman calls cove-oci without --root
     char tmpl[] = "/tmp/cove-podman.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     base_ = tmpl;
@@ -218,6 +219,10 @@ class PodmanTest : public ::testing::Test {
       }
     }
     std::error_code ec;
+    if (made_state_root_ && fs::exists("/run/cove-oci")) {
+      EXPECT_TRUE(fs::is_empty("/run/cove-oci")) << "cove-oci state left";
+      fs::remove_all("/run/cove-oci", ec);
+    }
     fs::remove_all(base_, ec);
   }
 
@@ -237,6 +242,7 @@ class PodmanTest : public ::testing::Test {
 
   std::string base_;
   bool made_libpod_parent_ = false;
+  bool made_state_root_ = false;
 };
 
 TEST_F(PodmanTest, RunsExecsStopsAndRemoves) {
