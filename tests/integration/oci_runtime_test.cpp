@@ -355,6 +355,14 @@ TEST_F(OciRuntimeTest, ExecRunsInTheContainerAsTheShimAsks) {
   EXPECT_NE(stat.find(" " + std::to_string(::getpid()) + " "), std::string::npos) << stat;
   std::string procs = read_text("/sys/fs/cgroup/pids/cove-oci-test/ex/cgroup.procs");
   EXPECT_NE(procs.find(std::to_string(pid)), std::string::npos);
+  // Attack: a detached command outlives cove-oci and nothing relays for it, so a host terminal
+  // as its stdin would be handed into the container as it is; it is refused, nothing runs.
+  std::string on_tty = "exec '" + builddir() + "/cove-oci' --root '" + root_ +
+                       "' exec --detach ex sh -c 'echo ran > /out/tty-ran' < /dev/ptmx";
+  auto refused_tty = run_cmd({"sh", "-c", on_tty});
+  EXPECT_NE(refused_tty.status, 0);
+  EXPECT_NE(refused_tty.err.find("would be handed this terminal"), std::string::npos) << refused_tty.err;
+  EXPECT_FALSE(fs::exists(base_ + "/out/tty-ran"));
   auto tty = oci({"exec", "--tty", "--detach", "ex", "true"});
   EXPECT_NE(tty.err.find("--console-socket"), std::string::npos) << tty.err;
   ASSERT_EQ(oci({"kill", "--all", "ex", "KILL"}).status, 0);

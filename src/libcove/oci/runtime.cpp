@@ -222,10 +222,6 @@ Result<void> send_console(const std::string& socket_path, const UniqueFd& master
   return send_with_fds(sock.get(), "/dev/ptmx", {master.get()});
 }
 
-struct Created {
-  lifecycle::InitProcess init;
-};
-
 }  // namespace
 
 struct CreateJob {
