@@ -28,6 +28,11 @@ namespace cove::oci {
 
 namespace {
 
+std::string_view trim_leading_slashes(std::string_view p) {
+  while (!p.empty() && p.front() == '/') p.remove_prefix(1);
+  return p;
+}
+
 using config::AutoMountMode;
 using config::Namespace;
 
@@ -233,7 +238,8 @@ Result<void> security_settings(const Spec& spec, const Launch& out, config::Cont
                             " namespace (it would change the host's)");
     sec.sysctls.push_back({key, value});
   }
-  auto rel = [](const std::string& path) { return path.substr(path.find_first_not_of('/') == std::string::npos ? path.size() : path.find_first_not_of('/')); };
+  // cove's lists are relative to the rootfs ("proc/kcore"); the parser made sure they are absolute.
+  auto rel = [](const std::string& path) { return std::string(trim_leading_slashes(path)); };
   for (const auto& m : lx.masked_paths) sec.masked_paths.push_back(rel(m));
   for (const auto& r : lx.readonly_paths) sec.readonly_paths.push_back(rel(r));
   sec.selinux_mount_context = lx.mount_label;
