@@ -619,7 +619,10 @@ Result<void> clean_up_source(Migration& m) {
 }
 
 constexpr Step<Migration> kMigrationSteps[] = {
-    {"validate", validate, close_session},
+    // A cleanup, not a rollback: it also runs when validate itself fails (the destination
+    // refused the offer), so that the source returns only once the destination has undone its
+    // claims (a rollback runs only for a step that succeeded).
+    {"validate", validate, nullptr, close_session},
     {"sync rootfs", sync_rootfs},
     {"open the final sync", open_final_sync, stop_final_sync},
     {"open the images' channel", open_images_stream, close_images_stream},

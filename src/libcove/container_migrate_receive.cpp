@@ -197,7 +197,12 @@ Result<void> claim_name_and_ids(Reception& r) {
   return {};
 }
 
-void remove_container(Reception& r) { detail::remove_container_files(r.p); }
+bool fault_is(std::string_view point);
+
+void remove_container(Reception& r) {
+  if (fault_is("refuse-after-claim")) ::sleep(2);
+  detail::remove_container_files(r.p);
+}
 
 storage::Layout btrfs_layout(const Reception& r, std::optional<uint64_t> size) {
   storage::Layout l;
@@ -397,8 +402,6 @@ Result<void> accept(Reception& r) {
 
 // The source copies the files, then asks for the restore; no bound, the copy may be long (an
 // end of the connection ends the wait).
-bool fault_is(std::string_view point);
-
 Result<void> await_files(Reception& r) {
   COVE_TRY(ignore_value(migrate::expect<migrate::FinalSync>(r.ch, -1)));
   if (fault_is("slow-final-sync")) ::sleep(3);
@@ -475,7 +478,9 @@ void stop_restored(Reception& r) {
 // source must stay frozen); `lose-pages` kills `criu lazy-pages` right after the restore (a
 // post-copy transfer that breaks once the container ran here: it is lost, the source stays
 // frozen); `slow-final-sync` holds the final rsync 3 s, the source frozen and the restore not
-// yet asked for (a window for a test to cut the link in).
+// yet asked for (a window for a test to cut the link in); `refuse-after-claim` refuses the offer
+// once the name and ids are claimed here, and takes 2 s to give them back (the source must
+// return only once they are).
 bool fault_is(std::string_view point) {
   const char* f = std::getenv("COVE_MIGRATE_FAULT");
   return f && point == f;
@@ -485,6 +490,11 @@ Result<void> injected_fault(Reception& r) {
   if (fault_is("after-restore")) return Error(EIO, "fault injected after the restore (COVE_MIGRATE_FAULT)");
   if (fault_is("pause-after-restore")) ::sleep(3);
   if (fault_is("lose-pages") && r.lazy_daemon) (void)r.lazy_daemon.signal(SIGKILL);
+  return {};
+}
+
+Result<void> refusal_fault(Reception&) {
+  if (fault_is("refuse-after-claim")) return Error(EIO, "fault injected after the claim (COVE_MIGRATE_FAULT)");
   return {};
 }
 
@@ -521,6 +531,7 @@ constexpr Step<Reception> kReceiveSteps[] = {
     {"read the offer", read_offer},
     {"check the offer", check_offer},
     {"claim the name and the host ids", claim_name_and_ids, remove_container},
+    {"check for an injected refusal", refusal_fault},
     {"make the rootfs subvolume", make_rootfs_subvolume, remove_rootfs_subvolume},
     {"make the images dir", make_images_dir, nullptr, remove_images_dir},
     {"make the final sync's fifo", make_go_fifo, nullptr, remove_go_dir},

@@ -304,6 +304,20 @@ TEST_F(MigrateTest, TakenIdRangeIsRefusedBeforeAnythingMoves) {
   ::rmdir(other.c_str());
 }
 
+// The destination refuses after claiming the name and ids and is slow to give them back: the
+// source returns only once it has (it waits for the end of the session also when the offer
+// itself is refused), so a migration tried right after finds the destination clean.
+TEST_F(MigrateTest, RefusalReturnsOnceTheDestinationHasUndoneItsClaims) {
+  auto& a = hosts_->a;
+  auto& b = hosts_->b;
+  auto [pid, before] = start_counting(a);
+  auto r = migrate_with_fault(a, b, "refuse-after-claim");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("fault injected after the claim"), std::string::npos) << r.err;
+  expect_clean(b);
+  expect_counting(a, before, pid);
+}
+
 TEST_F(MigrateTest, TooLittleDiskIsRefusedBeforeAnythingMoves) {
   auto& a = hosts_->a;
   auto& b = hosts_->b;
