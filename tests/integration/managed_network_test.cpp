@@ -319,11 +319,13 @@ TEST_F(ManagedNetworkTest, LeaseDnsNatAndDown) {
   // register_host / unregister_host.
   std::string web_ip = v4.nth(77)->str();
   ASSERT_OK(register_host(net.name, "web", *IpAddress::parse(web_ip)));
-  EXPECT_TRUE(eventually([&] { return resolve(ct, "web.cove", bridge_ip) == web_ip; }, 5000));
+  EXPECT_TRUE(eventually([&] { return resolve(ct, "web.cove", bridge_ip) == web_ip; }, 15000));
   ASSERT_OK(register_host(net.name, "web", *v4.nth(78)));  // replaced
-  EXPECT_TRUE(eventually([&] { return resolve(ct, "web.cove", bridge_ip) == v4.nth(78)->str(); }, 5000));
+  EXPECT_TRUE(eventually([&] { return resolve(ct, "web.cove", bridge_ip) == v4.nth(78)->str(); }, 15000));
   ASSERT_OK(unregister_host(net.name, "web"));
-  EXPECT_TRUE(eventually([&] { return resolve(ct, "web.cove", bridge_ip).empty(); }, 5000));
+  EXPECT_TRUE(eventually([&] { return resolve(ct, "web.cove", bridge_ip).empty(); }, 15000))
+      << "still resolves to `" << resolve(ct, "web.cove", bridge_ip) << "`; hosts file:\n"
+      << read_text(dnsmasq_files(network_run_dir(net.name)).hosts_file);
   EXPECT_EQ(dnsmasq_pid(net), pid) << "SIGHUP, not a restart";
 
   // NAT: the outside sees the host's address on the link towards it.
