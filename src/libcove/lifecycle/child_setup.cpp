@@ -314,7 +314,7 @@ Result<void> finish_root(const LaunchPlan& plan) {
 Result<rootfs::DevPtys> prepare_container_mounts(const LaunchPlan& plan, HostTrees trees) {
   UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return Error::from_errno(errno, "open `/`");
-  auto ptys = rootfs::setup_dev(root.get(), plan.ttys, std::move(trees.dev_nodes), plan.mount_context);
+  auto ptys = rootfs::setup_dev(root.get(), plan.ttys, plan.console, std::move(trees.dev_nodes), plan.mount_context);
   if (!ptys) return std::move(ptys).error().context("prepare /dev");
   COVE_TRY(mount_entries(root.get(), plan, std::move(trees.entry_sources)));
   COVE_TRY(write_resolv_conf(root.get(), plan));
@@ -427,7 +427,8 @@ Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   locked->clear();
   auto ptys = prepare_container_mounts(plan, std::move(*trees));
   if (!ptys) return std::move(ptys).error().context("prepare rootfs");
-  std::vector<int> masters = {ptys->console_master.get()};
+  std::vector<int> masters;
+  if (ptys->console_master) masters.push_back(ptys->console_master.get());
   for (const auto& m : ptys->tty_masters) masters.push_back(m.get());
   COVE_TRY(ch.send(Phase::kDevReady, masters));
   ptys->console_master.reset();

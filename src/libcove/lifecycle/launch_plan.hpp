@@ -41,6 +41,9 @@ struct LaunchPlan {
   std::string cwd = "/";
   unsigned ttys = 0;
   bool inherit_stdio = false;            // application container: init uses the caller's stdio
+  // /dev/console exists (a pty whose master goes to the caller); an OCI container without a
+  // terminal has none, as with runc (a console nobody holds would be a deleted pty's bind).
+  bool console = true;
 
   // Security (see lifecycle/security_plan.hpp, doc/design/security.md).
   security::ExecRestrictions exec;       // rlimits, LSM label, caps, no_new_privs, seccomp: right before execve

@@ -154,10 +154,13 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   locked_ns.reset();
   auto masters = parent.expect(Phase::kDevReady);
   if (!masters) return std::move(masters).error();
-  if (masters->empty()) return Error(EPROTO, "setup protocol: `dev-ready` carried no console");
+  if (masters->size() != (plan.console ? 1 : 0) + plan.ttys)
+    return Error(EPROTO, "setup protocol: `dev-ready` carried " + std::to_string(masters->size()) + " ptys, not " +
+                             std::to_string((plan.console ? 1 : 0) + plan.ttys));
   InitProcess init;
-  init.console_master = std::move((*masters)[0]);
-  for (size_t i = 1; i < masters->size(); ++i) init.tty_masters.push_back(std::move((*masters)[i]));
+  size_t first_tty = plan.console ? 1 : 0;
+  if (plan.console) init.console_master = std::move((*masters)[0]);
+  for (size_t i = first_tty; i < masters->size(); ++i) init.tty_masters.push_back(std::move((*masters)[i]));
   if (auto r = parent.send(Phase::kGo); !r) return std::move(r).error();
   // With a start gate, init waits there instead of exec'ing (cove-oci create).
   if (plan.start_gate_fd >= 0) {

@@ -61,7 +61,8 @@ Result<std::vector<UniqueFd>> clone_host_nodes() {
   return out;
 }
 
-Result<DevPtys> setup_dev(int rootfd, unsigned ttys, std::vector<UniqueFd> nodes, const std::string& mount_context) {
+Result<DevPtys> setup_dev(int rootfd, unsigned ttys, bool console, std::vector<UniqueFd> nodes,
+                          const std::string& mount_context) {
   auto with_context = [&](const char* data) { return with_mount_context(data, mount_context); };
   if (auto r = mount_in_root(rootfd, "tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, with_context("mode=755,size=1024k"),
                              Create::kDir);
@@ -99,9 +100,11 @@ Result<DevPtys> setup_dev(int rootfd, unsigned ttys, std::vector<UniqueFd> nodes
   std::string ptmx_path = fd_path(ptmx->get());
   // Re-open through the O_PATH fd to get a real ptmx handle for each pty.
   DevPtys out;
-  auto console = console_pty(rootfd, ptmx_path, "dev/console", PtyLink::kBind);
-  if (!console) return std::move(console).error();
-  out.console_master = std::move(*console);
+  if (console) {
+    auto master = console_pty(rootfd, ptmx_path, "dev/console", PtyLink::kBind);
+    if (!master) return std::move(master).error();
+    out.console_master = std::move(*master);
+  }
   for (unsigned i = 1; i <= ttys; ++i) {
     auto m = console_pty(rootfd, ptmx_path, "dev/tty" + std::to_string(i), PtyLink::kSymlink);
     if (!m) return std::move(m).error();

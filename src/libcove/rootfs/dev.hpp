@@ -25,8 +25,10 @@ struct DevPtys {
 Result<std::vector<UniqueFd>> clone_host_nodes();
 
 // Mounts /dev inside the rootfs with `nodes` from clone_host_nodes(), and allocates the console
-// and `ttys` ptys. `mount_context` (SELinux, may be empty) labels its tmpfs, devpts and shm.
-Result<DevPtys> setup_dev(int rootfd, unsigned ttys, std::vector<UniqueFd> nodes, const std::string& mount_context);
+// (when `console`) and `ttys` ptys. `mount_context` (SELinux, may be empty) labels its tmpfs,
+// devpts and shm.
+Result<DevPtys> setup_dev(int rootfd, unsigned ttys, bool console, std::vector<UniqueFd> nodes,
+                          const std::string& mount_context);
 
 // Allocates a pty pair on the devpts instance whose ptmx is `ptmx_path`; returns {master, slave}.
 Result<std::pair<UniqueFd, UniqueFd>> open_pty_pair(const char* ptmx_path);
