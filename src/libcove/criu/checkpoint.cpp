@@ -128,6 +128,7 @@ Result<DumpResult> dump(DumpRequest req) {
   // nftables: no iptables-restore exec per dump.
   o->set_network_lock(req.lock_network ? rpc::NFTABLES : rpc::SKIP);
   for (const auto& [mountpoint, key] : req.external_mounts) o->add_external("mnt[" + mountpoint + "]:" + key);
+  for (const auto& e : req.externals) o->add_external(e);
   if (!req.freeze_cgroup.empty()) o->set_freeze_cgroup(req.freeze_cgroup);
   // CRIU keeps them in a list it adds to at the head: sent last to first, searched first to last.
   for (auto p = req.irmap_scan_paths.rbegin(); p != req.irmap_scan_paths.rend(); ++p) o->add_irmap_scan_paths(*p);

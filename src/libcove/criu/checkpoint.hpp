@@ -37,6 +37,9 @@ struct DumpRequest {
   std::string cgroup_yard;             // a directory of hierarchy mounts; empty: CRIU mounts its own
   bool orphan_pts_master = true;       // console/tty slaves whose masters the monitor holds
   std::vector<std::pair<std::string, std::string>> external_mounts;  // mountpoint -> key
+  // Other `external` resources, as CRIU spells them, e.g. "file[MNT_ID:INODE]" (hex): a file
+  // opened outside the tree's mounts, which the restore gets by inherit_fd under that key.
+  std::vector<std::string> externals;
   std::string freeze_cgroup;           // a v1 freezer dir to freeze with; empty: CRIU's own freeze
   // The caller froze `freeze_cgroup` itself for this dump from a running state: the images then
   // record the freezer as THAWED (CRIU records the state it found, FROZEN, and would restore the

@@ -148,7 +148,7 @@ Result<void> check_restorable(const ImageMeta& m, const std::string& container, 
   if (m.format > kImageFormat || m.format <= 0)
     return Error(ENOTSUP, fmt::format("the checkpoint has image format {} (cove {}); this cove reads format {}",
                                       m.format, m.cove_version.empty() ? "?" : m.cove_version, kImageFormat));
-  if (m.container != container)
+  if (!container.empty() && m.container != container)
     return Error(EINVAL, fmt::format("the checkpoint is of container `{}`, not `{}`", m.container, container));
   if (!criu_version.empty() && !m.criu_version.empty() && compare_versions(m.criu_version, criu_version) > 0)
     return Error(ENOTSUP, fmt::format("the checkpoint was made by CRIU {}, newer than this host's CRIU {}",

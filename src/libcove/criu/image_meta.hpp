@@ -62,7 +62,7 @@ Result<void> write_meta(const std::string& images_dir, const ImageMeta& m);
 // Fails with a clear message when DIR is not a cove checkpoint.
 Result<ImageMeta> read_meta(const std::string& images_dir);
 // Refuses images of another container, of a newer image format, or made by a newer CRIU
-// than `criu_version` (the one that will restore).
+// than `criu_version` (the one that will restore). An empty `container` accepts any name.
 Result<void> check_restorable(const ImageMeta& m, const std::string& container, const std::string& criu_version);
 
 // Whether the network of a container with these interfaces must be locked while CRIU has it:

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include "base/clock.hpp"
@@ -136,19 +137,21 @@ std::vector<criu::ExternalMount> external_mounts(const config::ContainerConfig& 
     if (!(e.flags & MS_BIND)) continue;
     std::string mp = normalize_target(e.target);
     ++n;
-    if (present.count(mp)) out.push_back({"bind-" + std::to_string(n), mp, e.source});
+    bool listed = std::any_of(out.begin(), out.end(), [&](const criu::ExternalMount& x) { return x.mountpoint == mp; });
+    if (present.count(mp) && !listed) out.push_back({"bind-" + std::to_string(n), mp, e.source});
   }
   return out;
 }
 
 // /dev/console is a bind of a pts of the container's devpts (its mount root "/0" is the index);
 // /dev/ttyN is a symlink "pts/M" (see rootfs/dev.cpp for why).
-Result<void> pts_indices(pid_t pid, const std::vector<MountInfo>& mounts, unsigned ttys, criu::ImageMeta& meta) {
+Result<void> pts_indices(pid_t pid, const std::vector<MountInfo>& mounts, unsigned ttys, bool has_console,
+                         criu::ImageMeta& meta) {
   for (const auto& m : mounts)
     if (m.fstype == "devpts" && m.mountpoint == "/dev/console" && m.root.size() > 1)
       meta.console_pts = int(parse_int(m.root.substr(1)).value_or(-1));
   // CRIU derives a pty's index from the path's last number; "console" has none, so it reads 0.
-  if (meta.console_pts != 0)
+  if (meta.console_pts != 0 && (has_console || meta.console_pts != -1))
     return Error(ENOTSUP, "/dev/console is pts " + std::to_string(meta.console_pts) +
                               ", not 0: CRIU would restore it as pts 0");
   meta.tty_pts.assign(ttys, -1);
@@ -311,7 +314,7 @@ Result<void> describe_container(Dump& d) {
   meta.stopped = d.opts.stop;
   meta.frozen = d.was_frozen;
   meta.mounts = external_mounts(cfg, d.mounts);
-  return pts_indices(d.t.init_pid, d.mounts, cfg.ttys, meta);
+  return pts_indices(d.t.init_pid, d.mounts, cfg.ttys, d.t.has_console, meta);
 }
 
 Result<void> run_before_dump(Dump& d);
@@ -362,6 +365,7 @@ Result<void> make_dump_request(Dump& d) {
   req.leave_running = !d.opts.stop;
   req.before_network_unlock = d.opts.before_network_unlock;
   req.lazy_pages_socket = d.page_stream.get();
+  req.externals = d.opts.external_files;
   for (const auto& m : d.meta.mounts) req.external_mounts.emplace_back(m.mountpoint, m.key);
   if (d.has_cgroups()) req.cgroup_roots = cgroup_roots(*d.t.cgroups, *d.t.layout);
   if (d.t.cgroups) req.freeze_cgroup = freezer_dir(*d.t.cgroups);
@@ -427,6 +431,7 @@ Result<void> read_interfaces(Dump& d) {
 }
 
 Result<void> give_console_its_session(Dump& d) {
+  if (d.meta.console_pts < 0) return {};
   return criu::fix_console_session(d.dir, unsigned(d.meta.console_pts));
 }
 

@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.hpp"
@@ -39,6 +40,9 @@ struct CheckpointTarget {
   // outside the dumped tree, and that is the console: the ttys are hung up (with the container
   // frozen) before the dump, like a serial line drop; init respawns their gettys/shells.
   std::vector<int> tty_masters;
+  // The container has a /dev/console (a cove container always; an OCI container only with a
+  // terminal): without one, no console is recorded.
+  bool has_console = true;
 };
 
 struct CheckpointOptions {
@@ -51,6 +55,8 @@ struct CheckpointOptions {
   // images get no memory; CRIU serves the pages on it after the dump (CheckpointReport::lazy).
   // Only for a container frozen before the dump.
   std::string lazy_pages_socket;
+  // criu::DumpRequest::externals (an OCI caller's stdio files).
+  std::vector<std::string> external_files;
   // Written on that stream before CRIU gets it: the receiver's secret, which tells it the
   // connection is this dump's and not another local process's.
   std::string lazy_pages_token;
@@ -76,7 +82,18 @@ struct RestoreTarget {
   storage::PreparedRootfs* rootfs = nullptr;  // its backend's prepare(), done by the caller
   cgroup::ContainerCgroups* cgroups = nullptr;  // created by the caller (with limits)
   const cgroup::Layout* layout = nullptr;
-  std::vector<int> inherit_fds;  // extra fds given by the caller (unused keys are ignored)
+  // CRIU key ("pipe:[INODE]") -> the caller's fd: what the restored tree gets for a file that
+  // was outside it, before any holder the images' record finds (an OCI runtime's caller gives
+  // the new stdio this way). Keys the tree does not use are ignored.
+  std::vector<std::pair<std::string, int>> inherit_fds;
+  // The rootfs is CRIU's root as it is (an OCI bundle's, never idmapped), not the backend's
+  // tree staged as a start would stage it.
+  bool rootfs_as_is = false;
+  // Images of a container of another name are accepted (an OCI restore under a new id).
+  bool any_container = false;
+  // The restore must give back the console's master (a cove container's init holds its
+  // console; an OCI container without a terminal has nobody on /dev/console).
+  bool console_required = true;
   int timeout_ms = 0;            // bound on CRIU's run (0: none)
   // The NICs to bring back (planned and prepared by the caller, who tears them down): CRIU
   // recreates each veth with its planned host name on its bridge; the host side (rates, rules,

@@ -72,7 +72,7 @@ struct Restore {
 
 Result<void> check_images(Restore& r) {
   r.images_dir = absolute_path(r.images_dir_in);
-  auto meta = inspect_images(r.images_dir, r.t.cfg->name);
+  auto meta = inspect_images(r.images_dir, r.t.any_container ? std::string() : r.t.cfg->name);
   if (!meta) return std::move(meta).error();
   r.meta = std::move(*meta);
   if (r.meta.privileged != r.t.cfg->privileged)
@@ -119,7 +119,12 @@ Result<void> find_mount_sources(Restore& r) {
 }
 
 Result<void> reopen_outside_pipes(Restore& r) {
+  r.req.inherit_fds = r.t.inherit_fds;
+  auto given = [&](const std::string& key) {
+    return std::any_of(r.t.inherit_fds.begin(), r.t.inherit_fds.end(), [&](const auto& kv) { return kv.first == key; });
+  };
   for (const auto& p : r.meta.pipes) {
+    if (given("pipe:[" + std::to_string(p.inode) + "]")) continue;
     auto fd = reopen_external_pipe(p);
     if (!fd) {
       log::warn("pipe:[{}] has no holder outside any more; it is restored without its peer", p.inode);
@@ -215,7 +220,7 @@ Result<void> stage_rootfs(Restore& r) {
   const auto& cfg = *r.t.cfg;
   bool unprivileged = !r.meta.privileged && !r.meta.uid_map.empty();
   bool dir = cfg.storage.backend == config::StorageBackend::kDir;
-  if (!unprivileged && dir) {
+  if ((!unprivileged && dir) || r.t.rootfs_as_is) {
     r.live->root = cfg.rootfs;
     return {};
   }
@@ -304,7 +309,7 @@ Result<void> take_pty_masters(Restore& r) {
     for (size_t i = 0; i < r.meta.tty_pts.size(); ++i)
       if (idx == r.meta.tty_pts[i]) init.tty_masters[i] = std::move(fd);
   }
-  if (!init.console_master)
+  if (!init.console_master && r.t.console_required)
     return Error(EPROTO, "the restore gave back no console (pts " + std::to_string(r.meta.console_pts) + ")");
   return {};
 }
