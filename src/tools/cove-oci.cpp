@@ -29,7 +29,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: cove-oci [--root DIR] [--log FILE] [--log-format text|json] [--debug] VERB [OPTIONS] [ID]\n"
-    "verbs: create start run exec state kill delete list ps pause resume update events spec features\n";
+    "verbs: create start run exec state kill delete list ps pause resume update events checkpoint restore spec\n"
+    "       features\n";
 
 // The options one verb accepts: the value-taking ones and the switches, by long name; short
 // aliases map to long names.
@@ -170,6 +171,72 @@ Result<int> write_spec(const Args& a) {
   return 0;
 }
 
+const VerbSpec kCheckpoint{{"image-path", "work-path", "parent-path", "page-server", "manage-cgroups-mode", "empty-ns",
+                            "status-fd"},
+                           {"leave-running", "tcp-established", "ext-unix-sk", "shell-job", "file-locks", "pre-dump",
+                            "lazy-pages", "auto-dedup", "help"},
+                           {{'h', "help"}}};
+const VerbSpec kRestore{{"image-path", "work-path", "bundle", "pid-file", "console-socket", "manage-cgroups-mode",
+                         "empty-ns", "lsm-profile", "lsm-mount-context"},
+                        {"tcp-established", "ext-unix-sk", "shell-job", "file-locks", "detach", "no-subreaper",
+                         "no-pivot", "auto-dedup", "lazy-pages", "help"},
+                        {{'b', "bundle"}, {'d', "detach"}, {'h', "help"}}};
+
+constexpr const char* kCheckpointHelp =
+    "usage: cove-oci checkpoint [--image-path DIR] [--work-path DIR] [--leave-running] [--tcp-established]\n"
+    "                           [--file-locks] [--shell-job] [--manage-cgroups-mode MODE] ID\n";
+constexpr const char* kRestoreHelp =
+    "usage: cove-oci restore [--image-path DIR] [--work-path DIR] [--bundle B] [--detach] [--pid-file F]\n"
+    "                        [--console-socket S] [--no-subreaper] [--tcp-established] [--file-locks] ID\n";
+
+// What cove's checkpoint cannot do yet is refused by name; what it always does (established
+// TCP, file locks, shell jobs: the console is the container's own pty) is accepted.
+Result<void> refuse_criu_options(const Args& a, const char* verb) {
+  for (const char* o : {"parent-path", "page-server", "pre-dump", "lazy-pages", "status-fd", "ext-unix-sk", "empty-ns",
+                        "lsm-profile", "lsm-mount-context", "auto-dedup"})
+    if (a.has(o)) return Error(EOPNOTSUPP, std::string(verb) + " --" + o + " is not supported yet");
+  std::string mode = a.get("manage-cgroups-mode", "soft");
+  if (mode != "soft" && mode != "full" && mode != "strict" && mode != "ignore")
+    return Error::invalid("--manage-cgroups-mode: `" + mode + "` (soft, full, strict or ignore)");
+  return {};
+}
+
+Result<int> checkpoint_verb(oci::Runtime& rt, const Args& a) {
+  if (a.has("help")) {
+    std::fputs(kCheckpointHelp, stdout);
+    return 0;
+  }
+  COVE_TRY(refuse_criu_options(a, "checkpoint"));
+  auto id = one_id(a, "checkpoint");
+  if (!id) return std::move(id).error();
+  oci::CheckpointOptions o;
+  o.image_path = a.get("image-path", o.image_path);
+  o.work_path = a.get("work-path");
+  o.leave_running = a.has("leave-running");
+  auto r = rt.checkpoint(*id, o);
+  if (!r) return std::move(r).error();
+  return 0;
+}
+
+Result<int> restore_verb(oci::Runtime& rt, const Args& a) {
+  if (a.has("help")) {
+    std::fputs(kRestoreHelp, stdout);
+    return 0;
+  }
+  COVE_TRY(refuse_criu_options(a, "restore"));
+  auto id = one_id(a, "restore");
+  if (!id) return std::move(id).error();
+  auto c = create_options(a);
+  if (!c) return std::move(c).error();
+  oci::RestoreOptions o;
+  o.create = std::move(*c);
+  o.image_path = a.get("image-path", o.image_path);
+  o.work_path = a.get("work-path");
+  o.detach = a.has("detach");
+  o.no_subreaper = a.has("no-subreaper");
+  return rt.restore(*id, o);
+}
+
 Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char** argv, int i) {
   auto parse = [&](const VerbSpec& s) { return parse_args(argc, argv, i, s, false); };
   if (verb == "create" || verb == "run") {
@@ -295,6 +362,11 @@ Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char**
     if (!a) return std::move(a).error();
     return write_spec(*a);
   }
+  if (verb == "checkpoint" || verb == "restore") {
+    auto a = parse(verb == "checkpoint" ? kCheckpoint : kRestore);
+    if (!a) return std::move(a).error();
+    return verb == "checkpoint" ? checkpoint_verb(rt, *a) : restore_verb(rt, *a);
+  }
   if (verb == "features") {
     std::cout << oci::features_json();
     return 0;
@@ -311,11 +383,12 @@ int main(int argc, char** argv) {
   auto g = parse_args(argc, argv, i, global, true);
   std::string verb = i < argc ? argv[i++] : "";
   log::set_prefix("cove-oci");
-  if (g && !g->get("log").empty()) (void)log::set_file(g->get("log"));
+  bool to_log_file = g && !g->get("log").empty() && log::set_file(g->get("log"));
   if (g && g->get("log-format") == "json") log::set_json(true);
   log::set_level(g && g->has("debug") ? log::Level::kDebug : log::Level::kWarn);
-  auto fail = [](const Error& e, int status) {
-    log::error("{}", e.message());
+  // Errors go to stderr once, and to the log file (the shims read the reason there).
+  auto fail = [&](const Error& e, int status) {
+    if (to_log_file) log::error("{}", e.message());
     std::fprintf(stderr, "cove-oci: %s\n", e.message().c_str());
     return status;
   };
@@ -333,6 +406,8 @@ int main(int argc, char** argv) {
   if (auto lf = g->get("log-format", "text"); lf != "text" && lf != "json")
     return fail(Error::invalid("--log-format: `" + lf + "` (text or json)"), 2);
   if (verb.empty()) return fail(Error::invalid(std::string("no verb\n") + kUsage), 2);
+  // runc's --criu: the CRIU binary checkpoint and restore run.
+  if (!g->get("criu").empty()) ::setenv("COVE_CRIU", g->get("criu").c_str(), 1);
   oci::Runtime rt(g->get("root", "/run/cove-oci"));
   auto r = dispatch(rt, verb, argc, argv, i);
   if (!r) return fail(r.error(), 1);

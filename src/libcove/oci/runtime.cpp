@@ -31,6 +31,7 @@
 #include "lifecycle/attach.hpp"
 #include "lifecycle/start_sequence.hpp"
 #include "oci/hooks.hpp"
+#include "oci/runtime_internal.hpp"
 #include "oci/spec.hpp"
 #include "oci/translate.hpp"
 #include "state/container_state.hpp"
@@ -38,6 +39,7 @@
 namespace cove::oci {
 
 using Json = nlohmann::json;
+using namespace detail;
 
 const char* status_name(Status s) {
   switch (s) {
@@ -63,21 +65,11 @@ Result<int> parse_signal(const std::string& text) {
   return *s;
 }
 
-namespace {
+namespace detail {
 
 constexpr const char* kStateFile = "state.json";
 constexpr const char* kGate = "exec.fifo";
 
-// What ROOT/ID/state.json records.
-struct Record {
-  std::string id, bundle, rootfs, created;
-  pid_t pid = 0;
-  uint64_t start_time = 0;         // /proc/PID/stat field 22: tells a reused pid apart
-  bool started = false;
-  bool hooks = false;              // the bundle has hooks: start and delete read it again
-  std::map<std::string, std::string> annotations;
-  std::vector<std::string> cgroup_dirs;
-};
 
 std::string encode(const Record& r) {
   Json j = {{"id", r.id},         {"bundle", r.bundle},   {"rootfs", r.rootfs},         {"created", r.created},
@@ -222,21 +214,10 @@ Result<void> send_console(const std::string& socket_path, const UniqueFd& master
   return send_with_fds(sock.get(), "/dev/ptmx", {master.get()});
 }
 
-}  // namespace
+}  // namespace detail
 
-struct CreateJob {
-  std::string id, dir;
-  CreateOptions opts;
-  Record record;
-  Launch launch;
-  cgroup::Layout layout;
-  std::optional<cgroup::ContainerCgroups> cgroups;
-  UniqueFd gate;
-  Hooks hooks;
-  bool userns = false;
-};
 
-namespace {
+namespace detail {
 
 Result<void> prepare(CreateJob& job) {
   job.record.bundle = absolute_path(job.opts.bundle);
@@ -313,21 +294,33 @@ Result<lifecycle::InitProcess> launch_init(CreateJob& job) {
   job.record.pid = init->pid;
   job.record.start_time = start_time_of(init->pid);
   COVE_TRY(save(job.dir, job.record));
-  if (!job.opts.pid_file.empty()) {
-    auto r = write_file_atomic(absolute_path(job.opts.pid_file), std::to_string(init->pid), 0644, Durability::kVolatile);
-    if (!r) return std::move(r).error().context("--pid-file");
-  }
+  COVE_TRY(write_pid_file(job.opts.pid_file, init->pid));
   return init;
 }
 
-// Kills what a failed create left and removes its cgroups and directory.
+Result<void> write_pid_file(const std::string& path, pid_t pid) {
+  if (path.empty()) return {};
+  auto r = write_file_atomic(absolute_path(path), std::to_string(pid), 0644, Durability::kVolatile);
+  if (!r) return std::move(r).error().context("--pid-file");
+  return {};
+}
+
+Result<UniqueFd> make_container_dir(const std::string& root, CreateJob& job) {
+  COVE_TRY(mkdir_p(root, 0700));
+  if (::mkdir(job.dir.c_str(), 0700) < 0) {
+    if (errno == EEXIST) return Error(EEXIST, "container with id `" + job.id + "` already exists");
+    return Error::from_errno(errno, "create `" + job.dir + "`");
+  }
+  return lock_dir(job.dir, job.id);
+}
+
 void undo_create(CreateJob& job) {
   if (job.cgroups)
     if (auto r = job.cgroups->destroy(); !r) log::warn("undo create of `{}`: {}", job.id, r.error().message());
   if (auto r = remove_tree(job.dir); !r) log::warn("undo create of `{}`: {}", job.id, r.error().message());
 }
 
-}  // namespace
+}  // namespace detail
 
 static Result<lifecycle::InitProcess> create_container(const std::string& root, const std::string& id,
                                                        const CreateOptions& opts) {
@@ -337,12 +330,7 @@ static Result<lifecycle::InitProcess> create_container(const std::string& root, 
   job.dir = root + "/" + id;
   job.opts = opts;
   COVE_TRY(prepare(job));
-  COVE_TRY(mkdir_p(root, 0700));
-  if (::mkdir(job.dir.c_str(), 0700) < 0) {
-    if (errno == EEXIST) return Error(EEXIST, "container with id `" + id + "` already exists");
-    return Error::from_errno(errno, "create `" + job.dir + "`");
-  }
-  auto lock = lock_dir(job.dir, id);
+  auto lock = make_container_dir(root, job);
   if (!lock) return std::move(lock).error();
   ScopeExit undo([&] { undo_create(job); });
   COVE_TRY(make_gate(job));
@@ -361,14 +349,10 @@ Result<void> Runtime::create(const std::string& id, const CreateOptions& opts) {
   return {};
 }
 
-// A container's record and status, under its lock (held until the Locked goes).
-struct Locked {
-  UniqueFd lock;
-  Record rec;
-  ContainerInfo info;
-};
+namespace detail {
 
-static Result<Locked> lock_and_load(const std::string& dir, const std::string& id) {
+
+Result<Locked> lock_and_load(const std::string& dir, const std::string& id) {
   COVE_TRY(check_id(id));
   auto lock = lock_dir(dir, id);
   if (!lock) return std::move(lock).error();
@@ -377,6 +361,8 @@ static Result<Locked> lock_and_load(const std::string& dir, const std::string& i
   auto info = info_of(*rec, dir);
   return Locked{std::move(*lock), std::move(*rec), std::move(info)};
 }
+
+}  // namespace detail
 
 Result<void> Runtime::start(const std::string& id) {
   auto locked = lock_and_load(dir_of(id), id);
@@ -416,8 +402,12 @@ Result<int> Runtime::run(const std::string& id, const CreateOptions& opts, bool 
     return std::move(r).error();
   }
   if (detach) return 0;
+  return wait_and_remove(id, init->pidfd);
+}
+
+Result<int> Runtime::wait_and_remove(const std::string& id, const UniqueFd& pidfd) {
   siginfo_t si = {};
-  while (::waitid(P_PIDFD, static_cast<id_t>(init->pidfd.get()), &si, WEXITED) < 0)
+  while (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &si, WEXITED) < 0)
     if (errno != EINTR) return Error::from_errno(errno, "wait for the container");
   COVE_TRY(remove(id, true));
   return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
@@ -491,10 +481,7 @@ Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
   auto cmd = lifecycle::attach_detached(rs, req, *restr);
   if (!cmd) return std::move(cmd).error();
   if (process->terminal) COVE_TRY(send_console(o.console_socket, cmd->pty_master, process->console_size));
-  if (!o.pid_file.empty()) {
-    auto r = write_file_atomic(absolute_path(o.pid_file), std::to_string(cmd->pid), 0644, Durability::kVolatile);
-    if (!r) return std::move(r).error().context("--pid-file");
-  }
+  COVE_TRY(write_pid_file(o.pid_file, cmd->pid));
   return 0;
 }
 

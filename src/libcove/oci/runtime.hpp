@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 #include "oci/spec.hpp"
 
 namespace cove::oci {
@@ -39,6 +40,23 @@ struct ExecOptions {
   std::string pid_file;
   std::string console_socket;
   unsigned preserve_fds = 0;
+};
+
+// `checkpoint` (runc's flags). cove's dumps always allow established TCP connections and held
+// file locks (as a cove container's do), so --tcp-established and --file-locks change nothing.
+struct CheckpointOptions {
+  std::string image_path = "checkpoint";
+  std::string work_path;           // dump.log is copied here ("" = stays in the image directory)
+  bool leave_running = false;      // else the container is gone after a good dump, as with runc
+};
+
+// `restore`: the container ID made again from a checkpoint, with the bundle's config.
+struct RestoreOptions {
+  CreateOptions create;            // bundle, pid file, console socket
+  std::string image_path = "checkpoint";
+  std::string work_path;           // restore.log ("" = the container's state directory)
+  bool detach = false;             // else wait for init, delete the container, return its status
+  bool no_subreaper = false;
 };
 
 enum class Status { kCreating, kCreated, kRunning, kPaused, kStopped };
@@ -82,8 +100,15 @@ class Runtime {
   Result<std::string> stats_json(const std::string& id);
   Result<void> pause(const std::string& id);
   Result<void> resume(const std::string& id);
+  // checkpoint: CRIU's images of a running (or paused) container in `image_path`, with cove's
+  // record and the container's stdio (descriptors.json) beside them (oci/checkpoint.cpp).
+  Result<void> checkpoint(const std::string& id, const CheckpointOptions& opts);
+  // restore: as create + start, with CRIU's tree as init (a child of the caller, like a
+  // created init); stdio pipes of the checkpointed init are replaced by this process's.
+  Result<int> restore(const std::string& id, const RestoreOptions& opts);
 
  private:
+  Result<int> wait_and_remove(const std::string& id, const UniqueFd& pidfd);
   std::string dir_of(const std::string& id) const { return root_ + "/" + id; }
   std::string root_;
 };

@@ -426,6 +426,7 @@ Result<void> process_plan(const Spec& spec, const config::ContainerConfig& cfg, 
   plan.env = p.env;
   plan.cwd = p.cwd;
   plan.inherit_stdio = !p.terminal;
+  plan.console = p.terminal;
   plan.ttys = 0;
   return {};
 }
@@ -443,6 +444,7 @@ Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
   if (!plan) return std::move(plan).error();
   out.plan = std::move(*plan);
   COVE_TRY(process_plan(spec, *cfg, out.plan));
+  out.config = std::move(*cfg);
   out.plan.hostname = spec.hostname;
   out.plan.domainname = spec.domainname;
   out.plan.set_hostname = out.plan.set_hostname && !spec.hostname.empty();

@@ -14,6 +14,7 @@
 #include "base/result.hpp"
 #include "cgroup/cgroup.hpp"
 #include "cgroup/resources.hpp"
+#include "config/container_config.hpp"
 #include "lifecycle/launch_plan.hpp"
 #include "oci/spec.hpp"
 
@@ -27,6 +28,7 @@ struct JoinedNamespace {
 };
 
 struct Launch {
+  config::ContainerConfig config;  // what the plan is made of (a checkpoint describes the container by it)
   lifecycle::LaunchPlan plan;
   cgroup::ResourceLimits limits;
   std::string cgroups_path;        // never empty: the spec's, or /cove-oci/ID

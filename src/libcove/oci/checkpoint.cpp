@@ -1,0 +1,208 @@
+// `cove-oci checkpoint` and `restore`: the OCI container described to libcove's checkpoint and
+// restore (lifecycle/checkpoint.hpp) exactly as a cove container is, from the ContainerConfig
+// its bundle translates to. What is OCI's own: the caller's stdio replaces the checkpointed
+// init's (descriptors.json, as runc records it), the rootfs is the bundle's as it is, a restore
+// may take another id, and CRIU runs in this process, so the restored init is the caller's
+// child's child: ours while we run, the caller's subreaper's once we exit (as after a create).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/mountinfo.hpp"
+#include "base/scope_exit.hpp"
+#include "base/strings.hpp"
+#include "lifecycle/checkpoint.hpp"
+#include "lifecycle/proc_scan.hpp"
+#include "oci/runtime.hpp"
+#include "oci/runtime_internal.hpp"
+
+namespace cove::oci {
+
+using namespace detail;
+using Json = nlohmann::json;
+
+namespace {
+
+// runc's name: what init's fds 0-2 were (readlink of /proc/PID/fd/N), for the restore to give
+// the caller's new stdio in their place.
+constexpr const char* kDescriptors = "descriptors.json";
+
+Result<void> refuse_joined_namespaces(const Launch& launch) {
+  if (launch.joined.empty()) return {};
+  return Error(ENOTSUP, "checkpoint/restore of a container that joins a namespace by path (`linux.namespaces[].path`: " +
+                            launch.joined.front().path + ") is not supported yet");
+}
+
+Result<Launch> translate_bundle(const Spec& spec, const std::string& bundle, const std::string& id,
+                                const cgroup::Layout& layout) {
+  TranslateContext ctx{bundle, id, &layout, path_exists("/proc/self/ns/time")};
+  auto launch = translate(spec, ctx);
+  if (!launch) return std::move(launch).error().context(bundle + "/config.json");
+  COVE_TRY(refuse_joined_namespaces(*launch));
+  return launch;
+}
+
+// What init's stdio are, by CRIU's keys: "pipe:[INODE]" for a pipe; "file[MNT_ID:INODE]" (hex)
+// for a file on a mount outside the container (the caller's /dev/null, a log), which CRIU is
+// told is external; "" for the rest (the container's own files, its console).
+struct Stdio {
+  Json keys = {"", "", ""};
+  std::vector<std::string> external_files;
+};
+
+Result<Stdio> stdio_of(pid_t pid) {
+  auto mounts = read_mountinfo(pid);
+  if (!mounts) return std::move(mounts).error().context("the container's mounts");
+  Stdio out;
+  for (const auto& f : lifecycle::open_files(pid)) {
+    if (f.fd < 0 || f.fd > 2) continue;
+    if (f.target.starts_with("pipe:[")) {
+      out.keys[size_t(f.fd)] = f.target;
+      continue;
+    }
+    if (!f.target.starts_with("/")) continue;
+    auto fdinfo = read_file(fmt::format("/proc/{}/fdinfo/{}", pid, f.fd));
+    struct stat st;
+    if (!fdinfo || ::stat(fmt::format("/proc/{}/fd/{}", pid, f.fd).c_str(), &st) < 0) continue;
+    auto at = fdinfo->find("mnt_id:");
+    auto mnt = at == std::string::npos ? std::nullopt : parse_int(trim(fdinfo->substr(at + 7, fdinfo->find('\n', at) - at - 7)));
+    if (!mnt) continue;
+    bool inside = std::any_of(mounts->begin(), mounts->end(), [&](const MountInfo& m) { return m.id == *mnt; });
+    if (inside) continue;
+    std::string key = fmt::format("file[{:x}:{:x}]", *mnt, uint64_t(st.st_ino));
+    out.keys[size_t(f.fd)] = key;
+    out.external_files.push_back(key);
+  }
+  return out;
+}
+
+// dump.log (and cove's image record stay in the image directory) also in the work path, where
+// the engines look for it.
+void copy_log(const std::string& from_dir, const std::string& work_path, const char* name) {
+  if (work_path.empty() || absolute_path(work_path) == absolute_path(from_dir)) return;
+  auto text = read_file(from_dir + "/" + name);
+  if (!text) return;
+  if (auto r = mkdir_p(work_path, 0700); !r) return;
+  if (auto r = write_file_atomic(work_path + "/" + name, *text, 0600, Durability::kVolatile); !r)
+    log::warn("copy {} to `{}`: {}", name, work_path, r.error().message());
+}
+
+// The caller's fd N for each of init's stdio that was a pipe or an outside file: dup'ed above 2 (CRIU's own
+// stdio are not the caller's).
+Result<std::vector<std::pair<std::string, int>>> stdio_for_restore(const std::string& images_dir,
+                                                                    std::vector<UniqueFd>& keep) {
+  std::vector<std::pair<std::string, int>> out;
+  auto text = read_file(images_dir + "/" + kDescriptors);
+  if (!text) return out;  // not made by cove-oci: the pipes' record alone
+  Json j = Json::parse(*text, nullptr, false);
+  if (!j.is_array()) return Error(EINVAL, "`" + images_dir + "/" + kDescriptors + "`: not a JSON array");
+  for (int fd = 0; fd < 3 && fd < int(j.size()); ++fd) {
+    if (!j[fd].is_string()) continue;
+    std::string key = j[fd].get<std::string>();
+    if (!key.starts_with("pipe:[") && !key.starts_with("file[")) continue;
+    UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+    if (!copy) return Error::from_errno(errno, fmt::format("stdio {} for the restored init", fd));
+    out.emplace_back(key, copy.get());
+    keep.push_back(std::move(copy));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<void> Runtime::checkpoint(const std::string& id, const CheckpointOptions& o) {
+  auto locked = lock_and_load(dir_of(id), id);
+  if (!locked) return std::move(locked).error();
+  auto& rec = locked->rec;
+  if (locked->info.status != Status::kRunning && locked->info.status != Status::kPaused)
+    return Error(EINVAL, fmt::format("container `{}` is not running: {}", id, status_name(locked->info.status)));
+  auto spec = load_bundle(rec.bundle);
+  if (!spec) return std::move(spec).error();
+  auto layout = cgroup::detect_layout();
+  if (!layout) return std::move(layout).error().context("detect cgroups");
+  auto launch = translate_bundle(*spec, rec.bundle, id, *layout);
+  if (!launch) return std::move(launch).error();
+  auto cgs = cgroup::ContainerCgroups::from_recorded_explicit(rec.cgroup_dirs);
+  auto stdio = stdio_of(rec.pid);
+  if (!stdio) return std::move(stdio).error();
+  lifecycle::CheckpointTarget t;
+  t.cfg = &launch->config;
+  t.lxcpath = root_;
+  t.runtime_dir = dir_of(id);
+  t.config_path = rec.bundle + "/config.json";
+  t.init_pid = rec.pid;
+  t.cgroups = &cgs;
+  t.layout = &*layout;
+  t.has_console = launch->terminal;
+  lifecycle::CheckpointOptions co;
+  co.images_dir = o.image_path;
+  co.stop = !o.leave_running;
+  co.external_files = stdio->external_files;
+  auto rep = lifecycle::checkpoint_container(t, co);
+  copy_log(absolute_path(o.image_path), o.work_path, "dump.log");
+  if (!rep) return std::move(rep).error().context("checkpoint `" + id + "`");
+  COVE_TRY(write_file_atomic(rep->images_dir + "/" + kDescriptors, stdio->keys.dump() + "\n", 0600, Durability::kVolatile));
+  if (o.leave_running) return {};
+  // CRIU ended the container after the dump: it is gone, as runc leaves it.
+  if (auto r = cgs.destroy(); !r) log::warn("checkpoint `{}`: {}", id, r.error().message());
+  return remove_tree(dir_of(id));
+}
+
+Result<int> Runtime::restore(const std::string& id, const RestoreOptions& o) {
+  COVE_TRY(check_id(id));
+  CreateJob job;
+  job.id = id;
+  job.dir = dir_of(id);
+  job.opts = o.create;
+  COVE_TRY(prepare(job));
+  COVE_TRY(refuse_joined_namespaces(job.launch));
+  std::string images = absolute_path(o.image_path);
+  if (!path_exists(images + "/inventory.img"))
+    return Error(ENOENT, "--image-path `" + images + "` holds no checkpoint (no inventory.img)");
+  auto lock = make_container_dir(root_, job);
+  if (!lock) return std::move(lock).error();
+  ScopeExit undo([&] { undo_create(job); });
+  COVE_TRY(make_cgroups(job));
+  std::vector<UniqueFd> stdio;
+  auto inherit = stdio_for_restore(images, stdio);
+  if (!inherit) return std::move(inherit).error();
+  // CRIU's helpers are reparented to us when it ends (the restore reaps them).
+  if (!o.no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  std::string work = o.work_path.empty() ? job.dir : absolute_path(o.work_path);
+  COVE_TRY(mkdir_p(work, 0700));
+  lifecycle::RestoreTarget t;
+  t.cfg = &job.launch.config;
+  t.runtime_dir = job.dir;
+  t.log_dir = work;
+  t.container_dir = job.dir;
+  t.cgroups = &*job.cgroups;
+  t.layout = &job.layout;
+  t.inherit_fds = std::move(*inherit);
+  t.rootfs_as_is = true;
+  t.any_container = true;
+  t.console_required = job.launch.terminal;
+  auto rep = lifecycle::restore_container(t, images);
+  if (!rep) return std::move(rep).error().context("restore `" + id + "`");
+  if (job.launch.terminal)
+    COVE_TRY(send_console(job.opts.console_socket, rep->init.console_master, job.launch.console_size));
+  job.record.pid = rep->init.pid;
+  job.record.start_time = start_time_of(rep->init.pid);
+  job.record.started = true;
+  COVE_TRY(save(job.dir, job.record));
+  COVE_TRY(write_pid_file(job.opts.pid_file, rep->init.pid));
+  undo.dismiss();
+  lock->reset();
+  if (o.detach) return 0;
+  return wait_and_remove(id, rep->init.pidfd);
+}
+
+}  // namespace cove::oci
