@@ -531,6 +531,26 @@ TEST_F(OciRuntimeTest, BadBundlesAreRefusedWithTheFieldAndLeaveNothing) {
   EXPECT_NE(sysd.err.find("--systemd-cgroup"), std::string::npos);
 }
 
+// A bundle naming the cgroups of a running container is refused, and that container (its
+// processes, its cgroups) is left as it was.
+TEST_F(OciRuntimeTest, AnotherContainersCgroupsPathIsRefusedAndLeftAlone) {
+  set_args("exec sleep 1000");
+  ASSERT_EQ(create("owner").status, 0);
+  pid_t pid = state("owner")["pid"].get<pid_t>();
+  ids_.push_back("intruder");
+  Json j = spec_;
+  j["linux"]["cgroupsPath"] = "/cove-oci-test/owner";
+  std::ofstream(bundle_ + "/config.json", std::ios::trunc) << j.dump(2);
+  auto r = run_tool("cove-oci", {"--root", root_, "run", "--detach", "--bundle", bundle_, "intruder"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("still holds pid"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(root_ + "/intruder"));
+  EXPECT_EQ(state("owner")["status"], "created");
+  EXPECT_NE(read_text("/sys/fs/cgroup/pids/cove-oci-test/owner/cgroup.procs").find(std::to_string(pid)), std::string::npos);
+  ASSERT_EQ(oci({"delete", "--force", "owner"}).status, 0);
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+}
+
 // Checkpoint and restore as the shims ask for them: the counter's memory comes back, the stdio
 // pipes of the restoring caller replace the checkpointed ones, the restore may take another id,
 // and the restored init is the caller's subreaper's child.

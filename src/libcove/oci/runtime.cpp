@@ -277,7 +277,12 @@ Result<void> make_cgroups(CreateJob& job) {
   job.cgroups = std::move(*cgs);
   job.record.cgroup_dirs = job.cgroups->payload_dirs();
   COVE_TRY(save(job.dir, job.record));  // recorded before they exist: a crash leaves them findable
-  if (auto r = job.cgroups->create(); !r) return std::move(r).error().context("create cgroups");
+  if (auto r = job.cgroups->create(); !r) {
+    // create() removed what it made; what it refused (another container's cgroups, with
+    // processes in them) is not ours to destroy in the undo.
+    job.cgroups.reset();
+    return std::move(r).error().context("create cgroups");
+  }
   return job.cgroups->apply(job.launch.limits);
 }
 
