@@ -151,7 +151,7 @@ TEST_F(ContainerdTest, DetachedTaskIsListedKilledAndDeleted) {
   EXPECT_NE(st.out.find("\"running\""), std::string::npos) << st.out;
   // `ctr task exec`: the shim's `exec --process FILE --detach --pid-file`.
   auto ex = ctr({"task", "exec", "--exec-id", "e1", "two", "/bin/sh", "-c", "echo exec-out; exit 6"});
-  EXPECT_EQ(ex.status, 6) << ex.err;
+  EXPECT_EQ(ex.status, 6) << ex.err << run_cmd({"ps", "-eo", "pid,ppid,stat,wchan:20,args", "--forest"}).out << read_text(base_ + "/containerd.log");
   EXPECT_NE(ex.out.find("exec-out"), std::string::npos) << ex.out;
   auto pause = ctr({"task", "pause", "two"});
   EXPECT_EQ(pause.status, 0) << pause.err;
@@ -171,6 +171,51 @@ TEST_F(ContainerdTest, AnErrorReachesTheUserThroughTheShim) {
   auto r = ctr_run({"--rm"}, "three", {"/no/such/program"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE((r.out + r.err).find("no/such/program"), std::string::npos) << r.out << r.err;
+}
+
+// `ctr c checkpoint --task` and `ctr c restore --live` (containerd's shim calls cove-oci's
+// checkpoint and restore): an image imported from the busybox rootfs (tests/data/make-oci-image,
+// no registry), a counter in the container's memory that goes on after the restore from where
+// the checkpoint took it, in a container made again from the checkpoint image.
+TEST_F(ContainerdTest, CheckpointAndRestoreThroughCtr) {
+  COVE_REQUIRE_CRIU();
+  std::string tar = base_ + "/image.tar", image = "localhost/cove-bb:latest";
+  auto mk = run_cmd({srcdir() + "/tests/data/make-oci-image", rootfs_, tar, image});
+  ASSERT_EQ(mk.status, 0) << mk.err;
+  auto imp = ctr({"images", "import", tar});
+  ASSERT_EQ(imp.status, 0) << imp.err;
+  ids_.push_back("ck");
+  auto r = ctr({"run", "-d", "--runc-binary", builddir() + "/cove-oci", "--fifo-dir", base_ + "/fifo", image, "ck",
+                "/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done"});
+  ASSERT_EQ(r.status, 0) << r.err << read_text(base_ + "/containerd.log");
+  int execs = 0;
+  std::string said;
+  auto count = [&]() -> long {
+    auto c = ctr({"task", "exec", "--exec-id", "c" + std::to_string(++execs), "ck", "/bin/cat", "/tmp/count"}, 10);
+    said = c.err;
+    return c.status == 0 && !trim_str(c.out).empty() ? std::stol(trim_str(c.out)) : -1;
+  };
+  ASSERT_TRUE(eventually([&] { return count() >= 10; })) << "the counter does not run: " << said;
+  long before = count();
+  auto ck = ctr({"containers", "checkpoint", "--task", "ck", "localhost/ck-checkpoint:1"});
+  ASSERT_EQ(ck.status, 0) << ck.err << read_text(base_ + "/containerd.log");
+  // containerd pauses the task for the checkpoint and resumes it: it runs on.
+  EXPECT_TRUE(eventually([&] { return count() > before; })) << "not running after the checkpoint: " << said;
+  ASSERT_EQ(ctr({"task", "kill", "-s", "SIGKILL", "ck"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return ctr({"task", "ls"}).out.find("STOPPED") != std::string::npos; }));
+  ASSERT_EQ(ctr({"task", "delete", "ck"}).status, 0);
+  ASSERT_EQ(ctr({"containers", "delete", "ck"}).status, 0);
+  // A new container from the checkpoint image (its spec, the image's fresh snapshot), its task
+  // restored: running (not paused, though it was dumped paused), the count from the checkpoint on
+  // (a program started afresh would count from 1).
+  auto rs = ctr({"containers", "restore", "--live", "ck", "localhost/ck-checkpoint:1"});
+  ASSERT_EQ(rs.status, 0) << rs.err << read_text(base_ + "/containerd.log");
+  long after = -1;
+  ASSERT_TRUE(eventually([&] { return (after = count()) > 0; })) << "the restored counter does not run: " << said;
+  EXPECT_GE(after, before);
+  EXPECT_NE(ctr({"task", "ls"}).out.find("RUNNING"), std::string::npos);
+  auto st = run_tool("cove-oci", {"--root", "/run/containerd/runc/" + ns_, "state", "ck"});
+  EXPECT_NE(st.out.find("\"running\""), std::string::npos) << st.out;
 }
 
 // podman with cove-oci as --runtime: its own storage and run root in the test's directory,

@@ -531,6 +531,40 @@ TEST_F(OciRuntimeTest, BadBundlesAreRefusedWithTheFieldAndLeaveNothing) {
   EXPECT_NE(sysd.err.find("--systemd-cgroup"), std::string::npos);
 }
 
+// A detached exec's command reaches the caller's subreaper only once cove-oci has exited, as
+// runc's does: a shim reads the pid file after the runtime's exit, and an exit reaped before
+// that is lost to it (containerd's `task exec` then waits forever). Here the command ends at
+// once; the first exit this subreaper reaps must be cove-oci's, every time.
+TEST_F(OciRuntimeTest, ADetachedExecIsReapedAfterTheRuntime) {
+  set_args("exec sleep 1000");
+  ASSERT_EQ(create("ord").status, 0);
+  ASSERT_EQ(oci({"start", "ord"}).status, 0);
+  for (int i = 0; i < 5; ++i) {
+    std::string bin = builddir() + "/cove-oci";
+    pid_t rt = ::fork();
+    if (rt == 0) {
+      int null = ::open("/dev/null", O_RDWR);
+      for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
+      ::execl(bin.c_str(), bin.c_str(), "--root", root_.c_str(), "exec", "--detach", "--pid-file",
+              (base_ + "/ord.pid").c_str(), "ord", "true", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    int st = 0;
+    pid_t first = ::waitpid(-1, &st, 0);
+    EXPECT_EQ(first, rt) << "round " << i << ": the command (pid " << first << ") was reaped before cove-oci";
+    if (first == rt) {
+      EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+      pid_t cmd = std::stoi(read_text(base_ + "/ord.pid"));
+      EXPECT_EQ(::waitpid(cmd, &st, 0), cmd);
+    } else {
+      ::waitpid(rt, &st, 0);
+    }
+  }
+  pid_t init = state("ord")["pid"].get<pid_t>();
+  ASSERT_EQ(oci({"kill", "ord", "KILL"}).status, 0);
+  EXPECT_EQ(wait_child(init), 128 + SIGKILL);
+}
+
 // A bundle naming the cgroups of a running container is refused, and that container (its
 // processes, its cgroups) is left as it was.
 TEST_F(OciRuntimeTest, AnotherContainersCgroupsPathIsRefusedAndLeftAlone) {

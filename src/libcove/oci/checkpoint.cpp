@@ -23,6 +23,7 @@
 #include "lifecycle/checkpoint.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "oci/runtime.hpp"
+#include "rootfs/mount.hpp"
 #include "oci/runtime_internal.hpp"
 
 namespace cove::oci {
@@ -117,6 +118,25 @@ Result<std::vector<std::pair<std::string, int>>> stdio_for_restore(const std::st
   return out;
 }
 
+// CRIU mounts onto mountpoints it finds in the root: those the container's setup made in the
+// rootfs (/run for a tmpfs, a bind's target) are made again as the setup makes them, for a
+// rootfs that never ran the container (containerd restores into a fresh snapshot).
+Result<void> make_mountpoints(const config::ContainerConfig& cfg) {
+  UniqueFd root(::open(cfg.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error::from_errno(errno, "open `" + cfg.rootfs + "`");
+  auto make = [&](const std::string& target, rootfs::Create create) -> Result<void> {
+    if (auto fd = rootfs::open_in_root(root.get(), target, create); !fd)
+      return std::move(fd).error().context("mountpoint `/" + target + "` for the restore");
+    return {};
+  };
+  for (const char* d : {"proc", "sys", "dev"}) COVE_TRY(make(d, rootfs::Create::kDir));
+  for (const auto& m : cfg.mounts) {
+    auto create = m.create_dir ? rootfs::Create::kDir : m.create_file ? rootfs::Create::kFile : rootfs::Create::kNone;
+    if (create != rootfs::Create::kNone) COVE_TRY(make(m.target, create));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> Runtime::checkpoint(const std::string& id, const CheckpointOptions& o) {
@@ -172,6 +192,7 @@ Result<int> Runtime::restore(const std::string& id, const RestoreOptions& o) {
   if (!lock) return std::move(lock).error();
   ScopeExit undo([&] { undo_create(job); });
   COVE_TRY(make_cgroups(job));
+  COVE_TRY(make_mountpoints(job.launch.config));
   std::vector<UniqueFd> stdio;
   auto inherit = stdio_for_restore(images, stdio);
   if (!inherit) return std::move(inherit).error();
@@ -190,6 +211,9 @@ Result<int> Runtime::restore(const std::string& id, const RestoreOptions& o) {
   t.rootfs_as_is = true;
   t.any_container = true;
   t.console_required = job.launch.terminal;
+  // Engines pause a container for its checkpoint (containerd does, always): it comes back
+  // running, as a restored task must.
+  t.thaw = true;
   auto rep = lifecycle::restore_container(t, images);
   if (!rep) return std::move(rep).error().context("restore `" + id + "`");
   if (job.launch.terminal)

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -169,10 +170,11 @@ ContainerInfo info_of(const Record& r, const std::string& dir) {
 }
 
 // A pidfd of the container's init, checked against the recorded start time after opening (so
-// a pid reused between the check and the open is never signalled).
+// a pid reused between the check and the open is never signalled). "container not running" is
+// the wording containerd's shim maps to "process already finished" (kill of a dead task).
 Result<UniqueFd> open_init(const Record& r) {
   UniqueFd fd(sys::pidfd_open(r.pid, 0));
-  if (!fd || start_time_of(r.pid) != r.start_time) return Error(ESRCH, "container `" + r.id + "` is not running");
+  if (!fd || start_time_of(r.pid) != r.start_time) return Error(ESRCH, "container not running: `" + r.id + "`");
   return fd;
 }
 
@@ -483,6 +485,11 @@ Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
   req.cwd = process->cwd;
   req.pty = process->terminal;
   if (!o.detach) return lifecycle::attach_to(rs, req, *restr);
+  // The command stays ours until we exit (its entering parent exits first): the engine's
+  // subreaper gets it only after our own exit, as runc's exec process. Reparented to the shim
+  // earlier, a command that ends at once was reaped before the shim knew its pid (our pid
+  // file), and containerd's `task exec` waited forever for its exit.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   auto cmd = lifecycle::attach_detached(rs, req, *restr);
   if (!cmd) return std::move(cmd).error();
   if (process->terminal) COVE_TRY(send_console(o.console_socket, cmd->pty_master, process->console_size));
@@ -517,7 +524,7 @@ Result<void> Runtime::kill(const std::string& id, int signal, bool all) {
   auto fd = open_init(*rec);
   if (!fd) return std::move(fd).error();
   if (sys::pidfd_send_signal(fd->get(), signal, nullptr, 0) < 0) {
-    if (errno == ESRCH) return Error(ESRCH, "container `" + id + "` is not running");
+    if (errno == ESRCH) return Error(ESRCH, "container not running: `" + id + "`");
     return Error::from_errno(errno, "signal container `" + id + "`");
   }
   return {};
