@@ -235,7 +235,7 @@ class PodmanTest : public ::testing::Test {
     std::string r = base_ + "/rootfs";
     for (const char* d : {"bin", "proc", "sys", "dev", "etc", "tmp"}) fs::create_directories(r + "/" + d);
     fs::copy_file("/bin/busybox", r + "/bin/busybox");
-    for (const char* a : {"sh", "echo", "sleep", "id"}) fs::create_symlink("busybox", r + "/bin/" + a);
+    for (const char* a : {"sh", "echo", "sleep", "id", "cat"}) fs::create_symlink("busybox", r + "/bin/" + a);
     ASSERT_EQ(run_cmd({"tar", "-C", r, "-cf", base_ + "/rootfs.tar", "."}).status, 0);
     auto imp = podman({"import", base_ + "/rootfs.tar", "localhost/cove-bb"});
     ASSERT_EQ(imp.status, 0) << imp.err;
@@ -308,6 +308,37 @@ TEST_F(PodmanTest, RunsExecsStopsAndRemoves) {
   EXPECT_EQ(podman({"stop", "-t", "1", "pm1"}).status, 0);
   EXPECT_EQ(podman({"rm", "pm1"}).status, 0);
   EXPECT_EQ(trim_str(podman({"ps", "-aq"}).out), "");
+}
+
+// `podman container checkpoint` and `restore`: podman asks `cove-oci checkpoint --help`
+// whether it can, checkpoints (the container exits), and conmon restores it with cove-oci's
+// `restore --detach`; the counter in its memory goes on from where it was.
+TEST_F(PodmanTest, CheckpointAndRestore) {
+  COVE_REQUIRE_CRIU();
+  std::vector<std::string> a = {"run", "-d", "--name", "pck"};
+  for (const auto& f : run_flags()) a.push_back(f);
+  for (std::string s : {"localhost/cove-bb", "/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done"})
+    a.push_back(s);
+  auto d = podman(a);
+  ASSERT_EQ(d.status, 0) << d.err;
+  std::string said;
+  auto count = [&]() -> long {
+    auto c = podman({"exec", "pck", "/bin/cat", "/tmp/count"}, 20);
+    said = c.err;
+    return c.status == 0 && !trim_str(c.out).empty() ? std::stol(trim_str(c.out)) : -1;
+  };
+  ASSERT_TRUE(eventually([&] { return count() >= 10; })) << "the counter does not run: " << said;
+  long before = count();
+  auto ck = podman({"container", "checkpoint", "pck"});
+  ASSERT_EQ(ck.status, 0) << ck.err;
+  EXPECT_NE(podman({"ps", "-a", "--format", "{{.Status}}"}).out.find("Exited"), std::string::npos);
+  auto rs = podman({"container", "restore", "pck"});
+  ASSERT_EQ(rs.status, 0) << rs.err;
+  EXPECT_NE(podman({"ps", "--format", "{{.Status}}"}).out.find("Up"), std::string::npos);
+  long after = -1;
+  ASSERT_TRUE(eventually([&] { return (after = count()) > 0; })) << "the restored counter does not run: " << said;
+  EXPECT_GE(after, before);
+  EXPECT_EQ(podman({"rm", "-f", "-t", "0", "pck"}).status, 0);
 }
 
 }  // namespace
