@@ -197,7 +197,8 @@ TEST_F(ContainerdTest, CheckpointAndRestoreThroughCtr) {
   };
   ASSERT_TRUE(eventually([&] { return count() >= 10; })) << "the counter does not run: " << said;
   long before = count();
-  auto ck = ctr({"containers", "checkpoint", "--task", "ck", "localhost/ck-checkpoint:1"});
+  // --rw: the rootfs's changes travel too (the counter's file may be open at the dump).
+  auto ck = ctr({"containers", "checkpoint", "--rw", "--task", "ck", "localhost/ck-checkpoint:1"});
   ASSERT_EQ(ck.status, 0) << ck.err << read_text(base_ + "/containerd.log");
   // containerd pauses the task for the checkpoint and resumes it: it runs on.
   EXPECT_TRUE(eventually([&] { return count() > before; })) << "not running after the checkpoint: " << said;
@@ -205,10 +206,11 @@ TEST_F(ContainerdTest, CheckpointAndRestoreThroughCtr) {
   ASSERT_TRUE(eventually([&] { return ctr({"task", "ls"}).out.find("STOPPED") != std::string::npos; }));
   ASSERT_EQ(ctr({"task", "delete", "ck"}).status, 0);
   ASSERT_EQ(ctr({"containers", "delete", "ck"}).status, 0);
-  // A new container from the checkpoint image (its spec, the image's fresh snapshot), its task
+  // A new container from the checkpoint image (its spec, the image's snapshot with the saved
+  // changes), its task
   // restored: running (not paused, though it was dumped paused), the count from the checkpoint on
   // (a program started afresh would count from 1).
-  auto rs = ctr({"containers", "restore", "--live", "ck", "localhost/ck-checkpoint:1"});
+  auto rs = ctr({"containers", "restore", "--rw", "--live", "ck", "localhost/ck-checkpoint:1"});
   ASSERT_EQ(rs.status, 0) << rs.err << read_text(base_ + "/containerd.log");
   long after = -1;
   ASSERT_TRUE(eventually([&] { return (after = count()) > 0; })) << "the restored counter does not run: " << said;
