@@ -201,31 +201,17 @@ Result<void> refuse_criu_options(const Args& a, const char* verb) {
   return {};
 }
 
-Result<int> checkpoint_verb(oci::Runtime& rt, const Args& a) {
-  if (a.has("help")) {
-    std::fputs(kCheckpointHelp, stdout);
-    return 0;
-  }
-  COVE_TRY(refuse_criu_options(a, "checkpoint"));
-  auto id = one_id(a, "checkpoint");
-  if (!id) return std::move(id).error();
+Result<int> checkpoint_verb(oci::Runtime& rt, const std::string& id, const Args& a) {
   oci::CheckpointOptions o;
   o.image_path = a.get("image-path", o.image_path);
   o.work_path = a.get("work-path");
   o.leave_running = a.has("leave-running");
-  auto r = rt.checkpoint(*id, o);
+  auto r = rt.checkpoint(id, o);
   if (!r) return std::move(r).error();
   return 0;
 }
 
-Result<int> restore_verb(oci::Runtime& rt, const Args& a) {
-  if (a.has("help")) {
-    std::fputs(kRestoreHelp, stdout);
-    return 0;
-  }
-  COVE_TRY(refuse_criu_options(a, "restore"));
-  auto id = one_id(a, "restore");
-  if (!id) return std::move(id).error();
+Result<int> restore_verb(oci::Runtime& rt, const std::string& id, const Args& a) {
   auto c = create_options(a);
   if (!c) return std::move(c).error();
   oci::RestoreOptions o;
@@ -234,7 +220,7 @@ Result<int> restore_verb(oci::Runtime& rt, const Args& a) {
   o.work_path = a.get("work-path");
   o.detach = a.has("detach");
   o.no_subreaper = a.has("no-subreaper");
-  return rt.restore(*id, o);
+  return rt.restore(id, o);
 }
 
 Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char** argv, int i) {
@@ -363,9 +349,17 @@ Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char**
     return write_spec(*a);
   }
   if (verb == "checkpoint" || verb == "restore") {
-    auto a = parse(verb == "checkpoint" ? kCheckpoint : kRestore);
+    bool ck = verb == "checkpoint";
+    auto a = parse(ck ? kCheckpoint : kRestore);
     if (!a) return std::move(a).error();
-    return verb == "checkpoint" ? checkpoint_verb(rt, *a) : restore_verb(rt, *a);
+    if (a->has("help")) {  // podman asks `checkpoint --help` whether the runtime can
+      std::fputs(ck ? kCheckpointHelp : kRestoreHelp, stdout);
+      return 0;
+    }
+    COVE_TRY(refuse_criu_options(*a, verb.c_str()));
+    auto id = one_id(*a, verb.c_str());
+    if (!id) return std::move(id).error();
+    return ck ? checkpoint_verb(rt, *id, *a) : restore_verb(rt, *id, *a);
   }
   if (verb == "features") {
     std::cout << oci::features_json();
