@@ -565,6 +565,65 @@ TEST_F(OciRuntimeTest, ADetachedExecIsReapedAfterTheRuntime) {
   EXPECT_EQ(wait_child(init), 128 + SIGKILL);
 }
 
+// A listening console socket, as the shims make one: the pty master the runtime sends to it.
+struct ConsoleSocket {
+  explicit ConsoleSocket(const std::string& path) : path(path) {
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(fd, 4), 0);
+  }
+  ~ConsoleSocket() { ::close(fd); }
+  // The master sent by the last runtime that connected (-1: none).
+  int take_master() {
+    int conn = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) return -1;
+    auto msg = recv_with_fds(conn);
+    ::close(conn);
+    if (!msg || msg->fds.empty()) return -1;
+    return msg->fds[0].release();
+  }
+  std::string path;
+  int fd = -1;
+};
+
+// A container with a terminal: its console's master reaches the engine through the console
+// socket at create and, CRIU having made the pty again, at restore; the counter on the console
+// goes on from where the checkpoint took it.
+TEST_F(OciRuntimeTest, CheckpointAndRestoreOfAContainerWithATerminal) {
+  COVE_REQUIRE_CRIU();
+  spec_["process"]["terminal"] = true;
+  set_args("i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done");
+  ids_.insert(ids_.end(), {"tt", "tt2"});
+  write_spec("tt");
+  ConsoleSocket sock(base_ + "/console.sock");
+  auto run = oci({"run", "--detach", "--console-socket", sock.path, "--bundle", bundle_, "tt"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  int master = sock.take_master();
+  ASSERT_GE(master, 0);
+  long last = read_count_until(master, 3);
+  ASSERT_GE(last, 3);
+  pid_t pid = state("tt")["pid"].get<pid_t>();
+  auto ck = oci({"checkpoint", "--image-path", base_ + "/timg", "tt"});
+  ASSERT_EQ(ck.status, 0) << ck.err;
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  for (long v; (v = read_count_until(master, last + 1)) > 0;) last = v;
+  ::close(master);
+  write_spec("tt2");
+  auto rs = oci({"restore", "--detach", "--console-socket", sock.path, "--image-path", base_ + "/timg", "--bundle",
+                 bundle_, "tt2"});
+  ASSERT_EQ(rs.status, 0) << rs.err;
+  int master2 = sock.take_master();
+  ASSERT_GE(master2, 0);
+  EXPECT_EQ(read_count_until(master2, 0), last + 1);
+  pid_t pid2 = state("tt2")["pid"].get<pid_t>();
+  ASSERT_EQ(oci({"kill", "tt2", "KILL"}).status, 0);
+  EXPECT_EQ(wait_child(pid2), 128 + SIGKILL);
+  ::close(master2);
+}
+
 // A bundle naming the cgroups of a running container is refused, and that container (its
 // processes, its cgroups) is left as it was.
 TEST_F(OciRuntimeTest, AnotherContainersCgroupsPathIsRefusedAndLeftAlone) {
