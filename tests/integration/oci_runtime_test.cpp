@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -563,6 +564,46 @@ TEST_F(OciRuntimeTest, ADetachedExecIsReapedAfterTheRuntime) {
   pid_t init = state("ord")["pid"].get<pid_t>();
   ASSERT_EQ(oci({"kill", "ord", "KILL"}).status, 0);
   EXPECT_EQ(wait_child(init), 128 + SIGKILL);
+}
+
+// A restore that CRIU fails (a file the process held is gone from the rootfs) leaves nothing:
+// no state, no cgroup, no process; the images stay as they were, for another try.
+TEST_F(OciRuntimeTest, AFailedRestoreLeavesNothing) {
+  COVE_REQUIRE_CRIU();
+  set_args("exec 3</tmp/held; exec sleep 1000");
+  std::ofstream(bundle_ + "/rootfs/tmp/held") << "x";
+  ids_.insert(ids_.end(), {"fr", "fr2"});
+  write_spec("fr");
+  auto run = oci_with_stdout({"run", "--detach", "--bundle", bundle_, "fr"}, ::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  ASSERT_EQ(run.status, 0) << run.err;
+  pid_t pid = state("fr")["pid"].get<pid_t>();
+  ASSERT_TRUE(eventually([&] { return read_text("/proc/" + std::to_string(pid) + "/comm") == "sleep\n"; }));
+  std::string img = base_ + "/fimg";
+  auto ck = oci({"checkpoint", "--image-path", img, "fr"});
+  ASSERT_EQ(ck.status, 0) << ck.err;
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  fs::remove(bundle_ + "/rootfs/tmp/held");
+  std::vector<std::string> before;
+  for (const auto& e : fs::directory_iterator(img)) before.push_back(e.path().filename().string());
+  write_spec("fr2");
+  // Its stdout and stderr were files: a restore given pipes there is refused before CRIU runs.
+  auto piped = oci({"restore", "--detach", "--image-path", img, "--bundle", bundle_, "fr2"});
+  EXPECT_NE(piped.status, 0);
+  EXPECT_NE(piped.err.find("of the checkpointed process was a file"), std::string::npos) << piped.err;
+  EXPECT_FALSE(fs::exists(root_ + "/fr2"));
+  auto rs = oci_with_stdout({"restore", "--detach", "--image-path", img, "--bundle", bundle_, "fr2"},
+                            ::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  EXPECT_NE(rs.status, 0);
+  EXPECT_NE(rs.err.find("held"), std::string::npos) << rs.err;
+  EXPECT_FALSE(fs::exists(root_ + "/fr2"));
+  for (const auto& h : fs::directory_iterator("/sys/fs/cgroup"))
+    EXPECT_FALSE(fs::exists(h.path().string() + "/cove-oci-test/fr2")) << h.path();
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a process of the failed restore is left";
+  std::vector<std::string> after;
+  for (const auto& e : fs::directory_iterator(img)) after.push_back(e.path().filename().string());
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, before);
 }
 
 // A listening console socket, as the shims make one: the pty master the runtime sends to it.

@@ -110,6 +110,12 @@ Result<std::vector<std::pair<std::string, int>>> stdio_for_restore(const std::st
     if (!j[fd].is_string()) continue;
     std::string key = j[fd].get<std::string>();
     if (!key.starts_with("pipe:[") && !key.starts_with("file[")) continue;
+    // CRIU puts a file's offset back on what it is given: a pipe cannot take one.
+    struct stat st;
+    if (key.starts_with("file[") && ::fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+      return Error::invalid(fmt::format("fd {} of the checkpointed process was a file; give restore a file (or "
+                                        "/dev/null) as fd {} too, not a pipe or socket",
+                                        fd, fd));
     UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
     if (!copy) return Error::from_errno(errno, fmt::format("stdio {} for the restored init", fd));
     out.emplace_back(key, copy.get());
