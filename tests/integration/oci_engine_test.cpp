@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/strings.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -310,6 +311,39 @@ TEST_F(PodmanTest, RunsExecsStopsAndRemoves) {
   EXPECT_EQ(podman({"stop", "-t", "1", "pm1"}).status, 0);
   EXPECT_EQ(podman({"rm", "pm1"}).status, 0);
   EXPECT_EQ(trim_str(podman({"ps", "-aq"}).out), "");
+}
+
+// A rootful podman container in a user namespace of its own (--userns=auto: podman picks a
+// range of the `containers` entry of /etc/subuid and /etc/subgid, which the test adds for its
+// run and puts back as it was): root inside, a mapped uid outside, its cgroup mount working (a
+// user namespace cannot mount cgroupfs in the host's cgroup namespace: cove-oci gives it one).
+TEST_F(PodmanTest, UserNamespaceAuto) {
+  struct SubIdsFor {
+    std::vector<std::pair<std::string, std::string>> saved;
+    SubIdsFor() {
+      for (const char* f : {"/etc/subuid", "/etc/subgid"}) {
+        saved.emplace_back(f, read_text(f));
+        std::ofstream(f, std::ios::app) << "containers:2147483647:2147483648\n";
+      }
+    }
+    ~SubIdsFor() {
+      for (const auto& [f, text] : saved) std::ofstream(f, std::ios::trunc) << text;
+    }
+  } subids;
+  std::vector<std::string> a = {"run", "--rm", "--userns=auto"};
+  for (const auto& f : run_flags()) a.push_back(f);
+  for (std::string s : {"localhost/cove-bb", "/bin/sh", "-c", "id -u; cat /proc/self/uid_map; ls /sys/fs/cgroup"})
+    a.push_back(s);
+  auto r = podman(a);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto lines = split(r.out, '\n');
+  ASSERT_GE(lines.size(), 2u) << r.out;
+  EXPECT_EQ(lines[0], "0");
+  auto map = split_ws(lines[1]);
+  ASSERT_EQ(map.size(), 3u) << lines[1];
+  EXPECT_EQ(map[0], "0");
+  EXPECT_GE(std::stoull(map[1]), 2147483647ull) << "root inside is not a mapped uid outside: " << lines[1];
+  EXPECT_NE(r.out.find("memory"), std::string::npos) << r.out;
 }
 
 // `podman container checkpoint` and `restore`: podman asks `cove-oci checkpoint --help`

@@ -382,6 +382,11 @@ Result<config::ContainerConfig> container_config(const Spec& spec, const Transla
   if (!userns && (!cfg.uid_map.empty() || !cfg.gid_map.empty()))
     return Error::invalid("`linux.uidMappings`: mappings without a `user` namespace");
   COVE_TRY(mounts(spec, ctx.bundle, cfg));
+  // A user namespace cannot mount cgroupfs in the host's cgroup namespace (podman --userns=auto
+  // on a v1 host asks for that; runc binds the host's hierarchies instead): the container's
+  // cgroup mount gets a cgroup namespace of its own, rooted at its cgroups.
+  if (userns && cfg.auto_mounts.cgroup != AutoMountMode::kNone && !has_ns(cfg, out, Namespace::kCgroup, CLONE_NEWCGROUP))
+    cfg.clone_ns.push_back(Namespace::kCgroup);
   COVE_TRY(device_nodes(*spec.linux, cfg));
   COVE_TRY(security_settings(spec, out, cfg));
   cfg.init = spec.process->args;
