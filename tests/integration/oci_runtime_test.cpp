@@ -380,6 +380,30 @@ TEST_F(OciRuntimeTest, PreservedFdsAndNothingElseCrosses) {
   EXPECT_EQ(std::find(fds.begin(), fds.end(), std::to_string(leak)), fds.end()) << out("fds");
 }
 
+// A listening console socket, as the shims make one: the pty master the runtime sends to it.
+struct ConsoleSocket {
+  explicit ConsoleSocket(const std::string& path) : path(path) {
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(fd, 4), 0);
+  }
+  ~ConsoleSocket() { ::close(fd); }
+  // The master sent by the last runtime that connected (-1: none).
+  int take_master() {
+    int conn = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) return -1;
+    auto msg = recv_with_fds(conn);
+    ::close(conn);
+    if (!msg || msg->fds.empty()) return -1;
+    return msg->fds[0].release();
+  }
+  std::string path;
+  int fd = -1;
+};
+
 TEST_F(OciRuntimeTest, ExecRunsInTheContainerAsTheShimAsks) {
   set_args("echo $$ > /out/init; exec sleep 1000");
   spec_["process"]["env"].push_back("FROM=config");
@@ -420,6 +444,20 @@ TEST_F(OciRuntimeTest, ExecRunsInTheContainerAsTheShimAsks) {
   EXPECT_FALSE(fs::exists(base_ + "/out/tty-ran"));
   auto tty = oci({"exec", "--tty", "--detach", "ex", "true"});
   EXPECT_NE(tty.err.find("--console-socket"), std::string::npos) << tty.err;
+  // A terminal without --detach: the pty's master goes to the console socket and cove-oci
+  // returns the command's status once it ends.
+  {
+    ConsoleSocket sock(base_ + "/exec-console.sock");
+    auto fg = oci({"exec", "--tty", "--console-socket", sock.path, "ex", "sh", "-c", "tty; exit 9"});
+    EXPECT_EQ(fg.status, 9) << fg.err;
+    int master = sock.take_master();
+    ASSERT_GE(master, 0);
+    char buf[128] = {};
+    ssize_t n = ::read(master, buf, sizeof buf - 1);
+    EXPECT_GT(n, 0);
+    EXPECT_NE(std::string(buf).find("/dev/pts/"), std::string::npos) << buf;
+    ::close(master);
+  }
   pid_t init = state("ex")["pid"].get<pid_t>();
   ASSERT_EQ(oci({"kill", "--all", "ex", "KILL"}).status, 0);
   EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
@@ -605,30 +643,6 @@ TEST_F(OciRuntimeTest, AFailedRestoreLeavesNothing) {
   std::sort(after.begin(), after.end());
   EXPECT_EQ(after, before);
 }
-
-// A listening console socket, as the shims make one: the pty master the runtime sends to it.
-struct ConsoleSocket {
-  explicit ConsoleSocket(const std::string& path) : path(path) {
-    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr = {};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(fd, 4), 0);
-  }
-  ~ConsoleSocket() { ::close(fd); }
-  // The master sent by the last runtime that connected (-1: none).
-  int take_master() {
-    int conn = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (conn < 0) return -1;
-    auto msg = recv_with_fds(conn);
-    ::close(conn);
-    if (!msg || msg->fds.empty()) return -1;
-    return msg->fds[0].release();
-  }
-  std::string path;
-  int fd = -1;
-};
 
 // A container with a terminal: its console's master reaches the engine through the console
 // socket at create and, CRIU having made the pty again, at restore; the counter on the console

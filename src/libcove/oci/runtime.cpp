@@ -466,7 +466,6 @@ Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
   auto process = exec_process(*spec, o);
   if (!process) return std::move(process).error();
   if (process->terminal && o.console_socket.empty()) return Error::invalid("exec with a terminal needs --console-socket");
-  if (process->terminal && !o.detach) return Error(EOPNOTSUPP, "exec with a terminal needs --detach");
   auto layout = cgroup::detect_layout();
   if (!layout) return std::move(layout).error();
   TranslateContext ctx{rec->bundle, id, &*layout, true};
@@ -484,7 +483,7 @@ Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
   req.set_env = process->env;
   req.cwd = process->cwd;
   req.pty = process->terminal;
-  if (!o.detach) return lifecycle::attach_to(rs, req, *restr);
+  if (!o.detach && !process->terminal) return lifecycle::attach_to(rs, req, *restr);
   // The command stays ours until we exit (its entering parent exits first): the engine's
   // subreaper gets it only after our own exit, as runc's exec process. Reparented to the shim
   // earlier, a command that ends at once was reaped before the shim knew its pid (our pid
@@ -494,7 +493,13 @@ Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
   if (!cmd) return std::move(cmd).error();
   if (process->terminal) COVE_TRY(send_console(o.console_socket, cmd->pty_master, process->console_size));
   COVE_TRY(write_pid_file(o.pid_file, cmd->pid));
-  return 0;
+  if (o.detach) return 0;
+  // A terminal without --detach: the engine has the pty; we wait for the command (our child:
+  // its entering parent has exited) and return its status, as runc does.
+  int st = 0;
+  while (::waitpid(cmd->pid, &st, 0) < 0)
+    if (errno != EINTR) return Error::from_errno(errno, "wait for the command");
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 Result<ContainerInfo> Runtime::state(const std::string& id) {
