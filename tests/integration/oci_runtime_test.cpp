@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fd_passing.hpp"
+#include "base/strings.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -444,6 +445,16 @@ TEST_F(OciRuntimeTest, ExecRunsInTheContainerAsTheShimAsks) {
   EXPECT_FALSE(fs::exists(base_ + "/out/tty-ran"));
   auto tty = oci({"exec", "--tty", "--detach", "ex", "true"});
   EXPECT_NE(tty.err.find("--console-socket"), std::string::npos) << tty.err;
+  // --preserve-fds 1: the caller's fd 3 reaches the command, nothing above it does.
+  std::string with_fd3 = "exec '" + builddir() + "/cove-oci' --root '" + root_ +
+                         "' exec --preserve-fds 1 ex sh -c 'echo via-fd3 >&3; ls /proc/self/fd > /out/exec-fds' 3>'" +
+                         base_ + "/fd3' 4>'" + base_ + "/fd4'";
+  auto kept = run_cmd({"sh", "-c", with_fd3});
+  EXPECT_EQ(kept.status, 0) << kept.err;
+  EXPECT_EQ(trim_str(read_text(base_ + "/fd3")), "via-fd3");
+  auto exec_fds = split(out("exec-fds"), '\n');
+  EXPECT_NE(std::find(exec_fds.begin(), exec_fds.end(), "3"), exec_fds.end()) << out("exec-fds");
+  EXPECT_EQ(std::find(exec_fds.begin(), exec_fds.end(), "5"), exec_fds.end()) << out("exec-fds");  // 4: ls's own dir
   // A terminal without --detach: the pty's master goes to the console socket and cove-oci
   // returns the command's status once it ends.
   {

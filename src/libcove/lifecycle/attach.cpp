@@ -15,6 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -101,29 +102,33 @@ std::vector<std::string> cgroups_to_join(const RuntimeState& rs) {
   return out;
 }
 
-// The fds of the process that enters the container, at fixed numbers once `arrange_fds` ran.
-constexpr int kSockFd = 3;       // the set-up socket to cove-attach
-constexpr int kInitPidFd = 4;    // init's pidfd, to setns() through
-constexpr int kFirstClosed = 5;  // everything from here on is closed
+// The fds of the process that enters the container, at fixed numbers once `arrange_fds` ran:
+// right after the caller's fds the command keeps (3 .. 3+N-1, AttachRequest::preserve_fds).
+struct EntryFds {
+  explicit EntryFds(unsigned preserved) : sock(3 + int(preserved)), init_pidfd(sock + 1), first_closed(sock + 2) {}
+  int sock;          // the set-up socket to cove-attach
+  int init_pidfd;    // init's pidfd, to setns() through
+  int first_closed;  // everything from here on is closed
+};
 
 // Closes every fd of cove-attach's caller except the ones the command gets: its stdio (the
 // caller's own, a relay pipe for a terminal, or /dev/null until the container's pty replaces
 // it), the set-up socket and init's pidfd. Closed, not marked close-on-exec: this process runs
 // host code inside the container's namespaces until its execve.
-Result<void> arrange_fds(const StdioRelay& relay, bool want_pty, int sock, int pidfd) {
+Result<void> arrange_fds(const StdioRelay& relay, bool want_pty, int sock, int pidfd, const EntryFds& at) {
   int stdio[3];
   int null = want_pty ? ::open("/dev/null", O_RDWR | O_CLOEXEC) : -1;
   if (want_pty && null < 0) return Error::from_errno(errno, "open `/dev/null`");
   for (int i = 0; i < 3; ++i) stdio[i] = want_pty ? null : relay.child_fd(i);
   // Copies above every fd we keep first, so that no dup2 below overwrites a source.
-  auto high = [](int fd) { return fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 10); };
+  auto high = [&](int fd) { return fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, std::max(10, at.first_closed)); };
   int s = high(sock), p = high(pidfd), io[3] = {high(stdio[0]), high(stdio[1]), high(stdio[2])};
   if (s < 0 || p < 0) return Error::from_errno(errno, "duplicate set-up fds");
   for (int i = 0; i < 3; ++i)
     if (io[i] >= 0 && ::dup2(io[i], i) < 0) return Error::from_errno(errno, "set up stdio");
-  if (::dup3(s, kSockFd, O_CLOEXEC) < 0 || ::dup3(p, kInitPidFd, O_CLOEXEC) < 0)
+  if (::dup3(s, at.sock, O_CLOEXEC) < 0 || ::dup3(p, at.init_pidfd, O_CLOEXEC) < 0)
     return Error::from_errno(errno, "move set-up fds");
-  if (::close_range(kFirstClosed, ~0U, 0) < 0) return Error::from_errno(errno, "close the caller's fds");
+  if (::close_range(unsigned(at.first_closed), ~0U, 0) < 0) return Error::from_errno(errno, "close the caller's fds");
   return {};
 }
 
@@ -149,8 +154,9 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
 // of its own there, takes the pty (if any) as its terminal, and execs under init's restrictions.
 [[noreturn]] void exec_command(const RuntimeState& rs, const AttachRequest& req,
                                const security::ExecRestrictions& restr, UniqueFd slave) {
-  auto fail = [](const Error& e) { fail_to(kSockFd, e); };
-  ::close(kInitPidFd);
+  EntryFds at(req.preserve_fds);
+  auto fail = [&](const Error& e) { fail_to(at.sock, e); };
+  ::close(at.init_pidfd);
   if (!rs.privileged) {
     if (::setgroups(0, nullptr) < 0 || ::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0)
       fail(Error::from_errno(errno, "become container root"));
@@ -182,7 +188,7 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
     if (e.rfind("PATH=", 0) == 0) ::setenv("PATH", e.c_str() + 5, 1);
   // The same restrictions as init, last before execve (seccomp last of all).
   if (auto r = security::apply_exec_restrictions(restr); !r) fail(std::move(r).error().context("restrict command"));
-  ::close(kSockFd);
+  ::close(at.sock);
   ::execvpe(argv[0], argv.data(), envp.data());
   std::string msg = "cove-attach: exec `" + args[0] + "`: " + std::strerror(errno) + "\n";
   (void)!::write(2, msg.data(), msg.size());
@@ -203,21 +209,22 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   // 2. Out of the caller's session: its terminal is not ours, so TIOCSTI on it is refused.
   if (::setsid() < 0) fail_to(sock, Error::from_errno(errno, "leave the caller's session"));
   // 3. Only the fds the command gets.
-  if (auto r = arrange_fds(relay, want_pty, sock, pidfd); !r) fail_to(sock, r.error());
-  auto fail = [](const Error& e) { fail_to(kSockFd, e); };
+  EntryFds at(req.preserve_fds);
+  if (auto r = arrange_fds(relay, want_pty, sock, pidfd, at); !r) fail_to(sock, r.error());
+  auto fail = [&](const Error& e) { fail_to(at.sock, e); };
   for (const auto& dir : cgroups) {
     if (auto r = write_existing(dir + "/cgroup.procs", "0"); !r) fail(std::move(r).error().context("join cgroup"));
   }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
   if (!rs.privileged) flags |= CLONE_NEWUSER;
   if (path_exists("/proc/self/ns/time")) flags |= CLONE_NEWTIME;
-  if (::setns(kInitPidFd, static_cast<int>(flags)) < 0) fail(Error::from_errno(errno, "enter namespaces"));
+  if (::setns(at.init_pidfd, static_cast<int>(flags)) < 0) fail(Error::from_errno(errno, "enter namespaces"));
   UniqueFd slave;
   if (want_pty) {
     auto pair = open_container_pty();
     if (!pair) fail(std::move(pair).error().context("allocate pty in container"));
     slave = std::move(pair->second);
-    if (auto r = send_with_fds(kSockFd, "P", {pair->first.get()}); !r) fail(r.error());
+    if (auto r = send_with_fds(at.sock, "P", {pair->first.get()}); !r) fail(r.error());
   }
   // A new pid namespace only applies to children: fork once more.
   auto command = process::spawn([&]() -> int { exec_command(rs, req, restr, std::move(slave)); });
@@ -226,8 +233,8 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   // cove-attach forwards its signals to the command through this pidfd (pid numbers differ
   // inside; a pidfd also survives pid reuse).
   int pidfd_to_send = command->pidfd();
-  (void)send_with_fds(kSockFd, "C", pidfd_to_send >= 0 ? std::vector<int>{pidfd_to_send} : std::vector<int>{});
-  ::close(kSockFd);
+  (void)send_with_fds(at.sock, "C", pidfd_to_send >= 0 ? std::vector<int>{pidfd_to_send} : std::vector<int>{});
+  ::close(at.sock);
   // Detached: the command is orphaned to the caller's subreaper, never killed with us.
   if (detach) {
     (void)command->release();

@@ -30,6 +30,7 @@ struct AttachRequest {
   std::optional<bool> pty;                // default: when stdin is a terminal
   std::string cwd = "/";
   bool exact_env = false;                 // set_env is the whole environment (an OCI process's)
+  unsigned preserve_fds = 0;              // the caller's fds 3 .. 3+N-1 go to the command too
 };
 
 // A command left running (cove-oci exec --detach): not waited for; once the caller exits it is

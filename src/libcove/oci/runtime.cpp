@@ -456,7 +456,6 @@ Result<Process> exec_process(const Spec& spec, const ExecOptions& o) {
 
 Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
   COVE_TRY(check_id(id));
-  if (o.preserve_fds > 0) return Error(EOPNOTSUPP, "exec --preserve-fds is not supported yet");
   auto rec = load(dir_of(id), id);
   if (!rec) return std::move(rec).error();
   auto info = info_of(*rec, dir_of(id));
@@ -483,6 +482,7 @@ Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
   req.set_env = process->env;
   req.cwd = process->cwd;
   req.pty = process->terminal;
+  req.preserve_fds = o.preserve_fds;
   if (!o.detach && !process->terminal) return lifecycle::attach_to(rs, req, *restr);
   // The command stays ours until we exit (its entering parent exits first): the engine's
   // subreaper gets it only after our own exit, as runc's exec process. Reparented to the shim
