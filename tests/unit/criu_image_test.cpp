@@ -82,6 +82,7 @@ TEST(CriuImageMeta, RefusesOtherContainersNewerFormatsAndNewerCriu) {
   auto m = sample();
   EXPECT_OK(check_restorable(m, "web", "4.2.1"));
   EXPECT_ERROR_CONTAINS(check_restorable(m, "db", "4.2.1"), "the checkpoint is of container `web`, not `db`");
+  EXPECT_OK(check_restorable(m, "", "4.2.1"));  // any name (cove-oci restore under a new id)
   m.format = kImageFormat + 1;
   EXPECT_ERROR_CONTAINS(check_restorable(m, "web", "4.2.1"), "image format");
   m = sample();
