@@ -150,8 +150,9 @@ Result<void> pts_indices(pid_t pid, const std::vector<MountInfo>& mounts, unsign
   for (const auto& m : mounts)
     if (m.fstype == "devpts" && m.mountpoint == "/dev/console" && m.root.size() > 1)
       meta.console_pts = int(parse_int(m.root.substr(1)).value_or(-1));
+  bool no_console = !has_console && meta.console_pts == -1;
   // CRIU derives a pty's index from the path's last number; "console" has none, so it reads 0.
-  if (meta.console_pts != 0 && (has_console || meta.console_pts != -1))
+  if (meta.console_pts != 0 && !no_console)
     return Error(ENOTSUP, "/dev/console is pts " + std::to_string(meta.console_pts) +
                               ", not 0: CRIU would restore it as pts 0");
   meta.tty_pts.assign(ttys, -1);

@@ -91,9 +91,6 @@ struct RestoreTarget {
   bool rootfs_as_is = false;
   // Images of a container of another name are accepted (an OCI restore under a new id).
   bool any_container = false;
-  // The restore must give back the console's master (a cove container's init holds its
-  // console; an OCI container without a terminal has nobody on /dev/console).
-  bool console_required = true;
   int timeout_ms = 0;            // bound on CRIU's run (0: none)
   // The NICs to bring back (planned and prepared by the caller, who tears them down): CRIU
   // recreates each veth with its planned host name on its bridge; the host side (rates, rules,

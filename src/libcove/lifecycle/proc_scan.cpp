@@ -66,6 +66,7 @@ std::vector<OpenFile> open_files(pid_t pid) {
     if (auto info = read_file(base + "/fdinfo/" + n)) {
       auto pos = info->find("flags:");
       if (pos != std::string::npos) f.flags = unsigned(std::strtoul(info->c_str() + pos + 6, nullptr, 8));
+      if (auto m = info->find("mnt_id:"); m != std::string::npos) f.mnt_id = int(std::strtol(info->c_str() + m + 7, nullptr, 10));
     }
     out.push_back(std::move(f));
   }

@@ -27,6 +27,7 @@ struct OpenFile {
   int fd = -1;
   std::string target;  // readlink of /proc/PID/fd/FD
   unsigned flags = 0;  // from fdinfo
+  int mnt_id = -1;     // from fdinfo: the mount the file was opened on
 };
 std::vector<OpenFile> open_files(pid_t pid);
 

@@ -309,7 +309,8 @@ Result<void> take_pty_masters(Restore& r) {
     for (size_t i = 0; i < r.meta.tty_pts.size(); ++i)
       if (idx == r.meta.tty_pts[i]) init.tty_masters[i] = std::move(fd);
   }
-  if (!init.console_master && r.t.console_required)
+  // The record says whether there was a console (an OCI container without a terminal has none).
+  if (!init.console_master && r.meta.console_pts >= 0)
     return Error(EPROTO, "the restore gave back no console (pts " + std::to_string(r.meta.console_pts) + ")");
   return {};
 }

@@ -154,13 +154,13 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   locked_ns.reset();
   auto masters = parent.expect(Phase::kDevReady);
   if (!masters) return std::move(masters).error();
-  if (masters->size() != (plan.console ? 1 : 0) + plan.ttys)
+  size_t consoles = plan.console ? 1 : 0;  // the console's master comes first
+  if (masters->size() != consoles + plan.ttys)
     return Error(EPROTO, "setup protocol: `dev-ready` carried " + std::to_string(masters->size()) + " ptys, not " +
-                             std::to_string((plan.console ? 1 : 0) + plan.ttys));
+                             std::to_string(consoles + plan.ttys));
   InitProcess init;
-  size_t first_tty = plan.console ? 1 : 0;
   if (plan.console) init.console_master = std::move((*masters)[0]);
-  for (size_t i = first_tty; i < masters->size(); ++i) init.tty_masters.push_back(std::move((*masters)[i]));
+  for (size_t i = consoles; i < masters->size(); ++i) init.tty_masters.push_back(std::move((*masters)[i]));
   if (auto r = parent.send(Phase::kGo); !r) return std::move(r).error();
   // With a start gate, init waits there instead of exec'ing (cove-oci create).
   if (plan.start_gate_fd >= 0) {

@@ -19,12 +19,11 @@
 #include "base/log.hpp"
 #include "base/mountinfo.hpp"
 #include "base/scope_exit.hpp"
-#include "base/strings.hpp"
 #include "lifecycle/checkpoint.hpp"
 #include "lifecycle/proc_scan.hpp"
 #include "oci/runtime.hpp"
-#include "rootfs/mount.hpp"
 #include "oci/runtime_internal.hpp"
+#include "rootfs/mount.hpp"
 
 namespace cove::oci {
 
@@ -70,24 +69,20 @@ Result<Stdio> stdio_of(pid_t pid) {
       out.keys[size_t(f.fd)] = f.target;
       continue;
     }
-    if (!f.target.starts_with("/")) continue;
-    auto fdinfo = read_file(fmt::format("/proc/{}/fdinfo/{}", pid, f.fd));
     struct stat st;
-    if (!fdinfo || ::stat(fmt::format("/proc/{}/fd/{}", pid, f.fd).c_str(), &st) < 0) continue;
-    auto at = fdinfo->find("mnt_id:");
-    auto mnt = at == std::string::npos ? std::nullopt : parse_int(trim(fdinfo->substr(at + 7, fdinfo->find('\n', at) - at - 7)));
-    if (!mnt) continue;
-    bool inside = std::any_of(mounts->begin(), mounts->end(), [&](const MountInfo& m) { return m.id == *mnt; });
+    if (!f.target.starts_with("/") || f.mnt_id < 0 || ::stat(fmt::format("/proc/{}/fd/{}", pid, f.fd).c_str(), &st) < 0)
+      continue;
+    bool inside = std::any_of(mounts->begin(), mounts->end(), [&](const MountInfo& m) { return m.id == f.mnt_id; });
     if (inside) continue;
-    std::string key = fmt::format("file[{:x}:{:x}]", *mnt, uint64_t(st.st_ino));
+    std::string key = fmt::format("file[{:x}:{:x}]", f.mnt_id, uint64_t(st.st_ino));
     out.keys[size_t(f.fd)] = key;
     out.external_files.push_back(key);
   }
   return out;
 }
 
-// dump.log (and cove's image record stay in the image directory) also in the work path, where
-// the engines look for it.
+// CRIU's log of the dump stays in the image directory; a copy goes to the work path, where the
+// engines look for it.
 void copy_log(const std::string& from_dir, const std::string& work_path, const char* name) {
   if (work_path.empty() || absolute_path(work_path) == absolute_path(from_dir)) return;
   auto text = read_file(from_dir + "/" + name);
@@ -216,7 +211,6 @@ Result<int> Runtime::restore(const std::string& id, const RestoreOptions& o) {
   t.inherit_fds = std::move(*inherit);
   t.rootfs_as_is = true;
   t.any_container = true;
-  t.console_required = job.launch.terminal;
   // Engines pause a container for its checkpoint (containerd does, always): it comes back
   // running, as a restored task must.
   t.thaw = true;

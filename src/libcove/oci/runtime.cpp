@@ -35,6 +35,7 @@
 #include "oci/runtime_internal.hpp"
 #include "oci/spec.hpp"
 #include "oci/translate.hpp"
+#include "process/child_process.hpp"
 #include "state/container_state.hpp"
 
 namespace cove::oci {
@@ -70,7 +71,6 @@ namespace detail {
 
 constexpr const char* kStateFile = "state.json";
 constexpr const char* kGate = "exec.fifo";
-
 
 std::string encode(const Record& r) {
   Json j = {{"id", r.id},         {"bundle", r.bundle},   {"rootfs", r.rootfs},         {"created", r.created},
@@ -216,11 +216,6 @@ Result<void> send_console(const std::string& socket_path, const UniqueFd& master
   return send_with_fds(sock.get(), "/dev/ptmx", {master.get()});
 }
 
-}  // namespace detail
-
-
-namespace detail {
-
 Result<void> prepare(CreateJob& job) {
   job.record.bundle = absolute_path(job.opts.bundle);
   auto spec = load_bundle(job.record.bundle);
@@ -357,7 +352,6 @@ Result<void> Runtime::create(const std::string& id, const CreateOptions& opts) {
 }
 
 namespace detail {
-
 
 Result<Locked> lock_and_load(const std::string& dir, const std::string& id) {
   COVE_TRY(check_id(id));
@@ -499,7 +493,7 @@ Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
   int st = 0;
   while (::waitpid(cmd->pid, &st, 0) < 0)
     if (errno != EINTR) return Error::from_errno(errno, "wait for the command");
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return process::exit_code_of(st);
 }
 
 Result<ContainerInfo> Runtime::state(const std::string& id) {
