@@ -615,6 +615,51 @@ TEST_F(OciRuntimeTest, ADetachedExecIsReapedAfterTheRuntime) {
   EXPECT_EQ(wait_child(init), 128 + SIGKILL);
 }
 
+// A restore into a rootfs that lacks the setup's mountpoints (containerd restores into a fresh
+// snapshot) makes them again. Attack: the rootfs is the last container's to shape, and a
+// mountpoint that is now a symlink to a host path is followed inside the rootfs, never on the
+// host: nothing appears at the host path.
+TEST_F(OciRuntimeTest, RestoreMakesMountpointsInsideTheRootOnly) {
+  COVE_REQUIRE_CRIU();
+  set_args("exec sleep 1000");
+  ids_.insert(ids_.end(), {"mp", "mp2", "mp3"});
+  write_spec("mp");
+  int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  auto run = oci_with_stdout({"run", "--detach", "--bundle", bundle_, "mp"}, null);
+  ASSERT_EQ(run.status, 0) << run.err;
+  pid_t pid = state("mp")["pid"].get<pid_t>();
+  std::string img = base_ + "/mimg";
+  auto ck = oci({"checkpoint", "--image-path", img, "mp"});
+  ASSERT_EQ(ck.status, 0) << ck.err;
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  // /out, the bind's target, is gone: made again.
+  fs::remove(bundle_ + "/rootfs/out");
+  write_spec("mp2");
+  auto rs = oci_with_stdout({"restore", "--detach", "--image-path", img, "--bundle", bundle_, "mp2"}, null);
+  EXPECT_EQ(rs.status, 0) << rs.err;
+  EXPECT_TRUE(fs::is_directory(bundle_ + "/rootfs/out"));
+  if (rs.status == 0) {
+    pid_t pid2 = state("mp2")["pid"].get<pid_t>();
+    ASSERT_EQ(oci({"kill", "mp2", "KILL"}).status, 0);
+    EXPECT_EQ(wait_child(pid2), 128 + SIGKILL);
+  }
+  // /out is a symlink to a host path that does not exist: whatever CRIU then makes of the
+  // restore, cove-oci creates nothing there.
+  std::string victim = base_ + "/victim";
+  fs::remove(bundle_ + "/rootfs/out");
+  fs::create_symlink(victim + "/out", bundle_ + "/rootfs/out");
+  write_spec("mp3");
+  auto evil = oci_with_stdout({"restore", "--detach", "--image-path", img, "--bundle", bundle_, "mp3"}, null);
+  EXPECT_FALSE(fs::exists(victim)) << evil.err;
+  if (evil.status == 0) {
+    pid_t pid3 = state("mp3")["pid"].get<pid_t>();
+    ASSERT_EQ(oci({"kill", "mp3", "KILL"}).status, 0);
+    EXPECT_EQ(wait_child(pid3), 128 + SIGKILL);
+  }
+  ::close(null);
+  fs::remove(bundle_ + "/rootfs/out");
+}
+
 // A restore that CRIU fails (a file the process held is gone from the rootfs) leaves nothing:
 // no state, no cgroup, no process; the images stay as they were, for another try.
 TEST_F(OciRuntimeTest, AFailedRestoreLeavesNothing) {
