@@ -580,12 +580,11 @@ Result<ContainerInfo> Container::info(InfoDetail detail) const {
 Result<void> Container::wait(ContainerState want, int timeout_ms) const {
   COVE_TRY(validate_name(name_));
   int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
-  for (;;) {
+  for (Backoff backoff(10000);; backoff.sleep()) {
     if (state().state == want) return {};
     if (deadline >= 0 && monotonic_ms() >= deadline)
       return Error(ETIMEDOUT, fmt::format("`{}` did not reach {} in time (it is {})", name_, state_name(want),
                                           state_name(state().state)));
-    ::usleep(10000);
   }
 }
 

@@ -191,6 +191,45 @@ TEST_F(CgroupIntegration, CreateAttachStatsDelegateDestroy) {
     for (const auto& d : *dirs) EXPECT_TRUE(gone(d)) << d;
 }
 
+// Init and attach are cloned into the cgroup2 payload (CLONE_INTO_CGROUP) instead of joining it
+// by a write. This kernel kills such a child when the cgroup was ever emptied with cgroup.kill
+// (a rebooted container's payload): spawn then clones again in our cgroups and says so.
+TEST_F(CgroupIntegration, ChildIsBornInTheV2PayloadAndPlacedAfterACgroupKill) {
+  ContainerCgroups& cg = make();
+  ASSERT_FALSE(HasFailure());
+  auto into = clone_target(cg.payload_dirs());
+  const Hierarchy* v2 = layout_.v2();
+  if (!v2) {
+    EXPECT_FALSE(into.fd);
+    GTEST_SKIP() << "no cgroup2 hierarchy on this host";
+  }
+  ASSERT_TRUE(into.fd);
+  size_t i = static_cast<size_t>(v2 - layout_.hierarchies.data());
+  ASSERT_EQ(into.dir, cg.payload_dirs()[i]);
+  auto sleeper = [] {
+    for (;;) ::pause();
+    return 0;
+  };
+  for (bool killed_before : {false, true}) {
+    SCOPED_TRACE(killed_before ? "after a cgroup.kill" : "a fresh cgroup");
+    if (killed_before) CG_ASSERT_OK(write_existing(into.dir + "/cgroup.kill", "1"));
+    bool born_in = !killed_before;
+    auto child = process::spawn(sleeper, process::SpawnOptions{0, into.fd.get(), &born_in});
+    ASSERT_TRUE(child.has_value()) << child.error().message();
+    EXPECT_EQ(born_in, !killed_before);
+    if (born_in) {
+      EXPECT_EQ(dir_of(child->pid(), i), into.dir);  // no write made it so
+    } else {
+      EXPECT_NE(dir_of(child->pid(), i), into.dir);
+      CG_ASSERT_OK(cg.attach_payload(child->pid(), born_in ? into.dir : std::string()));
+      EXPECT_EQ(dir_of(child->pid(), i), into.dir);
+    }
+    auto exited = child->wait_exited(100);
+    ASSERT_TRUE(exited.has_value()) << exited.error().message();
+    EXPECT_FALSE(*exited) << "the child died";
+  }
+}
+
 TEST_F(CgroupIntegration, MonitorAndPayloadAreSeparate) {
   ContainerCgroups& cg = make();
   ASSERT_FALSE(HasFailure());

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/list_dir.hpp"
 #include "base/strings.hpp"
@@ -48,10 +49,9 @@ std::vector<pid_t> children_of(pid_t parent) {
 }
 
 bool poll_until(const std::function<bool()>& done, int timeout_ms, int step_ms) {
-  for (int waited = 0; waited < timeout_ms; waited += step_ms) {
+  Backoff backoff(int64_t(step_ms) * 1000);
+  for (int64_t end = monotonic_ms() + timeout_ms; monotonic_ms() < end; backoff.sleep())
     if (done()) return true;
-    ::usleep(useconds_t(step_ms) * 1000);
-  }
   return done();
 }
 

@@ -19,7 +19,7 @@ pid_t parent_of(pid_t pid);
 // The processes whose parent is `parent` (e.g. the caller's own children, as a subreaper).
 std::vector<pid_t> children_of(pid_t parent);
 
-// Polls `done` every `step_ms` for up to `timeout_ms`; true as soon as it holds.
+// Polls `done` for up to `timeout_ms`, the sleeps growing to `step_ms` (Backoff); true as soon as it holds.
 bool poll_until(const std::function<bool()>& done, int timeout_ms = 2000, int step_ms = 5);
 
 }  // namespace cove::proc

@@ -55,6 +55,16 @@ Result<std::string> directory_of(const Hierarchy& h, const std::string& cgroup_p
 // cgroup filesystem is mounted.
 Result<Layout> detect_layout();
 
+// The one of `dirs` on a cgroup2 mount, opened for clone3(CLONE_INTO_CGROUP)
+// (process::SpawnOptions::cgroup_fd): a child born there needs no cgroup.procs write for that
+// hierarchy, and on a pure v2 host none at all. An empty fd when none is (or it cannot be opened:
+// then the write joins it as before).
+struct CloneTarget {
+  UniqueFd fd;
+  std::string dir;
+};
+CloneTarget clone_target(const std::vector<std::string>& dirs);
+
 // Moves the calling process out of any container's cgroups (`cove.monitor.KEY`,
 // `cove.payload.KEY`) into their parent, the cgroup its monitor was started in: for a daemon a
 // monitor starts that must outlive the container (a managed network's dnsmasq), whose cgroups
@@ -109,7 +119,8 @@ class ContainerCgroups {
   // first cgroup.procs write after a quiet spell wait for an RCU grace period (5-15 ms here):
   // started when a stop begins, that wait overlaps the stop instead of delaying its end.
   Result<process::ChildProcess> leave_monitor_in_background();
-  Result<void> attach_payload(pid_t pid);
+  // `born_in`: a payload dir `pid` was cloned into (clone_target), not written again.
+  Result<void> attach_payload(pid_t pid, const std::string& born_in = {});
   // chown of the payload dirs and the files a delegatee writes (cgroup.procs, tasks,
   // cgroup.subtree_control, cgroup.threads) to the container root's host ids.
   Result<void> delegate(uid_t uid, gid_t gid);

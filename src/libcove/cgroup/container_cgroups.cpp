@@ -2,8 +2,11 @@
 // Owns their whole life: planning the paths, mkdir (adopting an empty leftover of a crash),
 // v1 cpuset initialisation, attaching pids, delegation, stats, and kill + rmdir on destroy.
 // It only ever writes inside directories named `cove.payload.<key>` / `cove.monitor.<key>`.
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +14,7 @@
 #include <set>
 #include <utility>
 
+#include "base/clock.hpp"
 #include "base/dir.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
@@ -27,7 +31,7 @@ namespace {
 
 constexpr std::string_view kPayloadPrefix = "cove.payload.";
 constexpr std::string_view kMonitorPrefix = "cove.monitor.";
-constexpr useconds_t kPollUs = 10 * 1000;
+constexpr int64_t kPollCapUs = 10 * 1000;
 
 using Clock = std::chrono::steady_clock;
 
@@ -147,10 +151,11 @@ Result<void> remove_cgroup_tree(const ContainerCgroups::DirOps& ops, const std::
   auto dirs = subtree(dir);
   if (!dirs) return std::move(dirs).error().context("remove cgroup `" + dir + "`");
   for (const auto& d : *dirs) {
+    Backoff backoff(kPollCapUs);
     for (;;) {
       if (remove_dir(ops, d) == 0 || errno == ENOENT) break;
       if (errno == EBUSY && Clock::now() < deadline) {
-        ::usleep(kPollUs);
+        backoff.sleep();
         continue;
       }
       return Error::from_errno(errno, "remove cgroup `" + d + "`");
@@ -190,6 +195,7 @@ Result<void> kill_listed(const std::string& dir) {
 // where it exists, otherwise pid by pid. Repeated because a process may fork between our read
 // of `cgroup.procs` and its death.
 Result<void> kill_payload(const std::vector<std::string>& dirs, Clock::time_point deadline, int timeout_ms) {
+  Backoff backoff(kPollCapUs);
   for (;;) {
     std::vector<pid_t> left;
     for (const auto& dir : dirs) {
@@ -210,7 +216,7 @@ Result<void> kill_payload(const std::vector<std::string>& dirs, Clock::time_poin
     if (Clock::now() >= deadline)
       return Error(EBUSY, "kill payload: pid `" + std::to_string(left.front()) + "` still alive after " +
                               std::to_string(timeout_ms) + " ms");
-    ::usleep(kPollUs);
+    backoff.sleep();
   }
 }
 
@@ -391,7 +397,22 @@ Result<void> ContainerCgroups::create() {
 }
 
 Result<void> ContainerCgroups::attach_monitor(pid_t pid) { return attach_to(monitor_dirs_, pid); }
-Result<void> ContainerCgroups::attach_payload(pid_t pid) { return attach_to(payload_dirs_, pid); }
+Result<void> ContainerCgroups::attach_payload(pid_t pid, const std::string& born_in) {
+  std::vector<std::string> dirs;
+  for (const auto& d : payload_dirs_)
+    if (d != born_in) dirs.push_back(d);
+  return attach_to(dirs, pid);
+}
+
+CloneTarget clone_target(const std::vector<std::string>& dirs) {
+  for (const auto& d : dirs) {
+    struct statfs fs;
+    if (::statfs(d.c_str(), &fs) < 0 || fs.f_type != CGROUP2_SUPER_MAGIC) continue;
+    UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd) return CloneTarget{std::move(fd), d};
+  }
+  return {};
+}
 
 Result<process::ChildProcess> ContainerCgroups::leave_monitor_in_background() {
   std::vector<std::string> monitor;

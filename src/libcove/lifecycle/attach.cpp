@@ -200,8 +200,8 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
 // doc/design/security.md "Entering a container"): nothing inside may ptrace it, take an fd of
 // the caller from it or reach the caller's terminal through it.
 [[noreturn]] void enter_and_run(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restr,
-                                const std::vector<std::string>& cgroups, const StdioRelay& relay, int pidfd, int sock,
-                                bool want_pty, bool detach) {
+                                const std::vector<std::string>& cgroups, const std::string& born_in,
+                                const StdioRelay& relay, int pidfd, int sock, bool want_pty, bool detach) {
   // 1. Non-dumpable before any namespace is entered: ptrace and pidfd_getfd need CAP_SYS_PTRACE
   //    in the user namespace of our mm (the host's), which container root does not have. Kept
   //    through fork; execve of the command ends it.
@@ -213,6 +213,7 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   if (auto r = arrange_fds(relay, want_pty, sock, pidfd, at); !r) fail_to(sock, r.error());
   auto fail = [&](const Error& e) { fail_to(at.sock, e); };
   for (const auto& dir : cgroups) {
+    if (dir == born_in) continue;
     if (auto r = write_existing(dir + "/cgroup.procs", "0"); !r) fail(std::move(r).error().context("join cgroup"));
   }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
@@ -506,6 +507,11 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   auto pidfd = open_verified_init(rs);
   if (!pidfd) return std::move(pidfd).error();
   auto cgroups = cgroups_to_join(rs);
+  // The entering process is born in the cgroup2 one (clone3 CLONE_INTO_CGROUP): on a pure v2
+  // host no cgroup.procs write is left, nor its RCU grace period. Membership from birth gives
+  // the container nothing the join a moment later does not: its root can freeze or kill its own
+  // cgroup either way, and sees no pid of ours (we are not in its pid namespace).
+  auto into = cgroup::clone_target(cgroups);
   bool want_pty = req.pty.value_or(::isatty(0) != 0);
   auto relay = stdio_relay_for(want_pty);
   if (!relay) return std::move(relay).error();
@@ -513,10 +519,15 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::from_errno(errno, "socketpair");
   UniqueFd ours(sv[0]), theirs(sv[1]);
-  auto entering = process::spawn([&]() -> int {
-    ours.reset();
-    enter_and_run(rs, req, restrictions, cgroups, *relay, pidfd->get(), theirs.get(), want_pty, false);
-  });
+  bool born_in = false;
+  auto entering = process::spawn(
+      [&]() -> int {
+        ours.reset();
+        enter_and_run(rs, req, restrictions, cgroups, born_in ? into.dir : std::string(), *relay, pidfd->get(),
+                      theirs.get(), want_pty, false);
+      },
+      process::SpawnOptions{0, into.fd.get(), &born_in});
+  into.fd.reset();
   if (!entering) return std::move(entering).error();
   relay->close_child_ends();
   theirs.reset();
@@ -545,6 +556,7 @@ Result<DetachedCommand> attach_detached(const RuntimeState& rs, const AttachRequ
   auto pidfd = open_verified_init(rs);
   if (!pidfd) return std::move(pidfd).error();
   auto cgroups = cgroups_to_join(rs);
+  auto into = cgroup::clone_target(cgroups);  // as in attach_to
   bool want_pty = req.pty.value_or(false);
   // Nothing is relayed once we return: a host terminal would go into the container as it is.
   for (int i = 0; !want_pty && i < 3; ++i)
@@ -555,10 +567,15 @@ Result<DetachedCommand> attach_detached(const RuntimeState& rs, const AttachRequ
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::from_errno(errno, "socketpair");
   UniqueFd ours(sv[0]), theirs(sv[1]);
-  auto entering = process::spawn([&]() -> int {
-    ours.reset();
-    enter_and_run(rs, req, restrictions, cgroups, relay, pidfd->get(), theirs.get(), want_pty, true);
-  });
+  bool born_in = false;
+  auto entering = process::spawn(
+      [&]() -> int {
+        ours.reset();
+        enter_and_run(rs, req, restrictions, cgroups, born_in ? into.dir : std::string(), relay, pidfd->get(),
+                      theirs.get(), want_pty, true);
+      },
+      process::SpawnOptions{0, into.fd.get(), &born_in});
+  into.fd.reset();
   if (!entering) return std::move(entering).error();
   theirs.reset();
   auto setup = read_setup(ours.get());

@@ -81,12 +81,12 @@ Result<std::vector<int>> storage_tree(const LaunchPlan& plan, pid_t pid, storage
 }
 
 Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgroup::ContainerCgroups& cgroups,
-                                         network::ContainerNetwork* network, storage::PreparedRootfs* prepared,
-                                         UniqueFd& rootfs_tree) {
+                                         const std::string& born_in, network::ContainerNetwork* network,
+                                         storage::PreparedRootfs* prepared, UniqueFd& rootfs_tree) {
   if (plan.userns) {
     if (auto r = ns::write_idmaps(pid, plan.uid_map, plan.gid_map); !r) return std::move(r).error();
   }
-  if (auto r = cgroups.attach_payload(pid); !r) return std::move(r).error().context("join cgroups");
+  if (auto r = cgroups.attach_payload(pid, born_in); !r) return std::move(r).error().context("join cgroups");
   COVE_TRY(make_network(network, pid));
   if (plan.userns) {
     auto uid = ns::host_id_of(plan.uid_map, 0);
@@ -119,13 +119,18 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   if (!chan) return std::move(chan).error();
   auto& [parent, child] = *chan;
 
-  // Killed and reaped on any error below, until the monitor takes it over.
+  // Killed and reaped on any error below, until the monitor takes it over. Born in its cgroup2
+  // payload cgroup (the cgroup namespace comes later, from the child itself).
+  auto into = cgroup::clone_target(cgroups.payload_dirs());
+  bool born_in = false;
   auto spawned = process::spawn(
       [&]() -> int {
         parent.close();
         run_child(plan, std::move(child));  // never returns
       },
-      process::SpawnOptions{plan.clone_flags});
+      process::SpawnOptions{plan.clone_flags, into.fd.get(), &born_in});
+  into.fd.reset();
+  if (!born_in) into.dir.clear();
   if (!spawned) return std::move(spawned).error();
   process::ChildProcess& init_child = *spawned;
   child.close();
@@ -133,7 +138,7 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
 
   if (auto r = parent.expect(Phase::kChildStarted); !r) return std::move(r).error();
   UniqueFd rootfs_tree;
-  auto fds = configure_child(plan, pid, cgroups, network, rootfs, rootfs_tree);
+  auto fds = configure_child(plan, pid, cgroups, into.dir, network, rootfs, rootfs_tree);
   if (!fds) return std::move(fds).error();
   if (namespaces_ready)
     if (auto r = namespaces_ready(pid); !r) return std::move(r).error();

@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <utility>
 
+#include "base/fs.hpp"
 #include "base/syscalls.hpp"
 
 namespace cove::process {
@@ -97,8 +100,28 @@ namespace {
 
 }  // namespace
 
+// This kernel (6.18) SIGKILLs a child cloned with CLONE_INTO_CGROUP into a cgroup that was ever
+// emptied through cgroup.kill (a rebooted container's payload, a guest's own sub-cgroup): the
+// kill count it compares at the end of the fork is the target's, the one it took at the start
+// the caller's cgroup's. Such a child has SIGKILL pending, or died of it, when clone3 returns.
+bool born_killed(pid_t pid, int pidfd) {
+  siginfo_t si = {};
+  if (::waitid(P_PIDFD, id_t(pidfd), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+    return si.si_code == CLD_KILLED && si.si_status == SIGKILL;
+  auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+  if (!status) return false;
+  for (const char* key : {"\nSigPnd:", "\nShdPnd:"}) {
+    auto at = status->find(key);
+    if (at == std::string::npos) continue;
+    uint64_t mask = std::strtoull(status->c_str() + at + std::strlen(key), nullptr, 16);
+    if (mask & (uint64_t(1) << (SIGKILL - 1))) return true;
+  }
+  return false;
+}
+
 Result<ChildProcess> spawn(const std::function<int()>& child_main, const SpawnOptions& opts) {
-  if (opts.clone_flags == 0) {
+  if (opts.born_in_cgroup) *opts.born_in_cgroup = opts.cgroup_fd >= 0;
+  if (opts.clone_flags == 0 && opts.cgroup_fd < 0) {
     pid_t pid = ::fork();
     if (pid < 0) return Error::from_errno(errno, "fork");
     if (pid == 0) run_child(child_main);
@@ -110,10 +133,24 @@ Result<ChildProcess> spawn(const std::function<int()>& child_main, const SpawnOp
   args.flags = opts.clone_flags | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
+  if (opts.cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = uint64_t(opts.cgroup_fd);
+  }
   pid_t pid = sys::clone3(&args, sizeof args);
-  if (pid < 0) return Error::from_errno(errno, "clone3 into new namespaces");
+  if (pid < 0)
+    return Error::from_errno(errno, opts.cgroup_fd >= 0 ? "clone3 into its cgroup" : "clone3 into new namespaces");
   if (pid == 0) run_child(child_main);
-  return ChildProcess(pid, UniqueFd(pidfd));
+  ChildProcess child(pid, UniqueFd(pidfd));
+  if (opts.cgroup_fd >= 0 && born_killed(pid, pidfd)) {
+    (void)child.kill_and_reap();
+    SpawnOptions again = opts;
+    again.cgroup_fd = -1;
+    if (again.born_in_cgroup) *again.born_in_cgroup = false;  // before the clone: the child sees it
+    again.born_in_cgroup = nullptr;
+    return spawn(child_main, again);
+  }
+  return child;
 }
 
 int exit_code_of(int status) {

@@ -62,6 +62,14 @@ class ChildProcess {
 struct SpawnOptions {
   // CLONE_NEW* flags: the child starts in new namespaces (clone3). 0: a plain fork.
   unsigned long clone_flags = 0;
+  // A cgroup2 directory (an fd of it) the child is born in: clone3(CLONE_INTO_CGROUP). Unlike a
+  // cgroup.procs write after the fact it takes no write lock of the cgroup core, whose first
+  // use after a quiet spell waits for an RCU grace period (5-15 ms). -1: the caller's cgroups.
+  int cgroup_fd = -1;
+  // Where given, says whether the child was born in `cgroup_fd`'s cgroup: set before each clone,
+  // so the child reads its own case. False after the retry without CLONE_INTO_CGROUP that a
+  // child killed at birth gets (see born_killed in child_process.cpp); the caller then places it.
+  bool* born_in_cgroup = nullptr;
 };
 
 // Forks (or clones, with namespace flags) a child that runs `child_main` and `_exit`s with its
@@ -69,7 +77,8 @@ struct SpawnOptions {
 // other threads (the caller is single-threaded when it spawns). The parent gets the owner.
 // Without clone flags it is fork(2) plus pidfd_open: glibc's fork keeps its internal state
 // (malloc arenas, atfork handlers) consistent in the child, which a raw clone3 does not. With
-// namespace flags it is clone3(CLONE_PIDFD | flags), so the pidfd exists from the start.
+// namespace flags or a cgroup it is clone3(CLONE_PIDFD | flags), so the pidfd exists from the
+// start.
 Result<ChildProcess> spawn(const std::function<int()>& child_main, const SpawnOptions& opts = {});
 
 // The exit code a shell would report for wait status `status`: the exit status, or 128 + the

@@ -1,8 +1,9 @@
 #include "state/container_lock.hpp"
 
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "base/clock.hpp"
 
 namespace cove {
 
@@ -12,16 +13,11 @@ Result<ContainerLock> ContainerLock::acquire(const std::string& lock_file, const
   struct flock fl = {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;
-  struct timespec start;
-  ::clock_gettime(CLOCK_MONOTONIC, &start);
-  for (;;) {
+  int64_t end = monotonic_ms() + timeout_ms;
+  for (Backoff backoff;; backoff.sleep()) {
     if (::fcntl(fd.get(), F_OFD_SETLK, &fl) == 0) return ContainerLock(std::move(fd));
     if (errno != EAGAIN && errno != EACCES) return Error::from_errno(errno, "lock `" + lock_file + "`");
-    struct timespec now;
-    ::clock_gettime(CLOCK_MONOTONIC, &now);
-    long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-    if (elapsed >= timeout_ms) return Error(EBUSY, "`" + name + "` is locked by another operation");
-    ::usleep(5000);
+    if (monotonic_ms() >= end) return Error(EBUSY, "`" + name + "` is locked by another operation");
   }
 }
 

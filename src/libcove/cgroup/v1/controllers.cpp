@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
 
+#include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "cgroup/cgroup.hpp"
@@ -106,6 +106,7 @@ Result<void> set_frozen(const std::string& dir, bool frozen, std::chrono::millis
   const char* want = frozen ? "FROZEN" : "THAWED";
   COVE_TRY(write_control(dir, "freezer.state", want, frozen ? "freeze" : "thaw"));
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  Backoff backoff;
   for (;;) {
     auto s = read_file(dir + "/freezer.state");
     if (!s) return std::move(s).error().context("read freezer state");
@@ -114,7 +115,7 @@ Result<void> set_frozen(const std::string& dir, bool frozen, std::chrono::millis
       return Error(ETIMEDOUT, std::string("`") + dir + "/freezer.state` is still `" + std::string(trim(*s)) + "`");
     // A retry only: a failed write shows as the state not settling, which the poll reports.
     if (frozen) (void)write_existing(dir + "/freezer.state", want);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    backoff.sleep();
   }
 }
 

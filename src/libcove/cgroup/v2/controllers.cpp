@@ -2,8 +2,8 @@
 // already in v2 syntax; only io.weight falls back to io.bfq.weight when the kernel has no
 // io.weight (no iocost). Devices on v2 are a BPF program: see device_bpf.cpp.
 #include <chrono>
-#include <thread>
 
+#include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "cgroup/cgroup.hpp"
@@ -63,12 +63,13 @@ Result<void> write_hugetlb(const std::string& dir, const ResourceLimits& l) {
 Result<void> set_frozen(const std::string& dir, bool frozen, std::chrono::milliseconds timeout) {
   COVE_TRY(write_control(dir, "cgroup.freeze", frozen ? "1" : "0", frozen ? "freeze" : "thaw"));
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  Backoff backoff;
   for (;;) {
     auto v = keyed(dir + "/cgroup.events", "frozen");
     if (v && *v == (frozen ? 1u : 0u)) return {};
     if (std::chrono::steady_clock::now() > deadline)
       return Error(ETIMEDOUT, "`" + dir + "/cgroup.events` does not show `frozen " + (frozen ? "1" : "0") + "`");
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    backoff.sleep();
   }
 }
 
