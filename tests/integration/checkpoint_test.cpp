@@ -141,17 +141,18 @@ TEST_F(CheckpointTest, PrivilegedRoundTrip) {
   round_trip("cr-priv", "1");
 }
 
-// What CRIU (with cove's patches 0005, 0006) and cove (no network lock for a loopback-only
+// What CRIU (with cove's patches 0005, 0006, 0012) and cove (no network lock for a loopback-only
 // netns) take shortcuts for still travels when it is not as a new container has it: a file in
-// /dev/shm, an extra loopback address and policy rule; and the defaults come back when only they
-// are there.
+// /dev/shm, an extra loopback address, routes (IPv4, IPv6) and a policy rule; and the defaults
+// come back when only they are there.
 TEST_F(CheckpointTest, NetnsAndShmStateTravels) {
   create_busybox("cr-net");
   start("cr-net");
   auto r = cove("cove-attach", "cr-net",
                 {"--", "sh", "-c",
                  "echo kept > /dev/shm/x && ip addr add 127.0.0.2/8 dev lo && "
-                 "ip rule add from 10.1.0.0/16 lookup main pref 100"});
+                 "ip rule add from 10.1.0.0/16 lookup main pref 100 && ip route add 10.9.0.0/16 dev lo && "
+                 "ip -6 route add fd09::/64 dev lo"});
   ASSERT_EQ(r.status, 0) << r.err;
   checkpoint("cr-net", images("1"), true);
   auto meta = nlohmann::json::parse(read_text(images("1") + "/cove-image.json"), nullptr, false);
@@ -171,6 +172,10 @@ TEST_F(CheckpointTest, NetnsAndShmStateTravels) {
   auto rules = attach_out("cr-net", {"ip", "rule"});
   for (const char* a : {"0:", "100:", "from 10.1.0.0/16 lookup main", "32766:", "32767:"})
     EXPECT_NE(rules.find(a), std::string::npos) << rules;
+  auto routes = attach_out("cr-net", {"ip", "route"});
+  EXPECT_NE(routes.find("10.9.0.0/16 dev lo"), std::string::npos) << routes;
+  routes = attach_out("cr-net", {"ip", "-6", "route"});
+  EXPECT_NE(routes.find("fd09::/64 dev lo"), std::string::npos) << routes;
 
   r = cove("cove-attach", "cr-net",
            {"--", "sh", "-c", "rm /dev/shm/x && ip addr del 127.0.0.2/8 dev lo && ip rule del pref 100"});
