@@ -4,11 +4,14 @@
 // here (`--rootfs`: no image, no registry). Checks what a user of containerd sees: output and
 // exit status, a detached task listed RUNNING, killed, deleted, and nothing left — no shim, no
 // cove-oci state, no cgroup of the task. podman (PodmanTest) runs through conmon the same way.
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -70,7 +73,7 @@ class ContainerdTest : public ::testing::Test {
     fs::remove_all(base_, ec);
   }
 
-  // The shims of the test's namespace (their command line names it).
+  // The shims of the test's containerd (their command line names its socket).
   std::vector<pid_t> shims() {
     std::vector<pid_t> out;
     for (const auto& e : fs::directory_iterator("/proc")) {
@@ -78,7 +81,7 @@ class ContainerdTest : public ::testing::Test {
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
       std::string cmd = read_text(e.path().string() + "/cmdline");
       std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-      if (cmd.rfind("/usr/bin/containerd-shim-runc-v2 ", 0) == 0 && cmd.find(" " + ns_ + " ") != std::string::npos)
+      if (cmd.rfind("/usr/bin/containerd-shim-runc-v2 ", 0) == 0 && cmd.find(" " + socket_ + " ") != std::string::npos)
         out.push_back(std::stoi(name));
     }
     return out;
@@ -91,17 +94,27 @@ class ContainerdTest : public ::testing::Test {
     for (const char* a : {"sh", "cat", "echo", "sleep", "id", "hostname"}) fs::create_symlink("busybox", rootfs_ + "/bin/" + a);
   }
 
+  // The CRI plugin's section of containerd's config (CriTest sets it up for pods).
+  virtual std::string cri_config() { return "[plugins.\"io.containerd.grpc.v1.cri\"]\n  disable_apparmor = true\n"; }
+  // Whether containerd runs in a network namespace of its own (CriTest: the pods' CNI bridge
+  // and veths are made there, not on the host).
+  virtual bool own_netns() { return false; }
+
   void start_containerd() {
     socket_ = base_ + "/containerd.sock";
     std::ofstream(base_ + "/config.toml") << "version = 2\nroot = \"" << base_ << "/root\"\nstate = \"" << base_
                                          << "/state\"\n[grpc]\n  address = \"" << socket_ << "\"\n"
-                                         << "[plugins.\"io.containerd.grpc.v1.cri\"]\n  disable_apparmor = true\n";
+                                         << cri_config();
     daemon_ = ::fork();
     ASSERT_GE(daemon_, 0);
     if (daemon_ == 0) {
       std::string log = base_ + "/containerd.log";
       std::FILE* f = std::freopen(log.c_str(), "w", stderr);
       (void)f;
+      // Dies with the test (a killed test must not leave a daemon); its netns, made here, goes
+      // when it and its shims are gone.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (own_netns() && (::unshare(CLONE_NEWNET) < 0 || ::system("ip link set lo up") != 0)) ::_exit(126);
       ::execlp("containerd", "containerd", "--config", (base_ + "/config.toml").c_str(), nullptr);
       ::_exit(127);
     }
@@ -219,6 +232,163 @@ TEST_F(ContainerdTest, CheckpointAndRestoreThroughCtr) {
   EXPECT_NE(ctr({"task", "ls"}).out.find("RUNNING"), std::string::npos);
   auto st = run_tool("cove-oci", {"--root", "/run/containerd/runc/" + ns_, "state", "ck"});
   EXPECT_NE(st.out.find("\"running\""), std::string::npos) << st.out;
+}
+
+// Kubernetes' view (issue 16): the CRI calls a kubelet makes (RunPodSandbox, CreateContainer,
+// StartContainer, ExecSync, ContainerStats, UpdateContainerResources, StopContainer,
+// RemoveContainer, StopPodSandbox, RemovePodSandbox), made by tests/data/cri-client to a private
+// containerd's CRI plugin, whose only runtime is cove-oci (runtime type io.containerd.runc.v2,
+// BinaryName). The pod's network is a CNI bridge with host-local addresses, made inside the
+// network namespace containerd runs in (none on the host); its netns is handed to cove-oci by
+// path, and the app container joins the sandbox's namespaces by path, as kubelet pods do.
+class CriTest : public ContainerdTest {
+ protected:
+  void SetUp() override {
+    COVE_REQUIRE_ROOT();
+    if (run_cmd({"/usr/bin/python3", "-c", "import grpc, google.protobuf"}).status != 0)
+      GTEST_SKIP() << "python3-grpcio or python3-protobuf is missing (scripts/install-deps)";
+    if (run_cmd({"sh", "-c", "command -v protoc"}).status != 0) GTEST_SKIP() << "protoc is missing (scripts/install-deps)";
+    for (const char* plugin : {"bridge", "host-local", "loopback"})
+      if (::access((std::string(kCniDir) + "/" + plugin).c_str(), X_OK) != 0)
+        GTEST_SKIP() << "CNI plugin " << plugin << " is missing (containernetworking-plugins)";
+    ContainerdTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ns_ = "k8s.io";  // the CRI plugin's namespace
+    cgroup_parent_ = "/cove-cri-" + base_.substr(base_.rfind('.') + 1);
+    for (auto [name, cmd] : {std::pair<std::string, std::string>{"localhost/cove-pause:1", R"(["/bin/sleep","2147483647"])"},
+                             {"localhost/cove-bb:1", R"(["/bin/sh"])"}}) {
+      std::string tar = base_ + "/" + name.substr(name.find('/') + 1, name.find(':') - name.find('/') - 1) + ".tar";
+      auto mk = run_cmd({srcdir() + "/tests/data/make-oci-image", rootfs_, tar, name, cmd});
+      ASSERT_EQ(mk.status, 0) << mk.err;
+      auto imp = ctr({"images", "import", tar});
+      ASSERT_EQ(imp.status, 0) << imp.err;
+    }
+  }
+
+  void TearDown() override {
+    for (const auto& id : pods_) {
+      cri({"stopp", id});
+      cri({"rmp", id});
+    }
+    ContainerdTest::TearDown();
+    // The pod's cgroup parent (its children went with the pod).
+    if (!cgroup_parent_.empty())
+      for (const auto& h : fs::directory_iterator("/sys/fs/cgroup")) {
+        std::string dir = h.path().string() + cgroup_parent_;
+        if (fs::exists(dir)) {
+          EXPECT_EQ(::rmdir(dir.c_str()), 0) << dir << ": " << std::strerror(errno);
+        }
+      }
+  }
+
+  static constexpr const char* kCniDir = "/usr/lib/cni";
+
+  bool own_netns() override { return true; }
+  std::string cri_config() override {
+    std::filesystem::create_directories(base_ + "/cni");
+    std::ofstream(base_ + "/cni/10-cove.conflist")
+        << R"({"cniVersion":"0.4.0","name":"cove-cri","plugins":[{"type":"bridge","bridge":"cove-cri0","isGateway":true,)"
+        << R"("ipMasq":false,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.77.0/24"}]],"dataDir":")" << base_
+        << R"(/ipam"}}]})";
+    std::string t = "[plugins.\"io.containerd.grpc.v1.cri\"]\n";
+    // Pods' netns pinned in containerd's state dir (in the test's directory), not /run/netns.
+    // restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so the sandbox's -998 cannot be
+    // set by any runtime (runc neither); containerd then asks for no less than its own.
+    return t + "  disable_apparmor = true\n  enable_selinux = false\n  sandbox_image = \"localhost/cove-pause:1\"\n" +
+           "  netns_mounts_under_state_dir = true\n  restrict_oom_score_adj = true\n" +
+           "  stream_server_address = \"127.0.0.1\"\n  stream_server_port = \"0\"\n" + t.substr(0, t.size() - 2) +
+           ".cni]\n    bin_dir = \"" + kCniDir + "\"\n    conf_dir = \"" + base_ + "/cni\"\n" + t.substr(0, t.size() - 2) +
+           ".containerd]\n    default_runtime_name = \"cove\"\n    snapshotter = \"overlayfs\"\n" +
+           t.substr(0, t.size() - 2) + ".containerd.runtimes.cove]\n      runtime_type = \"io.containerd.runc.v2\"\n" +
+           t.substr(0, t.size() - 2) + ".containerd.runtimes.cove.options]\n        BinaryName = \"" + builddir() +
+           "/cove-oci\"\n        Root = \"" + base_ + "/runc\"\n";
+  }
+
+  RunResult cri(const std::vector<std::string>& args, int timeout_s = 120) {
+    std::vector<std::string> a = {srcdir() + "/tests/data/cri-client", socket_, base_ + "/cri-gen"};
+    a.insert(a.end(), args.begin(), args.end());
+    return run_cmd(a, timeout_s);
+  }
+
+  std::string write_json(const std::string& name, const std::string& text) {
+    std::string path = base_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::vector<std::string> pods_;
+  std::string cgroup_parent_;
+};
+
+TEST_F(CriTest, APodRunsThroughTheCriAsKubeletAsksIt) {
+  auto v = cri({"version"});
+  ASSERT_EQ(v.status, 0) << v.err << read_text(base_ + "/containerd.log");
+  const std::string& cgroup_parent = cgroup_parent_;
+  std::string pod = write_json("pod.json", R"({"metadata":{"name":"web","uid":"u-1","namespace":"default","attempt":0},)"
+                                           R"("hostname":"web-pod","logDirectory":")" + base_ + R"(/logs",)"
+                                           R"("linux":{"cgroupParent":")" + cgroup_parent + R"("}})");
+  auto runp = cri({"runp", pod});
+  ASSERT_EQ(runp.status, 0) << runp.err << read_text(base_ + "/containerd.log");
+  std::string pod_id = trim_str(runp.out);
+  pods_.push_back(pod_id);
+  auto ps = cri({"podstatus", pod_id});
+  EXPECT_NE(ps.out.find("\"SANDBOX_READY\""), std::string::npos) << ps.out << ps.err;
+  EXPECT_NE(ps.out.find("\"10.88.77."), std::string::npos) << ps.out;  // CNI's address
+
+  std::string ctr_cfg = write_json("ctr.json", R"({"metadata":{"name":"app","attempt":0},"image":{"image":"localhost/cove-bb:1"},)"
+                                               R"("command":["/bin/sh","-c","echo started > /tmp/log; exec sleep 1000"],)"
+                                               R"("logPath":"app.log","linux":{"resources":{"memoryLimitInBytes":"67108864"}}})");
+  auto create = cri({"create", pod_id, ctr_cfg, pod});
+  ASSERT_EQ(create.status, 0) << create.err << read_text(base_ + "/containerd.log");
+  std::string id = trim_str(create.out);
+  auto start = cri({"start", id});
+  ASSERT_EQ(start.status, 0) << start.err << read_text(base_ + "/containerd.log");
+  EXPECT_NE(cri({"status", id}).out.find("\"CONTAINER_RUNNING\""), std::string::npos);
+
+  // cove-oci runs it: its state, under the Root the runtime options name.
+  auto st = run_tool("cove-oci", {"--root", base_ + "/runc/k8s.io", "state", id});
+  EXPECT_NE(st.out.find("\"running\""), std::string::npos) << st.out << st.err;
+  // ExecSync: the pod's hostname (the sandbox's uts namespace, joined by path), its network
+  // (the CNI veth in the sandbox's netns), and the command's own output and status.
+  auto ex = cri({"exec", id, "/bin/sh", "-c", "hostname; cat /tmp/log; ip -4 addr show eth0; exit 3"});
+  EXPECT_EQ(ex.status, 3) << ex.err;
+  EXPECT_NE(ex.out.find("web-pod"), std::string::npos) << ex.out;
+  EXPECT_NE(ex.out.find("started"), std::string::npos) << ex.out;
+  EXPECT_NE(ex.out.find("inet 10.88.77."), std::string::npos) << ex.out;
+  auto stats = cri({"stats", id});
+  EXPECT_EQ(stats.status, 0) << stats.err;
+  EXPECT_NE(stats.out.find("\"memory\""), std::string::npos) << stats.out;
+  // The memory limit from the container's config, then one from UpdateContainerResources.
+  std::string payload;
+  for (const auto& h : fs::directory_iterator("/sys/fs/cgroup"))
+    for (const char* file : {"/memory.limit_in_bytes", "/memory.max"})
+      if (fs::exists(h.path().string() + cgroup_parent + "/" + id + file))
+        payload = h.path().string() + cgroup_parent + "/" + id + file;
+  ASSERT_FALSE(payload.empty()) << "no memory cgroup of the container under " << cgroup_parent;
+  EXPECT_EQ(trim_str(read_text(payload)), "67108864");
+  std::string res = write_json("res.json", R"({"memoryLimitInBytes":"134217728"})");
+  auto up = cri({"update", id, res});
+  EXPECT_EQ(up.status, 0) << up.err << read_text(base_ + "/containerd.log");
+  EXPECT_EQ(trim_str(read_text(payload)), "134217728");
+
+  auto stop = cri({"stop", id, "2"});
+  ASSERT_EQ(stop.status, 0) << stop.err;
+  EXPECT_NE(cri({"status", id}).out.find("\"CONTAINER_EXITED\""), std::string::npos);
+  ASSERT_EQ(cri({"rm", id}).status, 0);
+  auto stopp = cri({"stopp", pod_id});
+  ASSERT_EQ(stopp.status, 0) << stopp.err << read_text(base_ + "/containerd.log");
+  auto rmp = cri({"rmp", pod_id});
+  ASSERT_EQ(rmp.status, 0) << rmp.err;
+  pods_.clear();
+  // Nothing of the pod is left: no cove-oci state, no cgroup below the parent, no pinned netns.
+  EXPECT_TRUE(fs::is_empty(base_ + "/runc/k8s.io")) << "cove-oci state left";
+  for (const auto& h : fs::directory_iterator("/sys/fs/cgroup")) {
+    std::string dir = h.path().string() + cgroup_parent;
+    if (fs::exists(dir)) {
+      EXPECT_EQ(run_cmd({"find", dir, "-mindepth", "1", "-type", "d"}).out, "") << dir;
+    }
+  }
+  EXPECT_EQ(run_cmd({"sh", "-c", "grep -c ' " + base_ + "' /proc/self/mountinfo"}).out, "0\n");
 }
 
 // podman with cove-oci as --runtime: its own storage and run root in the test's directory,
