@@ -281,7 +281,8 @@ TEST_F(OciRuntimeTest, LimitsMasksReadOnlyRootAndHostname) {
            "2> /out/procsys; hostname > /out/hostname; exec sleep 1000");
   spec_["root"]["readonly"] = true;
   spec_["hostname"] = "ocihost";
-  spec_["linux"]["resources"]["memory"] = {{"limit", 64 << 20}};
+  spec_["linux"]["resources"]["memory"] = {{"limit", 64 << 20}, {"reservation", 32 << 20}, {"swappiness", 10}};
+  spec_["linux"]["resources"]["cpu"] = {{"burst", 5000}, {"quota", 50000}, {"period", 100000}, {"idle", 1}};
   spec_["linux"]["resources"]["pids"] = {{"limit", 42}};
   auto c = create("lim");
   ASSERT_EQ(c.status, 0) << c.err;
@@ -295,6 +296,12 @@ TEST_F(OciRuntimeTest, LimitsMasksReadOnlyRootAndHostname) {
   EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.limit_in_bytes")),
             std::to_string(64 << 20));
   EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/pids.max")), "42");
+  // The fields without a place in cove's limits, as this v1 host's files.
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.soft_limit_in_bytes")),
+            std::to_string(32 << 20));
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.swappiness")), "10");
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/cpu/cove-oci-test/lim/cpu.cfs_burst_us")), "5000");
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/cpu/cove-oci-test/lim/cpu.idle")), "1");
   std::string procs = read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/cgroup.procs");
   EXPECT_NE(procs.find(std::to_string(pid)), std::string::npos);
   auto ps = oci({"ps", "--format", "json", "lim"});
@@ -304,9 +311,10 @@ TEST_F(OciRuntimeTest, LimitsMasksReadOnlyRootAndHostname) {
   EXPECT_EQ(state("lim")["status"], "paused");
   ASSERT_EQ(oci({"resume", "lim"}).status, 0);
   EXPECT_EQ(state("lim")["status"], "running");
-  std::ofstream(base_ + "/res.json") << R"({"pids":{"limit":17},"memory":{"limit":100663296}})";
+  std::ofstream(base_ + "/res.json") << R"({"pids":{"limit":17},"memory":{"limit":100663296,"swappiness":20}})";
   auto up = oci({"update", "--resources", base_ + "/res.json", "lim"});
   ASSERT_EQ(up.status, 0) << up.err;
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.swappiness")), "20");
   EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/pids.max")), "17");
   EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.limit_in_bytes")), "100663296");
   std::ofstream(base_ + "/bad.json") << R"({"pids":{"limit":"x"}})";

@@ -2,6 +2,7 @@
 // with the JSON path its message names), the process JSON of `exec --process`, and the JSON
 // cove-oci writes for `spec` (both variants parse back) and `features`.
 #include "oci/spec.hpp"
+#include "oci/translate.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -743,6 +744,82 @@ TEST(OciSpecTest, Features) {
   EXPECT_TRUE(f["linux"]["selinux"]["enabled"].get<bool>());
   EXPECT_TRUE(f["linux"]["mountExtensions"]["idmap"]["enabled"].get<bool>());
   EXPECT_TRUE(f["annotations"].contains("io.github.cove.oci.version"));
+}
+
+}  // namespace
+}  // namespace cove::oci
+
+namespace cove::oci {
+namespace {
+
+cgroup::Layout hybrid_layout() {
+  cgroup::Layout l;
+  for (const char* c : {"memory", "cpu", "blkio"})
+    l.hierarchies.push_back(cgroup::Hierarchy{false, std::string("/sys/fs/cgroup/") + c, "/", {c}, ""});
+  l.hierarchies.push_back(cgroup::Hierarchy{true, "/sys/fs/cgroup/unified", "/", {}, ""});
+  return l;
+}
+
+cgroup::Layout pure_v2_layout() {
+  cgroup::Layout l;
+  l.hierarchies.push_back(cgroup::Hierarchy{true, "/sys/fs/cgroup", "/", {"cpu", "io", "memory", "pids"}, ""});
+  return l;
+}
+
+Result<cgroup::ResourceLimits> resources_on(const cgroup::Layout& layout, const char* resources) {
+  auto spec = parse_patched(Json{{"linux", {{"resources", Json::parse(resources)}}}});
+  if (!spec) return std::move(spec).error();
+  return translate_resources(*spec->linux->resources, "linux.resources", &layout);
+}
+
+// The fields cove's limits have no place for go to the host version's file, v1's or v2's; one
+// the host's cgroups cannot take is refused by name, never skipped.
+TEST(OciTranslateResources, FieldsWithoutAPlaceInTheModelGoToTheHostsVersion) {
+  const char* all = R"({"memory": {"reservation": 1048576, "swappiness": 10, "disableOOMKiller": true},
+                        "cpu": {"burst": 5000, "idle": 1, "realtimePeriod": 1000000, "realtimeRuntime": 950000},
+                        "blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 500}]}})";
+  auto v1 = resources_on(hybrid_layout(), all);
+  ASSERT_TRUE(v1.has_value()) << v1.error().message();
+  EXPECT_EQ(v1->raw_v1, (std::vector<cgroup::RawWrite>{{"memory.soft_limit_in_bytes", "1048576"},
+                                                        {"memory.swappiness", "10"},
+                                                        {"memory.oom_control", "1"},
+                                                        {"cpu.rt_period_us", "1000000"},
+                                                        {"cpu.rt_runtime_us", "950000"},
+                                                        {"cpu.cfs_burst_us", "5000"},
+                                                        {"cpu.idle", "1"},
+                                                        {"blkio.weight_device", "8:0 500"}}));
+  EXPECT_TRUE(v1->raw_v2.empty());
+
+  auto v2 = resources_on(pure_v2_layout(), R"({"memory": {"reservation": 1048576}, "cpu": {"burst": 5000, "idle": 1},
+                                               "blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 500}]}})");
+  ASSERT_TRUE(v2.has_value()) << v2.error().message();
+  EXPECT_EQ(v2->raw_v2, (std::vector<cgroup::RawWrite>{{"memory.low", "1048576"},
+                                                        {"cpu.max.burst", "5000"},
+                                                        {"cpu.idle", "1"},
+                                                        {"io.weight", "8:0 " + std::to_string(cgroup::blkio_to_io_weight(500))}}));
+  EXPECT_TRUE(v2->raw_v1.empty());
+  // v1-only settings on a v2 host, and fields the kernel dropped.
+  EXPECT_ERROR_CONTAINS(resources_on(pure_v2_layout(), R"({"memory": {"swappiness": 10}})"),
+                        "`linux.resources.memory.swappiness`: not supported by cove-oci (cgroup v2 has no such");
+  EXPECT_ERROR_CONTAINS(resources_on(pure_v2_layout(), R"({"memory": {"disableOOMKiller": true}})"),
+                        "`linux.resources.memory.disableOOMKiller`: not supported");
+  EXPECT_ERROR_CONTAINS(resources_on(pure_v2_layout(), R"({"cpu": {"realtimeRuntime": 1000}})"),
+                        "`linux.resources.cpu.realtimeRuntime`: not supported");
+  EXPECT_ERROR_CONTAINS(resources_on(hybrid_layout(), R"({"memory": {"kernel": 1048576}})"), "kernel memory");
+  EXPECT_ERROR_CONTAINS(resources_on(hybrid_layout(), R"({"blockIO": {"leafWeight": 100}})"), "leafWeight");
+  // Values out of range.
+  EXPECT_ERROR_CONTAINS(resources_on(hybrid_layout(), R"({"memory": {"swappiness": 101}})"), "(0 to 100)");
+  EXPECT_ERROR_CONTAINS(resources_on(hybrid_layout(), R"({"cpu": {"idle": 2}})"), "(0 or 1)");
+  EXPECT_ERROR_CONTAINS(resources_on(hybrid_layout(), R"({"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 5}]}})"),
+                        "(10 to 1000)");
+  // A controller no hierarchy carries.
+  cgroup::Layout no_cpu = hybrid_layout();
+  no_cpu.hierarchies.erase(no_cpu.hierarchies.begin() + 1);
+  EXPECT_ERROR_CONTAINS(resources_on(no_cpu, R"({"cpu": {"burst": 1}})"), "no cgroup hierarchy here carries `cpu`");
+  // A negative reservation is none (the default): nothing written.
+  auto none = resources_on(hybrid_layout(), R"({"memory": {"reservation": -1}})");
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->raw_v1.empty());
 }
 
 }  // namespace

@@ -572,10 +572,10 @@ Result<void> Runtime::update(const std::string& id, const Resources& resources) 
   auto locked = lock_and_load(dir_of(id), id);
   if (!locked) return std::move(locked).error();
   if (locked->info.status == Status::kStopped) return Error(EINVAL, fmt::format("container `{}` is not running", id));
-  auto limits = translate_resources(resources, "resources");
-  if (!limits) return std::move(limits).error();
   auto layout = cgroup::detect_layout();
   if (!layout) return std::move(layout).error();
+  auto limits = translate_resources(resources, "resources", &*layout);
+  if (!limits) return std::move(limits).error();
   // The recorded dirs are the container's: planned again from its cgroups path, which they end in.
   auto spec = load_bundle(locked->rec.bundle);
   if (!spec) return std::move(spec).error();
@@ -588,7 +588,7 @@ Result<void> Runtime::update(const std::string& id, const Resources& resources) 
   std::vector<std::string> only;
   for (const auto& c : cgroup::needed_controllers(*limits))
     if (c != "devices" || !resources.devices.empty()) only.push_back(c);
-  if (!limits->raw_v2.empty()) only.push_back("raw");
+  if (!limits->raw_v1.empty() || !limits->raw_v2.empty()) only.push_back("raw");
   if (only.empty()) return {};
   return cgs->apply(*limits, only);
 }

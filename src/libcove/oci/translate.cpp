@@ -258,11 +258,45 @@ Result<std::optional<security::seccomp::Policy>> seccomp_policy(const Spec& spec
 
 cgroup::Limit limit_of(int64_t v) { return v < 0 ? cgroup::Limit{} : cgroup::Limit{uint64_t(v)}; }
 
-Result<void> memory(const Memory& m, const std::string& w, cgroup::ResourceLimits& l) {
-  if (m.reservation) return unsupported(w + ".reservation");
-  if (m.kernel || m.kernel_tcp) return unsupported(w + (m.kernel ? ".kernel" : ".kernelTCP"), "kernel memory limits");
-  if (m.swappiness) return unsupported(w + ".swappiness");
-  if (m.disable_oom_killer.value_or(false)) return unsupported(w + ".disableOOMKiller");
+// A field with no place in cove's version-neutral limits: written as the file of the version the
+// host carries `controller` on (v1 first, as the rest of the model), `v1` or `v2` (empty: that
+// version has no such setting). A field the host cannot take is an error that names it, never a
+// skip; without a layout (no host to ask) both versions get theirs.
+struct PerVersion {
+  const cgroup::Layout* layout;
+  cgroup::ResourceLimits& l;
+
+  // `controller` by its v2 name (v1's io is blkio).
+  Result<void> operator()(const std::string& field, const std::string& controller, std::vector<cgroup::RawWrite> v1,
+                          std::vector<cgroup::RawWrite> v2) {
+    std::string v1_name = controller == "io" ? "blkio" : controller;
+    bool on_v1 = !layout || layout->find_v1(v1_name);
+    const cgroup::Hierarchy* h2 = layout ? layout->v2() : nullptr;
+    bool on_v2 = !layout || (!on_v1 && h2 &&
+                             std::find(h2->controllers.begin(), h2->controllers.end(), controller) != h2->controllers.end());
+    if (layout && !on_v1 && !on_v2) return unsupported(field, "no cgroup hierarchy here carries `" + controller + "`");
+    if (layout && on_v1 && v1.empty()) return unsupported(field, "cgroup v1 has no such `" + controller + "` setting");
+    if (layout && on_v2 && v2.empty()) return unsupported(field, "cgroup v2 has no such `" + controller + "` setting");
+    if (on_v1) l.raw_v1.insert(l.raw_v1.end(), v1.begin(), v1.end());
+    if (on_v2) l.raw_v2.insert(l.raw_v2.end(), v2.begin(), v2.end());
+    return {};
+  }
+};
+
+Result<void> memory(const Memory& m, const std::string& w, PerVersion& raw, cgroup::ResourceLimits& l) {
+  if (m.kernel || m.kernel_tcp)
+    return unsupported(w + (m.kernel ? ".kernel" : ".kernelTCP"), "kernel memory limits (deprecated, gone from the kernel)");
+  // runc's mapping: the soft limit on v1, memory.low (protection) on v2. Negative: none, the default.
+  if (m.reservation && *m.reservation >= 0) {
+    std::string v = std::to_string(*m.reservation);
+    COVE_TRY(raw(w + ".reservation", "memory", {{"memory.soft_limit_in_bytes", v}}, {{"memory.low", v}}));
+  }
+  if (m.swappiness) {
+    if (*m.swappiness > 100) return Error::invalid("`" + w + ".swappiness`: " + std::to_string(*m.swappiness) + " (0 to 100)");
+    COVE_TRY(raw(w + ".swappiness", "memory", {{"memory.swappiness", std::to_string(*m.swappiness)}}, {}));
+  }
+  if (m.disable_oom_killer.value_or(false))
+    COVE_TRY(raw(w + ".disableOOMKiller", "memory", {{"memory.oom_control", "1"}}, {}));
   if (m.limit) l.memory_max = limit_of(*m.limit);
   if (m.swap) {
     // The spec's swap is memory + swap (v1's memsw); cove's model is swap alone (v2).
@@ -274,10 +308,21 @@ Result<void> memory(const Memory& m, const std::string& w, cgroup::ResourceLimit
   return {};
 }
 
-Result<void> cpu(const Cpu& c, const std::string& w, cgroup::ResourceLimits& l) {
-  if (c.realtime_runtime || c.realtime_period) return unsupported(w + ".realtimeRuntime", "real-time scheduling groups");
-  if (c.burst) return unsupported(w + ".burst");
-  if (c.idle.value_or(0) != 0) return unsupported(w + ".idle");
+Result<void> cpu(const Cpu& c, const std::string& w, PerVersion& raw, cgroup::ResourceLimits& l) {
+  // Real-time groups (v1 only): the period first, as the runtime is checked against it.
+  std::vector<cgroup::RawWrite> rt;
+  if (c.realtime_period) rt.push_back({"cpu.rt_period_us", std::to_string(*c.realtime_period)});
+  if (c.realtime_runtime) rt.push_back({"cpu.rt_runtime_us", std::to_string(*c.realtime_runtime)});
+  if (!rt.empty()) COVE_TRY(raw(w + (c.realtime_runtime ? ".realtimeRuntime" : ".realtimePeriod"), "cpu", rt, {}));
+  if (c.burst) {
+    std::string v = std::to_string(*c.burst);
+    COVE_TRY(raw(w + ".burst", "cpu", {{"cpu.cfs_burst_us", v}}, {{"cpu.max.burst", v}}));
+  }
+  if (c.idle) {
+    if (*c.idle != 0 && *c.idle != 1) return Error::invalid("`" + w + ".idle`: " + std::to_string(*c.idle) + " (0 or 1)");
+    std::string v = std::to_string(*c.idle);
+    COVE_TRY(raw(w + ".idle", "cpu", {{"cpu.idle", v}}, {{"cpu.idle", v}}));
+  }
   if (c.shares && *c.shares > 0) l.cpu_weight = cgroup::shares_to_weight(*c.shares);
   if (c.quota || c.period) {
     cgroup::CpuMax max;
@@ -294,9 +339,19 @@ Result<void> cpu(const Cpu& c, const std::string& w, cgroup::ResourceLimits& l) 
   return {};
 }
 
-Result<void> block_io(const BlockIo& b, const std::string& w, cgroup::ResourceLimits& l) {
-  if (b.leaf_weight || !b.weight_device.empty()) return unsupported(w + (b.leaf_weight ? ".leafWeight" : ".weightDevice"));
+Result<void> block_io(const BlockIo& b, const std::string& w, PerVersion& raw, cgroup::ResourceLimits& l) {
+  if (b.leaf_weight) return unsupported(w + ".leafWeight", "CFQ's leaf weights (gone from the kernel)");
   if (b.weight && *b.weight > 0) l.io_weight = cgroup::blkio_to_io_weight(*b.weight);
+  for (size_t i = 0; i < b.weight_device.size(); ++i) {
+    const auto& d = b.weight_device[i];
+    std::string at = fmt::format("{}.weightDevice[{}]", w, i);
+    if (d.leaf_weight) return unsupported(at + ".leafWeight", "CFQ's leaf weights (gone from the kernel)");
+    if (!d.weight) continue;
+    if (*d.weight < 10 || *d.weight > 1000) return Error::invalid(fmt::format("`{}.weight`: {} (10 to 1000)", at, *d.weight));
+    std::string dev = fmt::format("{}:{} ", d.major, d.minor);
+    COVE_TRY(raw(at, "io", {{"blkio.weight_device", dev + std::to_string(*d.weight)}},
+                 {{"io.weight", dev + std::to_string(cgroup::blkio_to_io_weight(*d.weight))}}));
+  }
   auto entry = [&](const ThrottleDevice& d) -> cgroup::IoMax& {
     for (auto& e : l.io_max)
       if (e.major == d.major && e.minor == d.minor) return e;
@@ -337,14 +392,15 @@ Result<void> devices(const std::vector<DeviceCgroupRule>& rules, const std::stri
 
 }  // namespace
 
-Result<cgroup::ResourceLimits> translate_resources(const Resources& r, const std::string& w) {
+Result<cgroup::ResourceLimits> translate_resources(const Resources& r, const std::string& w, const cgroup::Layout* layout) {
   cgroup::ResourceLimits l;
+  PerVersion raw{layout, l};
   if (r.has_network) return unsupported(w + ".network");
   if (r.has_rdma) return unsupported(w + ".rdma");
-  if (r.memory) COVE_TRY(memory(*r.memory, w + ".memory", l));
-  if (r.cpu) COVE_TRY(cpu(*r.cpu, w + ".cpu", l));
+  if (r.memory) COVE_TRY(memory(*r.memory, w + ".memory", raw, l));
+  if (r.cpu) COVE_TRY(cpu(*r.cpu, w + ".cpu", raw, l));
   if (r.pids_limit) l.pids_max = limit_of(*r.pids_limit > 0 ? *r.pids_limit : -1);
-  if (r.block_io) COVE_TRY(block_io(*r.block_io, w + ".blockIO", l));
+  if (r.block_io) COVE_TRY(block_io(*r.block_io, w + ".blockIO", raw, l));
   for (const auto& h : r.hugepage_limits) l.hugetlb_max.push_back({h.page_size, cgroup::Limit{h.limit}});
   COVE_TRY(devices(r.devices, w + ".devices", l));
   for (const auto& [file, value] : r.unified) l.raw_v2.push_back({file, value});
@@ -461,7 +517,7 @@ Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
   if (!prop) return std::move(prop).error();
   out.plan.root_propagation = *prop;
   if (lx.resources) {
-    auto limits = translate_resources(*lx.resources, "linux.resources");
+    auto limits = translate_resources(*lx.resources, "linux.resources", ctx.layout);
     if (!limits) return std::move(limits).error();
     out.limits = std::move(*limits);
     // The nodes the spec asks for are usable, as runc allows its devices.

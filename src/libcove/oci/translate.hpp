@@ -54,7 +54,10 @@ Result<security::ExecRestrictions> process_restrictions(const Spec& spec, const 
                                                         const TranslateContext& ctx);
 
 // `linux.resources` -> cove's version-neutral limits (also `cove-oci update`). `where` prefixes
-// field paths ("linux.resources").
-Result<cgroup::ResourceLimits> translate_resources(const Resources& r, const std::string& where);
+// field paths ("linux.resources"). Fields the model has no place for (memory reservation and
+// swappiness, disableOOMKiller, real-time CPU, CPU burst and idle, per-device blkio weights) go
+// to the host's version of their file per `layout`; one its cgroups cannot take is an error.
+Result<cgroup::ResourceLimits> translate_resources(const Resources& r, const std::string& where,
+                                                   const cgroup::Layout* layout);
 
 }  // namespace cove::oci
