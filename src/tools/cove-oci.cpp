@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -16,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/result.hpp"
@@ -223,6 +225,55 @@ Result<int> restore_verb(oci::Runtime& rt, const std::string& id, const Args& a)
   return rt.restore(id, o);
 }
 
+// A Go duration as runc's --interval takes it: "5s", "500ms", "1m30s" (ns us ms s m h).
+Result<int64_t> parse_interval_ms(const std::string& text) {
+  static const std::pair<const char*, double> kUnits[] = {{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1},
+                                                          {"s", 1000},  {"m", 60000}, {"h", 3600000}};
+  double total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.')) ++j;
+    size_t k = j;
+    while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
+    std::string num = text.substr(i, j - i), unit = text.substr(j, k - j);
+    auto u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& e) { return unit == e.first; });
+    if (num.empty() || u == std::end(kUnits) || std::count(num.begin(), num.end(), '.') > 1)
+      return Error::invalid("--interval: `" + text + "` is not a duration (5s, 500ms, 1m)");
+    total += std::stod(num) * u->second;
+    i = k;
+  }
+  if (text.empty() || total < 1) return Error::invalid("--interval: `" + text + "`: at least 1ms");
+  return static_cast<int64_t>(total);
+}
+
+// events without --stats: runc's stream, one JSON object a line: the stats every `interval_ms`,
+// and {"type":"oom"} as soon as the cgroup counts a new OOM kill (polled every 100 ms). Ends,
+// status 0, once the container has stopped or is gone.
+Result<int> stream_events(oci::Runtime& rt, const std::string& id, int64_t interval_ms) {
+  int64_t next_stats = 0;
+  std::optional<uint64_t> ooms;
+  for (;;) {
+    auto info = rt.state(id);
+    if (!info || info->status == oci::Status::kStopped) return 0;
+    auto s = rt.stats_json(id);
+    if (!s) {
+      auto again = rt.state(id);
+      if (!again || again->status == oci::Status::kStopped) return 0;  // stopped in between
+      return std::move(s).error();
+    }
+    auto j = nlohmann::json::parse(*s, nullptr, false);
+    uint64_t now_ooms = j.is_object() ? j["data"]["memory"].value("oom_kill", uint64_t(0)) : 0;
+    if (ooms && now_ooms > *ooms) std::cout << nlohmann::json{{"type", "oom"}, {"id", id}}.dump() << "\n" << std::flush;
+    ooms = now_ooms;
+    if (monotonic_ms() >= next_stats) {
+      std::cout << *s << std::flush;
+      next_stats = monotonic_ms() + interval_ms;
+    }
+    ::usleep(100 * 1000);
+  }
+}
+
 Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char** argv, int i) {
   auto parse = [&](const VerbSpec& s) { return parse_args(argc, argv, i, s, false); };
   if (verb == "create" || verb == "run") {
@@ -307,7 +358,11 @@ Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char**
     if (!a) return std::move(a).error();
     auto id = one_id(*a, "events");
     if (!id) return std::move(id).error();
-    if (!a->has("stats")) return Error(EOPNOTSUPP, "events: only --stats is supported (no event stream yet)");
+    if (!a->has("stats")) {
+      auto ms = parse_interval_ms(a->get("interval", "5s"));
+      if (!ms) return std::move(ms).error();
+      return stream_events(rt, *id, *ms);
+    }
     auto s = rt.stats_json(*id);
     if (!s) return std::move(s).error();
     std::cout << *s;

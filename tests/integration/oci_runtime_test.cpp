@@ -75,7 +75,8 @@ class OciRuntimeTest : public ::testing::Test {
     std::string r = bundle_ + "/rootfs";
     for (const char* d : {"bin", "proc", "sys", "dev", "etc", "tmp", "out"}) fs::create_directories(r + "/" + d);
     fs::copy_file("/bin/busybox", r + "/bin/busybox");
-    for (const char* a : {"sh", "cat", "id", "ls", "sleep", "echo", "touch", "grep", "mount", "hostname", "stat", "test"})
+    for (const char* a : {"sh", "cat", "id", "ls", "sleep", "echo", "touch", "grep", "mount", "hostname", "stat", "test",
+                          "yes", "head"})
       fs::create_symlink("busybox", r + "/bin/" + a);
     auto s = oci({"spec", "--bundle", bundle_});
     ASSERT_EQ(s.status, 0) << s.err;
@@ -331,6 +332,58 @@ TEST_F(OciRuntimeTest, LimitsMasksReadOnlyRootAndHostname) {
   ASSERT_EQ(d.status, 0) << d.err;
   EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/cove-oci-test/lim"));
+}
+
+// `events` without --stats streams as runc's does: a stats object every --interval, an `oom`
+// object once the cgroup's OOM killer strikes, and its end (status 0) once the container stops.
+TEST_F(OciRuntimeTest, EventsStreamStatsAndOomUntilTheContainerStops) {
+  set_args("exec sleep 1000");
+  spec_["linux"]["resources"]["memory"] = {{"limit", 16 << 20}};
+  auto c = create("ev");
+  ASSERT_EQ(c.status, 0) << c.err;
+  pid_t init = state("ev")["pid"].get<pid_t>();
+  ASSERT_EQ(oci({"start", "ev"}).status, 0);
+  EXPECT_NE(oci({"events", "--interval", "soon", "ev"}).err.find("not a duration"), std::string::npos);
+  std::string events = base_ + "/events.out";
+  pid_t ev = ::fork();
+  ASSERT_GE(ev, 0);
+  if (ev == 0) {
+    int fd = ::open(events.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 1);
+    ::execl((builddir() + "/cove-oci").c_str(), "cove-oci", "--root", root_.c_str(), "events", "--interval", "200ms",
+            "ev", nullptr);
+    ::_exit(127);
+  }
+  auto lines = [&] {
+    std::vector<Json> out;
+    for (const auto& line : split(read_text(events), '\n'))
+      if (!line.empty()) out.push_back(Json::parse(line, nullptr, false));
+    return out;
+  };
+  auto lines_of = [&](const std::string& type) {
+    size_t n = 0;
+    for (const auto& j : lines())
+      if (j.is_object() && j.value("type", "") == type) ++n;
+    return n;
+  };
+  EXPECT_TRUE(eventually([&] { return lines_of("stats") >= 3; }, 5000)) << read_text(events);
+  EXPECT_EQ(lines_of("oom"), 0u);
+  // A shell holding 100 MB in a variable, in a 16 MiB cgroup without swap: the OOM killer.
+  auto x = oci({"exec", "ev", "sh", "-c", "x=$(yes | head -c 100000000); echo survived"});
+  EXPECT_EQ(x.out.find("survived"), std::string::npos) << x.out;
+  EXPECT_TRUE(eventually([&] { return lines_of("oom") >= 1; }, 5000)) << read_text(events);
+  for (const auto& j : lines()) EXPECT_TRUE(j.is_object() && j.value("id", "") == "ev") << j.dump();
+  ASSERT_EQ(oci({"kill", "ev", "KILL"}).status, 0);
+  EXPECT_EQ(wait_child(init), 128 + SIGKILL);
+  int st = 0;
+  bool ended = eventually([&] { return ::waitpid(ev, &st, WNOHANG) == ev; }, 5000);
+  EXPECT_TRUE(ended) << "events did not end with the container";
+  if (!ended) {
+    ::kill(ev, SIGKILL);
+    ::waitpid(ev, &st, 0);
+  }
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  ASSERT_EQ(oci({"delete", "ev"}).status, 0);
 }
 
 TEST_F(OciRuntimeTest, UserNamespacedBundle) {
