@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -225,6 +226,77 @@ Result<int> restore_verb(oci::Runtime& rt, const std::string& id, const Args& a)
   return rt.restore(id, o);
 }
 
+// runc's per-limit flags of `update`, each one field of the resources object (set over what
+// --resources gives, as runc does). Sizes take runc's units (512m, 1g: powers of 1024).
+struct UpdateFlag {
+  const char* flag;
+  const char* object;
+  const char* field;
+  enum Kind { kSize, kInt, kText } kind;
+};
+constexpr UpdateFlag kUpdateFlags[] = {
+    {"memory", "memory", "limit", UpdateFlag::kSize},
+    {"memory-reservation", "memory", "reservation", UpdateFlag::kSize},
+    {"memory-swap", "memory", "swap", UpdateFlag::kSize},
+    {"kernel-memory", "memory", "kernel", UpdateFlag::kSize},
+    {"kernel-memory-tcp", "memory", "kernelTCP", UpdateFlag::kSize},
+    {"cpu-share", "cpu", "shares", UpdateFlag::kInt},
+    {"cpu-period", "cpu", "period", UpdateFlag::kInt},
+    {"cpu-quota", "cpu", "quota", UpdateFlag::kInt},
+    {"cpu-rt-period", "cpu", "realtimePeriod", UpdateFlag::kInt},
+    {"cpu-rt-runtime", "cpu", "realtimeRuntime", UpdateFlag::kInt},
+    {"cpu-idle", "cpu", "idle", UpdateFlag::kInt},
+    {"cpuset-cpus", "cpu", "cpus", UpdateFlag::kText},
+    {"cpuset-mems", "cpu", "mems", UpdateFlag::kText},
+    {"blkio-weight", "blockIO", "weight", UpdateFlag::kInt},
+    {"pids-limit", "pids", "limit", UpdateFlag::kInt},
+    {"l3-cache-schema", "", "", UpdateFlag::kText},
+    {"mem-bw-schema", "", "", UpdateFlag::kText},
+};
+
+// "-1", "1024", "512k", "1.5g", "2MB": bytes (docker's RAMInBytes, which runc uses).
+Result<int64_t> parse_size(const std::string& flag, const std::string& text) {
+  if (text == "-1") return int64_t(-1);
+  size_t end = 0;
+  while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.')) ++end;
+  std::string unit = text.substr(end);
+  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  if (unit.size() == 2 && unit[1] == 'b') unit.pop_back();
+  static const std::string kUnits = "kmgtp";
+  double mult = 1;
+  if (unit == "b" || unit.empty()) mult = 1;
+  else if (unit.size() == 1 && kUnits.find(unit[0]) != std::string::npos) mult = std::pow(1024.0, double(kUnits.find(unit[0]) + 1));
+  else end = 0;
+  if (end == 0 || std::count(text.begin(), text.begin() + long(end), '.') > 1)
+    return Error::invalid("--" + flag + ": `" + text + "` is not a size (bytes, or with k m g t p)");
+  return static_cast<int64_t>(std::stod(text.substr(0, end)) * mult);
+}
+
+// The --resources text (or {}) with every per-limit flag given set over it.
+Result<std::string> with_update_flags(const std::string& text, const Args& a) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return text;  // parse_resources says what is wrong with it
+  for (const auto& f : kUpdateFlags) {
+    if (!a.has(f.flag)) continue;
+    if (!*f.object) return Error(EOPNOTSUPP, std::string("update --") + f.flag + ": Intel RDT is not supported by cove-oci");
+    std::string v = a.get(f.flag);
+    nlohmann::json value;
+    if (f.kind == UpdateFlag::kText) {
+      value = v;
+    } else if (f.kind == UpdateFlag::kSize) {
+      auto n = parse_size(f.flag, v);
+      if (!n) return std::move(n).error();
+      value = *n;
+    } else {
+      auto n = parse_int(v);
+      if (!n) return Error::invalid(std::string("--") + f.flag + ": `" + v + "` is not a number");
+      value = *n;
+    }
+    j[f.object][f.field] = value;
+  }
+  return j.dump();
+}
+
 // A Go duration as runc's --interval takes it: "5s", "500ms", "1m30s" (ns us ms s m h).
 Result<int64_t> parse_interval_ms(const std::string& text) {
   static const std::pair<const char*, double> kUnits[] = {{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1},
@@ -333,21 +405,24 @@ Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char**
     return rt.exec(a->positional[0], o);
   }
   if (verb == "update") {
-    auto a = parse({{"resources"}, {}, {{'r', "resources"}}});
+    std::vector<std::string> values = {"resources"};
+    for (const auto& f : kUpdateFlags) values.push_back(f.flag);
+    auto a = parse({values, {}, {{'r', "resources"}}});
     if (!a) return std::move(a).error();
     auto id = one_id(*a, "update");
     if (!id) return std::move(id).error();
     std::string file = a->get("resources");
-    if (file.empty()) return Error(EOPNOTSUPP, "update: give --resources FILE (or -); the per-limit flags are not supported");
-    std::string text;
+    std::string text = "{}";
     if (file == "-") {
       text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    } else {
+    } else if (!file.empty()) {
       auto t = read_regular_file(file, 1 << 20);
       if (!t) return std::move(t).error().context("--resources");
       text = std::move(*t);
     }
-    auto res = oci::parse_resources(text, file == "-" ? "stdin" : file);
+    auto merged = with_update_flags(text, *a);
+    if (!merged) return std::move(merged).error();
+    auto res = oci::parse_resources(*merged, file == "-" ? "stdin" : file.empty() ? "update flags" : file);
     if (!res) return std::move(res).error();
     auto r = rt.update(*id, *res);
     if (!r) return std::move(r).error();

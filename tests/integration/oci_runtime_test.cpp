@@ -318,10 +318,25 @@ TEST_F(OciRuntimeTest, LimitsMasksReadOnlyRootAndHostname) {
   EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.swappiness")), "20");
   EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/pids.max")), "17");
   EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.limit_in_bytes")), "100663296");
+  // runc's per-limit flags, set over --resources when both are given.
+  // (No --cpu-share: the kernel refuses shares for an idle group, which this one is.)
+  auto flags = oci({"update", "--memory", "80m", "--pids-limit", "23", "--cpu-quota", "20000", "lim"});
+  ASSERT_EQ(flags.status, 0) << flags.err;
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/cpu/cove-oci-test/lim/cpu.cfs_quota_us")), "20000");
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.limit_in_bytes")), std::to_string(80 << 20));
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/pids.max")), "23");
+  auto both = oci({"update", "--resources", base_ + "/res.json", "--pids-limit", "19", "lim"});
+  ASSERT_EQ(both.status, 0) << both.err;
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/pids.max")), "19");
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/memory/cove-oci-test/lim/memory.limit_in_bytes")), "100663296");
+  EXPECT_NE(oci({"update", "--memory", "lots", "lim"}).err.find("not a size"), std::string::npos);
+  EXPECT_NE(oci({"update", "--kernel-memory", "1g", "lim"}).err.find("kernel memory"), std::string::npos);
+  EXPECT_NE(oci({"update", "--l3-cache-schema", "L3:0=f", "lim"}).err.find("Intel RDT"), std::string::npos);
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/pids.max")), "19");
   std::ofstream(base_ + "/bad.json") << R"({"pids":{"limit":"x"}})";
   auto bad = oci({"update", "--resources", base_ + "/bad.json", "lim"});
   EXPECT_NE(bad.err.find("pids.limit"), std::string::npos) << bad.err;
-  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/pids.max")), "17");
+  EXPECT_EQ(trim_str(read_text("/sys/fs/cgroup/pids/cove-oci-test/lim/pids.max")), "19");
   auto ev = oci({"events", "--stats", "lim"});
   ASSERT_EQ(ev.status, 0) << ev.err;
   Json stats = Json::parse(ev.out);
