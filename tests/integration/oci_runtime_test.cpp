@@ -139,6 +139,18 @@ class OciRuntimeTest : public ::testing::Test {
 
   std::string out(const std::string& name) { return trim_str(read_text(base_ + "/out/" + name)); }
 
+  // cove-oci with its stdout and stderr on files, as `create` (a restore of a container whose
+  // stdio were files wants files again).
+  RunResult oci_to_files(const std::vector<std::string>& args) {
+    std::string cmd = "exec '" + builddir() + "/cove-oci' --root '" + root_ + "'";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    std::string io = base_ + "/oci-call";
+    auto r = run_cmd({"sh", "-c", cmd + " < /dev/null > '" + io + ".out' 2> '" + io + ".err'"});
+    r.out = read_text(io + ".out");
+    r.err = read_text(io + ".err");
+    return r;
+  }
+
   // cove-oci with stdin /dev/null, stdout `out_fd` (a pipe, as the shim gives) and stderr a
   // file: its exit status (not EOF on the pipe, which the container keeps open).
   struct Spawned {
@@ -834,6 +846,51 @@ TEST_F(OciRuntimeTest, AnotherContainersCgroupsPathIsRefusedAndLeftAlone) {
 // Checkpoint and restore as the shims ask for them: the counter's memory comes back, the stdio
 // pipes of the restoring caller replace the checkpointed ones, the restore may take another id,
 // and the restored init is the caller's subreaper's child.
+// As runc, a restore runs the bundle's prestart and createRuntime hooks once the restored
+// tree's namespaces exist (a CNI hook sets up the new network namespace there), with the
+// restored init's pid; a failing one fails the restore, which leaves nothing.
+TEST_F(OciRuntimeTest, RestoreRunsPrestartAndCreateRuntimeHooks) {
+  COVE_REQUIRE_CRIU();
+  set_args("exec sleep 1000");
+  ids_.insert(ids_.end(), {"hr", "hr2", "hr3"});
+  auto host_hook = [&](const std::string& file) {
+    return Json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + base_ + "/" + file + ".json"}}};
+  };
+  spec_["hooks"] = {{"prestart", {host_hook("prestart")}}, {"createRuntime", {host_hook("createRuntime")}}};
+  auto c = create("hr");
+  ASSERT_EQ(c.status, 0) << c.err;
+  pid_t pid = state("hr")["pid"].get<pid_t>();
+  ASSERT_EQ(oci({"start", "hr"}).status, 0);
+  std::string img = base_ + "/img";
+  auto ck = oci({"checkpoint", "--image-path", img, "hr"});
+  ASSERT_EQ(ck.status, 0) << ck.err;
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  fs::remove(base_ + "/prestart.json");
+  fs::remove(base_ + "/createRuntime.json");
+  write_spec("hr2");
+  auto rs = oci_to_files({"restore", "--detach", "--image-path", img, "--bundle", bundle_, "hr2"});
+  ASSERT_EQ(rs.status, 0) << rs.err;
+  pid_t pid2 = state("hr2")["pid"].get<pid_t>();
+  for (const char* hook : {"prestart", "createRuntime"}) {
+    Json s = Json::parse(read_text(base_ + "/" + hook + ".json"), nullptr, false);
+    EXPECT_EQ(s.value("id", ""), "hr2") << hook;
+    EXPECT_EQ(s.value("pid", 0), pid2) << hook;
+    EXPECT_EQ(s.value("status", ""), "creating") << hook;
+  }
+  ASSERT_EQ(oci({"delete", "--force", "hr2"}).status, 0);
+  EXPECT_EQ(wait_child(pid2), 128 + SIGKILL);
+  // A failing createRuntime hook: no container, no cgroup, no process.
+  spec_["hooks"]["createRuntime"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo no network >&2; exit 4"}}}};
+  write_spec("hr3");
+  auto bad = oci_to_files({"restore", "--detach", "--image-path", img, "--bundle", bundle_, "hr3"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("hooks.createRuntime[0]"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("no network"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(root_ + "/hr3"));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/pids/cove-oci-test/hr3"));
+  reap_all();
+}
+
 TEST_F(OciRuntimeTest, CheckpointAndRestoreAsTheShimAsks) {
   COVE_REQUIRE_CRIU();
   set_args("i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo $i; sleep 0.1; done; exit 7");

@@ -101,6 +101,10 @@ struct RestoreTarget {
   bool thaw = false;
   // Post-copy: the memory comes from a `criu lazy-pages` daemon listening in `log_dir`.
   bool lazy_pages = false;
+  // Runs once CRIU has made the restored tree's namespaces (after the NICs' host side), with
+  // the root task's pid, before any task runs (cove-oci: the prestart and createRuntime hooks,
+  // as runc runs them at a restore). An error fails the restore.
+  std::function<Result<void>(pid_t)> namespaces_ready;
 };
 
 struct RestoreReport {

@@ -181,6 +181,12 @@ Result<void> make_restore_request(Restore& r) {
     r.live = &live;
     return run_while_criu_starts(r);
   };
+  if (r.t.namespaces_ready) {
+    req.on_namespaces_ready = [nics = std::move(req.on_namespaces_ready), &r](pid_t pid) -> Result<void> {
+      if (nics) COVE_TRY(nics(pid));
+      return r.t.namespaces_ready(pid);
+    };
+  }
   return {};
 }
 

@@ -21,6 +21,7 @@
 #include "base/scope_exit.hpp"
 #include "lifecycle/checkpoint.hpp"
 #include "lifecycle/proc_scan.hpp"
+#include "oci/hooks.hpp"
 #include "oci/runtime.hpp"
 #include "oci/runtime_internal.hpp"
 #include "rootfs/mount.hpp"
@@ -214,6 +215,14 @@ Result<int> Runtime::restore(const std::string& id, const RestoreOptions& o) {
   // Engines pause a container for its checkpoint (containerd does, always): it comes back
   // running, as a restored task must.
   t.thaw = true;
+  // runc runs the prestart and createRuntime hooks at a restore once the namespaces exist (a
+  // CNI hook, say, sets up the new network namespace); createContainer and startContainer ran
+  // inside the container when it was first made.
+  t.namespaces_ready = [&job](pid_t pid) -> Result<void> {
+    std::string state = hook_state(job.record, Status::kCreating, pid);
+    COVE_TRY(run_hooks(job.hooks.prestart, "prestart", state));
+    return run_hooks(job.hooks.create_runtime, "createRuntime", state);
+  };
   auto rep = lifecycle::restore_container(t, images);
   if (!rep) return std::move(rep).error().context("restore `" + id + "`");
   if (job.launch.terminal)

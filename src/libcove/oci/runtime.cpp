@@ -241,7 +241,6 @@ Result<void> prepare(CreateJob& job) {
   return {};
 }
 
-// The state a hook reads on stdin.
 std::string hook_state(const Record& r, Status status, pid_t pid) {
   ContainerInfo i = recorded_info(r);
   i.pid = pid;

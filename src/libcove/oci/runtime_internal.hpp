@@ -73,5 +73,7 @@ Result<UniqueFd> make_container_dir(const std::string& root, CreateJob& job);
 Result<void> make_cgroups(CreateJob& job);
 // Kills what a failed create left and removes its cgroups and directory.
 void undo_create(CreateJob& job);
+// The state a hook reads on stdin.
+std::string hook_state(const Record& r, Status status, pid_t pid);
 
 }  // namespace cove::oci::detail
