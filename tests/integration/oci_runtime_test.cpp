@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fd_passing.hpp"
+#include "base/scope_exit.hpp"
 #include "base/strings.hpp"
 #include "support.hpp"
 
@@ -888,6 +889,76 @@ TEST_F(OciRuntimeTest, RestoreRunsPrestartAndCreateRuntimeHooks) {
   EXPECT_NE(bad.err.find("no network"), std::string::npos) << bad.err;
   EXPECT_FALSE(fs::exists(root_ + "/hr3"));
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/pids/cove-oci-test/hr3"));
+  reap_all();
+}
+
+// A container in a network namespace joined by path (as CNI hands one over) is checkpointed
+// without that namespace, which is not its own (runc's external `net[INODE]:extRootNetNS`), and
+// restored into the one its restore bundle names: its memory goes on there. A restore without
+// a namespace to join, or into one for a checkpoint that had its own, is refused.
+TEST_F(OciRuntimeTest, CheckpointAndRestoreInANetworkNamespaceJoinedByPath) {
+  COVE_REQUIRE_CRIU();
+  std::string a = "cove-oci-test-a" + std::to_string(::getpid()), b = "cove-oci-test-b" + std::to_string(::getpid());
+  ScopeExit netns_gone([&] { run_cmd({"sh", "-c", "ip netns del " + a + "; ip netns del " + b}); });
+  for (const auto& n : {a, b})
+    ASSERT_EQ(run_cmd({"sh", "-c", "ip netns add " + n + " && ip -n " + n + " link set lo up"}).status, 0);
+  set_args("i=0; while true; do i=$((i+1)); echo $i > /out/count; sleep 0.05; done");
+  ids_.insert(ids_.end(), {"jn", "jn2", "jn3", "own", "own2"});
+  auto joined = [&](const std::string& ns) {
+    Json spec = spec_;
+    for (auto& n : spec["linux"]["namespaces"])
+      if (n["type"] == "network") n["path"] = "/run/netns/" + ns;
+    return spec;
+  };
+  Json plain = spec_;
+  spec_ = joined(a);
+  auto c = create("jn");
+  ASSERT_EQ(c.status, 0) << c.err;
+  pid_t pid = state("jn")["pid"].get<pid_t>();
+  auto ino = [](const std::string& path) {
+    struct stat st = {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  EXPECT_EQ(ino("/proc/" + std::to_string(pid) + "/ns/net"), ino("/run/netns/" + a));
+  ASSERT_EQ(oci({"start", "jn"}).status, 0);
+  auto count = [&] { return std::atol(out("count").c_str()); };
+  ASSERT_TRUE(eventually([&] { return count() >= 5; }));
+  std::string img = base_ + "/img";
+  auto ck = oci({"checkpoint", "--image-path", img, "jn"});
+  ASSERT_EQ(ck.status, 0) << ck.err;
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  long at_dump = count();
+  EXPECT_EQ(Json::parse(read_text(img + "/cove-image.json")).value("external_netns", ""), "extRootNetNS");
+  // Into another namespace joined by path: b.
+  spec_ = joined(b);
+  write_spec("jn2");
+  auto rs = oci_to_files({"restore", "--detach", "--image-path", img, "--bundle", bundle_, "jn2"});
+  ASSERT_EQ(rs.status, 0) << rs.err;
+  pid_t pid2 = state("jn2")["pid"].get<pid_t>();
+  EXPECT_EQ(ino("/proc/" + std::to_string(pid2) + "/ns/net"), ino("/run/netns/" + b));
+  EXPECT_TRUE(eventually([&] { return count() > at_dump; }));
+  ASSERT_EQ(oci({"delete", "--force", "jn2"}).status, 0);
+  EXPECT_EQ(wait_child(pid2), 128 + SIGKILL);
+  // No namespace to join in the restore bundle: refused, nothing left.
+  spec_ = plain;
+  write_spec("jn3");
+  auto none = oci_to_files({"restore", "--detach", "--image-path", img, "--bundle", bundle_, "jn3"});
+  EXPECT_NE(none.status, 0);
+  EXPECT_NE(none.err.find("outside the container"), std::string::npos) << none.err;
+  EXPECT_FALSE(fs::exists(root_ + "/jn3"));
+  // A checkpoint with a network namespace of its own is not restored into a joined one.
+  ASSERT_EQ(create("own").status, 0);
+  pid_t own = state("own")["pid"].get<pid_t>();
+  ASSERT_EQ(oci({"start", "own"}).status, 0);
+  std::string img2 = base_ + "/img2";
+  ASSERT_EQ(oci({"checkpoint", "--image-path", img2, "own"}).status, 0);
+  EXPECT_EQ(wait_child(own), 128 + SIGKILL);
+  spec_ = joined(b);
+  write_spec("own2");
+  auto into = oci_to_files({"restore", "--detach", "--image-path", img2, "--bundle", bundle_, "own2"});
+  EXPECT_NE(into.status, 0);
+  EXPECT_NE(into.err.find("network namespace of its own"), std::string::npos) << into.err;
+  EXPECT_FALSE(fs::exists(root_ + "/own2"));
   reap_all();
 }
 

@@ -75,6 +75,7 @@ std::string encode_meta(const ImageMeta& m) {
             {"mounts", mounts},
             {"pipes", pipes},
             {"interfaces", m.interfaces},
+            {"external_netns", m.external_netns},
             {"stopped", m.stopped},
             {"frozen", m.frozen},
             {"dumped_at_ms", m.dumped_at_ms},
@@ -110,6 +111,7 @@ Result<ImageMeta> decode_meta(const std::string& text) {
     for (const auto& p : j.value("pipes", Json::array()))
       m.pipes.push_back({p.value("inode", uint64_t{0}), p.value("write_end", false)});
     m.interfaces = j.value("interfaces", std::vector<std::string>{});
+    m.external_netns = j.value("external_netns", std::string());
     m.stopped = j.value("stopped", false);
     m.frozen = j.value("frozen", false);
     m.dumped_at_ms = j.value("dumped_at_ms", int64_t{0});

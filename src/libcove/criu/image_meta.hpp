@@ -18,6 +18,8 @@ namespace cove::criu {
 
 inline constexpr int kImageFormat = 1;             // bump on any incompatible change
 inline constexpr const char* kMetaFile = "cove-image.json";
+// runc's key for a network namespace outside the container (checkpoint.go).
+inline constexpr const char* kExternalNetnsKey = "extRootNetNS";
 
 // A bind mount whose source lies outside the container: CRIU dumps it as `mnt[MOUNTPOINT]:KEY`
 // and restores it from `mnt[KEY]:SOURCE`.
@@ -50,6 +52,10 @@ struct ImageMeta {
   // Network interfaces of the container's netns at the dump (/proc/PID/net/dev); empty in
   // records written before cove recorded them.
   std::vector<std::string> interfaces;
+  // Set when the netns was not the container's own (an OCI container that joined one by path,
+  // as CNI hands it): CRIU's key of it, `net[INODE]:KEY` at the dump. Its contents were not
+  // dumped; a restore needs a netns passed under KEY (inherit_fd).
+  std::string external_netns;
   bool stopped = false;    // dumped with --stop
   bool frozen = false;     // frozen by its user at the dump: restored FROZEN
   int64_t dumped_at_ms = 0;

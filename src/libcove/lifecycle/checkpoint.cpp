@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/fsuid_guard.hpp"
@@ -367,6 +369,13 @@ Result<void> make_dump_request(Dump& d) {
   req.before_network_unlock = d.opts.before_network_unlock;
   req.lazy_pages_socket = d.page_stream.get();
   req.externals = d.opts.external_files;
+  if (d.opts.external_netns) {
+    struct stat st;
+    std::string ns = "/proc/" + std::to_string(d.t.init_pid) + "/ns/net";
+    if (::stat(ns.c_str(), &st) < 0) return Error::from_errno(errno, "stat `" + ns + "`");
+    d.meta.external_netns = criu::kExternalNetnsKey;
+    req.externals.push_back(fmt::format("net[{}]:{}", st.st_ino, criu::kExternalNetnsKey));
+  }
   for (const auto& m : d.meta.mounts) req.external_mounts.emplace_back(m.mountpoint, m.key);
   if (d.has_cgroups()) req.cgroup_roots = cgroup_roots(*d.t.cgroups, *d.t.layout);
   if (d.t.cgroups) req.freeze_cgroup = freezer_dir(*d.t.cgroups);

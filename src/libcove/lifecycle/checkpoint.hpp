@@ -57,6 +57,9 @@ struct CheckpointOptions {
   std::string lazy_pages_socket;
   // criu::DumpRequest::externals (an OCI caller's stdio files).
   std::vector<std::string> external_files;
+  // The netns is not the container's (joined by path): not dumped, only named
+  // (ImageMeta::external_netns); a restore gets one in RestoreTarget::inherit_fds.
+  bool external_netns = false;
   // Written on that stream before CRIU gets it: the receiver's secret, which tells it the
   // connection is this dump's and not another local process's.
   std::string lazy_pages_token;

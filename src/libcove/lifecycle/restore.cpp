@@ -141,6 +141,22 @@ Result<void> reopen_outside_pipes(Restore& r) {
 // under its planned name on its bridge. The host side (rates, rules, DNS) is made again as soon
 // as CRIU has the namespace, while the network is still locked.
 Result<void> name_the_nics(Restore& r) {
+  bool netns_given = std::any_of(r.t.inherit_fds.begin(), r.t.inherit_fds.end(),
+                                 [](const auto& f) { return f.first == criu::kExternalNetnsKey; });
+  if (netns_given && r.meta.external_netns.empty())
+    return Error(EINVAL, "the checkpoint has a network namespace of its own: it cannot be restored into a joined one");
+  if (!r.meta.external_netns.empty()) {
+    // Not the container's netns: whatever NICs it had are its owner's (CNI's), and the restore
+    // goes into the netns the caller passes under the same key.
+    bool given = std::any_of(r.t.inherit_fds.begin(), r.t.inherit_fds.end(),
+                             [&](const auto& f) { return f.first == r.meta.external_netns; });
+    if (!given)
+      return Error(EINVAL, "the checkpoint's network namespace was outside the container (joined by path): the "
+                           "restore needs one to join (`" + r.meta.external_netns + "`)");
+    if (r.t.network && !r.t.network->empty())
+      return Error(EINVAL, "the checkpoint's network namespace was outside the container: it cannot get NICs");
+    return {};
+  }
   auto* net = r.t.network;
   std::vector<std::string> configured;
   if (net)

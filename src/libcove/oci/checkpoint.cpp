@@ -5,6 +5,7 @@
 // may take another id, and CRIU runs in this process, so the restored init is the caller's
 // child's child: ours while we run, the caller's subreaper's once we exit (as after a create).
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -37,10 +38,21 @@ namespace {
 // the caller's new stdio in their place.
 constexpr const char* kDescriptors = "descriptors.json";
 
+// A network namespace joined by path (CNI's) stays outside the images, as with runc: named at
+// the dump, the restore bundle's one joined. Other namespaces joined by path (a pod's ipc, uts
+// or pid) would be dumped as the container's own and restored unshared: refused.
 Result<void> refuse_joined_namespaces(const Launch& launch) {
-  if (launch.joined.empty()) return {};
-  return Error(ENOTSUP, "checkpoint/restore of a container that joins a namespace by path (`linux.namespaces[].path`: " +
-                            launch.joined.front().path + ") is not supported yet");
+  for (const auto& j : launch.joined)
+    if (j.clone_flag != CLONE_NEWNET)
+      return Error(ENOTSUP, "checkpoint/restore of a container that joins a namespace other than the network's by path "
+                            "(`linux.namespaces[].path`: " + j.path + ") is not supported yet");
+  return {};
+}
+
+const JoinedNamespace* joined_netns(const Launch& launch) {
+  for (const auto& j : launch.joined)
+    if (j.clone_flag == CLONE_NEWNET) return &j;
+  return nullptr;
 }
 
 Result<Launch> translate_bundle(const Spec& spec, const std::string& bundle, const std::string& id,
@@ -169,6 +181,7 @@ Result<void> Runtime::checkpoint(const std::string& id, const CheckpointOptions&
   co.images_dir = o.image_path;
   co.stop = !o.leave_running;
   co.external_files = stdio->external_files;
+  co.external_netns = joined_netns(*launch) != nullptr;
   auto rep = lifecycle::checkpoint_container(t, co);
   copy_log(absolute_path(o.image_path), o.work_path, "dump.log");
   if (!rep) return std::move(rep).error().context("checkpoint `" + id + "`");
@@ -198,6 +211,12 @@ Result<int> Runtime::restore(const std::string& id, const RestoreOptions& o) {
   std::vector<UniqueFd> stdio;
   auto inherit = stdio_for_restore(images, stdio);
   if (!inherit) return std::move(inherit).error();
+  UniqueFd netns;
+  if (const auto* j = joined_netns(job.launch)) {
+    netns.reset(::open(j->path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) return Error::from_errno(errno, "open the network namespace `" + j->path + "` to restore into");
+    inherit->emplace_back(criu::kExternalNetnsKey, netns.get());
+  }
   // CRIU's helpers are reparented to us when it ends (the restore reaps them).
   if (!o.no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::string work = o.work_path.empty() ? job.dir : absolute_path(o.work_path);
