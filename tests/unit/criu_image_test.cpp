@@ -112,6 +112,11 @@ TEST(CriuImageMeta, NetworkLockOnlyWhenSomethingButLoopback) {
   auto back = decode_meta(encode_meta(m));
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->interfaces, m.interfaces);
+  EXPECT_EQ(back->external_netns, "");
+  m.external_netns = kExternalNetnsKey;
+  back = decode_meta(encode_meta(m));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->external_netns, "extRootNetNS");
 }
 
 TEST(CriuImageMeta, CompareVersions) {
