@@ -646,6 +646,44 @@ TEST_F(OciRuntimeTest, ExtraDevicesAreTheHostsNodesAndUsable) {
   EXPECT_NE(bad.err.find("linux.devices[0]"), std::string::npos) << bad.err;
 }
 
+// A node the host lacks is made in the container's /dev (privileged containers: mknod), with
+// the spec's numbers, mode and owner, and is usable; a user-namespaced container, which could
+// not open such a node, and a path outside /dev are refused by field.
+TEST_F(OciRuntimeTest, ADeviceTheHostLacksIsMadeInAPrivilegedContainer) {
+  std::string name = "cove-test-null" + std::to_string(::getpid());
+  ASSERT_FALSE(fs::exists("/dev/" + name));
+  set_args("stat -c '%t:%T %a %u:%g' /dev/sub/" + name + " > /out/node; (echo x > /dev/sub/" + name +
+           " && echo written) > /out/write 2>&1");
+  spec_["linux"]["devices"] = {{{"type", "c"}, {"path", "/dev/sub/" + name}, {"major", 1}, {"minor", 3},
+                                {"fileMode", 0622}, {"uid", 1234}, {"gid", 5}}};
+  ids_.push_back("mk");
+  write_spec("mk");
+  auto r = oci({"run", "--bundle", bundle_, "mk"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(out("node"), "1:3 622 1234:5");  // the null device's numbers
+  EXPECT_EQ(out("write"), "written");
+  EXPECT_FALSE(fs::exists("/dev/sub/" + name));  // made in the container's /dev only
+  for (const auto& [path, want] : {std::pair<std::string, std::string>{"/srv/" + name, "below /dev/"},
+                                   {"/dev/../etc/" + name, "below /dev/"}}) {
+    spec_["linux"]["devices"] = {{{"type", "c"}, {"path", path}, {"major", 1}, {"minor", 3}}};
+    ids_.push_back("mk2");
+    write_spec("mk2");
+    auto bad = oci({"run", "--bundle", bundle_, "mk2"});
+    EXPECT_NE(bad.status, 0);
+    EXPECT_NE(bad.err.find("linux.devices[0].path"), std::string::npos) << bad.err;
+    EXPECT_NE(bad.err.find(want), std::string::npos) << bad.err;
+  }
+  spec_["linux"]["devices"] = {{{"type", "c"}, {"path", "/dev/" + name}, {"major", 1}, {"minor", 3}}};
+  spec_["linux"]["namespaces"].push_back({{"type", "user"}});
+  spec_["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+  spec_["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+  ids_.push_back("mk3");
+  write_spec("mk3");
+  auto userns = oci({"run", "--bundle", bundle_, "mk3"});
+  EXPECT_NE(userns.status, 0);
+  EXPECT_NE(userns.err.find("cannot make device nodes"), std::string::npos) << userns.err;
+}
+
 TEST_F(OciRuntimeTest, BadBundlesAreRefusedWithTheFieldAndLeaveNothing) {
   set_args("true");
   spec_["linux"]["intelRdt"] = {{"closID", "x"}};

@@ -316,6 +316,7 @@ Result<rootfs::DevPtys> prepare_container_mounts(const LaunchPlan& plan, HostTre
   if (!root) return Error::from_errno(errno, "open `/`");
   auto ptys = rootfs::setup_dev(root.get(), plan.ttys, plan.console, std::move(trees.dev_nodes), plan.mount_context);
   if (!ptys) return std::move(ptys).error().context("prepare /dev");
+  COVE_TRY(rootfs::make_device_nodes(root.get(), plan.device_nodes));
   COVE_TRY(mount_entries(root.get(), plan, std::move(trees.entry_sources)));
   COVE_TRY(write_resolv_conf(root.get(), plan));
   COVE_TRY(finish_root(plan));

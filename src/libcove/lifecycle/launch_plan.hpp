@@ -10,6 +10,7 @@
 #include "base/run_program.hpp"
 #include "cgroup/cgroup.hpp"
 #include "config/container_config.hpp"
+#include "rootfs/dev.hpp"
 #include "rootfs/lxcfs.hpp"
 #include "security/exec_restrictions.hpp"
 #include "storage/backend.hpp"
@@ -71,6 +72,8 @@ struct LaunchPlan {
   // (OCI startContainer hooks): each gets what came through the gate (the container's state)
   // on stdin; one that fails ends the start.
   std::vector<ProgramRequest> gate_hooks;
+  // Nodes made in /dev after cove's own (OCI `linux.devices` the host lacks; privileged only).
+  std::vector<rootfs::DeviceNode> device_nodes;
   // The rootfs is used as it is (an OCI bundle's, already owned by the ids its mappings name):
   // neither idmapped nor shifted in a user namespace.
   bool rootfs_as_is = false;

@@ -129,19 +129,44 @@ Result<config::MountEntry> bundle_mount(const Mount& m, size_t i, const std::str
   return e;
 }
 
-// `linux.devices`: each node is the host's own node of the same path and numbers, bound in
-// (after cove's /dev is made) as cove binds its standard nodes: a node made inside a user
-// namespace could not be opened, and one bind works the same with or without one. The host
-// node keeps its mode and owner (`fileMode`, `uid`, `gid` cannot change a host inode).
-Result<void> device_nodes(const Linux& lx, config::ContainerConfig& cfg) {
+// A node the host lacks is made in the container's /dev (mknod), privileged containers only:
+// a node made inside a user namespace could not be opened. Its path stays below /dev/.
+Result<rootfs::DeviceNode> node_to_make(const Device& d, const std::string& where, bool userns) {
+  if (userns)
+    return Error(ENOENT, "`" + where + "`: `" + d.path + "` is not on this host, and a user-namespaced container " +
+                             "cannot make device nodes (cove-oci binds the host's node there)");
+  std::string rel = d.path.starts_with("/dev/") ? d.path.substr(5) : "";
+  for (const auto& part : split(rel, '/'))
+    if (part.empty() || part == "." || part == "..") rel.clear();
+  if (rel.empty()) return Error::invalid("`" + where + ".path`: `" + d.path + "` (a node the host lacks is made below /dev/)");
+  rootfs::DeviceNode n;
+  n.path = rel;
+  n.mode = (d.type == "b" ? S_IFBLK : S_IFCHR) | (d.file_mode.value_or(0666) & 07777);
+  n.rdev = makedev(unsigned(d.major), unsigned(d.minor));
+  n.uid = d.uid.value_or(0);
+  n.gid = d.gid.value_or(0);
+  return n;
+}
+
+// `linux.devices`: a node the host has (same path and numbers) is bound in (after cove's /dev
+// is made) as cove binds its standard nodes, which works the same with or without a user
+// namespace; it keeps its host mode and owner (`fileMode`, `uid`, `gid` cannot change a host
+// inode). One the host lacks is made (node_to_make), into `made`.
+Result<void> device_nodes(const Linux& lx, bool userns, config::ContainerConfig& cfg, std::vector<rootfs::DeviceNode>& made) {
   for (size_t i = 0; i < lx.devices.size(); ++i) {
     const auto& d = lx.devices[i];
     std::string where = fmt::format("linux.devices[{}]", i);
     if (d.type != "c" && d.type != "b" && d.type != "u")
       return unsupported(where + ".type", "a `" + d.type + "` node (only character and block devices)");
+    if (d.major < 0 || d.minor < 0 || d.major > 0xfff || d.minor > 0xfffff)
+      return Error::invalid(fmt::format("`{}`: device {}:{} (major 0-4095, minor 0-1048575)", where, d.major, d.minor));
     struct stat st;
-    if (::stat(d.path.c_str(), &st) < 0)
-      return Error(ENOENT, "`" + where + "`: `" + d.path + "` is not on this host (cove-oci binds the host's node)");
+    if (::stat(d.path.c_str(), &st) < 0) {
+      auto n = node_to_make(d, where, userns);
+      if (!n) return std::move(n).error();
+      made.push_back(std::move(*n));
+      continue;
+    }
     bool chr = d.type != "b";
     if ((chr ? !S_ISCHR(st.st_mode) : !S_ISBLK(st.st_mode)) || major(st.st_rdev) != d.major || minor(st.st_rdev) != d.minor)
       return Error::invalid(fmt::format("`{}`: the host's `{}` is not a {} device {}:{}", where, d.path,
@@ -443,7 +468,7 @@ Result<config::ContainerConfig> container_config(const Spec& spec, const Transla
   // cgroup mount gets a cgroup namespace of its own, rooted at its cgroups.
   if (userns && cfg.auto_mounts.cgroup != AutoMountMode::kNone && !has_ns(cfg, out, Namespace::kCgroup, CLONE_NEWCGROUP))
     cfg.clone_ns.push_back(Namespace::kCgroup);
-  COVE_TRY(device_nodes(*spec.linux, cfg));
+  COVE_TRY(device_nodes(*spec.linux, userns, cfg, out.plan.device_nodes));
   COVE_TRY(security_settings(spec, out, cfg));
   cfg.init = spec.process->args;
   cfg.init_cwd = spec.process->cwd;
@@ -503,6 +528,7 @@ Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
   lifecycle::PlanOptions po;
   auto plan = lifecycle::make_launch_plan(*cfg, po, *ctx.layout, ctx.have_time_ns);
   if (!plan) return std::move(plan).error();
+  plan->device_nodes = std::move(out.plan.device_nodes);  // container_config's
   out.plan = std::move(*plan);
   COVE_TRY(process_plan(spec, *cfg, out.plan));
   out.config = std::move(*cfg);

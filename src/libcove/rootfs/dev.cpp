@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -59,6 +60,23 @@ Result<std::vector<UniqueFd>> clone_host_nodes() {
     out.push_back(std::move(*tree));
   }
   return out;
+}
+
+Result<void> make_device_nodes(int rootfd, const std::vector<DeviceNode>& nodes) {
+  for (const auto& n : nodes) {
+    auto slash = n.path.rfind('/');
+    std::string dir = "dev" + (slash == std::string::npos ? std::string() : "/" + n.path.substr(0, slash));
+    std::string name = slash == std::string::npos ? n.path : n.path.substr(slash + 1);
+    std::string what = "device node `/dev/" + n.path + "`";
+    auto parent = open_in_root(rootfd, dir, Create::kDir);
+    if (!parent) return std::move(parent).error().context(what);
+    if (::mknodat(parent->get(), name.c_str(), n.mode, n.rdev) < 0) return Error::from_errno(errno, "mknod " + what);
+    // mknod's mode went through the umask: set exactly, then the owner.
+    if (::fchmodat(parent->get(), name.c_str(), n.mode & 07777, 0) < 0) return Error::from_errno(errno, "chmod " + what);
+    if (::fchownat(parent->get(), name.c_str(), n.uid, n.gid, AT_SYMLINK_NOFOLLOW) < 0)
+      return Error::from_errno(errno, "chown " + what);
+  }
+  return {};
 }
 
 Result<DevPtys> setup_dev(int rootfd, unsigned ttys, bool console, std::vector<UniqueFd> nodes,

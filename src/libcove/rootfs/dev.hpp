@@ -5,6 +5,8 @@
 // (CRIU can checkpoint such a console; host ptys bind-mounted into the container it cannot).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -29,6 +31,20 @@ Result<std::vector<UniqueFd>> clone_host_nodes();
 // devpts and shm.
 Result<DevPtys> setup_dev(int rootfd, unsigned ttys, bool console, std::vector<UniqueFd> nodes,
                           const std::string& mount_context);
+
+// A device node made in the container's /dev (mknod), for one the host lacks.
+struct DeviceNode {
+  std::string path;  // below dev/, e.g. "net/tun" (validated by the caller: no `..`, no empty part)
+  mode_t mode = 0;   // S_IFCHR or S_IFBLK | permissions
+  dev_t rdev = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Makes `nodes` in the /dev setup_dev() mounted (a fresh tmpfs nothing of the container has
+// touched yet), with their parent directories, exact mode and owner. Needs CAP_MKNOD in the
+// host's user namespace (a node made in a user namespace cannot be opened): privileged only.
+Result<void> make_device_nodes(int rootfd, const std::vector<DeviceNode>& nodes);
 
 // Allocates a pty pair on the devpts instance whose ptmx is `ptmx_path`; returns {master, slave}.
 Result<std::pair<UniqueFd, UniqueFd>> open_pty_pair(const char* ptmx_path);
