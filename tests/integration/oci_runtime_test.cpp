@@ -77,7 +77,7 @@ class OciRuntimeTest : public ::testing::Test {
     for (const char* d : {"bin", "proc", "sys", "dev", "etc", "tmp", "out"}) fs::create_directories(r + "/" + d);
     fs::copy_file("/bin/busybox", r + "/bin/busybox");
     for (const char* a : {"sh", "cat", "id", "ls", "sleep", "echo", "touch", "grep", "mount", "hostname", "stat", "test",
-                          "yes", "head"})
+                          "yes", "head", "cut"})
       fs::create_symlink("busybox", r + "/bin/" + a);
     auto s = oci({"spec", "--bundle", bundle_});
     ASSERT_EQ(s.status, 0) << s.err;
@@ -414,6 +414,39 @@ TEST_F(OciRuntimeTest, EventsStreamStatsAndOomUntilTheContainerStops) {
   ASSERT_EQ(oci({"delete", "ev"}).status, 0);
 }
 
+// `linux.timeOffsets` in the container's own time namespace: /proc/uptime (boottime) is ten
+// days ahead for init and for a process exec'd in later; without a time namespace, refused.
+TEST_F(OciRuntimeTest, TimeOffsetsShiftTheContainersClocks) {
+  if (!fs::exists("/proc/self/ns/time")) GTEST_SKIP() << "no time namespaces in this kernel";
+  set_args("cut -d. -f1 /proc/uptime > /out/uptime; exec sleep 1000");
+  spec_["linux"]["namespaces"].push_back({{"type", "time"}});
+  spec_["linux"]["timeOffsets"] = {{"boottime", {{"secs", 864000}, {"nanosecs", 0}}},
+                                   {"monotonic", {{"secs", 864000}, {"nanosecs", 0}}}};
+  auto c = create("tm");
+  ASSERT_EQ(c.status, 0) << c.err;
+  pid_t pid = state("tm")["pid"].get<pid_t>();
+  ASSERT_EQ(oci({"start", "tm"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return !out("uptime").empty(); }));
+  long host = std::atol(read_text("/proc/uptime").c_str());
+  long inside = std::atol(out("uptime").c_str());
+  EXPECT_GE(inside, host + 864000 - 60) << inside << " vs host " << host;
+  EXPECT_LE(inside, host + 864000 + 60) << inside << " vs host " << host;
+  auto ex = oci({"exec", "tm", "cut", "-d.", "-f1", "/proc/uptime"});
+  ASSERT_EQ(ex.status, 0) << ex.err;
+  EXPECT_GE(std::atol(ex.out.c_str()), host + 864000 - 60) << ex.out;
+  ASSERT_EQ(oci({"delete", "--force", "tm"}).status, 0);
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  // Offsets need a time namespace of the container's own.
+  Json kept = Json::array();
+  for (const auto& n : spec_["linux"]["namespaces"])
+    if (n["type"] != "time") kept.push_back(n);
+  spec_["linux"]["namespaces"] = kept;
+  auto bad = create("tm2");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("linux.timeOffsets"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(root_ + "/tm2"));
+}
+
 TEST_F(OciRuntimeTest, UserNamespacedBundle) {
   set_args("cat /proc/self/uid_map > /out/map; id -u > /out/uid");
   spec_["linux"]["namespaces"].push_back({{"type", "user"}});
@@ -431,6 +464,16 @@ TEST_F(OciRuntimeTest, UserNamespacedBundle) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(out("uid"), "0");
   EXPECT_NE(out("map").find("200000"), std::string::npos) << out("map");
+  // Time offsets in a time namespace the container's user namespace owns (written by the host).
+  if (!fs::exists("/proc/self/ns/time")) return;
+  set_args("cut -d. -f1 /proc/uptime > /out/uptime");
+  spec_["linux"]["namespaces"].push_back({{"type", "time"}});
+  spec_["linux"]["timeOffsets"] = {{"boottime", {{"secs", 864000}, {"nanosecs", 0}}}};
+  ids_.push_back("uns-time");
+  write_spec("uns-time");
+  auto t = oci({"run", "--bundle", bundle_, "uns-time"});
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_GE(std::atol(out("uptime").c_str()), std::atol(read_text("/proc/uptime").c_str()) + 864000 - 60) << out("uptime");
 }
 
 TEST_F(OciRuntimeTest, PreservedFdsAndNothingElseCrosses) {

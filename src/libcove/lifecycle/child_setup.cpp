@@ -17,6 +17,10 @@
 #include <algorithm>
 #include <cstring>
 
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
@@ -402,11 +406,23 @@ Result<void> run_gate_hooks(const LaunchPlan& plan, const std::string& state) {
   ::_exit(r.error().code() == ECANCELED ? 0 : 127);
 }
 
+// The time namespace unshared at the start, its offsets written by the parent since: entered.
+Result<void> enter_offset_time_ns(const LaunchPlan& plan) {
+  if (plan.time_offsets.empty()) return {};
+  UniqueFd ns(::open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
+  if (!ns) return Error::from_errno(errno, "open `/proc/self/ns/time_for_children`");
+  if (::setns(ns.get(), CLONE_NEWTIME) < 0) return Error::from_errno(errno, "enter the time namespace");
+  return {};
+}
+
 Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return Error::from_errno(errno, "set parent-death signal");
+  if (!plan.time_offsets.empty() && ::unshare(CLONE_NEWTIME) < 0)
+    return Error::from_errno(errno, "unshare time namespace");
   COVE_TRY(ch.send(Phase::kChildStarted));
   auto fds = ch.expect(Phase::kParentConfigured);
   if (!fds) return std::move(fds).error();
+  COVE_TRY(enter_offset_time_ns(plan));
   auto rootfd = enter_rootfs_mount(plan, *fds);
   if (!rootfd) return std::move(rootfd).error().context("prepare rootfs");
   auto lxcfs_trees = clone_lxcfs_views(plan);

@@ -74,6 +74,11 @@ struct LaunchPlan {
   std::vector<ProgramRequest> gate_hooks;
   // Nodes made in /dev after cove's own (OCI `linux.devices` the host lacks; privileged only).
   std::vector<rootfs::DeviceNode> device_nodes;
+  // /proc/PID/timens_offsets text ("monotonic S N\nboottime S N\n"; OCI `linux.timeOffsets`).
+  // Offsets can be set only before a task is in the namespace, so then the time namespace is
+  // not cloned (CLONE_NEWTIME stays out of clone_flags): the child unshares it for its
+  // children, the parent writes the offsets while configuring it, and the child enters it.
+  std::string time_offsets;
   // The rootfs is used as it is (an OCI bundle's, already owned by the ids its mappings name):
   // neither idmapped nor shifted in a user namespace.
   bool rootfs_as_is = false;

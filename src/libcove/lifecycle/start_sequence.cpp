@@ -87,6 +87,9 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
     if (auto r = ns::write_idmaps(pid, plan.uid_map, plan.gid_map); !r) return std::move(r).error();
   }
   if (auto r = cgroups.attach_payload(pid, born_in); !r) return std::move(r).error().context("join cgroups");
+  if (!plan.time_offsets.empty())
+    if (auto r = write_existing("/proc/" + std::to_string(pid) + "/timens_offsets", plan.time_offsets); !r)
+      return std::move(r).error().context("time offsets");
   COVE_TRY(make_network(network, pid));
   if (plan.userns) {
     auto uid = ns::host_id_of(plan.uid_map, 0);

@@ -434,9 +434,17 @@ Result<cgroup::ResourceLimits> translate_resources(const Resources& r, const std
 
 namespace {
 
-Result<void> refuse_unimplemented(const Spec& spec) {
-  if (!spec.linux) return {};
-  if (!spec.linux->time_offsets.empty()) return unsupported("linux.timeOffsets");
+// `linux.timeOffsets`: the offsets of the container's own time namespace, written before any
+// task is in it (LaunchPlan::time_offsets), so that namespace is not cloned.
+Result<void> time_offsets(const Linux& lx, const TranslateContext& ctx, lifecycle::LaunchPlan& plan) {
+  if (lx.time_offsets.empty()) return {};
+  if (!(plan.clone_flags & CLONE_NEWTIME)) {
+    if (!ctx.have_time_ns) return unsupported("linux.timeOffsets", "this kernel has no time namespaces");
+    return Error::invalid("`linux.timeOffsets`: needs a `time` namespace of the container's own in `linux.namespaces`");
+  }
+  for (const auto& [clock, off] : lx.time_offsets)  // clocks and nanosecs checked by the parser
+    plan.time_offsets += fmt::format("{} {} {}\n", clock, off.secs, off.nanosecs);
+  plan.clone_flags &= ~static_cast<unsigned long>(CLONE_NEWTIME);
   return {};
 }
 
@@ -521,7 +529,6 @@ Result<void> process_plan(const Spec& spec, const config::ContainerConfig& cfg, 
 
 Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
   if (!spec.process) return Error::invalid("`process`: required to create a container");
-  COVE_TRY(refuse_unimplemented(spec));
   Launch out;
   auto cfg = container_config(spec, ctx, out);
   if (!cfg) return std::move(cfg).error();
@@ -529,6 +536,7 @@ Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
   auto plan = lifecycle::make_launch_plan(*cfg, po, *ctx.layout, ctx.have_time_ns);
   if (!plan) return std::move(plan).error();
   plan->device_nodes = std::move(out.plan.device_nodes);  // container_config's
+  COVE_TRY(time_offsets(*spec.linux, ctx, *plan));
   out.plan = std::move(*plan);
   COVE_TRY(process_plan(spec, *cfg, out.plan));
   out.config = std::move(*cfg);
