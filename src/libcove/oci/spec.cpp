@@ -656,6 +656,18 @@ std::string default_spec_json(bool rootless, uid_t uid, gid_t gid) {
   return spec.dump(1, '\t') + "\n";
 }
 
+// Every mount option the parser recognises (runc's list); `features` subtracts the refused ones.
+constexpr const char* kKnownMountOptions[] = {
+    "async",    "atime",      "bind",        "defaults",     "dev",      "diratime",    "dirsync",
+    "exec",     "iversion",   "lazytime",    "loud",         "mand",     "noatime",     "nodev",
+    "nodiratime", "noexec",   "noiversion",  "nolazytime",   "nomand",   "norelatime",  "nostrictatime",
+    "nosuid",   "nosymfollow", "private",    "ratime",       "rbind",    "rdev",        "rdiratime",
+    "relatime", "remount",    "rexec",       "rnoatime",     "rnodev",   "rnodiratime", "ro",
+    "rprivate", "rrelatime",  "rro",         "rrw",          "rshared",  "rslave",      "rstrictatime",
+    "rsuid",    "rsymfollow", "runbindable", "rw",           "shared",   "silent",      "slave",
+    "strictatime", "suid",    "symfollow",   "sync",         "tmpcopyup", "unbindable", "idmap",
+    "ridmap"};
+
 std::string features_json() {
   OJson linux_features = {
       {"namespaces", kNamespaceTypes},
@@ -673,22 +685,18 @@ std::string features_json() {
       {"apparmor", {{"enabled", true}}},
       {"selinux", {{"enabled", true}}},
       {"intelRdt", {{"enabled", false}}},
-      {"mountExtensions", {{"idmap", {{"enabled", true}}}}},
+      {"mountExtensions", {{"idmap", {{"enabled", false}}}}},
   };
+  OJson options = OJson::array();
+  for (const char* o : kKnownMountOptions)
+    if (std::find_if(std::begin(kRefusedMountOptions), std::end(kRefusedMountOptions),
+                     [&](const char* r) { return std::string_view(r) == o; }) == std::end(kRefusedMountOptions))
+      options.push_back(o);
   OJson features = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.2.0"},
       {"hooks", kHookKinds},
-      {"mountOptions",
-       {"async",    "atime",      "bind",        "defaults",     "dev",      "diratime",    "dirsync",
-        "exec",     "iversion",   "lazytime",    "loud",         "mand",     "noatime",     "nodev",
-        "nodiratime", "noexec",   "noiversion",  "nolazytime",   "nomand",   "norelatime",  "nostrictatime",
-        "nosuid",   "nosymfollow", "private",    "ratime",       "rbind",    "rdev",        "rdiratime",
-        "relatime", "remount",    "rexec",       "rnoatime",     "rnodev",   "rnodiratime", "ro",
-        "rprivate", "rrelatime",  "rro",         "rrw",          "rshared",  "rslave",      "rstrictatime",
-        "rsuid",    "rsymfollow", "runbindable", "rw",           "shared",   "silent",      "slave",
-        "strictatime", "suid",    "symfollow",   "sync",         "tmpcopyup", "unbindable", "idmap",
-        "ridmap"}},
+      {"mountOptions", std::move(options)},
       {"linux", std::move(linux_features)},
       {"annotations", {{"io.github.cove.oci.version", COVE_VERSION}}},
   };

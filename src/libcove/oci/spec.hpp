@@ -205,6 +205,15 @@ Result<Resources> parse_resources(std::string_view json_text, const std::string&
 // namespace mapping the caller's uid/gid and no network namespace). Pretty-printed JSON.
 std::string default_spec_json(bool rootless, uid_t uid, gid_t gid);
 
+// Mount options the parser knows but cove-oci refuses (translate.cpp): `features` leaves them
+// out of mountOptions, since engines pick options by that list (containerd uses `rro` when a
+// runtime lists it).
+inline constexpr const char* kRefusedMountOptions[] = {
+    "idmap",      "ridmap",     "tmpcopyup",   "rro",          "rrw",            "rnosuid",      "rsuid",
+    "rnodev",     "rdev",       "rnoexec",     "rexec",        "rnoatime",       "ratime",       "rrelatime",
+    "rnorelatime", "rstrictatime", "rnostrictatime", "rnodiratime", "rdiratime", "rnosymfollow", "rsymfollow",
+    "nosymfollow", "symfollow", "mand",        "nomand",       "lazytime"};
+
 // `cove-oci features` (runtime-spec features.md): what this runtime implements, JSON.
 std::string features_json();
 

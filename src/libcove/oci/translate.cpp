@@ -103,17 +103,12 @@ bool standard_mount(const Mount& m, config::ContainerConfig& cfg) {
   return true;
 }
 
-constexpr const char* kUnsupportedOptions[] = {"idmap", "ridmap", "tmpcopyup", "rro", "rrw", "rnosuid", "rsuid",
-                                               "rnodev", "rdev", "rnoexec", "rexec", "rnoatime", "ratime",
-                                               "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime",
-                                               "rnodiratime", "rdiratime", "rnosymfollow", "rsymfollow",
-                                               "nosymfollow", "symfollow", "mand", "nomand", "lazytime"};
 
 Result<config::MountEntry> bundle_mount(const Mount& m, size_t i, const std::string& bundle) {
   std::string where = fmt::format("mounts[{}]", i);
   if (!m.uid_mappings.empty() || !m.gid_mappings.empty()) return unsupported(where + ".uidMappings", "idmapped mounts");
   for (size_t j = 0; j < m.options.size(); ++j)
-    for (const char* bad : kUnsupportedOptions)
+    for (const char* bad : kRefusedMountOptions)
       if (m.options[j] == bad) return unsupported(fmt::format("{}.options[{}]", where, j), "option `" + m.options[j] + "`");
   bool bind = m.type == "bind" || has_option(m, "bind") || has_option(m, "rbind");
   std::vector<std::string> options = m.options;
