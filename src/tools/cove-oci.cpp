@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -254,22 +253,13 @@ constexpr UpdateFlag kUpdateFlags[] = {
     {"mem-bw-schema", "", "", UpdateFlag::kText},
 };
 
-// "-1", "1024", "512k", "1.5g", "2MB": bytes (docker's RAMInBytes, which runc uses).
-Result<int64_t> parse_size(const std::string& flag, const std::string& text) {
+// "-1" or a size in bytes with an optional k, m, g, t (powers of 1024), as runc's flags take
+// them (base/strings parse_size).
+Result<int64_t> flag_size(const std::string& flag, const std::string& text) {
   if (text == "-1") return int64_t(-1);
-  size_t end = 0;
-  while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.')) ++end;
-  std::string unit = text.substr(end);
-  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  if (unit.size() == 2 && unit[1] == 'b') unit.pop_back();
-  static const std::string kUnits = "kmgtp";
-  double mult = 1;
-  if (unit == "b" || unit.empty()) mult = 1;
-  else if (unit.size() == 1 && kUnits.find(unit[0]) != std::string::npos) mult = std::pow(1024.0, double(kUnits.find(unit[0]) + 1));
-  else end = 0;
-  if (end == 0 || std::count(text.begin(), text.begin() + long(end), '.') > 1)
-    return Error::invalid("--" + flag + ": `" + text + "` is not a size (bytes, or with k m g t p)");
-  return static_cast<int64_t>(std::stod(text.substr(0, end)) * mult);
+  auto n = parse_size(text);
+  if (!n || *n > uint64_t(INT64_MAX)) return Error::invalid("--" + flag + ": `" + text + "` is not a size (bytes, or with k m g t)");
+  return int64_t(*n);
 }
 
 // The --resources text (or {}) with every per-limit flag given set over it.
@@ -278,13 +268,14 @@ Result<std::string> with_update_flags(const std::string& text, const Args& a) {
   if (!j.is_object()) return text;  // parse_resources says what is wrong with it
   for (const auto& f : kUpdateFlags) {
     if (!a.has(f.flag)) continue;
+    if (*f.object && j.contains(f.object) && !j[f.object].is_object()) return text;  // as above
     if (!*f.object) return Error(EOPNOTSUPP, std::string("update --") + f.flag + ": Intel RDT is not supported by cove-oci");
     std::string v = a.get(f.flag);
     nlohmann::json value;
     if (f.kind == UpdateFlag::kText) {
       value = v;
     } else if (f.kind == UpdateFlag::kSize) {
-      auto n = parse_size(f.flag, v);
+      auto n = flag_size(f.flag, v);
       if (!n) return std::move(n).error();
       value = *n;
     } else {
@@ -297,32 +288,37 @@ Result<std::string> with_update_flags(const std::string& text, const Args& a) {
   return j.dump();
 }
 
-// A Go duration as runc's --interval takes it: "5s", "500ms", "1m30s" (ns us ms s m h).
+// A Go duration as runc's --interval takes it, in whole units: "5s", "500ms", "1m30s"
+// (ns us ms s m h); at least 1 ms, at most a day.
 Result<int64_t> parse_interval_ms(const std::string& text) {
-  static const std::pair<const char*, double> kUnits[] = {{"ns", 1e-6}, {"us", 1e-3}, {"ms", 1},
-                                                          {"s", 1000},  {"m", 60000}, {"h", 3600000}};
-  double total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
+  static const std::pair<const char*, uint64_t> kUnitsNs[] = {
+      {"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000}, {"m", 60000000000}, {"h", 3600000000000}};
+  constexpr uint64_t kDayNs = 86400000000000;
+  auto bad = [&] { return Error::invalid("--interval: `" + text + "` is not a duration from 1ms to 24h (5s, 500ms, 1m)"); };
+  uint64_t total = 0;
+  for (size_t i = 0; i < text.size();) {
     size_t j = i;
-    while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.')) ++j;
+    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
     size_t k = j;
     while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
-    std::string num = text.substr(i, j - i), unit = text.substr(j, k - j);
-    auto u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& e) { return unit == e.first; });
-    if (num.empty() || u == std::end(kUnits) || std::count(num.begin(), num.end(), '.') > 1)
-      return Error::invalid("--interval: `" + text + "` is not a duration (5s, 500ms, 1m)");
-    total += std::stod(num) * u->second;
+    auto n = parse_uint(std::string_view(text).substr(i, j - i));
+    std::string unit = text.substr(j, k - j);
+    auto u = std::find_if(std::begin(kUnitsNs), std::end(kUnitsNs), [&](const auto& e) { return unit == e.first; });
+    if (j == i || !n || u == std::end(kUnitsNs) || *n > kDayNs / u->second) return bad();
+    total += *n * u->second;
+    if (total > kDayNs) return bad();
     i = k;
   }
-  if (text.empty() || total < 1) return Error::invalid("--interval: `" + text + "`: at least 1ms");
-  return static_cast<int64_t>(total);
+  if (total < 1000000) return bad();
+  return int64_t(total / 1000000);
 }
 
 // events without --stats: runc's stream, one JSON object a line: the stats every `interval_ms`,
 // and {"type":"oom"} as soon as the cgroup counts a new OOM kill (polled every 100 ms). Ends,
-// status 0, once the container has stopped or is gone.
+// status 0, once the container has stopped or is gone; a container not there at the start is
+// an error.
 Result<int> stream_events(oci::Runtime& rt, const std::string& id, int64_t interval_ms) {
+  if (auto first = rt.state(id); !first) return std::move(first).error();
   int64_t next_stats = 0;
   std::optional<uint64_t> ooms;
   for (;;) {

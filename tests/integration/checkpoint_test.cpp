@@ -178,7 +178,9 @@ TEST_F(CheckpointTest, NetnsAndShmStateTravels) {
   EXPECT_NE(routes.find("fd09::/64 dev lo"), std::string::npos) << routes;
 
   r = cove("cove-attach", "cr-net",
-           {"--", "sh", "-c", "rm /dev/shm/x && ip addr del 127.0.0.2/8 dev lo && ip rule del pref 100"});
+           {"--", "sh", "-c",
+            "rm /dev/shm/x && ip addr del 127.0.0.2/8 dev lo && ip rule del pref 100 && ip route del 10.9.0.0/16 dev lo "
+            "&& ip -6 route del fd09::/64 dev lo"});
   ASSERT_EQ(r.status, 0) << r.err;
   checkpoint("cr-net", images("2"), true);
   restore("cr-net", images("2"));
@@ -188,6 +190,8 @@ TEST_F(CheckpointTest, NetnsAndShmStateTravels) {
   EXPECT_NE(addrs.find("127.0.0.1/8"), std::string::npos) << addrs;
   EXPECT_NE(addrs.find("::1/128"), std::string::npos) << addrs;
   EXPECT_EQ(addrs.find("127.0.0.2"), std::string::npos) << addrs;
+  EXPECT_EQ(attach_out("cr-net", {"ip", "route"}).find("10.9.0.0"), std::string::npos);
+  EXPECT_EQ(attach_out("cr-net", {"ip", "-6", "route"}).find("fd09::"), std::string::npos);
   rules = attach_out("cr-net", {"ip", "rule"});
   EXPECT_EQ(std::count(rules.begin(), rules.end(), '\n'), 2) << rules;  // three lines, trimmed
   EXPECT_EQ(rules.find("100:"), std::string::npos) << rules;

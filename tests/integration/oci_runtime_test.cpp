@@ -366,7 +366,7 @@ TEST_F(OciRuntimeTest, LimitsMasksReadOnlyRootAndHostname) {
 // object once the cgroup's OOM killer strikes, and its end (status 0) once the container stops.
 TEST_F(OciRuntimeTest, EventsStreamStatsAndOomUntilTheContainerStops) {
   set_args("exec sleep 1000");
-  spec_["linux"]["resources"]["memory"] = {{"limit", 16 << 20}};
+  spec_["linux"]["resources"]["memory"] = {{"limit", 16 << 20}, {"swap", 16 << 20}};  // no swap to spill into
   auto c = create("ev");
   ASSERT_EQ(c.status, 0) << c.err;
   pid_t init = state("ev")["pid"].get<pid_t>();
@@ -382,6 +382,12 @@ TEST_F(OciRuntimeTest, EventsStreamStatsAndOomUntilTheContainerStops) {
             "ev", nullptr);
     ::_exit(127);
   }
+  bool reaped = false;
+  ScopeExit stop_events([&] {
+    if (reaped) return;
+    ::kill(ev, SIGKILL);
+    ::waitpid(ev, nullptr, 0);
+  });
   auto lines = [&] {
     std::vector<Json> out;
     for (const auto& line : split(read_text(events), '\n'))
@@ -404,13 +410,10 @@ TEST_F(OciRuntimeTest, EventsStreamStatsAndOomUntilTheContainerStops) {
   ASSERT_EQ(oci({"kill", "ev", "KILL"}).status, 0);
   EXPECT_EQ(wait_child(init), 128 + SIGKILL);
   int st = 0;
-  bool ended = eventually([&] { return ::waitpid(ev, &st, WNOHANG) == ev; }, 5000);
-  EXPECT_TRUE(ended) << "events did not end with the container";
-  if (!ended) {
-    ::kill(ev, SIGKILL);
-    ::waitpid(ev, &st, 0);
-  }
+  reaped = eventually([&] { return ::waitpid(ev, &st, WNOHANG) == ev; }, 5000);
+  ASSERT_TRUE(reaped) << "events did not end with the container";
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  EXPECT_NE(oci({"events", "gone"}).status, 0);  // a container that is not there is an error
   ASSERT_EQ(oci({"delete", "ev"}).status, 0);
 }
 

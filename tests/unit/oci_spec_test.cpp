@@ -789,7 +789,7 @@ TEST(OciTranslateResources, FieldsWithoutAPlaceInTheModelGoToTheHostsVersion) {
                                                         {"cpu.rt_runtime_us", "950000"},
                                                         {"cpu.cfs_burst_us", "5000"},
                                                         {"cpu.idle", "1"},
-                                                        {"blkio.weight_device", "8:0 500"}}));
+                                                        {"blkio.bfq.weight_device", "8:0 500"}}));
   EXPECT_TRUE(v1->raw_v2.empty());
 
   auto v2 = resources_on(pure_v2_layout(), R"({"memory": {"reservation": 1048576}, "cpu": {"burst": 5000, "idle": 1},

@@ -15,10 +15,6 @@ inline int64_t clock_ms(clockid_t clock) {
 inline int64_t monotonic_ms() { return clock_ms(CLOCK_MONOTONIC); }
 inline int64_t realtime_ms() { return clock_ms(CLOCK_REALTIME); }
 
-}  // namespace cove
-
-namespace cove {
-
 // The sleeps of a poll for a state the kernel settles soon (a freeze, an rmdir after the last
 // task died, a lock): 50 µs first, doubling up to `cap_us`. A fixed 5–10 ms step cost every caller
 // that much even when the state was there a few hundred µs later.

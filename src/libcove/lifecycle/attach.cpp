@@ -30,9 +30,6 @@
 #include "rootfs/dev.hpp"
 #include "security/exec_restrictions.hpp"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 
 extern char** environ;
 

@@ -17,9 +17,6 @@
 #include <algorithm>
 #include <cstring>
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"

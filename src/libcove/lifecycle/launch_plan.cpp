@@ -6,12 +6,10 @@
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
+#include "base/syscalls.hpp"  // CLONE_NEWTIME (linux/sched.h)
 #include "lifecycle/security_plan.hpp"
 #include "security/lsm/lsm.hpp"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 
 namespace cove::lifecycle {
 

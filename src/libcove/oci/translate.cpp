@@ -12,6 +12,7 @@
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
+#include "base/syscalls.hpp"  // CLONE_NEWTIME (linux/sched.h)
 #include "config/container_config.hpp"
 #include "lifecycle/security_plan.hpp"
 #include "oci/hooks.hpp"
@@ -20,9 +21,6 @@
 #include "security/lsm/lsm.hpp"
 #include "security/seccomp/policy.hpp"
 
-#ifndef CLONE_NEWTIME
-#define CLONE_NEWTIME 0x00000080
-#endif
 
 namespace cove::oci {
 
@@ -134,6 +132,10 @@ Result<rootfs::DeviceNode> node_to_make(const Device& d, const std::string& wher
   for (const auto& part : split(rel, '/'))
     if (part.empty() || part == "." || part == "..") rel.clear();
   if (rel.empty()) return Error::invalid("`" + where + ".path`: `" + d.path + "` (a node the host lacks is made below /dev/)");
+  // Their own filesystems (devpts, a nodev tmpfs, mqueue): a node there is unusable or refused.
+  for (const char* own : {"pts", "shm", "mqueue"})
+    if (rel == own || rel.starts_with(std::string(own) + "/"))
+      return Error::invalid("`" + where + ".path`: `" + d.path + "` is on /dev/" + own + ", where no node can be made");
   rootfs::DeviceNode n;
   n.path = rel;
   n.mode = (d.type == "b" ? S_IFBLK : S_IFCHR) | (d.file_mode.value_or(0666) & 07777);
@@ -157,6 +159,7 @@ Result<void> device_nodes(const Linux& lx, bool userns, config::ContainerConfig&
       return Error::invalid(fmt::format("`{}`: device {}:{} (major 0-4095, minor 0-1048575)", where, d.major, d.minor));
     struct stat st;
     if (::stat(d.path.c_str(), &st) < 0) {
+      if (errno != ENOENT) return Error::from_errno(errno, "`" + where + "`: stat `" + d.path + "` on the host");
       auto n = node_to_make(d, where, userns);
       if (!n) return std::move(n).error();
       made.push_back(std::move(*n));
@@ -369,7 +372,8 @@ Result<void> block_io(const BlockIo& b, const std::string& w, PerVersion& raw, c
     if (!d.weight) continue;
     if (*d.weight < 10 || *d.weight > 1000) return Error::invalid(fmt::format("`{}.weight`: {} (10 to 1000)", at, *d.weight));
     std::string dev = fmt::format("{}:{} ", d.major, d.minor);
-    COVE_TRY(raw(at, "io", {{"blkio.weight_device", dev + std::to_string(*d.weight)}},
+    // v1: BFQ's file (CFQ's blkio.weight_device left the kernel with CFQ in 5.0).
+    COVE_TRY(raw(at, "io", {{"blkio.bfq.weight_device", dev + std::to_string(*d.weight)}},
                  {{"io.weight", dev + std::to_string(cgroup::blkio_to_io_weight(*d.weight))}}));
   }
   auto entry = [&](const ThrottleDevice& d) -> cgroup::IoMax& {

@@ -88,22 +88,11 @@ ChildProcess::Released ChildProcess::release() {
 
 namespace {
 
-[[noreturn]] void run_child(const std::function<int()>& child_main) {
-  int code = 127;
-  try {
-    code = child_main();
-  } catch (...) {
-    // No exception crosses a fork: the child ends here.
-  }
-  ::_exit(code);
-}
-
-}  // namespace
-
-// This kernel (6.18) SIGKILLs a child cloned with CLONE_INTO_CGROUP into a cgroup that was ever
-// emptied through cgroup.kill (a rebooted container's payload, a guest's own sub-cgroup): the
-// kill count it compares at the end of the fork is the target's, the one it took at the start
-// the caller's cgroup's. Such a child has SIGKILL pending, or died of it, when clone3 returns.
+// This kernel (6.18; not 6.1) SIGKILLs a child cloned with CLONE_INTO_CGROUP whenever the kill
+// count of cgroup.kill differs between the caller's cgroup, read at the start of the fork, and
+// the target's, read at its end: a target once emptied through cgroup.kill (a rebooted
+// container's payload, a guest's sub-cgroup), or a caller in such a cgroup. Such a child has
+// SIGKILL pending (ShdPnd keeps it until reaped), or died of it, when clone3 returns.
 bool born_killed(pid_t pid, int pidfd) {
   siginfo_t si = {};
   if (::waitid(P_PIDFD, id_t(pidfd), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
@@ -118,6 +107,18 @@ bool born_killed(pid_t pid, int pidfd) {
   }
   return false;
 }
+
+[[noreturn]] void run_child(const std::function<int()>& child_main) {
+  int code = 127;
+  try {
+    code = child_main();
+  } catch (...) {
+    // No exception crosses a fork: the child ends here.
+  }
+  ::_exit(code);
+}
+
+}  // namespace
 
 Result<ChildProcess> spawn(const std::function<int()>& child_main, const SpawnOptions& opts) {
   if (opts.born_in_cgroup) *opts.born_in_cgroup = opts.cgroup_fd >= 0;
@@ -138,18 +139,20 @@ Result<ChildProcess> spawn(const std::function<int()>& child_main, const SpawnOp
     args.cgroup = uint64_t(opts.cgroup_fd);
   }
   pid_t pid = sys::clone3(&args, sizeof args);
-  if (pid < 0)
-    return Error::from_errno(errno, opts.cgroup_fd >= 0 ? "clone3 into its cgroup" : "clone3 into new namespaces");
   if (pid == 0) run_child(child_main);
-  ChildProcess child(pid, UniqueFd(pidfd));
-  if (opts.cgroup_fd >= 0 && born_killed(pid, pidfd)) {
-    (void)child.kill_and_reap();
+  ChildProcess child;
+  if (pid > 0) child = ChildProcess(pid, UniqueFd(pidfd));
+  // Not born there (a kernel before 5.7, a cgroup that cannot take it, the kill above): spawned
+  // again in our cgroups; the caller's cgroup.procs write places it, or says why it cannot.
+  if (opts.cgroup_fd >= 0 && (pid < 0 || born_killed(pid, pidfd))) {
+    if (pid > 0) (void)child.kill_and_reap();
     SpawnOptions again = opts;
     again.cgroup_fd = -1;
     if (again.born_in_cgroup) *again.born_in_cgroup = false;  // before the clone: the child sees it
     again.born_in_cgroup = nullptr;
     return spawn(child_main, again);
   }
+  if (pid < 0) return Error::from_errno(errno, "clone3 into new namespaces");
   return child;
 }
 

@@ -75,10 +75,10 @@ struct SpawnOptions {
 // Forks (or clones, with namespace flags) a child that runs `child_main` and `_exit`s with its
 // result; `child_main` must not return into the caller's code, throw, or rely on locks held by
 // other threads (the caller is single-threaded when it spawns). The parent gets the owner.
-// Without clone flags it is fork(2) plus pidfd_open: glibc's fork keeps its internal state
-// (malloc arenas, atfork handlers) consistent in the child, which a raw clone3 does not. With
-// namespace flags or a cgroup it is clone3(CLONE_PIDFD | flags), so the pidfd exists from the
-// start.
+// Without clone flags or a cgroup it is fork(2) plus pidfd_open: glibc's fork keeps its internal
+// state (malloc arenas, atfork handlers) consistent in the child, which a raw clone3 does not
+// (hence the single-threaded caller). With namespace flags or a cgroup it is
+// clone3(CLONE_PIDFD | flags), so the pidfd exists from the start.
 Result<ChildProcess> spawn(const std::function<int()>& child_main, const SpawnOptions& opts = {});
 
 // The exit code a shell would report for wait status `status`: the exit status, or 128 + the
