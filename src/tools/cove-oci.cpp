@@ -17,7 +17,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/result.hpp"
@@ -313,35 +312,6 @@ Result<int64_t> parse_interval_ms(const std::string& text) {
   return int64_t(total / 1000000);
 }
 
-// events without --stats: runc's stream, one JSON object a line: the stats every `interval_ms`,
-// and {"type":"oom"} as soon as the cgroup counts a new OOM kill (polled every 100 ms). Ends,
-// status 0, once the container has stopped or is gone; a container not there at the start is
-// an error.
-Result<int> stream_events(oci::Runtime& rt, const std::string& id, int64_t interval_ms) {
-  if (auto first = rt.state(id); !first) return std::move(first).error();
-  int64_t next_stats = 0;
-  std::optional<uint64_t> ooms;
-  for (;;) {
-    auto info = rt.state(id);
-    if (!info || info->status == oci::Status::kStopped) return 0;
-    auto s = rt.stats_json(id);
-    if (!s) {
-      auto again = rt.state(id);
-      if (!again || again->status == oci::Status::kStopped) return 0;  // stopped in between
-      return std::move(s).error();
-    }
-    auto j = nlohmann::json::parse(*s, nullptr, false);
-    uint64_t now_ooms = j.is_object() ? j["data"]["memory"].value("oom_kill", uint64_t(0)) : 0;
-    if (ooms && now_ooms > *ooms) std::cout << nlohmann::json{{"type", "oom"}, {"id", id}}.dump() << "\n" << std::flush;
-    ooms = now_ooms;
-    if (monotonic_ms() >= next_stats) {
-      std::cout << *s << std::flush;
-      next_stats = monotonic_ms() + interval_ms;
-    }
-    ::usleep(100 * 1000);
-  }
-}
-
 Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char** argv, int i) {
   auto parse = [&](const VerbSpec& s) { return parse_args(argc, argv, i, s, false); };
   if (verb == "create" || verb == "run") {
@@ -432,7 +402,9 @@ Result<int> dispatch(oci::Runtime& rt, const std::string& verb, int argc, char**
     if (!a->has("stats")) {
       auto ms = parse_interval_ms(a->get("interval", "5s"));
       if (!ms) return std::move(ms).error();
-      return stream_events(rt, *id, *ms);
+      auto r = rt.events(*id, *ms, [](const std::string& line) { std::cout << line << std::flush; });
+      if (!r) return std::move(r).error();
+      return 0;
     }
     auto s = rt.stats_json(*id);
     if (!s) return std::move(s).error();

@@ -28,6 +28,7 @@
 #include "base/signals.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
+#include "base/clock.hpp"
 #include "cgroup/cgroup.hpp"
 #include "lifecycle/attach.hpp"
 #include "lifecycle/start_sequence.hpp"
@@ -592,26 +593,59 @@ Result<void> Runtime::update(const std::string& id, const Resources& resources) 
   return cgs->apply(*limits, only);
 }
 
+namespace {
+
+// runc's stats event of the container's cgroup statistics, one line.
+std::string stats_event(const std::string& id, const cgroup::Stats& s) {
+  Json data = Json::object();
+  if (s.cpu_usage_ns) data["cpu"] = {{"usage", {{"total", *s.cpu_usage_ns}}}};
+  Json mem = Json::object();
+  if (s.memory_current) mem["usage"] = {{"usage", *s.memory_current}};
+  if (s.memory_peak) mem["usage"]["max"] = *s.memory_peak;
+  if (s.oom_kills) mem["oom_kill"] = *s.oom_kills;
+  if (!mem.empty()) data["memory"] = mem;
+  if (s.pids_current) data["pids"] = {{"current", *s.pids_current}};
+  Json io = Json::object();
+  if (s.io_read_bytes) io["read_bytes"] = *s.io_read_bytes;
+  if (s.io_write_bytes) io["write_bytes"] = *s.io_write_bytes;
+  if (!io.empty()) data["blkio"] = io;
+  Json ev = {{"type", "stats"}, {"id", id}, {"data", data}};
+  return ev.dump() + "\n";
+}
+
+}  // namespace
+
 Result<std::string> Runtime::stats_json(const std::string& id) {
   auto info = state(id);
   if (!info) return std::move(info).error();
   if (info->status == Status::kStopped) return Error(EINVAL, fmt::format("container `{}` is not running", id));
   auto st = cgroup::ContainerCgroups::from_recorded_explicit(info->cgroup_dirs).stats();
   if (!st) return std::move(st).error();
-  Json data = Json::object();
-  if (st->cpu_usage_ns) data["cpu"] = {{"usage", {{"total", *st->cpu_usage_ns}}}};
-  Json mem = Json::object();
-  if (st->memory_current) mem["usage"] = {{"usage", *st->memory_current}};
-  if (st->memory_peak) mem["usage"]["max"] = *st->memory_peak;
-  if (st->oom_kills) mem["oom_kill"] = *st->oom_kills;
-  if (!mem.empty()) data["memory"] = mem;
-  if (st->pids_current) data["pids"] = {{"current", *st->pids_current}};
-  Json io = Json::object();
-  if (st->io_read_bytes) io["read_bytes"] = *st->io_read_bytes;
-  if (st->io_write_bytes) io["write_bytes"] = *st->io_write_bytes;
-  if (!io.empty()) data["blkio"] = io;
-  Json ev = {{"type", "stats"}, {"id", id}, {"data", data}};
-  return ev.dump() + "\n";
+  return stats_event(id, *st);
+}
+
+Result<void> Runtime::events(const std::string& id, int64_t interval_ms,
+                             const std::function<void(const std::string&)>& emit) {
+  if (auto first = state(id); !first) return std::move(first).error();
+  int64_t next_stats = 0;
+  std::optional<uint64_t> ooms;
+  for (;; ::usleep(100 * 1000)) {
+    auto info = state(id);
+    if (!info || info->status == Status::kStopped) return {};
+    auto st = cgroup::ContainerCgroups::from_recorded_explicit(info->cgroup_dirs).stats();
+    if (!st) {
+      auto again = state(id);
+      if (!again || again->status == Status::kStopped) return {};  // stopped in between
+      return std::move(st).error();
+    }
+    uint64_t now_ooms = st->oom_kills.value_or(0);
+    if (ooms && now_ooms > *ooms) emit(Json{{"type", "oom"}, {"id", id}}.dump() + "\n");
+    ooms = now_ooms;
+    if (monotonic_ms() >= next_stats) {
+      emit(stats_event(id, *st));
+      next_stats = monotonic_ms() + interval_ms;
+    }
+  }
 }
 
 Result<void> Runtime::pause(const std::string& id) {

@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -98,6 +100,11 @@ class Runtime {
   Result<void> update(const std::string& id, const Resources& resources);
   // events --stats: one runc-style stats object of the container's cgroups.
   Result<std::string> stats_json(const std::string& id);
+  // events without --stats: runc's stream, one JSON line each to `emit`: the stats every
+  // `interval_ms`, and {"type":"oom"} as soon as the cgroup counts a new OOM kill (polled every
+  // 100 ms). Returns once the container has stopped or is gone; one not there at the start is
+  // an error.
+  Result<void> events(const std::string& id, int64_t interval_ms, const std::function<void(const std::string&)>& emit);
   Result<void> pause(const std::string& id);
   Result<void> resume(const std::string& id);
   // checkpoint: CRIU's images of a running (or paused) container in `image_path`, with cove's
