@@ -447,7 +447,9 @@ Result<void> time_offsets(const Linux& lx, const TranslateContext& ctx, lifecycl
   return {};
 }
 
-Result<config::ContainerConfig> container_config(const Spec& spec, const TranslateContext& ctx, Launch& out) {
+// `made`: the device nodes the host lacks, for the plan (LaunchPlan::device_nodes).
+Result<config::ContainerConfig> container_config(const Spec& spec, const TranslateContext& ctx, Launch& out,
+                                                 std::vector<rootfs::DeviceNode>& made) {
   config::ContainerConfig cfg;
   cfg.name = ctx.id;
   std::string root = spec.root.path[0] == '/' ? spec.root.path : ctx.bundle + "/" + spec.root.path;
@@ -475,7 +477,7 @@ Result<config::ContainerConfig> container_config(const Spec& spec, const Transla
   // cgroup mount gets a cgroup namespace of its own, rooted at its cgroups.
   if (userns && cfg.auto_mounts.cgroup != AutoMountMode::kNone && !has_ns(cfg, out, Namespace::kCgroup, CLONE_NEWCGROUP))
     cfg.clone_ns.push_back(Namespace::kCgroup);
-  COVE_TRY(device_nodes(*spec.linux, userns, cfg, out.plan.device_nodes));
+  COVE_TRY(device_nodes(*spec.linux, userns, cfg, made));
   COVE_TRY(security_settings(spec, out, cfg));
   cfg.init = spec.process->args;
   cfg.init_cwd = spec.process->cwd;
@@ -529,12 +531,13 @@ Result<void> process_plan(const Spec& spec, const config::ContainerConfig& cfg, 
 Result<Launch> translate(const Spec& spec, const TranslateContext& ctx) {
   if (!spec.process) return Error::invalid("`process`: required to create a container");
   Launch out;
-  auto cfg = container_config(spec, ctx, out);
+  std::vector<rootfs::DeviceNode> made;
+  auto cfg = container_config(spec, ctx, out, made);
   if (!cfg) return std::move(cfg).error();
   lifecycle::PlanOptions po;
   auto plan = lifecycle::make_launch_plan(*cfg, po, *ctx.layout, ctx.have_time_ns);
   if (!plan) return std::move(plan).error();
-  plan->device_nodes = std::move(out.plan.device_nodes);  // container_config's
+  plan->device_nodes = std::move(made);
   COVE_TRY(time_offsets(*spec.linux, ctx, *plan));
   out.plan = std::move(*plan);
   COVE_TRY(process_plan(spec, *cfg, out.plan));
@@ -576,7 +579,8 @@ Result<security::ExecRestrictions> process_restrictions(const Spec& spec, const 
   Spec with = spec;
   with.process = process;
   Launch out;
-  auto cfg = container_config(with, ctx, out);
+  std::vector<rootfs::DeviceNode> made;  // not needed to enter it
+  auto cfg = container_config(with, ctx, out, made);
   if (!cfg) return std::move(cfg).error();
   return exec_restrictions(with, *cfg);
 }
