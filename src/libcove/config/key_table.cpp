@@ -271,7 +271,7 @@ Strings format_idmap(const C& c) {
 }
 
 // clang-format off
-const KeySpec kKeys[] = {
+constexpr KeySpec kKeys[] = {
 // --- [container] ---
 {"container", "hostname", "RFC 1123 host name (letters, digits, `-`, dot-separated labels), at most 64 characters",
  "the container name", false,
@@ -399,13 +399,9 @@ std::span<const KeySpec> core_keys() { return kKeys; }
 
 // Every module's keys, in section order. Feature modules keep their keys in their own
 // keys_*.cpp file (one table each), so adding a section never touches this file's table.
-std::span<const KeySpec> key_table() {
-  static const std::vector<KeySpec> all = [] {
-    std::vector<KeySpec> v;
-    for (auto part : {core_keys(), storage_keys(), cgroup_keys(), security_keys()}) v.insert(v.end(), part.begin(), part.end());
-    return v;
-  }();
-  return all;
+KeyTable key_table() {
+  static const KeyTable::Parts parts = {core_keys(), storage_keys(), cgroup_keys(), security_keys()};
+  return KeyTable(parts);
 }
 
 const KeySpec* find_key(std::string_view section, std::string_view key) {

@@ -5,6 +5,9 @@
 // Adding a key (or a new section) is adding one entry to the table in key_table.cpp.
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,7 +49,62 @@ struct KeySpec {
   std::string name() const { return std::string(section) + "." + std::string(key); }  // origin key
 };
 
-std::span<const KeySpec> key_table();
+// Every module's key table, in section order, iterated as one list. A view over the constant
+// tables (in .rodata, shared by every process) instead of a copy joined on the heap.
+class KeyTable {
+ public:
+  static constexpr size_t kParts = 4;
+  using Parts = std::array<std::span<const KeySpec>, kParts>;
+
+  class iterator {
+   public:
+    using value_type = KeySpec;
+    using difference_type = std::ptrdiff_t;
+    using reference = const KeySpec&;
+    using pointer = const KeySpec*;
+    using iterator_category = std::forward_iterator_tag;
+    iterator() = default;
+    iterator(const Parts* parts, size_t part) : parts_(parts), part_(part) { skip_empty(); }
+    reference operator*() const { return (*parts_)[part_][index_]; }
+    pointer operator->() const { return &**this; }
+    iterator& operator++() {
+      ++index_;
+      skip_empty();
+      return *this;
+    }
+    iterator operator++(int) {
+      auto old = *this;
+      ++*this;
+      return old;
+    }
+    bool operator==(const iterator& o) const { return part_ == o.part_ && index_ == o.index_; }
+
+   private:
+    void skip_empty() {
+      while (part_ < kParts && index_ >= (*parts_)[part_].size()) {
+        ++part_;
+        index_ = 0;
+      }
+    }
+    const Parts* parts_ = nullptr;
+    size_t part_ = kParts;
+    size_t index_ = 0;
+  };
+
+  explicit KeyTable(const Parts& parts) : parts_(&parts) {}
+  iterator begin() const { return iterator(parts_, 0); }
+  iterator end() const { return iterator(parts_, kParts); }
+  size_t size() const {
+    size_t n = 0;
+    for (auto p : *parts_) n += p.size();
+    return n;
+  }
+
+ private:
+  const Parts* parts_;
+};
+
+KeyTable key_table();
 // The parts key_table() joins: [container] [mount] [namespaces] [idmap] here, [cgroup] in
 // keys_cgroup.cpp, [security] in keys_security.cpp.
 std::span<const KeySpec> core_keys();

@@ -234,7 +234,7 @@ Strings format_raw(const C& c) {
 constexpr const char* kSize = "SIZE (bytes, or with K, M, G, T suffix) or `max` (`-1` also means `max`, as in LXC)";
 
 // clang-format off
-const KeySpec kKeys[] = {
+constexpr KeySpec kKeys[] = {
 {"cgroup", "memory.max", kSize, "max", false,
  "Hard memory limit of the container (all its processes together). Above it the kernel reclaims, "
  "then the OOM killer ends a process inside the container (only there; cove-info counts these as "

@@ -187,7 +187,7 @@ Result<void> parse_macvlan_mode(N& n, const std::string& v) {
 Strings format_macvlan_mode(const N& n) { return one(n.macvlan_mode); }
 
 // clang-format off
-const NicKeySpec kNicKeys[] = {
+constexpr NicKeySpec kNicKeys[] = {
 {"type", "veth | macvlan | ipvlan | phys", "veth", false,
  "The kind of interface. veth: a pair whose host end joins the bridge or managed network named by "
  "link. macvlan and ipvlan: a child of the host device link, made directly in the container. phys: the "

@@ -220,7 +220,7 @@ Strings format_rootfs_idmap(const C& c) {
 }
 
 // clang-format off
-const KeySpec kKeys[] = {
+constexpr KeySpec kKeys[] = {
 {"idmap", "rootfs", "auto|idmapped|shift", "auto", false,
  "How an unprivileged container's root filesystem gets ownership that its root can use. "
  "idmapped: the rootfs is mounted through an idmapped mount (mount_setattr(2) MOUNT_ATTR_IDMAP): files "

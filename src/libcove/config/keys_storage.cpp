@@ -80,7 +80,7 @@ Result<void> parse_ephemeral(C& c, const std::string& v, const KeyContext&) {
 Strings format_ephemeral(const C& c) { return {c.storage.ephemeral ? "true" : "false"}; }
 void reset_ephemeral(C& c) { c.storage.ephemeral = false; }
 
-const KeySpec kKeys[] = {
+constexpr KeySpec kKeys[] = {
 {"container", "ephemeral", "BOOL", "false", false,
  "The container is destroyed (config, rootfs and all) when it stops. `cove-copy -e` makes such clones.",
  parse_ephemeral, format_ephemeral, reset_ephemeral},
