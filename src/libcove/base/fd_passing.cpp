@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace cove {
@@ -37,7 +38,14 @@ Result<void> send_with_fds(int sock, const std::string& data, const std::vector<
 
 Result<ReceivedMessage> recv_with_fds(int sock, size_t max) {
   ReceivedMessage out;
-  std::string buf(max, '\0');
+  // The record's size first (MSG_TRUNC reports it whole), so that the buffer fits it: a
+  // buffer of `max` per message is `max` zeroed bytes, which a monitor's heap would keep dirty.
+  ssize_t size;
+  do {
+    size = ::recv(sock, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+  } while (size < 0 && errno == EINTR);
+  if (size < 0) return Error::from_errno(errno, "recvmsg");
+  std::string buf(std::clamp<size_t>(static_cast<size_t>(size), 1, max), '\0');
   struct iovec iov = {buf.data(), buf.size()};
   alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFds)];
   struct msghdr msg = {};
