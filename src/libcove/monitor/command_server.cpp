@@ -1,6 +1,5 @@
 #include "monitor/command_server.hpp"
 
-#include <malloc.h>
 
 #include <fmt/format.h>
 #include <sys/socket.h>
@@ -63,9 +62,7 @@ void CommandServer::serve(int fd) {
   auto req = decode_request(m->data);
   if (!req) return reply_error(fd, req.error());
   if (auto r = dispatch(fd, *req); !r) reply_error(fd, r.error());
-  // A change (a checkpoint above all: CRIU's RPC, the images' metadata) uses the heap far more
-  // than the monitor keeps: give it back, as after the start (monitor memory is per container).
-  if (!is_read_only(*req)) ::malloc_trim(0);
+  if (!is_read_only(*req)) served_change_ = true;
 }
 
 // A handler's exception is the request's failure, answered as such: the monitor (and the

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.hpp"
@@ -45,6 +46,10 @@ class CommandServer {
   bool has_client(int fd) const { return clients_.count(fd) != 0; }
   // Reads and answers one message from client `fd`; EOF or a dead connection drops it.
   void serve(int fd);
+  // A changing request was served since the last call: a checkpoint above all (CRIU's RPC,
+  // the images' metadata) uses the heap and the stack far more than the monitor keeps. The
+  // loop gives that memory back (base/memory.hpp) from its shallowest frame.
+  bool take_memory_to_give_back() { return std::exchange(served_change_, false); }
   void drop(int fd);
   // Stops listening (new connections are refused); the open ones stay, for their replies.
   void stop_listening() { listen_fd_.reset(); }
@@ -71,6 +76,7 @@ class CommandServer {
   int holder_fd_ = -1;
   std::string holder_;
   std::string busy_;
+  bool served_change_ = false;
 };
 
 }  // namespace cove::monitor

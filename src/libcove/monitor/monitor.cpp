@@ -3,10 +3,10 @@
 #include "monitor/monitor.hpp"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <unistd.h>
 
 #include "base/log.hpp"
+#include "base/memory.hpp"
 #include "config/load.hpp"
 #include "monitor/supervisor.hpp"
 #include "paths.hpp"
@@ -47,8 +47,9 @@ Result<int> run_monitor(const MonitorOptions& opts) {
   }
   log::info("running");
   m.report_start(r);
-  // Setup used the heap far more than the loop will: give it back (monitor memory is per container).
-  ::malloc_trim(0);
+  // Setup used the heap and the stack far more than the loop will: give them back (monitor
+  // memory is per container).
+  give_back_memory();
   return m.loop();
 }
 

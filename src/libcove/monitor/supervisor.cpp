@@ -17,6 +17,7 @@
 #include "base/clock.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/memory.hpp"
 #include "base/signals.hpp"
 #include "base/syscalls.hpp"
 #include "host_config.hpp"
@@ -426,6 +427,10 @@ int Supervisor::loop() {
     restore_tty = ::tcsetattr(0, TCSANOW, &raw) == 0;
   }
   while (!done_) {
+    // Memory is per container: what the last event used (the heap after a change, the stack
+    // after anything), the idle monitor does not keep.
+    if (server_.take_memory_to_give_back()) give_back_memory();
+    else give_back_stack();
     std::vector<struct pollfd> pfds = {{sigfd_.get(), POLLIN, 0},
                                        {server_.listen_fd(), POLLIN, 0},
                                        {stopper_.timer_fd(), POLLIN, 0},
