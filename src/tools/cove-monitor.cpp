@@ -7,6 +7,7 @@
 
 #include "container.hpp"
 #include "host_config.hpp"
+#include "monitor/launch.hpp"
 #include "monitor/monitor.hpp"
 #include "paths.hpp"
 
@@ -26,6 +27,7 @@ void set_host_arg(cove::HostConfig& host, const std::string& arg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cove::monitor::restore_caller_tunables();  // glibc read them at startup (monitor_environment)
   cove::monitor::MonitorOptions o;
   // The starter's host config; without `--host` arguments, the one the environment selects.
   cove::HostConfig host;

@@ -13,6 +13,8 @@
 #include "paths.hpp"
 #include "process/child_process.hpp"
 
+extern char** environ;
+
 namespace cove::monitor {
 
 namespace {
@@ -43,6 +45,15 @@ void add_init_override(std::vector<std::string>& args, const LaunchOptions& o) {
   args.insert(args.end(), o.init_override.begin(), o.init_override.end());
 }
 
+constexpr std::string_view kTunables = "GLIBC_TUNABLES";
+constexpr std::string_view kCallerTunables = "COVE_CALLER_GLIBC_TUNABLES";
+constexpr std::string_view kNoTcache = "glibc.malloc.tcache_count=0";
+
+// `entry` is NAME=... for `name`.
+bool names(std::string_view entry, std::string_view name) {
+  return entry.size() > name.size() && entry.substr(0, name.size()) == name && entry[name.size()] == '=';
+}
+
 std::vector<char*> argv_of(std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -50,10 +61,21 @@ std::vector<char*> argv_of(std::vector<std::string>& args) {
   return argv;
 }
 
-// Runs the foreground monitor `argv` as our child with the relay's pipes for stdio, copies
+struct MonitorExec {
+  std::vector<std::string> args, env;
+  std::vector<char*> argv, envp;
+
+  explicit MonitorExec(std::vector<std::string> a) : args(std::move(a)), env(monitor_environment(environ)) {
+    argv = argv_of(args);
+    envp = argv_of(env);
+  }
+  int exec() { return ::execve(argv[0], argv.data(), envp.data()); }  // returns only on failure
+};
+
+// Runs the foreground monitor `m` as our child with the relay's pipes for stdio, copies
 // them to and from our terminal, and returns its exit status. Signals someone sends us go on
 // to the monitor; the ones the terminal sends reach it anyway (same process group).
-Result<int> run_relayed(std::vector<char*>& argv, StdioRelay& relay) {
+Result<int> run_relayed(MonitorExec& m, StdioRelay& relay) {
   sigset_t forward, old_mask;
   sigemptyset(&forward);
   for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2}) sigaddset(&forward, sig);
@@ -64,7 +86,7 @@ Result<int> run_relayed(std::vector<char*>& argv, StdioRelay& relay) {
     for (int i = 0; i < 3; ++i)
       if (relay.relays(i)) ::dup2(relay.child_fd(i), i);
     ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    ::execv(argv[0], argv.data());
+    m.exec();
     return 127;
   });
   if (!monitor) return std::move(monitor).error().context("start monitor");
@@ -78,23 +100,23 @@ Result<int> run_relayed(std::vector<char*>& argv, StdioRelay& relay) {
   return process::exit_code_of(*status);
 }
 
-// Runs in the middle child of the double fork: execs the monitor `argv` with `status_wr` as
+// Runs in the middle child of the double fork: execs the monitor `m` with `status_wr` as
 // fd 3 and /dev/null for stdio. Returns only if the exec failed.
-int exec_detached_monitor(std::vector<char*>& argv, int status_wr) {
+int exec_detached_monitor(MonitorExec& m, int status_wr) {
   int null = ::open("/dev/null", O_RDWR);
   if (status_wr == 3) ::fcntl(3, F_SETFD, 0);  // dup2(3, 3) would keep close-on-exec
   else ::dup2(status_wr, 3);
   for (int i = 0; i < 3; ++i) ::dup2(null, i);
   if (null > 3) ::close(null);
-  ::execv(argv[0], argv.data());
+  m.exec();
   return 127;
 }
 
 // Double fork: the monitor is reparented at once and never becomes our zombie. The middle
 // child spawns it and releases it (the monitor outlives us: init, or a subreaper, reaps it).
-Result<void> spawn_detached(std::vector<char*>& argv, UniqueFd status_wr) {
+Result<void> spawn_detached(MonitorExec& m, UniqueFd status_wr) {
   auto mid = process::spawn([&] {
-    auto monitor = process::spawn([&] { return exec_detached_monitor(argv, status_wr.get()); });
+    auto monitor = process::spawn([&] { return exec_detached_monitor(m, status_wr.get()); });
     if (!monitor) return 1;
     (void)monitor->release();
     return 0;
@@ -117,18 +139,44 @@ std::string read_all(int fd) {
 
 }  // namespace
 
+std::vector<std::string> monitor_environment(char* const* env) {
+  std::vector<std::string> out;
+  std::string caller;
+  bool had = false;
+  for (; env && *env; ++env) {
+    std::string_view e(*env);
+    if (names(e, kCallerTunables)) continue;
+    if (names(e, kTunables)) {
+      had = true;
+      caller = std::string(e.substr(kTunables.size() + 1));
+      continue;
+    }
+    out.emplace_back(e);
+  }
+  out.push_back(fmt::format("{}={}{}{}", kTunables, kNoTcache, caller.empty() ? "" : ":", caller));
+  if (had) out.push_back(fmt::format("{}={}", kCallerTunables, caller));
+  return out;
+}
+
+void restore_caller_tunables() {
+  const char* caller = ::getenv(std::string(kCallerTunables).c_str());
+  if (caller) ::setenv(std::string(kTunables).c_str(), caller, 1);
+  else ::unsetenv(std::string(kTunables).c_str());
+  ::unsetenv(std::string(kCallerTunables).c_str());
+}
+
 Result<std::optional<RestoreReply>> start_detached(const LaunchOptions& opts) {
   auto args = monitor_args(opts);
   args.insert(args.end(), {"--status-fd", "3"});
   add_init_override(args, opts);
-  auto argv = argv_of(args);
+  MonitorExec m(std::move(args));
   int pfd[2];
   if (::pipe2(pfd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
   UniqueFd rd(pfd[0]), wr(pfd[1]);
-  COVE_TRY(spawn_detached(argv, std::move(wr)));
+  COVE_TRY(spawn_detached(m, std::move(wr)));
   // The monitor writes its status once; EOF with nothing means it died before reporting.
   std::string status = read_all(rd.get());
-  if (status.empty()) return Error(EIO, fmt::format("monitor `{}` exited during start; see its log", args[0]));
+  if (status.empty()) return Error(EIO, fmt::format("monitor `{}` exited during start; see its log", m.args[0]));
   return decode_start_status(status);
 }
 
@@ -139,15 +187,15 @@ Result<int> run_foreground(const LaunchOptions& opts, UniqueFd lock_fd, bool inh
   args.insert(args.end(), {"--foreground", "--lock-fd", std::to_string(lock_fd.get())});
   if (inherit_stdio) args.push_back("--inherit-stdio");
   add_init_override(args, opts);
-  auto argv = argv_of(args);
+  MonitorExec m(std::move(args));
   if (inherit_stdio) {
     // Init gets our stdio; a terminal among it must not cross (issue 10): pipes instead.
     auto relay = StdioRelay::for_terminals();
     if (!relay) return std::move(relay).error();
-    if (!relay->empty()) return run_relayed(argv, *relay);
+    if (!relay->empty()) return run_relayed(m, *relay);
   }
-  ::execv(argv[0], argv.data());
-  return Error::from_errno(errno, "exec monitor `" + args[0] + "`");
+  m.exec();
+  return Error::from_errno(errno, "exec monitor `" + m.args[0] + "`");
 }
 
 }  // namespace cove::monitor

@@ -37,4 +37,14 @@ Result<std::optional<RestoreReply>> start_detached(const LaunchOptions& opts);
 // monitor once init runs); returns its exit status (when it did not replace us).
 Result<int> run_foreground(const LaunchOptions& opts, UniqueFd lock_fd, bool inherit_stdio);
 
+// The monitor's environment: `env` (the caller's) with glibc's per-thread malloc cache turned
+// off (GLIBC_TUNABLES glibc.malloc.tcache_count=0, ahead of the caller's own tunables, which
+// win). Chunks parked in that cache are out of malloc_trim's reach: with it, a monitor keeps
+// twice the heap after its start (96 against 48 KiB here), per container. The caller's value,
+// or its absence, travels in COVE_CALLER_GLIBC_TUNABLES for restore_caller_tunables().
+std::vector<std::string> monitor_environment(char* const* env);
+// In the monitor, once glibc has read its tunables: GLIBC_TUNABLES back to the caller's, so
+// that what the monitor runs (hooks, CRIU) does not inherit the setting.
+void restore_caller_tunables();
+
 }  // namespace cove::monitor
