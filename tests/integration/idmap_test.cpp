@@ -146,5 +146,76 @@ TEST_F(IdmapTest, RangesAreDistinctAcrossCovePaths) {
   EXPECT_NE(r.err.find(path_ + "/a/config"), std::string::npos) << r.err;
 }
 
+// A host directory owned by host root: `f` root's, `g` uid/gid 1000's. Bound plain, it shows
+// with overflow ids inside a user namespace; idmapped, with the ids it has on disk.
+std::string make_shared_dir(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  ::chmod(dir.c_str(), 0755);
+  std::ofstream(dir + "/f") << "host\n";
+  std::ofstream(dir + "/g") << "1000\n";
+  ::chmod((dir + "/f").c_str(), 0644);
+  if (::chown((dir + "/g").c_str(), 1000, 1000) != 0) return "";
+  return dir;
+}
+
+TEST_F(IdmapTest, IdmappedBindShowsItsFilesWithTheirIdsOnDisk) {
+  std::string dir = make_shared_dir(path_ + "/shared");
+  ASSERT_FALSE(dir.empty());
+  create_busybox("ib", "[mount]\nentry = " + dir + " data none bind,create=dir,idmap=container\n" +
+                           "entry = " + dir + " plain none bind,create=dir\n");
+  auto r = cove("cove-start", "ib");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(attach_out("ib", {"stat", "-c", "%u:%g", "/data/f", "/data/g"}), "0:0\n1000:1000");
+  EXPECT_EQ(attach_out("ib", {"stat", "-c", "%u:%g", "/plain/f"}), "65534:65534");
+  // The container's root owns what host root owns there: it writes, and what it makes is
+  // stored as root's on the host (not as its host uid).
+  EXPECT_EQ(attach_out("ib", {"sh", "-c", "echo c >> /data/f && echo made > /data/new && echo ok"}), "ok");
+  EXPECT_EQ(stat_of(dir + "/new").st_uid, 0u);
+  EXPECT_EQ(read_text(dir + "/f"), "host\nc\n");
+  EXPECT_EQ(attach_out("ib", {"sh", "-c", "echo x >> /plain/g 2>/dev/null && echo written || echo refused"}), "refused");
+  // A checkpoint would come back with a plain bind there: refused before CRIU runs.
+  if (criu_backend_built()) {
+    auto ck = cove("cove-checkpoint", "ib", {"-D", path_ + "/ck"});
+    EXPECT_NE(ck.status, 0);
+    EXPECT_NE(ck.err.find("idmapped bind `/data`"), std::string::npos) << ck.err;
+    EXPECT_NE(cove("cove-info", "ib", {"-s"}).out.find("RUNNING"), std::string::npos);
+  }
+}
+
+TEST_F(IdmapTest, IdmappedBindTakesAnExplicitMapping) {
+  std::string dir = make_shared_dir(path_ + "/shared");
+  ASSERT_FALSE(dir.empty());
+  create_busybox("ie");
+  long base = mapped_base(path_ + "/ie/config");
+  ASSERT_GT(base, 0);
+  // Disk uid 0 shows as host base+7: container uid 7. Disk uid 1000 is outside this mapping.
+  std::ofstream(path_ + "/ie/config", std::ios::app)
+      << "[mount]\nentry = " << dir << " data none bind,create=dir,uidmap=0:" << base + 7 << ":1,gidmap=0:" << base + 9
+      << ":1\n";
+  auto r = cove("cove-start", "ie");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(attach_out("ie", {"stat", "-c", "%u:%g", "/data/f", "/data/g"}), "7:9\n65534:65534");
+}
+
+TEST_F(IdmapTest, IdmappedBindRulesAreCheckedBeforeAnythingIsMade) {
+  std::string dir = make_shared_dir(path_ + "/shared");
+  ASSERT_FALSE(dir.empty());
+  // A privileged container has no [idmap] to map with.
+  create_busybox("ip", "[container]\nprivileged = true\n[mount]\nentry = " + dir +
+                           " data none bind,create=dir,idmap=container\n");
+  auto r = cove("cove-start", "ip");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("`idmap=container`"), std::string::npos) << r.err;
+  EXPECT_TRUE(leftover_cgroups("ip").empty());
+  // Half a mapping is a config error, with the file and line.
+  std::string conf = path_ + "/half.conf";
+  std::ofstream(conf) << "[mount]\nentry = " << dir << " data none bind,uidmap=0:1000000:1\n";
+  names_.push_back("ih");
+  r = cove("cove-create", "ih", {"-t", "busybox", "-f", conf});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("half.conf:2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("go together"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace cove::test

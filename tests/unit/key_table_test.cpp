@@ -302,6 +302,42 @@ TEST(MountEntry, FormatRoundTrips) {
   }
 }
 
+TEST(MountEntry, IdMappedBinds) {
+  auto e = parse_mount_entry("/src data none rbind,idmap=container");
+  ASSERT_TRUE(e) << e.error().message();
+  EXPECT_TRUE(e->idmap_container);
+  EXPECT_TRUE(e->idmapped());
+  EXPECT_EQ(format_mount_entry(*e), "/src /data none rbind,idmap=container");
+  e = parse_mount_entry("/src data none bind,ro,uidmap=0:1000000:65536,uidmap=65536:5:1,gidmap=0:2000000:10");
+  ASSERT_TRUE(e) << e.error().message();
+  EXPECT_FALSE(e->idmap_container);
+  EXPECT_EQ(e->uid_map, (std::vector<IdMapEntry>{{0, 1000000, 65536}, {65536, 5, 1}}));
+  EXPECT_EQ(e->gid_map, (std::vector<IdMapEntry>{{0, 2000000, 10}}));
+  EXPECT_EQ(e->data, "");
+  auto again = parse_mount_entry(format_mount_entry(*e));
+  ASSERT_TRUE(again) << format_mount_entry(*e);
+  EXPECT_EQ(*again, *e);
+  EXPECT_FALSE(parse_mount_entry("/src data none bind")->idmapped());
+
+  const std::pair<const char*, const char*> errors[] = {
+      {"tmpfs t tmpfs idmap=container", "needs `bind` or `rbind`"},
+      {"/s t none bind,uidmap=0:1:1", "`uidmap=` and `gidmap=` go together"},
+      {"/s t none bind,gidmap=0:1:1", "`uidmap=` and `gidmap=` go together"},
+      {"/s t none bind,idmap=container,uidmap=0:1:1,gidmap=0:1:1", "mutually exclusive"},
+      {"/s t none bind,idmap=container,optional", "cannot be `optional`"},
+      {"/s t none bind,idmap=host", "unknown option `idmap=host`"},
+      {"/s t none bind,uidmap=0:1,gidmap=0:1:1", "`uidmap=0:1`: expected CONTAINER:HOST:COUNT"},
+      {"/s t none bind,uidmap=0:1:0,gidmap=0:1:1", "COUNT >= 1"},
+      {"/s t none bind,uidmap=4294967295:1:2,gidmap=0:1:1", "within 0..4294967295"},
+      {"/s t none bind,uidmap=0:x:2,gidmap=0:1:1", "expected CONTAINER:HOST:COUNT"},
+  };
+  for (const auto& [text, error] : errors) {
+    auto bad = parse_mount_entry(text);
+    ASSERT_FALSE(bad) << text;
+    EXPECT_NE(bad.error().message().find(error), std::string::npos) << text << ": " << bad.error().message();
+  }
+}
+
 TEST(Namespaces, NamesRoundTrip) {
   for (Namespace ns : kAllNamespaces) EXPECT_EQ(parse_namespace(namespace_name(ns)), ns);
   EXPECT_EQ(parse_namespace("network"), std::nullopt);

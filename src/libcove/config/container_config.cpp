@@ -4,6 +4,10 @@
 
 #include <sys/mount.h>
 
+#include <cstring>
+
+#include <fmt/format.h>
+
 #include "base/strings.hpp"
 
 namespace cove::config {
@@ -95,6 +99,30 @@ Result<std::string> normalize_target(const std::string& target) {
   return join(parts, "/");
 }
 
+// "CONTAINER:HOST:COUNT" of `uidmap=`/`gidmap=`.
+Result<ns::IdMapEntry> parse_map_option(const std::string& text) {
+  auto parts = split(text, ':');
+  std::optional<uint64_t> v[3];
+  if (parts.size() == 3)
+    for (size_t i = 0; i < 3; ++i) v[i] = parse_uint(parts[i]);
+  if (parts.size() != 3 || !v[0] || !v[1] || !v[2] || *v[2] == 0 || *v[0] + *v[2] > (1ULL << 32) ||
+      *v[1] + *v[2] > (1ULL << 32))
+    return Error::invalid("expected CONTAINER:HOST:COUNT (COUNT >= 1, ranges within 0..4294967295)");
+  return ns::IdMapEntry{uint32_t(*v[0]), uint32_t(*v[1]), uint32_t(*v[2])};
+}
+
+// The rules between options, once all are read.
+Result<void> check_idmap(const MountEntry& e) {
+  if (!e.idmapped() && e.gid_map.empty()) return {};
+  if (!(e.flags & MS_BIND)) return Error::invalid("an id mapping (`idmap=`, `uidmap=`, `gidmap=`) needs `bind` or `rbind`");
+  if (e.idmap_container && (!e.uid_map.empty() || !e.gid_map.empty()))
+    return Error::invalid("`idmap=container` and `uidmap=`/`gidmap=` are mutually exclusive");
+  if (!e.idmap_container && (e.uid_map.empty() || e.gid_map.empty()))
+    return Error::invalid("`uidmap=` and `gidmap=` go together (each at least once)");
+  if (e.optional) return Error::invalid("an idmapped bind cannot be `optional`");
+  return {};
+}
+
 Result<void> apply_option(MountEntry& e, const std::string& opt, std::vector<std::string>& data) {
   for (const auto& f : kFlagOptions) {
     if (opt == f.name) {
@@ -123,6 +151,19 @@ Result<void> apply_option(MountEntry& e, const std::string& opt, std::vector<std
     e.optional = true;
     return {};
   }
+  if (opt == "idmap=container") {
+    e.idmap_container = true;
+    return {};
+  }
+  if (starts_with(opt, "idmap="))
+    return Error::invalid("unknown option `" + opt + "` (idmap=container, or uidmap= and gidmap=)");
+  for (auto [prefix, map] : {std::pair{"uidmap=", &e.uid_map}, std::pair{"gidmap=", &e.gid_map}})
+    if (starts_with(opt, prefix)) {
+      auto entry = parse_map_option(opt.substr(std::strlen(prefix)));
+      if (!entry) return std::move(entry).error().context("`" + opt + "`");
+      map->push_back(*entry);
+      return {};
+    }
   data.push_back(opt);  // filesystem-specific: mode=755, size=64M, ...
   return {};
 }
@@ -153,6 +194,7 @@ Result<MountEntry> make_mount_entry(std::string source, const std::string& targe
     if (auto r = apply_option(e, opt, data); !r) return std::move(r).error();
   }
   e.data = join(data, ",");
+  COVE_TRY(check_idmap(e));
   return e;
 }
 
@@ -169,6 +211,9 @@ std::string format_mount_entry(const MountEntry& e) {
   if (e.create_dir) opts.push_back("create=dir");
   if (e.create_file) opts.push_back("create=file");
   if (e.optional) opts.push_back("optional");
+  if (e.idmap_container) opts.push_back("idmap=container");
+  for (const auto& m : e.uid_map) opts.push_back(fmt::format("uidmap={}:{}:{}", m.container_id, m.host_id, m.count));
+  for (const auto& m : e.gid_map) opts.push_back(fmt::format("gidmap={}:{}:{}", m.container_id, m.host_id, m.count));
   if (!e.data.empty()) opts.push_back(e.data);
   if (opts.empty()) opts.push_back("defaults");
   return escape_field(e.source) + " /" + escape_field(e.target) + " " + e.fstype + " " + join(opts, ",");

@@ -42,7 +42,16 @@ struct MountEntry {
   bool create_dir = false;       // option "create=dir"
   bool create_file = false;      // option "create=file"
   bool optional = false;         // option "optional": a failure is a warning
+  // An idmapped bind (mount_setattr(2) MOUNT_ATTR_IDMAP, made by the monitor): option
+  // `idmap=container` maps the source's ids as the rootfs's are, through the container's
+  // `[idmap]`; `uidmap=CONTAINER:HOST:COUNT` and `gidmap=...` (each repeatable, both needed)
+  // give the mapping itself: a file of id CONTAINER on disk shows as HOST seen from the host
+  // (as the container's ids do). Binds only; `rbind` maps every mount of the tree.
+  bool idmap_container = false;
+  std::vector<ns::IdMapEntry> uid_map, gid_map;
   std::string where;             // "FILE:LINE" for error messages
+
+  bool idmapped() const { return idmap_container || !uid_map.empty(); }
 
   bool operator==(const MountEntry&) const = default;
 };

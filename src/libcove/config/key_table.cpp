@@ -335,7 +335,11 @@ constexpr KeySpec kKeys[] = {
  "exec, relatime, noatime, strictatime, nodiratime, sync, async, dirsync, remount and defaults "
  "become mount flags; private, rprivate, slave, rslave, shared, rshared, unbindable and "
  "runbindable set the propagation; create=dir or create=file creates a missing TARGET; optional "
- "turns a failure into a warning; anything else (mode=755, size=64M) is passed to the filesystem. "
+ "turns a failure into a warning; idmap=container makes a bind idmapped with the container's "
+ "[idmap] (its files show with the ids they have on disk, as the rootfs's do), and "
+ "uidmap=CONTAINER:HOST:COUNT with gidmap=CONTAINER:HOST:COUNT (each repeatable) with that "
+ "mapping (an id CONTAINER on disk shows as host id HOST); anything else (mode=755, size=64M) "
+ "is passed to the filesystem. "
  "Spaces in SOURCE or TARGET are written \\040. DUMP and PASS are accepted and ignored.",
  parse_mount, format_mounts, reset<&C::mounts>},
 {"mount", "auto", "proc:rw|ro|mixed|none sys:rw|ro|mixed|none cgroup:rw|ro|none",

@@ -16,7 +16,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
+#include <fmt/format.h>
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
@@ -48,17 +50,17 @@ Result<void> become_root(const LaunchPlan& plan) {
 // directories above the rootfs (cove-create makes PATH/NAME 0711, but a user's PATH or a
 // configured rootfs elsewhere may sit below 0700 directories), so path lookups there succeed. The
 // returned fd is the root of the container's rootfs mount; everything after uses it, never the path.
-Result<UniqueFd> enter_rootfs_mount(const LaunchPlan& plan, std::vector<UniqueFd>& fds) {
+Result<UniqueFd> enter_rootfs_mount(const LaunchPlan& plan, UniqueFd tree) {
   // Nothing we mount may propagate back to the host.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
     return Error::from_errno(errno, "make `/` private");
-  if (!fds.empty()) {
+  if (tree) {
     // The parent made an idmapped clone of the rootfs (that needs host privileges).
     UniqueFd target(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!target) return Error::from_errno(errno, "open rootfs `" + plan.rootfs + "`");
-    if (sys::move_mount(fds[0].get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    if (sys::move_mount(tree.get(), "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
       return Error::from_errno(errno, "attach idmapped rootfs on `" + plan.rootfs + "`");
-    return std::move(fds[0]);
+    return tree;
   }
   if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
     return Error::from_errno(errno, "bind rootfs `" + plan.rootfs + "`");
@@ -180,12 +182,18 @@ Result<void> bind_lxcfs_views(int rootfd, const LaunchPlan& plan, std::vector<Un
 }
 
 // The sources of the `[mount]` bind entries, cloned while the host's paths are in reach (index
-// = entry index; empty for other entries and for optional binds whose source is missing).
-Result<std::vector<UniqueFd>> clone_entry_sources(const LaunchPlan& plan) {
+// = entry index; empty for other entries and for optional binds whose source is missing). The
+// idmapped ones the parent cloned and idmapped (`idmapped`, in entry order).
+Result<std::vector<UniqueFd>> clone_entry_sources(const LaunchPlan& plan, std::vector<UniqueFd> idmapped) {
   std::vector<UniqueFd> out(plan.mounts.size());
+  size_t next_idmapped = 0;
   for (size_t i = 0; i < plan.mounts.size(); ++i) {
     const auto& m = plan.mounts[i];
     if (!(m.flags & MS_BIND)) continue;
+    if (m.idmapped()) {
+      out[i] = std::move(idmapped.at(next_idmapped++));
+      continue;
+    }
     auto tree = rootfs::clone_tree(m.source, (m.flags & MS_REC) != 0);
     if (tree) {
       out[i] = std::move(*tree);
@@ -256,7 +264,7 @@ struct HostTrees {
 // /proc/sys, sys, the cgroup tree, the LXCFS views, masks, read-only paths). In a user-namespaced container the
 // parent locks these mounts next (see ns/locked_mounts.hpp).
 Result<HostTrees> prepare_guarded_mounts(const LaunchPlan& plan, const UniqueFd& rootfd,
-                                         std::vector<UniqueFd> lxcfs_trees) {
+                                         std::vector<UniqueFd> lxcfs_trees, std::vector<UniqueFd> idmapped_binds) {
   if (auto r = mount_proc(rootfd.get(), plan.auto_mounts.proc, plan.sysctls); !r)
     return std::move(r).error().context("mount proc");
   if (auto r = mount_sys(rootfd.get(), plan.auto_mounts.sys); !r) return std::move(r).error().context("mount sys");
@@ -270,7 +278,7 @@ Result<HostTrees> prepare_guarded_mounts(const LaunchPlan& plan, const UniqueFd&
   auto nodes = rootfs::clone_host_nodes();
   if (!nodes) return std::move(nodes).error().context("prepare /dev");
   trees.dev_nodes = std::move(*nodes);
-  auto sources = clone_entry_sources(plan);
+  auto sources = clone_entry_sources(plan, std::move(idmapped_binds));
   if (!sources) return std::move(sources).error();
   trees.entry_sources = std::move(*sources);
   if (plan.set_hostname && ::sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
@@ -403,6 +411,25 @@ Result<void> run_gate_hooks(const LaunchPlan& plan, const std::string& state) {
   ::_exit(r.error().code() == ECANCELED ? 0 : 127);
 }
 
+// What the parent sends with kParentConfigured: the rootfs tree (when it made one), then one
+// tree per idmapped `[mount]` bind, in entry order (start_sequence.cpp, configure_child).
+struct ParentTrees {
+  UniqueFd rootfs;
+  std::vector<UniqueFd> idmapped_binds;
+};
+
+Result<ParentTrees> parent_trees(const LaunchPlan& plan, std::vector<UniqueFd> fds) {
+  size_t binds = static_cast<size_t>(std::count_if(plan.mounts.begin(), plan.mounts.end(),
+                                                   [](const config::MountEntry& m) { return m.idmapped(); }));
+  if (fds.size() != binds && fds.size() != binds + 1)
+    return Error(EPROTO, fmt::format("the parent sent {} mount trees for {} idmapped binds", fds.size(), binds));
+  ParentTrees out;
+  auto it = fds.begin();
+  if (fds.size() == binds + 1) out.rootfs = std::move(*it++);
+  out.idmapped_binds.assign(std::make_move_iterator(it), std::make_move_iterator(fds.end()));
+  return out;
+}
+
 // The time namespace unshared at the start, its offsets written by the parent since: entered.
 Result<void> enter_offset_time_ns(const LaunchPlan& plan) {
   if (plan.time_offsets.empty()) return {};
@@ -419,8 +446,10 @@ Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   COVE_TRY(ch.send(Phase::kChildStarted));
   auto fds = ch.expect(Phase::kParentConfigured);
   if (!fds) return std::move(fds).error();
+  auto from_parent = parent_trees(plan, std::move(*fds));
+  if (!from_parent) return std::move(from_parent).error();
   COVE_TRY(enter_offset_time_ns(plan));
-  auto rootfd = enter_rootfs_mount(plan, *fds);
+  auto rootfd = enter_rootfs_mount(plan, std::move(from_parent->rootfs));
   if (!rootfd) return std::move(rootfd).error().context("prepare rootfs");
   auto lxcfs_trees = clone_lxcfs_views(plan);
   if (!lxcfs_trees) return std::move(lxcfs_trees).error().context("prepare rootfs");
@@ -428,7 +457,7 @@ Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   // Unshared only now that the parent placed us in our cgroups: the namespace's root is then
   // the container's own cgroup, not the monitor's.
   if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) return Error::from_errno(errno, "unshare cgroup namespace");
-  auto trees = prepare_guarded_mounts(plan, *rootfd, std::move(*lxcfs_trees));
+  auto trees = prepare_guarded_mounts(plan, *rootfd, std::move(*lxcfs_trees), std::move(from_parent->idmapped_binds));
   if (!trees) return std::move(trees).error().context("prepare rootfs");
   rootfd->reset();
   COVE_TRY(ch.send(Phase::kRootfsReady));

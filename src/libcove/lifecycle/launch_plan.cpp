@@ -52,6 +52,14 @@ Result<LaunchPlan> make_launch_plan(const config::ContainerConfig& cfg, const Pl
   p.uid_map = cfg.uid_map;
   p.gid_map = cfg.gid_map;
   p.mounts = cfg.mounts;
+  for (auto& m : p.mounts) {
+    if (!m.idmap_container) continue;
+    if (!p.userns)
+      return Error::invalid("`[mount] entry`" + (m.where.empty() ? "" : " at " + m.where) +
+                            ": `idmap=container` maps with the container's `[idmap]`, and a privileged container has none");
+    m.uid_map = p.uid_map;
+    m.gid_map = p.gid_map;
+  }
   p.auto_mounts = cfg.auto_mounts;
   p.cgroup_hierarchies = layout.hierarchies;
   p.argv = opts.init_override.empty() ? cfg.init : opts.init_override;

@@ -1,6 +1,9 @@
 #include "lifecycle/start_sequence.hpp"
 
+#include <sys/mount.h>
 #include <unistd.h>
+
+#include <optional>
 
 #include "base/fs.hpp"
 #include "base/log.hpp"
@@ -9,7 +12,9 @@
 #include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
 #include "ns/locked_mounts.hpp"
+#include "ns/mapping_namespace.hpp"
 #include "process/child_process.hpp"
+#include "rootfs/mount.hpp"
 #include "rootfs/ownership_shift.hpp"
 #include "security/lsm/lsm.hpp"
 
@@ -30,6 +35,12 @@ Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid) {
 }
 
 namespace {
+
+// The mount trees the parent makes for the child (they need host privileges), open until sent.
+struct ParentTrees {
+  UniqueFd rootfs;             // an idmapped or storage-backend rootfs
+  std::vector<UniqueFd> binds;  // the idmapped `[mount]` binds, in entry order
+};
 
 // The rootfs of an unprivileged container: an idmapped clone handed to the child, or (mode
 // `shift`, or `auto` on a filesystem that cannot be idmapped) no fd: the child then binds the
@@ -80,9 +91,45 @@ Result<std::vector<int>> storage_tree(const LaunchPlan& plan, pid_t pid, storage
   return std::vector<int>{rootfs_tree.get()};
 }
 
+// The user namespace whose mapping an idmapped bind takes: the child's own when the mapping is
+// the container's, else one made for it (`made` holds it until the mount has its mapping).
+Result<UniqueFd> mapping_userns(const LaunchPlan& plan, const config::MountEntry& m, pid_t pid,
+                                std::optional<ns::MappingNamespace>& made) {
+  if (!plan.userns || m.uid_map != plan.uid_map || m.gid_map != plan.gid_map) {
+    auto ns = ns::MappingNamespace::make(m.uid_map, m.gid_map);
+    if (!ns) return std::move(ns).error();
+    made = std::move(*ns);
+    pid = made->pid();
+  }
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open `" + path + "`");
+  return fd;
+}
+
+// The `[mount]` binds with an id mapping: cloned and idmapped here, where mount_setattr(2) has
+// the host privileges it needs, and sent to the child after the rootfs, in entry order
+// (child_setup.cpp, parent_trees). `held` keeps them open until they are sent.
+Result<void> idmapped_binds(const LaunchPlan& plan, pid_t pid, std::vector<UniqueFd>& held, std::vector<int>& fds) {
+  for (const auto& m : plan.mounts) {
+    if (!m.idmapped()) continue;
+    auto what = [&] { return m.where.empty() ? std::string("mount entry") : "mount entry at " + m.where; };
+    std::optional<ns::MappingNamespace> made;
+    auto userns = mapping_userns(plan, m, pid, made);
+    if (!userns) return std::move(userns).error().context(what());
+    auto tree = rootfs::clone_tree(m.source, (m.flags & MS_REC) != 0);
+    if (!tree) return std::move(tree).error().context(what());
+    if (auto r = rootfs::idmap_tree(*tree, userns->get(), (m.flags & MS_REC) != 0, m.source); !r)
+      return std::move(r).error().context(what());
+    fds.push_back(tree->get());
+    held.push_back(std::move(*tree));
+  }
+  return {};
+}
+
 Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgroup::ContainerCgroups& cgroups,
                                          const std::string& born_in, network::ContainerNetwork* network,
-                                         storage::PreparedRootfs* prepared, UniqueFd& rootfs_tree) {
+                                         storage::PreparedRootfs* prepared, ParentTrees& held) {
   if (plan.userns) {
     if (auto r = ns::write_idmaps(pid, plan.uid_map, plan.gid_map); !r) return std::move(r).error();
   }
@@ -98,10 +145,11 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
       if (auto r = cgroups.delegate(*uid, *gid); !r) return std::move(r).error().context("delegate cgroup");
     }
   }
-  auto fds = plan.storage.cfg.backend != config::StorageBackend::kDir ? storage_tree(plan, pid, prepared, rootfs_tree)
-             : plan.userns && !plan.rootfs_as_is                      ? idmapped_or_shifted_rootfs(plan, pid, rootfs_tree)
+  auto fds = plan.storage.cfg.backend != config::StorageBackend::kDir ? storage_tree(plan, pid, prepared, held.rootfs)
+             : plan.userns && !plan.rootfs_as_is                      ? idmapped_or_shifted_rootfs(plan, pid, held.rootfs)
                                                                       : std::vector<int>{};
   if (!fds) return std::move(fds).error().context("prepare rootfs");
+  COVE_TRY(idmapped_binds(plan, pid, held.binds, *fds));
   return fds;
 }
 
@@ -140,13 +188,13 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   pid_t pid = init_child.pid();
 
   if (auto r = parent.expect(Phase::kChildStarted); !r) return std::move(r).error();
-  UniqueFd rootfs_tree;
-  auto fds = configure_child(plan, pid, cgroups, into.dir, network, rootfs, rootfs_tree);
+  ParentTrees trees;
+  auto fds = configure_child(plan, pid, cgroups, into.dir, network, rootfs, trees);
   if (!fds) return std::move(fds).error();
   if (namespaces_ready)
     if (auto r = namespaces_ready(pid); !r) return std::move(r).error();
   if (auto r = parent.send(Phase::kParentConfigured, *fds); !r) return std::move(r).error();
-  rootfs_tree.reset();
+  trees = {};
   if (auto r = parent.expect(Phase::kRootfsReady); !r) return std::move(r).error();
   // A user-namespaced container gets its guarded mounts locked (see ns/locked_mounts.hpp):
   // its root cannot unmount the masks or mount an unmasked proc or sysfs.
