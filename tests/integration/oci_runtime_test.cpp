@@ -479,6 +479,48 @@ TEST_F(OciRuntimeTest, UserNamespacedBundle) {
   EXPECT_GE(std::atol(out("uptime").c_str()), std::atol(read_text("/proc/uptime").c_str()) + 864000 - 60) << out("uptime");
 }
 
+// Kubernetes' user-namespaced pods: volumes owned by host root, idmapped to the pod's range.
+TEST_F(OciRuntimeTest, IdmappedBindsInAUserNamespacedBundle) {
+  set_args("stat -c %u:%g /shared/f /shared/g > /out/ids; echo w >> /shared/f && echo ok > /out/write; id -u > /out/uid");
+  spec_["linux"]["namespaces"].push_back({{"type", "user"}});
+  Json map = {{{"containerID", 0}, {"hostID", 200000}, {"size", 65536}}};
+  spec_["linux"]["uidMappings"] = map;
+  spec_["linux"]["gidMappings"] = map;
+  for (const auto& e : fs::recursive_directory_iterator(bundle_ + "/rootfs"))
+    ASSERT_EQ(::lchown(e.path().c_str(), 200000, 200000), 0);
+  // /out stays root's on the host: its bind is idmapped with explicit mappings.
+  spec_["mounts"].back()["uidMappings"] = map;
+  spec_["mounts"].back()["gidMappings"] = map;
+  // /shared: `idmap` alone takes the container's own mappings.
+  std::string shared = base_ + "/shared";
+  fs::create_directories(shared);
+  std::ofstream(shared + "/f") << "host\n";
+  std::ofstream(shared + "/g") << "1000\n";
+  ASSERT_EQ(::chown((shared + "/g").c_str(), 1000, 1000), 0);
+  fs::create_directories(bundle_ + "/rootfs/shared");
+  spec_["mounts"].push_back({{"destination", "/shared"}, {"type", "bind"}, {"source", shared}, {"options", {"bind", "idmap"}}});
+  ids_.push_back("idm");
+  write_spec("idm");
+  auto r = oci({"run", "--bundle", bundle_, "idm"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(out("uid"), "0");
+  EXPECT_EQ(out("ids"), "0:0\n1000:1000");
+  EXPECT_EQ(out("write"), "ok");
+  EXPECT_EQ(read_text(shared + "/f"), "host\nw\n");
+  struct stat st = {};
+  ASSERT_EQ(::stat((base_ + "/out/ids").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);  // the container's root writes as host root's owner on disk
+  // Only binds are idmapped; a half mapping is refused.
+  spec_["mounts"].push_back({{"destination", "/t"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"uidMappings", map}, {"gidMappings", map}});
+  auto bad = create("idm-tmpfs");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("idmapped `tmpfs` mount"), std::string::npos) << bad.err;
+  spec_["mounts"].back() = {{"destination", "/t"}, {"type", "bind"}, {"source", shared}, {"uidMappings", map}};
+  bad = create("idm-half");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("go together"), std::string::npos) << bad.err;
+}
+
 TEST_F(OciRuntimeTest, PreservedFdsAndNothingElseCrosses) {
   set_args("ls /proc/self/fd > /out/fds; echo via-fd3 >&3");
   int p[2];

@@ -744,7 +744,8 @@ TEST(OciSpecTest, Features) {
   EXPECT_EQ(f["linux"]["seccomp"]["operators"].size(), 7u);
   EXPECT_TRUE(f["linux"]["apparmor"]["enabled"].get<bool>());
   EXPECT_TRUE(f["linux"]["selinux"]["enabled"].get<bool>());
-  EXPECT_FALSE(f["linux"]["mountExtensions"]["idmap"]["enabled"].get<bool>());
+  EXPECT_TRUE(f["linux"]["mountExtensions"]["idmap"]["enabled"].get<bool>());
+  for (const char* o : {"idmap", "ridmap"}) EXPECT_NE(std::find(opts.begin(), opts.end(), o), opts.end()) << o;
   EXPECT_TRUE(f["annotations"].contains("io.github.cove.oci.version"));
 }
 

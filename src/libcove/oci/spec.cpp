@@ -685,7 +685,7 @@ std::string features_json() {
       {"apparmor", {{"enabled", true}}},
       {"selinux", {{"enabled", true}}},
       {"intelRdt", {{"enabled", false}}},
-      {"mountExtensions", {{"idmap", {{"enabled", false}}}}},
+      {"mountExtensions", {{"idmap", {{"enabled", true}}}}},
   };
   OJson options = OJson::array();
   for (const char* o : kKnownMountOptions)

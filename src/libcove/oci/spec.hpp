@@ -209,7 +209,7 @@ std::string default_spec_json(bool rootless, uid_t uid, gid_t gid);
 // out of mountOptions, since engines pick options by that list (containerd uses `rro` when a
 // runtime lists it).
 inline constexpr const char* kRefusedMountOptions[] = {
-    "idmap",      "ridmap",     "tmpcopyup",   "rro",          "rrw",            "rnosuid",      "rsuid",
+    "tmpcopyup",  "rro",          "rrw",            "rnosuid",      "rsuid",
     "rnodev",     "rdev",       "rnoexec",     "rexec",        "rnoatime",       "ratime",       "rrelatime",
     "rnorelatime", "rstrictatime", "rnostrictatime", "rnodiratime", "rdiratime", "rnosymfollow", "rsymfollow",
     "nosymfollow", "symfollow", "mand",        "nomand",       "lazytime"};

@@ -102,15 +102,35 @@ bool standard_mount(const Mount& m, config::ContainerConfig& cfg) {
 }
 
 
+// An idmapped mount (`uidMappings`/`gidMappings`, options `idmap`/`ridmap`) as cove's mount
+// options: `uidmap=`/`gidmap=` with the bundle's mappings, or `idmap=container` (the
+// container's user namespace's) when it gives none, as runc does. The mapping covers the bind's
+// whole tree when it is an `rbind`; `idmap`/`ridmap` themselves are not passed on.
+Result<void> idmap_options(const Mount& m, const std::string& where, bool bind, std::vector<std::string>& options) {
+  bool asked = has_option(m, "idmap") || has_option(m, "ridmap");
+  std::erase_if(options, [](const std::string& o) { return o == "idmap" || o == "ridmap"; });
+  if (!asked && m.uid_mappings.empty() && m.gid_mappings.empty()) return {};
+  if (!bind) return unsupported(where, "an idmapped `" + m.type + "` mount (only binds)");
+  if (m.uid_mappings.empty() != m.gid_mappings.empty())
+    return Error::invalid("`" + where + "`: `uidMappings` and `gidMappings` go together");
+  if (m.uid_mappings.empty()) {
+    options.push_back("idmap=container");
+    return {};
+  }
+  for (auto [key, maps] : {std::pair{"uidmap", &m.uid_mappings}, std::pair{"gidmap", &m.gid_mappings}})
+    for (const auto& x : *maps) options.push_back(fmt::format("{}={}:{}:{}", key, x.container_id, x.host_id, x.size));
+  return {};
+}
+
 Result<config::MountEntry> bundle_mount(const Mount& m, size_t i, const std::string& bundle) {
   std::string where = fmt::format("mounts[{}]", i);
-  if (!m.uid_mappings.empty() || !m.gid_mappings.empty()) return unsupported(where + ".uidMappings", "idmapped mounts");
   for (size_t j = 0; j < m.options.size(); ++j)
     for (const char* bad : kRefusedMountOptions)
       if (m.options[j] == bad) return unsupported(fmt::format("{}.options[{}]", where, j), "option `" + m.options[j] + "`");
   bool bind = m.type == "bind" || has_option(m, "bind") || has_option(m, "rbind");
   std::vector<std::string> options = m.options;
   if (bind && !has_option(m, "bind") && !has_option(m, "rbind")) options.push_back("bind");
+  COVE_TRY(idmap_options(m, where, bind, options));
   std::string source = m.source;
   if (bind && !source.empty() && source[0] != '/') source = bundle + "/" + source;
   auto e = config::make_mount_entry(source, m.destination, bind ? "none" : m.type, options);
