@@ -457,11 +457,6 @@ Result<void> check_nics(Dump& d) {
   return {};
 }
 
-Result<void> check_binds(Dump& d) {
-  auto why = binds_not_checkpointable(*d.t.cfg);
-  if (!why.empty()) return Error(ENOTSUP, why);
-  return {};
-}
 
 Result<void> record_checkpoint(Dump& d) {
   d.meta.criu_version = d.res.criu.version;
@@ -474,7 +469,6 @@ Result<void> record_checkpoint(Dump& d) {
 // first and the container goes on as it was.
 constexpr Step<Dump> kCheckpointSteps[] = {
     {"check the NICs", check_nics},
-    {"check the binds", check_binds},
     {"prepare the image directory", prepare_image_dir, remove_partial_images},
     {"read the freezer state", read_freezer_state, thaw_unless_frozen_before},
     {"read the container's mounts", read_mounts},
@@ -516,14 +510,6 @@ std::string nics_not_checkpointable(const config::ContainerConfig& cfg) {
     if (n.type != config::NicType::kVeth)
       return "NIC `" + n.name + "` is a " + config::nic_type_name(n.type) +
              ": only veth NICs can be checkpointed (a macvlan, ipvlan or moved physical NIC cannot be brought back)";
-  return "";
-}
-
-std::string binds_not_checkpointable(const config::ContainerConfig& cfg) {
-  for (const auto& m : cfg.mounts)
-    if (m.idmapped())
-      return "idmapped bind `" + normalize_target(m.target) + "` (`" + m.source +
-             "`): CRIU would restore it as a plain bind, without its id mapping";
   return "";
 }
 

@@ -352,7 +352,6 @@ Result<void> check_mounts(Scan& s) {
   std::set<std::string> binds;
   for (const auto& e : s.cfg.mounts)
     if (e.flags & MS_BIND) binds.insert("/" + std::string(trim(e.target)));
-  if (auto why = binds_not_checkpointable(s.cfg); !why.empty()) s.add("mounts", printable(why), true);
   std::vector<std::string> lxcfs_views;
   for (const auto& m : s.mounts) {
     // FUSE, but only views cove bound from the host's LXCFS: external mounts, like the binds.

@@ -27,8 +27,4 @@ criu::CgroupYard make_cgroup_yard(const cgroup::Layout* layout, const std::strin
 // ipvlan would need its parent named on the restoring host (not supported yet).
 std::string nics_not_checkpointable(const config::ContainerConfig& cfg);
 
-// Why the `[mount]` binds of `cfg` cannot be checkpointed ("" when they can): CRIU restores an
-// external mount as a plain bind of its source, so an idmapped one would come back unmapped.
-std::string binds_not_checkpointable(const config::ContainerConfig& cfg);
-
 }  // namespace cove::lifecycle

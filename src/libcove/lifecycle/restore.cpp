@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "base/clock.hpp"
@@ -61,6 +62,10 @@ struct Restore {
   std::vector<UniqueFd> pipe_fds;  // the container's ends of pipes shared with outside
   criu::CgroupYard yard;
   rootfs::StagedRoot staged;
+  // The idmapped `[mount]` binds, staged for CRIU to bind from (keyed by mountpoint), in
+  // `binds_dir`.
+  std::map<std::string, std::unique_ptr<rootfs::StagedRoot>> staged_binds;
+  std::string binds_dir;
   criu::RestoreRequest req;
   criu::RestoreRequest* live = nullptr;  // while CRIU starts: the request it will get
   criu::RestoreResult res;
@@ -91,15 +96,65 @@ Result<void> record_image_owners(Restore& r) {
 
 void put_back_image_owners(Restore& r) { r.images->put_back(); }
 
+// Where the binds are staged: beside the runtime dir (`/run/cove/.binds-KEY`), not in it. CRIU
+// opens an external mount's path from inside the restored user namespace, as the container's
+// root, which cannot pass the runtime dir (0700, host root's); this dir is that root's own
+// (0700), so no other host user can reach what is staged in it.
+Result<void> make_binds_dir(Restore& r) {
+  std::string run = r.t.runtime_dir;
+  while (run.size() > 1 && run.back() == '/') run.pop_back();
+  auto slash = run.rfind('/');
+  if (slash == std::string::npos || slash + 1 >= run.size())
+    return Error(EINVAL, "no runtime dir to stage the idmapped binds beside (`" + r.t.runtime_dir + "`)");
+  r.binds_dir = run.substr(0, slash) + "/.binds-" + run.substr(slash + 1);
+  if (::mkdir(r.binds_dir.c_str(), 0700) < 0 && errno != EEXIST)
+    return Error::from_errno(errno, "make `" + r.binds_dir + "`");
+  auto uid = ns::host_id_of(r.meta.uid_map, 0);
+  auto gid = ns::host_id_of(r.meta.gid_map, 0);
+  if (!r.meta.privileged && uid && gid && ::chown(r.binds_dir.c_str(), *uid, *gid) < 0)
+    return Error::from_errno(errno, "give `" + r.binds_dir + "` to the container's root");
+  return {};
+}
+
+void release_staged_binds(Restore& r) {
+  r.staged_binds.clear();
+  if (!r.binds_dir.empty()) ::rmdir(r.binds_dir.c_str());
+  r.binds_dir.clear();
+}
+
+// An idmapped `[mount]` bind comes back through its mapping: CRIU binds an external mount from a
+// path, and a bind of an idmapped mount keeps the mapping, so each is cloned, idmapped (with
+// the dumped maps for `idmap=container`, as the rootfs) and attached in make_binds_dir's
+// directory for the restore only, like the rootfs (stage_rootfs).
+Result<void> stage_idmapped_binds(Restore& r) {
+  int n = 0;
+  for (const auto& m : r.t.cfg->mounts) {
+    if (!m.idmapped()) continue;
+    if (r.binds_dir.empty()) COVE_TRY(make_binds_dir(r));
+    std::string what = "idmapped bind `" + normalize_target(m.target) + "`";
+    auto ns = m.idmap_container ? ns::MappingNamespace::make(r.meta.uid_map, r.meta.gid_map)
+                                : ns::MappingNamespace::make(m.uid_map, m.gid_map);
+    if (!ns) return std::move(ns).error().context(what);
+    auto tree = idmapped_bind_tree(m, ns->pid());
+    if (!tree) return std::move(tree).error().context(what);
+    auto staged = std::make_unique<rootfs::StagedRoot>();
+    auto path = staged->attach(*tree, r.binds_dir + "/" + std::to_string(++n));
+    if (!path) return std::move(path).error().context(what);
+    r.staged_binds[normalize_target(m.target)] = std::move(staged);
+  }
+  return {};
+}
+
 // Sources of external mounts: device nodes from the host's /dev, LXCFS views from the LXCFS
 // the config asks for now (`[mount] lxcfs`: a configured path that is not LXCFS fails the
 // restore; under auto or off without LXCFS, the host's own files, with auto's warning), bind
-// entries from the current config (a copy of the container may use other host paths), else as
-// dumped.
+// entries from the current config (a copy of the container may use other host paths; an
+// idmapped one from its staged clone), else as dumped.
 Result<void> find_mount_sources(Restore& r) {
   std::map<std::string, std::string> bind_sources;
   for (const auto& e : r.t.cfg->mounts)
     if (e.flags & MS_BIND) bind_sources[normalize_target(e.target)] = e.source;
+  for (const auto& [mountpoint, staged] : r.staged_binds) bind_sources[mountpoint] = staged->path();
   std::optional<std::string> lxcfs_dir;
   for (const auto& m : r.meta.mounts) {
     if (is_lxcfs_mount_key(m.key)) {
@@ -299,6 +354,7 @@ void kill_restored_tree(Restore& r) { r.init.kill_and_reap(); }
 // What CRIU needed only while it ran.
 Result<void> release_criu_staging(Restore& r) {
   r.staged.release();
+  release_staged_binds(r);
   criu::detach_cgroup_yards(r.t.log_dir);
   r.yard.remove();
   return {};
@@ -365,6 +421,7 @@ Result<void> thaw_restored_tree(Restore& r) {
 constexpr Step<Restore> kRestoreSteps[] = {
     {"check the images", check_images},
     {"record the image files' owners", record_image_owners, put_back_image_owners},
+    {"stage the idmapped binds", stage_idmapped_binds, release_staged_binds},
     {"find the external mounts' sources", find_mount_sources},
     {"reopen the pipes shared with outside", reopen_outside_pipes},
     {"name the NICs", name_the_nics},

@@ -20,17 +20,33 @@
 
 namespace cove::lifecycle {
 
+namespace {
+
+Result<UniqueFd> open_userns_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open `" + path + "`");
+  return fd;
+}
+
+}  // namespace
+
+Result<UniqueFd> idmapped_bind_tree(const config::MountEntry& m, pid_t pid) {
+  auto userns = open_userns_of(pid);
+  if (!userns) return std::move(userns).error();
+  bool recursive = (m.flags & MS_REC) != 0;
+  auto tree = rootfs::clone_tree(m.source, recursive);
+  if (!tree) return std::move(tree).error();
+  COVE_TRY(rootfs::idmap_tree(*tree, userns->get(), recursive, m.source));
+  return tree;
+}
+
 Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid) {
-  std::string userns_path = "/proc/" + std::to_string(pid) + "/ns/user";
-  UniqueFd userns(::open(userns_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!userns) return Error::from_errno(errno, "open `" + userns_path + "`");
-  UniqueFd tree(sys::open_tree(AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-  if (!tree) return Error::from_errno(errno, "clone mount of `" + path + "`");
-  struct mount_attr attr = {};
-  attr.attr_set = MOUNT_ATTR_IDMAP;
-  attr.userns_fd = static_cast<uint64_t>(userns.get());
-  if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-    return Error::from_errno(errno, "idmap mount of `" + path + "` (the filesystem must support idmapped mounts)");
+  auto userns = open_userns_of(pid);
+  if (!userns) return std::move(userns).error();
+  auto tree = rootfs::clone_tree(path, false);
+  if (!tree) return std::move(tree).error();
+  COVE_TRY(rootfs::idmap_tree(*tree, userns->get(), false, path));
   return tree;
 }
 
@@ -91,36 +107,22 @@ Result<std::vector<int>> storage_tree(const LaunchPlan& plan, pid_t pid, storage
   return std::vector<int>{rootfs_tree.get()};
 }
 
-// The user namespace whose mapping an idmapped bind takes: the child's own when the mapping is
-// the container's, else one made for it (`made` holds it until the mount has its mapping).
-Result<UniqueFd> mapping_userns(const LaunchPlan& plan, const config::MountEntry& m, pid_t pid,
-                                std::optional<ns::MappingNamespace>& made) {
-  if (!plan.userns || m.uid_map != plan.uid_map || m.gid_map != plan.gid_map) {
-    auto ns = ns::MappingNamespace::make(m.uid_map, m.gid_map);
-    if (!ns) return std::move(ns).error();
-    made = std::move(*ns);
-    pid = made->pid();
-  }
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::from_errno(errno, "open `" + path + "`");
-  return fd;
-}
-
 // The `[mount]` binds with an id mapping: cloned and idmapped here, where mount_setattr(2) has
 // the host privileges it needs, and sent to the child after the rootfs, in entry order
-// (child_setup.cpp, parent_trees). `held` keeps them open until they are sent.
+// (child_setup.cpp, parent_trees). A mapping other than the container's goes through a user
+// namespace made for it. `held` keeps the trees open until they are sent.
 Result<void> idmapped_binds(const LaunchPlan& plan, pid_t pid, std::vector<UniqueFd>& held, std::vector<int>& fds) {
   for (const auto& m : plan.mounts) {
     if (!m.idmapped()) continue;
     auto what = [&] { return m.where.empty() ? std::string("mount entry") : "mount entry at " + m.where; };
     std::optional<ns::MappingNamespace> made;
-    auto userns = mapping_userns(plan, m, pid, made);
-    if (!userns) return std::move(userns).error().context(what());
-    auto tree = rootfs::clone_tree(m.source, (m.flags & MS_REC) != 0);
+    if (!plan.userns || m.uid_map != plan.uid_map || m.gid_map != plan.gid_map) {
+      auto ns = ns::MappingNamespace::make(m.uid_map, m.gid_map);
+      if (!ns) return std::move(ns).error().context(what());
+      made = std::move(*ns);
+    }
+    auto tree = idmapped_bind_tree(m, made ? made->pid() : pid);
     if (!tree) return std::move(tree).error().context(what());
-    if (auto r = rootfs::idmap_tree(*tree, userns->get(), (m.flags & MS_REC) != 0, m.source); !r)
-      return std::move(r).error().context(what());
     fds.push_back(tree->get());
     held.push_back(std::move(*tree));
   }

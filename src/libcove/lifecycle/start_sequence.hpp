@@ -42,4 +42,9 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
 // Opens an idmapped, detached clone of `path` mapped through the user namespace of `pid`.
 Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid);
 
+// The same for an idmapped `[mount]` bind `m` (its whole tree for an `rbind`), through the
+// user namespace of `pid`: the child's when the bind's mapping is the container's, else a
+// MappingNamespace's holder (made with the bind's maps).
+Result<UniqueFd> idmapped_bind_tree(const config::MountEntry& m, pid_t pid);
+
 }  // namespace cove::lifecycle

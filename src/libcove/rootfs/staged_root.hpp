@@ -21,6 +21,7 @@ class StagedRoot {
   // Attaches `tree` on `path` (made 0700 if missing); returns `path`.
   Result<std::string> attach(const UniqueFd& tree, const std::string& path);
   void release();
+  const std::string& path() const { return path_; }
 
  private:
   std::string path_;
