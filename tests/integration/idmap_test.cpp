@@ -206,6 +206,15 @@ TEST_F(IdmapTest, IdmappedBindTakesAnExplicitMapping) {
   EXPECT_EQ(attach_out("ie", {"stat", "-c", "%u:%g", "/data/f", "/data/g"}), "7:9\n65534:65534");
   if (!criu_backend_built()) return;
   ASSERT_EQ(cove("cove-checkpoint", "ie", {"-D", path_ + "/ck", "--stop"}, 120).status, 0);
+  // A restore whose bind source is gone fails, staging nothing for good; with it back, it works.
+  std::filesystem::rename(dir, dir + ".away");
+  auto failed = cove("cove-restore", "ie", {"-D", path_ + "/ck"}, 120);
+  EXPECT_NE(failed.status, 0);
+  EXPECT_NE(failed.err.find("idmapped bind `/data`"), std::string::npos) << failed.err;
+  EXPECT_EQ(read_text("/proc/self/mountinfo").find("/.binds-"), std::string::npos);
+  for (const auto& e : std::filesystem::directory_iterator("/run/cove"))
+    EXPECT_NE(e.path().filename().string().rfind(".binds-ie-", 0), 0u) << e.path();
+  std::filesystem::rename(dir + ".away", dir);
   auto rs = cove("cove-restore", "ie", {"-D", path_ + "/ck"}, 120);
   ASSERT_EQ(rs.status, 0) << rs.err;
   EXPECT_EQ(attach_out("ie", {"stat", "-c", "%u:%g", "/data/f", "/data/g"}), "7:9\n65534:65534");

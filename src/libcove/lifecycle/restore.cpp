@@ -421,7 +421,7 @@ Result<void> thaw_restored_tree(Restore& r) {
 constexpr Step<Restore> kRestoreSteps[] = {
     {"check the images", check_images},
     {"record the image files' owners", record_image_owners, put_back_image_owners},
-    {"stage the idmapped binds", stage_idmapped_binds, release_staged_binds},
+    {"stage the idmapped binds", stage_idmapped_binds, nullptr, release_staged_binds},  // also when it fails
     {"find the external mounts' sources", find_mount_sources},
     {"reopen the pipes shared with outside", reopen_outside_pipes},
     {"name the NICs", name_the_nics},
