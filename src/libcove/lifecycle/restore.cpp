@@ -101,12 +101,9 @@ void put_back_image_owners(Restore& r) { r.images->put_back(); }
 // root, which cannot pass the runtime dir (0700, host root's); this dir is that root's own
 // (0700), so no other host user can reach what is staged in it.
 Result<void> make_binds_dir(Restore& r) {
-  std::string run = r.t.runtime_dir;
-  while (run.size() > 1 && run.back() == '/') run.pop_back();
-  auto slash = run.rfind('/');
-  if (slash == std::string::npos || slash + 1 >= run.size())
-    return Error(EINVAL, "no runtime dir to stage the idmapped binds beside (`" + r.t.runtime_dir + "`)");
-  r.binds_dir = run.substr(0, slash) + "/.binds-" + run.substr(slash + 1);
+  std::string key = basename_of(r.t.runtime_dir);
+  if (key.empty()) return Error(EINVAL, "no runtime dir to stage the idmapped binds beside (`" + r.t.runtime_dir + "`)");
+  r.binds_dir = dirname_of(r.t.runtime_dir) + "/.binds-" + key;
   if (::mkdir(r.binds_dir.c_str(), 0700) < 0 && errno != EEXIST)
     return Error::from_errno(errno, "make `" + r.binds_dir + "`");
   auto uid = ns::host_id_of(r.meta.uid_map, 0);
@@ -132,10 +129,10 @@ Result<void> stage_idmapped_binds(Restore& r) {
     if (!m.idmapped()) continue;
     if (r.binds_dir.empty()) COVE_TRY(make_binds_dir(r));
     std::string what = "idmapped bind `" + normalize_target(m.target) + "`";
-    auto ns = m.idmap_container ? ns::MappingNamespace::make(r.meta.uid_map, r.meta.gid_map)
-                                : ns::MappingNamespace::make(m.uid_map, m.gid_map);
-    if (!ns) return std::move(ns).error().context(what);
-    auto tree = idmapped_bind_tree(m, ns->pid());
+    auto userns = m.idmap_container ? ns::user_ns_with_maps(r.meta.uid_map, r.meta.gid_map)
+                                    : ns::user_ns_with_maps(m.uid_map, m.gid_map);
+    if (!userns) return std::move(userns).error().context(what);
+    auto tree = open_idmapped_tree(m.source, userns->get(), (m.flags & MS_REC) != 0);
     if (!tree) return std::move(tree).error().context(what);
     auto staged = std::make_unique<rootfs::StagedRoot>();
     auto path = staged->attach(*tree, r.binds_dir + "/" + std::to_string(++n));
@@ -272,18 +269,11 @@ Result<void> give_images_to_container_root(Restore& r) {
   return {};
 }
 
-Result<UniqueFd> open_storage_tree(Restore& r, pid_t userns_pid) {
+Result<UniqueFd> open_storage_tree(Restore& r, int userns_fd) {
   auto backend = storage::backend_for(r.t.cfg->storage.backend);
   if (!backend) return std::move(backend).error();
-  UniqueFd userns;
-  if (userns_pid > 0) {
-    std::string path = "/proc/" + std::to_string(userns_pid) + "/ns/user";
-    userns.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!userns) return Error::from_errno(errno, "open `" + path + "`");
-  }
   auto layout = storage::layout_of(r.t.container_dir, *r.t.cfg);
-  int fd = userns ? userns.get() : -1;
-  auto tree = r.t.rootfs ? (*backend)->open_tree(layout, fd, *r.t.rootfs) : (*backend)->open_tree(layout, fd);
+  auto tree = r.t.rootfs ? (*backend)->open_tree(layout, userns_fd, *r.t.rootfs) : (*backend)->open_tree(layout, userns_fd);
   if (!tree) return std::move(tree).error().context(std::string("backend `") + (*backend)->name() + "`");
   return std::move(tree->tree);
 }
@@ -301,13 +291,13 @@ Result<void> stage_rootfs(Restore& r) {
     r.live->root = cfg.rootfs;
     return {};
   }
-  std::optional<ns::MappingNamespace> userns;
+  UniqueFd userns;
   if (unprivileged) {
-    auto u = ns::MappingNamespace::make(r.meta.uid_map, r.meta.gid_map);
+    auto u = ns::user_ns_with_maps(r.meta.uid_map, r.meta.gid_map);
     if (!u) return std::move(u).error().context("idmapped rootfs");
-    userns.emplace(std::move(*u));
+    userns = std::move(*u);
   }
-  auto tree = dir ? open_idmapped_tree(cfg.rootfs, userns->pid()) : open_storage_tree(r, userns ? userns->pid() : 0);
+  auto tree = dir ? open_idmapped_tree(cfg.rootfs, userns.get()) : open_storage_tree(r, userns ? userns.get() : -1);
   if (!tree) return std::move(tree).error();
   auto root = r.staged.attach(*tree, r.t.runtime_dir + "/rootfs");
   if (!root) return std::move(root).error();

@@ -3,8 +3,6 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include <optional>
-
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/syscalls.hpp"
@@ -20,33 +18,10 @@
 
 namespace cove::lifecycle {
 
-namespace {
-
-Result<UniqueFd> open_userns_of(pid_t pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::from_errno(errno, "open `" + path + "`");
-  return fd;
-}
-
-}  // namespace
-
-Result<UniqueFd> idmapped_bind_tree(const config::MountEntry& m, pid_t pid) {
-  auto userns = open_userns_of(pid);
-  if (!userns) return std::move(userns).error();
-  bool recursive = (m.flags & MS_REC) != 0;
-  auto tree = rootfs::clone_tree(m.source, recursive);
+Result<UniqueFd> open_idmapped_tree(const std::string& path, int userns_fd, bool recursive) {
+  auto tree = rootfs::clone_tree(path, recursive);
   if (!tree) return std::move(tree).error();
-  COVE_TRY(rootfs::idmap_tree(*tree, userns->get(), recursive, m.source));
-  return tree;
-}
-
-Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid) {
-  auto userns = open_userns_of(pid);
-  if (!userns) return std::move(userns).error();
-  auto tree = rootfs::clone_tree(path, false);
-  if (!tree) return std::move(tree).error();
-  COVE_TRY(rootfs::idmap_tree(*tree, userns->get(), false, path));
+  COVE_TRY(rootfs::idmap_tree(*tree, userns_fd, recursive, path));
   return tree;
 }
 
@@ -64,7 +39,9 @@ struct ParentTrees {
 Result<std::vector<int>> idmapped_or_shifted_rootfs(const LaunchPlan& plan, pid_t pid, UniqueFd& rootfs_tree) {
   using config::RootfsIdmap;
   if (plan.rootfs_idmap != RootfsIdmap::kShift) {
-    auto tree = open_idmapped_tree(plan.rootfs, pid);
+    auto userns = ns::open_user_ns(pid);
+    if (!userns) return std::move(userns).error();
+    auto tree = open_idmapped_tree(plan.rootfs, userns->get());
     if (tree) {
       rootfs_tree = std::move(*tree);
       return std::vector<int>{rootfs_tree.get()};
@@ -96,9 +73,9 @@ Result<std::vector<int>> storage_tree(const LaunchPlan& plan, pid_t pid, storage
   if (!backend) return std::move(backend).error();
   UniqueFd userns;
   if (plan.userns) {
-    std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
-    userns.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!userns) return Error::from_errno(errno, "open `" + path + "`");
+    auto opened = ns::open_user_ns(pid);
+    if (!opened) return std::move(opened).error();
+    userns = std::move(*opened);
   }
   int fd = userns ? userns.get() : -1;
   auto tree = prepared ? (*backend)->open_tree(plan.storage, fd, *prepared) : (*backend)->open_tree(plan.storage, fd);
@@ -115,13 +92,10 @@ Result<void> idmapped_binds(const LaunchPlan& plan, pid_t pid, std::vector<Uniqu
   for (const auto& m : plan.mounts) {
     if (!m.idmapped()) continue;
     auto what = [&] { return m.where.empty() ? std::string("mount entry") : "mount entry at " + m.where; };
-    std::optional<ns::MappingNamespace> made;
-    if (!plan.userns || m.uid_map != plan.uid_map || m.gid_map != plan.gid_map) {
-      auto ns = ns::MappingNamespace::make(m.uid_map, m.gid_map);
-      if (!ns) return std::move(ns).error().context(what());
-      made = std::move(*ns);
-    }
-    auto tree = idmapped_bind_tree(m, made ? made->pid() : pid);
+    bool containers = plan.userns && m.uid_map == plan.uid_map && m.gid_map == plan.gid_map;
+    auto userns = containers ? ns::open_user_ns(pid) : ns::user_ns_with_maps(m.uid_map, m.gid_map);
+    if (!userns) return std::move(userns).error().context(what());
+    auto tree = open_idmapped_tree(m.source, userns->get(), (m.flags & MS_REC) != 0);
     if (!tree) return std::move(tree).error().context(what());
     fds.push_back(tree->get());
     held.push_back(std::move(*tree));

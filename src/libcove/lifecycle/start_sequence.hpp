@@ -39,12 +39,8 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
                                storage::PreparedRootfs* rootfs = nullptr,
                                const std::function<Result<void>(pid_t)>& namespaces_ready = {});
 
-// Opens an idmapped, detached clone of `path` mapped through the user namespace of `pid`.
-Result<UniqueFd> open_idmapped_tree(const std::string& path, pid_t pid);
-
-// The same for an idmapped `[mount]` bind `m` (its whole tree for an `rbind`), through the
-// user namespace of `pid`: the child's when the bind's mapping is the container's, else a
-// MappingNamespace's holder (made with the bind's maps).
-Result<UniqueFd> idmapped_bind_tree(const config::MountEntry& m, pid_t pid);
+// Opens an idmapped, detached clone of `path` (with its submounts when `recursive`) mapped
+// through user namespace `userns_fd` (ns/mapping_namespace.hpp: a process's, or one with maps).
+Result<UniqueFd> open_idmapped_tree(const std::string& path, int userns_fd, bool recursive = false);
 
 }  // namespace cove::lifecycle

@@ -27,4 +27,17 @@ Result<MappingNamespace> MappingNamespace::make(const std::vector<IdMapEntry>& u
   return ns;
 }
 
+Result<UniqueFd> open_user_ns(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open `" + path + "`");
+  return fd;
+}
+
+Result<UniqueFd> user_ns_with_maps(const std::vector<IdMapEntry>& uid_map, const std::vector<IdMapEntry>& gid_map) {
+  auto holder = MappingNamespace::make(uid_map, gid_map);
+  if (!holder) return std::move(holder).error().context("user namespace for the id maps");
+  return open_user_ns(holder->pid());
+}
+
 }  // namespace cove::ns

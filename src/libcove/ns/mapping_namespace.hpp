@@ -26,4 +26,10 @@ class MappingNamespace {
   process::ChildProcess holder_;  // destroyed first: killed and reaped
 };
 
+// An fd of the user namespace of process `pid` (/proc/PID/ns/user).
+Result<UniqueFd> open_user_ns(pid_t pid);
+// An fd of a user namespace with these maps, for an idmapped mount: made by a MappingNamespace,
+// it lives on through the fd after its holder ends.
+Result<UniqueFd> user_ns_with_maps(const std::vector<IdMapEntry>& uid_map, const std::vector<IdMapEntry>& gid_map);
+
 }  // namespace cove::ns

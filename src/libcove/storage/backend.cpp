@@ -47,14 +47,7 @@ Result<void> isolate_mounts() {
   return {};
 }
 
-Result<UniqueFd> userns_for(const IdMaps& maps) {
-  auto holder = ns::MappingNamespace::make(maps.uid, maps.gid);
-  if (!holder) return std::move(holder).error().context("user namespace for the id maps");
-  std::string path = "/proc/" + std::to_string(holder->pid()) + "/ns/user";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::from_errno(errno, "open `" + path + "`");
-  return fd;  // the namespace lives on through the fd after its holder ends
-}
+Result<UniqueFd> userns_for(const IdMaps& maps) { return ns::user_ns_with_maps(maps.uid, maps.gid); }
 
 Result<void> copy_tree(const std::string& from, const std::string& to) {
   auto r = run_checked_program({"cp", "-a", "--reflink=auto", "--sparse=always", "--", from, to});
