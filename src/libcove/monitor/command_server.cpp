@@ -1,6 +1,5 @@
 #include "monitor/command_server.hpp"
 
-
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/stat.h>

@@ -69,6 +69,8 @@ struct MonitorExec {
     argv = argv_of(args);
     envp = argv_of(env);
   }
+  MonitorExec(const MonitorExec&) = delete;  // argv and envp point into args and env
+  MonitorExec& operator=(const MonitorExec&) = delete;
   int exec() { return ::execve(argv[0], argv.data(), envp.data()); }  // returns only on failure
 };
 

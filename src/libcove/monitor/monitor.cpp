@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "base/log.hpp"
-#include "base/memory.hpp"
 #include "config/load.hpp"
 #include "monitor/supervisor.hpp"
 #include "paths.hpp"
@@ -47,9 +46,6 @@ Result<int> run_monitor(const MonitorOptions& opts) {
   }
   log::info("running");
   m.report_start(r);
-  // Setup used the heap and the stack far more than the loop will: give them back (monitor
-  // memory is per container).
-  give_back_memory();
   return m.loop();
 }
 

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "base/clock.hpp"
 #include "base/fs.hpp"
@@ -426,10 +427,11 @@ int Supervisor::loop() {
     ::cfmakeraw(&raw);
     restore_tty = ::tcsetattr(0, TCSANOW, &raw) == 0;
   }
+  bool after_setup = true;
   while (!done_) {
-    // Memory is per container: what the last event used (the heap after a change, the stack
-    // after anything), the idle monitor does not keep.
-    if (server_.take_memory_to_give_back()) give_back_memory();
+    // Memory is per container: what the setup or the last event used (the heap after the setup
+    // or a change, the stack after anything), the idle monitor does not keep.
+    if (std::exchange(after_setup, false) || server_.take_memory_to_give_back()) give_back_memory();
     else give_back_stack();
     std::vector<struct pollfd> pfds = {{sigfd_.get(), POLLIN, 0},
                                        {server_.listen_fd(), POLLIN, 0},
