@@ -327,9 +327,9 @@ TEST(MountEntry, IdMappedBinds) {
       {"/s t none bind,idmap=container,optional", "cannot be `optional`"},
       {"/s t none bind,idmap=host", "unknown option `idmap=host`"},
       {"/s t none bind,uidmap=0:1,gidmap=0:1:1", "`uidmap=0:1`: expected CONTAINER:HOST:COUNT"},
-      {"/s t none bind,uidmap=0:1:0,gidmap=0:1:1", "COUNT >= 1"},
-      {"/s t none bind,uidmap=4294967295:1:2,gidmap=0:1:1", "within 0..4294967295"},
-      {"/s t none bind,uidmap=0:x:2,gidmap=0:1:1", "expected CONTAINER:HOST:COUNT"},
+      {"/s t none bind,uidmap=0:1:0,gidmap=0:1:1", "`uidmap=0:1:0`: COUNT must be at least 1"},
+      {"/s t none bind,uidmap=4294967295:1:2,gidmap=0:1:1", "ID + COUNT must not exceed 4294967295"},
+      {"/s t none bind,uidmap=0:x:2,gidmap=0:1:1", "`x` is not a number in 0..4294967295"},
   };
   for (const auto& [text, error] : errors) {
     auto bad = parse_mount_entry(text);

@@ -102,13 +102,8 @@ Result<std::string> normalize_target(const std::string& target) {
 // "CONTAINER:HOST:COUNT" of `uidmap=`/`gidmap=`.
 Result<ns::IdMapEntry> parse_map_option(const std::string& text) {
   auto parts = split(text, ':');
-  std::optional<uint64_t> v[3];
-  if (parts.size() == 3)
-    for (size_t i = 0; i < 3; ++i) v[i] = parse_uint(parts[i]);
-  if (parts.size() != 3 || !v[0] || !v[1] || !v[2] || *v[2] == 0 || *v[0] + *v[2] > (1ULL << 32) ||
-      *v[1] + *v[2] > (1ULL << 32))
-    return Error::invalid("expected CONTAINER:HOST:COUNT (COUNT >= 1, ranges within 0..4294967295)");
-  return ns::IdMapEntry{uint32_t(*v[0]), uint32_t(*v[1]), uint32_t(*v[2])};
+  if (parts.size() != 3) return Error::invalid("expected CONTAINER:HOST:COUNT");
+  return parse_idmap_entry(parts);
 }
 
 // The rules between options, once all are read.
@@ -169,6 +164,19 @@ Result<void> apply_option(MountEntry& e, const std::string& opt, std::vector<std
 }
 
 }  // namespace
+
+Result<IdMapEntry> parse_idmap_entry(const std::vector<std::string>& numbers) {
+  if (numbers.size() != 3) return Error::invalid("expected 3 numbers");
+  uint64_t n[3];
+  for (int i = 0; i < 3; ++i) {
+    auto x = parse_uint(numbers[i]);
+    if (!x || *x > UINT32_MAX) return Error::invalid("`" + numbers[i] + "` is not a number in 0..4294967295");
+    n[i] = *x;
+  }
+  if (n[2] == 0) return Error::invalid("COUNT must be at least 1");
+  if (n[0] + n[2] > UINT32_MAX || n[1] + n[2] > UINT32_MAX) return Error::invalid("ID + COUNT must not exceed 4294967295");
+  return IdMapEntry{uint32_t(n[0]), uint32_t(n[1]), uint32_t(n[2])};
+}
 
 Result<MountEntry> parse_mount_entry(std::string_view text) {
   auto fields = split_ws(text);

@@ -89,6 +89,11 @@ bool is_namespaced_sysctl(const std::string& key);
 
 using ns::IdMapEntry;  // `uid = CONTAINER HOST COUNT`, a type of ns/
 
+// One id-map entry from its three numbers as text (CONTAINER HOST COUNT): each in
+// 0..4294967295, COUNT at least 1, neither range past 4294967295. For `[idmap]` and the mount
+// options `uidmap=`/`gidmap=`.
+Result<IdMapEntry> parse_idmap_entry(const std::vector<std::string>& numbers);
+
 struct ContainerConfig {
   // [container]
   std::string name;                       // set by the caller, not from the file

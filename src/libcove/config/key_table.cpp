@@ -251,15 +251,9 @@ template <auto F>
 Result<void> parse_idmap(C& c, const std::string& v, const KeyContext&) {
   auto words = split_ws(v);
   if (words.size() != 3) return bad("expected 3 numbers, got " + q(v));
-  uint64_t n[3];
-  for (int i = 0; i < 3; ++i) {
-    auto x = parse_uint(words[i]);
-    if (!x || *x > UINT32_MAX) return bad(q(words[i]) + " is not a number in 0..4294967295");
-    n[i] = *x;
-  }
-  if (n[2] == 0) return bad("COUNT must be at least 1");
-  if (n[0] + n[2] > UINT32_MAX || n[1] + n[2] > UINT32_MAX) return bad("ID + COUNT must not exceed 4294967295");
-  (c.*F).push_back(IdMapEntry{uint32_t(n[0]), uint32_t(n[1]), uint32_t(n[2])});
+  auto entry = parse_idmap_entry(words);
+  if (!entry) return std::move(entry).error();
+  (c.*F).push_back(*entry);
   return {};
 }
 template <auto F>

@@ -15,13 +15,14 @@
 #include "rootfs/mount.hpp"
 #include "rootfs/ownership_shift.hpp"
 #include "security/lsm/lsm.hpp"
+#include "storage/mount_api.hpp"
 
 namespace cove::lifecycle {
 
 Result<UniqueFd> open_idmapped_tree(const std::string& path, int userns_fd, bool recursive) {
   auto tree = rootfs::clone_tree(path, recursive);
   if (!tree) return std::move(tree).error();
-  COVE_TRY(rootfs::idmap_tree(*tree, userns_fd, recursive, path));
+  COVE_TRY(storage::idmap_tree(*tree, userns_fd, "`" + path + "`", recursive));
   return tree;
 }
 

@@ -153,15 +153,6 @@ Result<UniqueFd> clone_tree(const std::string& source, bool recursive) {
   return tree;
 }
 
-Result<void> idmap_tree(const UniqueFd& tree, int userns_fd, bool recursive, const std::string& what) {
-  struct mount_attr attr = {};
-  attr.attr_set = MOUNT_ATTR_IDMAP;
-  attr.userns_fd = static_cast<uint64_t>(userns_fd);
-  if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
-    return Error::from_errno(errno, "idmap mount of `" + what + "` (its filesystem must support idmapped mounts)");
-  return {};
-}
-
 Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, unsigned long flags, Create create,
                             const std::string& what) {
   auto fd = open_in_root(rootfd, rel, create);

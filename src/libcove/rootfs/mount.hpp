@@ -63,10 +63,6 @@ Result<void> bind_in_root(int rootfd, const std::string& source, const std::stri
 // `recursive`), to attach later with attach_in_root(): after pivot_root or in another mount
 // namespace, where `source` is out of reach.
 Result<UniqueFd> clone_tree(const std::string& source, bool recursive);
-// Makes a tree from clone_tree() idmapped (mount_setattr(2) MOUNT_ATTR_IDMAP) with the mapping
-// of user namespace `userns_fd`; `recursive`: every mount of the tree. Needs CAP_SYS_ADMIN over
-// the source's filesystem: the host side does it. `what` names the source in errors.
-Result<void> idmap_tree(const UniqueFd& tree, int userns_fd, bool recursive, const std::string& what);
 // Attaches a tree from clone_tree() onto `rel`, then applies `flags` as bind_in_root() does.
 // `what` names the source in errors.
 Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, unsigned long flags, Create create,

@@ -86,11 +86,11 @@ Result<UniqueFd> clone_path(const std::string& path) {
   return tree;
 }
 
-Result<void> idmap_tree(const UniqueFd& tree, int userns_fd, const std::string& what) {
+Result<void> idmap_tree(const UniqueFd& tree, int userns_fd, const std::string& what, bool recursive) {
   struct mount_attr attr = {};
   attr.attr_set = MOUNT_ATTR_IDMAP;
   attr.userns_fd = static_cast<uint64_t>(userns_fd);
-  if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+  if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
     return Error::from_errno(errno, "idmap mount of " + what + " (the filesystem must support idmapped mounts)");
   return {};
 }

@@ -26,8 +26,9 @@ struct OverlayLayers {
 Result<UniqueFd> mount_overlay(const OverlayLayers& layers);
 // A detached clone of the tree at `path` (recursive).
 Result<UniqueFd> clone_path(const std::string& path);
-// Idmaps a detached tree (not yet attached) with the user namespace `userns_fd`.
-Result<void> idmap_tree(const UniqueFd& tree, int userns_fd, const std::string& what);
+// Idmaps a detached tree (not yet attached) with the user namespace `userns_fd`; `recursive`:
+// every mount of the tree. `what` names it in errors ("`PATH`", "image `X`").
+Result<void> idmap_tree(const UniqueFd& tree, int userns_fd, const std::string& what, bool recursive = false);
 // Attaches a detached tree on `path` in the current mount namespace.
 Result<void> attach_tree(const UniqueFd& tree, const std::string& path);
 
