@@ -220,6 +220,30 @@ TEST_F(IdmapTest, IdmappedBindTakesAnExplicitMapping) {
   EXPECT_EQ(attach_out("ie", {"stat", "-c", "%u:%g", "/data/f", "/data/g"}), "7:9\n65534:65534");
 }
 
+// Host root clones and idmaps the source: a symlink the container swapped into the source's path
+// would hand it host files as its own (host root's files show as its root's). No symlink is followed.
+TEST_F(IdmapTest, IdmappedBindSourceFollowsNoSymlinkTheContainerPlanted) {
+  std::string secret = path_ + "/secret";
+  std::filesystem::create_directories(secret);
+  ::chmod(secret.c_str(), 0700);
+  std::ofstream(secret + "/key") << "host secret\n";
+  std::string exported = path_ + "/is/rootfs/exported";
+  create_busybox("is", "[mount]\nentry = " + exported + " data none bind,create=dir,idmap=container\n");
+  std::filesystem::create_directories(exported);
+  std::ofstream(exported + "/f") << "ok\n";
+  auto r = cove("cove-start", "is");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(attach_out("is", {"cat", "/data/f"}), "ok");
+  // The container's root replaces its own directory with a symlink to a host path.
+  attach_out("is", {"sh", "-c", "rm -rf /exported && ln -s " + secret + " /exported"});
+  ASSERT_TRUE(std::filesystem::is_symlink(exported));
+  ASSERT_EQ(cove("cove-stop", "is", {"-k"}).status, 0);
+  r = cove("cove-start", "is");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("has a symlink in its path"), std::string::npos) << r.err;
+  EXPECT_TRUE(leftover_cgroups("is").empty());
+}
+
 TEST_F(IdmapTest, IdmappedBindRulesAreCheckedBeforeAnythingIsMade) {
   std::string dir = make_shared_dir(path_ + "/shared");
   ASSERT_FALSE(dir.empty());

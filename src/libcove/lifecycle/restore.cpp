@@ -132,7 +132,7 @@ Result<void> stage_idmapped_binds(Restore& r) {
     auto userns = m.idmap_container ? ns::user_ns_with_maps(r.meta.uid_map, r.meta.gid_map)
                                     : ns::user_ns_with_maps(m.uid_map, m.gid_map);
     if (!userns) return std::move(userns).error().context(what);
-    auto tree = open_idmapped_tree(m.source, userns->get(), (m.flags & MS_REC) != 0);
+    auto tree = open_idmapped_bind(m, userns->get());
     if (!tree) return std::move(tree).error().context(what);
     auto staged = std::make_unique<rootfs::StagedRoot>();
     auto path = staged->attach(*tree, r.binds_dir + "/" + std::to_string(++n));

@@ -26,6 +26,14 @@ Result<UniqueFd> open_idmapped_tree(const std::string& path, int userns_fd, bool
   return tree;
 }
 
+Result<UniqueFd> open_idmapped_bind(const config::MountEntry& m, int userns_fd) {
+  bool recursive = (m.flags & MS_REC) != 0;
+  auto tree = rootfs::clone_tree_no_symlinks(m.source, recursive);
+  if (!tree) return std::move(tree).error();
+  COVE_TRY(storage::idmap_tree(*tree, userns_fd, "`" + m.source + "`", recursive));
+  return tree;
+}
+
 namespace {
 
 // The mount trees the parent makes for the child (they need host privileges), open until sent.
@@ -96,7 +104,7 @@ Result<void> idmapped_binds(const LaunchPlan& plan, pid_t pid, std::vector<Uniqu
     bool containers = plan.userns && m.uid_map == plan.uid_map && m.gid_map == plan.gid_map;
     auto userns = containers ? ns::open_user_ns(pid) : ns::user_ns_with_maps(m.uid_map, m.gid_map);
     if (!userns) return std::move(userns).error().context(what());
-    auto tree = open_idmapped_tree(m.source, userns->get(), (m.flags & MS_REC) != 0);
+    auto tree = open_idmapped_bind(m, userns->get());
     if (!tree) return std::move(tree).error().context(what());
     fds.push_back(tree->get());
     held.push_back(std::move(*tree));

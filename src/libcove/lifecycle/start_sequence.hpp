@@ -42,5 +42,8 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
 // Opens an idmapped, detached clone of `path` (with its submounts when `recursive`) mapped
 // through user namespace `userns_fd` (ns/mapping_namespace.hpp: a process's, or one with maps).
 Result<UniqueFd> open_idmapped_tree(const std::string& path, int userns_fd, bool recursive = false);
+// The same for an idmapped `[mount]` bind: its source may not have a symlink in its path
+// (rootfs::clone_tree_no_symlinks).
+Result<UniqueFd> open_idmapped_bind(const config::MountEntry& m, int userns_fd);
 
 }  // namespace cove::lifecycle

@@ -153,6 +153,20 @@ Result<UniqueFd> clone_tree(const std::string& source, bool recursive) {
   return tree;
 }
 
+Result<UniqueFd> clone_tree_no_symlinks(const std::string& source, bool recursive) {
+  struct open_how how = {};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  UniqueFd at(sys::openat2(AT_FDCWD, source.c_str(), &how, sizeof how));
+  if (!at && errno == ELOOP)
+    return Error(ELOOP, "`" + source + "` has a symlink in its path: give the resolved path (an idmapped bind follows none)");
+  if (!at) return Error::from_errno(errno, "open `" + source + "`");
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+  UniqueFd tree(sys::open_tree(at.get(), "", flags));
+  if (!tree) return Error::from_errno(errno, "clone mount of `" + source + "`");
+  return tree;
+}
+
 Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, unsigned long flags, Create create,
                             const std::string& what) {
   auto fd = open_in_root(rootfd, rel, create);

@@ -63,6 +63,10 @@ Result<void> bind_in_root(int rootfd, const std::string& source, const std::stri
 // `recursive`), to attach later with attach_in_root(): after pivot_root or in another mount
 // namespace, where `source` is out of reach.
 Result<UniqueFd> clone_tree(const std::string& source, bool recursive);
+// The same, refusing a `source` whose path has a symlink anywhere (openat2 RESOLVE_NO_SYMLINKS):
+// for a clone host root makes and idmaps, where a symlink a container swapped in would hand it
+// host files as its own.
+Result<UniqueFd> clone_tree_no_symlinks(const std::string& source, bool recursive);
 // Attaches a tree from clone_tree() onto `rel`, then applies `flags` as bind_in_root() does.
 // `what` names the source in errors.
 Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, unsigned long flags, Create create,
