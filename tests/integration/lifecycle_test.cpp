@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -322,6 +323,20 @@ TEST_F(ToolEdgeTest, ConsoleConnectsAndDetaches) {
   EXPECT_NE(r.out.find("Detached"), std::string::npos) << r.out;
   // Detaching leaves the container running and the console free for the next client.
   EXPECT_EQ(trim_str(cove("cove-info", "con", {"-s"}).out), "RUNNING");
+}
+
+// The monitor runs without glibc's malloc cache (monitor/launch.hpp, monitor_environment): set
+// for its exec only; init gets the environment cove gives it, without it.
+TEST_F(LifecycleTest, OnlyTheMonitorRunsWithoutTheMallocCache) {
+  create_busybox("ct-tc");
+  ASSERT_EQ(cove("cove-start", "ct-tc").status, 0);
+  auto environ_of = [](pid_t pid) {
+    std::string env = read_text("/proc/" + std::to_string(pid) + "/environ");
+    std::replace(env.begin(), env.end(), '\0', '\n');
+    return "\n" + env;
+  };
+  EXPECT_NE(environ_of(monitor_pid("ct-tc")).find("\nGLIBC_TUNABLES=glibc.malloc.tcache_count=0"), std::string::npos);
+  EXPECT_EQ(environ_of(init_pid("ct-tc")).find("GLIBC_TUNABLES"), std::string::npos);
 }
 
 }  // namespace

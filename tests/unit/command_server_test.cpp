@@ -194,4 +194,25 @@ TEST_F(CommandServerHoldTest, TheHoldEndsWithItsConnection) {
 }
 
 }  // namespace
+// A message is received into a buffer of its own size, not of the limit: the monitor's heap
+// would keep a limit-sized buffer per request dirty. Oversized and empty messages as before.
+TEST(RecvWithFds, TheBufferIsTheMessagesSize) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  ASSERT_TRUE(send_with_fds(a.get(), "{\"state\":{}}", {}));
+  auto m = recv_with_fds(b.get(), 65536);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->data, "{\"state\":{}}");
+  EXPECT_LT(m->data.capacity(), 4096u);
+  ASSERT_TRUE(send_with_fds(a.get(), std::string(100, 'x'), {}));
+  auto big = recv_with_fds(b.get(), 50);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code(), EMSGSIZE);
+  a.reset();
+  auto eof = recv_with_fds(b.get(), 65536);
+  ASSERT_TRUE(eof);
+  EXPECT_TRUE(eof->eof);
+}
+
 }  // namespace cove::monitor
