@@ -21,11 +21,16 @@ uint64_t compute_bounding(const std::vector<int>& keep, const std::vector<int>& 
   return set;
 }
 
+// The kernel's value cannot change while a process runs: read once (an OCI spec names ~40 caps,
+// each of which asked again).
 int kernel_last_cap() {
-  std::ifstream f("/proc/sys/kernel/cap_last_cap");
-  int n = -1;
-  if (f >> n && n > 0 && n < 64) return n;
-  return kCapTableLast;
+  static const int last = [] {
+    std::ifstream f("/proc/sys/kernel/cap_last_cap");
+    int n = -1;
+    if (f >> n && n > 0 && n < 64) return n;
+    return kCapTableLast;
+  }();
+  return last;
 }
 
 std::string describe_caps(uint64_t caps, int last_cap) {
