@@ -185,15 +185,16 @@ const VerbSpec kRestore{{"image-path", "work-path", "bundle", "pid-file", "conso
 
 constexpr const char* kCheckpointHelp =
     "usage: cove-oci checkpoint [--image-path DIR] [--work-path DIR] [--leave-running] [--tcp-established]\n"
-    "                           [--file-locks] [--shell-job] [--manage-cgroups-mode MODE] ID\n";
+    "                           [--file-locks] [--ext-unix-sk] [--shell-job] [--manage-cgroups-mode MODE] ID\n";
 constexpr const char* kRestoreHelp =
     "usage: cove-oci restore [--image-path DIR] [--work-path DIR] [--bundle B] [--detach] [--pid-file F]\n"
-    "                        [--console-socket S] [--no-subreaper] [--tcp-established] [--file-locks] ID\n";
+    "                        [--console-socket S] [--no-subreaper] [--tcp-established] [--file-locks]\n"
+    "                        [--ext-unix-sk] ID\n";
 
 // What cove's checkpoint cannot do yet is refused by name; what it always does (established
 // TCP, file locks, shell jobs: the console is the container's own pty) is accepted.
 Result<void> refuse_criu_options(const Args& a, const char* verb) {
-  for (const char* o : {"parent-path", "page-server", "pre-dump", "lazy-pages", "status-fd", "ext-unix-sk", "empty-ns",
+  for (const char* o : {"parent-path", "page-server", "pre-dump", "lazy-pages", "status-fd", "empty-ns",
                         "lsm-profile", "lsm-mount-context", "auto-dedup"})
     if (a.has(o)) return Error(EOPNOTSUPP, std::string(verb) + " --" + o + " is not supported yet");
   std::string mode = a.get("manage-cgroups-mode", "soft");
@@ -207,6 +208,7 @@ Result<int> checkpoint_verb(oci::Runtime& rt, const std::string& id, const Args&
   o.image_path = a.get("image-path", o.image_path);
   o.work_path = a.get("work-path");
   o.leave_running = a.has("leave-running");
+  o.ext_unix_sk = a.has("ext-unix-sk");
   auto r = rt.checkpoint(id, o);
   if (!r) return std::move(r).error();
   return 0;
@@ -221,6 +223,7 @@ Result<int> restore_verb(oci::Runtime& rt, const std::string& id, const Args& a)
   o.work_path = a.get("work-path");
   o.detach = a.has("detach");
   o.no_subreaper = a.has("no-subreaper");
+  o.ext_unix_sk = a.has("ext-unix-sk");
   return rt.restore(id, o);
 }
 

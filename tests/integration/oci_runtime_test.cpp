@@ -1173,5 +1173,82 @@ TEST_F(OciRuntimeTest, CheckpointAndRestoreAsTheShimAsks) {
   EXPECT_EQ(oci({"checkpoint", "--help"}).status, 0);
 }
 
+// --ext-unix-sk (runc's flag): a process of a host-network container keeps a datagram socket
+// connected to a socket the host bound (as a syslog client keeps one to a bound /dev/log). Without the flag the dump refuses it
+// and the container runs on; with it the socket is saved as external and, at the restore,
+// connected to the same name again: the host socket gets the process's numbers from where
+// they were. Only the process's own socket is in the images: the host's is untouched.
+TEST_F(OciRuntimeTest, ExtUnixSkReconnectsADatagramSocketToTheHost) {
+  COVE_REQUIRE_CRIU();
+  ids_.insert(ids_.end(), {"dg", "dg2"});
+  // The host's socket, at the same path inside (CRIU connects to the peer's name as bound).
+  std::string dir = base_ + "/dg";
+  fs::create_directories(dir);
+  UniqueFd host(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  ASSERT_TRUE(host);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string name = dir + "/log";
+  ASSERT_LT(name.size(), sizeof addr.sun_path);
+  std::strcpy(addr.sun_path, name.c_str());
+  ASSERT_EQ(::bind(host.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  // The newest number queued or coming within `ms` (then 100 ms more); 0: none came.
+  auto newest = [&](int ms) {
+    long last = 0;
+    int64_t deadline = now_ms() + ms;
+    while (now_ms() < deadline) {
+      struct pollfd p = {host.get(), POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      char buf[64];
+      ssize_t n;
+      while ((n = ::recv(host.get(), buf, sizeof buf - 1, 0)) > 0) {
+        buf[n] = 0;
+        if (last == 0) deadline = std::min(deadline, now_ms() + 100);
+        last = std::atol(buf);
+      }
+    }
+    return last;
+  };
+  fs::copy_file(builddir() + "/cove-dgram-tick", bundle_ + "/rootfs/bin/cove-dgram-tick");
+  // CRIU finds a socket's peer among the sockets of the dumped network namespace: the peer is
+  // only found, and the socket only external, when the container shares the host's (a
+  // host-network container, which is where a bound /dev/log is used).
+  auto& nss = spec_["linux"]["namespaces"];
+  nss.erase(std::remove_if(nss.begin(), nss.end(), [](const Json& n) { return n["type"] == "network"; }), nss.end());
+  spec_["mounts"].push_back({{"destination", dir}, {"type", "bind"}, {"source", dir}, {"options", {"rbind", "rw"}}});
+  spec_["process"]["args"] = {"/bin/cove-dgram-tick", name, "20"};
+  ASSERT_EQ(create("dg").status, 0);
+  ASSERT_EQ(oci({"start", "dg"}).status, 0);
+  pid_t pid = state("dg")["pid"].get<pid_t>();
+  ASSERT_GT(newest(5000), 0) << "nothing came from the container";
+
+  std::string img = base_ + "/img";
+  auto refused = oci_to_files({"checkpoint", "--image-path", img, "dg"});
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(read_text(img + "/dump.log").find("External socket is used"), std::string::npos);
+  EXPECT_EQ(state("dg")["status"], "running");
+  long before = newest(2000);
+  long dumped = newest(2000);  // a newer one: it still sends
+  EXPECT_GT(dumped, before) << "the container stopped sending after the refused dump";
+
+  fs::remove_all(img);
+  auto ck = oci_to_files({"checkpoint", "--ext-unix-sk", "--image-path", img, "dg"});
+  ASSERT_EQ(ck.status, 0) << ck.err;
+  EXPECT_EQ(wait_child(pid), 128 + SIGKILL);
+  dumped = std::max(dumped, newest(300));  // what came before the freeze
+
+  // The restore as runc's callers ask for it (CRIU needs the flag only for some socket layouts;
+  // this one, a lone connected socket, it connects by name either way).
+  write_spec("dg2");
+  auto rs = oci_to_files({"restore", "--detach", "--ext-unix-sk", "--image-path", img, "--work-path", base_ + "/w2",
+                          "--bundle", bundle_, "dg2"});
+  ASSERT_EQ(rs.status, 0) << rs.err << read_text(base_ + "/w2/restore.log");
+  pid_t pid2 = state("dg2")["pid"].get<pid_t>();
+  long restored = newest(5000);
+  EXPECT_GT(restored, dumped) << "the restored socket is not connected to the host's";
+  ASSERT_EQ(oci({"kill", "dg2", "KILL"}).status, 0);
+  EXPECT_EQ(wait_child(pid2), 128 + SIGKILL);
+}
+
 }  // namespace
 }  // namespace cove::test

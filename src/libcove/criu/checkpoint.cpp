@@ -123,6 +123,7 @@ Result<DumpResult> dump(DumpRequest req) {
   o->set_leave_running(req.leave_running);
   o->set_tcp_established(req.tcp_established);
   o->set_file_locks(req.file_locks);
+  o->set_ext_unix_sk(req.ext_unix_sk);
   o->set_orphan_pts_master(req.orphan_pts_master);
   o->set_notify_scripts(true);
   // nftables: no iptables-restore exec per dump.

@@ -30,6 +30,10 @@ struct DumpRequest {
   bool leave_running = true;
   bool tcp_established = true;         // established TCP connections (else the dump fails on them)
   bool file_locks = true;              // held POSIX/flock/OFD locks (else the dump fails on them)
+  // Datagram sockets connected to a named socket outside the tree (a syslog client's /dev/log)
+  // are dumped as external, to be connected to that name again at the restore; else such a
+  // socket fails the dump. A stream connection to the outside fails it either way.
+  bool ext_unix_sk = false;
   // Lock the network (nftables) while CRIU has the tree, so no packet changes a TCP socket it
   // is saving or rebuilding. Pointless for a loopback-only netns (criu::needs_network_lock),
   // and not free: unlocking deletes the lock's base chains, a kernel RCU wait (~14 ms here).

@@ -34,6 +34,7 @@ rpc::criu_req restore_request(const RestoreRequest& req, int images_fd, int work
   if (req.lazy_pages) o->set_lazy_pages(true);
   o->set_tcp_established(req.tcp_established);
   o->set_file_locks(req.file_locks);
+  o->set_ext_unix_sk(req.ext_unix_sk);
   o->set_orphan_pts_master(true);
   o->set_notify_scripts(true);
   o->set_network_lock(req.lock_network ? rpc::NFTABLES : rpc::SKIP);

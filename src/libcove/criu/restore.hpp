@@ -29,6 +29,7 @@ struct RestoreRequest {
   int timeout_ms = 0;                  // the whole session, from `criu swrk` to its answer (0: none)
   bool tcp_established = true;
   bool file_locks = true;
+  bool ext_unix_sk = false;            // DumpRequest::ext_unix_sk: images with such sockets need it
   bool lock_network = true;            // as DumpRequest::lock_network
   std::string cgroup_yard;             // as DumpRequest::cgroup_yard
   std::vector<std::pair<std::string, std::string>> external_mounts;  // key -> host path

@@ -369,6 +369,7 @@ Result<void> make_dump_request(Dump& d) {
   req.before_network_unlock = d.opts.before_network_unlock;
   req.lazy_pages_socket = d.page_stream.get();
   req.externals = d.opts.external_files;
+  req.ext_unix_sk = d.opts.external_unix_sockets;
   if (d.opts.external_netns) {
     struct stat st;
     std::string ns = "/proc/" + std::to_string(d.t.init_pid) + "/ns/net";
@@ -433,8 +434,16 @@ Result<void> freeze_the_tree(Dump& d) {
   return {};
 }
 
-// Read once the tree is frozen: nothing inside can add an interface now.
+// Read once the tree is frozen: nothing inside can add an interface now. A network namespace
+// the container shares (the host's: `clone` without net, an OCI bundle without a network
+// namespace) is not dumped: its interfaces are not the container's to record, and it is never
+// locked (that would cut the host off while CRIU runs).
 Result<void> read_interfaces(Dump& d) {
+  const auto& ns = d.t.cfg->clone_ns;
+  if (!d.opts.external_netns && std::find(ns.begin(), ns.end(), config::Namespace::kNet) == ns.end()) {
+    d.live->lock_network = false;
+    return {};
+  }
   if (auto names = net_interfaces(d.t.init_pid)) d.meta.interfaces = std::move(*names);
   d.live->lock_network = criu::needs_network_lock(d.meta.interfaces);
   return {};

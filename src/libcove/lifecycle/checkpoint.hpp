@@ -60,6 +60,8 @@ struct CheckpointOptions {
   // The netns is not the container's (joined by path): not dumped, only named
   // (ImageMeta::external_netns); a restore gets one in RestoreTarget::inherit_fds.
   bool external_netns = false;
+  // criu::DumpRequest::ext_unix_sk (an OCI caller's --ext-unix-sk).
+  bool external_unix_sockets = false;
   // Written on that stream before CRIU gets it: the receiver's secret, which tells it the
   // connection is this dump's and not another local process's.
   std::string lazy_pages_token;
@@ -102,6 +104,9 @@ struct RestoreTarget {
   // Thawed even when the images say it was frozen at the dump: a migration freezes the
   // container for the move, and the destination must come up running.
   bool thaw = false;
+  // criu::RestoreRequest::ext_unix_sk: datagram sockets dumped as external are connected to
+  // their peer's name again (an OCI caller's --ext-unix-sk).
+  bool external_unix_sockets = false;
   // Post-copy: the memory comes from a `criu lazy-pages` daemon listening in `log_dir`.
   bool lazy_pages = false;
   // Runs once CRIU has made the restored tree's namespaces (after the NICs' host side), with

@@ -239,6 +239,7 @@ Result<void> make_restore_request(Restore& r) {
   req.images_dir = r.images_dir;
   req.work_dir = r.t.log_dir;
   req.lazy_pages = r.t.lazy_pages;
+  req.ext_unix_sk = r.t.external_unix_sockets;
   req.timeout_ms = r.t.timeout_ms;
   req.images_criu_version = r.meta.criu_version;
   if (r.has_cgroups()) req.cgroup_roots = cgroup_roots(*r.t.cgroups, *r.t.layout);

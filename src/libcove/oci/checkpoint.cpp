@@ -182,6 +182,7 @@ Result<void> Runtime::checkpoint(const std::string& id, const CheckpointOptions&
   co.stop = !o.leave_running;
   co.external_files = stdio->external_files;
   co.external_netns = joined_netns(*launch) != nullptr;
+  co.external_unix_sockets = o.ext_unix_sk;
   auto rep = lifecycle::checkpoint_container(t, co);
   copy_log(absolute_path(o.image_path), o.work_path, "dump.log");
   if (!rep) return std::move(rep).error().context("checkpoint `" + id + "`");
@@ -234,6 +235,7 @@ Result<int> Runtime::restore(const std::string& id, const RestoreOptions& o) {
   // Engines pause a container for its checkpoint (containerd does, always): it comes back
   // running, as a restored task must.
   t.thaw = true;
+  t.external_unix_sockets = o.ext_unix_sk;
   // runc runs the prestart and createRuntime hooks at a restore once the namespaces exist (a
   // CNI hook, say, sets up the new network namespace); createContainer and startContainer ran
   // inside the container when it was first made.

@@ -50,6 +50,7 @@ struct CheckpointOptions {
   std::string image_path = "checkpoint";
   std::string work_path;           // dump.log is copied here ("" = stays in the image directory)
   bool leave_running = false;      // else the container is gone after a good dump, as with runc
+  bool ext_unix_sk = false;        // datagram sockets to named sockets outside (/dev/log) allowed
 };
 
 // `restore`: the container ID made again from a checkpoint, with the bundle's config.
@@ -58,6 +59,7 @@ struct RestoreOptions {
   std::string image_path = "checkpoint";
   std::string work_path;           // restore.log ("" = the container's state directory)
   bool detach = false;             // else wait for init, delete the container, return its status
+  bool ext_unix_sk = false;        // such sockets in the images connected to their peer's name again
   bool no_subreaper = false;
 };
 
