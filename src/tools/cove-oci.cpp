@@ -115,7 +115,13 @@ Result<oci::CreateOptions> create_options(const Args& a) {
   if (!n) return Error::invalid("--preserve-fds: not a number: `" + a.get("preserve-fds") + "`");
   o.preserve_fds = static_cast<unsigned>(*n);
   o.no_pivot = a.has("no-pivot");
-  if (o.no_pivot) return Error(EOPNOTSUPP, "--no-pivot is not supported: cove always pivots into the rootfs");
+  // runc's --no-pivot moves the rootfs onto `/` and chroots into it, with the host's root below
+  // it in the mount namespace. Even without CAP_SYS_CHROOT that is left: the kernel does not
+  // count a root moved over the namespace's as chrooted, so the container may make a user
+  // namespace, hold CAP_SYS_CHROOT there and chroot out (tried: doc/design/oci.md).
+  if (o.no_pivot)
+    return Error(EOPNOTSUPP, "--no-pivot is not supported: cove always pivots into the rootfs (a chroot-only root "
+                             "can be left through a user namespace made inside)");
   return o;
 }
 

@@ -699,6 +699,19 @@ TEST_F(OciRuntimeTest, HooksRunWhereTheSpecSaysWithTheState) {
   EXPECT_EQ(Json::parse(read_text(base_ + "/poststop.json"))["status"], "stopped");
 }
 
+// --no-pivot (runc's flag, for a runtime on a ramfs `/`) is refused, saying why, and leaves
+// nothing: a root moved onto `/` and chrooted into can be left (doc/design/oci.md).
+TEST_F(OciRuntimeTest, NoPivotIsRefusedAndLeavesNothing) {
+  ids_.push_back("np");
+  set_args("exec sleep 1000");
+  auto r = create("np", {"--no-pivot"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--no-pivot is not supported"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("user namespace"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(root_ + "/np"));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/pids/cove-oci-test/np"));
+}
+
 TEST_F(OciRuntimeTest, AFailingOrHangingHookStopsTheCreateAndLeavesNothing) {
   set_args("true");
   spec_["hooks"] = {{"createRuntime", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo no way >&2; exit 3"}}}}}};
