@@ -120,3 +120,33 @@ TEST(ReadRegularFile, RefusesDirectoriesAndDevices) {
   EXPECT_ERROR_CONTAINS(read_regular_file("/", 100), "`/` is a directory, not a regular file");
   EXPECT_ERROR_CONTAINS(read_regular_file("/dev/null", 100), "`/dev/null` is a character device");
 }
+
+// A shared include's parse is kept for the process (cove-ls loads 1000 configs that include
+// common.conf): the same text again gives the same items under each including file's name for
+// the include's lines, an edited include is read as edited, and an include's errors are still
+// reported at every load, each at its FILE:LINE.
+TEST(ConfigFiles, AnIncludeParsedBeforeIsReadAsItIsNow) {
+  TempDir t;
+  std::string inc = write(t, "common.conf", "[container]\nttys = 3\n");
+  std::string a = write(t, "a.conf", "include = common.conf\n[container]\nstop_timeout = 5\n");
+  std::string b = write(t, "b.conf", "[container]\nstop_timeout = 7\ninclude = common.conf\n");
+  for (int i = 0; i < 2; ++i) {
+    auto ca = load_config(a, kOptions), cb = load_config(b, kOptions);
+    ASSERT_OK(ca);
+    ASSERT_OK(cb);
+    EXPECT_EQ(ca->ttys, 3u);
+    EXPECT_EQ(cb->ttys, 3u);
+    EXPECT_EQ(ca->stop_timeout, 5u);
+    EXPECT_EQ(cb->stop_timeout, 7u);
+  }
+  auto doc = read_ini_file(a);
+  ASSERT_OK(doc);
+  ASSERT_GE(doc->items.size(), 2u);
+  EXPECT_EQ(doc->items[1].where(), inc + ":2");
+  write(t, "common.conf", "[container]\nttys = 4\n");
+  auto edited = load_config(a, kOptions);
+  ASSERT_OK(edited);
+  EXPECT_EQ(edited->ttys, 4u);
+  write(t, "common.conf", "[container]\nno_such_key = 1\n");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(load_fails_with(a, inc + ":2: "), 0);
+}

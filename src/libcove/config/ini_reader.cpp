@@ -24,6 +24,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <memory>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -154,24 +156,57 @@ std::string identity_of(const std::string& path) {
   return "name:" + absolute_path(path);
 }
 
+// What inih makes of one file's text: its events in order (a "syntax error" event added where
+// inih stops on a line our cleaning found nothing wrong with), and how the parse ended.
+struct Parsed {
+  std::vector<Event> events;
+  int result = 0;       // ini_parse_stream's: < 0 when it could not parse at all
+  bool failed = false;  // a callback caught an exception (out of memory)
+};
+
+Parsed parse_events(std::string_view text) {
+  FileParse p;
+  p.text = text;
+  int r = ini_parse_stream(read_line, &p, on_key, &p);
+  if (!p.failed && r > 0 && std::none_of(p.events.begin(), p.events.end(),
+                                         [&](const Event& e) { return e.kind == Event::kError && e.line == r; }))
+    p.events.push_back(Event{Event::kError, r, "", "", "", "syntax error"});  // inih disagrees
+  return Parsed{std::move(p.events), r, p.failed};
+}
+
+// The parses of included texts, kept for the process: a tool that loads many containers'
+// configs (cove-ls, 1000 of them) reads the same shared include (common.conf) for each, and
+// parsing it was most of a config's load. Keyed by the whole text, so an edit is never missed;
+// a few entries at most (a host has a handful of shared includes).
+std::shared_ptr<const Parsed> parse_included(std::string_view text) {
+  static std::mutex lock;
+  static std::vector<std::pair<std::string, std::shared_ptr<const Parsed>>> cache;
+  constexpr size_t kMaxEntries = 16;
+  std::lock_guard<std::mutex> hold(lock);
+  for (const auto& [t, parsed] : cache)
+    if (t == text) return parsed;
+  auto parsed = std::make_shared<const Parsed>(parse_events(text));
+  if (parsed->failed) return parsed;
+  if (cache.size() >= kMaxEntries) cache.erase(cache.begin());
+  cache.emplace_back(std::string(text), parsed);
+  return parsed;
+}
+
 class Reader {
  public:
   IniDocument doc;
 
-  void parse_text(std::string_view text, const std::string& file, const std::string& identity) {
-    FileParse p;
-    p.text = text;
-    int r = ini_parse_stream(read_line, &p, on_key, &p);
+  // `included`: the text is an include's, whose parse may come from parse_included's cache.
+  void parse_text(std::string_view text, const std::string& file, const std::string& identity, bool included = false) {
+    auto parsed = included ? parse_included(text) : std::make_shared<const Parsed>(parse_events(text));
+    const Parsed& p = *parsed;
     if (p.failed) add_error(file, 0, "internal error while parsing (out of memory?)");
-    else if (r < 0) add_error(file, 0, "inih could not parse the file (error " + std::to_string(r) + ")");
-    else if (r > 0 && std::none_of(p.events.begin(), p.events.end(),
-                                   [&](const Event& e) { return e.kind == Event::kError && e.line == r; }))
-      p.events.push_back(Event{Event::kError, r, "", "", "", "syntax error"});  // inih disagrees
+    else if (p.result < 0) add_error(file, 0, "inih could not parse the file (error " + std::to_string(p.result) + ")");
     stack_.push_back({identity, file});
-    for (Event& ev : p.events) {
+    for (const Event& ev : p.events) {
       if (ev.kind == Event::kError) add_error(file, ev.line, ev.message);
       else if (ev.kind == Event::kInclude) include(file, ev.line, ev.value);
-      else doc.items.push_back(IniItem{file, ev.line, std::move(ev.section), std::move(ev.key), std::move(ev.value)});
+      else doc.items.push_back(IniItem{file, ev.line, ev.section, ev.key, ev.value});
     }
     stack_.pop_back();
   }
@@ -234,7 +269,7 @@ class Reader {
       return add_error(from, line, "includes nested too deeply (max " + std::to_string(kMaxIncludeDepth) + ")");
     auto text = read_config_text(path);
     if (!text) return add_error(from, line, "include: " + text.error().message());
-    parse_text(*text, path, identity);
+    parse_text(*text, path, identity, true);
   }
 };
 
