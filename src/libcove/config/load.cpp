@@ -68,17 +68,30 @@ void apply_nic_item(ContainerConfig& c, const IniItem& it, Errors& errors) {
                      std::string(spec->allowed) + ")");
 }
 
+// The absolute directory of an item's file, which relative values are resolved against. Items
+// come file by file, so an absolute name's is kept from the item before (a config with its
+// includes has ~150 items, each of which made it anew: most of a load's time in cove-ls).
+std::string dir_of_file(const std::string& file) {
+  thread_local std::string last_file, last_dir;
+  if (file.empty() || file.front() != '/') return dirname_of(absolute_path(file));
+  if (file != last_file) {
+    last_dir = dirname_of(absolute_path(file));
+    last_file = file;
+  }
+  return last_dir;
+}
+
 void apply_item(ContainerConfig& c, const IniItem& it, Errors& errors) {
-  std::string at = it.where() + ": ";
+  auto at = [&it] { return it.where() + ": "; };  // only for an error
   if (is_nic_section(it.section)) return apply_nic_item(c, it, errors);
   if (it.is_section_header()) {
     if (!is_known_section(it.section))
-      errors.push_back(at + "unknown section `[" + it.section + "]` (allowed: " + sections_list() + ")");
+      errors.push_back(at() + "unknown section `[" + it.section + "]` (allowed: " + sections_list() + ")");
     return;
   }
   if (it.section.empty()) {
     const KeySpec* other = find_in_any_section(it.key);
-    errors.push_back(at + "key `" + it.key + "` is outside any section (" +
+    errors.push_back(at() + "key `" + it.key + "` is outside any section (" +
                      (other ? "put it under `[" + std::string(other->section) + "]`"
                             : "only `include` is allowed before the first section") + ")");
     return;
@@ -90,7 +103,7 @@ void apply_item(ContainerConfig& c, const IniItem& it, Errors& errors) {
     std::string hint = other ? "; it belongs in `[" + std::string(other->section) + "]`" : "";
     if (it.section == "namespaces" && starts_with(it.key, "share."))
       hint = "; only net, uts and ipc can be shared, see cove.conf(5)";
-    errors.push_back(at + "unknown key `" + it.key + "` in [" + it.section + "] (allowed: " + keys_of(it.section) +
+    errors.push_back(at() + "unknown key `" + it.key + "` in [" + it.section + "] (allowed: " + keys_of(it.section) +
                      ", include" + hint + ")");
     return;
   }
@@ -99,9 +112,9 @@ void apply_item(ContainerConfig& c, const IniItem& it, Errors& errors) {
     c.origin.erase(spec->name());
     return;
   }
-  KeyContext ctx{it.file, it.line, dirname_of(absolute_path(it.file))};
+  KeyContext ctx{it.file, it.line, dir_of_file(it.file)};
   if (auto r = spec->parse(c, it.value, ctx); !r) {
-    errors.push_back(at + "[" + it.section + "] " + it.key + ": " + r.error().message() + " (allowed: " +
+    errors.push_back(at() + "[" + it.section + "] " + it.key + ": " + r.error().message() + " (allowed: " +
                      std::string(spec->allowed) + ")");
     return;
   }
