@@ -24,10 +24,10 @@
 
 #include <algorithm>
 #include <climits>
-#include <memory>
-#include <mutex>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "base/fs.hpp"
