@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "config/ini_reader.hpp"
 #include "images/image_info.hpp"
 #include "lifecycle/attach.hpp"
 #include "monitor/nic_report.hpp"
@@ -267,6 +268,9 @@ class Container {
   Result<void> receive_migration(int in_fd, int out_fd);
 
   static Result<std::vector<std::string>> list(const std::string& lxcpath);
+  // For a tool that reads many containers' configs (a listing): while it lives, a shared
+  // include's parse is read once (config::IncludeParseCache).
+  using ConfigReadCache = config::IncludeParseCache;
 
  private:
   Result<void> cleanup_stale_locked(const StateInfo& st);

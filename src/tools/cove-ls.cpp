@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     }
     auto names = Container::list(c.lxcpath);
     if (!names) return std::move(names).error();
+    Container::ConfigReadCache configs;
     nlohmann::json arr = nlohmann::json::array();
     std::vector<std::vector<std::string>> rows;
     for (const auto& n : *names) {

@@ -121,11 +121,12 @@ TEST(ReadRegularFile, RefusesDirectoriesAndDevices) {
   EXPECT_ERROR_CONTAINS(read_regular_file("/dev/null", 100), "`/dev/null` is a character device");
 }
 
-// A shared include's parse is kept for the process (cove-ls loads 1000 configs that include
-// common.conf): the same text again gives the same items under each including file's name for
-// the include's lines, an edited include is read as edited, and an include's errors are still
-// reported at every load, each at its FILE:LINE.
+// While an IncludeParseCache lives, a shared include's parse is kept (cove-ls loads 1000
+// configs that include common.conf): the same text again gives the same items under each
+// including file's name for the include's lines, an edited include is read as edited, and an
+// include's errors are still reported at every load, each at its FILE:LINE.
 TEST(ConfigFiles, AnIncludeParsedBeforeIsReadAsItIsNow) {
+  IncludeParseCache cache;
   TempDir t;
   std::string inc = write(t, "common.conf", "[container]\nttys = 3\n");
   std::string a = write(t, "a.conf", "include = common.conf\n[container]\nstop_timeout = 5\n");

@@ -174,21 +174,30 @@ Parsed parse_events(std::string_view text) {
   return Parsed{std::move(p.events), r, p.failed};
 }
 
-// The parses of included texts, kept for the process: a tool that loads many containers'
-// configs (cove-ls, 1000 of them) reads the same shared include (common.conf) for each, and
-// parsing it was most of a config's load. Keyed by the whole text, so an edit is never missed;
-// a few entries at most (a host has a handful of shared includes).
+// The parses of included texts while an IncludeParseCache lives (ini_reader.hpp), keyed by the
+// whole text, so an edit is never missed; a few entries at most (a host has a handful of shared
+// includes). Without one (a monitor, which keeps what it allocates), every text is parsed.
+struct IncludeCache {
+  std::mutex lock;
+  bool active = false;
+  std::vector<std::pair<std::string, std::shared_ptr<const Parsed>>> entries;
+};
+IncludeCache& include_cache() {
+  static IncludeCache cache;
+  return cache;
+}
+
 std::shared_ptr<const Parsed> parse_included(std::string_view text) {
-  static std::mutex lock;
-  static std::vector<std::pair<std::string, std::shared_ptr<const Parsed>>> cache;
+  auto& cache = include_cache();
   constexpr size_t kMaxEntries = 16;
-  std::lock_guard<std::mutex> hold(lock);
-  for (const auto& [t, parsed] : cache)
+  std::lock_guard<std::mutex> hold(cache.lock);
+  if (!cache.active) return std::make_shared<const Parsed>(parse_events(text));
+  for (const auto& [t, parsed] : cache.entries)
     if (t == text) return parsed;
   auto parsed = std::make_shared<const Parsed>(parse_events(text));
   if (parsed->failed) return parsed;
-  if (cache.size() >= kMaxEntries) cache.erase(cache.begin());
-  cache.emplace_back(std::string(text), parsed);
+  if (cache.entries.size() >= kMaxEntries) cache.entries.erase(cache.entries.begin());
+  cache.entries.emplace_back(std::string(text), parsed);
   return parsed;
 }
 
@@ -274,6 +283,19 @@ class Reader {
 };
 
 }  // namespace
+
+IncludeParseCache::IncludeParseCache() {
+  auto& cache = include_cache();
+  std::lock_guard<std::mutex> hold(cache.lock);
+  cache.active = true;
+}
+
+IncludeParseCache::~IncludeParseCache() {
+  auto& cache = include_cache();
+  std::lock_guard<std::mutex> hold(cache.lock);
+  cache.active = false;
+  cache.entries.clear();
+}
 
 Result<std::string> read_config_text(const std::string& path) { return read_regular_file(path, kMaxConfigFileSize); }
 

@@ -84,4 +84,16 @@ Result<IniDocument> read_ini_file(const std::string& path);
 // `label` names the text in messages; relative includes resolve against its directory.
 IniDocument read_ini_string(const std::string& text, const std::string& label);
 
+// While one lives, the parse of an included file is kept for every config read in the process,
+// keyed by its whole text (an edit is never missed): for a tool that reads many containers'
+// configs that include the same file (cove-ls: 1000 of them, each with common.conf). Not for a
+// long-lived process, which would keep it. One at a time.
+class IncludeParseCache {
+ public:
+  IncludeParseCache();
+  ~IncludeParseCache();
+  IncludeParseCache(const IncludeParseCache&) = delete;
+  IncludeParseCache& operator=(const IncludeParseCache&) = delete;
+};
+
 }  // namespace cove::config
