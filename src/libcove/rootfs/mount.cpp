@@ -146,11 +146,18 @@ Result<void> bind_in_root(int rootfd, const std::string& source, const std::stri
   return apply_bind_flags(rootfd, rel, flags);
 }
 
-Result<UniqueFd> clone_tree(const std::string& source, bool recursive) {
-  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
-  UniqueFd tree(sys::open_tree(AT_FDCWD, source.c_str(), flags));
+namespace {
+// open_tree(OPEN_TREE_CLONE) of `path` at `dirfd` (`extra`: more AT_* flags); `source` names it.
+Result<UniqueFd> clone_at(int dirfd, const char* path, unsigned extra, bool recursive, const std::string& source) {
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | extra | (recursive ? AT_RECURSIVE : 0);
+  UniqueFd tree(sys::open_tree(dirfd, path, flags));
   if (!tree) return Error::from_errno(errno, "clone mount of `" + source + "`");
   return tree;
+}
+}  // namespace
+
+Result<UniqueFd> clone_tree(const std::string& source, bool recursive) {
+  return clone_at(AT_FDCWD, source.c_str(), 0, recursive, source);
 }
 
 Result<UniqueFd> clone_tree_no_symlinks(const std::string& source, bool recursive) {
@@ -161,10 +168,7 @@ Result<UniqueFd> clone_tree_no_symlinks(const std::string& source, bool recursiv
   if (!at && errno == ELOOP)
     return Error(ELOOP, "`" + source + "` has a symlink in its path: give the resolved path (an idmapped bind follows none)");
   if (!at) return Error::from_errno(errno, "open `" + source + "`");
-  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
-  UniqueFd tree(sys::open_tree(at.get(), "", flags));
-  if (!tree) return Error::from_errno(errno, "clone mount of `" + source + "`");
-  return tree;
+  return clone_at(at.get(), "", AT_EMPTY_PATH, recursive, source);
 }
 
 Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, unsigned long flags, Create create,
