@@ -1259,8 +1259,34 @@ TEST_F(OciRuntimeTest, ExtUnixSkReconnectsADatagramSocketToTheHost) {
   pid_t pid2 = state("dg2")["pid"].get<pid_t>();
   long restored = newest(5000);
   EXPECT_GT(restored, dumped) << "the restored socket is not connected to the host's";
-  ASSERT_EQ(oci({"kill", "dg2", "KILL"}).status, 0);
+
+  // Attack: the container swaps the peer's name for a symlink to a host socket it cannot see.
+  // The restore connects to the name inside the container's root, never the host's.
+  UniqueFd outside(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  ASSERT_TRUE(outside);
+  sockaddr_un oaddr{};
+  oaddr.sun_family = AF_UNIX;
+  std::string oname = base_ + "/outside.sock";
+  std::strcpy(oaddr.sun_path, oname.c_str());
+  ASSERT_EQ(::bind(outside.get(), reinterpret_cast<sockaddr*>(&oaddr), sizeof oaddr), 0) << std::strerror(errno);
+  auto swap = oci({"exec", "dg2", "/bin/sh", "-c", "rm " + name + " && ln -s " + oname + " " + name});
+  ASSERT_EQ(swap.status, 0) << swap.err;
+  ids_.push_back("dg3");
+  std::string img2 = base_ + "/img2";
+  auto ck2 = oci_to_files({"checkpoint", "--ext-unix-sk", "--image-path", img2, "dg2"});
+  ASSERT_EQ(ck2.status, 0) << ck2.err;
   EXPECT_EQ(wait_child(pid2), 128 + SIGKILL);
+  write_spec("dg3");
+  auto rs2 = oci_to_files({"restore", "--detach", "--ext-unix-sk", "--image-path", img2, "--work-path", base_ + "/w3",
+                           "--bundle", bundle_, "dg3"});
+  ::usleep(300000);
+  char buf[64];
+  EXPECT_LT(::recv(outside.get(), buf, sizeof buf, 0), 0) << "a host socket outside the container got its data";
+  // The name is not found in the container's root: the restore fails and leaves nothing.
+  EXPECT_NE(rs2.status, 0);
+  EXPECT_NE(rs2.err.find("Can't connect"), std::string::npos) << rs2.err;
+  EXPECT_FALSE(fs::exists(root_ + "/dg3"));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/pids/cove-oci-test/dg3"));
 }
 
 }  // namespace
