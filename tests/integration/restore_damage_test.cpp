@@ -109,7 +109,6 @@ class RestoreDamageTest : public ContainerTest {
       std::string cmd = cmdline(p), cgroups = read_text(proc + "/cgroup");
       bool ours = (cmd.find("cove-monitor") != std::string::npos && cmd.find(path_) != std::string::npos) ||
                   cgroups.find("/cove.payload." + key + "\n") != std::string::npos ||
-                  cgroups.find("/cove.monitor." + key + "\n") != std::string::npos ||
                   cgroups.find("/cove.payload." + key + "/") != std::string::npos;
       if (ours || (!ec && (root.rfind(rootfs, 0) == 0 || root.rfind(staged, 0) == 0))) out.push_back(p);
     }

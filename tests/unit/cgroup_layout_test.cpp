@@ -295,11 +295,11 @@ TEST(CgroupPlan, HybridHost) {
   ASSERT_EQ(cg->payload_dirs().size(), 10u);
   ASSERT_EQ(cg->monitor_dirs().size(), 10u);
   EXPECT_EQ(cg->payload_dirs()[0], "/sys/fs/cgroup/cpu/cove.payload.web");
-  EXPECT_EQ(cg->monitor_dirs()[0], "/sys/fs/cgroup/cpu/cove.monitor.web");
+  EXPECT_EQ(cg->monitor_dirs()[0], "/sys/fs/cgroup/cpu/cove.monitors");
   EXPECT_EQ(cg->payload_dirs()[3],
             "/sys/fs/cgroup/memory/process_api/d409c70eb860d3bac2a1f1e13bc4b559/cove.payload.web");
   EXPECT_EQ(cg->monitor_dirs()[3],
-            "/sys/fs/cgroup/memory/process_api/d409c70eb860d3bac2a1f1e13bc4b559/cove.monitor.web");
+            "/sys/fs/cgroup/memory/process_api/d409c70eb860d3bac2a1f1e13bc4b559/cove.monitors");
   EXPECT_EQ(cg->payload_dirs()[8], "/sys/fs/cgroup/systemd/cove.payload.web");
   EXPECT_EQ(cg->payload_dirs()[9], "/sys/fs/cgroup/unified/cove.payload.web");
 }
@@ -311,7 +311,17 @@ TEST(CgroupPlan, PureV2Host) {
   CG_ASSERT_OK(cg);
   ASSERT_EQ(cg->payload_dirs().size(), 1u);
   EXPECT_EQ(cg->payload_dirs()[0], "/sys/fs/cgroup/user.slice/user-0.slice/session-3.scope/cove.payload.db");
-  EXPECT_EQ(cg->monitor_dirs()[0], "/sys/fs/cgroup/user.slice/user-0.slice/session-3.scope/cove.monitor.db");
+  EXPECT_EQ(cg->monitor_dirs()[0], "/sys/fs/cgroup/user.slice/user-0.slice/session-3.scope/cove.monitors");
+}
+
+// A monitor cove-start cloned into the shared cgroup (cgroup2) plans beside it, not below it.
+TEST(CgroupPlan, AMonitorBornInTheSharedCgroupPlansBesideIt) {
+  auto l = parse_layout(kPureV2Mountinfo);
+  CG_ASSERT_OK(l);
+  auto cg = ContainerCgroups::plan_from(*l, "db", "0::/system.slice/cove.monitors\n");
+  CG_ASSERT_OK(cg);
+  EXPECT_EQ(cg->payload_dirs()[0], "/sys/fs/cgroup/system.slice/cove.payload.db");
+  EXPECT_EQ(cg->monitor_dirs()[0], "/sys/fs/cgroup/system.slice/cove.monitors");
 }
 
 TEST(CgroupPlan, SubRootMount) {
@@ -450,7 +460,7 @@ TEST_F(FakeCgroupFs, PlanUsesTheStartersCgroup) {
   EXPECT_EQ(cg.payload_dirs(),
             (std::vector<std::string>{root_ + "/cpuset/cove.payload.k", root_ + "/memory/job/cove.payload.k",
                                       root_ + "/unified/cove.payload.k"}));
-  EXPECT_EQ(cg.monitor_dirs()[1], root_ + "/memory/job/cove.monitor.k");
+  EXPECT_EQ(cg.monitor_dirs()[1], root_ + "/memory/job/cove.monitors");
 }
 
 TEST_F(FakeCgroupFs, CreateMakesDirsAndCopiesV1Cpuset) {
@@ -460,7 +470,7 @@ TEST_F(FakeCgroupFs, CreateMakesDirsAndCopiesV1Cpuset) {
     for (const auto& d : *dirs) EXPECT_TRUE(is_directory(d)) << d;
   EXPECT_EQ(slurp(root_ + "/cpuset/cove.payload.k/cpuset.cpus"), "0-3");
   EXPECT_EQ(slurp(root_ + "/cpuset/cove.payload.k/cpuset.mems"), "0");
-  EXPECT_EQ(slurp(root_ + "/cpuset/cove.monitor.k/cpuset.cpus"), "0-3");
+  EXPECT_EQ(slurp(root_ + "/cpuset/cove.monitors/cpuset.cpus"), "0-3");
   EXPECT_EQ(slurp(root_ + "/unified/cove.payload.k/cpuset.cpus"), "");
 }
 
@@ -494,20 +504,62 @@ TEST_F(FakeCgroupFs, CreateAdoptsAnEmptyLeftover) {
 
 TEST_F(FakeCgroupFs, CreateRefusesALeftoverWithProcessesAndRollsBack) {
   auto cg = planned();
-  ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.monitor.k"), 0);  // empty leftover: adopted
+  ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.monitors"), 0);  // another container's monitors
   ASSERT_EQ(fake_mkdir(root_ + "/unified/cove.payload.k"), 0);
   touch(root_ + "/unified/cove.payload.k/cgroup.procs", "4242\n");  // never destroyed: see top
   auto r = cg.create();
   ASSERT_FALSE(r);
   EXPECT_NE(error_of(r).find("still holds pid `4242`"), std::string::npos) << error_of(r);
   EXPECT_NE(error_of(r).find("create cgroup `" + root_ + "/unified/cove.payload.k`"), std::string::npos);
-  // What this run made is gone; the leftovers it found are untouched (they may be a live run's).
-  EXPECT_TRUE(is_directory(root_ + "/memory/job/cove.monitor.k"));
+  // What this run made is gone; what it found is untouched (it may be a live run's).
+  EXPECT_TRUE(is_directory(root_ + "/memory/job/cove.monitors"));
   EXPECT_FALSE(path_exists(root_ + "/cpuset/cove.payload.k"));
-  EXPECT_FALSE(path_exists(root_ + "/cpuset/cove.monitor.k"));
+  EXPECT_FALSE(path_exists(root_ + "/cpuset/cove.monitors"));
   EXPECT_FALSE(path_exists(root_ + "/memory/job/cove.payload.k"));
-  EXPECT_FALSE(path_exists(root_ + "/unified/cove.monitor.k"));
+  EXPECT_FALSE(path_exists(root_ + "/unified/cove.monitors"));
   EXPECT_EQ(slurp(root_ + "/unified/cove.payload.k/cgroup.procs"), "4242\n");
+}
+
+// The monitors' cgroup is shared: other monitors in it are no leftover, and it stays while they are.
+TEST_F(FakeCgroupFs, TheSharedMonitorCgroupIsUsedAndKeptWhileOthersAreInIt) {
+  auto busy_rmdir = [](const std::string& path) {
+    auto procs = read_file(path + "/cgroup.procs");
+    if (procs && !procs->empty()) {
+      errno = EBUSY;
+      return -1;
+    }
+    return fake_rmdir(path);
+  };
+  ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.monitors"), 0);
+  touch(root_ + "/memory/job/cove.monitors/cgroup.procs", "4242\n");
+  auto cg = planned();
+  cg.set_dir_ops({fake_mkdir, busy_rmdir});
+  CG_ASSERT_OK(cg.create());
+  CG_ASSERT_OK(cg.destroy(100));
+  EXPECT_EQ(slurp(root_ + "/memory/job/cove.monitors/cgroup.procs"), "4242\n");
+  EXPECT_FALSE(path_exists(root_ + "/cpuset/cove.monitors"));  // its last monitor was this one
+  EXPECT_FALSE(path_exists(root_ + "/memory/job/cove.payload.k"));
+}
+
+// Another container's stop removed the shared cgroup between this one's create and its join.
+TEST_F(FakeCgroupFs, JoiningMakesTheSharedMonitorCgroupAgainWhenAStopRemovedIt) {
+  auto cg = planned();
+  CG_ASSERT_OK(cg.create());
+  ASSERT_EQ(fake_rmdir(root_ + "/cpuset/cove.monitors"), 0);
+  CG_ASSERT_OK(cg.attach_monitor(4242));
+  EXPECT_EQ(slurp(root_ + "/cpuset/cove.monitors/cgroup.procs"), "4242");
+  EXPECT_EQ(slurp(root_ + "/cpuset/cove.monitors/cpuset.cpus"), "0-3");  // before the pid: v1 needs it
+}
+
+// A container started by a version with a monitor cgroup per container is cleaned up after.
+TEST_F(FakeCgroupFs, DestroyRemovesAnOlderPerContainerMonitorCgroup) {
+  auto cg = planned();
+  ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.monitor.k"), 0);
+  auto rec = ContainerCgroups::from_recorded(cg.payload_dirs(), {root_ + "/memory/job/cove.monitor.k"});
+  rec.set_dir_ops({fake_mkdir, fake_rmdir});
+  CG_ASSERT_OK(rec.destroy(100));
+  EXPECT_FALSE(path_exists(root_ + "/memory/job/cove.monitor.k"));
+  EXPECT_TRUE(is_directory(root_ + "/memory/job"));
 }
 
 TEST_F(FakeCgroupFs, CreateFailsWhenTheBaseIsMissing) {
@@ -516,7 +568,7 @@ TEST_F(FakeCgroupFs, CreateFailsWhenTheBaseIsMissing) {
   cg->set_dir_ops({fake_mkdir, fake_rmdir});
   auto r = cg->create();
   ASSERT_FALSE(r);
-  EXPECT_EQ(error_of(r), "create cgroup `" + root_ + "/memory/gone/cove.monitor.k`: No such file or directory");
+  EXPECT_EQ(error_of(r), "create cgroup `" + root_ + "/memory/gone/cove.monitors`: No such file or directory");
   EXPECT_FALSE(path_exists(root_ + "/cpuset/cove.payload.k"));
 }
 

@@ -65,7 +65,15 @@ struct CloneTarget {
 };
 CloneTarget clone_target(const std::vector<std::string>& dirs);
 
-// Moves the calling process out of any container's cgroups (`cove.monitor.KEY`,
+// The monitors' shared cgroup (`cove.monitors`, see ContainerCgroups) on the cgroup2 hierarchy,
+// beside the caller's own cgroup, made when missing and opened for clone3(CLONE_INTO_CGROUP):
+// cove-start spawns a monitor there, so that on a pure v2 host the monitor joins it without a
+// cgroup.procs write, whose first use after a quiet spell waits for an RCU grace period. An
+// empty target when there is no cgroup2 hierarchy or the cgroup cannot be made (the monitor's
+// own write then joins it, or says why it cannot).
+CloneTarget monitors_clone_target();
+
+// Moves the calling process out of any container's cgroups (`cove.monitors`,
 // `cove.payload.KEY`) into their parent, the cgroup its monitor was started in: for a daemon a
 // monitor starts that must outlive the container (a managed network's dnsmasq), whose cgroups
 // must be removable when it stops.
@@ -89,8 +97,13 @@ struct Stats {
   std::optional<uint64_t> oom_kills;     // processes the OOM killer ended in the payload
 };
 
-// The cgroups of one container: `<base>/cove.monitor.<key>` and `<base>/cove.payload.<key>` on
-// every hierarchy, where <base> is the starting process's own cgroup in that hierarchy.
+// The cgroups of one container: `<base>/cove.payload.<key>` on every hierarchy, where <base> is
+// the starting process's own cgroup in that hierarchy, and `<base>/cove.monitors`, the cgroup
+// all monitors started from <base> share (one memory cgroup costs the kernel ~120 KiB: one per
+// container for its monitor was a tenth of a container's memory). The shared one is made by the
+// first monitor and removed by the last (an rmdir that fails while others are in it); joining
+// makes it again when a stop removed it meanwhile. Directories recorded by older versions as
+// `<base>/cove.monitor.<key>` are still removed whole.
 // The absolute directories are recorded (see `dirs()`) so that cleanup after a crashed monitor
 // works from the runtime state alone.
 class ContainerCgroups {

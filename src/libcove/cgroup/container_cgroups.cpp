@@ -1,7 +1,9 @@
-// ContainerCgroups: the monitor and payload cgroups of one container on every hierarchy.
-// Owns their whole life: planning the paths, mkdir (adopting an empty leftover of a crash),
-// v1 cpuset initialisation, attaching pids, delegation, stats, and kill + rmdir on destroy.
-// It only ever writes inside directories named `cove.payload.<key>` / `cove.monitor.<key>`.
+// ContainerCgroups: the payload cgroups of one container on every hierarchy, and the monitors'
+// shared cgroup beside them. Owns their whole life: planning the paths, mkdir (adopting an empty
+// leftover of a crash), v1 cpuset initialisation, attaching pids, delegation, stats, and kill +
+// rmdir on destroy. It only ever writes inside directories named `cove.payload.<key>` and
+// `cove.monitors` (and `cove.monitor.<key>`, the per-container monitor cgroup of older versions,
+// which it still removes).
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <signal.h>
@@ -30,7 +32,9 @@ namespace cove::cgroup {
 namespace {
 
 constexpr std::string_view kPayloadPrefix = "cove.payload.";
-constexpr std::string_view kMonitorPrefix = "cove.monitor.";
+constexpr std::string_view kMonitorPrefix = "cove.monitor.";  // before the shared one
+constexpr std::string_view kMonitorsDir = "cove.monitors";
+constexpr int kJoinTries = 5;
 constexpr int64_t kPollCapUs = 10 * 1000;
 
 using Clock = std::chrono::steady_clock;
@@ -47,6 +51,13 @@ bool is_cove_dir(const std::string& dir, std::string_view prefix) {
   std::string base = basename_of(dir);
   return starts_with(base, prefix) && base.size() > prefix.size();
 }
+
+// The monitors' shared cgroup (an absolute path whose last component is `cove.monitors`).
+bool is_monitors_dir(const std::string& dir) {
+  return !dir.empty() && dir.front() == '/' && basename_of(dir) == kMonitorsDir;
+}
+
+bool is_monitor_dir(const std::string& dir) { return is_monitors_dir(dir) || is_cove_dir(dir, kMonitorPrefix); }
 
 int make_dir(const ContainerCgroups::DirOps& ops, const std::string& path) {
   return ops.make_dir ? ops.make_dir(path) : ::mkdir(path.c_str(), 0755);
@@ -233,6 +244,39 @@ Result<void> leave(const std::vector<std::string>& dirs, pid_t pid) {
   return {};
 }
 
+// The monitors' shared cgroup: made when missing (a v1 cpuset gets the nearest ancestor's
+// values), and used as it is when it exists: it is never a leftover, other monitors live in it.
+// Returns whether this call made it.
+Result<bool> make_monitors_dir(const ContainerCgroups::DirOps& ops, const std::string& dir, bool v1) {
+  bool made = make_dir(ops, dir) == 0;
+  if (!made && errno != EEXIST) return Error::from_errno(errno, "create cgroup `" + dir + "`");
+  if (!made && !is_directory(dir)) return Error(EEXIST, "create cgroup `" + dir + "`: exists and is not a directory");
+  if (v1)
+    if (auto r = init_v1_cpuset(dir); !r) return std::move(r).error().context("set up cpuset of `" + dir + "`");
+  return made;
+}
+
+// The last monitor to stop removes the shared cgroup (destroy), possibly between our mkdir and
+// our write: then it is made again and the write retried.
+Result<void> join_monitors_dir(const ContainerCgroups::DirOps& ops, const std::string& dir, bool v1, pid_t pid) {
+  std::string p = std::to_string(pid);
+  for (int i = 1;; ++i) {
+    auto r = write_existing(dir + "/cgroup.procs", p);
+    bool gone = !r && (r.error().code() == ENOENT || r.error().code() == ENODEV);
+    if (!gone || i == kJoinTries) {
+      if (!r) return std::move(r).error().context("attach pid `" + p + "`");
+      return {};
+    }
+    if (auto m = make_monitors_dir(ops, dir, v1); !m) return std::move(m).error().context("attach pid `" + p + "`");
+  }
+}
+
+// Whether the directory at `i` (of a planned object: `v2`; else recorded) is on a v1 hierarchy.
+bool dir_is_v1(const std::vector<bool>& v2, size_t i, const std::string& dir) {
+  if (i < v2.size()) return !v2[i];
+  return !path_exists(dirname_of(dir) + "/cgroup.controllers");  // v2 has this file
+}
+
 Result<void> attach_to(const std::vector<std::string>& dirs, pid_t pid) {
   std::string p = std::to_string(pid);
   for (const auto& dir : dirs)
@@ -252,7 +296,7 @@ Result<void> leave_container_cgroups() {
     auto path = cgroup_path_of(*text, h);
     if (!path) continue;
     auto dir = directory_of(h, *path);
-    if (!dir || !(is_cove_dir(*dir, kMonitorPrefix) || is_cove_dir(*dir, kPayloadPrefix))) continue;
+    if (!dir || !(is_monitor_dir(*dir) || is_cove_dir(*dir, kPayloadPrefix))) continue;
     if (auto r = write_existing(dirname_of(*dir) + "/cgroup.procs", std::to_string(::getpid())); !r)
       return std::move(r).error().context("leave `" + *dir + "`");
   }
@@ -286,9 +330,11 @@ Result<ContainerCgroups> ContainerCgroups::plan_from(const Layout& layout, const
     if (!rel) return std::move(rel).error().context(what);
     auto base = directory_of(h, *rel);
     if (!base) return std::move(base).error().context(what);
+    // A monitor born in the shared cgroup (cove-start clones it there on cgroup2) plans beside it.
+    if (is_monitors_dir(*base)) *base = dirname_of(*base);
     std::string sep = *base == "/" ? "" : "/";
     cg.payload_dirs_.push_back(*base + sep + std::string(kPayloadPrefix) + key);
-    cg.monitor_dirs_.push_back(*base + sep + std::string(kMonitorPrefix) + key);
+    cg.monitor_dirs_.push_back(*base + sep + std::string(kMonitorsDir));
     cg.v2_.push_back(h.v2);
     cg.hierarchies_.push_back(h);
   }
@@ -348,11 +394,12 @@ ContainerCgroups ContainerCgroups::from_recorded(std::vector<std::string> payloa
 Result<void> ContainerCgroups::create() {
   // Only what this call made is rolled back: an adopted leftover is left for `destroy`, since it
   // may belong to a live run with the same key that is about to use it.
-  std::vector<std::string> made;
+  std::vector<std::string> made, made_shared;
   ScopeExit rollback([&] {
     for (auto it = made.rbegin(); it != made.rend(); ++it)
       if (auto r = remove_cgroup_tree(ops_, *it, Clock::now()); !r)
         log::warn("roll back cgroups: {}", r.error().what());
+    for (const auto& d : made_shared) (void)remove_dir(ops_, d);  // EBUSY: another monitor joined it
   });
   auto make_one = [&](const std::string& dir, bool v1) -> Result<void> {
     if (make_dir(ops_, dir) == 0) {
@@ -371,9 +418,13 @@ Result<void> ContainerCgroups::create() {
       if (auto r = init_v1_cpuset(dir); !r) return std::move(r).error().context("set up cpuset of `" + dir + "`");
     return {};
   };
-  auto is_v1 = [&](size_t i, const std::string& dir) {
-    if (i < v2_.size()) return !v2_[i];
-    return !path_exists(dirname_of(dir) + "/cgroup.controllers");  // recorded: v2 has this file
+  auto is_v1 = [&](size_t i, const std::string& dir) { return dir_is_v1(v2_, i, dir); };
+  auto make_monitors = [&](const std::string& dir, bool v1) -> Result<void> {
+    if (!is_monitors_dir(dir)) return make_one(dir, v1);  // recorded by an older version
+    auto made = make_monitors_dir(ops_, dir, v1);
+    if (!made) return std::move(made).error();
+    if (*made) made_shared.push_back(dir);
+    return {};
   };
   // plan_at: the missing ancestors, top down (never removed: other containers may share them).
   auto make_ancestors = [&](const std::string& dir, bool v1) -> Result<void> {
@@ -389,14 +440,31 @@ Result<void> ContainerCgroups::create() {
   };
   for (size_t i = 0; i < std::max(payload_dirs_.size(), monitor_dirs_.size()); ++i) {
     if (explicit_path_ && i < payload_dirs_.size()) COVE_TRY(make_ancestors(payload_dirs_[i], is_v1(i, payload_dirs_[i])));
-    if (i < monitor_dirs_.size()) COVE_TRY(make_one(monitor_dirs_[i], is_v1(i, monitor_dirs_[i])));
+    if (i < monitor_dirs_.size()) COVE_TRY(make_monitors(monitor_dirs_[i], is_v1(i, monitor_dirs_[i])));
     if (i < payload_dirs_.size()) COVE_TRY(make_one(payload_dirs_[i], is_v1(i, payload_dirs_[i])));
   }
   rollback.dismiss();
   return {};
 }
 
-Result<void> ContainerCgroups::attach_monitor(pid_t pid) { return attach_to(monitor_dirs_, pid); }
+// A monitor born in the shared cgroup (clone3 CLONE_INTO_CGROUP, cove-start on cgroup2) is not
+// written there again: on a pure v2 host it then joins without a cgroup.procs write at all.
+Result<void> ContainerCgroups::attach_monitor(pid_t pid) {
+  std::string own;
+  if (pid == ::getpid() && !hierarchies_.empty())
+    if (auto text = read_file("/proc/self/cgroup")) own = std::move(*text);
+  for (size_t i = 0; i < monitor_dirs_.size(); ++i) {
+    const std::string& dir = monitor_dirs_[i];
+    if (!own.empty() && i < hierarchies_.size()) {
+      auto rel = cgroup_path_of(own, hierarchies_[i]);
+      auto at = rel ? directory_of(hierarchies_[i], *rel) : Result<std::string>(Error(ENOENT, ""));
+      if (at && *at == dir) continue;
+    }
+    if (!is_monitors_dir(dir)) COVE_TRY(attach_to({dir}, pid));
+    else COVE_TRY(join_monitors_dir(ops_, dir, dir_is_v1(v2_, i, dir), pid));
+  }
+  return {};
+}
 Result<void> ContainerCgroups::attach_payload(pid_t pid, const std::string& born_in) {
   std::vector<std::string> dirs;
   for (const auto& d : payload_dirs_)
@@ -414,10 +482,29 @@ CloneTarget clone_target(const std::vector<std::string>& dirs) {
   return {};
 }
 
+CloneTarget monitors_clone_target() {
+  auto layout = detect_layout();
+  auto text = read_file("/proc/self/cgroup");
+  if (!layout || !text) return {};
+  for (const auto& h : layout->hierarchies) {
+    if (!h.v2) continue;
+    auto rel = cgroup_path_of(*text, h);
+    auto base = rel ? directory_of(h, *rel) : Result<std::string>(Error(ENOENT, ""));
+    if (!base) return {};
+    if (is_monitors_dir(*base)) *base = dirname_of(*base);
+    std::string dir = (*base == "/" ? "" : *base) + "/" + std::string(kMonitorsDir);
+    if (!make_monitors_dir({}, dir, false)) return {};
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd) return CloneTarget{std::move(fd), dir};
+    return {};
+  }
+  return {};
+}
+
 Result<process::ChildProcess> ContainerCgroups::leave_monitor_in_background() {
   std::vector<std::string> monitor;
   for (const auto& d : monitor_dirs_)
-    if (is_cove_dir(d, kMonitorPrefix)) monitor.push_back(d);
+    if (is_monitor_dir(d)) monitor.push_back(d);
   pid_t self = ::getpid();
   auto child = process::spawn([&] { return leave(monitor, self) ? 0 : 1; });
   if (!child) return std::move(child).error().context("leave the monitor cgroup");
@@ -478,18 +565,18 @@ Result<void> ContainerCgroups::destroy(int timeout_ms) {
   auto note = [&](Result<void> r) {
     if (!r && !first) first = std::move(r).error();
   };
-  auto ours = [&](const std::vector<std::string>& dirs, std::string_view prefix) {
+  auto ours = [&](const std::vector<std::string>& dirs, auto is_ours) {
     std::vector<std::string> out;
     for (const auto& d : dirs) {
-      if (is_cove_dir(d, prefix) || (explicit_path_ && prefix == kPayloadPrefix))
+      if (is_ours(d))
         out.push_back(d);
       else
         note(Error::invalid("refuse to remove `" + d + "`: not a cove cgroup"));
     }
     return out;
   };
-  auto payload = ours(payload_dirs_, kPayloadPrefix);
-  auto monitor = ours(monitor_dirs_, kMonitorPrefix);
+  auto payload = ours(payload_dirs_, [&](const std::string& d) { return explicit_path_ || is_cove_dir(d, kPayloadPrefix); });
+  auto monitor = ours(monitor_dirs_, is_monitor_dir);
 
   // A v1-frozen task does not die until thawed (v2 delivers SIGKILL anyway): thaw first, also
   // after a monitor that crashed while the container was frozen.
@@ -503,8 +590,13 @@ Result<void> ContainerCgroups::destroy(int timeout_ms) {
   }
   note(kill_payload(payload, deadline, timeout_ms));
   note(leave(monitor, ::getpid()));
-  for (const auto* dirs : {&payload, &monitor})
-    for (const auto& d : *dirs) note(remove_cgroup_tree(ops_, d, deadline));
+  for (const auto& d : payload) note(remove_cgroup_tree(ops_, d, deadline));
+  // The shared monitor cgroup goes with its last monitor: rmdir fails (EBUSY) while another is in it.
+  for (const auto& d : monitor) {
+    if (!is_monitors_dir(d)) note(remove_cgroup_tree(ops_, d, deadline));
+    else if (remove_dir(ops_, d) < 0 && errno != EBUSY && errno != ENOENT)
+      note(Error::from_errno(errno, "remove cgroup `" + d + "`"));
+  }
   if (first) return std::move(*first).context("destroy cgroups");
   return {};
 }

@@ -9,6 +9,7 @@
 
 #include "base/scope_exit.hpp"
 #include "base/stdio_relay.hpp"
+#include "cgroup/cgroup.hpp"
 #include "host_config.hpp"
 #include "paths.hpp"
 #include "process/child_process.hpp"
@@ -84,13 +85,16 @@ Result<int> run_relayed(MonitorExec& m, StdioRelay& relay) {
   ::sigprocmask(SIG_BLOCK, &forward, &old_mask);
   ScopeExit restore_mask([&] { ::sigprocmask(SIG_SETMASK, &old_mask, nullptr); });
   UniqueFd sigfd(::signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK));
-  auto monitor = process::spawn([&] {
-    for (int i = 0; i < 3; ++i)
-      if (relay.relays(i)) ::dup2(relay.child_fd(i), i);
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    m.exec();
-    return 127;
-  });
+  auto into = cgroup::monitors_clone_target();
+  auto monitor = process::spawn(
+      [&] {
+        for (int i = 0; i < 3; ++i)
+          if (relay.relays(i)) ::dup2(relay.child_fd(i), i);
+        ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+        m.exec();
+        return 127;
+      },
+      {.cgroup_fd = into.fd.get()});
   if (!monitor) return std::move(monitor).error().context("start monitor");
   relay.close_child_ends();
   // Signals the terminal sent reached the monitor already (one process group).
@@ -116,9 +120,12 @@ int exec_detached_monitor(MonitorExec& m, int status_wr) {
 
 // Double fork: the monitor is reparented at once and never becomes our zombie. The middle
 // child spawns it and releases it (the monitor outlives us: init, or a subreaper, reaps it).
+// The monitor is born in the monitors' cgroup2 cgroup where there is one (monitors_clone_target).
 Result<void> spawn_detached(MonitorExec& m, UniqueFd status_wr) {
+  auto into = cgroup::monitors_clone_target();
   auto mid = process::spawn([&] {
-    auto monitor = process::spawn([&] { return exec_detached_monitor(m, status_wr.get()); });
+    auto monitor = process::spawn([&] { return exec_detached_monitor(m, status_wr.get()); },
+                                  {.cgroup_fd = into.fd.get()});
     if (!monitor) return 1;
     (void)monitor->release();
     return 0;
