@@ -20,6 +20,7 @@
 #include "base/scope_exit.hpp"
 #include "base/strings.hpp"
 #include "cgroup/cgroup.hpp"
+#include "process/child_process.hpp"
 
 namespace cove::cgroup {
 namespace {
@@ -359,6 +360,69 @@ TEST_F(CgroupIntegration, DestroyMovesTheCallerOutOfItsMonitorCgroup) {
   EXPECT_EQ(dir_of(::getpid(), 0), cg.monitor_dirs()[0]);
   CG_ASSERT_OK(cg.destroy());
   for (size_t i = 0; i < layout_.hierarchies.size(); ++i) EXPECT_EQ(dir_of(::getpid(), i), before[i]);
+}
+
+// Every monitor started from one cgroup shares `cove.monitors` beside the payloads: a stop
+// leaves it to the monitors still in it, and the last one's stop removes it.
+TEST_F(CgroupIntegration, MonitorsShareOneCgroupThatGoesWithTheLast) {
+  ContainerCgroups& first = make();
+  ASSERT_FALSE(HasFailure());
+  auto second = ContainerCgroups::plan(layout_, key_ + "-b", ::getpid());
+  CG_ASSERT_OK(second);
+  ScopeExit cleanup([&] { (void)second->destroy(); });
+  CG_ASSERT_OK(second->create());
+  pid_t m1 = track(fork_sleeper()), m2 = track(fork_sleeper());
+  CG_ASSERT_OK(first.attach_monitor(m1));
+  CG_ASSERT_OK(second->attach_monitor(m2));
+  for (size_t i = 0; i < layout_.hierarchies.size(); ++i) {
+    EXPECT_EQ(first.monitor_dirs()[i], second->monitor_dirs()[i]);
+    EXPECT_EQ(basename_of(first.monitor_dirs()[i]), "cove.monitors");
+    EXPECT_EQ(dir_of(m1, i), first.monitor_dirs()[i]);
+    EXPECT_EQ(dir_of(m2, i), first.monitor_dirs()[i]);
+  }
+  ::kill(m1, SIGKILL);
+  EXPECT_TRUE(reaped_by_sigkill(m1));
+  CG_ASSERT_OK(first.destroy());
+  for (size_t i = 0; i < layout_.hierarchies.size(); ++i) {
+    EXPECT_TRUE(gone(first.payload_dirs()[i])) << first.payload_dirs()[i];
+    EXPECT_EQ(dir_of(m2, i), first.monitor_dirs()[i]) << "the other monitor stays where it was";
+  }
+  ::kill(m2, SIGKILL);
+  EXPECT_TRUE(reaped_by_sigkill(m2));
+  CG_ASSERT_OK(second->destroy());
+  for (const auto& d : second->monitor_dirs()) EXPECT_TRUE(gone(d)) << d << " outlived its last monitor";
+}
+
+// cove-start's side: a child spawned into the cgroup2 target is born in `cove.monitors`.
+TEST_F(CgroupIntegration, AMonitorIsBornInTheSharedCgroup2Cgroup) {
+  size_t v2 = layout_.hierarchies.size();
+  for (size_t i = 0; i < layout_.hierarchies.size(); ++i)
+    if (layout_.hierarchies[i].v2) v2 = i;
+  if (v2 == layout_.hierarchies.size()) GTEST_SKIP() << "no cgroup2 hierarchy";
+  ContainerCgroups& cg = make();
+  ASSERT_FALSE(HasFailure());
+  auto into = monitors_clone_target();
+  ASSERT_TRUE(into.fd) << "no target";
+  EXPECT_EQ(into.dir, cg.monitor_dirs()[v2]);
+  bool born = false;
+  auto child = process::spawn([] {
+    for (;;) ::pause();
+    return 0;
+  }, {.cgroup_fd = into.fd.get(), .born_in_cgroup = &born});
+  ASSERT_TRUE(child.has_value()) << child.error().message();
+  pid_t pid = child->pid();
+  track(child->release().pid);
+  EXPECT_TRUE(born);
+  EXPECT_EQ(dir_of(pid, v2), cg.monitor_dirs()[v2]);
+  // It plans its container's cgroups beside the shared one, not below it.
+  auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  CG_ASSERT_OK(text);
+  auto planned = ContainerCgroups::plan_from(layout_, key_, *text);
+  CG_ASSERT_OK(planned);
+  EXPECT_EQ(planned->payload_dirs()[v2], cg.payload_dirs()[v2]);
+  CG_ASSERT_OK(cg.attach_monitor(pid));
+  ::kill(pid, SIGKILL);
+  EXPECT_TRUE(reaped_by_sigkill(pid));
 }
 
 }  // namespace
