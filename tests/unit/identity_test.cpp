@@ -125,6 +125,33 @@ TEST(IdmapRegistry, ClaimTakesAnotherSpellingOfTheOwnerAsItself) {
   EXPECT_ERROR_CONTAINS(ns::registry_claim(dir.file("real/d/config"), ids, ids, reg, none, none), "overlap");
 }
 
+// A start's claim is O(1) in the containers created elsewhere: it looks only at the entries its
+// ranges overlap (an overlapping dead one is dropped); the others' liveness is left to the next
+// allocation, which stats every entry anyway.
+TEST(IdmapRegistry, ClaimLooksOnlyAtTheEntriesItsRangesOverlap) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("p/c"));
+  std::string reg = dir.file("registry"), none = dir.file("no-subids");
+  {
+    std::ofstream out(reg);
+    out << ns::format_registry({{2000000, 65536, dir.file("gone/a/config")}, {1000000, 65536, dir.file("gone/b/config")}});
+  }
+  std::vector<ns::HostRange> ids = {{1000000, 65536}};
+  ASSERT_OK(ns::registry_claim(dir.file("p/c/config"), ids, ids, reg, none, none));
+  std::ifstream in(reg);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto entries = ns::parse_registry(text);
+  ASSERT_EQ(entries.size(), 2u) << text;
+  EXPECT_EQ(entries[0].owner, dir.file("gone/a/config"));  // not overlapping: not looked at
+  EXPECT_EQ(entries[1].owner, dir.file("p/c/config"));     // the dead overlapping one gave way
+  auto next = ns::registry_allocate(dir.file("p/d/config"), {}, reg);
+  ASSERT_OK(next);
+  in.close();
+  std::ifstream again(reg);
+  std::string after((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(after.find("gone/a"), std::string::npos) << after;  // an allocation drops it
+}
+
 // The monitor lock is free as soon as its holder has died, before anyone reaps it.
 TEST(MonitorLock, FreeOnceTheHolderDiedEvenUnreaped) {
   TempDir dir;

@@ -231,16 +231,36 @@ Result<void> kill_payload(const std::vector<std::string>& dirs, Clock::time_poin
   }
 }
 
-// A monitor that cleans up after its container sits in its own monitor cgroup, which then could
-// not be removed. Move the caller back to the parent, the cgroup it was started in.
-Result<void> leave(const std::vector<std::string>& dirs, pid_t pid) {
-  std::string self = std::to_string(pid);
+// Which of `dirs` hold `pid`: read from /proc/PID/cgroup, not from each dir's cgroup.procs (the
+// monitors' shared cgroup lists every monitor, and v1 sorts that list on every read: a stop was
+// O(N log N) in the containers running). Falls back to the listings without a layout.
+std::vector<std::string> dirs_holding(const std::vector<std::string>& dirs, pid_t pid) {
+  std::vector<std::string> out;
+  auto layout = detect_layout();
+  auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (layout && text) {
+    for (const auto& h : layout->hierarchies) {
+      auto rel = cgroup_path_of(*text, h);
+      auto dir = rel ? directory_of(h, *rel) : Result<std::string>(Error(ENOENT, ""));
+      if (dir && std::find(dirs.begin(), dirs.end(), *dir) != dirs.end()) out.push_back(*dir);
+    }
+    return out;
+  }
   for (const auto& dir : dirs) {
     auto pids = read_procs(dir);
-    if (!pids || std::find(pids->begin(), pids->end(), pid) == pids->end()) continue;
+    if (pids && std::find(pids->begin(), pids->end(), pid) != pids->end()) out.push_back(dir);
+  }
+  return out;
+}
+
+// A monitor that cleans up after its container sits in the monitor cgroup, which then could not
+// be removed (when it is the last one). Move the caller back to the parent, the cgroup it was
+// started in.
+Result<void> leave(const std::vector<std::string>& dirs, pid_t pid) {
+  std::string self = std::to_string(pid);
+  for (const auto& dir : dirs_holding(dirs, pid))
     if (auto r = write_existing(dirname_of(dir) + "/cgroup.procs", self); !r)
       return std::move(r).error().context("move pid `" + self + "` out of `" + dir + "`");
-  }
   return {};
 }
 

@@ -36,13 +36,15 @@ struct Locked {
   ContainerLock lock;
 };
 
-Result<Locked> open_locked(const std::string& path) {
+// `all_live`: drop the entries of containers that are gone (a stat of each: allocation and
+// release do it; a start's claim only looks at the entries its ranges touch, see there).
+Result<Locked> open_locked(const std::string& path, bool all_live = true) {
   COVE_TRY(mkdir_p(dirname_of(path), 0711));
   auto lock = ContainerLock::acquire(path + ".lock", "id map registry", kLockTimeoutMs);
   if (!lock) return std::move(lock).error();
   std::vector<RegistryEntry> entries;
   if (auto text = read_file(path)) entries = parse_registry(*text);
-  std::erase_if(entries, [](const RegistryEntry& e) { return !is_live(e); });
+  if (all_live) std::erase_if(entries, [](const RegistryEntry& e) { return !is_live(e); });
   return Locked{std::move(entries), std::move(*lock)};
 }
 
@@ -121,10 +123,20 @@ Result<uint64_t> registry_allocate(const std::string& owner, const std::vector<H
 Result<void> registry_claim(const std::string& owner, const std::vector<HostRange>& uid_ranges,
                             const std::vector<HostRange>& gid_ranges, const std::string& path,
                             const std::string& subuid, const std::string& subgid) {
-  auto reg = open_locked(path);
+  // Every start claims: it looks (stat) only at the entries its ranges overlap, a dead one
+  // dropped and another spelling of its own config taken as its own. Looking at every entry
+  // made a start O(containers created on the host): 3 stats each, +3 ms with 500.
+  auto reg = open_locked(path, false);
   if (!reg) return std::move(reg).error();
+  auto touches = [&](const RegistryEntry& e) {
+    for (const auto* rs : {&uid_ranges, &gid_ranges})
+      for (const auto& r : *rs)
+        if (overlaps(r, e.first, e.count)) return true;
+    return false;
+  };
+  std::erase_if(reg->entries, [&](const RegistryEntry& e) { return e.owner != owner && touches(e) && !is_live(e); });
   for (auto& e : reg->entries)
-    if (e.owner != owner && same_file(e.owner, owner)) e.owner = owner;
+    if (e.owner != owner && touches(e) && same_file(e.owner, owner)) e.owner = owner;
   auto problems = range_conflicts(uid_ranges, owner, reg->entries, subids(subuid), subuid);
   auto more = range_conflicts(gid_ranges, owner, reg->entries, subids(subgid), subgid);
   problems.insert(problems.end(), more.begin(), more.end());
@@ -148,7 +160,7 @@ Result<void> registry_release(const std::string& owner, const std::string& path)
   if (!path_exists(path)) return {};
   auto reg = open_locked(path);
   if (!reg) return std::move(reg).error();
-  std::erase_if(reg->entries, [&](const RegistryEntry& e) { return e.owner == owner; });
+  std::erase_if(reg->entries, [&](const RegistryEntry& e) { return e.owner == owner || same_file(e.owner, owner); });
   return write_file_atomic(path, format_registry(reg->entries), 0644);
 }
 
