@@ -447,7 +447,7 @@ class FakeCgroupFs : public ::testing::Test {
     auto cg = ContainerCgroups::plan_from(layout_, key, "3:cpuset:/\n4:memory:/job\n0::/\n");
     EXPECT_TRUE(cg.has_value()) << error_of(cg);
     ContainerCgroups out = std::move(cg).value();
-    out.set_dir_ops({fake_mkdir, fake_rmdir});
+    out.set_dir_ops({fake_mkdir, fake_rmdir, {}});
     return out;
   }
 
@@ -489,7 +489,7 @@ TEST_F(FakeCgroupFs, CreateCopiesCpusetFromTheNearestAncestorWithOne) {
   ASSERT_EQ(fake_mkdir(root_ + "/cpuset/mid"), 0);
   auto cg = ContainerCgroups::plan_from(layout_, "k", "3:cpuset:/mid\n4:memory:/job\n0::/\n");
   CG_ASSERT_OK(cg);
-  cg->set_dir_ops({fake_mkdir, fake_rmdir});
+  cg->set_dir_ops({fake_mkdir, fake_rmdir, {}});
   CG_ASSERT_OK(cg->create());
   EXPECT_EQ(slurp(root_ + "/cpuset/mid/cove.payload.k/cpuset.cpus"), "0-3");
   CG_ASSERT_OK(cg->destroy(100));
@@ -533,7 +533,7 @@ TEST_F(FakeCgroupFs, TheSharedMonitorCgroupIsUsedAndKeptWhileOthersAreInIt) {
   ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.monitors"), 0);
   touch(root_ + "/memory/job/cove.monitors/cgroup.procs", "4242\n");
   auto cg = planned();
-  cg.set_dir_ops({fake_mkdir, busy_rmdir});
+  cg.set_dir_ops({fake_mkdir, busy_rmdir, {}});
   CG_ASSERT_OK(cg.create());
   CG_ASSERT_OK(cg.destroy(100));
   EXPECT_EQ(slurp(root_ + "/memory/job/cove.monitors/cgroup.procs"), "4242\n");
@@ -551,12 +551,25 @@ TEST_F(FakeCgroupFs, JoiningMakesTheSharedMonitorCgroupAgainWhenAStopRemovedIt) 
   EXPECT_EQ(slurp(root_ + "/cpuset/cove.monitors/cpuset.cpus"), "0-3");  // before the pid: v1 needs it
 }
 
+// A destroy from another process (a cove-stop cleaning up after a dead monitor) never moves
+// that process: it is not in the monitor cgroup.
+TEST_F(FakeCgroupFs, DestroyLeavesACallerOutsideTheMonitorCgroupWhereItIs) {
+  auto cg = planned();
+  cg.set_dir_ops({fake_mkdir, fake_rmdir, [](pid_t) -> std::optional<std::string> {
+                    return "3:cpuset:/\n4:memory:/job\n0::/\n";
+                  }});
+  CG_ASSERT_OK(cg.create());
+  CG_ASSERT_OK(cg.destroy(100));
+  for (const char* parent : {"/cpuset", "/memory/job", "/unified"})
+    EXPECT_EQ(slurp(root_ + parent + "/cgroup.procs"), "") << parent;
+}
+
 // A container started by a version with a monitor cgroup per container is cleaned up after.
 TEST_F(FakeCgroupFs, DestroyRemovesAnOlderPerContainerMonitorCgroup) {
   auto cg = planned();
   ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.monitor.k"), 0);
   auto rec = ContainerCgroups::from_recorded(cg.payload_dirs(), {root_ + "/memory/job/cove.monitor.k"});
-  rec.set_dir_ops({fake_mkdir, fake_rmdir});
+  rec.set_dir_ops({fake_mkdir, fake_rmdir, {}});
   CG_ASSERT_OK(rec.destroy(100));
   EXPECT_FALSE(path_exists(root_ + "/memory/job/cove.monitor.k"));
   EXPECT_TRUE(is_directory(root_ + "/memory/job"));
@@ -565,7 +578,7 @@ TEST_F(FakeCgroupFs, DestroyRemovesAnOlderPerContainerMonitorCgroup) {
 TEST_F(FakeCgroupFs, CreateFailsWhenTheBaseIsMissing) {
   auto cg = ContainerCgroups::plan_from(layout_, "k", "3:cpuset:/\n4:memory:/gone\n0::/\n");
   CG_ASSERT_OK(cg);
-  cg->set_dir_ops({fake_mkdir, fake_rmdir});
+  cg->set_dir_ops({fake_mkdir, fake_rmdir, {}});
   auto r = cg->create();
   ASSERT_FALSE(r);
   EXPECT_EQ(error_of(r), "create cgroup `" + root_ + "/memory/gone/cove.monitors`: No such file or directory");
@@ -688,6 +701,11 @@ TEST_F(FakeCgroupFs, DestroyOfMissingDirsSucceeds) {
 
 TEST_F(FakeCgroupFs, DestroyMovesTheCallerOutOfItsMonitorCgroup) {
   auto cg = planned();
+  // Which cgroups the caller is in comes from /proc/PID/cgroup: here, the monitors' cgroup.
+  cg.set_dir_ops({fake_mkdir, fake_rmdir, [](pid_t pid) -> std::optional<std::string> {
+                    if (pid != ::getpid()) return std::nullopt;
+                    return "3:cpuset:/cove.monitors\n4:memory:/job/cove.monitors\n0::/cove.monitors\n";
+                  }});
   CG_ASSERT_OK(cg.create());
   CG_ASSERT_OK(cg.attach_monitor(::getpid()));
   CG_ASSERT_OK(cg.attach_payload(::getpid()));  // the caller itself is never killed
@@ -703,7 +721,7 @@ TEST_F(FakeCgroupFs, DestroyFromRecordedDirs) {
   auto cg = planned();
   CG_ASSERT_OK(cg.create());
   auto again = ContainerCgroups::from_recorded(cg.payload_dirs(), cg.monitor_dirs());
-  again.set_dir_ops({fake_mkdir, fake_rmdir});
+  again.set_dir_ops({fake_mkdir, fake_rmdir, {}});
   CG_ASSERT_OK(again.destroy(200));
   for (const auto& d : cg.payload_dirs()) EXPECT_FALSE(path_exists(d)) << d;
   for (const auto& d : cg.monitor_dirs()) EXPECT_FALSE(path_exists(d)) << d;
@@ -712,7 +730,7 @@ TEST_F(FakeCgroupFs, DestroyFromRecordedDirs) {
 TEST_F(FakeCgroupFs, RecordedCreateStillInitialisesV1Cpuset) {
   auto cg = planned();
   auto rec = ContainerCgroups::from_recorded(cg.payload_dirs(), cg.monitor_dirs());
-  rec.set_dir_ops({fake_mkdir, fake_rmdir});
+  rec.set_dir_ops({fake_mkdir, fake_rmdir, {}});
   CG_ASSERT_OK(rec.create());
   EXPECT_EQ(slurp(root_ + "/cpuset/cove.payload.k/cpuset.cpus"), "0-3");
   EXPECT_EQ(slurp(root_ + "/unified/cove.payload.k/cpuset.cpus"), "");
@@ -721,7 +739,7 @@ TEST_F(FakeCgroupFs, RecordedCreateStillInitialisesV1Cpuset) {
 
 TEST_F(FakeCgroupFs, DestroyNeverTouchesForeignDirs) {
   auto cg = ContainerCgroups::from_recorded({root_ + "/memory/job", "relative/cove.payload.x"}, {root_ + "/cpuset"});
-  cg.set_dir_ops({fake_mkdir, fake_rmdir});
+  cg.set_dir_ops({fake_mkdir, fake_rmdir, {}});
   auto r = cg.destroy(50);
   ASSERT_FALSE(r);
   EXPECT_EQ(error_of(r), "destroy cgroups: refuse to remove `" + root_ + "/memory/job`: not a cove cgroup");

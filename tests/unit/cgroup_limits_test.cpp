@@ -262,7 +262,7 @@ class FakeHybrid : public ::testing::Test {
                          if (!write_file(p + "/" + f, "")) return -1;
                        return 0;
                      },
-                     [](const std::string& p) { return remove_tree(p) ? 0 : -1; }});
+                     [](const std::string& p) { return remove_tree(p) ? 0 : -1; }, {}});
     return out;
   }
 

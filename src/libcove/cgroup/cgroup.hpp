@@ -169,9 +169,11 @@ class ContainerCgroups {
   // How directories are made and removed; each returns 0, or -1 with errno set. cgroupfs fills
   // a new directory with control files and rmdir(2) removes them with it, so the defaults are
   // plain mkdir(2)/rmdir(2). A unit test's fake tree in a temp dir has to do both by hand.
+  // `proc_cgroup` stands for reading /proc/PID/cgroup (which cgroups a monitor leaving is in).
   struct DirOps {
     std::function<int(const std::string& path)> make_dir;
     std::function<int(const std::string& path)> remove_dir;
+    std::function<std::optional<std::string>(pid_t pid)> proc_cgroup;
   };
   void set_dir_ops(DirOps ops) { ops_ = std::move(ops); }
 

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -231,15 +232,21 @@ Result<void> kill_payload(const std::vector<std::string>& dirs, Clock::time_poin
   }
 }
 
-// Which of `dirs` hold `pid`: read from /proc/PID/cgroup, not from each dir's cgroup.procs (the
-// monitors' shared cgroup lists every monitor, and v1 sorts that list on every read: a stop was
-// O(N log N) in the containers running). Falls back to the listings without a layout.
-std::vector<std::string> dirs_holding(const std::vector<std::string>& dirs, pid_t pid) {
+// Which of `dirs` hold `pid`: read from /proc/PID/cgroup (through `known`, the planned
+// hierarchies, else the host's layout), not from each dir's cgroup.procs: the monitors' shared
+// cgroup lists every monitor, and v1 sorts that list on every read (a stop was O(N log N) in
+// the containers running). Falls back to the listings without a layout.
+std::vector<std::string> dirs_holding(const ContainerCgroups::DirOps& ops, const std::vector<Hierarchy>& known,
+                                      const std::vector<std::string>& dirs, pid_t pid) {
   std::vector<std::string> out;
-  auto layout = detect_layout();
-  auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
-  if (layout && text) {
-    for (const auto& h : layout->hierarchies) {
+  std::optional<std::string> text;
+  if (ops.proc_cgroup) text = ops.proc_cgroup(pid);
+  else if (auto t = read_file("/proc/" + std::to_string(pid) + "/cgroup")) text = std::move(*t);
+  std::vector<Hierarchy> hierarchies = known;
+  if (hierarchies.empty())
+    if (auto layout = detect_layout()) hierarchies = std::move(layout->hierarchies);
+  if (text && !hierarchies.empty()) {
+    for (const auto& h : hierarchies) {
       auto rel = cgroup_path_of(*text, h);
       auto dir = rel ? directory_of(h, *rel) : Result<std::string>(Error(ENOENT, ""));
       if (dir && std::find(dirs.begin(), dirs.end(), *dir) != dirs.end()) out.push_back(*dir);
@@ -256,9 +263,10 @@ std::vector<std::string> dirs_holding(const std::vector<std::string>& dirs, pid_
 // A monitor that cleans up after its container sits in the monitor cgroup, which then could not
 // be removed (when it is the last one). Move the caller back to the parent, the cgroup it was
 // started in.
-Result<void> leave(const std::vector<std::string>& dirs, pid_t pid) {
+Result<void> leave(const ContainerCgroups::DirOps& ops, const std::vector<Hierarchy>& known,
+                   const std::vector<std::string>& dirs, pid_t pid) {
   std::string self = std::to_string(pid);
-  for (const auto& dir : dirs_holding(dirs, pid))
+  for (const auto& dir : dirs_holding(ops, known, dirs, pid))
     if (auto r = write_existing(dirname_of(dir) + "/cgroup.procs", self); !r)
       return std::move(r).error().context("move pid `" + self + "` out of `" + dir + "`");
   return {};
@@ -266,14 +274,21 @@ Result<void> leave(const std::vector<std::string>& dirs, pid_t pid) {
 
 // The monitors' shared cgroup: made when missing (a v1 cpuset gets the nearest ancestor's
 // values), and used as it is when it exists: it is never a leftover, other monitors live in it.
+// Another container's stop may remove it (empty) at any moment: found gone, it is made again.
 // Returns whether this call made it.
 Result<bool> make_monitors_dir(const ContainerCgroups::DirOps& ops, const std::string& dir, bool v1) {
-  bool made = make_dir(ops, dir) == 0;
-  if (!made && errno != EEXIST) return Error::from_errno(errno, "create cgroup `" + dir + "`");
-  if (!made && !is_directory(dir)) return Error(EEXIST, "create cgroup `" + dir + "`: exists and is not a directory");
-  if (v1)
-    if (auto r = init_v1_cpuset(dir); !r) return std::move(r).error().context("set up cpuset of `" + dir + "`");
-  return made;
+  for (int i = 1;; ++i) {
+    bool made = make_dir(ops, dir) == 0;
+    if (!made && errno != EEXIST) return Error::from_errno(errno, "create cgroup `" + dir + "`");
+    Result<void> r;
+    if (!made && !is_directory(dir))
+      r = Error(path_exists(dir) ? EEXIST : ENOENT, "create cgroup `" + dir + "`: exists and is not a directory");
+    else if (v1)
+      r = init_v1_cpuset(dir);
+    if (r) return made;
+    if (r.error().code() != ENOENT || i == kJoinTries)
+      return std::move(r).error().context("set up cgroup `" + dir + "`");
+  }
 }
 
 // The last monitor to stop removes the shared cgroup (destroy), possibly between our mkdir and
@@ -526,7 +541,7 @@ Result<process::ChildProcess> ContainerCgroups::leave_monitor_in_background() {
   for (const auto& d : monitor_dirs_)
     if (is_monitor_dir(d)) monitor.push_back(d);
   pid_t self = ::getpid();
-  auto child = process::spawn([&] { return leave(monitor, self) ? 0 : 1; });
+  auto child = process::spawn([&] { return leave(ops_, hierarchies_, monitor, self) ? 0 : 1; });
   if (!child) return std::move(child).error().context("leave the monitor cgroup");
   return child;
 }
@@ -609,7 +624,7 @@ Result<void> ContainerCgroups::destroy(int timeout_ms) {
     }
   }
   note(kill_payload(payload, deadline, timeout_ms));
-  note(leave(monitor, ::getpid()));
+  note(leave(ops_, hierarchies_, monitor, ::getpid()));
   for (const auto& d : payload) note(remove_cgroup_tree(ops_, d, deadline));
   // The shared monitor cgroup goes with its last monitor: rmdir fails (EBUSY) while another is in it.
   for (const auto& d : monitor) {
