@@ -232,6 +232,15 @@ Result<void> kill_payload(const std::vector<std::string>& dirs, Clock::time_poin
   }
 }
 
+// The directory of the cgroup that `proc_cgroup` (a /proc/PID/cgroup text) names in `h`.
+std::optional<std::string> dir_in(const std::string& proc_cgroup, const Hierarchy& h) {
+  auto rel = cgroup_path_of(proc_cgroup, h);
+  if (!rel) return std::nullopt;
+  auto dir = directory_of(h, *rel);
+  if (!dir) return std::nullopt;
+  return std::move(*dir);
+}
+
 // Which of `dirs` hold `pid`: read from /proc/PID/cgroup (through `known`, the planned
 // hierarchies, else the host's layout), not from each dir's cgroup.procs: the monitors' shared
 // cgroup lists every monitor, and v1 sorts that list on every read (a stop was O(N log N) in
@@ -247,8 +256,7 @@ std::vector<std::string> dirs_holding(const ContainerCgroups::DirOps& ops, const
     if (auto layout = detect_layout()) hierarchies = std::move(layout->hierarchies);
   if (text && !hierarchies.empty()) {
     for (const auto& h : hierarchies) {
-      auto rel = cgroup_path_of(*text, h);
-      auto dir = rel ? directory_of(h, *rel) : Result<std::string>(Error(ENOENT, ""));
+      auto dir = dir_in(*text, h);
       if (dir && std::find(dirs.begin(), dirs.end(), *dir) != dirs.end()) out.push_back(*dir);
     }
     return out;
@@ -328,9 +336,7 @@ Result<void> leave_container_cgroups() {
   auto text = read_file("/proc/self/cgroup");
   if (!text) return std::move(text).error();
   for (const auto& h : layout->hierarchies) {
-    auto path = cgroup_path_of(*text, h);
-    if (!path) continue;
-    auto dir = directory_of(h, *path);
+    auto dir = dir_in(*text, h);
     if (!dir || !(is_monitor_dir(*dir) || is_cove_dir(*dir, kPayloadPrefix))) continue;
     if (auto r = write_existing(dirname_of(*dir) + "/cgroup.procs", std::to_string(::getpid())); !r)
       return std::move(r).error().context("leave `" + *dir + "`");
@@ -485,16 +491,10 @@ Result<void> ContainerCgroups::create() {
 // A monitor born in the shared cgroup (clone3 CLONE_INTO_CGROUP, cove-start on cgroup2) is not
 // written there again: on a pure v2 host it then joins without a cgroup.procs write at all.
 Result<void> ContainerCgroups::attach_monitor(pid_t pid) {
-  std::string own;
-  if (pid == ::getpid() && !hierarchies_.empty())
-    if (auto text = read_file("/proc/self/cgroup")) own = std::move(*text);
+  auto already = dirs_holding(ops_, hierarchies_, monitor_dirs_, pid);
   for (size_t i = 0; i < monitor_dirs_.size(); ++i) {
     const std::string& dir = monitor_dirs_[i];
-    if (!own.empty() && i < hierarchies_.size()) {
-      auto rel = cgroup_path_of(own, hierarchies_[i]);
-      auto at = rel ? directory_of(hierarchies_[i], *rel) : Result<std::string>(Error(ENOENT, ""));
-      if (at && *at == dir) continue;
-    }
+    if (std::find(already.begin(), already.end(), dir) != already.end()) continue;
     if (!is_monitors_dir(dir)) COVE_TRY(attach_to({dir}, pid));
     else COVE_TRY(join_monitors_dir(ops_, dir, dir_is_v1(v2_, i, dir), pid));
   }
@@ -523,8 +523,7 @@ CloneTarget monitors_clone_target() {
   if (!layout || !text) return {};
   for (const auto& h : layout->hierarchies) {
     if (!h.v2) continue;
-    auto rel = cgroup_path_of(*text, h);
-    auto base = rel ? directory_of(h, *rel) : Result<std::string>(Error(ENOENT, ""));
+    auto base = dir_in(*text, h);
     if (!base) return {};
     if (is_monitors_dir(*base)) *base = dirname_of(*base);
     std::string dir = (*base == "/" ? "" : *base) + "/" + std::string(kMonitorsDir);
