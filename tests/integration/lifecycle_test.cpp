@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "base/strings.hpp"
+#include "cgroup/cgroup.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -142,6 +144,36 @@ TEST_F(LifecycleTest, StartingARunningContainerFails) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("`twice` is already running"), std::string::npos) << r.err;
   EXPECT_EQ(init_pid("twice"), init) << "the running container must be untouched";
+}
+
+// The monitors' shared cgroup is the host's, never the container's: its root (host ids
+// 1000000+) owns only its payload cgroup, and inside it sees its own cgroup as the root of
+// every hierarchy, with no name for the monitors' one.
+TEST_F(LifecycleTest, AContainersRootCannotReachTheMonitorsCgroup) {
+  create_busybox("mon-cg");
+  ASSERT_EQ(cove("cove-start", "mon-cg").status, 0);
+  auto own = read_text("/proc/" + std::to_string(monitor_pid("mon-cg")) + "/cgroup");
+  auto layout = cgroup::detect_layout();
+  ASSERT_TRUE(layout.has_value());
+  for (const auto& h : layout->hierarchies) {
+    auto rel = cgroup::cgroup_path_of(own, h);
+    ASSERT_TRUE(rel.has_value()) << own;
+    auto dir = cgroup::directory_of(h, *rel);
+    ASSERT_TRUE(dir.has_value());
+    EXPECT_TRUE(dir->ends_with("/cove.monitors")) << *dir;
+    for (const std::string& f : {*dir, *dir + "/cgroup.procs"}) {
+      struct stat st;
+      ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+      EXPECT_EQ(st.st_uid, 0u) << f << " must stay host root's";
+    }
+  }
+  auto inside = attach_out("mon-cg", {"cat", "/proc/self/cgroup"});
+  ASSERT_NE(inside.find("0::/"), std::string::npos) << inside;
+  EXPECT_EQ(inside.find("monitors"), std::string::npos) << inside;
+  for (const auto& line : split(inside, '\n')) {
+    if (line.empty()) continue;
+    EXPECT_TRUE(line.ends_with(":/")) << line;
+  }
 }
 
 TEST_F(LifecycleTest, StoppingAStoppedContainerFails) {
