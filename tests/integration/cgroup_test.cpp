@@ -4,6 +4,7 @@
 // kills the processes it forked, so a failing test leaves nothing behind.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -14,8 +15,10 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "base/dir.hpp"
 #include "base/fs.hpp"
 #include "base/scope_exit.hpp"
 #include "base/strings.hpp"
@@ -210,6 +213,95 @@ TEST_F(CgroupIntegration, CreateAttachStatsDelegateDestroy) {
     for (const auto& d : *dirs) EXPECT_TRUE(left_nothing(d)) << d;
 }
 
+// Init joins its v1 payload cgroups by itself, first thing, writing "0" to the `tasks` files its
+// parent opened (no grace period: cgroup::join_self); it is already in a user namespace of its
+// own then, with no id mapped, and the kernel checks the opener's credentials. The parent reads
+// where it landed and writes only the rest.
+TEST_F(CgroupIntegration, AChildInANewUserNamespaceJoinsItsV1CgroupsThroughFilesItsParentOpened) {
+  size_t v1 = 0;
+  for (const auto& h : layout_.hierarchies) v1 += h.v2 ? 0 : 1;
+  if (v1 == 0) GTEST_SKIP() << "no cgroup v1 hierarchy: nothing is joined through `tasks`";
+  ContainerCgroups& cg = make();
+  ASSERT_FALSE(HasFailure());
+  auto joins = cg.self_join_files();
+  ASSERT_EQ(joins.files.size(), v1);
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t child = track(::fork());
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char ok = ::unshare(CLONE_NEWUSER) == 0 ? '1' : 'u';
+    for (const auto& f : joins.files)
+      if (ok == '1' && ::write(f.get(), "0", 1) != 1) ok = '0';
+    (void)!::write(ready[1], &ok, 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  joins.files.clear();
+  char ok = 0;
+  EXPECT_EQ(::read(ready[0], &ok, 1), 1);
+  ::close(ready[0]);
+  EXPECT_EQ(ok, '1') << "u: unshare failed, 0: a write failed";
+  auto holding = cg.payload_dirs_holding(child);
+  EXPECT_EQ(holding, joins.dirs);
+  for (size_t i = 0; i < layout_.hierarchies.size(); ++i) {
+    if (!layout_.hierarchies[i].v2) {
+      EXPECT_EQ(dir_of(child, i), cg.payload_dirs()[i]);
+    }
+  }
+  CG_ASSERT_OK(cg.attach_payload(child, holding));
+  for (size_t i = 0; i < layout_.hierarchies.size(); ++i)
+    EXPECT_EQ(dir_of(child, i), cg.payload_dirs()[i]) << layout_.hierarchies[i].mount_point;
+  CG_ASSERT_OK(cg.destroy());
+  EXPECT_TRUE(reaped_by_sigkill(child));
+}
+
+// `tasks` moves one thread: join_self uses it only for a process of one thread, and moves a
+// process of two through cgroup.procs, both threads with it.
+TEST_F(CgroupIntegration, JoinSelfMovesEveryThreadOfTheProcess) {
+  size_t i = 0;
+  while (i < layout_.hierarchies.size() && layout_.hierarchies[i].v2) ++i;
+  if (i == layout_.hierarchies.size()) GTEST_SKIP() << "no cgroup v1 hierarchy";
+  ContainerCgroups& cg = make();
+  ASSERT_FALSE(HasFailure());
+  const std::string dir = cg.payload_dirs()[i];
+  for (int threads : {1, 2}) {
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    pid_t child = track(::fork());
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      if (threads == 2) std::thread([] { for (;;) ::pause(); }).detach();
+      char ok = single_threaded() == (threads == 1) && join_self(dir, true) ? '1' : '0';
+      (void)!::write(ready[1], &ok, 1);
+      for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    char ok = 0;
+    EXPECT_EQ(::read(ready[0], &ok, 1), 1);
+    ::close(ready[0]);
+    EXPECT_EQ(ok, '1') << threads << " thread(s)";
+    auto tasks = Dir::open("/proc/" + std::to_string(child) + "/task");
+    ASSERT_TRUE(tasks.has_value());
+    int seen = 0;
+    for (const DirEntry& e : *tasks) {
+      if (e.name[0] == '.') continue;
+      ++seen;
+      auto text = read_file("/proc/" + std::to_string(child) + "/task/" + std::string(e.name) + "/cgroup");
+      ASSERT_TRUE(text.has_value());
+      auto path = cgroup_path_of(*text, layout_.hierarchies[i]);
+      ASSERT_TRUE(path.has_value());
+      auto d = directory_of(layout_.hierarchies[i], *path);
+      ASSERT_TRUE(d.has_value());
+      EXPECT_EQ(*d, dir) << threads << " thread(s), thread " << e.name;
+    }
+    EXPECT_EQ(seen, threads);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    children_.erase(std::remove(children_.begin(), children_.end(), child), children_.end());
+  }
+}
+
 // Init and attach are cloned into the cgroup2 payload (CLONE_INTO_CGROUP) instead of joining it
 // by a write. Some kernels (6.18 here, not the guest's 6.1) kill such a child when the cgroup
 // was ever emptied with cgroup.kill (a rebooted container's payload): spawn then clones again
@@ -243,7 +335,7 @@ TEST_F(CgroupIntegration, ChildIsBornInTheV2PayloadAndPlacedAfterACgroupKill) {
       EXPECT_EQ(dir_of(child->pid(), i), into.dir);  // no write made it so
     } else {
       EXPECT_NE(dir_of(child->pid(), i), into.dir);
-      CG_ASSERT_OK(cg.attach_payload(child->pid(), born_in ? into.dir : std::string()));
+      CG_ASSERT_OK(cg.attach_payload(child->pid()));
       EXPECT_EQ(dir_of(child->pid(), i), into.dir);
     }
     auto exited = child->wait_exited(100);

@@ -593,8 +593,30 @@ TEST_F(FakeCgroupFs, AttachWritesThePid) {
   for (const auto& d : cg.payload_dirs()) EXPECT_EQ(slurp(d + "/cgroup.procs"), self) << d;
   for (const auto& d : cg.monitor_dirs()) EXPECT_EQ(slurp(d + "/cgroup.procs"), "") << d;
   EXPECT_EQ(cg.payload_pids(), std::vector<pid_t>{::getpid()});
+  // The caller itself, of one thread: "0" to each v1 `tasks` (no grace period), its pid to v2's
+  // cgroup.procs.
+  ASSERT_TRUE(single_threaded()) << "this test needs a test process of one thread";
   CG_ASSERT_OK(cg.attach_monitor(::getpid()));
+  for (size_t i : {0, 1}) {
+    EXPECT_EQ(slurp(cg.monitor_dirs()[i] + "/tasks"), "0") << cg.monitor_dirs()[i];
+    EXPECT_EQ(slurp(cg.monitor_dirs()[i] + "/cgroup.procs"), "") << cg.monitor_dirs()[i];
+  }
   EXPECT_EQ(slurp(cg.monitor_dirs()[2] + "/cgroup.procs"), self);
+}
+
+TEST_F(FakeCgroupFs, AnotherProcessJoinsThroughItsPidAndAChildsSelfJoinCoversTheV1Dirs) {
+  auto cg = planned();
+  CG_ASSERT_OK(cg.create());
+  CG_ASSERT_OK(cg.attach_monitor(4242));
+  for (const auto& d : cg.monitor_dirs()) EXPECT_EQ(slurp(d + "/cgroup.procs"), "4242") << d;
+  auto joins = cg.self_join_files();
+  ASSERT_EQ(joins.dirs, (std::vector<std::string>{cg.payload_dirs()[0], cg.payload_dirs()[1]}));
+  EXPECT_EQ(joins.files.size(), 2u);
+  // What the child joined by itself is not written again.
+  CG_ASSERT_OK(cg.attach_payload(4242, joins.dirs));
+  EXPECT_EQ(slurp(cg.payload_dirs()[0] + "/cgroup.procs"), "");
+  EXPECT_EQ(slurp(cg.payload_dirs()[1] + "/cgroup.procs"), "");
+  EXPECT_EQ(slurp(cg.payload_dirs()[2] + "/cgroup.procs"), "4242");
 }
 
 TEST_F(FakeCgroupFs, AttachToAMissingCgroupNamesTheFile) {

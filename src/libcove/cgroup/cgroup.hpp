@@ -73,6 +73,16 @@ CloneTarget clone_target(const std::vector<std::string>& dirs);
 // own write then joins it, or says why it cannot).
 CloneTarget monitors_clone_target();
 
+// Joins the calling process to the cgroup `dir`. On a v1 hierarchy (`v1`) a process of one
+// thread writes "0" to `tasks`: the kernel then moves only the calling thread, which for such a
+// process is the whole of it, and skips `cgroup_threadgroup_rwsem`, whose write side (every
+// `cgroup.procs` write) waits for an RCU grace period after a quiet spell (7-16 ms on this
+// host). Otherwise its pid goes to `cgroup.procs`. `tasks` takes the same checks: the writer's
+// (opener's) credentials, the target's cpuset and pids limits.
+Result<void> join_self(const std::string& dir, bool v1);
+// Whether the calling process has a single thread (/proc/self/stat).
+bool single_threaded();
+
 // Moves the calling process out of any container's cgroups (`cove.monitors`,
 // `cove.payload.KEY`) into their parent, the cgroup its monitor was started in: for a daemon a
 // monitor starts that must outlive the container (a managed network's dnsmasq), whose cgroups
@@ -132,8 +142,21 @@ class ContainerCgroups {
   // first cgroup.procs write after a quiet spell wait for an RCU grace period (5-15 ms here):
   // started when a stop begins, that wait overlaps the stop instead of delaying its end.
   Result<process::ChildProcess> leave_monitor_in_background();
-  // `born_in`: a payload dir `pid` was cloned into (clone_target), not written again.
-  Result<void> attach_payload(pid_t pid, const std::string& born_in = {});
+  // `joined`: payload dirs `pid` is in already (cloned into, clone_target; joined by itself,
+  // self_join_files), not written again.
+  Result<void> attach_payload(pid_t pid, const std::vector<std::string>& joined = {});
+  // The `tasks` files of the v1 payload cgroups, opened for writing, for a child that joins
+  // them by itself ("0", see join_self) before it does anything else: it is then placed without
+  // a grace period. Opened here because the kernel checks the opener's credentials: the child
+  // may already be in a new user namespace. `dirs` parallel to `files`. Close-on-exec.
+  struct SelfJoin {
+    std::vector<UniqueFd> files;
+    std::vector<std::string> dirs;
+  };
+  SelfJoin self_join_files() const;
+  // Which of the payload dirs `pid` is in (/proc/PID/cgroup): after a self join, the ones
+  // still to write.
+  std::vector<std::string> payload_dirs_holding(pid_t pid) const;
   // chown of the payload dirs and the files a delegatee writes (cgroup.procs, tasks,
   // cgroup.subtree_control, cgroup.threads) to the container root's host ids.
   Result<void> delegate(uid_t uid, gid_t gid);

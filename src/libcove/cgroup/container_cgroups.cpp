@@ -299,12 +299,18 @@ Result<bool> make_monitors_dir(const ContainerCgroups::DirOps& ops, const std::s
   }
 }
 
+// How `pid` joins `dir` (see join_self).
+Result<void> join_pid(const std::string& dir, bool v1, pid_t pid) {
+  if (pid == ::getpid()) return join_self(dir, v1);
+  return write_existing(dir + "/cgroup.procs", std::to_string(pid));
+}
+
 // The last monitor to stop removes the shared cgroup (destroy), possibly between our mkdir and
 // our write: then it is made again and the write retried.
 Result<void> join_monitors_dir(const ContainerCgroups::DirOps& ops, const std::string& dir, bool v1, pid_t pid) {
   std::string p = std::to_string(pid);
   for (int i = 1;; ++i) {
-    auto r = write_existing(dir + "/cgroup.procs", p);
+    auto r = join_pid(dir, v1, pid);
     bool gone = !r && (r.error().code() == ENOENT || r.error().code() == ENODEV);
     if (!gone || i == kJoinTries) {
       if (!r) return std::move(r).error().context("attach pid `" + p + "`");
@@ -329,6 +335,20 @@ Result<void> attach_to(const std::vector<std::string>& dirs, pid_t pid) {
 }
 
 }  // namespace
+
+bool single_threaded() {
+  auto text = read_file("/proc/self/stat");
+  if (!text) return false;
+  auto end = text->rfind(')');
+  if (end == std::string::npos) return false;
+  auto fields = split(text->substr(end + 2), ' ');  // from field 3 (state) on
+  return fields.size() > 17 && fields[17] == "1";   // field 20: num_threads
+}
+
+Result<void> join_self(const std::string& dir, bool v1) {
+  if (v1 && single_threaded()) return write_existing(dir + "/tasks", "0");
+  return write_existing(dir + "/cgroup.procs", std::to_string(::getpid()));
+}
 
 Result<void> leave_container_cgroups() {
   auto layout = detect_layout();
@@ -495,16 +515,34 @@ Result<void> ContainerCgroups::attach_monitor(pid_t pid) {
   for (size_t i = 0; i < monitor_dirs_.size(); ++i) {
     const std::string& dir = monitor_dirs_[i];
     if (std::find(already.begin(), already.end(), dir) != already.end()) continue;
-    if (!is_monitors_dir(dir)) COVE_TRY(attach_to({dir}, pid));
-    else COVE_TRY(join_monitors_dir(ops_, dir, dir_is_v1(v2_, i, dir), pid));
+    bool v1 = dir_is_v1(v2_, i, dir);
+    if (is_monitors_dir(dir)) COVE_TRY(join_monitors_dir(ops_, dir, v1, pid));
+    else if (auto r = join_pid(dir, v1, pid); !r) return std::move(r).error().context("attach pid `" + std::to_string(pid) + "`");
   }
   return {};
 }
-Result<void> ContainerCgroups::attach_payload(pid_t pid, const std::string& born_in) {
+
+Result<void> ContainerCgroups::attach_payload(pid_t pid, const std::vector<std::string>& joined) {
   std::vector<std::string> dirs;
   for (const auto& d : payload_dirs_)
-    if (d != born_in) dirs.push_back(d);
+    if (std::find(joined.begin(), joined.end(), d) == joined.end()) dirs.push_back(d);
   return attach_to(dirs, pid);
+}
+
+ContainerCgroups::SelfJoin ContainerCgroups::self_join_files() const {
+  SelfJoin out;
+  for (size_t i = 0; i < payload_dirs_.size(); ++i) {
+    if (!dir_is_v1(v2_, i, payload_dirs_[i])) continue;
+    UniqueFd fd(::open((payload_dirs_[i] + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) continue;  // attach_payload writes it, or says why it cannot
+    out.files.push_back(std::move(fd));
+    out.dirs.push_back(payload_dirs_[i]);
+  }
+  return out;
+}
+
+std::vector<std::string> ContainerCgroups::payload_dirs_holding(pid_t pid) const {
+  return dirs_holding(ops_, hierarchies_, payload_dirs_, pid);
 }
 
 CloneTarget clone_target(const std::vector<std::string>& dirs) {

@@ -82,20 +82,34 @@ std::string root_shell() {
 // cgroup v2, enables controllers in the container's cgroup, whose cgroup.procs then refuses new
 // processes (EBUSY: no processes in inner cgroups); LXC joins init's cgroup as well. Read after
 // init's pidfd was verified; a path outside the container's cgroup is never used.
-std::vector<std::string> cgroups_to_join(const RuntimeState& rs) {
-  std::vector<std::string> out = rs.payload_cgroups;
+// `v1`: the hierarchy is cgroup v1, where the entering process (one thread) joins through
+// `tasks` without a grace period (cgroup::join_self).
+struct JoinTarget {
+  std::string dir;
+  bool v1 = false;
+};
+std::vector<JoinTarget> cgroups_to_join(const RuntimeState& rs) {
+  std::vector<JoinTarget> out;
+  for (const auto& dir : rs.payload_cgroups) out.push_back({dir, false});
   auto layout = cgroup::detect_layout();
   auto text = read_file("/proc/" + std::to_string(rs.init_pid) + "/cgroup");
   if (!layout || !text) return out;
-  for (auto& dir : out) {
+  for (auto& target : out) {
     for (const auto& h : layout->hierarchies) {
-      if (!starts_with(dir, h.mount_point + "/")) continue;
+      if (!starts_with(target.dir, h.mount_point + "/")) continue;
+      target.v1 = !h.v2;
       auto path = cgroup::cgroup_path_of(*text, h);
       auto init_dir = path ? cgroup::directory_of(h, *path) : Result<std::string>(path.error());
-      if (init_dir && starts_with(*init_dir, dir + "/")) dir = *init_dir;
+      if (init_dir && starts_with(*init_dir, target.dir + "/")) target.dir = *init_dir;
       break;
     }
   }
+  return out;
+}
+
+std::vector<std::string> dirs_of(const std::vector<JoinTarget>& targets) {
+  std::vector<std::string> out;
+  for (const auto& t : targets) out.push_back(t.dir);
   return out;
 }
 
@@ -197,7 +211,7 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
 // doc/design/security.md "Entering a container"): nothing inside may ptrace it, take an fd of
 // the caller from it or reach the caller's terminal through it.
 [[noreturn]] void enter_and_run(const RuntimeState& rs, const AttachRequest& req, const security::ExecRestrictions& restr,
-                                const std::vector<std::string>& cgroups, const std::string& born_in,
+                                const std::vector<JoinTarget>& cgroups, const std::string& born_in,
                                 const StdioRelay& relay, int pidfd, int sock, bool want_pty, bool detach) {
   // 1. Non-dumpable before any namespace is entered: ptrace and pidfd_getfd need CAP_SYS_PTRACE
   //    in the user namespace of our mm (the host's), which container root does not have. Kept
@@ -209,9 +223,9 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   EntryFds at(req.preserve_fds);
   if (auto r = arrange_fds(relay, want_pty, sock, pidfd, at); !r) fail_to(sock, r.error());
   auto fail = [&](const Error& e) { fail_to(at.sock, e); };
-  for (const auto& dir : cgroups) {
-    if (dir == born_in) continue;
-    if (auto r = write_existing(dir + "/cgroup.procs", "0"); !r) fail(std::move(r).error().context("join cgroup"));
+  for (const auto& cg : cgroups) {
+    if (cg.dir == born_in) continue;
+    if (auto r = cgroup::join_self(cg.dir, cg.v1); !r) fail(std::move(r).error().context("join cgroup"));
   }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
   if (!rs.privileged) flags |= CLONE_NEWUSER;
@@ -508,7 +522,7 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   // host no cgroup.procs write is left, nor its RCU grace period. Membership from birth gives
   // the container nothing the join a moment later does not: its root can freeze or kill its own
   // cgroup either way, and sees no pid of ours (we are not in its pid namespace).
-  auto into = cgroup::clone_target(cgroups);
+  auto into = cgroup::clone_target(dirs_of(cgroups));
   bool want_pty = req.pty.value_or(::isatty(0) != 0);
   auto relay = stdio_relay_for(want_pty);
   if (!relay) return std::move(relay).error();
@@ -553,7 +567,7 @@ Result<DetachedCommand> attach_detached(const RuntimeState& rs, const AttachRequ
   auto pidfd = open_verified_init(rs);
   if (!pidfd) return std::move(pidfd).error();
   auto cgroups = cgroups_to_join(rs);
-  auto into = cgroup::clone_target(cgroups);  // as in attach_to
+  auto into = cgroup::clone_target(dirs_of(cgroups));  // as in attach_to
   bool want_pty = req.pty.value_or(false);
   // Nothing is relayed once we return: a host terminal would go into the container as it is.
   for (int i = 0; !want_pty && i < 3; ++i)

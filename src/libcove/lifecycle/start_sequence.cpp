@@ -113,12 +113,12 @@ Result<void> idmapped_binds(const LaunchPlan& plan, pid_t pid, std::vector<Uniqu
 }
 
 Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgroup::ContainerCgroups& cgroups,
-                                         const std::string& born_in, network::ContainerNetwork* network,
+                                         const std::vector<std::string>& joined, network::ContainerNetwork* network,
                                          storage::PreparedRootfs* prepared, ParentTrees& held) {
   if (plan.userns) {
     if (auto r = ns::write_idmaps(pid, plan.uid_map, plan.gid_map); !r) return std::move(r).error();
   }
-  if (auto r = cgroups.attach_payload(pid, born_in); !r) return std::move(r).error().context("join cgroups");
+  if (auto r = cgroups.attach_payload(pid, joined); !r) return std::move(r).error().context("join cgroups");
   if (!plan.time_offsets.empty())
     if (auto r = write_existing("/proc/" + std::to_string(pid) + "/timens_offsets", plan.time_offsets); !r)
       return std::move(r).error().context("time offsets");
@@ -156,25 +156,35 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   auto& [parent, child] = *chan;
 
   // Killed and reaped on any error below, until the monitor takes it over. Born in its cgroup2
-  // payload cgroup (the cgroup namespace comes later, from the child itself).
+  // payload cgroup (the cgroup namespace comes later, from the child itself); its first step
+  // joins the v1 ones (no grace period, see cgroup::join_self). Limits are set already: they
+  // hold from its first instruction in the container's code.
   auto into = cgroup::clone_target(cgroups.payload_dirs());
+  auto joins = cgroups.self_join_files();
   bool born_in = false;
   auto spawned = process::spawn(
       [&]() -> int {
+        for (const auto& f : joins.files) (void)!::write(f.get(), "0", 1);  // checked by the parent
+        joins.files.clear();
         parent.close();
         run_child(plan, std::move(child));  // never returns
       },
       process::SpawnOptions{plan.clone_flags, into.fd.get(), &born_in});
   into.fd.reset();
-  if (!born_in) into.dir.clear();
+  joins.files.clear();
   if (!spawned) return std::move(spawned).error();
   process::ChildProcess& init_child = *spawned;
   child.close();
   pid_t pid = init_child.pid();
 
   if (auto r = parent.expect(Phase::kChildStarted); !r) return std::move(r).error();
+  // What the child could not join by itself (an older kernel checks the writer's credentials,
+  // which in its new user namespace are nobody's) is written here, as before.
+  std::vector<std::string> joined = joins.dirs.empty() ? std::vector<std::string>{}
+                                                       : cgroups.payload_dirs_holding(pid);
+  if (born_in) joined.push_back(into.dir);
   ParentTrees trees;
-  auto fds = configure_child(plan, pid, cgroups, into.dir, network, rootfs, trees);
+  auto fds = configure_child(plan, pid, cgroups, joined, network, rootfs, trees);
   if (!fds) return std::move(fds).error();
   if (namespaces_ready)
     if (auto r = namespaces_ready(pid); !r) return std::move(r).error();
