@@ -79,7 +79,8 @@ CloneTarget monitors_clone_target();
 // `cgroup.procs` write) waits for an RCU grace period after a quiet spell (7-16 ms on this
 // host). Otherwise its pid goes to `cgroup.procs`. `tasks` takes the same checks: the writer's
 // (opener's) credentials, the target's cpuset and pids limits.
-Result<void> join_self(const std::string& dir, bool v1);
+// `one_thread`: single_threaded(), when the caller knows it already (joining several).
+Result<void> join_self(const std::string& dir, bool v1, std::optional<bool> one_thread = std::nullopt);
 // Whether the calling process has a single thread (/proc/self/stat).
 bool single_threaded();
 

@@ -345,8 +345,8 @@ bool single_threaded() {
   return fields.size() > 17 && fields[17] == "1";   // field 20: num_threads
 }
 
-Result<void> join_self(const std::string& dir, bool v1) {
-  if (v1 && single_threaded()) return write_existing(dir + "/tasks", "0");
+Result<void> join_self(const std::string& dir, bool v1, std::optional<bool> one_thread) {
+  if (v1 && (one_thread ? *one_thread : single_threaded())) return write_existing(dir + "/tasks", "0");
   return write_existing(dir + "/cgroup.procs", std::to_string(::getpid()));
 }
 

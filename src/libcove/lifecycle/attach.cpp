@@ -107,9 +107,11 @@ std::vector<JoinTarget> cgroups_to_join(const RuntimeState& rs) {
   return out;
 }
 
-std::vector<std::string> dirs_of(const std::vector<JoinTarget>& targets) {
+// The dirs a clone3 may be born into: all but the v1 ones (clone_target looks for cgroup2).
+std::vector<std::string> clone_candidates(const std::vector<JoinTarget>& targets) {
   std::vector<std::string> out;
-  for (const auto& t : targets) out.push_back(t.dir);
+  for (const auto& t : targets)
+    if (!t.v1) out.push_back(t.dir);
   return out;
 }
 
@@ -223,9 +225,10 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   EntryFds at(req.preserve_fds);
   if (auto r = arrange_fds(relay, want_pty, sock, pidfd, at); !r) fail_to(sock, r.error());
   auto fail = [&](const Error& e) { fail_to(at.sock, e); };
+  bool one_thread = cgroup::single_threaded();
   for (const auto& cg : cgroups) {
     if (cg.dir == born_in) continue;
-    if (auto r = cgroup::join_self(cg.dir, cg.v1); !r) fail(std::move(r).error().context("join cgroup"));
+    if (auto r = cgroup::join_self(cg.dir, cg.v1, one_thread); !r) fail(std::move(r).error().context("join cgroup"));
   }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
   if (!rs.privileged) flags |= CLONE_NEWUSER;
@@ -522,7 +525,7 @@ Result<int> attach_to(const RuntimeState& rs, const AttachRequest& req, const se
   // host no cgroup.procs write is left, nor its RCU grace period. Membership from birth gives
   // the container nothing the join a moment later does not: its root can freeze or kill its own
   // cgroup either way, and sees no pid of ours (we are not in its pid namespace).
-  auto into = cgroup::clone_target(dirs_of(cgroups));
+  auto into = cgroup::clone_target(clone_candidates(cgroups));
   bool want_pty = req.pty.value_or(::isatty(0) != 0);
   auto relay = stdio_relay_for(want_pty);
   if (!relay) return std::move(relay).error();
@@ -567,7 +570,7 @@ Result<DetachedCommand> attach_detached(const RuntimeState& rs, const AttachRequ
   auto pidfd = open_verified_init(rs);
   if (!pidfd) return std::move(pidfd).error();
   auto cgroups = cgroups_to_join(rs);
-  auto into = cgroup::clone_target(dirs_of(cgroups));  // as in attach_to
+  auto into = cgroup::clone_target(clone_candidates(cgroups));  // as in attach_to
   bool want_pty = req.pty.value_or(false);
   // Nothing is relayed once we return: a host terminal would go into the container as it is.
   for (int i = 0; !want_pty && i < 3; ++i)
