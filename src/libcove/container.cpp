@@ -29,6 +29,7 @@
 #include "monitor/command_client.hpp"
 #include "monitor/launch.hpp"
 #include "network/container_network.hpp"
+#include "lifecycle/exec_record.hpp"
 #include "lifecycle/lxcfs.hpp"
 #include "lifecycle/security_plan.hpp"
 #include "ns/idmap.hpp"
@@ -588,6 +589,27 @@ Result<void> Container::wait(ContainerState want, int timeout_ms) const {
   }
 }
 
+namespace {
+
+// The record the monitor wrote at init's launch; without one (a container restored from a
+// checkpoint, or started by an older cove's monitor) the same computed from the config now.
+Result<lifecycle::ExecRecord> exec_record_of(const ContainerPaths& p) {
+  auto text = read_file(p.exec_record());
+  if (text) {
+    auto record = lifecycle::decode_exec_record(*text);
+    if (!record) return std::move(record).error().context("read `" + p.exec_record() + "`");
+    return record;
+  }
+  if (text.error().code() != ENOENT) return std::move(text).error();
+  auto cfg = load(p);
+  if (!cfg) return std::move(cfg).error();
+  auto restrictions = lifecycle::make_exec_restrictions(*cfg);
+  if (!restrictions) return std::move(restrictions).error().context("security");
+  return lifecycle::ExecRecord{std::move(*restrictions), cfg->init_env};
+}
+
+}  // namespace
+
 Result<int> Container::attach(const AttachOptions& opts) {
   COVE_TRY(validate_name(name_));
   auto st = state();
@@ -599,15 +621,13 @@ Result<int> Container::attach(const AttachOptions& opts) {
     return Error(EPERM, fmt::format("`{}` is privileged: attach from a sealed copy of the executable "
                                     "(reexec_sealed, as cove-attach does)",
                                     name_));
-  // The command gets init's restrictions (capabilities, LSM label, no_new_privs, seccomp),
-  // computed from the same config.
-  auto cfg = load(ContainerPaths(lxcpath_, name_));
-  if (!cfg) return std::move(cfg).error();
-  auto restrictions = lifecycle::make_exec_restrictions(*cfg);
-  if (!restrictions) return std::move(restrictions).error().context("security");
+  // The command gets init's restrictions (capabilities, LSM label, no_new_privs, seccomp) and
+  // environment, as the monitor recorded them at init's launch.
+  auto record = exec_record_of(ContainerPaths(lxcpath_, name_));
+  if (!record) return std::move(record).error();
   auto req = opts;
-  req.container_env = cfg->init_env;
-  return lifecycle::attach_to(st.runtime, req, *restrictions);
+  req.container_env = std::move(record->env);
+  return lifecycle::attach_to(st.runtime, req, record->restrictions);
 }
 
 Result<void> Container::console(unsigned tty, int escape_char) {

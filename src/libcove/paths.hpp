@@ -31,6 +31,8 @@ class ContainerPaths {
   const std::string& runtime_dir() const { return runtime_dir_; }
   std::string state_file() const { return runtime_dir() + "/state"; }
   std::string command_socket() const { return runtime_dir() + "/command"; }
+  // What an attached command gets: init's restrictions and environment (lifecycle/exec_record.hpp).
+  std::string exec_record() const { return runtime_dir() + "/exec"; }
 
  private:
   std::string lxcpath_;

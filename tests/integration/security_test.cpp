@@ -339,6 +339,38 @@ TEST_F(SecurityKeysTest, CapabilitiesNoNewPrivsRlimitsSysctls) {
   EXPECT_NE(trim_str(read_text("/proc/sys/kernel/shmmni")), "1234");  // the host's is untouched
 }
 
+// An attached command gets what init got at its start (the monitor's record in the runtime
+// dir), not what the config says after an edit; without the record (a restored container, an
+// older monitor) the config's; a damaged record is refused, naming the file.
+TEST_F(SecurityKeysTest, AnAttachedCommandGetsWhatInitGotNotAnEditedConfig) {
+  create_busybox("rec", "[security]\ncapabilities.drop = net_raw\n[container]\ninit.env = FOO=at-start\n");
+  ASSERT_EQ(cove("cove-start", "rec").status, 0);
+  {
+    std::ofstream cfg(path_ + "/rec/config", std::ios::app);
+    cfg << "\n[security]\ncapabilities.drop = net_admin\n[container]\ninit.env = FOO=edited\n";
+  }
+  auto bounding = [&] {
+    return std::stoull(attach_out("rec", {"sh", "-c", "grep CapBnd /proc/self/status | cut -f2"}), nullptr, 16);
+  };
+  uint64_t mask = bounding();
+  EXPECT_FALSE(mask & (1ULL << 13));  // net_raw: dropped at the start
+  EXPECT_TRUE(mask & (1ULL << 12));   // net_admin: dropped only by the edit
+  EXPECT_EQ(attach_out("rec", {"sh", "-c", "echo $FOO"}), "at-start");
+
+  const std::string record = runtime_dir("rec") + "/exec";
+  ASSERT_EQ(::unlink(record.c_str()), 0) << record;
+  mask = bounding();
+  EXPECT_FALSE(mask & (1ULL << 13));
+  EXPECT_FALSE(mask & (1ULL << 12));
+  EXPECT_EQ(attach_out("rec", {"sh", "-c", "echo $FOO"}), "edited");
+
+  { std::ofstream(record) << "{\"version\":1,\"restrictions\":{}}"; }
+  auto r = cove("cove-attach", "rec", {"--", "true"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("read `" + record + "`: exec record has a missing or mistyped field"), std::string::npos) << r.err;
+  EXPECT_EQ(trim_str(cove("cove-info", "rec", {"-s"}).out), "RUNNING");
+}
+
 TEST_F(SecurityKeysTest, MissingLsmIsAClearErrorUnlessOptional) {
   if (read_text("/sys/kernel/security/lsm").find("apparmor") != std::string::npos)
     GTEST_SKIP() << "this host runs AppArmor";

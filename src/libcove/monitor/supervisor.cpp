@@ -23,6 +23,7 @@
 #include "base/syscalls.hpp"
 #include "host_config.hpp"
 #include "host_ids.hpp"
+#include "lifecycle/exec_record.hpp"
 #include "lifecycle/lxcfs.hpp"
 #include "lifecycle/rootfs_disk.hpp"
 #include "ns/idmap.hpp"
@@ -199,6 +200,8 @@ Result<void> Supervisor::launch() {
   if (!views) return std::move(views).error();
   plan->lxcfs_views = std::move(*views);
   log::debug("launch plan: {}", lifecycle::describe(*plan));
+  // Before init exists: an attach that finds init finds this too.
+  COVE_TRY(write_file_atomic(paths_.exec_record(), lifecycle::encode_exec_record({plan->exec, cfg_.init_env}), 0600));
   COVE_TRY(plan_network());
   plan->resolv_conf = network_.resolv_conf();
   SharedNamespaces shared;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fs.hpp"
+#include "base/json_checks.hpp"
 #include "base/strings.hpp"
 
 namespace cove {
@@ -78,20 +79,10 @@ std::string encode_runtime_state(const RuntimeState& s) {
 
 static Result<RuntimeState> decode_fields(const nlohmann::json& j);
 
-// Every number of a state record is an integer: a float (or an integer too big for 64 bits,
-// which the parser turns into one) would be converted with undefined behaviour.
-static bool has_float(const nlohmann::json& j) {
-  if (j.is_number_float()) return true;
-  if (j.is_structured())
-    for (const auto& v : j)
-      if (has_float(v)) return true;
-  return false;
-}
-
 Result<RuntimeState> decode_runtime_state(const std::string& text) {
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Error::invalid("runtime state is not a JSON object");
-  if (has_float(j)) return Error::invalid("runtime state has a number that is not a 64-bit integer");
+  if (json_has_float(j)) return Error::invalid("runtime state has a number that is not a 64-bit integer");
   // A field of the wrong type makes nlohmann's value() throw: a damaged state file, reported
   // as such, never a crash of the tool reading it (both found by tests/fuzz/fuzz_state).
   try {
