@@ -22,6 +22,7 @@
 #include "base/fs.hpp"
 #include "base/scope_exit.hpp"
 #include "base/strings.hpp"
+#include "base/proc_stat.hpp"
 #include "cgroup/cgroup.hpp"
 #include "process/child_process.hpp"
 
@@ -256,8 +257,8 @@ TEST_F(CgroupIntegration, AChildInANewUserNamespaceJoinsItsV1CgroupsThroughFiles
   EXPECT_TRUE(reaped_by_sigkill(child));
 }
 
-// `tasks` moves one thread: join_self uses it only for a process of one thread, and moves a
-// process of two through cgroup.procs, both threads with it.
+// `tasks` moves one thread: join_self uses it only for a process of one thread (as
+// proc::thread_count says), and moves a process of two through cgroup.procs, both threads with it.
 TEST_F(CgroupIntegration, JoinSelfMovesEveryThreadOfTheProcess) {
   size_t i = 0;
   while (i < layout_.hierarchies.size() && layout_.hierarchies[i].v2) ++i;
@@ -272,7 +273,8 @@ TEST_F(CgroupIntegration, JoinSelfMovesEveryThreadOfTheProcess) {
     ASSERT_GE(child, 0);
     if (child == 0) {
       if (threads == 2) std::thread([] { for (;;) ::pause(); }).detach();
-      char ok = single_threaded() == (threads == 1) && join_self(dir, true) ? '1' : '0';
+      bool one_thread = proc::thread_count(::getpid()) == 1;
+      char ok = one_thread == (threads == 1) && join_self(dir, true, one_thread) ? '1' : '0';
       (void)!::write(ready[1], &ok, 1);
       for (;;) ::pause();
     }

@@ -16,6 +16,7 @@
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
+#include "base/proc_stat.hpp"
 #include "cgroup/cgroup.hpp"
 
 namespace cove::cgroup {
@@ -595,7 +596,7 @@ TEST_F(FakeCgroupFs, AttachWritesThePid) {
   EXPECT_EQ(cg.payload_pids(), std::vector<pid_t>{::getpid()});
   // The caller itself, of one thread: "0" to each v1 `tasks` (no grace period), its pid to v2's
   // cgroup.procs.
-  ASSERT_TRUE(single_threaded()) << "this test needs a test process of one thread";
+  ASSERT_EQ(proc::thread_count(::getpid()), 1u) << "this test needs a test process of one thread";
   CG_ASSERT_OK(cg.attach_monitor(::getpid()));
   for (size_t i : {0, 1}) {
     EXPECT_EQ(slurp(cg.monitor_dirs()[i] + "/tasks"), "0") << cg.monitor_dirs()[i];

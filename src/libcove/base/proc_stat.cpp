@@ -40,6 +40,13 @@ pid_t parent_of(pid_t pid) {
   return pid_t(std::strtol(rest.c_str() + 2, nullptr, 10));  // "S PPID"
 }
 
+unsigned thread_count(pid_t pid) {
+  auto fields = split_ws(stat_after_comm(pid));  // from field 3 (state) on
+  if (fields.size() < 18) return 0;
+  auto n = parse_uint(fields[17]);  // field 20: num_threads
+  return n ? unsigned(*n) : 0;
+}
+
 std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> out;
   if (auto entries = list_dir("/proc"))

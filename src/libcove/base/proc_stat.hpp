@@ -16,6 +16,8 @@ char state_of(pid_t pid);
 bool has_ended(pid_t pid);
 // The parent's pid, 0 when the process is gone.
 pid_t parent_of(pid_t pid);
+// The number of its threads, 0 when the process is gone.
+unsigned thread_count(pid_t pid);
 // The processes whose parent is `parent` (e.g. the caller's own children, as a subreaper).
 std::vector<pid_t> children_of(pid_t parent);
 

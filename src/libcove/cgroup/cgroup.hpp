@@ -74,15 +74,13 @@ CloneTarget clone_target(const std::vector<std::string>& dirs);
 CloneTarget monitors_clone_target();
 
 // Joins the calling process to the cgroup `dir`. On a v1 hierarchy (`v1`) a process of one
-// thread writes "0" to `tasks`: the kernel then moves only the calling thread, which for such a
-// process is the whole of it, and skips `cgroup_threadgroup_rwsem`, whose write side (every
-// `cgroup.procs` write) waits for an RCU grace period after a quiet spell (7-16 ms on this
-// host). Otherwise its pid goes to `cgroup.procs`. `tasks` takes the same checks: the writer's
-// (opener's) credentials, the target's cpuset and pids limits.
-// `one_thread`: single_threaded(), when the caller knows it already (joining several).
-Result<void> join_self(const std::string& dir, bool v1, std::optional<bool> one_thread = std::nullopt);
-// Whether the calling process has a single thread (/proc/self/stat).
-bool single_threaded();
+// thread (`one_thread`: proc::thread_count, read once by a caller joining several) writes "0"
+// to `tasks`: the kernel then moves only the calling thread, which for such a process is the
+// whole of it, and skips `cgroup_threadgroup_rwsem`, whose write side (every `cgroup.procs`
+// write) waits for an RCU grace period after a quiet spell (7-16 ms on this host). Otherwise
+// its pid goes to `cgroup.procs`. `tasks` takes the same checks: the writer's (opener's)
+// credentials, the target's cpuset and pids limits.
+Result<void> join_self(const std::string& dir, bool v1, bool one_thread);
 
 // Moves the calling process out of any container's cgroups (`cove.monitors`,
 // `cove.payload.KEY`) into their parent, the cgroup its monitor was started in: for a daemon a

@@ -21,6 +21,7 @@
 #include "base/dir.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/proc_stat.hpp"
 #include "base/scope_exit.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
@@ -299,18 +300,19 @@ Result<bool> make_monitors_dir(const ContainerCgroups::DirOps& ops, const std::s
   }
 }
 
-// How `pid` joins `dir` (see join_self).
-Result<void> join_pid(const std::string& dir, bool v1, pid_t pid) {
-  if (pid == ::getpid()) return join_self(dir, v1);
+// How `pid` joins `dir` (see join_self; `one_thread`: `pid` is the caller, of one thread).
+Result<void> join_pid(const std::string& dir, bool v1, pid_t pid, bool one_thread) {
+  if (pid == ::getpid()) return join_self(dir, v1, one_thread);
   return write_existing(dir + "/cgroup.procs", std::to_string(pid));
 }
 
 // The last monitor to stop removes the shared cgroup (destroy), possibly between our mkdir and
 // our write: then it is made again and the write retried.
-Result<void> join_monitors_dir(const ContainerCgroups::DirOps& ops, const std::string& dir, bool v1, pid_t pid) {
+Result<void> join_monitors_dir(const ContainerCgroups::DirOps& ops, const std::string& dir, bool v1, pid_t pid,
+                               bool one_thread) {
   std::string p = std::to_string(pid);
   for (int i = 1;; ++i) {
-    auto r = join_pid(dir, v1, pid);
+    auto r = join_pid(dir, v1, pid, one_thread);
     bool gone = !r && (r.error().code() == ENOENT || r.error().code() == ENODEV);
     if (!gone || i == kJoinTries) {
       if (!r) return std::move(r).error().context("attach pid `" + p + "`");
@@ -336,17 +338,8 @@ Result<void> attach_to(const std::vector<std::string>& dirs, pid_t pid) {
 
 }  // namespace
 
-bool single_threaded() {
-  auto text = read_file("/proc/self/stat");
-  if (!text) return false;
-  auto end = text->rfind(')');
-  if (end == std::string::npos) return false;
-  auto fields = split(text->substr(end + 2), ' ');  // from field 3 (state) on
-  return fields.size() > 17 && fields[17] == "1";   // field 20: num_threads
-}
-
-Result<void> join_self(const std::string& dir, bool v1, std::optional<bool> one_thread) {
-  if (v1 && (one_thread ? *one_thread : single_threaded())) return write_existing(dir + "/tasks", "0");
+Result<void> join_self(const std::string& dir, bool v1, bool one_thread) {
+  if (v1 && one_thread) return write_existing(dir + "/tasks", "0");
   return write_existing(dir + "/cgroup.procs", std::to_string(::getpid()));
 }
 
@@ -512,12 +505,13 @@ Result<void> ContainerCgroups::create() {
 // written there again: on a pure v2 host it then joins without a cgroup.procs write at all.
 Result<void> ContainerCgroups::attach_monitor(pid_t pid) {
   auto already = dirs_holding(ops_, hierarchies_, monitor_dirs_, pid);
+  bool one_thread = pid == ::getpid() && proc::thread_count(pid) == 1;
   for (size_t i = 0; i < monitor_dirs_.size(); ++i) {
     const std::string& dir = monitor_dirs_[i];
     if (std::find(already.begin(), already.end(), dir) != already.end()) continue;
     bool v1 = dir_is_v1(v2_, i, dir);
-    if (is_monitors_dir(dir)) COVE_TRY(join_monitors_dir(ops_, dir, v1, pid));
-    else if (auto r = join_pid(dir, v1, pid); !r) return std::move(r).error().context("attach pid `" + std::to_string(pid) + "`");
+    if (is_monitors_dir(dir)) COVE_TRY(join_monitors_dir(ops_, dir, v1, pid, one_thread));
+    else if (auto r = join_pid(dir, v1, pid, one_thread); !r) return std::move(r).error().context("attach pid `" + std::to_string(pid) + "`");
   }
   return {};
 }

@@ -22,6 +22,7 @@
 #include "base/fd_passing.hpp"
 #include "cgroup/cgroup.hpp"
 #include "base/fs.hpp"
+#include "base/proc_stat.hpp"
 #include "base/stdio_relay.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
@@ -225,7 +226,7 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   EntryFds at(req.preserve_fds);
   if (auto r = arrange_fds(relay, want_pty, sock, pidfd, at); !r) fail_to(sock, r.error());
   auto fail = [&](const Error& e) { fail_to(at.sock, e); };
-  bool one_thread = cgroup::single_threaded();
+  bool one_thread = proc::thread_count(::getpid()) == 1;
   for (const auto& cg : cgroups) {
     if (cg.dir == born_in) continue;
     if (auto r = cgroup::join_self(cg.dir, cg.v1, one_thread); !r) fail(std::move(r).error().context("join cgroup"));
