@@ -176,6 +176,35 @@ TEST_F(LifecycleTest, AContainersRootCannotReachTheMonitorsCgroup) {
   }
 }
 
+// What the start hands across the boundary besides init's stdio: the v1 payload cgroups'
+// `tasks` files the monitor opens for init's own join (host root's open files: with one, the
+// container's root could move any process it sees) are closed before anything of the
+// container's runs; the exec record that attach reads (init's restrictions) is host root's
+// alone, in a directory the container cannot name.
+TEST_F(LifecycleTest, InitHoldsNoCgroupFileAndTheExecRecordIsHostRootsAlone) {
+  create_busybox("handoff");
+  ASSERT_EQ(cove("cove-start", "handoff").status, 0);
+  const std::string fds = "/proc/" + std::to_string(init_pid("handoff")) + "/fd";
+  int seen = 0;
+  for (const auto& e : std::filesystem::directory_iterator(fds)) {
+    ++seen;
+    auto target = std::filesystem::read_symlink(e.path()).string();
+    EXPECT_EQ(target.find("/sys/fs/cgroup"), std::string::npos) << e.path() << " -> " << target;
+    EXPECT_EQ(target.find("tasks"), std::string::npos) << e.path() << " -> " << target;
+  }
+  EXPECT_GT(seen, 0);
+  const std::string dir = runtime_dir("handoff");
+  struct stat st;
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0) << dir;
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0700u) << dir;
+  ASSERT_EQ(::stat((dir + "/exec").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // Inside, the path names nothing (its /run is the container's own).
+  EXPECT_EQ(attach_out("handoff", {"sh", "-c", "test -e " + dir + "/exec && echo seen || echo absent"}), "absent");
+}
+
 TEST_F(LifecycleTest, StoppingAStoppedContainerFails) {
   create_busybox("idle");
   auto r = cove("cove-stop", "idle");
