@@ -144,6 +144,11 @@ bool path_exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
+bool kernel_has_time_ns() {
+  static const bool has = path_exists("/proc/self/ns/time");
+  return has;
+}
+
 bool is_directory(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);

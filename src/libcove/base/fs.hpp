@@ -32,6 +32,9 @@ Result<void> mkdir_p(const std::string& path, mode_t mode = 0755);
 // naming `what`.
 Result<UniqueFd> lock_removable_file(const std::string& path, const std::string& what, int timeout_ms);
 bool path_exists(const std::string& path);
+// Whether this kernel has time namespaces (/proc/self/ns/time), looked up once per process: a
+// kernel does not gain or lose them while it runs.
+bool kernel_has_time_ns();
 bool is_directory(const std::string& path);
 // Removes a tree without crossing into other mounts; errors carry the failing path. Never
 // follows a symlink and needs two descriptors at any depth (see walk_tree_at).

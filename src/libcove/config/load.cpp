@@ -127,7 +127,7 @@ void apply_defaults(ContainerConfig& c, const LoadOptions& options) {
   if (!c.origin.count("namespaces.clone")) {
     c.clone_ns.clear();
     for (Namespace ns : kAllNamespaces) {
-      if (ns == Namespace::kTime && !path_exists("/proc/self/ns/time")) continue;
+      if (ns == Namespace::kTime && !kernel_has_time_ns()) continue;
       if (ns == Namespace::kUser && c.privileged) continue;
       c.clone_ns.push_back(ns);
     }

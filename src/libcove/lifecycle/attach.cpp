@@ -233,7 +233,7 @@ Result<std::pair<UniqueFd, UniqueFd>> open_container_pty() {
   }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
   if (!rs.privileged) flags |= CLONE_NEWUSER;
-  if (path_exists("/proc/self/ns/time")) flags |= CLONE_NEWTIME;
+  if (kernel_has_time_ns()) flags |= CLONE_NEWTIME;
   if (::setns(at.init_pidfd, static_cast<int>(flags)) < 0) fail(Error::from_errno(errno, "enter namespaces"));
   UniqueFd slave;
   if (want_pty) {

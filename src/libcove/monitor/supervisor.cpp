@@ -90,7 +90,7 @@ Supervisor::Supervisor(const MonitorOptions& opts, config::ContainerConfig cfg)
       cfg_(std::move(cfg)),
       stopper_(StopSignals{cfg_.halt_signal, cfg_.stop_signal, cfg_.reboot_signal}),
       state_(paths_.state_file(), base_state(paths_, cfg_)),
-      have_time_ns_(path_exists("/proc/self/ns/time")) {
+      have_time_ns_(kernel_has_time_ns()) {
   rootfs_disk_ = opts.rootfs_disk;
 }
 

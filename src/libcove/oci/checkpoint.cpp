@@ -57,7 +57,7 @@ const JoinedNamespace* joined_netns(const Launch& launch) {
 
 Result<Launch> translate_bundle(const Spec& spec, const std::string& bundle, const std::string& id,
                                 const cgroup::Layout& layout) {
-  TranslateContext ctx{bundle, id, &layout, path_exists("/proc/self/ns/time")};
+  TranslateContext ctx{bundle, id, &layout, kernel_has_time_ns()};
   auto launch = translate(spec, ctx);
   if (!launch) return std::move(launch).error().context(bundle + "/config.json");
   COVE_TRY(refuse_joined_namespaces(*launch));

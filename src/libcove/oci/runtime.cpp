@@ -224,7 +224,7 @@ Result<void> prepare(CreateJob& job) {
   auto layout = cgroup::detect_layout();
   if (!layout) return std::move(layout).error().context("detect cgroups");
   job.layout = std::move(*layout);
-  TranslateContext ctx{job.record.bundle, job.id, &job.layout, path_exists("/proc/self/ns/time")};
+  TranslateContext ctx{job.record.bundle, job.id, &job.layout, kernel_has_time_ns()};
   auto launch = translate(*spec, ctx);
   if (!launch) return std::move(launch).error().context(job.record.bundle + "/config.json");
   job.launch = std::move(*launch);
