@@ -2,6 +2,7 @@
 // std::bad_alloc and an included FIFO hung every tool that read the config. Only regular files
 // of at most kMaxConfigFileSize bytes are read; the error names the include's FILE:LINE.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -150,4 +151,29 @@ TEST(ConfigFiles, AnIncludeParsedBeforeIsReadAsItIsNow) {
   EXPECT_EQ(edited->ttys, 4u);
   write(t, "common.conf", "[container]\nno_such_key = 1\n");
   for (int i = 0; i < 2; ++i) EXPECT_EQ(load_fails_with(a, inc + ":2: "), 0);
+}
+
+// An include unchanged for a while is found again by its status (no read); a change to it
+// afterwards, even one that keeps its size and mtime, is read.
+TEST(ConfigFiles, AnIncludeKeptByItsStatusIsReadAgainOnceItChanges) {
+  IncludeParseCache cache;
+  TempDir t;
+  std::string inc = write(t, "common.conf", "[container]\nttys = 3\n");
+  std::string a = write(t, "a.conf", "include = common.conf\n");
+  std::string b = write(t, "b.conf", "include = common.conf\n[container]\nstop_timeout = 7\n");
+  struct stat before;
+  ASSERT_EQ(::stat(inc.c_str(), &before), 0);
+  ::sleep(3);  // older than the cache's settling time: kept by its status from the first read on
+  for (const auto& f : {a, b, a}) {
+    auto c = load_config(f, kOptions);
+    ASSERT_OK(c);
+    EXPECT_EQ(c->ttys, 3u);
+  }
+  write(t, "common.conf", "[container]\nttys = 4\n");  // same size
+  struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, inc.c_str(), times, 0), 0);  // and the old mtime
+  auto edited = load_config(b, kOptions);
+  ASSERT_OK(edited);
+  EXPECT_EQ(edited->ttys, 4u);
+  EXPECT_EQ(edited->stop_timeout, 7u);
 }

@@ -150,9 +150,13 @@ int on_key(void* user, const char* /*section*/, const char* name, const char* va
 // Which file a name is, to find include cycles: its device and inode (one stat, where
 // realpath() costs a readlink per path component; hard links count as the same file too). A
 // name that does not stat (the label of a parsed string) stands for itself.
+std::string identity_of(const struct stat& st) {
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
 std::string identity_of(const std::string& path) {
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0) return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  if (::stat(path.c_str(), &st) == 0) return identity_of(st);
   return "name:" + absolute_path(path);
 }
 
@@ -177,14 +181,59 @@ Parsed parse_events(std::string_view text) {
 // The parses of included texts while an IncludeParseCache lives (ini_reader.hpp), keyed by the
 // whole text, so an edit is never missed; a few entries at most (a host has a handful of shared
 // includes). Without one (a monitor, which keeps what it allocates), every text is parsed.
+//
+// A file whose status had not changed for a while when it was read is also found by its status
+// alone (`by_status`), without reading it again: device, inode, size, mtime and ctime. The
+// kernel sets ctime to the current time on every change of the file and no caller can set it
+// back, so a change after the read gives a ctime later than the kept one, which was at least
+// kSettled older than the read (the read itself may race a change that lands in the same
+// timestamp tick; such a text is only kept by its text).
+struct StatusKey {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  timespec mtime, ctime;
+  bool operator==(const StatusKey& o) const {
+    return dev == o.dev && ino == o.ino && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+           mtime.tv_nsec == o.mtime.tv_nsec && ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
+  }
+};
+StatusKey status_key(const struct stat& st) { return StatusKey{st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim}; }
+constexpr time_t kSettled = 2;  // seconds
+
 struct IncludeCache {
   std::mutex lock;
   bool active = false;
   std::vector<std::pair<std::string, std::shared_ptr<const Parsed>>> entries;
+  std::vector<std::pair<StatusKey, std::shared_ptr<const Parsed>>> by_status;
 };
 IncludeCache& include_cache() {
   static IncludeCache cache;
   return cache;
+}
+
+std::shared_ptr<const Parsed> parsed_by_status(const struct stat& st) {
+  auto& cache = include_cache();
+  std::lock_guard<std::mutex> hold(cache.lock);
+  if (!cache.active) return nullptr;
+  StatusKey key = status_key(st);
+  for (const auto& [k, parsed] : cache.by_status)
+    if (k == key) return parsed;
+  return nullptr;
+}
+
+// `before`: the file's status taken before `text` was read from it, `read_at` the time then.
+void keep_by_status(const std::string& path, const struct stat& before, time_t read_at,
+                    const std::shared_ptr<const Parsed>& parsed) {
+  constexpr size_t kMaxEntries = 16;
+  struct stat after;
+  if (parsed->failed || before.st_ctim.tv_sec + kSettled > read_at) return;
+  if (::stat(path.c_str(), &after) < 0 || !(status_key(after) == status_key(before))) return;
+  auto& cache = include_cache();
+  std::lock_guard<std::mutex> hold(cache.lock);
+  if (!cache.active) return;
+  if (cache.by_status.size() >= kMaxEntries) cache.by_status.erase(cache.by_status.begin());
+  cache.by_status.emplace_back(status_key(before), parsed);
 }
 
 std::shared_ptr<const Parsed> parse_included(std::string_view text) {
@@ -206,9 +255,12 @@ class Reader {
   IniDocument doc;
 
   // `included`: the text is an include's, whose parse may come from parse_included's cache.
-  void parse_text(std::string_view text, const std::string& file, const std::string& identity, bool included = false) {
-    auto parsed = included ? parse_included(text) : std::make_shared<const Parsed>(parse_events(text));
-    const Parsed& p = *parsed;
+  void parse_text(std::string_view text, const std::string& file, const std::string& identity) {
+    apply(parse_events(text), file, identity);
+  }
+
+ private:
+  void apply(const Parsed& p, const std::string& file, const std::string& identity) {
     if (p.failed) add_error(file, 0, "internal error while parsing (out of memory?)");
     else if (p.result < 0) add_error(file, 0, "inih could not parse the file (error " + std::to_string(p.result) + ")");
     stack_.push_back({identity, file});
@@ -220,7 +272,6 @@ class Reader {
     stack_.pop_back();
   }
 
- private:
   struct Open {
     std::string identity;
     std::string name;
@@ -241,33 +292,34 @@ class Reader {
     struct stat st;
     if (::stat(path.c_str(), &st) < 0)
       return add_error(from, line, "include `" + path + "`: " + std::strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return include_file(from, line, path);
+    if (!S_ISDIR(st.st_mode)) return include_file(from, line, path, st);
     auto names = conf_files(path);
     if (!names) return add_error(from, line, "include `" + path + "`: " + names.error().message());
-    for (const auto& name : *names) include_file(from, line, (path.back() == '/' ? path : path + "/") + name);
+    for (const auto& [name, entry_st] : *names) include_file(from, line, (path.back() == '/' ? path : path + "/") + name, entry_st);
   }
 
   // The `*.conf` entries of `dir` (dot files, subdirectories and dangling links skipped),
   // sorted by name. A `*.conf` that is not a regular file (a FIFO, a device) is kept, so that
   // include_file() reports it instead of it being left out silently.
-  static Result<std::vector<std::string>> conf_files(const std::string& dir) {
+  static Result<std::vector<std::pair<std::string, struct stat>>> conf_files(const std::string& dir) {
     auto d = Dir::open(dir);
     if (!d) return Error::from_errno(d.error().code(), "open directory");
-    std::vector<std::string> names;
+    std::vector<std::pair<std::string, struct stat>> names;
     for (const DirEntry& ent : *d) {
       std::string name(ent.name);
       if (name.empty() || name.front() == '.' || name.size() <= 5 || name.substr(name.size() - 5) != ".conf")
         continue;
       struct stat st;
-      if (::stat((dir + "/" + name).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) names.push_back(name);
+      if (::stat((dir + "/" + name).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) names.emplace_back(name, st);
     }
     if (d->error()) return Error::from_errno(d->error(), "read directory");
-    std::sort(names.begin(), names.end());
+    std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     return names;
   }
 
-  void include_file(const std::string& from, int line, const std::string& path) {
-    std::string identity = identity_of(path);
+  // `st`: the file's status, as include() found it.
+  void include_file(const std::string& from, int line, const std::string& path, const struct stat& st) {
+    std::string identity = identity_of(st);
     for (size_t i = 0; i < stack_.size(); ++i) {
       if (stack_[i].identity != identity) continue;
       std::string chain;
@@ -276,9 +328,13 @@ class Reader {
     }
     if (stack_.size() >= kMaxIncludeDepth)
       return add_error(from, line, "includes nested too deeply (max " + std::to_string(kMaxIncludeDepth) + ")");
+    if (auto parsed = parsed_by_status(st)) return apply(*parsed, path, identity);
+    time_t read_at = ::time(nullptr);
     auto text = read_config_text(path);
     if (!text) return add_error(from, line, "include: " + text.error().message());
-    parse_text(*text, path, identity, true);
+    auto parsed = parse_included(*text);
+    keep_by_status(path, st, read_at, parsed);
+    apply(*parsed, path, identity);
   }
 };
 
@@ -295,6 +351,7 @@ IncludeParseCache::~IncludeParseCache() {
   std::lock_guard<std::mutex> hold(cache.lock);
   cache.active = false;
   cache.entries.clear();
+  cache.by_status.clear();
 }
 
 Result<std::string> read_config_text(const std::string& path) { return read_regular_file(path, kMaxConfigFileSize); }
