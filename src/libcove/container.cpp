@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
+#include <thread>
 #include <fmt/format.h>
 
 #include "base/clock.hpp"
@@ -661,6 +665,49 @@ bool remove_if_abandoned(const ContainerPaths& p) {
 }
 
 }  // namespace
+
+namespace {
+
+unsigned usable_cpus() {
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof(set), &set) < 0) return 1;
+  return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+}
+
+}  // namespace
+
+std::vector<Result<ContainerInfo>> Container::info_of_all(const std::string& lxcpath,
+                                                          const std::vector<std::string>& names, InfoDetail detail,
+                                                          unsigned workers) {
+  constexpr size_t kPerWorker = 64;  // below this a thread costs more than it saves
+  if (workers == 0) workers = std::min(usable_cpus(), 4u);
+  workers = static_cast<unsigned>(std::clamp<size_t>(names.size() / kPerWorker, 1, workers));
+  std::vector<std::optional<Result<ContainerInfo>>> got(names.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < names.size();) {
+      try {
+        got[i].emplace(Container(lxcpath, names[i]).info(detail));
+      } catch (const std::exception& e) {  // out of memory: this one is an error, not the process
+        got[i].emplace(Error(ENOMEM, e.what()));
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned k = 1; k < workers; ++k) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no thread: the others and this one read the rest
+    }
+  }
+  work();
+  for (auto& t : threads) t.join();
+  std::vector<Result<ContainerInfo>> out;
+  out.reserve(names.size());
+  for (auto& g : got) out.push_back(std::move(*g));
+  return out;
+}
 
 Result<std::vector<std::string>> Container::list(const std::string& lxcpath) {
   std::vector<std::string> out;

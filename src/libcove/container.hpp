@@ -268,6 +268,11 @@ class Container {
   Result<void> receive_migration(int in_fd, int out_fd);
 
   static Result<std::vector<std::string>> list(const std::string& lxcpath);
+  // info(detail) of each of `names` in `lxcpath`, in their order, read by up to `workers`
+  // threads (0: one per CPU this process may run on, at most 4; fewer for a short list).
+  static std::vector<Result<ContainerInfo>> info_of_all(const std::string& lxcpath,
+                                                        const std::vector<std::string>& names, InfoDetail detail,
+                                                        unsigned workers = 0);
   // For a tool that reads many containers' configs (a listing): while it lives, a shared
   // include's parse is read once (config::IncludeParseCache).
   using ConfigReadCache = config::IncludeParseCache;

@@ -32,9 +32,10 @@ int main(int argc, char** argv) {
     Container::ConfigReadCache configs;
     nlohmann::json arr = nlohmann::json::array();
     std::vector<std::vector<std::string>> rows;
-    for (const auto& n : *names) {
-      Container ct(c.lxcpath, n);
-      auto info = ct.info(Container::InfoDetail::kBrief);
+    auto infos = Container::info_of_all(c.lxcpath, *names, Container::InfoDetail::kBrief);
+    for (size_t i = 0; i < names->size(); ++i) {
+      const std::string& n = (*names)[i];
+      auto& info = infos[i];
       if (!info) {
         std::fprintf(stderr, "cove-ls: `%s`: %s\n", n.c_str(), info.error().message().c_str());
         continue;

@@ -104,6 +104,40 @@ TEST(ContainerName, EveryOperationRefusesABadName) {
   EXPECT_ERROR_CONTAINS(ct.checkpoint_check(), why);
 }
 
+// A listing reads its containers with several threads (cove-ls): every container's answer,
+// an error or a broken config included, lands at its own name's place, whatever the number of
+// threads, and equals what one info() gives.
+TEST(ContainerListing, InfoOfAllAnswersForEachNameInItsPlace) {
+  TempDir dir;
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i) {
+    std::string n = "c" + std::to_string(i);
+    names.push_back(n);
+    if (i % 50 == 7) continue;  // no such container: an error in its place
+    std::filesystem::create_directories(dir.file(n));
+    std::ofstream(dir.file(n + "/config")) << (i % 3 == 0   ? "[container]\nprivileged = true\n"
+                                               : i % 11 == 0 ? "[container]\nno_such_key = 1\n"
+                                                             : "[container]\nttys = 2\n");
+  }
+  for (unsigned workers : {1u, 3u, 0u}) {
+    auto all = Container::info_of_all(dir.path(), names, Container::InfoDetail::kBrief, workers);
+    ASSERT_EQ(all.size(), names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto one = Container(dir.path(), names[i]).info(Container::InfoDetail::kBrief);
+      ASSERT_EQ(all[i].has_value(), one.has_value()) << names[i];
+      if (!one) {
+        EXPECT_EQ(all[i].error().message(), one.error().message());
+        continue;
+      }
+      EXPECT_EQ(all[i]->name, names[i]);
+      EXPECT_EQ(all[i]->privileged, i % 3 == 0) << names[i];
+      EXPECT_EQ(all[i]->config_error, one->config_error) << names[i];
+      EXPECT_EQ(all[i]->config_error.empty(), i % 3 == 0 || i % 11 != 0) << names[i];
+      EXPECT_EQ(all[i]->state.state, ContainerState::kStopped);
+    }
+  }
+}
+
 // An entry recorded under another spelling of the same config (before cove paths were
 // canonical) is the container's own: a start's claim of the same ids is not refused.
 TEST(IdmapRegistry, ClaimTakesAnotherSpellingOfTheOwnerAsItself) {
