@@ -85,9 +85,11 @@ Result<IniDocument> read_ini_file(const std::string& path);
 IniDocument read_ini_string(const std::string& text, const std::string& label);
 
 // While one lives, the parse of an included file is kept for every config read in the process,
-// keyed by its whole text (an edit is never missed): for a tool that reads many containers'
-// configs that include the same file (cove-ls: 1000 of them, each with common.conf). Not for a
-// long-lived process, which would keep it. One at a time.
+// keyed by its whole text, and for a file unchanged for 2 s when it was read also by its status
+// (device, inode, size, mtime, ctime: a change afterwards sets a later ctime), so an edit is
+// never missed: for a tool that reads many containers' configs that include the same file
+// (cove-ls: 1000 of them, each with common.conf). Not for a long-lived process, which would
+// keep it. One at a time.
 class IncludeParseCache {
  public:
   IncludeParseCache();
