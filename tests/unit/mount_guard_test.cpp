@@ -86,3 +86,47 @@ TEST(MountGuard, UnmountReportsAFailure) {
 
 }  // namespace
 }  // namespace cove::rootfs
+
+namespace cove::rootfs {
+namespace {
+
+// open_in_root makes a missing target inside the root: a leaf under an existing directory, a
+// whole missing chain, a file; a symlinked parent is followed inside the root only; a parent
+// that is a file and a `..` are errors naming the path; nothing is made outside the root.
+TEST(OpenInRoot, MakesWhatIsMissingAndNothingOutsideTheRoot) {
+  test::TempDir tmp;
+  const std::string root = tmp.path() + "/root", outside = tmp.path() + "/outside";
+  ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(outside.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((root + "/dev").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((root + "/outside").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink("../outside", (root + "/escape").c_str()), 0);  // `..` of the root is the root
+  ASSERT_EQ(::close(::open((root + "/plain").c_str(), O_CREAT | O_WRONLY, 0644)), 0);
+  UniqueFd rootfd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(rootfd);
+  auto kind = [&](const std::string& rel) {
+    struct stat st;
+    if (::lstat((root + "/" + rel).c_str(), &st) < 0) return std::string("missing");
+    return std::string(S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file" : "other");
+  };
+  EXPECT_TRUE(open_in_root(rootfd.get(), "/dev/null", Create::kFile));
+  EXPECT_EQ(kind("dev/null"), "file");
+  EXPECT_TRUE(open_in_root(rootfd.get(), "dev/pts/", Create::kDir));
+  EXPECT_EQ(kind("dev/pts"), "dir");
+  EXPECT_TRUE(open_in_root(rootfd.get(), "sys/fs/cgroup/cpu", Create::kDir));
+  EXPECT_EQ(kind("sys/fs/cgroup/cpu"), "dir");
+  EXPECT_TRUE(open_in_root(rootfd.get(), "dev/null", Create::kFile));  // there already: opened
+  EXPECT_ERROR_CONTAINS(open_in_root(rootfd.get(), "dev/none", Create::kNone), "open `/dev/none` in rootfs");
+  EXPECT_EQ(kind("dev/none"), "missing");
+  // `/escape` is the root's `/outside` seen from inside: made there, never in the one beside the root.
+  EXPECT_TRUE(open_in_root(rootfd.get(), "escape/x", Create::kDir));
+  EXPECT_EQ(kind("outside/x"), "dir");
+  struct stat st;
+  EXPECT_NE(::lstat((outside + "/x").c_str(), &st), 0);
+  EXPECT_ERROR_CONTAINS(open_in_root(rootfd.get(), "plain/x", Create::kDir), "open `/plain/x` in rootfs: Not a directory");
+  EXPECT_ERROR_CONTAINS(open_in_root(rootfd.get(), "dev/../../x", Create::kDir), "has a `..` component");
+  EXPECT_NE(::lstat((tmp.path() + "/x").c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace cove::rootfs

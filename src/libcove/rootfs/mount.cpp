@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "base/log.hpp"
@@ -22,6 +24,12 @@ std::string clean_rel(const std::string& rel) {
   return out;
 }
 
+// "a/b/c" -> "a/b"; "a" -> "" (the root).
+std::string dirname_of_rel(const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
 Result<UniqueFd> resolve(int rootfd, const std::string& rel, uint64_t flags, mode_t mode = 0) {
   struct open_how how = {};
   how.flags = flags | O_CLOEXEC;
@@ -35,10 +43,41 @@ Result<UniqueFd> resolve(int rootfd, const std::string& rel, uint64_t flags, mod
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+namespace {
+
+// Makes `name` (a file or a directory) in the directory `pfd`; one already there is fine.
+Result<void> make_entry(int pfd, const std::string& name, bool file, const std::string& shown) {
+  if (file) {
+    int fd = ::openat(pfd, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno != EEXIST) return Error::from_errno(errno, "create `/" + shown + "` in rootfs");
+    if (fd >= 0) ::close(fd);
+  } else if (::mkdirat(pfd, name.c_str(), 0755) < 0 && errno != EEXIST) {
+    return Error::from_errno(errno, "mkdir `/" + shown + "` in rootfs");
+  }
+  return {};
+}
+
+// The common case of a missing target, with its parent there: three lookups instead of one per
+// component. Anything else (a missing parent, a parent that is not a directory, a `.` or `..`
+// component) is left to the walk below, which reports it as it always has.
+std::optional<Result<UniqueFd>> make_leaf_in_existing_parent(int rootfd, const std::string& rel, Create create) {
+  auto parts = split(rel, '/');
+  if (parts.empty() ||
+      std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty() || p == "." || p == ".."; }))
+    return std::nullopt;
+  auto pfd = resolve(rootfd, dirname_of_rel(rel), O_PATH | O_DIRECTORY);
+  if (!pfd) return std::nullopt;
+  if (auto r = make_entry(pfd->get(), parts.back(), create == Create::kFile, rel); !r) return Result<UniqueFd>(std::move(r).error());
+  return resolve(rootfd, rel, O_PATH);
+}
+
+}  // namespace
+
 Result<UniqueFd> open_in_root(int rootfd, const std::string& rel_in, Create create) {
   std::string rel = clean_rel(rel_in);
   auto existing = resolve(rootfd, rel, O_PATH);
   if (existing || create == Create::kNone || existing.error().code() != ENOENT) return existing;
+  if (auto made = make_leaf_in_existing_parent(rootfd, rel, create)) return std::move(*made);
   // Create missing parents one component at a time, each resolved in the root.
   auto parts = split(rel, '/');
   std::string cur;
@@ -51,13 +90,7 @@ Result<UniqueFd> open_in_root(int rootfd, const std::string& rel_in, Create crea
     if (resolve(rootfd, cur, O_PATH)) continue;
     auto pfd = resolve(rootfd, parent, O_PATH | O_DIRECTORY);
     if (!pfd) return std::move(pfd).error();
-    if (last && create == Create::kFile) {
-      int fd = ::openat(pfd->get(), parts[i].c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-      if (fd < 0 && errno != EEXIST) return Error::from_errno(errno, "create `/" + cur + "` in rootfs");
-      if (fd >= 0) ::close(fd);
-    } else if (::mkdirat(pfd->get(), parts[i].c_str(), 0755) < 0 && errno != EEXIST) {
-      return Error::from_errno(errno, "mkdir `/" + cur + "` in rootfs");
-    }
+    COVE_TRY(make_entry(pfd->get(), parts[i], last && create == Create::kFile, cur));
   }
   return resolve(rootfd, rel, O_PATH);
 }
