@@ -123,7 +123,8 @@ TEST(OpenInRoot, MakesWhatIsMissingAndNothingOutsideTheRoot) {
   EXPECT_EQ(kind("outside/x"), "dir");
   struct stat st;
   EXPECT_NE(::lstat((outside + "/x").c_str(), &st), 0);
-  EXPECT_ERROR_CONTAINS(open_in_root(rootfd.get(), "plain/x", Create::kDir), "open `/plain/x` in rootfs: Not a directory");
+  EXPECT_ERROR_CONTAINS(open_in_root(rootfd.get(), "plain/x", Create::kDir),
+                        "open `/plain/x` in rootfs: Not a directory");
   EXPECT_ERROR_CONTAINS(open_in_root(rootfd.get(), "dev/../../x", Create::kDir), "has a `..` component");
   EXPECT_NE(::lstat((tmp.path() + "/x").c_str(), &st), 0);
 }

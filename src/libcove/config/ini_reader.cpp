@@ -198,7 +198,9 @@ struct StatusKey {
            mtime.tv_nsec == o.mtime.tv_nsec && ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
   }
 };
-StatusKey status_key(const struct stat& st) { return StatusKey{st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim}; }
+StatusKey status_key(const struct stat& st) {
+  return StatusKey{st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
+}
 constexpr time_t kSettled = 2;  // seconds
 
 struct IncludeCache {
@@ -254,7 +256,6 @@ class Reader {
  public:
   IniDocument doc;
 
-  // `included`: the text is an include's, whose parse may come from parse_included's cache.
   void parse_text(std::string_view text, const std::string& file, const std::string& identity) {
     apply(parse_events(text), file, identity);
   }
@@ -295,7 +296,8 @@ class Reader {
     if (!S_ISDIR(st.st_mode)) return include_file(from, line, path, st);
     auto names = conf_files(path);
     if (!names) return add_error(from, line, "include `" + path + "`: " + names.error().message());
-    for (const auto& [name, entry_st] : *names) include_file(from, line, (path.back() == '/' ? path : path + "/") + name, entry_st);
+    for (const auto& [name, entry_st] : *names)
+      include_file(from, line, (path.back() == '/' ? path : path + "/") + name, entry_st);
   }
 
   // The `*.conf` entries of `dir` (dot files, subdirectories and dangling links skipped),

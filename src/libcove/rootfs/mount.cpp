@@ -67,7 +67,8 @@ std::optional<Result<UniqueFd>> make_leaf_in_existing_parent(int rootfd, const s
     return std::nullopt;
   auto pfd = resolve(rootfd, dirname_of_rel(rel), O_PATH | O_DIRECTORY);
   if (!pfd) return std::nullopt;
-  if (auto r = make_entry(pfd->get(), parts.back(), create == Create::kFile, rel); !r) return Result<UniqueFd>(std::move(r).error());
+  if (auto r = make_entry(pfd->get(), parts.back(), create == Create::kFile, rel); !r)
+    return Result<UniqueFd>(std::move(r).error());
   return resolve(rootfd, rel, O_PATH);
 }
 
