@@ -202,6 +202,7 @@ StatusKey status_key(const struct stat& st) {
   return StatusKey{st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
 }
 constexpr time_t kSettled = 2;  // seconds
+constexpr size_t kMaxEntries = 16;  // of each kind
 
 struct IncludeCache {
   std::mutex lock;
@@ -227,7 +228,6 @@ std::shared_ptr<const Parsed> parsed_by_status(const struct stat& st) {
 // `before`: the file's status taken before `text` was read from it, `read_at` the time then.
 void keep_by_status(const std::string& path, const struct stat& before, time_t read_at,
                     const std::shared_ptr<const Parsed>& parsed) {
-  constexpr size_t kMaxEntries = 16;
   struct stat after;
   if (parsed->failed || before.st_ctim.tv_sec + kSettled > read_at) return;
   if (::stat(path.c_str(), &after) < 0 || !(status_key(after) == status_key(before))) return;
@@ -240,7 +240,6 @@ void keep_by_status(const std::string& path, const struct stat& before, time_t r
 
 std::shared_ptr<const Parsed> parse_included(std::string_view text) {
   auto& cache = include_cache();
-  constexpr size_t kMaxEntries = 16;
   std::lock_guard<std::mutex> hold(cache.lock);
   if (!cache.active) return std::make_shared<const Parsed>(parse_events(text));
   for (const auto& [t, parsed] : cache.entries)

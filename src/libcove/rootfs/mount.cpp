@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
@@ -22,12 +23,6 @@ std::string clean_rel(const std::string& rel) {
   std::string out = rel.substr(i);
   while (!out.empty() && out.back() == '/') out.pop_back();
   return out;
-}
-
-// "a/b/c" -> "a/b"; "a" -> "" (the root).
-std::string dirname_of_rel(const std::string& rel) {
-  size_t slash = rel.rfind('/');
-  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
 }
 
 Result<UniqueFd> resolve(int rootfd, const std::string& rel, uint64_t flags, mode_t mode = 0) {
@@ -65,7 +60,7 @@ std::optional<Result<UniqueFd>> make_leaf_in_existing_parent(int rootfd, const s
   if (parts.empty() ||
       std::any_of(parts.begin(), parts.end(), [](const std::string& p) { return p.empty() || p == "." || p == ".."; }))
     return std::nullopt;
-  auto pfd = resolve(rootfd, dirname_of_rel(rel), O_PATH | O_DIRECTORY);
+  auto pfd = resolve(rootfd, dirname_of(rel), O_PATH | O_DIRECTORY);
   if (!pfd) return std::nullopt;
   if (auto r = make_entry(pfd->get(), parts.back(), create == Create::kFile, rel); !r)
     return Result<UniqueFd>(std::move(r).error());
