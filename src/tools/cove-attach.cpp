@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
                      // Into a privileged container, the process that enters must not run the
                      // host's file: root there could reopen it for writing through /proc/PID/exe
                      // (CVE-2019-5736 class). So this process first re-executes itself from a
-                     // sealed copy (~4 ms). A user-namespaced container's root can do neither:
+                     // read-only overlay view of its file, or a sealed copy (base/sealed_exec).
+                     // A user-namespaced container's root can do neither:
                      // that process is non-dumpable to it, and the file is not writable by its ids.
                      if (ct.state().runtime.privileged) COVE_TRY(reexec_sealed("cove-attach", argv));
                      auto r = ct.attach(ao);

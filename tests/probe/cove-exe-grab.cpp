@@ -4,11 +4,15 @@
 // Scans /proc for a process whose executable's path contains MATCH (a host tool entering the
 // container), keeps an O_PATH fd to its /proc/PID/exe and creates OUTDIR/caught. Once no
 // process runs that file any more (ETXTBSY ends) it reopens the fd read-write and writes the
-// file's first byte back unchanged (proof of write access without damage), then writes one
-// line to OUTDIR/result: `exe=LINK reopen=ok|errno N write=ok|errno N`, or `none` when nothing
+// file's first byte back unchanged (proof of write access without damage); then it tries to
+// unwrap a read-only mount under the file (a clone of the mount with its read-only flag
+// cleared, reopened read-write), and writes one line to OUTDIR/result:
+// `exe=LINK reopen=ok|errno N write=ok|errno N unwrap=ok|errno N`, or `none` when nothing
 // matched within SECONDS. Refuses to run outside a container (initial PID namespace).
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +71,20 @@ void write_line(const std::string& file, const std::string& text) {
 
 std::string errno_text(int e) { return "errno " + std::to_string(e); }
 
+// A clone of the mount under `fd`'s file with its read-only flag cleared, the file reopened
+// read-write through it: "ok", or the errno of the step that failed.
+std::string unwrap(int fd) {
+  int tree = int(::syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+  if (tree < 0) return errno_text(errno);
+  struct mount_attr attr = {};
+  attr.attr_clr = MOUNT_ATTR_RDONLY;
+  if (::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) return errno_text(errno);
+  int w = ::open(("/proc/self/fd/" + std::to_string(tree)).c_str(), O_RDWR | O_CLOEXEC);
+  if (w < 0) return errno_text(errno);
+  ::close(w);
+  return "ok";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,6 +123,7 @@ int main(int argc, char** argv) {
     if (n == 1) n = ::pwrite(wfd, &c, 1, 0);
     result += " write=" + (n == 1 ? std::string("ok") : errno_text(n < 0 ? errno : EIO));
   }
+  result += " unwrap=" + unwrap(fd);
   write_line(out + "/result", result);
   return 0;
 }

@@ -6,12 +6,15 @@
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
+#include "base/syscalls.hpp"
 #include "base/unique_fd.hpp"
 
 extern char** environ;
@@ -20,6 +23,7 @@ namespace cove {
 namespace {
 
 constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+constexpr long kOverlayMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC
 // Carries the original path across the re-exec; read and removed at once by the sealed copy,
 // trusted only there (a sealed copy is only ever made by reexec_sealed).
 constexpr const char* kEnv = "COVE_SEALED_FROM";
@@ -61,9 +65,11 @@ Result<void> drop_section_headers(int mfd) {
   return {};
 }
 
-Result<UniqueFd> sealed_copy(const char* name, int exe) {
+}  // namespace
+
+Result<UniqueFd> sealed_memfd_copy(const char* name, int exe) {
   struct stat st;
-  if (::fstat(exe, &st) < 0) return Error::from_errno(errno, "stat /proc/self/exe");
+  if (::fstat(exe, &st) < 0) return Error::from_errno(errno, "stat the executable");
   unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 #ifdef MFD_EXEC
   flags |= MFD_EXEC;  // vm.memfd_noexec=1 would otherwise make it non-executable
@@ -78,21 +84,79 @@ Result<UniqueFd> sealed_copy(const char* name, int exe) {
   while (off < size) {
     ssize_t n = ::sendfile(mfd.get(), exe, &off, size_t(size - off));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error::from_errno(n < 0 ? errno : EIO, "copy /proc/self/exe into a memfd");
+    if (n <= 0) return Error::from_errno(n < 0 ? errno : EIO, "copy the executable into a memfd");
   }
   if (size < st.st_size) COVE_TRY(drop_section_headers(mfd.get()));
   if (::fcntl(mfd.get(), F_ADD_SEALS, kSeals) < 0) return Error::from_errno(errno, "seal the memfd");
   return mfd;
 }
 
+namespace {
+
+// An empty read-only tmpfs, detached: the overlay's bottom layer (an overlay without an upper
+// layer needs two lower ones). Nothing on the host shows it; it goes with the overlay.
+Result<UniqueFd> empty_layer() {
+  UniqueFd fs(sys::fsopen("tmpfs", FSOPEN_CLOEXEC));
+  if (!fs || sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
+    return Error::from_errno(errno, "make an empty tmpfs");
+  UniqueFd m(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY));
+  if (!m) return Error::from_errno(errno, "fsmount an empty tmpfs");
+  return m;
+}
+
+bool same_file_content(int a, int b) {
+  struct stat sa, sb;
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && S_ISREG(sb.st_mode) && sa.st_size == sb.st_size &&
+         sa.st_mtim.tv_sec == sb.st_mtim.tv_sec && sa.st_mtim.tv_nsec == sb.st_mtim.tv_nsec;
+}
+
 }  // namespace
+
+bool on_readonly_overlay(int fd) {
+  struct statfs sf;
+  return ::fstatfs(fd, &sf) == 0 && sf.f_type == kOverlayMagic && (sf.f_flags & ST_RDONLY) != 0;
+}
+
+Result<UniqueFd> readonly_overlay_of(const std::string& dir) {
+  UniqueFd top(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!top) return Error::from_errno(errno, "open `" + dir + "`");
+  auto bottom = empty_layer();
+  if (!bottom) return std::move(bottom).error();
+  UniqueFd fs(sys::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs) return Error::from_errno(errno, "fsopen overlay");
+  // Layers by fd: kernel 6.13 or later (an older one says EINVAL here).
+  for (int layer : {top.get(), bottom->get()})
+    if (sys::fsconfig(fs.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, layer) < 0)
+      return Error::from_errno(errno, "overlay layer `lowerdir+`");
+  (void)sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "xino", "off", 0);  // only quiets the kernel log
+  if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
+    return Error::from_errno(errno, "make the overlay over `" + dir + "`");
+  UniqueFd mnt(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID));
+  if (!mnt) return Error::from_errno(errno, "fsmount the overlay over `" + dir + "`");
+  return mnt;
+}
+
+Result<UniqueFd> overlay_view(const std::string& path, int exe) {
+  auto slash = path.rfind('/');
+  if (path.empty() || path[0] != '/' || slash == std::string::npos || slash + 1 == path.size())
+    return Error::invalid("`" + path + "` is not an absolute path to a file");
+  std::string dir = slash == 0 ? "/" : path.substr(0, slash), base = path.substr(slash + 1);
+  auto mnt = readonly_overlay_of(dir);
+  if (!mnt) return std::move(mnt).error();
+  UniqueFd file(::openat(mnt->get(), base.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!file) return Error::from_errno(errno, "open `" + base + "` in the overlay over `" + dir + "`");
+  // The name may have been given to another file since this one started (an upgrade).
+  if (!same_file_content(exe, file.get()) || !on_readonly_overlay(file.get()))
+    return Error(ESTALE, "`" + path + "` is not the running executable any more");
+  return file;
+}
 
 const std::string& original_exe() { return original(); }
 
 Result<void> reexec_sealed(const char* name, char** argv) {
   UniqueFd exe(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!exe) return Error::from_errno(errno, "open /proc/self/exe");
-  if (has_seals(exe.get())) {
+  if (has_seals(exe.get()) || (std::getenv(kEnv) && on_readonly_overlay(exe.get()))) {
     if (const char* from = std::getenv(kEnv)) original() = from;
     ::unsetenv(kEnv);
     // The kernel names a process exec'd from an fd after the fd ("memfd:NAME", or the fd
@@ -104,9 +168,14 @@ Result<void> reexec_sealed(const char* name, char** argv) {
   ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
   if (n <= 0) return Error::from_errno(n < 0 ? errno : EIO, "readlink /proc/self/exe");
   path[n] = '\0';
-  auto mfd = sealed_copy(name, exe.get());
-  if (!mfd) return std::move(mfd).error().context("sealed copy of `" + std::string(path) + "`");
   if (::setenv(kEnv, path, 1) < 0) return Error::from_errno(errno, "setenv");
+  // No copy where the kernel can give the file a read-only view (overlayfs); a copy otherwise.
+  if (auto view = overlay_view(path, exe.get())) ::fexecve(view->get(), argv, environ);
+  auto mfd = sealed_memfd_copy(name, exe.get());
+  if (!mfd) {
+    ::unsetenv(kEnv);
+    return std::move(mfd).error().context("sealed copy of `" + std::string(path) + "`");
+  }
   ::fexecve(mfd->get(), argv, environ);
   int err = errno;
   ::unsetenv(kEnv);
