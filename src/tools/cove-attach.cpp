@@ -3,6 +3,7 @@
 
 #include "base/sealed_exec.hpp"
 #include "container.hpp"
+#include "host_config.hpp"
 #include "tools/common/tool_main.hpp"
 
 using namespace cove;
@@ -36,7 +37,8 @@ int main(int argc, char** argv) {
                      // read-only overlay view of its file, or a sealed copy (base/sealed_exec).
                      // A user-namespaced container's root can do neither:
                      // that process is non-dumpable to it, and the file is not writable by its ids.
-                     if (ct.state().runtime.privileged) COVE_TRY(reexec_sealed("cove-attach", argv));
+                     if (ct.state().runtime.privileged)
+                       COVE_TRY(reexec_sealed("cove-attach", argv, host_config().runtime_dir));
                      auto r = ct.attach(ao);
                      if (!r) return std::move(r).error().context("attach to `" + c.name + "`");
                      return *r;

@@ -72,34 +72,55 @@ TEST_F(OverlayView, ShowsTheFileAndNoWriteReachesIt) {
   EXPECT_EQ(reopen_for_write(exe_.get()), 0) << "the file itself stays writable to the host";
 }
 
-// While the overlay's mount is still held (by the process that made it, before its exec).
-TEST_F(OverlayView, StaysReadOnlyWhenItsMountIsClonedAndMadeWritable) {
-  auto mnt = readonly_overlay_of(tmp_.path());
-  if (!mnt && mnt.error().code() == EPERM) GTEST_SKIP() << "no overlayfs mounts without root";
-  ASSERT_OK(mnt);
-  UniqueFd file(::openat(mnt->get(), "tool", O_RDWR | O_CLOEXEC));
-  EXPECT_FALSE(file);
+// While the overlay's mount is still held (by the process that made it, before its exec):
+// the file is there, and no write reaches it or anything beside it.
+void expect_read_only_for_good(const UniqueFd& mnt, const std::string& file) {
+  EXPECT_EQ(read_text("/proc/self/fd/" + std::to_string(mnt.get()) + "/tool"), "the tool's bytes");
+  UniqueFd w(::openat(mnt.get(), "tool", O_RDWR | O_CLOEXEC));
+  EXPECT_FALSE(w);
   EXPECT_EQ(errno, EROFS);
   // The unwrapping a read-only bind mount would allow: clone it, clear its read-only flag.
-  UniqueFd clone(sys::open_tree(mnt->get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+  UniqueFd clone(sys::open_tree(mnt.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
   ASSERT_TRUE(clone) << std::strerror(errno);
   struct mount_attr attr = {};
   attr.attr_clr = MOUNT_ATTR_RDONLY;
   ASSERT_EQ(sys::mount_setattr(clone.get(), "", AT_EMPTY_PATH, &attr, sizeof attr), 0) << std::strerror(errno);
-  file.reset(::openat(clone.get(), "tool", O_RDWR | O_CLOEXEC));
-  EXPECT_FALSE(file);
+  w.reset(::openat(clone.get(), "tool", O_RDWR | O_CLOEXEC));
+  EXPECT_FALSE(w);
   EXPECT_EQ(errno, EROFS);
   // Nor does its superblock become writable (there is no upper layer to write to).
   UniqueFd pick(static_cast<int>(::syscall(SYS_fspick, clone.get(), "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC)));
   ASSERT_TRUE(pick) << std::strerror(errno);
   (void)sys::fsconfig(pick.get(), FSCONFIG_SET_FLAG, "rw", nullptr, 0);
   EXPECT_LT(sys::fsconfig(pick.get(), FSCONFIG_CMD_RECONFIGURE, nullptr, nullptr, 0), 0);
-  file.reset(::openat(clone.get(), "tool", O_RDWR | O_CLOEXEC));
-  EXPECT_FALSE(file);
+  w.reset(::openat(clone.get(), "tool", O_RDWR | O_CLOEXEC));
+  EXPECT_FALSE(w);
   EXPECT_EQ(errno, EROFS);
   UniqueFd created(::openat(clone.get(), "new", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
   EXPECT_FALSE(created);
-  EXPECT_EQ(read_text(file_), "the tool's bytes");
+  EXPECT_EQ(read_text(file), "the tool's bytes");
+}
+
+TEST_F(OverlayView, StaysReadOnlyWhenItsMountIsClonedAndMadeWritable) {
+  auto mnt = readonly_overlay_of(tmp_.path());
+  if (!mnt && mnt.error().code() == EPERM) GTEST_SKIP() << "no overlayfs mounts without root";
+  ASSERT_OK(mnt);
+  expect_read_only_for_good(*mnt, file_);
+}
+
+// Layers by path (kernels before 6.13): the spare directory below, names with `:` escaped.
+TEST_F(OverlayView, LayeredByPathOverASpareDirectory) {
+  test::TempDir spare;
+  std::string odd = spare.path() + "/a:b\\c";
+  ASSERT_EQ(::mkdir(odd.c_str(), 0700), 0);
+  write_text(odd + "/tool", "the spare's file, shadowed");
+  write_text(odd + "/other", "the spare's other file");
+  auto mnt = readonly_overlay_of(tmp_.path(), odd);
+  if (!mnt && mnt.error().code() == EPERM) GTEST_SKIP() << "no overlayfs mounts without root";
+  ASSERT_OK(mnt);
+  EXPECT_EQ(read_text("/proc/self/fd/" + std::to_string(mnt->get()) + "/other"), "the spare's other file");
+  expect_read_only_for_good(*mnt, file_);
+  EXPECT_ERROR_CONTAINS(readonly_overlay_of(tmp_.path(), tmp_.path() + "/.."), "make the overlay over");  // overlapping
 }
 
 TEST_F(OverlayView, RefusesAFileReplacedSinceItWasOpened) {

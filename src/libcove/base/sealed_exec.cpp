@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "base/syscalls.hpp"
 #include "base/unique_fd.hpp"
@@ -117,17 +118,44 @@ bool on_readonly_overlay(int fd) {
   return ::fstatfs(fd, &sf) == 0 && sf.f_type == kOverlayMagic && (sf.f_flags & ST_RDONLY) != 0;
 }
 
-Result<UniqueFd> readonly_overlay_of(const std::string& dir) {
-  UniqueFd top(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!top) return Error::from_errno(errno, "open `" + dir + "`");
+namespace {
+
+// A layer's path in overlayfs' `lowerdir` list, where `:` separates layers and `\` escapes.
+std::string layer_path(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == ':' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+Result<void> set_layers(int fs, const std::string& dir, const std::string& spare, std::vector<UniqueFd>& held) {
+  if (!spare.empty()) {
+    std::string lowers = layer_path(dir) + ":" + layer_path(spare);
+    if (sys::fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lowers.c_str(), 0) < 0)
+      return Error::from_errno(errno, "overlay layers `" + lowers + "`");
+    return {};
+  }
+  held.emplace_back(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!held.back()) return Error::from_errno(errno, "open `" + dir + "`");
   auto bottom = empty_layer();
   if (!bottom) return std::move(bottom).error();
+  held.push_back(std::move(*bottom));
+  // Layers by fd: kernel 6.13 or later (an older one says EINVAL here).
+  for (const auto& layer : held)
+    if (sys::fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", nullptr, layer.get()) < 0)
+      return Error::from_errno(errno, "overlay layer `lowerdir+`");
+  return {};
+}
+
+}  // namespace
+
+Result<UniqueFd> readonly_overlay_of(const std::string& dir, const std::string& spare) {
   UniqueFd fs(sys::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!fs) return Error::from_errno(errno, "fsopen overlay");
-  // Layers by fd: kernel 6.13 or later (an older one says EINVAL here).
-  for (int layer : {top.get(), bottom->get()})
-    if (sys::fsconfig(fs.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, layer) < 0)
-      return Error::from_errno(errno, "overlay layer `lowerdir+`");
+  std::vector<UniqueFd> held;
+  COVE_TRY(set_layers(fs.get(), dir, spare, held));
   (void)sys::fsconfig(fs.get(), FSCONFIG_SET_STRING, "xino", "off", 0);  // only quiets the kernel log
   if (sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
     return Error::from_errno(errno, "make the overlay over `" + dir + "`");
@@ -136,12 +164,13 @@ Result<UniqueFd> readonly_overlay_of(const std::string& dir) {
   return mnt;
 }
 
-Result<UniqueFd> overlay_view(const std::string& path, int exe) {
+Result<UniqueFd> overlay_view(const std::string& path, int exe, const std::string& spare) {
   auto slash = path.rfind('/');
   if (path.empty() || path[0] != '/' || slash == std::string::npos || slash + 1 == path.size())
     return Error::invalid("`" + path + "` is not an absolute path to a file");
   std::string dir = slash == 0 ? "/" : path.substr(0, slash), base = path.substr(slash + 1);
   auto mnt = readonly_overlay_of(dir);
+  if (!mnt && mnt.error().code() == EINVAL && !spare.empty()) mnt = readonly_overlay_of(dir, spare);
   if (!mnt) return std::move(mnt).error();
   UniqueFd file(::openat(mnt->get(), base.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!file) return Error::from_errno(errno, "open `" + base + "` in the overlay over `" + dir + "`");
@@ -153,7 +182,7 @@ Result<UniqueFd> overlay_view(const std::string& path, int exe) {
 
 const std::string& original_exe() { return original(); }
 
-Result<void> reexec_sealed(const char* name, char** argv) {
+Result<void> reexec_sealed(const char* name, char** argv, const std::string& spare_dir) {
   UniqueFd exe(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!exe) return Error::from_errno(errno, "open /proc/self/exe");
   if (has_seals(exe.get()) || (std::getenv(kEnv) && on_readonly_overlay(exe.get()))) {
@@ -170,7 +199,7 @@ Result<void> reexec_sealed(const char* name, char** argv) {
   path[n] = '\0';
   if (::setenv(kEnv, path, 1) < 0) return Error::from_errno(errno, "setenv");
   // No copy where the kernel can give the file a read-only view (overlayfs); a copy otherwise.
-  if (auto view = overlay_view(path, exe.get())) ::fexecve(view->get(), argv, environ);
+  if (auto view = overlay_view(path, exe.get(), spare_dir)) ::fexecve(view->get(), argv, environ);
   auto mfd = sealed_memfd_copy(name, exe.get());
   if (!mfd) {
     ::unsetenv(kEnv);

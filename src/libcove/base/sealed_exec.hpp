@@ -17,25 +17,29 @@
 namespace cove {
 
 // Re-executes /proc/self/exe, with the same argv and environment, from its read-only overlay
-// view (overlay_view) or else from a sealed memfd named `name`, unless the process already runs
-// sealed: /proc/self/exe carries all of F_SEAL_SEAL|SHRINK|GROW|WRITE, or lies on a read-only
-// overlayfs and the re-exec's marker is in the environment (then it returns at once, having
-// recorded original_exe()). The copy holds only the file's loaded part (program headers;
-// debugging sections are not needed to run). Returns only on error, before anything changed.
-Result<void> reexec_sealed(const char* name, char** argv);
+// view (overlay_view, `spare_dir` its bottom layer on kernels before 6.13) or else from a
+// sealed memfd named `name`, unless the process already runs sealed: /proc/self/exe carries
+// all of F_SEAL_SEAL|SHRINK|GROW|WRITE, or lies on a read-only overlayfs and the re-exec's
+// marker is in the environment (then it returns at once, having recorded original_exe()). The
+// copy holds only the file's loaded part (program headers; debugging sections are not needed
+// to run). Returns only on error, before anything changed.
+Result<void> reexec_sealed(const char* name, char** argv, const std::string& spare_dir = "");
 
 // The executable the sealed copy was made from (so tools still find their siblings next to
 // it), or "" when the process does not run sealed.
 const std::string& original_exe();
 
-// A new detached overlayfs whose layers are `dir` and an empty tmpfs, and no upper layer: its
-// superblock is read-only for good (EROFS for a write, after a reconfiguration, or through a
-// clone of the mount with its read-only flag cleared). Needs kernel 6.13 (layers by fd).
-Result<UniqueFd> readonly_overlay_of(const std::string& dir);
-// The file at absolute `path` through readonly_overlay_of(its directory), as an O_PATH fd to
-// exec; the mount leaves every namespace with this call (nothing can clone it then). Refused
-// (ESTALE) unless its size and mtime are those of the open file `exe` (the running executable).
-Result<UniqueFd> overlay_view(const std::string& path, int exe);
+// A new detached overlayfs whose layers are `dir` and, below it, an empty tmpfs (layers by fd,
+// kernel 6.13) or, given, the directory `spare` (layers by path, any kernel: the bottom layer
+// must exist and not overlap `dir`; what it holds shows only where `dir` has no such name).
+// No upper layer: its superblock is read-only for good (EROFS for a write, after a
+// reconfiguration, or through a clone of the mount with its read-only flag cleared).
+Result<UniqueFd> readonly_overlay_of(const std::string& dir, const std::string& spare = "");
+// The file at absolute `path` through readonly_overlay_of(its directory) (with `spare` where
+// the kernel takes no layers by fd), as an O_PATH fd to exec; the mount leaves every namespace
+// with this call (nothing can clone it then). Refused (ESTALE) unless its size and mtime are
+// those of the open file `exe` (the running executable).
+Result<UniqueFd> overlay_view(const std::string& path, int exe, const std::string& spare = "");
 // A copy of the open executable `exe` (its loaded part, without section headers) in a memfd
 // named `name`, sealed against every change (F_SEAL_SEAL|SHRINK|GROW|WRITE).
 Result<UniqueFd> sealed_memfd_copy(const char* name, int exe);
