@@ -25,8 +25,8 @@ namespace {
 
 constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 constexpr long kOverlayMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC
-// Carries the original path across the re-exec; read and removed at once by the sealed copy,
-// trusted only there (a sealed copy is only ever made by reexec_sealed).
+// Carries the original path across the re-exec; read and removed at once by the new process,
+// which trusts it only when its executable is a sealed memfd or lies on a read-only overlay.
 constexpr const char* kEnv = "COVE_SEALED_FROM";
 
 std::string& original() {
@@ -66,6 +66,54 @@ Result<void> drop_section_headers(int mfd) {
   return {};
 }
 
+// An empty read-only tmpfs, detached: the overlay's bottom layer (an overlay without an upper
+// layer needs two lower ones). Nothing on the host shows it; it goes with the overlay.
+Result<UniqueFd> empty_layer() {
+  UniqueFd fs(sys::fsopen("tmpfs", FSOPEN_CLOEXEC));
+  if (!fs || sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
+    return Error::from_errno(errno, "make an empty tmpfs");
+  UniqueFd m(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY));
+  if (!m) return Error::from_errno(errno, "fsmount an empty tmpfs");
+  return m;
+}
+
+bool same_size_and_mtime(int a, int b) {
+  struct stat sa, sb;
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && S_ISREG(sb.st_mode) && sa.st_size == sb.st_size &&
+         sa.st_mtim.tv_sec == sb.st_mtim.tv_sec && sa.st_mtim.tv_nsec == sb.st_mtim.tv_nsec;
+}
+
+// A layer's path in overlayfs' `lowerdir` list, where `:` separates layers and `\` escapes.
+std::string layer_path(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == ':' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// The two layers of a lower-only overlay: `dir` over `spare` by path, or (no `spare`) over an
+// empty tmpfs by fd; `held` keeps those fds until the superblock is made.
+Result<void> set_layers(int fs, const std::string& dir, const std::string& spare, std::vector<UniqueFd>& held) {
+  if (!spare.empty()) {
+    std::string lowers = layer_path(dir) + ":" + layer_path(spare);
+    if (sys::fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lowers.c_str(), 0) < 0)
+      return Error::from_errno(errno, "overlay layers `" + lowers + "`");
+    return {};
+  }
+  held.emplace_back(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!held.back()) return Error::from_errno(errno, "open `" + dir + "`");
+  auto bottom = empty_layer();
+  if (!bottom) return std::move(bottom).error();
+  held.push_back(std::move(*bottom));
+  // Layers by fd: kernel 6.13 or later (an older one says EINVAL here).
+  for (const auto& layer : held)
+    if (sys::fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", nullptr, layer.get()) < 0)
+      return Error::from_errno(errno, "overlay layer `lowerdir+`");
+  return {};
+}
+
 }  // namespace
 
 Result<UniqueFd> sealed_memfd_copy(const char* name, int exe) {
@@ -92,64 +140,10 @@ Result<UniqueFd> sealed_memfd_copy(const char* name, int exe) {
   return mfd;
 }
 
-namespace {
-
-// An empty read-only tmpfs, detached: the overlay's bottom layer (an overlay without an upper
-// layer needs two lower ones). Nothing on the host shows it; it goes with the overlay.
-Result<UniqueFd> empty_layer() {
-  UniqueFd fs(sys::fsopen("tmpfs", FSOPEN_CLOEXEC));
-  if (!fs || sys::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
-    return Error::from_errno(errno, "make an empty tmpfs");
-  UniqueFd m(sys::fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY));
-  if (!m) return Error::from_errno(errno, "fsmount an empty tmpfs");
-  return m;
-}
-
-bool same_file_content(int a, int b) {
-  struct stat sa, sb;
-  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && S_ISREG(sb.st_mode) && sa.st_size == sb.st_size &&
-         sa.st_mtim.tv_sec == sb.st_mtim.tv_sec && sa.st_mtim.tv_nsec == sb.st_mtim.tv_nsec;
-}
-
-}  // namespace
-
 bool on_readonly_overlay(int fd) {
   struct statfs sf;
   return ::fstatfs(fd, &sf) == 0 && sf.f_type == kOverlayMagic && (sf.f_flags & ST_RDONLY) != 0;
 }
-
-namespace {
-
-// A layer's path in overlayfs' `lowerdir` list, where `:` separates layers and `\` escapes.
-std::string layer_path(const std::string& path) {
-  std::string out;
-  for (char c : path) {
-    if (c == ':' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
-Result<void> set_layers(int fs, const std::string& dir, const std::string& spare, std::vector<UniqueFd>& held) {
-  if (!spare.empty()) {
-    std::string lowers = layer_path(dir) + ":" + layer_path(spare);
-    if (sys::fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", lowers.c_str(), 0) < 0)
-      return Error::from_errno(errno, "overlay layers `" + lowers + "`");
-    return {};
-  }
-  held.emplace_back(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!held.back()) return Error::from_errno(errno, "open `" + dir + "`");
-  auto bottom = empty_layer();
-  if (!bottom) return std::move(bottom).error();
-  held.push_back(std::move(*bottom));
-  // Layers by fd: kernel 6.13 or later (an older one says EINVAL here).
-  for (const auto& layer : held)
-    if (sys::fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", nullptr, layer.get()) < 0)
-      return Error::from_errno(errno, "overlay layer `lowerdir+`");
-  return {};
-}
-
-}  // namespace
 
 Result<UniqueFd> readonly_overlay_of(const std::string& dir, const std::string& spare) {
   UniqueFd fs(sys::fsopen("overlay", FSOPEN_CLOEXEC));
@@ -175,7 +169,7 @@ Result<UniqueFd> overlay_view(const std::string& path, int exe, const std::strin
   UniqueFd file(::openat(mnt->get(), base.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!file) return Error::from_errno(errno, "open `" + base + "` in the overlay over `" + dir + "`");
   // The name may have been given to another file since this one started (an upgrade).
-  if (!same_file_content(exe, file.get()) || !on_readonly_overlay(file.get()))
+  if (!same_size_and_mtime(exe, file.get()) || !on_readonly_overlay(file.get()))
     return Error(ESTALE, "`" + path + "` is not the running executable any more");
   return file;
 }
