@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "base/dir.hpp"
 #include "base/fs.hpp"
@@ -43,21 +44,28 @@ struct RunningEntry {
 
 std::string index_path() { return host_config().runtime_dir + "/.running-ids"; }
 
+// A line per entry, parsed in place (a start reads every running container's lines).
 std::vector<RunningEntry> parse_index(const std::string& text) {
   std::vector<RunningEntry> out;
-  for (const auto& line : split(text, '\n')) {
-    auto w = split_ws(line);
-    if (w.size() != 4 || (w[0] != "uid" && w[0] != "gid")) continue;
-    auto first = parse_uint(w[1]), count = parse_uint(w[2]);
-    if (!first || !count || *count == 0) continue;
-    out.push_back({w[0], *first, *count, w[3]});
+  out.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+  for (auto line : lines_of(text)) {
+    auto kind = take_word(line), first = take_word(line), count = take_word(line), dir = take_word(line);
+    if ((kind != "uid" && kind != "gid") || dir.empty() || !take_word(line).empty()) continue;
+    auto f = parse_uint(first), c = parse_uint(count);
+    if (!f || !c || *c == 0) continue;
+    out.push_back({std::string(kind), *f, *c, std::string(dir)});
   }
   return out;
 }
 
+void format_entry(std::string& out, const RunningEntry& e) {
+  fmt::format_to(std::back_inserter(out), "{} {} {} {}\n", e.kind, e.first, e.count, e.dir);
+}
+
 std::string format_index(const std::vector<RunningEntry>& entries) {
   std::string out;
-  for (const auto& e : entries) out += fmt::format("{} {} {} {}\n", e.kind, e.first, e.count, e.dir);
+  out.reserve(entries.size() * 64);
+  for (const auto& e : entries) format_entry(out, e);
   return out;
 }
 
@@ -65,6 +73,7 @@ std::string format_index(const std::vector<RunningEntry>& entries) {
 struct LockedIndex {
   UniqueFd lock;
   std::vector<RunningEntry> entries;
+  bool ends_a_line = true;  // the file is empty or ends with '\n' (an append starts a line)
 };
 
 constexpr int kIndexLockTimeoutMs = 30 * 1000;
@@ -74,7 +83,10 @@ Result<LockedIndex> lock_index() {
   auto lock = lock_removable_file(index_path() + ".lock", "the index of running containers' ids", kIndexLockTimeoutMs);
   if (!lock) return std::move(lock).error();
   li.lock = std::move(*lock);
-  if (auto t = read_file(index_path())) li.entries = parse_index(*t);
+  if (auto t = read_file(index_path())) {
+    li.entries = parse_index(*t);
+    li.ends_a_line = t->empty() || t->back() == '\n';
+  }
   return li;
 }
 
@@ -98,6 +110,14 @@ bool runs(const std::string& dir) {
          process_matches(rs->monitor_pid, rs->monitor_starttime);
 }
 
+// `added` (the last entries of `li`) at the end of the file, the rest as it is: a start that
+// dropped nothing writes its own lines only, not every running container's.
+Result<void> append_index(const LockedIndex& li, size_t added) {
+  std::string text = li.ends_a_line ? "" : "\n";
+  for (size_t i = li.entries.size() - added; i < li.entries.size(); ++i) format_entry(text, li.entries[i]);
+  return append_file(index_path(), text, 0600);
+}
+
 bool overlap(const ns::HostRange& m, const RunningEntry& e) { return m.first < e.first + e.count && e.first < m.first + m.count; }
 
 }  // namespace
@@ -108,21 +128,22 @@ Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConf
   auto index = lock_index();
   if (!index) return std::move(index).error();
   std::vector<std::string> problems;
-  std::vector<RunningEntry> keep;
-  for (auto& e : index->entries) {
-    if (e.dir == p.dir()) continue;  // replaced below
+  auto& es = index->entries;
+  auto gone = [&](const RunningEntry& e) {
     const auto& mine = e.kind == "uid" ? uids : gids;
     bool hit = e.dir != shared_with && std::any_of(mine.begin(), mine.end(), [&](const auto& m) { return overlap(m, e); });
-    if (hit && !runs(e.dir)) continue;  // left by a monitor that died
+    if (e.dir == p.dir() || (hit && !runs(e.dir))) return true;  // ours (replaced below), or left by a monitor that died
     if (hit)
       for (const auto& m : mine)
         if (overlap(m, e))
           problems.push_back(fmt::format("host {}s {}-{} overlap {}s {}-{} of running container `{}`", e.kind, m.first,
                                          m.first + m.count - 1, e.kind, e.first, e.first + e.count - 1, e.dir));
-    keep.push_back(std::move(e));
-  }
+    return false;
+  };
+  size_t before = es.size();
+  std::erase_if(es, gone);
+  bool dropped = es.size() != before;
   // Written back also when refused: without the dead entries (and gone when empty).
-  index->entries = std::move(keep);
   if (!problems.empty()) {
     (void)write_index(*index);
     return Error(EEXIST, "[idmap]: " + join(problems, "; ") + " (choose free host ids, or remove the [idmap] "
@@ -134,7 +155,7 @@ Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConf
   }
   for (const auto& r : uids) index->entries.push_back({"uid", r.first, r.count, p.dir()});
   for (const auto& r : gids) index->entries.push_back({"gid", r.first, r.count, p.dir()});
-  return write_index(*index);
+  return dropped ? write_index(*index) : append_index(*index, uids.size() + gids.size());
 }
 
 void release_host_ids(const ContainerPaths& p) {

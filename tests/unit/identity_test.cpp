@@ -2,6 +2,7 @@
 // (it once held 32 bits of FNV-1a, which a brute force collides in a second), and a runtime
 // state names its container, so a state found under a key is only used for that container.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,9 +12,11 @@
 #include <regex>
 #include <unordered_map>
 
+#include "base/scope_exit.hpp"
 #include "base/sha256.hpp"
 #include "base/strings.hpp"
 #include "container.hpp"
+#include "host_ids.hpp"
 #include "ns/idmap_registry.hpp"
 #include "host_config.hpp"
 #include "paths.hpp"
@@ -214,6 +217,94 @@ TEST(MonitorLock, FreeOnceTheHolderDiedEvenUnreaped) {
   EXPECT_FALSE(is_monitor_lock_held(file));
   EXPECT_OK(hold_monitor_lock(file, "web"));
   ::waitpid(child, nullptr, 0);
+}
+
+std::string slurp_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+ino_t inode_of(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// Every start claims its ranges again, and most change nothing: then the registry is not
+// written (it was formatted and read again to find that out), and a container's entry stays in
+// its place (it moved to the end, which rewrote the file at every first start of many).
+TEST(IdmapRegistry, AClaimThatChangesNothingLeavesTheFileAlone) {
+  TempDir dir;
+  for (const char* c : {"p/a", "p/c", "p/b"}) std::filesystem::create_directories(dir.file(c));
+  std::string reg = dir.file("registry"), none = dir.file("no-subids");
+  {
+    std::ofstream out(reg);
+    out << ns::format_registry({{1000000, 65536, dir.file("p/a/config")},
+                                {2000000, 65536, dir.file("p/c/config")},
+                                {3000000, 65536, dir.file("p/b/config")}});
+  }
+  std::string before = slurp_file(reg);
+  ino_t ino = inode_of(reg);
+  std::vector<ns::HostRange> ids = {{2000000, 65536}};
+  ASSERT_OK(ns::registry_claim(dir.file("p/c/config"), ids, ids, reg, none, none));
+  EXPECT_EQ(slurp_file(reg), before);
+  EXPECT_EQ(inode_of(reg), ino) << "rewritten";
+  // A changed range replaces the old one (then the file is written).
+  std::vector<ns::HostRange> moved = {{4000000, 65536}};
+  ASSERT_OK(ns::registry_claim(dir.file("p/c/config"), moved, moved, reg, none, none));
+  auto entries = ns::parse_registry(slurp_file(reg));
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].owner, dir.file("p/a/config"));
+  EXPECT_EQ(entries[1].owner, dir.file("p/b/config"));
+  EXPECT_EQ(entries[2], (ns::RegistryEntry{4000000, 65536, dir.file("p/c/config")}));
+}
+
+// The index of running containers' ids: a start adds its lines at the end (an append, not a
+// rewrite of every running container's lines); one that finds lines of its own (or a dead
+// overlapping one) writes the file again without them. A torn last line (a crash in an
+// append) is not glued to the next entry, and is dropped at the next rewrite.
+TEST(RunningIds, AStartAppendsItsLinesAndReplacesItsOwn) {
+  TempDir dir;
+  HostConfig saved = host_config();
+  HostConfig hc = saved;
+  hc.runtime_dir = dir.file("run");
+  hc.state_dir = dir.file("state");
+  set_host_config(hc);
+  ScopeExit restore([&] { set_host_config(saved); });
+  ::unsetenv("COVE_IDMAP_REGISTRY");
+  std::filesystem::create_directories(hc.runtime_dir);
+  auto container = [&](const std::string& name, uint32_t host) {
+    std::filesystem::create_directories(dir.file("p/" + name));
+    config::ContainerConfig cfg;
+    cfg.uid_map = {{0, host, 65536}};
+    cfg.gid_map = cfg.uid_map;
+    return std::make_pair(ContainerPaths(dir.file("p"), name), cfg);
+  };
+  auto [pa, a] = container("a", 1000000);
+  auto [pb, b] = container("b", 2000000);
+  auto [pc, c] = container("c", 3000000);
+  std::string index = hc.runtime_dir + "/.running-ids";
+  auto lines = [&] { return split(slurp_file(index), '\n'); };
+  ASSERT_OK(claim_host_ids(pa, a));
+  ino_t ino = inode_of(index);
+  ASSERT_OK(claim_host_ids(pb, b));
+  EXPECT_EQ(inode_of(index), ino) << "rewritten, not appended";
+  EXPECT_EQ(lines(), (std::vector<std::string>{"uid 1000000 65536 " + pa.dir(), "gid 1000000 65536 " + pa.dir(),
+                                               "uid 2000000 65536 " + pb.dir(), "gid 2000000 65536 " + pb.dir(), ""}));
+  { std::ofstream(index, std::ios::app) << "uid 12"; }
+  ASSERT_OK(claim_host_ids(pc, c));
+  EXPECT_EQ(lines(), (std::vector<std::string>{"uid 1000000 65536 " + pa.dir(), "gid 1000000 65536 " + pa.dir(),
+                                               "uid 2000000 65536 " + pb.dir(), "gid 2000000 65536 " + pb.dir(),
+                                               "uid 12", "uid 3000000 65536 " + pc.dir(),
+                                               "gid 3000000 65536 " + pc.dir(), ""}));
+  ASSERT_OK(claim_host_ids(pa, a));  // its lines are there already: replaced, once, at the end
+  EXPECT_EQ(lines(), (std::vector<std::string>{"uid 2000000 65536 " + pb.dir(), "gid 2000000 65536 " + pb.dir(),
+                                               "uid 3000000 65536 " + pc.dir(), "gid 3000000 65536 " + pc.dir(),
+                                               "uid 1000000 65536 " + pa.dir(), "gid 1000000 65536 " + pa.dir(), ""}));
+  // Another container on b's ids is refused (by the registry: b's directory is there).
+  auto [pd, d] = container("d", 2000000);
+  EXPECT_ERROR_CONTAINS(claim_host_ids(pd, d), "overlap");
+  for (const auto& p : {pa, pb, pc}) release_host_ids(p);
+  EXPECT_FALSE(std::filesystem::exists(index)) << slurp_file(index);
 }
 
 }  // namespace

@@ -13,6 +13,26 @@ TEST(Strings, SplitAndTrim) {
   EXPECT_EQ(trim("  x y  "), "x y");
 }
 
+TEST(Strings, LinesAndWordsWithoutCopies) {
+  std::string text = "uid 1 2 /a\n\ngid  3\t4 /b c\nlast";
+  auto lines = lines_of(text);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], "uid 1 2 /a");
+  EXPECT_EQ(lines[1], "");
+  EXPECT_EQ(lines[3], "last");
+  EXPECT_EQ(lines[0].data(), text.data());  // a view into the text
+  EXPECT_EQ(lines_of("one\n").size(), 1u);
+  EXPECT_TRUE(lines_of("").empty());
+  std::string_view rest = lines[2];
+  EXPECT_EQ(take_word(rest), "gid");
+  EXPECT_EQ(take_word(rest), "3");
+  EXPECT_EQ(take_word(rest), "4");
+  EXPECT_EQ(take_word(rest), "/b");
+  EXPECT_EQ(take_word(rest), "c");
+  EXPECT_EQ(take_word(rest), "");
+  EXPECT_EQ(take_word(rest), "");
+}
+
 TEST(Strings, StrictIntegers) {
   EXPECT_EQ(parse_int("-12"), -12);
   EXPECT_EQ(parse_int("12x"), std::nullopt);

@@ -101,6 +101,12 @@ Result<void> write_file(const std::string& path, const std::string& data, mode_t
   return write_all(fd.get(), data, path);
 }
 
+Result<void> append_file(const std::string& path, const std::string& data, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode));
+  if (!fd) return Error::from_errno(errno, "open `" + path + "`");
+  return write_all(fd.get(), data, path);
+}
+
 Result<void> write_file_atomic(const std::string& path, const std::string& data, mode_t mode,
                                Durability durability) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());

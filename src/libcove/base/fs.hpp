@@ -19,6 +19,9 @@ Result<std::string> read_regular_file(const std::string& path, size_t max_size);
 Result<void> write_existing(const std::string& path, const std::string& data);
 // Creates or truncates `path` with `mode` and writes `data`.
 Result<void> write_file(const std::string& path, const std::string& data, mode_t mode = 0644);
+// Appends `data` (O_APPEND; the file made with `mode` if missing). Not atomic: for files a
+// lock guards, whose readers skip a torn last line.
+Result<void> append_file(const std::string& path, const std::string& data, mode_t mode = 0644);
 // Writes to a temp file in the same directory and renames it over `path`: readers see the old
 // or the new content, never a mix. `durable` adds an fsync first (configs, registries); runtime
 // state that a reboot clears anyway skips it (/run is not always a tmpfs: an fsync there costs ms).

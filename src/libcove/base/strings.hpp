@@ -20,6 +20,11 @@ std::string unescape_octal(std::string_view s);
 std::string printable(std::string_view s);
 // Splits on `sep`, keeping empty fields.
 std::vector<std::string> split(std::string_view s, char sep);
+// The lines of `text` (without their '\n'; a last line without one too), as views into it:
+// for files read whole and parsed line by line with no copy of each line.
+std::vector<std::string_view> lines_of(std::string_view text);
+// The next whitespace-separated word of `s`, taken off its front; "" when none is left.
+std::string_view take_word(std::string_view& s);
 bool starts_with(std::string_view s, std::string_view prefix);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 

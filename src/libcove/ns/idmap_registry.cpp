@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -62,7 +63,7 @@ std::string registry_path() {
 
 std::vector<RegistryEntry> parse_registry(const std::string& text) {
   std::vector<RegistryEntry> out;
-  for (const auto& line : split(text, '\n')) {
+  for (auto line : lines_of(text)) {
     auto l = trim(line);
     if (l.empty() || l[0] == '#') continue;
     auto sp1 = l.find(' ');
@@ -78,7 +79,8 @@ std::vector<RegistryEntry> parse_registry(const std::string& text) {
 
 std::string format_registry(const std::vector<RegistryEntry>& entries) {
   std::string out = "# cove: host id ranges of unprivileged containers (FIRST COUNT CONFIG); do not edit\n";
-  for (const auto& e : entries) out += fmt::format("{} {} {}\n", e.first, e.count, e.owner);
+  out.reserve(out.size() + entries.size() * 64);
+  for (const auto& e : entries) fmt::format_to(std::back_inserter(out), "{} {} {}\n", e.first, e.count, e.owner);
   return out;
 }
 
@@ -134,26 +136,39 @@ Result<void> registry_claim(const std::string& owner, const std::vector<HostRang
         if (overlaps(r, e.first, e.count)) return true;
     return false;
   };
-  std::erase_if(reg->entries, [&](const RegistryEntry& e) { return e.owner != owner && touches(e) && !is_live(e); });
-  for (auto& e : reg->entries)
-    if (e.owner != owner && touches(e) && same_file(e.owner, owner)) e.owner = owner;
-  auto problems = range_conflicts(uid_ranges, owner, reg->entries, subids(subuid), subuid);
-  auto more = range_conflicts(gid_ranges, owner, reg->entries, subids(subgid), subgid);
+  auto& es = reg->entries;
+  size_t before = es.size();
+  std::erase_if(es, [&](const RegistryEntry& e) { return e.owner != owner && touches(e) && !is_live(e); });
+  bool changed = es.size() != before;
+  for (auto& e : es)
+    if (e.owner != owner && touches(e) && same_file(e.owner, owner)) {
+      e.owner = owner;
+      changed = true;
+    }
+  auto problems = range_conflicts(uid_ranges, owner, es, subids(subuid), subuid);
+  auto more = range_conflicts(gid_ranges, owner, es, subids(subgid), subgid);
   problems.insert(problems.end(), more.begin(), more.end());
   if (!problems.empty())
     return Error(EEXIST, "[idmap]: " + join(problems, "; ") +
                              " (choose free host ids, or remove the [idmap] entries and cove-create allocates a range)");
-  std::erase_if(reg->entries, [&](const RegistryEntry& e) { return e.owner == owner; });
+  // Our ranges: the entries we have stay where they are, others of ours go, missing ones are
+  // added. Every start claims again, and most change nothing: then nothing is written.
   std::vector<HostRange> all = uid_ranges;
   all.insert(all.end(), gid_ranges.begin(), gid_ranges.end());
+  auto wanted = [&](const RegistryEntry& e) {
+    return std::any_of(all.begin(), all.end(), [&](const HostRange& r) { return r.first == e.first && r.count == e.count; });
+  };
+  before = es.size();
+  std::erase_if(es, [&](const RegistryEntry& e) { return e.owner == owner && !wanted(e); });
+  changed |= es.size() != before;
   for (const auto& r : all) {
     RegistryEntry e{r.first, r.count, owner};
-    if (std::find(reg->entries.begin(), reg->entries.end(), e) == reg->entries.end()) reg->entries.push_back(e);
+    if (std::find(es.begin(), es.end(), e) != es.end()) continue;
+    es.push_back(std::move(e));
+    changed = true;
   }
-  // Every start claims again: most find the file as it should be and need not write it.
-  std::string text = format_registry(reg->entries);
-  if (auto old = read_file(path); old && *old == text) return {};
-  return write_file_atomic(path, text, 0644);
+  if (!changed) return {};
+  return write_file_atomic(path, format_registry(es), 0644);
 }
 
 Result<void> registry_release(const std::string& owner, const std::string& path) {
