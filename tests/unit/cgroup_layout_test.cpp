@@ -411,6 +411,9 @@ int fake_rmdir(const std::string& path) {
   return ::rmdir(path.c_str());
 }
 
+// The pid the fake tree's tests join: above PID_MAX_LIMIT (4194304), so no process on the host
+// has it; with a real one's, the code reads that process's /proc/PID/cgroup instead of the fake
+// cgroup.procs files (4242 did, on a host with a few thousand processes).
 class FakeCgroupFs : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -507,10 +510,10 @@ TEST_F(FakeCgroupFs, CreateRefusesALeftoverWithProcessesAndRollsBack) {
   auto cg = planned();
   ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.monitors"), 0);  // another container's monitors
   ASSERT_EQ(fake_mkdir(root_ + "/unified/cove.payload.k"), 0);
-  touch(root_ + "/unified/cove.payload.k/cgroup.procs", "4242\n");  // never destroyed: see top
+  touch(root_ + "/unified/cove.payload.k/cgroup.procs", "4194305\n");  // never destroyed: see top
   auto r = cg.create();
   ASSERT_FALSE(r);
-  EXPECT_NE(error_of(r).find("still holds pid `4242`"), std::string::npos) << error_of(r);
+  EXPECT_NE(error_of(r).find("still holds pid `4194305`"), std::string::npos) << error_of(r);
   EXPECT_NE(error_of(r).find("create cgroup `" + root_ + "/unified/cove.payload.k`"), std::string::npos);
   // What this run made is gone; what it found is untouched (it may be a live run's).
   EXPECT_TRUE(is_directory(root_ + "/memory/job/cove.monitors"));
@@ -518,7 +521,7 @@ TEST_F(FakeCgroupFs, CreateRefusesALeftoverWithProcessesAndRollsBack) {
   EXPECT_FALSE(path_exists(root_ + "/cpuset/cove.monitors"));
   EXPECT_FALSE(path_exists(root_ + "/memory/job/cove.payload.k"));
   EXPECT_FALSE(path_exists(root_ + "/unified/cove.monitors"));
-  EXPECT_EQ(slurp(root_ + "/unified/cove.payload.k/cgroup.procs"), "4242\n");
+  EXPECT_EQ(slurp(root_ + "/unified/cove.payload.k/cgroup.procs"), "4194305\n");
 }
 
 // The monitors' cgroup is shared: other monitors in it are no leftover, and it stays while they are.
@@ -532,12 +535,12 @@ TEST_F(FakeCgroupFs, TheSharedMonitorCgroupIsUsedAndKeptWhileOthersAreInIt) {
     return fake_rmdir(path);
   };
   ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.monitors"), 0);
-  touch(root_ + "/memory/job/cove.monitors/cgroup.procs", "4242\n");
+  touch(root_ + "/memory/job/cove.monitors/cgroup.procs", "4194305\n");
   auto cg = planned();
   cg.set_dir_ops({fake_mkdir, busy_rmdir, {}});
   CG_ASSERT_OK(cg.create());
   CG_ASSERT_OK(cg.destroy(100));
-  EXPECT_EQ(slurp(root_ + "/memory/job/cove.monitors/cgroup.procs"), "4242\n");
+  EXPECT_EQ(slurp(root_ + "/memory/job/cove.monitors/cgroup.procs"), "4194305\n");
   EXPECT_FALSE(path_exists(root_ + "/cpuset/cove.monitors"));  // its last monitor was this one
   EXPECT_FALSE(path_exists(root_ + "/memory/job/cove.payload.k"));
 }
@@ -547,8 +550,8 @@ TEST_F(FakeCgroupFs, JoiningMakesTheSharedMonitorCgroupAgainWhenAStopRemovedIt) 
   auto cg = planned();
   CG_ASSERT_OK(cg.create());
   ASSERT_EQ(fake_rmdir(root_ + "/cpuset/cove.monitors"), 0);
-  CG_ASSERT_OK(cg.attach_monitor(4242));
-  EXPECT_EQ(slurp(root_ + "/cpuset/cove.monitors/cgroup.procs"), "4242");
+  CG_ASSERT_OK(cg.attach_monitor(4194305));
+  EXPECT_EQ(slurp(root_ + "/cpuset/cove.monitors/cgroup.procs"), "4194305");
   EXPECT_EQ(slurp(root_ + "/cpuset/cove.monitors/cpuset.cpus"), "0-3");  // before the pid: v1 needs it
 }
 
@@ -608,16 +611,16 @@ TEST_F(FakeCgroupFs, AttachWritesThePid) {
 TEST_F(FakeCgroupFs, AnotherProcessJoinsThroughItsPidAndAChildsSelfJoinCoversTheV1Dirs) {
   auto cg = planned();
   CG_ASSERT_OK(cg.create());
-  CG_ASSERT_OK(cg.attach_monitor(4242));
-  for (const auto& d : cg.monitor_dirs()) EXPECT_EQ(slurp(d + "/cgroup.procs"), "4242") << d;
+  CG_ASSERT_OK(cg.attach_monitor(4194305));
+  for (const auto& d : cg.monitor_dirs()) EXPECT_EQ(slurp(d + "/cgroup.procs"), "4194305") << d;
   auto joins = cg.self_join_files();
   ASSERT_EQ(joins.dirs, (std::vector<std::string>{cg.payload_dirs()[0], cg.payload_dirs()[1]}));
   EXPECT_EQ(joins.files.size(), 2u);
   // What the child joined by itself is not written again.
-  CG_ASSERT_OK(cg.attach_payload(4242, joins.dirs));
+  CG_ASSERT_OK(cg.attach_payload(4194305, joins.dirs));
   EXPECT_EQ(slurp(cg.payload_dirs()[0] + "/cgroup.procs"), "");
   EXPECT_EQ(slurp(cg.payload_dirs()[1] + "/cgroup.procs"), "");
-  EXPECT_EQ(slurp(cg.payload_dirs()[2] + "/cgroup.procs"), "4242");
+  EXPECT_EQ(slurp(cg.payload_dirs()[2] + "/cgroup.procs"), "4194305");
 }
 
 TEST_F(FakeCgroupFs, AttachToAMissingCgroupNamesTheFile) {
