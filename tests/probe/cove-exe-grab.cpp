@@ -78,9 +78,12 @@ std::string unwrap(int fd) {
   if (tree < 0) return errno_text(errno);
   struct mount_attr attr = {};
   attr.attr_clr = MOUNT_ATTR_RDONLY;
-  if (::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) return errno_text(errno);
-  int w = ::open(("/proc/self/fd/" + std::to_string(tree)).c_str(), O_RDWR | O_CLOEXEC);
-  if (w < 0) return errno_text(errno);
+  int w = -1;
+  if (::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) == 0)
+    w = ::open(("/proc/self/fd/" + std::to_string(tree)).c_str(), O_RDWR | O_CLOEXEC);
+  int err = errno;
+  ::close(tree);
+  if (w < 0) return errno_text(err);
   ::close(w);
   return "ok";
 }

@@ -25,8 +25,8 @@ namespace cove {
 // to run). Returns only on error, before anything changed.
 Result<void> reexec_sealed(const char* name, char** argv, const std::string& spare_dir = "");
 
-// The executable the sealed copy was made from (so tools still find their siblings next to
-// it), or "" when the process does not run sealed.
+// The executable the sealed view or copy was made from (so tools still find their siblings
+// next to it), or "" when the process does not run sealed.
 const std::string& original_exe();
 
 // A new detached overlayfs whose layers are `dir` and, below it, an empty tmpfs (layers by fd,
