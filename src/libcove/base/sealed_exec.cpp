@@ -1,6 +1,7 @@
 #include "base/sealed_exec.hpp"
 
 #include <elf.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -24,7 +25,6 @@ namespace cove {
 namespace {
 
 constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
-constexpr long kOverlayMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC
 // Carries the original path across the re-exec; read and removed at once by the new process,
 // which trusts it only when its executable is a sealed memfd or lies on a read-only overlay.
 constexpr const char* kEnv = "COVE_SEALED_FROM";
@@ -142,7 +142,7 @@ Result<UniqueFd> sealed_memfd_copy(const char* name, int exe) {
 
 bool on_readonly_overlay(int fd) {
   struct statfs sf;
-  return ::fstatfs(fd, &sf) == 0 && sf.f_type == kOverlayMagic && (sf.f_flags & ST_RDONLY) != 0;
+  return ::fstatfs(fd, &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC && (sf.f_flags & ST_RDONLY) != 0;
 }
 
 Result<UniqueFd> readonly_overlay_of(const std::string& dir, const std::string& spare) {
