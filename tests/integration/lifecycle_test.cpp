@@ -123,6 +123,31 @@ TEST_F(LifecycleTest, UnprivilegedContainer) { full_lifecycle("ct-userns", false
 
 TEST_F(LifecycleTest, PrivilegedContainer) { full_lifecycle("ct-priv", true); }
 
+// The busybox template's boot script mounts only what the runtime left out (/run here): it
+// finds cove's mounts in the table it read once, mounts each missing one once, and is done
+// before the login shells start. Privileged, where a second mount would succeed: a check that
+// never matches mounts /proc, /sys, /dev/pts and /dev/shm again; one that always matches leaves
+// /run out. (In a user namespace, mounting over cove's locked mounts fails anyway.)
+TEST_F(LifecycleTest, TheBusyboxBootMountsOnlyWhatIsMissing) {
+  const std::string name = "ct-boot";
+  create_busybox(name, "[container]\nprivileged = true\n");
+  ASSERT_EQ(cove("cove-start", name).status, 0);
+  std::string table;
+  ASSERT_TRUE(eventually([&] {
+    table = attach_out(name, {"sh", "-c", "pidof rcS >/dev/null || cat /proc/self/mounts"});
+    return table.find(" /run ") != std::string::npos;
+  })) << table;
+  auto mounts_at = [&](const std::string& dir) {
+    size_t n = 0;
+    for (size_t at = table.find(" " + dir + " "); at != std::string::npos; at = table.find(" " + dir + " ", at + 1)) ++n;
+    return n;
+  };
+  for (const char* dir : {"/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/run"})
+    EXPECT_EQ(mounts_at(dir), 1u) << dir << " in:\n" << table;
+  EXPECT_NE(table.find("tmpfs /run tmpfs rw,nosuid,nodev"), std::string::npos) << table;
+  EXPECT_EQ(cove("cove-stop", name).status, 0);
+}
+
 TEST_F(LifecycleTest, TwoConcurrentStartsExactlyOneWins) {
   create_busybox("race");
   RunResult a, b;
