@@ -124,8 +124,8 @@ TEST_F(LifecycleTest, UnprivilegedContainer) { full_lifecycle("ct-userns", false
 TEST_F(LifecycleTest, PrivilegedContainer) { full_lifecycle("ct-priv", true); }
 
 // The busybox template's boot script mounts only what the runtime left out (/run here): it
-// finds cove's mounts in the table it read once, mounts each missing one once, and is done
-// before the login shells start. Privileged, where a second mount would succeed: a check that
+// finds cove's mounts in the table it read once and mounts each missing one once (checked once
+// rcS has ended). Privileged, where a second mount would succeed: a check that
 // never matches mounts /proc, /sys, /dev/pts and /dev/shm again; one that always matches leaves
 // /run out. (In a user namespace, mounting over cove's locked mounts fails anyway.)
 TEST_F(LifecycleTest, TheBusyboxBootMountsOnlyWhatIsMissing) {
