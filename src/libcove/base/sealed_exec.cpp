@@ -1,8 +1,8 @@
 #include "base/sealed_exec.hpp"
 
 #include <elf.h>
-#include <linux/magic.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
