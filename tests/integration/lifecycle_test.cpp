@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "cgroup/cgroup.hpp"
 #include "support.hpp"
@@ -198,6 +199,45 @@ TEST_F(LifecycleTest, AContainersRootCannotReachTheMonitorsCgroup) {
   for (const auto& line : split(inside, '\n')) {
     if (line.empty()) continue;
     EXPECT_TRUE(line.ends_with(":/")) << line;
+  }
+}
+
+// /sys/fs/cgroup inside: one mount per host hierarchy, each the container's own cgroup (the
+// inode of its payload directory on the host) shown as `/`, with nosuid, nodev and noexec (and
+// ro with `cgroup:ro`), and none a peer or slave of a host mount.
+TEST_F(LifecycleTest, EachCgroupMountIsTheContainersOwnCgroup) {
+  auto layout = cgroup::detect_layout();
+  ASSERT_TRUE(layout.has_value());
+  for (bool ro : {false, true}) {
+    const std::string name = ro ? "cg-ro" : "cg-rw";
+    create_busybox(name, ro ? "[mount]\nauto = proc:mixed sys:ro cgroup:ro\n" : "");
+    ASSERT_EQ(cove("cove-start", name).status, 0);
+    auto own = read_text("/proc/" + std::to_string(init_pid(name)) + "/cgroup");
+    auto mountinfo = attach_out(name, {"cat", "/proc/self/mountinfo"});
+    for (const auto& h : layout->hierarchies) {
+      auto rel = cgroup::cgroup_path_of(own, h);
+      ASSERT_TRUE(rel.has_value()) << own;
+      auto dir = cgroup::directory_of(h, *rel);
+      ASSERT_TRUE(dir.has_value());
+      struct stat st;
+      ASSERT_EQ(::stat(dir->c_str(), &st), 0) << *dir;
+      bool pure_v2 = layout->pure_v2();
+      std::string inside = pure_v2 ? "/sys/fs/cgroup"
+                                   : "/sys/fs/cgroup/" + (h.v2 ? std::string("unified") : basename_of(h.mount_point));
+      EXPECT_EQ(attach_out(name, {"stat", "-c", "%i", inside}), std::to_string(st.st_ino)) << inside << " vs " << *dir;
+      std::string line;
+      for (const auto& l : split(mountinfo, '\n'))
+        if (l.find(" " + inside + " ") != std::string::npos && l.find(h.v2 ? " - cgroup2 " : " - cgroup ") != std::string::npos)
+          line = l;
+      ASSERT_FALSE(line.empty()) << inside << " in:\n" << mountinfo;
+      auto f = split(line, ' ');
+      ASSERT_GT(f.size(), 6u) << line;
+      EXPECT_EQ(f[3], "/") << line;
+      EXPECT_EQ(f[5].rfind(ro ? "ro," : "rw,", 0), 0u) << line;
+      for (const char* opt : {"nosuid", "nodev", "noexec"}) EXPECT_NE(f[5].find(opt), std::string::npos) << line;
+      EXPECT_EQ(f[6], "-") << "propagation with a host mount: " << line;
+    }
+    EXPECT_EQ(cove("cove-stop", name, {"-k"}).status, 0);
   }
 }
 

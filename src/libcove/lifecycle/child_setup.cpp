@@ -141,7 +141,9 @@ Result<void> mount_cgroup(int rootfd, const LaunchPlan& plan) {
       COVE_TRY(rootfs::mount_in_root(rootfd, "cgroup", rel, "cgroup", flags, join(h.controllers, ","), Create::kDir));
     }
   }
-  if (mode == AutoMountMode::kRo) COVE_TRY(rootfs::make_readonly_in_root(rootfd, "sys/fs/cgroup"));
+  // The tmpfs itself, not a bind of it: a bind would leave the hierarchies out.
+  if (mode == AutoMountMode::kRo)
+    COVE_TRY(rootfs::remount_in_root(rootfd, "sys/fs/cgroup", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
   return {};
 }
 

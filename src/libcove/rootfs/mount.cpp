@@ -146,10 +146,9 @@ Result<void> MountGuard::unmount() {
   return {};
 }
 
-namespace {
 // After a bind: the mount flags the bind itself cannot set, by a bind remount. The bind is
 // undone if the remount fails (it would otherwise stay, without its flags).
-Result<void> apply_bind_flags(int rootfd, const std::string& rel, unsigned long flags) {
+Result<void> remount_in_root(int rootfd, const std::string& rel, unsigned long flags) {
   unsigned long extra = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
                                  MS_RELATIME | MS_STRICTATIME);
   if (!extra) return {};
@@ -163,7 +162,6 @@ Result<void> apply_bind_flags(int rootfd, const std::string& rel, unsigned long 
   bind.commit();
   return {};
 }
-}  // namespace
 
 Result<void> bind_in_root(int rootfd, const std::string& source, const std::string& rel, bool recursive,
                           unsigned long flags, Create create) {
@@ -172,7 +170,7 @@ Result<void> bind_in_root(int rootfd, const std::string& source, const std::stri
   std::string target = fd_path(fd->get());
   if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND | (recursive ? MS_REC : 0), nullptr) < 0)
     return Error::from_errno(errno, "bind `" + source + "` on `/" + clean_rel(rel) + "`");
-  return apply_bind_flags(rootfd, rel, flags);
+  return remount_in_root(rootfd, rel, flags);
 }
 
 namespace {
@@ -206,7 +204,7 @@ Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, u
   if (!fd) return std::move(fd).error();
   if (sys::move_mount(tree.get(), "", fd->get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     return Error::from_errno(errno, "bind `" + what + "` on `/" + clean_rel(rel) + "`");
-  return apply_bind_flags(rootfd, rel, flags);
+  return remount_in_root(rootfd, rel, flags);
 }
 
 Result<void> make_readonly_in_root(int rootfd, const std::string& rel) {

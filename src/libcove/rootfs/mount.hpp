@@ -71,7 +71,12 @@ Result<UniqueFd> clone_tree_no_symlinks(const std::string& source, bool recursiv
 // `what` names the source in errors.
 Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, unsigned long flags, Create create,
                             const std::string& what);
-// Makes an existing path in the rootfs a read-only bind of itself.
+// The mount whose root is `rel` (one this process made) gets `flags` (MS_RDONLY, MS_NOSUID,
+// ...) by a bind remount; its submounts keep theirs. It is unmounted if that fails.
+Result<void> remount_in_root(int rootfd, const std::string& rel, unsigned long flags);
+// Makes an existing path in the rootfs a read-only bind of itself (its submounts are not in it:
+// for a path that has none).
+
 Result<void> make_readonly_in_root(int rootfd, const std::string& rel);
 Result<void> symlink_in_root(int rootfd, const std::string& target, const std::string& rel);
 
