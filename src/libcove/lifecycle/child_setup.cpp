@@ -120,29 +120,55 @@ Result<void> mount_sys(int rootfd, config::AutoMountMode mode) {
   return rootfs::mount_in_root(rootfd, "sysfs", "sys", "sysfs", flags, "", Create::kDir);
 }
 
-// The container's own cgroup subtree (we are inside a cgroup namespace rooted at it).
-Result<void> mount_cgroup(int rootfd, const LaunchPlan& plan) {
-  using config::AutoMountMode;
-  auto mode = plan.auto_mounts.cgroup;
-  if (mode == AutoMountMode::kNone || plan.auto_mounts.sys == AutoMountMode::kNone) return {};
-  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (mode == AutoMountMode::kRo ? MS_RDONLY : 0);
+bool mounts_cgroup(const LaunchPlan& plan) {
+  return plan.auto_mounts.cgroup != config::AutoMountMode::kNone && plan.auto_mounts.sys != config::AutoMountMode::kNone;
+}
+
+// The container's own cgroup in each hierarchy (`dirs`, index = plan.cgroup_hierarchies'),
+// cloned before become_root() like the LXCFS views, with the automount's flags set on each
+// detached tree. The container sees what a cgroup mount inside its cgroup namespace would
+// show (the same superblock, rooted at its cgroup, which mountinfo names `/` to it), but a
+// clone does not ask the kernel for a mount: a v1 mount walks every cgroup of the host
+// (cgroup_lock_and_drain_offline) and every cgroup mount scans all kernfs superblocks, one
+// more per running container's sysfs (bench/README.md, 2026-12-06).
+Result<std::vector<UniqueFd>> clone_cgroup_trees(const LaunchPlan& plan, const std::vector<std::string>& dirs) {
+  std::vector<UniqueFd> out;
+  if (!mounts_cgroup(plan)) return out;
+  const auto& hs = plan.cgroup_hierarchies;
+  if (dirs.size() != hs.size())
+    return Error(EINVAL, fmt::format("{} cgroup directories for {} hierarchies", dirs.size(), hs.size()));
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+                  (plan.auto_mounts.cgroup == config::AutoMountMode::kRo ? MOUNT_ATTR_RDONLY : 0);
+  for (size_t i = 0; i < hs.size(); ++i) {
+    auto tree = rootfs::clone_tree(dirs[i], false);
+    if (!tree) return std::move(tree).error();
+    struct statfs fs;
+    if (::fstatfs(tree->get(), &fs) < 0) return Error::from_errno(errno, "statfs `" + dirs[i] + "`");
+    if (fs.f_type != (hs[i].v2 ? CGROUP2_SUPER_MAGIC : CGROUP_SUPER_MAGIC))
+      return Error(EINVAL, "`" + dirs[i] + "` is not on the cgroup hierarchy at `" + hs[i].mount_point + "`");
+    if (sys::mount_setattr(tree->get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+      return Error::from_errno(errno, "set the flags of the clone of `" + dirs[i] + "`");
+    out.push_back(std::move(*tree));
+  }
+  return out;
+}
+
+// The trees of clone_cgroup_trees in place: the cgroup2 tree as /sys/fs/cgroup on a pure v2
+// host; else a tmpfs there holding one per hierarchy, named as on the host.
+Result<void> mount_cgroup(int rootfd, const LaunchPlan& plan, std::vector<UniqueFd> trees) {
+  if (!mounts_cgroup(plan)) return {};
   const auto& hs = plan.cgroup_hierarchies;
   if (hs.size() == 1 && hs[0].v2)
-    return rootfs::mount_in_root(rootfd, "cgroup2", "sys/fs/cgroup", "cgroup2", flags, "", Create::kNone);
-  // v1 or hybrid: a tmpfs holding one mount per hierarchy, as on the host.
+    return rootfs::attach_in_root(rootfd, std::move(trees[0]), "sys/fs/cgroup", 0, Create::kNone, "cgroup2");
   COVE_TRY(rootfs::mount_in_root(rootfd, "cgroup", "sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                  "mode=755,size=64k", Create::kNone));
-  for (const auto& h : hs) {
-    std::string leaf = h.v2 ? "unified" : basename_of(h.mount_point);
-    std::string rel = "sys/fs/cgroup/" + leaf;
-    if (h.v2) {
-      COVE_TRY(rootfs::mount_in_root(rootfd, "cgroup2", rel, "cgroup2", flags, "", Create::kDir));
-    } else {
-      COVE_TRY(rootfs::mount_in_root(rootfd, "cgroup", rel, "cgroup", flags, join(h.controllers, ","), Create::kDir));
-    }
+  for (size_t i = 0; i < hs.size(); ++i) {
+    std::string rel = "sys/fs/cgroup/" + (hs[i].v2 ? std::string("unified") : basename_of(hs[i].mount_point));
+    COVE_TRY(rootfs::attach_in_root(rootfd, std::move(trees[i]), rel, 0, Create::kDir, hs[i].mount_point));
   }
   // The tmpfs itself, not a bind of it: a bind would leave the hierarchies out.
-  if (mode == AutoMountMode::kRo)
+  if (plan.auto_mounts.cgroup == config::AutoMountMode::kRo)
     COVE_TRY(rootfs::remount_in_root(rootfd, "sys/fs/cgroup", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
   return {};
 }
@@ -265,12 +291,13 @@ struct HostTrees {
 // The first half, before pivot_root: everything that guards the host (proc with its read-only
 // /proc/sys, sys, the cgroup tree, the LXCFS views, masks, read-only paths). In a user-namespaced container the
 // parent locks these mounts next (see ns/locked_mounts.hpp).
-Result<HostTrees> prepare_guarded_mounts(const LaunchPlan& plan, const UniqueFd& rootfd,
+Result<HostTrees> prepare_guarded_mounts(const LaunchPlan& plan, const UniqueFd& rootfd, std::vector<UniqueFd> cgroup_trees,
                                          std::vector<UniqueFd> lxcfs_trees, std::vector<UniqueFd> idmapped_binds) {
   if (auto r = mount_proc(rootfd.get(), plan.auto_mounts.proc, plan.sysctls); !r)
     return std::move(r).error().context("mount proc");
   if (auto r = mount_sys(rootfd.get(), plan.auto_mounts.sys); !r) return std::move(r).error().context("mount sys");
-  if (auto r = mount_cgroup(rootfd.get(), plan); !r) return std::move(r).error().context("mount cgroup");
+  if (auto r = mount_cgroup(rootfd.get(), plan, std::move(cgroup_trees)); !r)
+    return std::move(r).error().context("mount cgroup");
   if (auto r = bind_lxcfs_views(rootfd.get(), plan, std::move(lxcfs_trees)); !r) return std::move(r).error();
   if (auto r = rootfs::mask_paths(rootfd.get(), plan.masked_paths, plan.mount_context); !r)
     return std::move(r).error().context("mask paths");
@@ -441,7 +468,7 @@ Result<void> enter_offset_time_ns(const LaunchPlan& plan) {
   return {};
 }
 
-Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
+Result<void> child_main(const LaunchPlan& plan, const std::vector<std::string>& cgroup_dirs, SetupChannel& ch) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return Error::from_errno(errno, "set parent-death signal");
   if (!plan.time_offsets.empty() && ::unshare(CLONE_NEWTIME) < 0)
     return Error::from_errno(errno, "unshare time namespace");
@@ -453,13 +480,16 @@ Result<void> child_main(const LaunchPlan& plan, SetupChannel& ch) {
   COVE_TRY(enter_offset_time_ns(plan));
   auto rootfd = enter_rootfs_mount(plan, std::move(from_parent->rootfs));
   if (!rootfd) return std::move(rootfd).error().context("prepare rootfs");
+  auto cgroup_trees = clone_cgroup_trees(plan, cgroup_dirs);
+  if (!cgroup_trees) return std::move(cgroup_trees).error().context("prepare the cgroup mounts");
   auto lxcfs_trees = clone_lxcfs_views(plan);
   if (!lxcfs_trees) return std::move(lxcfs_trees).error().context("prepare rootfs");
   COVE_TRY(become_root(plan));
   // Unshared only now that the parent placed us in our cgroups: the namespace's root is then
   // the container's own cgroup, not the monitor's.
   if (plan.new_cgroupns && ::unshare(CLONE_NEWCGROUP) < 0) return Error::from_errno(errno, "unshare cgroup namespace");
-  auto trees = prepare_guarded_mounts(plan, *rootfd, std::move(*lxcfs_trees), std::move(from_parent->idmapped_binds));
+  auto trees = prepare_guarded_mounts(plan, *rootfd, std::move(*cgroup_trees), std::move(*lxcfs_trees),
+                                      std::move(from_parent->idmapped_binds));
   if (!trees) return std::move(trees).error().context("prepare rootfs");
   rootfd->reset();
   COVE_TRY(ch.send(Phase::kRootfsReady));
@@ -529,9 +559,9 @@ Result<void> exec_init(const LaunchPlan& plan) {
 
 }  // namespace
 
-void run_child(const LaunchPlan& plan, SetupChannel channel) noexcept {
+void run_child(const LaunchPlan& plan, const std::vector<std::string>& cgroup_dirs, SetupChannel channel) noexcept {
   try {
-    auto r = child_main(plan, channel);
+    auto r = child_main(plan, cgroup_dirs, channel);
     // Only reached on failure (success ends in execve).
     if (!r) (void)channel.send_error(r.error());
   } catch (...) {

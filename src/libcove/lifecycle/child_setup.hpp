@@ -4,11 +4,17 @@
 // the setup channel and _exit()s. No exception leaves it.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "lifecycle/launch_plan.hpp"
 #include "process/setup_channel.hpp"
 
 namespace cove::lifecycle {
 
-[[noreturn]] void run_child(const LaunchPlan& plan, SetupChannel channel) noexcept;
+// `cgroup_dirs`: the container's own cgroup in each of plan.cgroup_hierarchies (its payload
+// dirs, ContainerCgroups::payload_dirs), what its /sys/fs/cgroup shows.
+[[noreturn]] void run_child(const LaunchPlan& plan, const std::vector<std::string>& cgroup_dirs,
+                            SetupChannel channel) noexcept;
 
 }  // namespace cove::lifecycle

@@ -167,7 +167,7 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
         for (const auto& f : joins.files) (void)!::write(f.get(), "0", 1);  // checked by the parent
         joins.files.clear();
         parent.close();
-        run_child(plan, std::move(child));  // never returns
+        run_child(plan, cgroups.payload_dirs(), std::move(child));  // never returns
       },
       process::SpawnOptions{plan.clone_flags, into.fd.get(), &born_in});
   into.fd.reset();
