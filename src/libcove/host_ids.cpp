@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 #include <iterator>
+#include <memory>
+#include <string_view>
 
 #include "base/dir.hpp"
 #include "base/fs.hpp"
@@ -36,10 +38,12 @@ std::vector<ns::HostRange> host_ranges(const std::vector<config::IdMapEntry>& ma
 // reads one small file, where it read and decoded every running container's state before
 // (O(N): 30 ms of a start with 500 running here). An entry left by a monitor that died is
 // harmless: only an overlapping entry is checked for a live monitor, and a dead one dropped.
+// An entry read from the index points into the text its LockedIndex holds (a start reads
+// every running container's lines: no copies); a start's own point at its ContainerPaths.
 struct RunningEntry {
-  std::string kind;  // "uid" or "gid"
+  std::string_view kind;  // "uid" or "gid"
   uint64_t first = 0, count = 0;
-  std::string dir;
+  std::string_view dir;
 };
 
 std::string index_path() { return host_config().runtime_dir + "/.running-ids"; }
@@ -53,7 +57,7 @@ std::vector<RunningEntry> parse_index(const std::string& text) {
     if ((kind != "uid" && kind != "gid") || dir.empty() || !take_word(line).empty()) continue;
     auto f = parse_uint(first), c = parse_uint(count);
     if (!f || !c || *c == 0) continue;
-    out.push_back({std::string(kind), *f, *c, std::string(dir)});
+    out.push_back({kind, *f, *c, dir});
   }
   return out;
 }
@@ -72,6 +76,7 @@ std::string format_index(const std::vector<RunningEntry>& entries) {
 // The index, locked for the caller's read-modify-write.
 struct LockedIndex {
   UniqueFd lock;
+  std::unique_ptr<const std::string> text;  // what `entries` read from the file point into (never moves)
   std::vector<RunningEntry> entries;
   bool ends_a_line = true;  // the file is empty or ends with '\n' (an append starts a line)
 };
@@ -84,8 +89,9 @@ Result<LockedIndex> lock_index() {
   if (!lock) return std::move(lock).error();
   li.lock = std::move(*lock);
   if (auto t = read_file(index_path())) {
-    li.entries = parse_index(*t);
-    li.ends_a_line = t->empty() || t->back() == '\n';
+    li.text = std::make_unique<const std::string>(std::move(*t));
+    li.entries = parse_index(*li.text);
+    li.ends_a_line = li.text->empty() || li.text->back() == '\n';
   }
   return li;
 }
@@ -101,7 +107,8 @@ Result<void> write_index(const LockedIndex& li) {
 
 // Whether the container at `dir` (PATH/NAME) runs: its monitor holds its lock and is the
 // process its runtime state names.
-bool runs(const std::string& dir) {
+bool runs(std::string_view dir_view) {
+  std::string dir(dir_view);
   ContainerPaths other(dirname_of(dir), basename_of(dir));
   auto text = read_file(other.runtime_dir() + "/state");
   if (!text) return false;
@@ -125,6 +132,7 @@ bool overlap(const ns::HostRange& m, const RunningEntry& e) { return m.first < e
 Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConfig& cfg, const std::string& shared_with) {
   if (cfg.privileged) return {};
   auto uids = host_ranges(cfg.uid_map), gids = host_ranges(cfg.gid_map);
+  const std::string dir = p.dir();  // what this start's entries point at
   auto index = lock_index();
   if (!index) return std::move(index).error();
   std::vector<std::string> problems;
@@ -132,7 +140,7 @@ Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConf
   auto gone = [&](const RunningEntry& e) {
     const auto& mine = e.kind == "uid" ? uids : gids;
     bool hit = e.dir != shared_with && std::any_of(mine.begin(), mine.end(), [&](const auto& m) { return overlap(m, e); });
-    if (e.dir == p.dir() || (hit && !runs(e.dir))) return true;  // ours (replaced below), or left by a monitor that died
+    if (e.dir == dir || (hit && !runs(e.dir))) return true;  // ours (replaced below), or left by a monitor that died
     if (hit)
       for (const auto& m : mine)
         if (overlap(m, e))
@@ -153,8 +161,8 @@ Result<void> claim_host_ids(const ContainerPaths& p, const config::ContainerConf
     (void)write_index(*index);
     return c;
   }
-  for (const auto& r : uids) index->entries.push_back({"uid", r.first, r.count, p.dir()});
-  for (const auto& r : gids) index->entries.push_back({"gid", r.first, r.count, p.dir()});
+  for (const auto& r : uids) index->entries.push_back({"uid", r.first, r.count, dir});
+  for (const auto& r : gids) index->entries.push_back({"gid", r.first, r.count, dir});
   return dropped ? write_index(*index) : append_index(*index, uids.size() + gids.size());
 }
 
@@ -163,7 +171,8 @@ void release_host_ids(const ContainerPaths& p) {
   if (!index) return log::warn("release host ids: {}", index.error().message());
   auto& es = index->entries;
   auto before = es.size();
-  es.erase(std::remove_if(es.begin(), es.end(), [&](const RunningEntry& e) { return e.dir == p.dir(); }), es.end());
+  const std::string dir = p.dir();
+  es.erase(std::remove_if(es.begin(), es.end(), [&](const RunningEntry& e) { return e.dir == dir; }), es.end());
   if (es.size() != before || es.empty())
     if (auto w = write_index(*index); !w) log::warn("release host ids: {}", w.error().message());
 }
