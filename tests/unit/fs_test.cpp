@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "base/fs.hpp"
 #include "rootfs/ownership_shift.hpp"
@@ -163,4 +165,32 @@ TEST(OwnershipShift, DeepTreeAndSymlinksUnderSmallFdLimit) {
   ::close(fd);
   EXPECT_EQ(st.st_uid, 100000u);
   ASSERT_OK(remove_tree(rootfs));
+}
+
+// A volatile replacement is swapped in (renameat2 RENAME_EXCHANGE) and the replaced content
+// goes with the temporary name: the directory holds the file alone, with the new content, and
+// a reader that opened the old file still reads the old one (never a mix).
+TEST(WriteFileAtomic, AVolatileReplacementLeavesOnlyTheNewFile) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state";
+  ASSERT_TRUE(write_file_atomic(path, "first", 0600, Durability::kVolatile).has_value());
+  int old_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(old_fd, 0);
+  for (auto d : {Durability::kVolatile, Durability::kDurable, Durability::kVolatile}) {
+    std::string text = d == Durability::kVolatile ? "volatile" : "durable";
+    ASSERT_TRUE(write_file_atomic(path, text, 0600, d).has_value());
+    auto got = read_file(path);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(*got, text);
+  }
+  char buf[16] = {};
+  EXPECT_EQ(::pread(old_fd, buf, sizeof buf, 0), 5);
+  EXPECT_EQ(std::string(buf), "first");
+  ::close(old_fd);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) names.push_back(e.path().filename());
+  EXPECT_EQ(names, std::vector<std::string>{"state"});
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
 }

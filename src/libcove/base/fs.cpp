@@ -1,6 +1,7 @@
 #include "base/fs.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,6 +108,30 @@ Result<void> append_file(const std::string& path, const std::string& data, mode_
   return write_all(fd.get(), data, path);
 }
 
+namespace {
+
+// `tmp` replaces `path`. A volatile file is swapped with the one it replaces (renameat2
+// RENAME_EXCHANGE), whose content then goes with the temporary name: ext4 (auto_da_alloc)
+// starts writing out a file that replaces another through rename(2), to spare a crash a
+// zero-length file, which cost every runtime-state record ~160 us where /run is on a disk
+// (270 against 110 us here). A durable file was synced already and takes the plain rename.
+Result<void> move_into_place(const std::string& tmp, const std::string& path, Durability durability) {
+  if (durability == Durability::kVolatile &&
+      ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
+    if (::unlink(tmp.c_str()) < 0) return Error::from_errno(errno, "remove `" + tmp + "` (the replaced content)");
+    return {};
+  }
+  // Not swapped (nothing to replace yet, or a filesystem without the exchange): renamed.
+  if (::rename(tmp.c_str(), path.c_str()) < 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return Error::from_errno(e, "rename to `" + path + "`");
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<void> write_file_atomic(const std::string& path, const std::string& data, mode_t mode,
                                Durability durability) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -124,12 +149,7 @@ Result<void> write_file_atomic(const std::string& path, const std::string& data,
       return Error::from_errno(e, "sync `" + tmp + "`");
     }
   }
-  if (::rename(tmp.c_str(), path.c_str()) < 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Error::from_errno(e, "rename to `" + path + "`");
-  }
-  return {};
+  return move_into_place(tmp, path, durability);
 }
 
 Result<void> mkdir_p(const std::string& path, mode_t mode) {

@@ -24,7 +24,8 @@ Result<void> write_file(const std::string& path, const std::string& data, mode_t
 Result<void> append_file(const std::string& path, const std::string& data, mode_t mode = 0644);
 // Writes to a temp file in the same directory and renames it over `path`: readers see the old
 // or the new content, never a mix. `durable` adds an fsync first (configs, registries); runtime
-// state that a reboot clears anyway skips it (/run is not always a tmpfs: an fsync there costs ms).
+// state that a reboot clears anyway skips it (/run is not always a tmpfs: an fsync there costs ms)
+// and is swapped in rather than renamed over the old file (no writeback started on ext4).
 enum class Durability { kDurable, kVolatile };
 Result<void> write_file_atomic(const std::string& path, const std::string& data, mode_t mode = 0644,
                                Durability durability = Durability::kDurable);
