@@ -204,27 +204,36 @@ TEST_F(LifecycleTest, AContainersRootCannotReachTheMonitorsCgroup) {
 
 // /sys/fs/cgroup inside: one mount per host hierarchy, each the container's own cgroup (the
 // inode of its payload directory on the host) shown as `/`, with nosuid, nodev and noexec (and
-// ro with `cgroup:ro`), and none a peer or slave of a host mount.
+// ro with `cgroup:ro`), and none a peer or slave of a host mount. A (privileged) container
+// without a cgroup namespace sees each hierarchy from the top, as a cgroup mount would show it.
 TEST_F(LifecycleTest, EachCgroupMountIsTheContainersOwnCgroup) {
   auto layout = cgroup::detect_layout();
   ASSERT_TRUE(layout.has_value());
-  for (bool ro : {false, true}) {
-    const std::string name = ro ? "cg-ro" : "cg-rw";
-    create_busybox(name, ro ? "[mount]\nauto = proc:mixed sys:ro cgroup:ro\n" : "");
-    ASSERT_EQ(cove("cove-start", name).status, 0);
-    auto own = read_text("/proc/" + std::to_string(init_pid(name)) + "/cgroup");
-    auto mountinfo = attach_out(name, {"cat", "/proc/self/mountinfo"});
+  struct Variant {
+    std::string name, config;
+    bool ro, own;
+  };
+  const Variant variants[] = {
+      {"cg-rw", "", false, true},
+      {"cg-ro", "[mount]\nauto = proc:mixed sys:ro cgroup:ro\n", true, true},
+      {"cg-host", "[container]\nprivileged = true\n[namespaces]\nclone = mnt pid uts ipc net\n", false, false},
+  };
+  for (const auto& v : variants) {
+    SCOPED_TRACE(v.name);
+    create_busybox(v.name, v.config);
+    ASSERT_EQ(cove("cove-start", v.name).status, 0);
+    auto own = read_text("/proc/" + std::to_string(init_pid(v.name)) + "/cgroup");
+    auto mountinfo = attach_out(v.name, {"cat", "/proc/self/mountinfo"});
     for (const auto& h : layout->hierarchies) {
       auto rel = cgroup::cgroup_path_of(own, h);
       ASSERT_TRUE(rel.has_value()) << own;
-      auto dir = cgroup::directory_of(h, *rel);
+      auto dir = v.own ? cgroup::directory_of(h, *rel) : Result<std::string>(h.mount_point);
       ASSERT_TRUE(dir.has_value());
       struct stat st;
       ASSERT_EQ(::stat(dir->c_str(), &st), 0) << *dir;
-      bool pure_v2 = layout->pure_v2();
-      std::string inside = pure_v2 ? "/sys/fs/cgroup"
-                                   : "/sys/fs/cgroup/" + (h.v2 ? std::string("unified") : basename_of(h.mount_point));
-      EXPECT_EQ(attach_out(name, {"stat", "-c", "%i", inside}), std::to_string(st.st_ino)) << inside << " vs " << *dir;
+      std::string inside = layout->pure_v2() ? "/sys/fs/cgroup"
+                                             : "/sys/fs/cgroup/" + (h.v2 ? std::string("unified") : basename_of(h.mount_point));
+      EXPECT_EQ(attach_out(v.name, {"stat", "-c", "%i", inside}), std::to_string(st.st_ino)) << inside << " vs " << *dir;
       std::string line;
       for (const auto& l : split(mountinfo, '\n'))
         if (l.find(" " + inside + " ") != std::string::npos && l.find(h.v2 ? " - cgroup2 " : " - cgroup ") != std::string::npos)
@@ -233,11 +242,11 @@ TEST_F(LifecycleTest, EachCgroupMountIsTheContainersOwnCgroup) {
       auto f = split(line, ' ');
       ASSERT_GT(f.size(), 6u) << line;
       EXPECT_EQ(f[3], "/") << line;
-      EXPECT_EQ(f[5].rfind(ro ? "ro," : "rw,", 0), 0u) << line;
+      EXPECT_EQ(f[5].rfind(v.ro ? "ro," : "rw,", 0), 0u) << line;
       for (const char* opt : {"nosuid", "nodev", "noexec"}) EXPECT_NE(f[5].find(opt), std::string::npos) << line;
       EXPECT_EQ(f[6], "-") << "propagation with a host mount: " << line;
     }
-    EXPECT_EQ(cove("cove-stop", name, {"-k"}).status, 0);
+    EXPECT_EQ(cove("cove-stop", v.name, {"-k"}).status, 0);
   }
 }
 

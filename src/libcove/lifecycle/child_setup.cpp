@@ -130,7 +130,9 @@ bool mounts_cgroup(const LaunchPlan& plan) {
 // show (the same superblock, rooted at its cgroup, which mountinfo names `/` to it), but a
 // clone does not ask the kernel for a mount: a v1 mount walks every cgroup of the host
 // (cgroup_lock_and_drain_offline) and every cgroup mount scans all kernfs superblocks, one
-// more per running container's sysfs (bench/README.md, 2026-12-06).
+// more per running container's sysfs (bench/README.md, 2026-12-06). Without a cgroup
+// namespace of its own, a mount would show the hierarchy from the monitor's namespace's root:
+// so does the clone of the monitor's mount of it.
 Result<std::vector<UniqueFd>> clone_cgroup_trees(const LaunchPlan& plan, const std::vector<std::string>& dirs) {
   std::vector<UniqueFd> out;
   if (!mounts_cgroup(plan)) return out;
@@ -141,14 +143,15 @@ Result<std::vector<UniqueFd>> clone_cgroup_trees(const LaunchPlan& plan, const s
   attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
                   (plan.auto_mounts.cgroup == config::AutoMountMode::kRo ? MOUNT_ATTR_RDONLY : 0);
   for (size_t i = 0; i < hs.size(); ++i) {
-    auto tree = rootfs::clone_tree(dirs[i], false);
+    const std::string& dir = plan.new_cgroupns ? dirs[i] : hs[i].mount_point;
+    auto tree = rootfs::clone_tree(dir, false);
     if (!tree) return std::move(tree).error();
     struct statfs fs;
-    if (::fstatfs(tree->get(), &fs) < 0) return Error::from_errno(errno, "statfs `" + dirs[i] + "`");
+    if (::fstatfs(tree->get(), &fs) < 0) return Error::from_errno(errno, "statfs `" + dir + "`");
     if (fs.f_type != (hs[i].v2 ? CGROUP2_SUPER_MAGIC : CGROUP_SUPER_MAGIC))
-      return Error(EINVAL, "`" + dirs[i] + "` is not on the cgroup hierarchy at `" + hs[i].mount_point + "`");
+      return Error(EINVAL, "`" + dir + "` is not on the cgroup hierarchy at `" + hs[i].mount_point + "`");
     if (sys::mount_setattr(tree->get(), "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
-      return Error::from_errno(errno, "set the flags of the clone of `" + dirs[i] + "`");
+      return Error::from_errno(errno, "set the flags of the clone of `" + dir + "`");
     out.push_back(std::move(*tree));
   }
   return out;
