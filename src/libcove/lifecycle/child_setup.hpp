@@ -13,7 +13,8 @@
 namespace cove::lifecycle {
 
 // `cgroup_dirs`: the container's own cgroup in each of plan.cgroup_hierarchies (its payload
-// dirs, ContainerCgroups::payload_dirs), what its /sys/fs/cgroup shows.
+// dirs, ContainerCgroups::payload_dirs), what its /sys/fs/cgroup shows when it has a cgroup
+// namespace of its own.
 [[noreturn]] void run_child(const LaunchPlan& plan, const std::vector<std::string>& cgroup_dirs,
                             SetupChannel channel) noexcept;
 

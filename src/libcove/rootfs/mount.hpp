@@ -76,7 +76,6 @@ Result<void> attach_in_root(int rootfd, UniqueFd tree, const std::string& rel, u
 Result<void> remount_in_root(int rootfd, const std::string& rel, unsigned long flags);
 // Makes an existing path in the rootfs a read-only bind of itself (its submounts are not in it:
 // for a path that has none).
-
 Result<void> make_readonly_in_root(int rootfd, const std::string& rel);
 Result<void> symlink_in_root(int rootfd, const std::string& target, const std::string& rel);
 
