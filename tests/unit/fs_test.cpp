@@ -1,5 +1,5 @@
-// Tests of the tree walker behind remove_tree (base/fs.cpp): any depth under a small
-// RLIMIT_NOFILE, and never through a symlink.
+// Tests of base/fs.cpp: the tree walker behind remove_tree (any depth under a small
+// RLIMIT_NOFILE, and never through a symlink) and write_file_atomic's replacements.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
