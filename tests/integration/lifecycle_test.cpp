@@ -204,19 +204,21 @@ TEST_F(LifecycleTest, AContainersRootCannotReachTheMonitorsCgroup) {
 
 // /sys/fs/cgroup inside: one mount per host hierarchy, each the container's own cgroup (the
 // inode of its payload directory on the host) shown as `/`, with nosuid, nodev and noexec (and
-// ro with `cgroup:ro`), and none a peer or slave of a host mount. A (privileged) container
-// without a cgroup namespace sees each hierarchy from the top, as a cgroup mount would show it.
+// ro with `cgroup:ro`), and none a peer or slave of a host mount. Its root sees no other cgroup
+// of cove's (the monitors', another container's) and, user-namespaced, cannot unmount one to
+// look underneath. A (privileged) container without a cgroup namespace sees each hierarchy
+// from the top, as a cgroup mount would show it.
 TEST_F(LifecycleTest, EachCgroupMountIsTheContainersOwnCgroup) {
   auto layout = cgroup::detect_layout();
   ASSERT_TRUE(layout.has_value());
   struct Variant {
     std::string name, config;
-    bool ro, own;
+    bool ro, own, userns;
   };
   const Variant variants[] = {
-      {"cg-rw", "", false, true},
-      {"cg-ro", "[mount]\nauto = proc:mixed sys:ro cgroup:ro\n", true, true},
-      {"cg-host", "[container]\nprivileged = true\n[namespaces]\nclone = mnt pid uts ipc net\n", false, false},
+      {"cg-rw", "", false, true, true},
+      {"cg-ro", "[mount]\nauto = proc:mixed sys:ro cgroup:ro\n", true, true, true},
+      {"cg-host", "[container]\nprivileged = true\n[namespaces]\nclone = mnt pid uts ipc net\n", false, false, false},
   };
   for (const auto& v : variants) {
     SCOPED_TRACE(v.name);
@@ -245,6 +247,13 @@ TEST_F(LifecycleTest, EachCgroupMountIsTheContainersOwnCgroup) {
       EXPECT_EQ(f[5].rfind(v.ro ? "ro," : "rw,", 0), 0u) << line;
       for (const char* opt : {"nosuid", "nodev", "noexec"}) EXPECT_NE(f[5].find(opt), std::string::npos) << line;
       EXPECT_EQ(f[6], "-") << "propagation with a host mount: " << line;
+      if (!v.own) continue;
+      auto listing = attach_out(v.name, {"ls", "-a", inside});
+      EXPECT_EQ(listing.find("cove."), std::string::npos) << inside << ":\n" << listing;
+      if (v.userns) {
+        auto umount = attach_out(v.name, {"sh", "-c", "umount " + inside + " 2>/dev/null && echo unmounted || echo refused"});
+        EXPECT_EQ(umount, "refused") << inside;
+      }
     }
     EXPECT_EQ(cove("cove-stop", v.name, {"-k"}).status, 0);
   }
