@@ -213,15 +213,8 @@ Result<void> make_readonly_in_root(int rootfd, const std::string& rel) {
   std::string shown = "/" + clean_rel(rel);
   if (::mount(fd_path(fd->get()).c_str(), fd_path(fd->get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
     return Error::from_errno(errno, "bind `" + shown + "` on itself");
-  auto top = open_in_root(rootfd, rel, Create::kNone);
-  if (!top) return std::move(top).error();
-  std::string target = fd_path(top->get());
-  MountGuard bind(std::move(*top));  // a writable bind must not stay if the remount fails
-  if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              nullptr) < 0)
-    return Error::from_errno(errno, "remount `" + shown + "` read-only");
-  bind.commit();
-  return {};
+  // A writable bind must not stay if the remount fails: remount_in_root undoes it.
+  return remount_in_root(rootfd, rel, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
 }
 
 Result<void> symlink_in_root(int rootfd, const std::string& target, const std::string& rel_in) {
