@@ -156,8 +156,8 @@ class ContainerCgroups {
   // Which of the payload dirs `pid` is in (/proc/PID/cgroup): after a self join, the ones
   // still to write.
   std::vector<std::string> payload_dirs_holding(pid_t pid) const;
-  // chown of the payload dirs and the files a delegatee writes (cgroup.procs, tasks,
-  // cgroup.subtree_control, cgroup.threads) to the container root's host ids.
+  // chown of the payload dirs and the files a delegatee writes (v1 cgroup.procs, tasks; v2
+  // cgroup.procs, cgroup.subtree_control, cgroup.threads) to the container root's host ids.
   Result<void> delegate(uid_t uid, gid_t gid);
   Result<Stats> stats() const;
   // Only Stats::memory_current, from the one hierarchy that has it (a listing's column).
