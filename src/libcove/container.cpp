@@ -616,7 +616,11 @@ Result<lifecycle::ExecRecord> exec_record_of(const ContainerPaths& p) {
 
 Result<int> Container::attach(const AttachOptions& opts) {
   COVE_TRY(validate_name(name_));
-  auto st = state();
+  return attach(opts, state());
+}
+
+Result<int> Container::attach(const AttachOptions& opts, const StateInfo& st) {
+  COVE_TRY(validate_name(name_));
   if (is_busy(st.state)) return busy_error(name_, st.state);
   if (!can_attach(st.state))
     return Error(ESRCH, fmt::format("`{}` is not running (state {}){}", name_, state_name(st.state), st.note()));

@@ -212,6 +212,9 @@ class Container {
   Result<void> wait(ContainerState want, int timeout_ms) const;
   // Runs a command inside; returns its exit status (128+N when killed by signal N).
   Result<int> attach(const AttachOptions& opts);
+  // The same with `known`, what state() returned just before (cove-attach reads it first to
+  // know whether to re-execute sealed), instead of reading it again.
+  Result<int> attach(const AttachOptions& opts, const StateInfo& known);
   // Connects the terminal to tty N (0 = console) until the escape sequence (Ctrl-a q).
   Result<void> console(unsigned tty, int escape_char);
   // Removes runtime state left by a monitor that died (under the container lock).

@@ -37,9 +37,10 @@ int main(int argc, char** argv) {
                      // read-only overlay view of its file, or a sealed copy (base/sealed_exec).
                      // A user-namespaced container's root can do neither:
                      // that process is non-dumpable to it, and the file is not writable by its ids.
-                     if (ct.state().runtime.privileged)
+                     auto st = ct.state();
+                     if (st.runtime.privileged)
                        COVE_TRY(reexec_sealed("cove-attach", argv, host_config().runtime_dir));
-                     auto r = ct.attach(ao);
+                     auto r = ct.attach(ao, st);
                      if (!r) return std::move(r).error().context("attach to `" + c.name + "`");
                      return *r;
                    });
