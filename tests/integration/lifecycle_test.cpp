@@ -202,6 +202,54 @@ TEST_F(LifecycleTest, AContainersRootCannotReachTheMonitorsCgroup) {
   }
 }
 
+// The payload cgroup is the container root's to manage (a systemd guest builds its tree there):
+// the directory and the files a delegatee writes (v1 cgroup.procs and tasks; v2 cgroup.procs,
+// cgroup.subtree_control and cgroup.threads) belong to its host uid when init runs (its first
+// command, a shell builtin, tests the owner; a chown made only after init's exec would still
+// often win that race, so the setup protocol's order is what guarantees it), every other file
+// (a limit the config set, the kernel's knobs) stays host root's, and from inside its root
+// makes a sub-cgroup and moves into it.
+TEST_F(LifecycleTest, ThePayloadCgroupIsDelegatedToTheContainersRoot) {
+  auto layout = cgroup::detect_layout();
+  ASSERT_TRUE(layout.has_value());
+  create_busybox("deleg", "[cgroup]\npids.max = 100\n");
+  const std::string inside_v2 = layout->pure_v2() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
+  ASSERT_EQ(cove("cove-start", "deleg", {"--", "/bin/sh", "-c", "if [ -O " + inside_v2 + " ]; then echo 0; else echo other; fi > /owner-at-boot; exec /sbin/init"}).status, 0);
+  pid_t init = init_pid("deleg");
+  ASSERT_GT(init, 0);
+  long uid = status_id(init, "Uid:");
+  ASSERT_GE(uid, 1000000);
+  EXPECT_EQ(read_text(path_ + "/deleg/rootfs/owner-at-boot"), "0\n") << "init saw its cgroup unowned";
+  auto own = read_text("/proc/" + std::to_string(init) + "/cgroup");
+  for (const auto& h : layout->hierarchies) {
+    auto rel = cgroup::cgroup_path_of(own, h);
+    ASSERT_TRUE(rel.has_value()) << own;
+    auto dir = cgroup::directory_of(h, *rel);
+    ASSERT_TRUE(dir.has_value());
+    std::vector<std::string> delegated = {"", "/cgroup.procs"};
+    std::vector<std::string> kept = h.v2 ? std::vector<std::string>{"/cgroup.max.depth", "/cgroup.type"}
+                                         : std::vector<std::string>{"/notify_on_release", "/cgroup.clone_children"};
+    if (h.v2) delegated.insert(delegated.end(), {"/cgroup.subtree_control", "/cgroup.threads"});
+    else delegated.push_back("/tasks");
+    if (h.v2 ? layout->pure_v2() : std::find(h.controllers.begin(), h.controllers.end(), "pids") != h.controllers.end())
+      kept.push_back("/pids.max");
+    for (const auto& f : delegated) {
+      struct stat st;
+      ASSERT_EQ(::stat((*dir + f).c_str(), &st), 0) << *dir + f;
+      EXPECT_EQ(st.st_uid, static_cast<uid_t>(uid)) << *dir + f;
+    }
+    for (const auto& f : kept) {
+      struct stat st;
+      ASSERT_EQ(::stat((*dir + f).c_str(), &st), 0) << *dir + f;
+      EXPECT_EQ(st.st_uid, 0u) << *dir + f << " must stay host root's";
+    }
+  }
+  auto moved = attach_out("deleg", {"sh", "-c", "mkdir " + inside_v2 + "/sub && echo $$ > " + inside_v2 +
+                                                    "/sub/cgroup.procs && grep '^0::' /proc/self/cgroup"});
+  EXPECT_EQ(moved, "0::/sub");
+  EXPECT_EQ(cove("cove-stop", "deleg", {"-k"}).status, 0);
+}
+
 // /sys/fs/cgroup inside: one mount per host hierarchy, each the container's own cgroup (the
 // inode of its payload directory on the host) shown as `/`, with nosuid, nodev and noexec (and
 // ro with `cgroup:ro`), and none a peer or slave of a host mount. Its root sees no other cgroup
