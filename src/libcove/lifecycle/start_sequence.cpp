@@ -3,6 +3,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/syscalls.hpp"
@@ -196,19 +198,26 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   if (auto r = parent.send(Phase::kParentConfigured, *fds); !r) return std::move(r).error();
   trees = {};
   COVE_TRY(delegate_cgroups(plan, cgroups));
-  if (auto r = parent.expect(Phase::kRootfsReady); !r) return std::move(r).error();
   // A user-namespaced container gets its guarded mounts locked (see ns/locked_mounts.hpp):
-  // its root cannot unmount the masks or mount an unmasked proc or sysfs.
-  UniqueFd locked_ns;
+  // its root cannot unmount the masks or mount an unmasked proc or sysfs. The helper that
+  // copies them is forked now, while the child builds them.
+  std::optional<ns::MountLocker> locker;
   if (plan.userns) {
-    auto ns = ns::locked_copy_of_mount_ns(init_child.pidfd());
+    auto started = ns::MountLocker::start(init_child.pidfd());
+    if (!started) return std::move(started).error();
+    locker = std::move(*started);
+  }
+  if (auto r = parent.expect(Phase::kRootfsReady); !r) return std::move(r).error();
+  UniqueFd locked_ns;
+  if (locker) {
+    auto ns = locker->copy();
     if (!ns) return std::move(ns).error();
     locked_ns = std::move(*ns);
   }
   std::vector<int> ns_fds;
   if (locked_ns) ns_fds.push_back(locked_ns.get());
   if (auto r = parent.send(Phase::kMountsLocked, ns_fds); !r) return std::move(r).error();
-  locked_ns.reset();
+  locked_ns.reset();  // `locker` reaps the helper on return, when it has long exited
   auto masters = parent.expect(Phase::kDevReady);
   if (!masters) return std::move(masters).error();
   size_t consoles = plan.console ? 1 : 0;  // the console's master comes first

@@ -40,6 +40,12 @@ const char* const kSteps[] = {
   // Like every process of ours that enters a container's namespaces: nothing there may ptrace
   // it (it holds the monitor's fds). The parent's open of our /proc/PID/ns/mnt is root's.
   step(0, ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0);
+  // Wait for copy(): the child is still building its tree (the parent's end closed: give up).
+  char go;
+  ssize_t n;
+  do n = ::read(sock, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) ::_exit(1);
   step(1, ::setns(pidfd, CLONE_NEWNS) == 0);
   step(2, ::unshare(CLONE_NEWNS) == 0);
   step(3, ::setns(pidfd, CLONE_NEWUSER) == 0);
@@ -55,7 +61,7 @@ const char* const kSteps[] = {
 
 }  // namespace
 
-Result<UniqueFd> locked_copy_of_mount_ns(int pidfd) {
+Result<MountLocker> MountLocker::start(int pidfd) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return Error::from_errno(errno, "socketpair for the mount-locking helper");
@@ -65,12 +71,18 @@ Result<UniqueFd> locked_copy_of_mount_ns(int pidfd) {
     helper_main(pidfd, theirs.get());
   });
   if (!helper) return std::move(helper).error().context("start the mount-locking helper");
-  theirs.reset();
-  // `helper` is reaped on every return below (killed first if still there: once it has
-  // reported, or its namespace has been opened, it has nothing left to do).
+  return MountLocker(std::move(mine), std::move(*helper));
+}
+
+Result<UniqueFd> MountLocker::copy() {
+  if (!sock_) return Error(EINVAL, "the mount-locking helper was asked twice");
+  UniqueFd sock = std::move(sock_);  // closed on return: the helper exits then
+  // MSG_NOSIGNAL: a helper that failed already is gone, and its report waits to be read.
+  if (::send(sock.get(), "g", 1, MSG_NOSIGNAL) != 1 && errno != EPIPE)
+    return Error::from_errno(errno, "start the mount-locking helper's copy");
   Report rep;
   ssize_t n;
-  do n = ::read(mine.get(), &rep, sizeof rep);
+  do n = ::read(sock.get(), &rep, sizeof rep);
   while (n < 0 && errno == EINTR);
   if (n != sizeof rep) {
     int err = n < 0 ? errno : EPROTO;
@@ -79,7 +91,7 @@ Result<UniqueFd> locked_copy_of_mount_ns(int pidfd) {
   if (rep.err != 0) {
     return Error::from_errno(rep.err, std::string("lock the container's mounts: ") + kSteps[rep.step]);
   }
-  std::string path = "/proc/" + std::to_string(helper->pid()) + "/ns/mnt";
+  std::string path = "/proc/" + std::to_string(helper_.pid()) + "/ns/mnt";
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   int err = errno;
   if (!ns) return Error::from_errno(err, "open `" + path + "`");

@@ -16,12 +16,26 @@
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "process/child_process.hpp"
 
 namespace cove::ns {
 
-// `pidfd` refers to a process in the container's user and mount namespaces (the future init,
-// after pivot_root). Returns an fd of the locked copy of its mount namespace, owned by its user
-// namespace. The caller must be single-threaded (it forks) and have CAP_SYS_ADMIN on the host.
-Result<UniqueFd> locked_copy_of_mount_ns(int pidfd);
+// The helper, forked ahead of time: started while the child still builds its tree (the fork
+// and, after the copy, the helper's exit and reaping are then off the start's path), it makes
+// the copies when copy() asks. `pidfd` refers to a process in the container's user and mount
+// namespaces (the future init). The caller must be single-threaded (it forks) and have
+// CAP_SYS_ADMIN on the host. Destroying it kills and reaps the helper.
+class MountLocker {
+ public:
+  static Result<MountLocker> start(int pidfd);
+  // Once the child has pivoted: an fd of the locked copy of its mount namespace, owned by its
+  // user namespace. Once only; the helper then exits by itself.
+  Result<UniqueFd> copy();
+
+ private:
+  MountLocker(UniqueFd sock, process::ChildProcess helper) : sock_(std::move(sock)), helper_(std::move(helper)) {}
+  UniqueFd sock_;
+  process::ChildProcess helper_;
+};
 
 }  // namespace cove::ns
