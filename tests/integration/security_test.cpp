@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "ns/locked_mounts.hpp"
+#include "process/child_process.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -391,4 +393,43 @@ TEST_F(SecurityKeysTest, MissingLsmIsAClearErrorUnlessOptional) {
 }
 
 }  // namespace
+
+// The mount-locking helper (ns/locked_mounts.hpp) outside a container start: a step that fails
+// is reported by name (a process in the host's user namespace: entering one's own user
+// namespace is EINVAL), a second copy() is refused, and a locker destroyed without being asked
+// leaves no helper behind (killed and reaped).
+namespace {
+std::string children_of_self() {
+  return read_text("/proc/self/task/" + std::to_string(::gettid()) + "/children");
+}
+}  // namespace
+
+TEST(MountLocker, AFailedStepIsReportedByNameAndASecondCopyIsRefused) {
+  auto target = process::spawn([] {
+    ::pause();
+    return 0;
+  });
+  ASSERT_TRUE(target.has_value()) << target.error().message();
+  auto locker = ns::MountLocker::start(target->pidfd());
+  ASSERT_TRUE(locker.has_value()) << locker.error().message();
+  auto ns = locker->copy();
+  ASSERT_FALSE(ns.has_value());
+  EXPECT_EQ(ns.error().code(), EINVAL);
+  EXPECT_NE(ns.error().message().find("enter the container's user namespace"), std::string::npos)
+      << ns.error().message();
+  auto again = locker->copy();
+  ASSERT_FALSE(again.has_value());
+  EXPECT_NE(again.error().message().find("asked twice"), std::string::npos) << again.error().message();
+}
+
+TEST(MountLocker, ALockerNeverAskedLeavesNoHelper) {
+  std::string before = children_of_self();
+  {
+    auto locker = ns::MountLocker::start(-1);
+    ASSERT_TRUE(locker.has_value()) << locker.error().message();
+    EXPECT_NE(children_of_self(), before) << "the helper is forked at start()";
+  }
+  EXPECT_EQ(children_of_self(), before);
+}
+
 }  // namespace cove::test
