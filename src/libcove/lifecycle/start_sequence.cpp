@@ -149,7 +149,7 @@ Result<std::vector<int>> configure_child(const LaunchPlan& plan, pid_t pid, cgro
 
 Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups,
                                network::ContainerNetwork* network, storage::PreparedRootfs* rootfs,
-                               const std::function<Result<void>(pid_t)>& namespaces_ready) {
+                               const StartHooks& hooks) {
   if (plan.generate_lsm_profile) {
     // Loaded (or replaced) before clone: the child's aa_change_onexec needs it to exist.
     auto lsm = security::lsm::open_lsm(plan.exec.lsm);
@@ -193,8 +193,8 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   ParentTrees trees;
   auto fds = configure_child(plan, pid, cgroups, joined, network, rootfs, trees);
   if (!fds) return std::move(fds).error();
-  if (namespaces_ready)
-    if (auto r = namespaces_ready(pid); !r) return std::move(r).error();
+  if (hooks.namespaces_ready)
+    if (auto r = hooks.namespaces_ready(pid); !r) return std::move(r).error();
   if (auto r = parent.send(Phase::kParentConfigured, *fds); !r) return std::move(r).error();
   trees = {};
   COVE_TRY(delegate_cgroups(plan, cgroups));
@@ -228,6 +228,8 @@ Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups&
   if (plan.console) init.console_master = std::move((*masters)[0]);
   for (size_t i = consoles; i < masters->size(); ++i) init.tty_masters.push_back(std::move((*masters)[i]));
   if (auto r = parent.send(Phase::kGo); !r) return std::move(r).error();
+  if (hooks.released)
+    if (auto r = hooks.released(pid); !r) return std::move(r).error();
   // With a start gate, init waits there instead of exec'ing (cove-oci create).
   if (plan.start_gate_fd >= 0) {
     if (auto r = parent.expect(Phase::kAtStartGate); !r) return std::move(r).error();

@@ -28,16 +28,23 @@ struct InitProcess {
   std::vector<UniqueFd> tty_masters;
 };
 
+// What the caller does at two points of a start; either may be empty, and an error ends it.
+struct StartHooks {
+  // Once the child is in its namespaces and cgroups, its ids mapped, before it mounts anything
+  // (OCI createRuntime and createContainer hooks).
+  std::function<Result<void>(pid_t)> namespaces_ready;
+  // Once the child has been told to go: its last steps (restrictions, exec) run meanwhile, so
+  // what the caller needs done before init counts as running is done here, off the start's
+  // path (the monitor's exec record).
+  std::function<Result<void>(pid_t)> released;
+};
+
 // `network`: the container's NICs, made in the child's network namespace before it goes on
 // (nullptr or empty: only `lo`). They stay the caller's to tear down, also when this fails.
 // `rootfs`: what the storage backend prepared (consumed); nullptr: prepared here.
-// `namespaces_ready` (may be empty) runs once the child is in its namespaces and cgroups, its
-// ids mapped, before it mounts anything (OCI createRuntime and createContainer hooks); an error
-// ends the start.
 Result<InitProcess> start_init(const LaunchPlan& plan, cgroup::ContainerCgroups& cgroups,
                                network::ContainerNetwork* network = nullptr,
-                               storage::PreparedRootfs* rootfs = nullptr,
-                               const std::function<Result<void>(pid_t)>& namespaces_ready = {});
+                               storage::PreparedRootfs* rootfs = nullptr, const StartHooks& hooks = {});
 
 // Opens an idmapped, detached clone of `path` (with its submounts when `recursive`) mapped
 // through user namespace `userns_fd` (ns/mapping_namespace.hpp: a process's, or one with maps).

@@ -204,15 +204,19 @@ Result<void> Supervisor::launch() {
   plan->resolv_conf = network_.resolv_conf();
   SharedNamespaces shared;
   COVE_TRY(shared.enter(cfg_, opts_.lxcpath));
-  auto init = lifecycle::start_init(*plan, *cgroups_, &network_, &rootfs_);
+  // The exec record, before RUNNING is recorded: an attach (RUNNING only) always finds it.
+  // Written while init's last steps run (restrictions, exec), after its set-up rather than
+  // before the clone: there its allocations left a page of the monitor's heap in use for good
+  // (4 KiB of USS, measured). Runtime state: no fsync (it means nothing after a reboot; /run
+  // may be a disk, where the sync cost a start ~0.6 ms).
+  lifecycle::StartHooks hooks;
+  hooks.released = [&](pid_t) {
+    return write_file_atomic(paths_.exec_record(), lifecycle::encode_exec_record({plan->exec, cfg_.init_env}), 0600,
+                             Durability::kVolatile);
+  };
+  auto init = lifecycle::start_init(*plan, *cgroups_, &network_, &rootfs_, hooks);
   shared.leave();
   if (!init) return std::move(init).error();
-  // Before RUNNING is recorded: an attach (RUNNING only) always finds it. Written here, after
-  // init's set-up, rather than before the clone: there its allocations left a page of the
-  // monitor's heap in use for good (4 KiB of USS, measured). Runtime state: no fsync (it
-  // means nothing after a reboot; /run may be a disk, where the sync cost a start ~0.6 ms).
-  COVE_TRY(write_file_atomic(paths_.exec_record(), lifecycle::encode_exec_record({plan->exec, cfg_.init_env}), 0600,
-                             Durability::kVolatile));
   return adopt_init(std::move(*init));
 }
 

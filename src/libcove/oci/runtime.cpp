@@ -285,8 +285,9 @@ Result<void> make_cgroups(CreateJob& job) {
 
 Result<lifecycle::InitProcess> launch_init(CreateJob& job) {
   COVE_TRY(enter_namespaces(job.launch.joined));
-  auto init = lifecycle::start_init(job.launch.plan, *job.cgroups, nullptr, nullptr,
-                                    [&](pid_t pid) { return creation_hooks(job, pid); });
+  lifecycle::StartHooks hooks;
+  hooks.namespaces_ready = [&](pid_t pid) { return creation_hooks(job, pid); };
+  auto init = lifecycle::start_init(job.launch.plan, *job.cgroups, nullptr, nullptr, hooks);
   if (!init) return std::move(init).error();
   if (job.launch.oom_score_adj) {
     auto r = write_existing(fmt::format("/proc/{}/oom_score_adj", init->pid), std::to_string(*job.launch.oom_score_adj));
