@@ -586,8 +586,6 @@ Result<process::ChildProcess> ContainerCgroups::leave_monitor_in_background() {
 Result<void> ContainerCgroups::delegate(uid_t uid, gid_t gid) {
   static constexpr std::array<const char*, 2> kV1Files{"cgroup.procs", "tasks"};
   static constexpr std::array<const char*, 3> kV2Files{"cgroup.procs", "cgroup.subtree_control", "cgroup.threads"};
-  static constexpr std::array<const char*, 4> kAnyFiles{"cgroup.procs", "tasks", "cgroup.subtree_control",
-                                                        "cgroup.threads"};
   const std::string ids = std::to_string(uid) + ":" + std::to_string(gid);
   for (size_t i = 0; i < payload_dirs_.size(); ++i) {
     const std::string& dir = payload_dirs_[i];
@@ -595,9 +593,8 @@ Result<void> ContainerCgroups::delegate(uid_t uid, gid_t gid) {
     UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!fd || ::fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) < 0)
       return Error::from_errno(errno, what + ": chown `" + dir + "`");
-    std::span<const char* const> files = i >= v2_.size() ? std::span<const char* const>(kAnyFiles)
-                                         : v2_[i]         ? std::span<const char* const>(kV2Files)
-                                                          : std::span<const char* const>(kV1Files);
+    auto files = dir_is_v1(v2_, i, dir) ? std::span<const char* const>(kV1Files)
+                                        : std::span<const char* const>(kV2Files);
     for (const char* file : files)
       if (::fchownat(fd.get(), file, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
         return Error::from_errno(errno, what + ": chown `" + dir + "/" + file + "`");
