@@ -166,17 +166,11 @@ Result<void> mount_cgroup(int rootfd, const LaunchPlan& plan, std::vector<Unique
     return rootfs::attach_in_root(rootfd, std::move(trees[0]), "sys/fs/cgroup", 0, Create::kNone, "cgroup2");
   COVE_TRY(rootfs::mount_in_root(rootfd, "cgroup", "sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                  "mode=755,size=64k", Create::kNone));
-  // The tmpfs is ours and empty (no container code has run): its entries are made and used by
-  // name below its root, not resolved from the container's root again for each hierarchy.
-  auto dir = rootfs::open_in_root(rootfd, "sys/fs/cgroup", Create::kNone);
+  auto dir = rootfs::FreshDir::open(rootfd, "sys/fs/cgroup");
   if (!dir) return std::move(dir).error();
   for (size_t i = 0; i < hs.size(); ++i) {
     std::string name = hs[i].v2 ? std::string("unified") : basename_of(hs[i].mount_point);
-    if (::mkdirat(dir->get(), name.c_str(), 0755) < 0)
-      return Error::from_errno(errno, "mkdir `/sys/fs/cgroup/" + name + "`");
-    if (sys::move_mount(trees[i].get(), "", dir->get(), name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
-      return Error::from_errno(errno, "bind `" + hs[i].mount_point + "` on `/sys/fs/cgroup/" + name + "`");
-    trees[i].reset();
+    COVE_TRY(dir->attach(std::move(trees[i]), name, 0, Create::kDir, hs[i].mount_point));
   }
   // The tmpfs itself, not a bind of it: a bind would leave the hierarchies out.
   if (plan.auto_mounts.cgroup == config::AutoMountMode::kRo)

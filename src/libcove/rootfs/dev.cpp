@@ -9,7 +9,6 @@
 
 #include <iterator>
 
-#include "base/syscalls.hpp"
 #include "rootfs/mount.hpp"
 
 namespace cove::rootfs {
@@ -27,75 +26,13 @@ Result<std::pair<UniqueFd, UniqueFd>> open_pty_pair(const char* ptmx_path) {
 
 namespace {
 
-// Everything below /dev is made by name through the fd of the new tmpfs's root: the tmpfs is
-// empty and no container code has run yet, so no name in it can lead elsewhere, and the
-// container's root is not walked again (and probed for each entry's absence) per entry.
-class DevTree {
- public:
-  explicit DevTree(UniqueFd root) : root_(std::move(root)) {}
-
-  // An empty file or directory `name`, as an O_PATH fd (on what is mounted there later, if
-  // opened after the mount).
-  Result<UniqueFd> make(const std::string& name, Create kind) const {
-    if (kind == Create::kDir) {
-      if (::mkdirat(root_.get(), name.c_str(), 0755) < 0) return Error::from_errno(errno, "mkdir `" + shown(name) + "`");
-    } else {
-      UniqueFd file(::openat(root_.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644));
-      if (!file) return Error::from_errno(errno, "create `" + shown(name) + "`");
-    }
-    return open(name);
-  }
-  Result<UniqueFd> open(const std::string& name) const {
-    UniqueFd fd(::openat(root_.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) return Error::from_errno(errno, "open `" + shown(name) + "`");
-    return fd;
-  }
-  Result<void> mount(const std::string& source, const std::string& name, const char* fstype, unsigned long flags,
-                     const std::string& data) const {
-    auto at = make(name, Create::kDir);
-    if (!at) return std::move(at).error();
-    return do_mount(source, fd_path(at->get()), fstype, flags, data, shown(name));
-  }
-  // A host node's clone on an empty file, then nosuid and noexec by a bind remount.
-  Result<void> attach(UniqueFd tree, const std::string& name) const {
-    auto at = make(name, Create::kFile);
-    if (!at) return std::move(at).error();
-    if (sys::move_mount(tree.get(), "", at->get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-      return Error::from_errno(errno, "bind `" + shown(name) + "` of the host on `" + shown(name) + "`");
-    auto top = open(name);  // `at` still names the file underneath
-    if (!top) return std::move(top).error();
-    std::string target = fd_path(top->get());
-    MountGuard bind(std::move(*top));
-    if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC, nullptr) < 0)
-      return Error::from_errno(errno, "remount `" + shown(name) + "` with its options");
-    bind.commit();
-    return {};
-  }
-  Result<void> bind(const std::string& source, const std::string& name) const {
-    auto at = make(name, Create::kFile);
-    if (!at) return std::move(at).error();
-    if (::mount(source.c_str(), fd_path(at->get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
-      return Error::from_errno(errno, "bind `" + source + "` on `" + shown(name) + "`");
-    return {};
-  }
-  Result<void> symlink(const std::string& target, const std::string& name) const {
-    if (::symlinkat(target.c_str(), root_.get(), name.c_str()) < 0)
-      return Error::from_errno(errno, "symlink `" + shown(name) + "`");
-    return {};
-  }
-
- private:
-  static std::string shown(const std::string& name) { return "/dev/" + name; }
-  UniqueFd root_;
-};
-
 // /dev/console is a bind of its pts; /dev/ttyN is a symlink to pts/M. The difference matters
 // to CRIU, which takes a pty's index from the last number of the path a process opened it by:
 // "/dev/pts/3" is 3, but "/dev/tty1" would be 0 and collide with the console. The console is
 // the first pty of the devpts instance, so "console" (no number: 0) is right for it.
 enum class PtyLink { kBind, kSymlink };
 
-Result<UniqueFd> console_pty(const DevTree& dev, const std::string& ptmx, const std::string& name, PtyLink link) {
+Result<UniqueFd> console_pty(const FreshDir& dev, const std::string& ptmx, const std::string& name, PtyLink link) {
   auto pair = open_pty_pair(ptmx.c_str());
   if (!pair) return std::move(pair).error().context("allocate pty for `/dev/" + name + "`");
   auto& [master, slave] = *pair;
@@ -150,30 +87,32 @@ Result<DevPtys> setup_dev(int rootfd, unsigned ttys, bool console, std::vector<U
   if (nodes.size() != std::size(kStandardNodes)) return Error(EINVAL, "setup_dev: wrong number of host nodes");
   COVE_TRY(mount_in_root(rootfd, "tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, with_context("mode=755,size=1024k"),
                          Create::kDir));
-  auto root = open_in_root(rootfd, "dev", Create::kNone);  // the tmpfs's root now
-  if (!root) return std::move(root).error();
-  const DevTree dev(std::move(*root));
-  for (size_t i = 0; i < nodes.size(); ++i) COVE_TRY(dev.attach(std::move(nodes[i]), kStandardNodes[i]));
-  COVE_TRY(dev.mount("devpts", "pts", "devpts", MS_NOSUID | MS_NOEXEC, with_context("newinstance,ptmxmode=0666,mode=0620,gid=5")));
-  COVE_TRY(dev.symlink("pts/ptmx", "ptmx"));
-  COVE_TRY(dev.mount("shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV, with_context("mode=1777")));
-  COVE_TRY(dev.mount("mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""));
+  auto dev = FreshDir::open(rootfd, "dev");  // the tmpfs's root now
+  if (!dev) return std::move(dev).error();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::string name = kStandardNodes[i];
+    COVE_TRY(dev->attach(std::move(nodes[i]), name, MS_NOSUID | MS_NOEXEC, Create::kFile, "/dev/" + name));
+  }
+  COVE_TRY(dev->mount("devpts", "pts", "devpts", MS_NOSUID | MS_NOEXEC, with_context("newinstance,ptmxmode=0666,mode=0620,gid=5")));
+  COVE_TRY(dev->symlink("pts/ptmx", "ptmx"));
+  COVE_TRY(dev->mount("shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV, with_context("mode=1777")));
+  COVE_TRY(dev->mount("mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""));
   const std::pair<const char*, const char*> links[] = {
       {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
-  for (const auto& [target, name] : links) COVE_TRY(dev.symlink(target, name));
+  for (const auto& [target, name] : links) COVE_TRY(dev->symlink(target, name));
 
-  auto ptmx = dev.open("pts/ptmx");
+  auto ptmx = dev->at("pts/ptmx");
   if (!ptmx) return std::move(ptmx).error();
   std::string ptmx_path = fd_path(ptmx->get());
   // Re-open through the O_PATH fd to get a real ptmx handle for each pty.
   DevPtys out;
   if (console) {
-    auto master = console_pty(dev, ptmx_path, "console", PtyLink::kBind);
+    auto master = console_pty(*dev, ptmx_path, "console", PtyLink::kBind);
     if (!master) return std::move(master).error();
     out.console_master = std::move(*master);
   }
   for (unsigned i = 1; i <= ttys; ++i) {
-    auto m = console_pty(dev, ptmx_path, "tty" + std::to_string(i), PtyLink::kSymlink);
+    auto m = console_pty(*dev, ptmx_path, "tty" + std::to_string(i), PtyLink::kSymlink);
     if (!m) return std::move(m).error();
     out.tty_masters.push_back(std::move(*m));
   }

@@ -146,21 +146,30 @@ Result<void> MountGuard::unmount() {
   return {};
 }
 
-// After a bind: the mount flags the bind itself cannot set, by a bind remount. The bind is
-// undone if the remount fails (it would otherwise stay, without its flags).
+namespace {
+constexpr unsigned long kRemountable =
+    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
+
+// The bind remount of the mount `top` (an O_PATH fd opened on its root) with `extra`; the bind
+// is undone if the remount fails (it would otherwise stay, without its flags).
+Result<void> remount_top(UniqueFd top, unsigned long extra, const std::string& shown) {
+  std::string target = fd_path(top.get());
+  MountGuard bind(std::move(top));
+  if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | extra, nullptr) < 0)
+    return Error::from_errno(errno, "remount `" + shown + "` with its options");
+  bind.commit();
+  return {};
+}
+}  // namespace
+
+// After a bind: the mount flags the bind itself cannot set, by a bind remount.
 Result<void> remount_in_root(int rootfd, const std::string& rel, unsigned long flags) {
-  unsigned long extra = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
-                                 MS_RELATIME | MS_STRICTATIME);
+  unsigned long extra = flags & kRemountable;
   if (!extra) return {};
   // Re-open: an fd opened before the bind still names the directory underneath it.
   auto top = open_in_root(rootfd, rel, Create::kNone);
   if (!top) return std::move(top).error();
-  std::string target = fd_path(top->get());
-  MountGuard bind(std::move(*top));
-  if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | extra, nullptr) < 0)
-    return Error::from_errno(errno, "remount `/" + clean_rel(rel) + "` with its options");
-  bind.commit();
-  return {};
+  return remount_top(std::move(*top), extra, "/" + clean_rel(rel));
 }
 
 Result<void> bind_in_root(int rootfd, const std::string& source, const std::string& rel, bool recursive,
@@ -229,5 +238,59 @@ Result<void> symlink_in_root(int rootfd, const std::string& target, const std::s
     return Error::from_errno(errno, "symlink `/" + rel + "`");
   return {};
 }
+
+FreshDir::FreshDir(UniqueFd dir, std::string rel) : dir_(std::move(dir)), rel_(clean_rel(rel)) {}
+
+Result<FreshDir> FreshDir::open(int rootfd, const std::string& rel) {
+  auto dir = open_in_root(rootfd, rel, Create::kNone);
+  if (!dir) return std::move(dir).error();
+  return FreshDir(std::move(*dir), rel);
+}
+
+Result<UniqueFd> FreshDir::at(const std::string& name) const {
+  UniqueFd fd(::openat(dir_.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Error::from_errno(errno, "open `" + shown(name) + "`");
+  return fd;
+}
+
+Result<UniqueFd> FreshDir::make(const std::string& name, Create kind) const {
+  COVE_TRY(make_entry(dir_.get(), name, kind == Create::kFile, rel_ + "/" + name));
+  return at(name);
+}
+
+Result<void> FreshDir::mount(const std::string& source, const std::string& name, const char* fstype,
+                             unsigned long flags, const std::string& data) const {
+  auto target = make(name, Create::kDir);
+  if (!target) return std::move(target).error();
+  return do_mount(source, fd_path(target->get()), fstype, flags, data, shown(name));
+}
+
+Result<void> FreshDir::attach(UniqueFd tree, const std::string& name, unsigned long flags, Create kind,
+                              const std::string& what) const {
+  COVE_TRY(make_entry(dir_.get(), name, kind == Create::kFile, rel_ + "/" + name));
+  if (sys::move_mount(tree.get(), "", dir_.get(), name.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return Error::from_errno(errno, "bind `" + what + "` on `" + shown(name) + "`");
+  unsigned long extra = flags & kRemountable;
+  if (!extra) return {};
+  auto top = at(name);  // the mount's root now
+  if (!top) return std::move(top).error();
+  return remount_top(std::move(*top), extra, shown(name));
+}
+
+Result<void> FreshDir::bind(const std::string& source, const std::string& name) const {
+  auto target = make(name, Create::kFile);
+  if (!target) return std::move(target).error();
+  if (::mount(source.c_str(), fd_path(target->get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
+    return Error::from_errno(errno, "bind `" + source + "` on `" + shown(name) + "`");
+  return {};
+}
+
+Result<void> FreshDir::symlink(const std::string& target, const std::string& name) const {
+  if (::symlinkat(target.c_str(), dir_.get(), name.c_str()) < 0)
+    return Error::from_errno(errno, "symlink `" + shown(name) + "`");
+  return {};
+}
+
+std::string FreshDir::shown(const std::string& name) const { return "/" + rel_ + "/" + name; }
 
 }  // namespace cove::rootfs

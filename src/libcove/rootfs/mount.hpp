@@ -79,4 +79,34 @@ Result<void> remount_in_root(int rootfd, const std::string& rel, unsigned long f
 Result<void> make_readonly_in_root(int rootfd, const std::string& rel);
 Result<void> symlink_in_root(int rootfd, const std::string& target, const std::string& rel);
 
+// A directory of the rootfs this process has just mounted (a new tmpfs's root: /dev,
+// /sys/fs/cgroup) before any container code ran: nothing in it can lead elsewhere, so its
+// entries are made and used by name below its fd (O_NOFOLLOW), not resolved again from the
+// container's root, probed, walked and re-walked for each one (~0.5 ms of a start for /dev's
+// and the cgroup hierarchies' entries; bench/README.md, 2026-12-06 evening).
+class FreshDir {
+ public:
+  // `rel` as open_in_root takes it, after the mount there.
+  static Result<FreshDir> open(int rootfd, const std::string& rel);
+  // `name` below it as an O_PATH fd (on what is mounted there, if anything).
+  Result<UniqueFd> at(const std::string& name) const;
+  // Mounts on a new directory `name`.
+  Result<void> mount(const std::string& source, const std::string& name, const char* fstype, unsigned long flags,
+                     const std::string& data) const;
+  // attach_in_root() for `name`.
+  Result<void> attach(UniqueFd tree, const std::string& name, unsigned long flags, Create kind,
+                      const std::string& what) const;
+  // Binds `source` (a host path) on a new file `name`.
+  Result<void> bind(const std::string& source, const std::string& name) const;
+  Result<void> symlink(const std::string& target, const std::string& name) const;
+
+ private:
+  FreshDir(UniqueFd dir, std::string rel);
+  // An empty file or directory `name` (one there already is fine), as an O_PATH fd.
+  Result<UniqueFd> make(const std::string& name, Create kind) const;
+  std::string shown(const std::string& name) const;
+  UniqueFd dir_;
+  std::string rel_;  // for errors: "/REL/NAME"
+};
+
 }  // namespace cove::rootfs
