@@ -614,10 +614,7 @@ Result<lifecycle::ExecRecord> exec_record_of(const ContainerPaths& p) {
 
 }  // namespace
 
-Result<int> Container::attach(const AttachOptions& opts) {
-  COVE_TRY(validate_name(name_));
-  return attach(opts, state());
-}
+Result<int> Container::attach(const AttachOptions& opts) { return attach(opts, state()); }
 
 Result<int> Container::attach(const AttachOptions& opts, const StateInfo& st) {
   COVE_TRY(validate_name(name_));
