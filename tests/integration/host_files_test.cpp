@@ -2,7 +2,7 @@
 // binary that the container's root planted would run as host root); the container directory is
 // made 0700 again at start; the console log and the monitor's log inside the rootfs cannot be
 // redirected to host files; cove-ls survives a broken config; cove-destroy -f of a container
-// that is still starting.
+// that is still starting; /dev and /sys swapped for symlinks to host directories.
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/stat.h>
@@ -160,6 +160,41 @@ TEST_F(HostFilesTest, LogsInsideTheRootfsCannotBeRedirectedToHostFiles) {
   ASSERT_EQ(cove("cove-stop", "cl", {"-k"}).status, 0);
   EXPECT_EQ(read_text(host_console), "host file\n");
   EXPECT_EQ(read_text(host_log), "host file\n");
+}
+
+// The trees the child builds in fresh tmpfs mounts (/dev, the cgroup hierarchies under
+// /sys/fs/cgroup) are made by name below the tmpfs's root (rootfs::FreshDir). A container whose
+// rootfs has /dev and /sys swapped for symlinks to host directories (what its root could leave
+// behind; the same paths exist inside) still starts, with a working /dev and its cgroups, and
+// nothing is made or mounted in the host directories.
+TEST_F(HostFilesTest, DevAndSysSymlinkedToHostDirsBuildOnlyInsideTheContainer) {
+  create_busybox("fd");
+  std::string rfs = rootfs("fd");
+  std::string host_dev = path_ + "/host-dev", host_sys = path_ + "/host-sys";
+  for (const auto& d : {host_dev, host_sys}) {
+    ASSERT_EQ(::mkdir(d.c_str(), 0755), 0);
+    std::ofstream(d + "/marker") << "host\n";
+  }
+  std::filesystem::remove_all(rfs + "/dev");
+  std::filesystem::remove_all(rfs + "/sys");
+  // The same paths exist inside, so that the right outcome is a start that builds there.
+  std::filesystem::create_directories(rfs + host_dev);
+  std::filesystem::create_directories(rfs + host_sys);
+  ASSERT_EQ(::symlink(host_dev.c_str(), (rfs + "/dev").c_str()), 0);
+  ASSERT_EQ(::symlink(host_sys.c_str(), (rfs + "/sys").c_str()), 0);
+  auto r = cove("cove-start", "fd");
+  EXPECT_EQ(r.status, 0) << r.err;
+  if (r.status == 0) {
+    EXPECT_EQ(attach_out("fd", {"sh", "-c", "echo x > /dev/null && test -c /dev/pts/ptmx && echo ok"}), "ok");
+    EXPECT_NE(attach_out("fd", {"ls", "/sys/fs/cgroup"}), "");
+    EXPECT_EQ(cove("cove-stop", "fd", {"-k"}).status, 0);
+  }
+  for (const auto& d : {host_dev, host_sys}) {
+    std::vector<std::string> entries;
+    for (const auto& e : std::filesystem::directory_iterator(d)) entries.push_back(e.path().filename());
+    EXPECT_EQ(entries, std::vector<std::string>{"marker"}) << d << " (start: " << r.status << " " << r.err << ")";
+    EXPECT_EQ(read_text("/proc/self/mountinfo").find(" " + d), std::string::npos) << d;
+  }
 }
 
 // One broken config (an include of /dev/zero, of a FIFO) among good ones: cove-ls lists them
