@@ -250,6 +250,20 @@ TEST_F(LifecycleTest, ThePayloadCgroupIsDelegatedToTheContainersRoot) {
   EXPECT_EQ(cove("cove-stop", "deleg", {"-k"}).status, 0);
 }
 
+// The start's helpers (the mount-locking helper, forked ahead and entering the container's
+// namespaces) are gone, reaped, once the start returns: the monitor's one child is init.
+TEST_F(LifecycleTest, AfterAStartTheMonitorsOnlyChildIsInit) {
+  create_busybox("one-child");
+  ASSERT_EQ(cove("cove-start", "one-child").status, 0);
+  pid_t monitor = monitor_pid("one-child");
+  ASSERT_GT(monitor, 0);
+  std::string children;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(monitor) + "/task"))
+    children += read_text(t.path().string() + "/children");
+  EXPECT_EQ(children, std::to_string(init_pid("one-child")) + " ");
+  EXPECT_EQ(cove("cove-stop", "one-child", {"-k"}).status, 0);
+}
+
 // /sys/fs/cgroup inside: one mount per host hierarchy, each the container's own cgroup (the
 // inode of its payload directory on the host) shown as `/`, with nosuid, nodev and noexec (and
 // ro with `cgroup:ro`), and none a peer or slave of a host mount. Its root sees no other cgroup
