@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     else if (a == "--inherit-stdio") o.inherit_stdio = true;
     else if (a == "--status-fd") o.status_fd = std::atoi(next().c_str());
     else if (a == "--lock-fd") o.lock_fd = std::atoi(next().c_str());
+    else if (a == "--cgroups-fd") o.cgroups_fd = std::atoi(next().c_str());
     else if (a == "--log-file") o.log_file = next();
     else if (a == "--log-level") o.log_level = next();
     else if (a == "--restore") o.restore_images = next();

@@ -410,6 +410,20 @@ TEST_F(LifecycleTest, FailedStartLeavesNothingBehind) {
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// cove-start makes the cgroups while its monitor execs (monitor/launch.cpp); a monitor that
+// fails before it takes them over (here at its console log, before its cgroups) leaves them to
+// cove-start, which removes them.
+TEST_F(LifecycleTest, AMonitorFailingBeforeItTakesTheCgroupsLeavesNone) {
+  create_busybox("nolog");
+  std::ofstream(path_ + "/nolog/config", std::ios::app) << "\n[container]\nconsole.log = /no/such/dir/console\n";
+  auto r = cove("cove-start", "nolog");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("console log"), std::string::npos) << r.err;
+  EXPECT_EQ(trim_str(cove("cove-info", "nolog", {"-s"}).out), "STOPPED");
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("nolog")));
+  EXPECT_TRUE(leftover_cgroups("nolog").empty());
+}
+
 TEST_F(LifecycleTest, KilledMonitorIsReportedAndCleanedUp) {
   create_busybox("orphan");
   ASSERT_EQ(cove("cove-start", "orphan").status, 0);

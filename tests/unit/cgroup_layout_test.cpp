@@ -499,6 +499,33 @@ TEST_F(FakeCgroupFs, CreateCopiesCpusetFromTheNearestAncestorWithOne) {
   CG_ASSERT_OK(cg->destroy(100));
 }
 
+// cove-start's undo when the monitor it made them for failed (monitor/launch.cpp): what this
+// create made goes, what it adopted or others share stays, and a cgroup in use is left.
+TEST_F(FakeCgroupFs, RemoveCreatedUndoesOnlyWhatCreateMade) {
+  auto busy_rmdir = [](const std::string& path) {
+    if (path_exists(path + "/busy")) {
+      errno = EBUSY;
+      return -1;
+    }
+    return fake_rmdir(path);
+  };
+  auto cg = planned();
+  cg.set_dir_ops({fake_mkdir, busy_rmdir, {}});
+  ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.monitors"), 0);    // another container's monitors
+  ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.payload.k"), 0);   // an empty leftover, adopted
+  CG_ASSERT_OK(cg.create());
+  touch(root_ + "/unified/cove.payload.k/busy");  // a task got in meanwhile
+  cg.remove_created();
+  EXPECT_FALSE(path_exists(root_ + "/cpuset/cove.payload.k"));
+  EXPECT_FALSE(path_exists(root_ + "/cpuset/cove.monitors"));
+  EXPECT_FALSE(path_exists(root_ + "/unified/cove.monitors"));
+  EXPECT_TRUE(is_directory(root_ + "/memory/job/cove.monitors"));
+  EXPECT_TRUE(is_directory(root_ + "/memory/job/cove.payload.k"));
+  EXPECT_TRUE(is_directory(root_ + "/unified/cove.payload.k"));
+  cg.remove_created();  // once only: nothing is left to it
+  EXPECT_TRUE(is_directory(root_ + "/unified/cove.payload.k"));
+}
+
 TEST_F(FakeCgroupFs, CreateAdoptsAnEmptyLeftover) {
   auto cg = planned();
   ASSERT_EQ(fake_mkdir(root_ + "/memory/job/cove.payload.k"), 0);

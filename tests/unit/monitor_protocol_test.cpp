@@ -148,5 +148,24 @@ TEST(MonitorProtocol, StartStatus) {
   EXPECT_EQ(failed.error().message(), "start `web`: no rootfs");
 }
 
+TEST(MonitorProtocol, CgroupsMade) {
+  CgroupsMade m{{"/sys/fs/cgroup/cpu/cove.payload.k", "/sys/fs/cgroup/unified/cove.payload.k"},
+                {"/sys/fs/cgroup/cpu/cove.monitors", "/sys/fs/cgroup/unified/cove.monitors"}};
+  auto back = decode_cgroups_made(encode_cgroups_made(m));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->payload_dirs, m.payload_dirs);
+  EXPECT_EQ(back->monitor_dirs, m.monitor_dirs);
+  for (const char* bad : {"", "[]", R"({"payload_dirs": []})", R"({"version": 1, "payload_dirs": "/a"})",
+                          R"({"version": 1, "payload_dirs": [1]})", R"({"version": 1, "monitor_dirs": [], "x": 1})",
+                          R"({"version": 1, "payload_dirs": ["/a")"}) {
+    auto r = decode_cgroups_made(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code(), EPROTO) << bad << ": " << r.error().message();
+  }
+  auto other = decode_cgroups_made(R"({"version": 2, "payload_dirs": []})");
+  ASSERT_FALSE(other.has_value());
+  EXPECT_EQ(other.error().code(), EPROTONOSUPPORT);
+}
+
 }  // namespace
 }  // namespace cove::monitor

@@ -72,6 +72,14 @@ CloneTarget clone_target(const std::vector<std::string>& dirs);
 // empty target when there is no cgroup2 hierarchy or the cgroup cannot be made (the monitor's
 // own write then joins it, or says why it cannot).
 CloneTarget monitors_clone_target();
+// What cove-start reads once to plan a monitor's cgroups and spawn it: the layout (empty on
+// failure) and its own /proc/self/cgroup.
+struct StarterView {
+  std::optional<Layout> layout;
+  std::string proc_cgroup;
+};
+StarterView starter_view();
+CloneTarget monitors_clone_target(const StarterView& view);
 
 // Joins the calling process to the cgroup `dir`. On a v1 hierarchy (`v1`) a process of one
 // thread (`one_thread`: proc::thread_count, read once by a caller joining several) writes "0"
@@ -135,6 +143,11 @@ class ContainerCgroups {
   // Creates every directory (v1 cpuset: copies cpuset.cpus/mems from the parent first).
   // On failure removes what it created.
   Result<void> create();
+  // Undoes a successful `create`: removes the directories it made (not the leftovers it
+  // adopted), last made first, each only while it is empty (rmdir(2) refuses a cgroup with
+  // tasks or children). For cove-start, which makes a monitor's cgroups while the monitor
+  // execs, when that monitor's start failed (monitor/launch.cpp).
+  void remove_created();
   Result<void> attach_monitor(pid_t pid);
   // Moves the caller out of the monitor cgroups (into their parents, as destroy() does) from a
   // spawned child, and returns that child (wait for it before destroy()). The kernel makes the
@@ -208,6 +221,7 @@ class ContainerCgroups {
   std::vector<bool> v2_;  // parallel to payload_dirs_; empty when rebuilt from records
   bool explicit_path_ = false;           // plan_at: payload dirs without cove's prefix are ours
   std::vector<std::string> made_ancestors_;  // plan_at: ancestors `create` made (v2: controllers go down them)
+  std::vector<std::string> created_;         // what `create` made, in order (remove_created)
   std::vector<Hierarchy> hierarchies_;  // parallel to payload_dirs_; empty when rebuilt from records
   std::shared_ptr<UniqueFd> device_prog_;  // the v2 device program attached to the payload
   DirOps ops_;            // empty members mean the plain syscalls

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -500,7 +501,16 @@ Result<void> ContainerCgroups::create() {
     if (i < payload_dirs_.size()) COVE_TRY(make_one(payload_dirs_[i], is_v1(i, payload_dirs_[i])));
   }
   rollback.dismiss();
+  created_ = made_shared;
+  created_.insert(created_.end(), made.begin(), made.end());
   return {};
+}
+
+void ContainerCgroups::remove_created() {
+  for (auto it = created_.rbegin(); it != created_.rend(); ++it)
+    if (remove_dir(ops_, *it) < 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
+      log::warn("remove cgroup `{}`: {}", *it, std::strerror(errno));
+  created_.clear();
 }
 
 // A monitor born in the shared cgroup (clone3 CLONE_INTO_CGROUP, cove-start on cgroup2) is not
@@ -551,13 +561,22 @@ CloneTarget clone_target(const std::vector<std::string>& dirs) {
   return {};
 }
 
-CloneTarget monitors_clone_target() {
-  auto layout = detect_layout();
+StarterView starter_view() {
+  StarterView v;
   auto text = read_file("/proc/self/cgroup");
-  if (!layout || !text) return {};
-  for (const auto& h : layout->hierarchies) {
+  if (!text) return v;
+  v.proc_cgroup = std::move(*text);
+  if (auto layout = detect_layout()) v.layout = std::move(*layout);
+  return v;
+}
+
+CloneTarget monitors_clone_target() { return monitors_clone_target(starter_view()); }
+
+CloneTarget monitors_clone_target(const StarterView& view) {
+  if (!view.layout) return {};
+  for (const auto& h : view.layout->hierarchies) {
     if (!h.v2) continue;
-    auto base = dir_in(*text, h);
+    auto base = dir_in(view.proc_cgroup, h);
     if (!base) return {};
     if (is_monitors_dir(*base)) *base = dirname_of(*base);
     std::string dir = (*base == "/" ? "" : *base) + "/" + std::string(kMonitorsDir);

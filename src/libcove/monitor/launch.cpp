@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -106,35 +107,54 @@ Result<int> run_relayed(MonitorExec& m, StdioRelay& relay) {
   return process::exit_code_of(*status);
 }
 
-// Runs in the middle child of the double fork: execs the monitor `m` with `status_wr` as
-// fd 3 and /dev/null for stdio. Returns only if the exec failed.
-int exec_detached_monitor(MonitorExec& m, int status_wr) {
-  int null = ::open("/dev/null", O_RDWR);
-  if (status_wr == 3) ::fcntl(3, F_SETFD, 0);  // dup2(3, 3) would keep close-on-exec
-  else ::dup2(status_wr, 3);
+// Runs in the middle child of the double fork: execs the monitor `m` with `status_wr` as fd 3,
+// `cgroups_fd` as fd 4 and /dev/null for stdio. Returns only if the exec failed.
+int exec_detached_monitor(MonitorExec& m, int status_wr, int cgroups_fd) {
+  // Both above 4 first, so that neither dup2 overwrites the other; the dup2s' copies alone cross
+  // the exec.
+  int status = ::fcntl(status_wr, F_DUPFD_CLOEXEC, 5), cgroups = ::fcntl(cgroups_fd, F_DUPFD_CLOEXEC, 5);
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  ::dup2(status, 3);
+  ::dup2(cgroups, 4);
   for (int i = 0; i < 3; ++i) ::dup2(null, i);
-  if (null > 3) ::close(null);
   m.exec();
   return 127;
 }
 
 // Double fork: the monitor is reparented at once and never becomes our zombie. The middle
 // child spawns it and releases it (the monitor outlives us: init, or a subreaper, reaps it).
-// The monitor is born in the monitors' cgroup2 cgroup where there is one (monitors_clone_target).
-Result<void> spawn_detached(MonitorExec& m, UniqueFd status_wr) {
-  auto into = cgroup::monitors_clone_target();
+// The monitor is born in the monitors' cgroup2 cgroup `into` where there is one. Returns the
+// middle child, to be waited for (its exit status does not matter: a monitor that did not
+// start reports nothing on fd 3).
+Result<process::ChildProcess> spawn_detached(MonitorExec& m, UniqueFd status_wr, UniqueFd cgroups_fd,
+                                             const cgroup::CloneTarget& into) {
   auto mid = process::spawn([&] {
-    auto monitor = process::spawn([&] { return exec_detached_monitor(m, status_wr.get()); },
+    auto monitor = process::spawn([&] { return exec_detached_monitor(m, status_wr.get(), cgroups_fd.get()); },
                                   {.cgroup_fd = into.fd.get()});
     if (!monitor) return 1;
     (void)monitor->release();
     return 0;
   });
   if (!mid) return std::move(mid).error().context("start monitor");
-  status_wr.reset();
-  // Its exit status does not matter: a monitor that did not start reports nothing on fd 3.
-  if (auto r = mid->wait(); !r) return std::move(r).error();
-  return {};
+  return mid;
+}
+
+// The monitor's cgroups, made here while it execs: the ones it plans itself (ContainerCgroups::
+// plan from the same cgroup; it records them, then waits for this message before it uses them,
+// Supervisor::make_cgroups). Nothing is said when they could not be made: the monitor then makes
+// them itself and reports what fails, as in the foreground. The returned cgroups are removed
+// again if the start fails (what the monitor took over it has removed by then).
+std::optional<cgroup::ContainerCgroups> make_monitor_cgroups(const LaunchOptions& o, const cgroup::StarterView& view,
+                                                             UniqueFd sock) {
+  if (!view.layout) return std::nullopt;
+  auto cgs = cgroup::ContainerCgroups::plan_from(*view.layout, ContainerPaths(o.lxcpath, o.name).key(), view.proc_cgroup);
+  if (!cgs || !cgs->create()) return std::nullopt;
+  std::string msg = encode_cgroups_made({cgs->payload_dirs(), cgs->monitor_dirs()});
+  if (::send(sock.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
+    cgs->remove_created();  // the monitor has gone already: nobody takes them
+    return std::nullopt;
+  }
+  return std::move(*cgs);
 }
 
 std::string read_all(int fd) {
@@ -176,17 +196,42 @@ void restore_caller_tunables() {
 
 Result<std::optional<RestoreReply>> start_detached(const LaunchOptions& opts) {
   auto args = monitor_args(opts);
-  args.insert(args.end(), {"--status-fd", "3"});
+  args.insert(args.end(), {"--status-fd", "3", "--cgroups-fd", "4"});
   add_init_override(args, opts);
   MonitorExec m(std::move(args));
-  int pfd[2];
+  int pfd[2], sv[2];
   if (::pipe2(pfd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
   UniqueFd rd(pfd[0]), wr(pfd[1]);
-  COVE_TRY(spawn_detached(m, std::move(wr)));
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::from_errno(errno, "socketpair");
+  UniqueFd cgroups_ours(sv[0]), cgroups_monitors(sv[1]);
+  auto view = cgroup::starter_view();
+  auto mid = spawn_detached(m, std::move(wr), std::move(cgroups_monitors), cgroup::monitors_clone_target(view));
+  if (!mid) return std::move(mid).error();
+  // Made once the monitor is cloned: the clone into a cgroup waits for the cgroup lock that
+  // each mkdir takes (measured: the monitor's clone came after all of them).
+  if (auto r = mid->wait(); !r) return std::move(r).error();
+  auto made = make_monitor_cgroups(opts, view, std::move(cgroups_ours));
   // The monitor writes its status once; EOF with nothing means it died before reporting.
-  std::string status = read_all(rd.get());
-  if (status.empty()) return Error(EIO, fmt::format("monitor `{}` exited during start; see its log", m.args[0]));
-  return decode_start_status(status);
+  std::string text = read_all(rd.get());
+  auto status = text.empty() ? StartStatus(Error(EIO, fmt::format("monitor `{}` exited during start; see its log", m.args[0])))
+                             : decode_start_status(text);
+  if (!status && made) made->remove_created();
+  return status;
+}
+
+Result<std::optional<CgroupsMade>> receive_cgroups_made(int fd) {
+  ssize_t n;
+  while ((n = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return Error::from_errno(errno, "read the cgroups message");
+  if (n == 0) return std::optional<CgroupsMade>();  // closed without a word: none made
+  if (static_cast<size_t>(n) > kMaxMessageBytes)
+    return Error(E2BIG, fmt::format("cgroups message of {} bytes is larger than the limit of {}", n, kMaxMessageBytes));
+  std::string text(static_cast<size_t>(n), '\0');
+  if (::recv(fd, text.data(), text.size(), 0) != n) return Error::from_errno(errno, "read the cgroups message");
+  auto made = decode_cgroups_made(text);
+  if (!made) return std::move(made).error();
+  return std::optional<CgroupsMade>(std::move(*made));
 }
 
 Result<int> run_foreground(const LaunchOptions& opts, UniqueFd lock_fd, bool inherit_stdio) {

@@ -33,6 +33,11 @@ struct LaunchOptions {
 // restore's report after a restore.
 Result<std::optional<RestoreReply>> start_detached(const LaunchOptions& opts);
 
+// The monitor's side of the cgroups cove-start makes while the monitor execs (start_detached;
+// the monitor's fd 4): what it made, or nullopt when it made none (it closed the socket
+// without a word). Blocks until cove-start has said it or gone.
+Result<std::optional<CgroupsMade>> receive_cgroups_made(int fd);
+
 // Runs the monitor in the foreground with `lock_fd` (the container lock, released by the
 // monitor once init runs); returns its exit status (when it did not replace us).
 Result<int> run_foreground(const LaunchOptions& opts, UniqueFd lock_fd, bool inherit_stdio);

@@ -451,4 +451,26 @@ StartStatus decode_start_status(std::string_view text) {
   return std::optional<RestoreReply>(std::move(r));
 }
 
+std::string encode_cgroups_made(const CgroupsMade& m) {
+  Json j = envelope();
+  j["payload_dirs"] = m.payload_dirs;
+  j["monitor_dirs"] = m.monitor_dirs;
+  return j.dump();
+}
+
+Result<CgroupsMade> decode_cgroups_made(std::string_view text) {
+  auto j = parse_message(text, "cgroups message");
+  if (!j) return std::move(j).error();
+  for (const auto& [key, _] : j->items())
+    if (key != "version" && key != "payload_dirs" && key != "monitor_dirs")
+      return Error(EPROTO, fmt::format("cgroups message has no field `{}`", key));
+  CgroupsMade m;
+  for (auto [name, out] : {std::pair{"payload_dirs", &m.payload_dirs}, std::pair{"monitor_dirs", &m.monitor_dirs}}) {
+    auto list = string_list(*j, name);
+    if (!list) return std::move(list).error().context("cgroups message");
+    *out = std::move(*list);
+  }
+  return m;
+}
+
 }  // namespace cove::monitor

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -186,5 +187,14 @@ Result<R> decode_reply(std::string_view text);
 using StartStatus = Result<std::optional<RestoreReply>>;
 std::string encode_start_status(const StartStatus& s);
 StartStatus decode_start_status(std::string_view text);
+
+// What cove-start tells the monitor it spawned, once, on the monitor's cgroups socket: the
+// cgroups it made for it while the monitor exec'd, as it planned them (ContainerCgroups::plan
+// from its own cgroup). {"version": 1, "payload_dirs": [...], "monitor_dirs": [...]}.
+struct CgroupsMade {
+  std::vector<std::string> payload_dirs, monitor_dirs;
+};
+std::string encode_cgroups_made(const CgroupsMade& m);
+Result<CgroupsMade> decode_cgroups_made(std::string_view text);
 
 }  // namespace cove::monitor

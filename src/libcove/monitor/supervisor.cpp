@@ -20,12 +20,14 @@
 #include "base/log.hpp"
 #include "base/memory.hpp"
 #include "base/signals.hpp"
+#include "base/strings.hpp"
 #include "base/syscalls.hpp"
 #include "host_config.hpp"
 #include "host_ids.hpp"
 #include "lifecycle/exec_record.hpp"
 #include "lifecycle/lxcfs.hpp"
 #include "lifecycle/rootfs_disk.hpp"
+#include "monitor/launch.hpp"
 #include "ns/idmap.hpp"
 #include "rootfs/host_access.hpp"
 #include "state/container_lock.hpp"
@@ -137,6 +139,22 @@ Result<void> Supervisor::open_console_log() {
   return {};
 }
 
+// Detached, cove-start makes them while this monitor execs and starts up (launch.cpp): it
+// says which it made once they exist, or closes the socket without a word if it made none.
+Result<void> Supervisor::create_cgroups() {
+  if (opts_.cgroups_fd < 0) return cgroups_->create();
+  auto made = monitor::receive_cgroups_made(opts_.cgroups_fd);
+  ::close(opts_.cgroups_fd);
+  opts_.cgroups_fd = -1;
+  if (!made) return std::move(made).error().context("cove-start's cgroups");
+  if (!*made) return cgroups_->create();
+  if ((*made)->payload_dirs != cgroups_->payload_dirs() || (*made)->monitor_dirs != cgroups_->monitor_dirs())
+    return Error(EPROTO, fmt::format("cove-start made the cgroups {} and {}, the monitor planned {} and {}",
+                                     join((*made)->payload_dirs, " "), join((*made)->monitor_dirs, " "),
+                                     join(cgroups_->payload_dirs(), " "), join(cgroups_->monitor_dirs(), " ")));
+  return {};
+}
+
 Result<void> Supervisor::make_cgroups() {
   auto layout = cgroup::detect_layout();
   if (!layout) return std::move(layout).error().context("detect cgroups");
@@ -145,8 +163,8 @@ Result<void> Supervisor::make_cgroups() {
   if (!cgs) return std::move(cgs).error().context("cgroups");
   cgroups_ = std::move(*cgs);
   state_.set_cgroups(cgroups_->payload_dirs(), cgroups_->monitor_dirs());
-  COVE_TRY(state_.record(state_.state()));  // records the cgroup dirs before creating them
-  if (auto r = cgroups_->create(); !r) return std::move(r).error().context("create cgroups");
+  COVE_TRY(state_.record(state_.state()));  // records the cgroup dirs before using them
+  if (auto r = create_cgroups(); !r) return std::move(r).error().context("create cgroups");
   // The monitor leaves its starter's cgroup for its own before anything else (a session being
   // closed must not take the container's monitor with it, and CRIU and init are forked from
   // it). Measured: joining after the start or restore is reported (off the path) made the

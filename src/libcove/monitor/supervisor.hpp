@@ -45,6 +45,7 @@ class Supervisor {
   Result<void> claim_runtime_dir();
   Result<void> open_console_log();
   Result<void> make_cgroups();
+  Result<void> create_cgroups();
   Result<void> prepare_rootfs();
   Result<void> launch();
   Result<void> restore_init();
