@@ -467,6 +467,24 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
     return Error(EBUSY, fmt::format("`{}` is already {}", name_, st.state == ContainerState::kRunning
                                                                      ? "running"
                                                                      : state_name(st.state)));
+  monitor::LaunchOptions lo;
+  lo.lxcpath = lxcpath_;
+  lo.name = name_;
+  lo.log_file = opts.log_file;
+  lo.log_level = opts.log_level;
+  lo.restore_from = opts.restore_from;
+  lo.restore_timeout_s = opts.restore_timeout_s;
+  lo.restore_thaw = opts.restore_thaw;
+  lo.restore_lazy_pages = opts.restore_lazy_pages;
+  lo.init_override = opts.init_override;
+  // Detached, the monitor execs while the checks below run; it reads nothing of the container
+  // before `go`, and ends at once if this returns without one (monitor/launch.hpp).
+  std::optional<monitor::DetachedStart> detached;
+  if (!opts.foreground) {
+    auto spawned = monitor::DetachedStart::spawn(lo);
+    if (!spawned) return std::move(spawned).error();
+    detached = std::move(*spawned);
+  }
   auto cfg = load(p);
   if (!cfg) return std::move(cfg).error();
   if (auto r = assign_hwaddrs(p, *cfg); !r) return std::move(r).error().context("network");
@@ -480,18 +498,8 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
   if (auto r = rootfs::protect_rootfs(p.dir(), cfg->rootfs); !r) return std::move(r).error().context("rootfs access");
   if (auto r = claim_host_ids(p, *cfg, opts.ids_shared_with); !r) return std::move(r).error().context("host ids");
 
-  monitor::LaunchOptions lo;
-  lo.lxcpath = lxcpath_;
-  lo.name = name_;
-  lo.log_file = opts.log_file;
-  lo.log_level = opts.log_level;
-  lo.restore_from = opts.restore_from;
-  lo.restore_timeout_s = opts.restore_timeout_s;
-  lo.restore_thaw = opts.restore_thaw;
-  lo.restore_lazy_pages = opts.restore_lazy_pages;
-  lo.init_override = opts.init_override;
   if (opts.foreground) return monitor::run_foreground(lo, lock->release_fd(), opts.inherit_stdio);
-  auto started = monitor::start_detached(lo);
+  auto started = detached->go();
   if (!started) return std::move(started).error();
   if (restored && *started) {
     const auto& r = **started;

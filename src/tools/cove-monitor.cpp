@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     else if (a == "--inherit-stdio") o.inherit_stdio = true;
     else if (a == "--status-fd") o.status_fd = std::atoi(next().c_str());
     else if (a == "--lock-fd") o.lock_fd = std::atoi(next().c_str());
-    else if (a == "--cgroups-fd") o.cgroups_fd = std::atoi(next().c_str());
+    else if (a == "--starter-fd") o.starter_fd = std::atoi(next().c_str());
     else if (a == "--log-file") o.log_file = next();
     else if (a == "--log-level") o.log_level = next();
     else if (a == "--restore") o.restore_images = next();
@@ -79,6 +79,16 @@ int main(int argc, char** argv) {
   } else if (auto r = cove::init_host_config(); !r) {
     std::fprintf(stderr, "cove-monitor: %s\n", r.error().message().c_str());
     return 1;
+  }
+  // Detached, cove-start spawned us before its last checks: nothing of the container is read or
+  // touched before its `go` (without one, its start failed: we end without a trace).
+  if (o.starter_fd >= 0) {
+    auto go = cove::monitor::receive_go(o.starter_fd);
+    if (!go) {
+      std::fprintf(stderr, "cove-monitor: %s\n", go.error().message().c_str());
+      return 1;
+    }
+    if (!*go) return 0;
   }
   auto status = cove::monitor::run_monitor(o);
   // `[container] ephemeral`: the container goes with its end (stopped, or a failed start).

@@ -385,6 +385,33 @@ TEST_F(LifecycleTest, BadConfigIsRejectedWithLineNumbersAndCreatesNothing) {
   EXPECT_FALSE(std::filesystem::exists(path_ + "/bad")) << "a failed create must leave nothing";
 }
 
+// Monitors of `name` in `path` still running: cove-monitor processes with its --path and --name.
+std::vector<pid_t> monitors_of(const std::string& path, const std::string& name) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    auto pid = parse_int(e.path().filename().string());
+    if (!pid) continue;
+    auto cmd = read_file(e.path().string() + "/cmdline");
+    if (!cmd) continue;
+    auto args = split(*cmd, '\0');
+    if (args.empty() || basename_of(args[0]) != "cove-monitor") continue;
+    bool p = false, n = false;
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      p = p || (args[i] == "--path" && args[i + 1] == path);
+      n = n || (args[i] == "--name" && args[i + 1] == name);
+    }
+    if (p && n) out.push_back(static_cast<pid_t>(*pid));
+  }
+  return out;
+}
+
+// The monitor a detached start spawned before cove-start's checks (monitor/launch.hpp) ends
+// when they fail, soon and without a trace.
+void expect_no_monitor_left(const std::string& path, const std::string& name) {
+  for (int i = 0; i < 200 && !monitors_of(path, name).empty(); ++i) ::usleep(10000);
+  EXPECT_TRUE(monitors_of(path, name).empty()) << "a monitor of `" << name << "` still runs";
+}
+
 TEST_F(LifecycleTest, BadConfigOfExistingContainerStartsNothing) {
   create_busybox("edited");
   std::ofstream(path_ + "/edited/config", std::ios::app) << "\n[container]\nhalt_signal = SIGNOPE\n";
@@ -395,6 +422,23 @@ TEST_F(LifecycleTest, BadConfigOfExistingContainerStartsNothing) {
   EXPECT_EQ(trim_str(cove("cove-info", "edited", {"-s"}).out), "STOPPED");
   EXPECT_FALSE(std::filesystem::exists(runtime_dir("edited")));
   EXPECT_TRUE(leftover_cgroups("edited").empty());
+  expect_no_monitor_left(path_, "edited");
+  EXPECT_FALSE(std::filesystem::exists(path_ + "/edited/edited.log")) << "the monitor wrote a log";
+}
+
+// A check that fails after the monitor was spawned (an LXCFS path that is none): the monitor
+// ends before it reads the config, so an ephemeral container is not destroyed with it.
+TEST_F(LifecycleTest, AStartFailingItsChecksLeavesAnEphemeralContainer) {
+  create_busybox("brief");
+  std::ofstream(path_ + "/brief/config", std::ios::app)
+      << "\n[container]\nephemeral = true\n[mount]\nlxcfs = " << path_ << "\n";
+  auto r = cove("cove-start", "brief");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("is not a working LXCFS"), std::string::npos) << r.err;
+  expect_no_monitor_left(path_, "brief");
+  EXPECT_TRUE(std::filesystem::exists(path_ + "/brief/config"));
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("brief")));
+  EXPECT_TRUE(leftover_cgroups("brief").empty());
 }
 
 TEST_F(LifecycleTest, FailedStartLeavesNothingBehind) {

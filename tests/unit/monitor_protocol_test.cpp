@@ -148,6 +148,16 @@ TEST(MonitorProtocol, StartStatus) {
   EXPECT_EQ(failed.error().message(), "start `web`: no rootfs");
 }
 
+TEST(MonitorProtocol, Go) {
+  ASSERT_OK(decode_go(encode_go()));
+  for (const char* bad : {"", R"({"go": true})", R"({"version": 1})", R"({"version": 1, "go": false})",
+                          R"({"version": 1, "go": "yes"})", R"({"version": 1, "go": true, "x": 1})"}) {
+    auto r = decode_go(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code(), EPROTO) << bad << ": " << r.error().message();
+  }
+}
+
 TEST(MonitorProtocol, CgroupsMade) {
   CgroupsMade m{{"/sys/fs/cgroup/cpu/cove.payload.k", "/sys/fs/cgroup/unified/cove.payload.k"},
                 {"/sys/fs/cgroup/cpu/cove.monitors", "/sys/fs/cgroup/unified/cove.monitors"}};

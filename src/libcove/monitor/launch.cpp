@@ -108,14 +108,14 @@ Result<int> run_relayed(MonitorExec& m, StdioRelay& relay) {
 }
 
 // Runs in the middle child of the double fork: execs the monitor `m` with `status_wr` as fd 3,
-// `cgroups_fd` as fd 4 and /dev/null for stdio. Returns only if the exec failed.
-int exec_detached_monitor(MonitorExec& m, int status_wr, int cgroups_fd) {
+// `starter_fd` as fd 4 and /dev/null for stdio. Returns only if the exec failed.
+int exec_detached_monitor(MonitorExec& m, int status_wr, int starter_fd) {
   // Both above 4 first, so that neither dup2 overwrites the other; the dup2s' copies alone cross
   // the exec.
-  int status = ::fcntl(status_wr, F_DUPFD_CLOEXEC, 5), cgroups = ::fcntl(cgroups_fd, F_DUPFD_CLOEXEC, 5);
+  int status = ::fcntl(status_wr, F_DUPFD_CLOEXEC, 5), starter = ::fcntl(starter_fd, F_DUPFD_CLOEXEC, 5);
   int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   ::dup2(status, 3);
-  ::dup2(cgroups, 4);
+  ::dup2(starter, 4);
   for (int i = 0; i < 3; ++i) ::dup2(null, i);
   m.exec();
   return 127;
@@ -126,10 +126,10 @@ int exec_detached_monitor(MonitorExec& m, int status_wr, int cgroups_fd) {
 // The monitor is born in the monitors' cgroup2 cgroup `into` where there is one. Returns the
 // middle child, to be waited for (its exit status does not matter: a monitor that did not
 // start reports nothing on fd 3).
-Result<process::ChildProcess> spawn_detached(MonitorExec& m, UniqueFd status_wr, UniqueFd cgroups_fd,
+Result<process::ChildProcess> spawn_detached(MonitorExec& m, UniqueFd status_wr, UniqueFd starter_fd,
                                              const cgroup::CloneTarget& into) {
   auto mid = process::spawn([&] {
-    auto monitor = process::spawn([&] { return exec_detached_monitor(m, status_wr.get(), cgroups_fd.get()); },
+    auto monitor = process::spawn([&] { return exec_detached_monitor(m, status_wr.get(), starter_fd.get()); },
                                   {.cgroup_fd = into.fd.get()});
     if (!monitor) return 1;
     (void)monitor->release();
@@ -194,42 +194,74 @@ void restore_caller_tunables() {
   ::unsetenv(std::string(kCallerTunables).c_str());
 }
 
-Result<std::optional<RestoreReply>> start_detached(const LaunchOptions& opts) {
+Result<DetachedStart> DetachedStart::spawn(const LaunchOptions& opts) {
   auto args = monitor_args(opts);
-  args.insert(args.end(), {"--status-fd", "3", "--cgroups-fd", "4"});
+  args.insert(args.end(), {"--status-fd", "3", "--starter-fd", "4"});
   add_init_override(args, opts);
   MonitorExec m(std::move(args));
   int pfd[2], sv[2];
   if (::pipe2(pfd, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
   UniqueFd rd(pfd[0]), wr(pfd[1]);
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Error::from_errno(errno, "socketpair");
-  UniqueFd cgroups_ours(sv[0]), cgroups_monitors(sv[1]);
-  auto view = cgroup::starter_view();
-  auto mid = spawn_detached(m, std::move(wr), std::move(cgroups_monitors), cgroup::monitors_clone_target(view));
+  UniqueFd ours(sv[0]), monitors(sv[1]);
+  DetachedStart s;
+  s.view_ = cgroup::starter_view();
+  auto mid = spawn_detached(m, std::move(wr), std::move(monitors), cgroup::monitors_clone_target(s.view_));
   if (!mid) return std::move(mid).error();
-  // Made once the monitor is cloned: the clone into a cgroup waits for the cgroup lock that
-  // each mkdir takes (measured: the monitor's clone came after all of them).
   if (auto r = mid->wait(); !r) return std::move(r).error();
-  auto made = make_monitor_cgroups(opts, view, std::move(cgroups_ours));
+  s.opts_ = opts;
+  s.monitor_path_ = m.args[0];
+  s.status_ = std::move(rd);
+  s.starter_ = std::move(ours);
+  return s;
+}
+
+Result<std::optional<RestoreReply>> DetachedStart::go() {
+  std::string word = encode_go();
+  if (::send(starter_.get(), word.data(), word.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(word.size()))
+    return Error::from_errno(errno, fmt::format("monitor `{}` exited before its start", monitor_path_));
+  // Made after the monitor's clone (spawn): a clone into a cgroup waits for the cgroup lock that
+  // each mkdir takes (measured: the monitor's clone came after all of them).
+  auto made = make_monitor_cgroups(opts_, view_, std::move(starter_));
   // The monitor writes its status once; EOF with nothing means it died before reporting.
-  std::string text = read_all(rd.get());
-  auto status = text.empty() ? StartStatus(Error(EIO, fmt::format("monitor `{}` exited during start; see its log", m.args[0])))
+  std::string text = read_all(status_.get());
+  auto status = text.empty() ? StartStatus(Error(EIO, fmt::format("monitor `{}` exited during start; see its log", monitor_path_)))
                              : decode_start_status(text);
   if (!status && made) made->remove_created();
   return status;
 }
 
-Result<std::optional<CgroupsMade>> receive_cgroups_made(int fd) {
+namespace {
+
+// One message from the starter socket; nullopt when cove-start closed it without one.
+Result<std::optional<std::string>> receive_word(int fd) {
   ssize_t n;
   while ((n = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC)) < 0 && errno == EINTR) {
   }
-  if (n < 0) return Error::from_errno(errno, "read the cgroups message");
-  if (n == 0) return std::optional<CgroupsMade>();  // closed without a word: none made
+  if (n < 0) return Error::from_errno(errno, "read cove-start's message");
+  if (n == 0) return std::optional<std::string>();
   if (static_cast<size_t>(n) > kMaxMessageBytes)
-    return Error(E2BIG, fmt::format("cgroups message of {} bytes is larger than the limit of {}", n, kMaxMessageBytes));
+    return Error(E2BIG, fmt::format("cove-start's message of {} bytes is larger than the limit of {}", n, kMaxMessageBytes));
   std::string text(static_cast<size_t>(n), '\0');
-  if (::recv(fd, text.data(), text.size(), 0) != n) return Error::from_errno(errno, "read the cgroups message");
-  auto made = decode_cgroups_made(text);
+  if (::recv(fd, text.data(), text.size(), 0) != n) return Error::from_errno(errno, "read cove-start's message");
+  return std::optional<std::string>(std::move(text));
+}
+
+}  // namespace
+
+Result<bool> receive_go(int fd) {
+  auto word = receive_word(fd);
+  if (!word) return std::move(word).error();
+  if (!*word) return false;
+  COVE_TRY(decode_go(**word));
+  return true;
+}
+
+Result<std::optional<CgroupsMade>> receive_cgroups_made(int fd) {
+  auto word = receive_word(fd);
+  if (!word) return std::move(word).error();
+  if (!*word) return std::optional<CgroupsMade>();  // closed without a word: none made
+  auto made = decode_cgroups_made(**word);
   if (!made) return std::move(made).error();
   return std::optional<CgroupsMade>(std::move(*made));
 }

@@ -14,6 +14,7 @@
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
+#include "cgroup/cgroup.hpp"
 #include "monitor/protocol.hpp"
 
 namespace cove::monitor {
@@ -29,13 +30,32 @@ struct LaunchOptions {
   std::vector<std::string> init_override;
 };
 
-// Starts a detached monitor and waits for its start status: nullopt once init runs, the
-// restore's report after a restore.
-Result<std::optional<RestoreReply>> start_detached(const LaunchOptions& opts);
+// A detached start, in two steps, so that the monitor execs while the caller makes its last
+// checks. `spawn` double-forks the monitor, which then waits on its starter socket (fd 4) for
+// `go` before it reads anything of the container (the caller may still change its config:
+// generated hwaddrs, id ranges). `go` lets it on, makes its cgroups while it starts up (the
+// ones it plans itself, said on the same socket: CgroupsMade) and waits for its start status;
+// after a failed start it removes the cgroups it made. Dropped without `go` (a check failed),
+// the socket closes and the monitor ends at once, without a word and without touching anything.
+// `go` returns nullopt once init runs, the restore's report after a restore.
+class DetachedStart {
+ public:
+  static Result<DetachedStart> spawn(const LaunchOptions& opts);
+  Result<std::optional<RestoreReply>> go();
 
-// The monitor's side of the cgroups cove-start makes while the monitor execs (start_detached;
-// the monitor's fd 4): what it made, or nullopt when it made none (it closed the socket
-// without a word). Blocks until cove-start has said it or gone.
+ private:
+  DetachedStart() = default;
+  LaunchOptions opts_;
+  std::string monitor_path_;
+  UniqueFd status_, starter_;
+  cgroup::StarterView view_;
+};
+
+// The monitor's side of its starter socket (fd 4). `receive_go`: true on `go`, false when
+// cove-start closed it without one (its start failed before: the monitor must end without a
+// trace). `receive_cgroups_made`: the cgroups cove-start made, or nullopt when it made none.
+// Both block until cove-start has said it or gone.
+Result<bool> receive_go(int fd);
 Result<std::optional<CgroupsMade>> receive_cgroups_made(int fd);
 
 // Runs the monitor in the foreground with `lock_fd` (the container lock, released by the

@@ -30,7 +30,7 @@ Result<int> run_monitor(const MonitorOptions& opts) {
   log::set_prefix("cove-monitor " + opts.name);
   if (opts.status_fd >= 0) ::fcntl(opts.status_fd, F_SETFD, FD_CLOEXEC);
   if (opts.lock_fd >= 0) ::fcntl(opts.lock_fd, F_SETFD, FD_CLOEXEC);
-  if (opts.cgroups_fd >= 0) ::fcntl(opts.cgroups_fd, F_SETFD, FD_CLOEXEC);
+  if (opts.starter_fd >= 0) ::fcntl(opts.starter_fd, F_SETFD, FD_CLOEXEC);
   if (!cfg) {
     Supervisor m(opts, config::ContainerConfig{});
     m.report_start(cfg.error());

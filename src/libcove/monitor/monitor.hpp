@@ -21,7 +21,7 @@ struct MonitorOptions {
   bool inherit_stdio = false;     // application container: init gets our stdio (cove-execute)
   int status_fd = -1;             // the StartStatus (monitor/protocol.hpp) is written here once started
   int lock_fd = -1;               // the container lock, closed once started
-  int cgroups_fd = -1;            // cove-start's word on the cgroups it made (launch.hpp), read once
+  int starter_fd = -1;            // cove-start's go, then the cgroups it made (launch.hpp DetachedStart)
   std::vector<std::string> init_override;
   std::string restore_images;     // restore mode: init comes back from this checkpoint (cove-restore)
   int restore_timeout_s = 0;      // restore mode: CRIU's run is ended after this long (0: no bound)

@@ -451,6 +451,23 @@ StartStatus decode_start_status(std::string_view text) {
   return std::optional<RestoreReply>(std::move(r));
 }
 
+std::string encode_go() {
+  Json j = envelope();
+  j["go"] = true;
+  return j.dump();
+}
+
+Result<void> decode_go(std::string_view text) {
+  auto j = parse_message(text, "go message");
+  if (!j) return std::move(j).error();
+  for (const auto& [key, _] : j->items())
+    if (key != "version" && key != "go") return Error(EPROTO, fmt::format("go message has no field `{}`", key));
+  auto go = required_field<bool>(*j, "go");
+  if (!go) return std::move(go).error().context("go message");
+  if (!*go) return Error(EPROTO, "go message: `go` is false");
+  return {};
+}
+
 std::string encode_cgroups_made(const CgroupsMade& m) {
   Json j = envelope();
   j["payload_dirs"] = m.payload_dirs;

@@ -188,9 +188,15 @@ using StartStatus = Result<std::optional<RestoreReply>>;
 std::string encode_start_status(const StartStatus& s);
 StartStatus decode_start_status(std::string_view text);
 
-// What cove-start tells the monitor it spawned, once, on the monitor's cgroups socket: the
-// cgroups it made for it while the monitor exec'd, as it planned them (ContainerCgroups::plan
-// from its own cgroup). {"version": 1, "payload_dirs": [...], "monitor_dirs": [...]}.
+// What cove-start tells the monitor it spawned, on the monitor's starter socket, in this
+// order (monitor/launch.hpp, DetachedStart):
+//   {"version": 1, "go": true}: its own checks passed; the monitor may start (reads the config).
+//   CgroupsMade: the cgroups it made for it while the monitor started up, as it planned them
+//   (ContainerCgroups::plan from its own cgroup):
+//   {"version": 1, "payload_dirs": [...], "monitor_dirs": [...]}.
+// Closing the socket instead of either means: stop here (before `go`), none made (after).
+std::string encode_go();
+Result<void> decode_go(std::string_view text);
 struct CgroupsMade {
   std::vector<std::string> payload_dirs, monitor_dirs;
 };

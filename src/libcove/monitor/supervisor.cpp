@@ -142,10 +142,10 @@ Result<void> Supervisor::open_console_log() {
 // Detached, cove-start makes them while this monitor execs and starts up (launch.cpp): it
 // says which it made once they exist, or closes the socket without a word if it made none.
 Result<void> Supervisor::create_cgroups() {
-  if (opts_.cgroups_fd < 0) return cgroups_->create();
-  auto made = monitor::receive_cgroups_made(opts_.cgroups_fd);
-  ::close(opts_.cgroups_fd);
-  opts_.cgroups_fd = -1;
+  if (opts_.starter_fd < 0) return cgroups_->create();
+  auto made = monitor::receive_cgroups_made(opts_.starter_fd);
+  ::close(opts_.starter_fd);
+  opts_.starter_fd = -1;
   if (!made) return std::move(made).error().context("cove-start's cgroups");
   if (!*made) return cgroups_->create();
   if ((*made)->payload_dirs != cgroups_->payload_dirs() || (*made)->monitor_dirs != cgroups_->monitor_dirs())
