@@ -436,6 +436,24 @@ Result<bool> Container::cleanup_stale() {
   return true;
 }
 
+namespace {
+
+monitor::LaunchOptions launch_options(const std::string& lxcpath, const std::string& name, const StartOptions& opts) {
+  monitor::LaunchOptions lo;
+  lo.lxcpath = lxcpath;
+  lo.name = name;
+  lo.log_file = opts.log_file;
+  lo.log_level = opts.log_level;
+  lo.restore_from = opts.restore_from;
+  lo.restore_timeout_s = opts.restore_timeout_s;
+  lo.restore_thaw = opts.restore_thaw;
+  lo.restore_lazy_pages = opts.restore_lazy_pages;
+  lo.init_override = opts.init_override;
+  return lo;
+}
+
+}  // namespace
+
 Result<int> Container::start(const StartOptions& opts) { return start(opts, nullptr); }
 
 Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) {
@@ -467,16 +485,7 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
     return Error(EBUSY, fmt::format("`{}` is already {}", name_, st.state == ContainerState::kRunning
                                                                      ? "running"
                                                                      : state_name(st.state)));
-  monitor::LaunchOptions lo;
-  lo.lxcpath = lxcpath_;
-  lo.name = name_;
-  lo.log_file = opts.log_file;
-  lo.log_level = opts.log_level;
-  lo.restore_from = opts.restore_from;
-  lo.restore_timeout_s = opts.restore_timeout_s;
-  lo.restore_thaw = opts.restore_thaw;
-  lo.restore_lazy_pages = opts.restore_lazy_pages;
-  lo.init_override = opts.init_override;
+  auto lo = launch_options(lxcpath_, name_, opts);
   // Detached, the monitor execs while the checks below run; it reads nothing of the container
   // before `go`, and ends at once if this returns without one (monitor/launch.hpp).
   std::optional<monitor::DetachedStart> detached;

@@ -1,5 +1,7 @@
 // cove-monitor: the per-container monitor process, exec'd by cove-start (never run by hand).
 // A fresh, small process image per container; the work is in libcove's monitor module.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -84,8 +86,9 @@ int main(int argc, char** argv) {
   // touched before its `go` (without one, its start failed: we end without a trace).
   if (o.starter_fd >= 0) {
     auto go = cove::monitor::receive_go(o.starter_fd);
-    if (!go) {
-      std::fprintf(stderr, "cove-monitor: %s\n", go.error().message().c_str());
+    if (!go) {  // cove-start waits for a status: it gets this
+      std::string status = cove::monitor::encode_start_status(std::move(go).error().context("cove-start's go"));
+      if (o.status_fd >= 0) (void)!::write(o.status_fd, status.data(), status.size());
       return 1;
     }
     if (!*go) return 0;
