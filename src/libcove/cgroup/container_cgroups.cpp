@@ -13,8 +13,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <set>
 #include <span>

@@ -144,10 +144,10 @@ Result<process::ChildProcess> spawn_detached(MonitorExec& m, UniqueFd status_wr,
 // Supervisor::make_cgroups). Nothing is said when they could not be made: the monitor then makes
 // them itself and reports what fails, as in the foreground. The returned cgroups are removed
 // again if the start fails (what the monitor took over it has removed by then).
-std::optional<cgroup::ContainerCgroups> make_monitor_cgroups(const LaunchOptions& o, const cgroup::StarterView& view,
+std::optional<cgroup::ContainerCgroups> make_monitor_cgroups(const std::string& key, const cgroup::StarterView& view,
                                                              UniqueFd sock) {
   if (!view.layout) return std::nullopt;
-  auto cgs = cgroup::ContainerCgroups::plan_from(*view.layout, ContainerPaths(o.lxcpath, o.name).key(), view.proc_cgroup);
+  auto cgs = cgroup::ContainerCgroups::plan_from(*view.layout, key, view.proc_cgroup);
   if (!cgs || !cgs->create()) return std::nullopt;
   std::string msg = encode_cgroups_made({cgs->payload_dirs(), cgs->monitor_dirs()});
   if (::send(sock.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
@@ -209,7 +209,7 @@ Result<DetachedStart> DetachedStart::spawn(const LaunchOptions& opts) {
   auto mid = spawn_detached(m, std::move(wr), std::move(monitors), cgroup::monitors_clone_target(s.view_));
   if (!mid) return std::move(mid).error();
   if (auto r = mid->wait(); !r) return std::move(r).error();
-  s.opts_ = opts;
+  s.key_ = ContainerPaths(opts.lxcpath, opts.name).key();
   s.monitor_path_ = m.args[0];
   s.status_ = std::move(rd);
   s.starter_ = std::move(ours);
@@ -222,7 +222,7 @@ Result<std::optional<RestoreReply>> DetachedStart::go() {
     return Error::from_errno(errno, fmt::format("monitor `{}` exited before its start", monitor_path_));
   // Made after the monitor's clone (spawn): a clone into a cgroup waits for the cgroup lock that
   // each mkdir takes (measured: the monitor's clone came after all of them).
-  auto made = make_monitor_cgroups(opts_, view_, std::move(starter_));
+  auto made = make_monitor_cgroups(key_, view_, std::move(starter_));
   // The monitor writes its status once; EOF with nothing means it died before reporting.
   std::string text = read_all(status_.get());
   auto status = text.empty() ? StartStatus(Error(EIO, fmt::format("monitor `{}` exited during start; see its log", monitor_path_)))

@@ -45,7 +45,7 @@ class DetachedStart {
 
  private:
   DetachedStart() = default;
-  LaunchOptions opts_;
+  std::string key_;  // the container's (ContainerPaths::key), which names its cgroups
   std::string monitor_path_;
   UniqueFd status_, starter_;
   cgroup::StarterView view_;
