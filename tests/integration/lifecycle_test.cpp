@@ -2,8 +2,11 @@
 // create -> start -> attach -> stop -> destroy, for the default (user-namespaced) container and
 // for a privileged one, plus the error paths (concurrent starts, bad configs, dead monitors,
 // wrong states) and the promise that a failed start leaves nothing behind.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -439,6 +442,83 @@ TEST_F(LifecycleTest, AStartFailingItsChecksLeavesAnEphemeralContainer) {
   EXPECT_TRUE(std::filesystem::exists(path_ + "/brief/config"));
   EXPECT_FALSE(std::filesystem::exists(runtime_dir("brief")));
   EXPECT_TRUE(leftover_cgroups("brief").empty());
+}
+
+// A monitor spawned by hand as cove-start spawns it (fds 3 and 4), told `words` on its starter
+// socket, which then closes: what it reports on its status pipe (empty: nothing), and its exit.
+struct MonitorRun {
+  std::string status;
+  int exit_code = -1;
+};
+MonitorRun run_monitor_told(const std::string& path, const std::string& name, const std::vector<std::string>& words) {
+  int st[2], sv[2];
+  if (::pipe2(st, O_CLOEXEC) < 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return {};
+  std::string tool = builddir() + "/cove-monitor";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int status = ::fcntl(st[1], F_DUPFD, 10), starter = ::fcntl(sv[1], F_DUPFD, 10);
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(status, 3);
+    ::dup2(starter, 4);
+    for (int i = 0; i < 3; ++i) ::dup2(null, i);
+    ::execl(tool.c_str(), tool.c_str(), "--path", path.c_str(), "--name", name.c_str(), "--status-fd", "3",
+            "--starter-fd", "4", nullptr);
+    ::_exit(127);
+  }
+  ::close(st[1]);
+  ::close(sv[1]);
+  for (const auto& w : words) (void)::send(sv[0], w.data(), w.size(), MSG_NOSIGNAL);
+  ::close(sv[0]);
+  MonitorRun r;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(st[0], buf, sizeof buf)) > 0) r.status.append(buf, static_cast<size_t>(n));
+  ::close(st[0]);
+  int ws = 0;
+  ::waitpid(pid, &ws, 0);
+  r.exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+  return r;
+}
+
+// The starter socket is parsed by the monitor: what is not a `go` (not JSON, too large, another
+// version, a field it does not know) is refused on the status pipe cove-start reads, before the
+// monitor reads or touches anything of the container.
+TEST_F(LifecycleTest, AMonitorRefusesABadGoAndTouchesNothing) {
+  create_busybox("nogo");
+  const std::pair<std::string, std::string> bad[] = {
+      {"not json", "not JSON"},
+      {std::string(70 * 1024, ' '), "larger than the limit"},
+      {R"({"version": 2, "go": true})", "protocol version 2"},
+      {R"({"version": 1, "go": true, "cgroups": "/"})", "no field `cgroups`"}};
+  for (const auto& [word, why] : bad) {
+    auto r = run_monitor_told(path_, "nogo", {word});
+    EXPECT_EQ(r.exit_code, 1) << why;
+    EXPECT_NE(r.status.find("cove-start's go"), std::string::npos) << r.status;
+    EXPECT_NE(r.status.find(why), std::string::npos) << r.status;
+  }
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("nogo")));
+  EXPECT_FALSE(std::filesystem::exists(path_ + "/nogo/nogo.log")) << "the monitor wrote a log";
+  EXPECT_TRUE(leftover_cgroups("nogo").empty());
+  EXPECT_EQ(trim_str(cove("cove-info", "nogo", {"-s"}).out), "STOPPED");
+}
+
+// Cgroups cove-start says it made but the monitor did not plan are never taken: the start fails
+// and leaves no runtime dir and no cgroup of the container (nor the ones named).
+TEST_F(LifecycleTest, AMonitorRefusesCgroupsItDidNotPlan) {
+  create_busybox("other");
+  std::string evil = path_ + "/not-a-cgroup";
+  ASSERT_EQ(::mkdir(evil.c_str(), 0755), 0);
+  auto r = run_monitor_told(path_, "other",
+                            {R"({"version": 1, "go": true})",
+                             R"({"version": 1, "payload_dirs": [")" + evil + R"("], "monitor_dirs": []})"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.status.find("cove-start made the cgroups " + evil), std::string::npos) << r.status;
+  EXPECT_TRUE(std::filesystem::is_directory(evil));
+  EXPECT_FALSE(std::filesystem::exists(runtime_dir("other")));
+  EXPECT_TRUE(leftover_cgroups("other").empty());
+  EXPECT_EQ(trim_str(cove("cove-info", "other", {"-s"}).out), "STOPPED");
+  // And a start as cove-start makes it works after.
+  EXPECT_EQ(cove("cove-start", "other").status, 0);
 }
 
 TEST_F(LifecycleTest, FailedStartLeavesNothingBehind) {
