@@ -508,7 +508,11 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
   if (auto r = claim_host_ids(p, *cfg, opts.ids_shared_with); !r) return std::move(r).error().context("host ids");
 
   if (opts.foreground) return monitor::run_foreground(lo, lock->release_fd(), opts.inherit_stdio);
-  auto started = detached->go();
+  // Init's restrictions (its seccomp policy compiled) are computed here, from the config just
+  // checked, while the monitor starts up; a restore takes what its images hold instead.
+  monitor::DetachedStart::RestrictionsFn restrictions;
+  if (opts.restore_from.empty()) restrictions = [&cfg] { return lifecycle::make_exec_restrictions(*cfg); };
+  auto started = detached->go(restrictions);
   if (!started) return std::move(started).error();
   if (restored && *started) {
     const auto& r = **started;

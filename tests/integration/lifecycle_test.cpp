@@ -20,6 +20,8 @@
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "cgroup/cgroup.hpp"
+#include "monitor/protocol.hpp"
+#include "paths.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -446,17 +448,23 @@ TEST_F(LifecycleTest, AStartFailingItsChecksLeavesAnEphemeralContainer) {
 
 // A monitor spawned by hand as cove-start spawns it (fds 3 and 4), told `words` on its starter
 // socket, which then closes: what it reports on its status pipe (empty: nothing), and its exit.
+// With `reap` false the monitor is left running once it reported (a start that worked): its
+// pid is in `pid`, for the caller to reap after stopping the container.
 struct MonitorRun {
   std::string status;
   int exit_code = -1;
+  pid_t pid = -1;
 };
-MonitorRun run_monitor_told(const std::string& path, const std::string& name, const std::vector<std::string>& words) {
+MonitorRun run_monitor_told(const std::string& path, const std::string& name, const std::vector<std::string>& words,
+                            bool reap = true) {
   int st[2], sv[2];
   if (::pipe2(st, O_CLOEXEC) < 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return {};
   std::string tool = builddir() + "/cove-monitor";
   pid_t pid = ::fork();
   if (pid == 0) {
-    int status = ::fcntl(st[1], F_DUPFD, 10), starter = ::fcntl(sv[1], F_DUPFD, 10);
+    // Copies out of the way, closed at the exec (a monitor left running must not keep the
+    // status pipe open twice: its reader would wait for ever).
+    int status = ::fcntl(st[1], F_DUPFD_CLOEXEC, 10), starter = ::fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(status, 3);
     ::dup2(starter, 4);
@@ -474,10 +482,27 @@ MonitorRun run_monitor_told(const std::string& path, const std::string& name, co
   ssize_t n;
   while ((n = ::read(st[0], buf, sizeof buf)) > 0) r.status.append(buf, static_cast<size_t>(n));
   ::close(st[0]);
+  r.pid = pid;
+  if (!reap) return r;
   int ws = 0;
   ::waitpid(pid, &ws, 0);
   r.exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
   return r;
+}
+
+std::string proc_status(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/status");
+  return text ? *text : std::string();
+}
+
+// The cgroups of `name` made as cove-start makes them for the monitor it spawns (the plan from
+// this process's cgroup, which a monitor spawned by hand plans from too).
+monitor::CgroupsMade make_cgroups_as_cove_start(const std::string& path, const std::string& name) {
+  auto view = cgroup::starter_view();
+  if (!view.layout) return {};
+  auto cgs = cgroup::ContainerCgroups::plan_from(*view.layout, ContainerPaths(path, name).key(), view.proc_cgroup);
+  if (!cgs || !cgs->create()) return {};
+  return {cgs->payload_dirs(), cgs->monitor_dirs()};
 }
 
 // The starter socket is parsed by the monitor: what is not a `go` (not JSON, too large, another
@@ -519,6 +544,65 @@ TEST_F(LifecycleTest, AMonitorRefusesCgroupsItDidNotPlan) {
   EXPECT_EQ(trim_str(cove("cove-info", "other", {"-s"}).out), "STOPPED");
   // And a start as cove-start makes it works after.
   EXPECT_EQ(cove("cove-start", "other").status, 0);
+}
+
+// cove-start computes init's restrictions while its monitor starts up and hands them over
+// (ExecMade): the monitor launches init with those, not with its own reading of the config.
+// Here they differ from the config's (no_new_privs, which the busybox config leaves off).
+TEST_F(LifecycleTest, AMonitorLaunchesInitWithTheRestrictionsCoveStartComputed) {
+  create_busybox("told");
+  auto planned = make_cgroups_as_cove_start(path_, "told");
+  ASSERT_FALSE(planned.payload_dirs.empty());
+  monitor::ExecMade made;
+  made.restrictions.emplace();
+  made.restrictions->no_new_privs = true;
+  auto r = run_monitor_told(path_, "told",
+                            {R"({"version": 1, "go": true})", monitor::encode_cgroups_made(planned),
+                             monitor::encode_exec_made(made)},
+                            false);
+  EXPECT_NE(r.status.find(R"("ok":true)"), std::string::npos) << r.status;
+  pid_t init = init_pid("told");
+  ASSERT_GT(init, 0) << r.status;
+  EXPECT_NE(proc_status(init).find("NoNewPrivs:\t1"), std::string::npos) << proc_status(init);
+  // An attach gets what init got (the monitor's exec record).
+  auto a = cove("cove-attach", "told", {"--", "grep", "NoNewPrivs", "/proc/self/status"});
+  EXPECT_NE(a.out.find("1"), std::string::npos) << a.out << a.err;
+  EXPECT_EQ(cove("cove-stop", "told", {"-k"}).status, 0);
+  int ws = 0;
+  EXPECT_EQ(::waitpid(r.pid, &ws, 0), r.pid);
+  EXPECT_TRUE(leftover_cgroups("told").empty());
+  // A start as cove-start makes it follows the config again.
+  ASSERT_EQ(cove("cove-start", "told").status, 0);
+  EXPECT_NE(proc_status(init_pid("told")).find("NoNewPrivs:\t0"), std::string::npos);
+}
+
+// What the monitor takes as init's restrictions is parsed as strictly as the rest of the starter
+// socket: anything else fails the start, which leaves no runtime dir and no cgroup behind.
+TEST_F(LifecycleTest, AMonitorRefusesRestrictionsItCannotRead) {
+  create_busybox("badexec");
+  const std::pair<std::string, std::string> bad[] = {
+      {"not json", "not JSON"},
+      {R"({"version": 2})", "protocol version 2"},
+      {R"({"version": 1, "exec_record": "{}", "seccomp": "off"})", "no field `seccomp`"},
+      {R"({"version": 1, "exec_record": 7})", "exec_record"},
+      {R"({"version": 1, "exec_record": "{\"bounding\": \"all\"}"})", "restrictions message"}};
+  for (const auto& [word, why] : bad) {
+    auto planned = make_cgroups_as_cove_start(path_, "badexec");
+    ASSERT_FALSE(planned.payload_dirs.empty());
+    auto r = run_monitor_told(path_, "badexec",
+                              {R"({"version": 1, "go": true})", monitor::encode_cgroups_made(planned), word}, false);
+    // A monitor that took the message and started the container is stopped, and fails the test.
+    if (r.status.find(R"("ok":true)") != std::string::npos) cove("cove-stop", "badexec", {"-k"});
+    int ws = 0;
+    ASSERT_EQ(::waitpid(r.pid, &ws, 0), r.pid);
+    EXPECT_TRUE(WIFEXITED(ws) && WEXITSTATUS(ws) == 1) << why << ": " << r.status;
+    EXPECT_NE(r.status.find("cove-start's restrictions"), std::string::npos) << r.status;
+    EXPECT_NE(r.status.find(why), std::string::npos) << r.status;
+    EXPECT_FALSE(std::filesystem::exists(runtime_dir("badexec"))) << why;
+    EXPECT_TRUE(leftover_cgroups("badexec").empty()) << why;
+  }
+  EXPECT_EQ(trim_str(cove("cove-info", "badexec", {"-s"}).out), "STOPPED");
+  EXPECT_EQ(cove("cove-start", "badexec").status, 0);
 }
 
 TEST_F(LifecycleTest, FailedStartLeavesNothingBehind) {

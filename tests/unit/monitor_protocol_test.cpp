@@ -1,6 +1,7 @@
 // The monitor protocol's encoder and decoder: every request and reply round-trips, and a
 // malformed message (not JSON, truncated, oversized, wrong version, unknown command or field,
 // wrong type) is a clear error, never an exception.
+#include "lifecycle/exec_record.hpp"
 #include "monitor/protocol.hpp"
 #include "support.hpp"
 
@@ -173,6 +174,41 @@ TEST(MonitorProtocol, CgroupsMade) {
     EXPECT_EQ(r.error().code(), EPROTO) << bad << ": " << r.error().message();
   }
   auto other = decode_cgroups_made(R"({"version": 2, "payload_dirs": []})");
+  ASSERT_FALSE(other.has_value());
+  EXPECT_EQ(other.error().code(), EPROTONOSUPPORT);
+}
+
+TEST(MonitorProtocol, ExecMade) {
+  ExecMade m;
+  m.restrictions.emplace();
+  m.restrictions->bounding = 0x3f;
+  m.restrictions->no_new_privs = true;
+  m.restrictions->seccomp = {{0x20, 0, 0, 4}, {0x06, 0, 0, 0x7fff0000}};
+  m.restrictions->seccomp_source = "/etc/cove/seccomp";
+  auto back = decode_exec_made(encode_exec_made(m));
+  ASSERT_OK(back);
+  ASSERT_TRUE(back->restrictions.has_value());
+  EXPECT_EQ(back->restrictions->bounding, 0x3fu);
+  EXPECT_TRUE(back->restrictions->no_new_privs);
+  ASSERT_EQ(back->restrictions->seccomp.size(), 2u);
+  EXPECT_EQ(back->restrictions->seccomp[1].k, 0x7fff0000u);
+  EXPECT_EQ(back->restrictions->seccomp_source, "/etc/cove/seccomp");
+  // None computed: the monitor computes them itself.
+  auto none = decode_exec_made(encode_exec_made({}));
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->restrictions.has_value());
+  std::string with_env = lifecycle::encode_exec_record({*m.restrictions, {"A=1"}});
+  for (const std::string& bad : {std::string(""), std::string("[]"), std::string(R"({"exec_record": "{}"})"),
+                                 std::string(R"({"version": 1, "exec_record": 1})"),
+                                 std::string(R"({"version": 1, "exec_record": "{}"})"),
+                                 std::string(R"({"version": 1, "exec_record": "not json"})"),
+                                 std::string(R"({"version": 1, "restrictions": {}})"),
+                                 nlohmann::json{{"version", 1}, {"exec_record", with_env}}.dump()}) {
+    auto r = decode_exec_made(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().code(), EPROTO) << bad << ": " << r.error().message();
+  }
+  auto other = decode_exec_made(R"({"version": 2})");
   ASSERT_FALSE(other.has_value());
   EXPECT_EQ(other.error().code(), EPROTONOSUPPORT);
 }

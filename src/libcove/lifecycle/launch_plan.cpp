@@ -84,9 +84,13 @@ Result<LaunchPlan> make_launch_plan(const config::ContainerConfig& cfg, const Pl
   p.ttys = cfg.ttys;
   p.inherit_stdio = opts.inherit_stdio;
 
-  auto exec = make_exec_restrictions(cfg);
-  if (!exec) return std::move(exec).error();
-  p.exec = std::move(*exec);
+  if (opts.exec) {
+    p.exec = *opts.exec;
+  } else {
+    auto exec = make_exec_restrictions(cfg);
+    if (!exec) return std::move(exec).error();
+    p.exec = std::move(*exec);
+  }
   p.generate_lsm_profile = p.exec.lsm == "apparmor" && cfg.security.apparmor.value == "generated";
   p.sysctls = cfg.security.sysctls;
   p.masked_paths = cfg.security.masked_paths;

@@ -89,6 +89,9 @@ struct LaunchPlan {
 struct PlanOptions {
   std::vector<std::string> init_override;  // `cove-start -- CMD`
   bool inherit_stdio = false;
+  // Init's restrictions, when computed already (by cove-start, from the same config);
+  // nullopt: made here from the config.
+  std::optional<security::ExecRestrictions> exec;
 };
 
 Result<LaunchPlan> make_launch_plan(const config::ContainerConfig& cfg, const PlanOptions& opts,

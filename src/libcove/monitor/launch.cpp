@@ -139,18 +139,34 @@ Result<process::ChildProcess> spawn_detached(MonitorExec& m, UniqueFd status_wr,
   return mid;
 }
 
+bool send_word(int sock, const std::string& msg) {
+  return ::send(sock, msg.data(), msg.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size());
+}
+
+// Init's restrictions for the monitor (ExecMade), computed here while it starts up. A failure
+// is the monitor's to find again and report (it computes them itself when told none); a
+// message over the socket's limit (a program of thousands of instructions) is left to it too.
+void send_restrictions(int sock, const DetachedStart::RestrictionsFn& restrictions) {
+  auto r = restrictions();
+  ExecMade made;
+  if (r) made.restrictions = std::move(*r);
+  std::string msg = encode_exec_made(made);
+  if (msg.size() > kMaxMessageBytes) msg = encode_exec_made({});
+  (void)send_word(sock, msg);  // a monitor gone already reports that on the status pipe
+}
+
 // The monitor's cgroups, made here while it execs: the ones it plans itself (ContainerCgroups::
 // plan from the same cgroup; it records them, then waits for this message before it uses them,
 // Supervisor::make_cgroups). Nothing is said when they could not be made: the monitor then makes
 // them itself and reports what fails, as in the foreground. The returned cgroups are removed
 // again if the start fails (what the monitor took over it has removed by then).
 std::optional<cgroup::ContainerCgroups> make_monitor_cgroups(const std::string& key, const cgroup::StarterView& view,
-                                                             UniqueFd sock) {
+                                                             int sock) {
   if (!view.layout) return std::nullopt;
   auto cgs = cgroup::ContainerCgroups::plan_from(*view.layout, key, view.proc_cgroup);
   if (!cgs || !cgs->create()) return std::nullopt;
   std::string msg = encode_cgroups_made({cgs->payload_dirs(), cgs->monitor_dirs()});
-  if (::send(sock.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
+  if (!send_word(sock, msg)) {
     cgs->remove_created();  // the monitor has gone already: nobody takes them
     return std::nullopt;
   }
@@ -216,13 +232,16 @@ Result<DetachedStart> DetachedStart::spawn(const LaunchOptions& opts) {
   return s;
 }
 
-Result<std::optional<RestoreReply>> DetachedStart::go() {
+Result<std::optional<RestoreReply>> DetachedStart::go(const RestrictionsFn& restrictions) {
   std::string word = encode_go();
   if (::send(starter_.get(), word.data(), word.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(word.size()))
     return Error::from_errno(errno, fmt::format("monitor `{}` exited before its start", monitor_path_));
   // Made after the monitor's clone (spawn): a clone into a cgroup waits for the cgroup lock that
   // each mkdir takes (measured: the monitor's clone came after all of them).
-  auto made = make_monitor_cgroups(key_, view_, std::move(starter_));
+  auto made = make_monitor_cgroups(key_, view_, starter_.get());
+  // Without cgroups made the socket closes at once: the monitor makes both itself.
+  if (made && restrictions) send_restrictions(starter_.get(), restrictions);
+  starter_.reset();
   // The monitor writes its status once; EOF with nothing means it died before reporting.
   std::string text = read_all(status_.get());
   auto status = text.empty() ? StartStatus(Error(EIO, fmt::format("monitor `{}` exited during start; see its log", monitor_path_)))
@@ -264,6 +283,15 @@ Result<std::optional<CgroupsMade>> receive_cgroups_made(int fd) {
   auto made = decode_cgroups_made(**word);
   if (!made) return std::move(made).error();
   return std::optional<CgroupsMade>(std::move(*made));
+}
+
+Result<std::optional<security::ExecRestrictions>> receive_exec_made(int fd) {
+  auto word = receive_word(fd);
+  if (!word) return std::move(word).error();
+  if (!*word) return std::optional<security::ExecRestrictions>();  // closed: none computed
+  auto made = decode_exec_made(**word);
+  if (!made) return std::move(made).error();
+  return std::move(made->restrictions);
 }
 
 Result<int> run_foreground(const LaunchOptions& opts, UniqueFd lock_fd, bool inherit_stdio) {

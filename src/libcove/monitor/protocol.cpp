@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/wire_error.hpp"
+#include "lifecycle/exec_record.hpp"
 
 namespace cove::monitor {
 
@@ -487,6 +488,29 @@ Result<CgroupsMade> decode_cgroups_made(std::string_view text) {
     if (!list) return std::move(list).error().context("cgroups message");
     *out = std::move(*list);
   }
+  return m;
+}
+
+std::string encode_exec_made(const ExecMade& m) {
+  Json j = envelope();
+  if (m.restrictions) j["exec_record"] = lifecycle::encode_exec_record({*m.restrictions, {}});
+  return j.dump();
+}
+
+Result<ExecMade> decode_exec_made(std::string_view text) {
+  auto j = parse_message(text, "restrictions message");
+  if (!j) return std::move(j).error();
+  for (const auto& [key, _] : j->items())
+    if (key != "version" && key != "exec_record")
+      return Error(EPROTO, fmt::format("restrictions message has no field `{}`", key));
+  ExecMade m;
+  if (!j->contains("exec_record")) return m;
+  auto text_field = required_field<std::string>(*j, "exec_record");
+  if (!text_field) return std::move(text_field).error().context("restrictions message");
+  auto record = lifecycle::decode_exec_record(*text_field);
+  if (!record) return Error(EPROTO, "restrictions message: " + record.error().message());
+  if (!record->env.empty()) return Error(EPROTO, "restrictions message: its record carries an environment");
+  m.restrictions = std::move(record->restrictions);
   return m;
 }
 

@@ -24,6 +24,7 @@
 #include "base/result.hpp"
 #include "criu/stats.hpp"
 #include "monitor/nic_report.hpp"
+#include "security/exec_restrictions.hpp"
 
 namespace cove::monitor {
 
@@ -194,7 +195,12 @@ StartStatus decode_start_status(std::string_view text);
 //   CgroupsMade: the cgroups it made for it while the monitor started up, as it planned them
 //   (ContainerCgroups::plan from its own cgroup):
 //   {"version": 1, "payload_dirs": [...], "monitor_dirs": [...]}.
-// Closing the socket instead of either means: stop here (before `go`), none made (after).
+//   ExecMade (a plain start, not a restore): init's restrictions, which cove-start computed
+//   from the config it checked (its seccomp policy compiled) while the monitor made its
+//   runtime dir and recorded its state: {"version": 1, "exec_record": "<exec record>"}, the
+//   record as lifecycle/exec_record.hpp writes it (with no environment), or without
+//   `exec_record` when cove-start has none for it (the monitor then computes them itself).
+// Closing the socket instead of any of them means: stop here (before `go`), none made (after).
 std::string encode_go();
 Result<void> decode_go(std::string_view text);
 struct CgroupsMade {
@@ -202,5 +208,10 @@ struct CgroupsMade {
 };
 std::string encode_cgroups_made(const CgroupsMade& m);
 Result<CgroupsMade> decode_cgroups_made(std::string_view text);
+struct ExecMade {
+  std::optional<security::ExecRestrictions> restrictions;
+};
+std::string encode_exec_made(const ExecMade& m);
+Result<ExecMade> decode_exec_made(std::string_view text);
 
 }  // namespace cove::monitor

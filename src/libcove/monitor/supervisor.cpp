@@ -144,8 +144,8 @@ Result<void> Supervisor::open_console_log() {
 Result<void> Supervisor::create_cgroups() {
   if (opts_.starter_fd < 0) return cgroups_->create();
   auto made = monitor::receive_cgroups_made(opts_.starter_fd);
-  ::close(opts_.starter_fd);
-  opts_.starter_fd = -1;
+  // Init's restrictions come next, for a plain start that had its cgroups made (launch).
+  if (!made || !*made || !opts_.restore_images.empty()) close_starter();
   if (!made) return std::move(made).error().context("cove-start's cgroups");
   if (!*made) return cgroups_->create();
   if ((*made)->payload_dirs != cgroups_->payload_dirs() || (*made)->monitor_dirs != cgroups_->monitor_dirs())
@@ -153,6 +153,21 @@ Result<void> Supervisor::create_cgroups() {
                                      join((*made)->payload_dirs, " "), join((*made)->monitor_dirs, " "),
                                      join(cgroups_->payload_dirs(), " "), join(cgroups_->monitor_dirs(), " ")));
   return {};
+}
+
+// Init's restrictions as cove-start computed them from the config it checked (launch.cpp),
+// read once: nullopt in the foreground, on a reboot's launch, or when it sent none.
+Result<std::optional<security::ExecRestrictions>> Supervisor::starter_restrictions() {
+  if (opts_.starter_fd < 0) return std::optional<security::ExecRestrictions>();
+  auto r = monitor::receive_exec_made(opts_.starter_fd);
+  close_starter();
+  if (!r) return std::move(r).error().context("cove-start's restrictions");
+  return r;
+}
+
+void Supervisor::close_starter() {
+  if (opts_.starter_fd >= 0) ::close(opts_.starter_fd);
+  opts_.starter_fd = -1;
 }
 
 Result<void> Supervisor::make_cgroups() {
@@ -211,6 +226,9 @@ Result<void> Supervisor::launch() {
   lifecycle::PlanOptions po;
   po.init_override = opts_.init_override;
   po.inherit_stdio = opts_.inherit_stdio;
+  auto exec = starter_restrictions();
+  if (!exec) return std::move(exec).error();
+  po.exec = std::move(*exec);
   auto plan = lifecycle::make_launch_plan(cfg_, po, layout_, have_time_ns_);
   if (!plan) return std::move(plan).error();
   plan->storage.dir = paths_.dir();

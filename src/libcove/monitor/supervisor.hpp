@@ -46,6 +46,8 @@ class Supervisor {
   Result<void> open_console_log();
   Result<void> make_cgroups();
   Result<void> create_cgroups();
+  Result<std::optional<security::ExecRestrictions>> starter_restrictions();
+  void close_starter();
   Result<void> prepare_rootfs();
   Result<void> launch();
   Result<void> restore_init();
