@@ -233,8 +233,7 @@ Result<DetachedStart> DetachedStart::spawn(const LaunchOptions& opts) {
 }
 
 Result<std::optional<RestoreReply>> DetachedStart::go(const RestrictionsFn& restrictions) {
-  std::string word = encode_go();
-  if (::send(starter_.get(), word.data(), word.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(word.size()))
+  if (!send_word(starter_.get(), encode_go()))
     return Error::from_errno(errno, fmt::format("monitor `{}` exited before its start", monitor_path_));
   // Made after the monitor's clone (spawn): a clone into a cgroup waits for the cgroup lock that
   // each mkdir takes (measured: the monitor's clone came after all of them).
