@@ -70,5 +70,26 @@ TEST(DeviceBpf, LoadAttachEnforce) {
   EXPECT_EQ(open_in(dir, "/dev/urandom"), 0);
 }
 
+// A program the verifier refuses: the error says why, in the verifier's words (the program is
+// loaded a second time, with the log, only to explain a refusal) and no fd is handed out.
+TEST(DeviceBpf, RefusedProgramIsExplained) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  auto insns = build_device_program({});
+  ASSERT_GE(insns.size(), 2u);
+  insns.pop_back();  // no exit: control falls off the end
+  int before = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(before, 0);
+  ::close(before);
+  auto prog = load_device_program(insns);
+  ASSERT_FALSE(prog.has_value());
+  EXPECT_NE(prog.error().message().find("load device program (" + std::to_string(insns.size()) + " instructions)"),
+            std::string::npos)
+      << prog.error().message();
+  EXPECT_NE(prog.error().message().find(": verifier: "), std::string::npos) << prog.error().message();
+  int after = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  EXPECT_EQ(after, before) << "an fd was left open";
+  ::close(after);
+}
+
 }  // namespace
 }  // namespace cove::cgroup

@@ -88,6 +88,23 @@ Block rule_block(const DeviceRule& r) {
 
 long bpf(int cmd, union bpf_attr* attr) { return ::syscall(__NR_bpf, cmd, attr, sizeof *attr); }
 
+// One BPF_PROG_LOAD; with a log buffer the verifier also explains a refusal there.
+int load_program(const std::vector<struct bpf_insn>& insns, std::vector<char>* log) {
+  static char license[] = "GPL";
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  attr.insns = reinterpret_cast<uint64_t>(insns.data());
+  attr.insn_cnt = static_cast<uint32_t>(insns.size());
+  attr.license = reinterpret_cast<uint64_t>(license);
+  if (log) {
+    attr.log_buf = reinterpret_cast<uint64_t>(log->data());
+    attr.log_size = static_cast<uint32_t>(log->size());
+    attr.log_level = 1;
+  }
+  return static_cast<int>(bpf(BPF_PROG_LOAD, &attr));
+}
+
 }  // namespace
 
 std::vector<struct bpf_insn> build_device_program(const std::vector<DeviceRule>& rules) {
@@ -113,25 +130,21 @@ std::vector<struct bpf_insn> build_device_program(const std::vector<DeviceRule>&
   return p;
 }
 
+// Loaded without the verifier's log: having the kernel format it (the state at each branch)
+// cost more than the verification itself under TCG. Only a refused program is loaded again,
+// with the log, for the error message (as libbpf does).
 Result<UniqueFd> load_device_program(const std::vector<struct bpf_insn>& insns) {
-  static char license[] = "GPL";
-  std::vector<char> log(64 * 1024);
-  union bpf_attr attr;
-  std::memset(&attr, 0, sizeof attr);
-  attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-  attr.insns = reinterpret_cast<uint64_t>(insns.data());
-  attr.insn_cnt = static_cast<uint32_t>(insns.size());
-  attr.license = reinterpret_cast<uint64_t>(license);
-  attr.log_buf = reinterpret_cast<uint64_t>(log.data());
-  attr.log_size = static_cast<uint32_t>(log.size());
-  attr.log_level = 1;
-  int fd = static_cast<int>(bpf(BPF_PROG_LOAD, &attr));
+  int fd = load_program(insns, nullptr);
   if (fd < 0) {
     int err = errno;
-    std::string text(log.data());
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    return Error::from_errno(err, "load device program (" + std::to_string(insns.size()) + " instructions)" +
-                                      (text.empty() ? "" : ": verifier: " + text));
+    std::vector<char> log(64 * 1024);
+    fd = load_program(insns, &log);
+    if (fd < 0) {
+      std::string text(log.data());
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      return Error::from_errno(err, "load device program (" + std::to_string(insns.size()) + " instructions)" +
+                                        (text.empty() ? "" : ": verifier: " + text));
+    }
   }
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   return UniqueFd(fd);
