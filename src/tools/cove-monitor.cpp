@@ -82,8 +82,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cove-monitor: %s\n", r.error().message().c_str());
     return 1;
   }
-  // Detached, cove-start spawned us before its last checks: nothing of the container is read or
-  // touched before its `go` (without one, its start failed: we end without a trace).
+  // Detached, cove-start spawned us before its last checks. The config is read meanwhile (no
+  // side effect; read again after the `go` if they rewrote it); nothing of the container is
+  // touched before their `go` (without one, its start failed: we end without a trace).
+  auto cfg = cove::monitor::PreloadedConfig::read(o);
   if (o.starter_fd >= 0) {
     auto go = cove::monitor::receive_go(o.starter_fd);
     if (!go) {  // cove-start waits for a status: it gets this
@@ -93,7 +95,7 @@ int main(int argc, char** argv) {
     }
     if (!*go) return 0;
   }
-  auto status = cove::monitor::run_monitor(o);
+  auto status = cove::monitor::run_monitor(o, std::move(cfg).take(o));
   // `[container] ephemeral`: the container goes with its end (stopped, or a failed start).
   if (auto r = cove::Container(o.lxcpath, o.name).destroy_if_ephemeral(); !r)
     std::fprintf(stderr, "cove-monitor: destroy ephemeral `%s`: %s\n", o.name.c_str(), r.error().message().c_str());

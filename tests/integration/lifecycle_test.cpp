@@ -6,10 +6,13 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <functional>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +23,7 @@
 #include "base/fs.hpp"
 #include "base/strings.hpp"
 #include "cgroup/cgroup.hpp"
+#include "config/edit.hpp"
 #include "monitor/protocol.hpp"
 #include "paths.hpp"
 #include "support.hpp"
@@ -456,7 +460,7 @@ struct MonitorRun {
   pid_t pid = -1;
 };
 MonitorRun run_monitor_told(const std::string& path, const std::string& name, const std::vector<std::string>& words,
-                            bool reap = true) {
+                            bool reap = true, const std::function<void(pid_t)>& before_words = {}) {
   int st[2], sv[2];
   if (::pipe2(st, O_CLOEXEC) < 0 || ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return {};
   std::string tool = builddir() + "/cove-monitor";
@@ -475,6 +479,7 @@ MonitorRun run_monitor_told(const std::string& path, const std::string& name, co
   }
   ::close(st[1]);
   ::close(sv[1]);
+  if (before_words) before_words(pid);
   for (const auto& w : words) (void)::send(sv[0], w.data(), w.size(), MSG_NOSIGNAL);
   ::close(sv[0]);
   MonitorRun r;
@@ -574,6 +579,41 @@ TEST_F(LifecycleTest, AMonitorLaunchesInitWithTheRestrictionsCoveStartComputed) 
   // A start as cove-start makes it follows the config again.
   ASSERT_EQ(cove("cove-start", "told").status, 0);
   EXPECT_NE(proc_status(init_pid("told")).find("NoNewPrivs:\t0"), std::string::npos);
+}
+
+// The number of the system call `pid` is blocked in (/proc/PID/syscall), -1 when running or gone.
+long blocked_in(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/syscall");
+  if (!text || text->empty() || !std::isdigit(static_cast<unsigned char>((*text)[0]))) return -1;
+  return std::strtol(text->c_str(), nullptr, 10);
+}
+
+// A detached monitor reads the config while cove-start runs its last checks, which may rewrite
+// it (a generated hwaddr, by rename): the container gets the config as it is at the `go`.
+TEST_F(LifecycleTest, AMonitorReadsTheConfigAgainWhenItChangedBeforeTheGo) {
+  create_busybox("reread");
+  auto planned = make_cgroups_as_cove_start(path_, "reread");
+  ASSERT_FALSE(planned.payload_dirs.empty());
+  std::string config = path_ + "/reread/config";
+  auto rewrite = [&](pid_t monitor) {
+    // Once the monitor waits for its go, it has read the config.
+    for (int i = 0; i < 500 && blocked_in(monitor) != SYS_recvfrom; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_EQ(blocked_in(monitor), SYS_recvfrom);
+    auto text = read_file(config);
+    ASSERT_TRUE(text.has_value());
+    ASSERT_TRUE(write_file_atomic(config, config::set_key_in_text(*text, "container", "ttys", "2", false), 0644));
+  };
+  auto r = run_monitor_told(path_, "reread",
+                            {R"({"version": 1, "go": true})", monitor::encode_cgroups_made(planned), R"({"version": 1})"},
+                            false, rewrite);
+  EXPECT_NE(r.status.find(R"("ok":true)"), std::string::npos) << r.status;
+  ASSERT_GT(init_pid("reread"), 0) << r.status;
+  // The busybox config says `ttys = 1`; the rewritten one 2.
+  EXPECT_EQ(cove("cove-attach", "reread", {"--", "test", "-c", "/dev/tty2"}).status, 0) << *read_file(config);
+  EXPECT_EQ(cove("cove-stop", "reread", {"-k"}).status, 0);
+  int ws = 0;
+  EXPECT_EQ(::waitpid(r.pid, &ws, 0), r.pid);
+  EXPECT_TRUE(leftover_cgroups("reread").empty());
 }
 
 // What the monitor takes as init's restrictions is parsed as strictly as the rest of the starter

@@ -3,7 +3,10 @@
 #include "monitor/monitor.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include "base/log.hpp"
 #include "config/load.hpp"
@@ -13,13 +16,41 @@
 
 namespace cove::monitor {
 
-Result<int> run_monitor(const MonitorOptions& opts) {
+namespace {
+
+Result<config::ContainerConfig> load_container_config(const MonitorOptions& opts) {
   COVE_TRY(validate_name(opts.name));
   ContainerPaths paths(opts.lxcpath, opts.name);
   config::LoadOptions lo;
   lo.name = opts.name;
   lo.default_rootfs = paths.rootfs();
-  auto cfg = config::load_config(paths.config(), lo);
+  return config::load_config(paths.config(), lo);
+}
+
+// Which file the config is now: device, inode, size and mtime (a rename gives another inode).
+std::string config_identity(const MonitorOptions& opts) {
+  struct stat st;
+  if (::stat(ContainerPaths(opts.lxcpath, opts.name).config().c_str(), &st) < 0) return {};
+  return fmt::format("{}:{}:{}:{}.{}", st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
+PreloadedConfig PreloadedConfig::read(const MonitorOptions& opts) {
+  std::string before = config_identity(opts);
+  PreloadedConfig p(load_container_config(opts));
+  p.identity_ = std::move(before);
+  return p;
+}
+
+Result<config::ContainerConfig> PreloadedConfig::take(const MonitorOptions& opts) && {
+  if (identity_.empty() || config_identity(opts) != identity_) return load_container_config(opts);
+  return std::move(cfg_);
+}
+
+Result<int> run_monitor(const MonitorOptions& opts, Result<config::ContainerConfig> cfg) {
+  COVE_TRY(validate_name(opts.name));
+  ContainerPaths paths(opts.lxcpath, opts.name);
   std::string log_file = !opts.log_file.empty() ? opts.log_file
                          : cfg && !cfg->log_file.empty() ? cfg->log_file
                                                         : paths.default_log();

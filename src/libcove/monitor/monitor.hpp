@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "config/container_config.hpp"
 
 namespace cove::monitor {
 
@@ -34,9 +35,25 @@ struct MonitorOptions {
   dev_t rootfs_disk = 0;
 };
 
-// Runs the monitor to the end; returns the process exit status (init's, in the foreground).
-// An Error when the container could not be started: it went to the status pipe already (when
-// there is one); the caller prints it in the foreground, where nobody reads a status pipe.
-Result<int> run_monitor(const MonitorOptions& opts);
+// The container's config read ahead: a detached monitor reads and checks it (no side effect)
+// while cove-start runs its last checks, before their `go` (under TCG ~7 ms of a start). Those
+// checks may rewrite the file (a generated hwaddr, written by rename): `take`, after the go,
+// reads it again when the file is no longer the one read (device, inode, size, mtime).
+class PreloadedConfig {
+ public:
+  static PreloadedConfig read(const MonitorOptions& opts);
+  Result<config::ContainerConfig> take(const MonitorOptions& opts) &&;
+
+ private:
+  explicit PreloadedConfig(Result<config::ContainerConfig> cfg) : cfg_(std::move(cfg)) {}
+  Result<config::ContainerConfig> cfg_;
+  std::string identity_;  // of the config file before the read; empty: none (read again)
+};
+
+// Runs the monitor to the end with the config PreloadedConfig::take gave (an error in it fails
+// the start); returns the process exit status (init's, in the foreground). An Error when the
+// container could not be started: it went to the status pipe already (when there is one); the
+// caller prints it in the foreground, where nobody reads a status pipe.
+Result<int> run_monitor(const MonitorOptions& opts, Result<config::ContainerConfig> cfg);
 
 }  // namespace cove::monitor
