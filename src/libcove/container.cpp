@@ -486,8 +486,9 @@ Result<int> Container::start(const StartOptions& opts, RestoreReport* restored) 
                                                                      ? "running"
                                                                      : state_name(st.state)));
   auto lo = launch_options(lxcpath_, name_, opts);
-  // Detached, the monitor execs while the checks below run; it reads nothing of the container
-  // before `go`, and ends at once if this returns without one (monitor/launch.hpp).
+  // Detached, the monitor execs while the checks below run; it reads the config meanwhile but
+  // touches nothing of the container before `go`, and ends at once if this returns without one
+  // (monitor/launch.hpp).
   std::optional<monitor::DetachedStart> detached;
   if (!opts.foreground) {
     auto spawned = monitor::DetachedStart::spawn(lo);

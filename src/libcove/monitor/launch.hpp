@@ -32,9 +32,10 @@ struct LaunchOptions {
 };
 
 // A detached start, in two steps, so that the monitor execs while the caller makes its last
-// checks. `spawn` double-forks the monitor, which then waits on its starter socket (fd 4) for
-// `go` before it reads anything of the container (the caller may still change its config:
-// generated hwaddrs, id ranges). `go` lets it on, makes its cgroups while it starts up (the
+// checks. `spawn` double-forks the monitor, which reads the container's config meanwhile (no
+// side effect) and waits on its starter socket (fd 4) for `go` before it touches anything of
+// the container; the caller may still change the config (generated hwaddrs): the monitor reads
+// it again after the `go` when the file changed (monitor::PreloadedConfig). `go` lets it on, makes its cgroups while it starts up (the
 // ones it plans itself, said on the same socket: CgroupsMade) and waits for its start status;
 // after a failed start it removes the cgroups it made. Given `restrictions` (a plain start),
 // it then computes init's restrictions (the seccomp policy compiled: ~0.25 ms here) while the

@@ -36,9 +36,10 @@ struct MonitorOptions {
 };
 
 // The container's config read ahead: a detached monitor reads and checks it (no side effect)
-// while cove-start runs its last checks, before their `go` (under TCG ~7 ms of a start). Those
-// checks may rewrite the file (a generated hwaddr, written by rename): `take`, after the go,
-// reads it again when the file is no longer the one read (device, inode, size, mtime).
+// while cove-start runs its last checks, before their `go` (off the start's critical path where
+// the monitor would otherwise wait idle for the go, as in the TCG guest). Those checks may
+// rewrite the file (a generated hwaddr, written by rename): `take`, after the go, reads it
+// again when the file is no longer the one read (device, inode, size, mtime).
 class PreloadedConfig {
  public:
   static PreloadedConfig read(const MonitorOptions& opts);
