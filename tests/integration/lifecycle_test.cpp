@@ -12,10 +12,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <functional>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -597,7 +597,8 @@ TEST_F(LifecycleTest, AMonitorReadsTheConfigAgainWhenItChangedBeforeTheGo) {
   std::string config = path_ + "/reread/config";
   auto rewrite = [&](pid_t monitor) {
     // Once the monitor waits for its go, it has read the config.
-    for (int i = 0; i < 500 && blocked_in(monitor) != SYS_recvfrom; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 500 && blocked_in(monitor) != SYS_recvfrom; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     ASSERT_EQ(blocked_in(monitor), SYS_recvfrom);
     auto text = read_file(config);
     ASSERT_TRUE(text.has_value());

@@ -35,15 +35,15 @@ struct LaunchOptions {
 // checks. `spawn` double-forks the monitor, which reads the container's config meanwhile (no
 // side effect) and waits on its starter socket (fd 4) for `go` before it touches anything of
 // the container; the caller may still change the config (generated hwaddrs): the monitor reads
-// it again after the `go` when the file changed (monitor::PreloadedConfig). `go` lets it on, makes its cgroups while it starts up (the
-// ones it plans itself, said on the same socket: CgroupsMade) and waits for its start status;
-// after a failed start it removes the cgroups it made. Given `restrictions` (a plain start),
-// it then computes init's restrictions (the seccomp policy compiled: ~0.25 ms here) while the
-// monitor makes its runtime dir and records its state, and hands them over (ExecMade); nothing
-// when they fail (the monitor computes them itself and reports the error). Dropped without
-// `go` (a check failed), the socket closes and the monitor ends at once, without a word and
-// without touching anything. `go` returns nullopt once init runs, the restore's report after a
-// restore.
+// it again after the `go` when the file changed (monitor::PreloadedConfig). `go` lets it on,
+// makes its cgroups while it starts up (the ones it plans itself, said on the same socket:
+// CgroupsMade) and waits for its start status; after a failed start it removes the cgroups it
+// made. Given `restrictions` (a plain start), it then computes init's restrictions (the seccomp
+// policy compiled: ~0.25 ms here) while the monitor makes its runtime dir and records its
+// state, and hands them over (ExecMade); nothing when they fail (the monitor computes them
+// itself and reports the error). Dropped without `go` (a check failed), the socket closes and
+// the monitor ends at once, without a word and without touching anything. `go` returns
+// nullopt once init runs, the restore's report after a restore.
 class DetachedStart {
  public:
   using RestrictionsFn = std::function<Result<security::ExecRestrictions>()>;
