@@ -597,9 +597,7 @@ TEST_F(LifecycleTest, AMonitorReadsTheConfigAgainWhenItChangedBeforeTheGo) {
   std::string config = path_ + "/reread/config";
   auto rewrite = [&](pid_t monitor) {
     // Once the monitor waits for its go, it has read the config.
-    for (int i = 0; i < 500 && blocked_in(monitor) != SYS_recvfrom; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_EQ(blocked_in(monitor), SYS_recvfrom);
+    ASSERT_TRUE(eventually([&] { return blocked_in(monitor) == SYS_recvfrom; }, 5000, 10));
     auto text = read_file(config);
     ASSERT_TRUE(text.has_value());
     ASSERT_TRUE(write_file_atomic(config, config::set_key_in_text(*text, "container", "ttys", "2", false), 0644));

@@ -330,6 +330,14 @@ Result<void> remove_tree(const std::string& path) {
   return r;
 }
 
+FileStamp file_stamp(const struct stat& st) { return FileStamp{st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim}; }
+
+std::optional<FileStamp> file_stamp(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) < 0) return std::nullopt;
+  return file_stamp(st);
+}
+
 std::string dirname_of(const std::string& path) {
   auto p = std::filesystem::path(path).parent_path().string();
   return p.empty() ? "." : p;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "base/result.hpp"
@@ -60,6 +61,21 @@ struct TreeVisitor {
 // follows a symlink (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW) and never enters another filesystem
 // (EBUSY naming the mount point). A directory replaced or moved during the walk is EAGAIN.
 Result<void> walk_tree_at(int parentfd, const std::string& name, const std::string& shown, const TreeVisitor& visit);
+// A file's status as far as a change of its content shows: device, inode, size, mtime and
+// ctime. The kernel sets ctime to the current time on every change and no caller can set it
+// back; a rename over the path gives another inode.
+struct FileStamp {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  timespec mtime, ctime;
+  bool operator==(const FileStamp& o) const {
+    return dev == o.dev && ino == o.ino && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+           mtime.tv_nsec == o.mtime.tv_nsec && ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
+  }
+};
+FileStamp file_stamp(const struct stat& st);
+std::optional<FileStamp> file_stamp(const std::string& path);  // nullopt: cannot stat it
 std::string dirname_of(const std::string& path);
 std::string basename_of(const std::string& path);
 // Absolute, lexically normalised path (no symlink resolution).

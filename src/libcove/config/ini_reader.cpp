@@ -183,24 +183,10 @@ Parsed parse_events(std::string_view text) {
 // includes). Without one (a monitor, which keeps what it allocates), every text is parsed.
 //
 // A file whose status had not changed for a while when it was read is also found by its status
-// alone (`by_status`), without reading it again: device, inode, size, mtime and ctime. The
-// kernel sets ctime to the current time on every change of the file and no caller can set it
-// back, so a change after the read gives a ctime later than the kept one, which was at least
-// kSettled older than the read (the read itself may race a change that lands in the same
-// timestamp tick; such a text is only kept by its text).
-struct StatusKey {
-  dev_t dev;
-  ino_t ino;
-  off_t size;
-  timespec mtime, ctime;
-  bool operator==(const StatusKey& o) const {
-    return dev == o.dev && ino == o.ino && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
-           mtime.tv_nsec == o.mtime.tv_nsec && ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
-  }
-};
-StatusKey status_key(const struct stat& st) {
-  return StatusKey{st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
-}
+// alone (`by_status`, a FileStamp), without reading it again. A change after the read gives a
+// ctime later than the kept one, which was at least kSettled older than the read (the read
+// itself may race a change that lands in the same timestamp tick; such a text is only kept by
+// its text).
 constexpr time_t kSettled = 2;  // seconds
 constexpr size_t kMaxEntries = 16;  // of each kind
 
@@ -208,7 +194,7 @@ struct IncludeCache {
   std::mutex lock;
   bool active = false;
   std::vector<std::pair<std::string, std::shared_ptr<const Parsed>>> entries;
-  std::vector<std::pair<StatusKey, std::shared_ptr<const Parsed>>> by_status;
+  std::vector<std::pair<FileStamp, std::shared_ptr<const Parsed>>> by_status;
 };
 IncludeCache& include_cache() {
   static IncludeCache cache;
@@ -219,7 +205,7 @@ std::shared_ptr<const Parsed> parsed_by_status(const struct stat& st) {
   auto& cache = include_cache();
   std::lock_guard<std::mutex> hold(cache.lock);
   if (!cache.active) return nullptr;
-  StatusKey key = status_key(st);
+  FileStamp key = file_stamp(st);
   for (const auto& [k, parsed] : cache.by_status)
     if (k == key) return parsed;
   return nullptr;
@@ -230,12 +216,12 @@ void keep_by_status(const std::string& path, const struct stat& before, time_t r
                     const std::shared_ptr<const Parsed>& parsed) {
   struct stat after;
   if (parsed->failed || before.st_ctim.tv_sec + kSettled > read_at) return;
-  if (::stat(path.c_str(), &after) < 0 || !(status_key(after) == status_key(before))) return;
+  if (::stat(path.c_str(), &after) < 0 || !(file_stamp(after) == file_stamp(before))) return;
   auto& cache = include_cache();
   std::lock_guard<std::mutex> hold(cache.lock);
   if (!cache.active) return;
   if (cache.by_status.size() >= kMaxEntries) cache.by_status.erase(cache.by_status.begin());
-  cache.by_status.emplace_back(status_key(before), parsed);
+  cache.by_status.emplace_back(file_stamp(before), parsed);
 }
 
 std::shared_ptr<const Parsed> parse_included(std::string_view text) {

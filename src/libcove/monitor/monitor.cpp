@@ -3,11 +3,9 @@
 #include "monitor/monitor.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
+#include "base/fs.hpp"
 #include "base/log.hpp"
 #include "config/load.hpp"
 #include "monitor/supervisor.hpp"
@@ -27,24 +25,21 @@ Result<config::ContainerConfig> load_container_config(const MonitorOptions& opts
   return config::load_config(paths.config(), lo);
 }
 
-// Which file the config is now: device, inode, size and mtime (a rename gives another inode).
-std::string config_identity(const MonitorOptions& opts) {
-  struct stat st;
-  if (::stat(ContainerPaths(opts.lxcpath, opts.name).config().c_str(), &st) < 0) return {};
-  return fmt::format("{}:{}:{}:{}.{}", st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+std::optional<FileStamp> config_stamp(const MonitorOptions& opts) {
+  return file_stamp(ContainerPaths(opts.lxcpath, opts.name).config());
 }
 
 }  // namespace
 
 PreloadedConfig PreloadedConfig::read(const MonitorOptions& opts) {
-  std::string before = config_identity(opts);
+  auto before = config_stamp(opts);
   PreloadedConfig p(load_container_config(opts));
-  p.identity_ = std::move(before);
+  p.stamp_ = before;
   return p;
 }
 
 Result<config::ContainerConfig> PreloadedConfig::take(const MonitorOptions& opts) && {
-  if (identity_.empty() || config_identity(opts) != identity_) return load_container_config(opts);
+  if (!stamp_ || !(config_stamp(opts) == stamp_)) return load_container_config(opts);
   return std::move(cfg_);
 }
 

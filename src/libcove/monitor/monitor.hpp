@@ -7,9 +7,11 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "base/fs.hpp"
 #include "base/result.hpp"
 #include "config/container_config.hpp"
 
@@ -39,7 +41,7 @@ struct MonitorOptions {
 // while cove-start runs its last checks, before their `go` (off the start's critical path where
 // the monitor would otherwise wait idle for the go, as in the TCG guest). Those checks may
 // rewrite the file (a generated hwaddr, written by rename): `take`, after the go, reads it
-// again when the file is no longer the one read (device, inode, size, mtime).
+// again when the file is no longer the one read (its FileStamp).
 class PreloadedConfig {
  public:
   static PreloadedConfig read(const MonitorOptions& opts);
@@ -48,7 +50,7 @@ class PreloadedConfig {
  private:
   explicit PreloadedConfig(Result<config::ContainerConfig> cfg) : cfg_(std::move(cfg)) {}
   Result<config::ContainerConfig> cfg_;
-  std::string identity_;  // of the config file before the read; empty: none (read again)
+  std::optional<FileStamp> stamp_;  // of the config file before the read; none: read again
 };
 
 // Runs the monitor to the end with the config PreloadedConfig::take gave (an error in it fails
