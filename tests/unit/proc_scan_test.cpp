@@ -1,4 +1,19 @@
 #include "lifecycle/proc_scan.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "base/unique_fd.hpp"
 #include "support.hpp"
 
 namespace cove::lifecycle {
@@ -59,6 +74,77 @@ TEST(ProcScan, PressureFiles) {
   EXPECT_FALSE(is_pressure_file("/sys/fs/cgroup/memory.pressure.bak"));
   EXPECT_FALSE(is_pressure_file("memory.pressure"));
   EXPECT_FALSE(is_pressure_file("/var/log/journal/x.journal"));
+}
+
+// States of this process's own fds. A queue is only a dump hazard when its receiver asked for
+// credentials; a listening socket has no data queue.
+TEST(ProcScan, PassingFdStates) {
+  const std::vector<pid_t> self = {::getpid()};
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd rx(sv[0]), tx(sv[1]);
+  EXPECT_FALSE(find_passing_fd_state(self).has_value());
+  ASSERT_EQ(::send(tx.get(), "x", 1, 0), 1);
+  EXPECT_FALSE(find_passing_fd_state(self).has_value()) << "queued, no credentials asked for";
+  int on = 1;
+  ASSERT_EQ(::setsockopt(rx.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on), 0);
+  auto found = find_passing_fd_state(self);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->fd, rx.get());
+  EXPECT_NE(found->what.find("credentials"), std::string::npos);
+  char c;
+  ASSERT_EQ(::recv(rx.get(), &c, 1, 0), 1);
+  EXPECT_FALSE(find_passing_fd_state(self).has_value()) << "read: nothing queued";
+
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(::setsockopt(listener.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on), 0);
+  sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "cove-proc-scan-%d", int(::getpid()));  // abstract
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(listener.get(), 1), 0);
+  EXPECT_FALSE(find_passing_fd_state(self).has_value());
+
+  UniqueFd fsc(int(::syscall(SYS_fsopen, "tmpfs", 1 /* FSOPEN_CLOEXEC */)));
+  if (!fsc) GTEST_SKIP() << "fsopen: " << std::strerror(errno) << " (needs CAP_SYS_ADMIN)";
+  found = find_passing_fd_state(self);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->fd, fsc.get());
+  EXPECT_NE(found->what.find("fscontext"), std::string::npos);
+}
+
+// A child running a program this process holds with O_PATH; the same program held for reading
+// is no such thing.
+TEST(ProcScan, ExeHeldByPath) {
+  for (int flags : {O_PATH, O_RDONLY}) {
+    UniqueFd prog(::open("/bin/sleep", flags | O_CLOEXEC));
+    ASSERT_TRUE(prog);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::execl("/bin/sleep", "sleep", "30", nullptr);
+      ::_exit(127);
+    }
+    // Until the child runs sleep (its exe is this test's program before the exec).
+    std::string exe;
+    for (int i = 0; i < 500 && exe != std::filesystem::canonical("/bin/sleep").string(); ++i) {
+      ::usleep(2000);
+      std::error_code ec;
+      exe = std::filesystem::read_symlink("/proc/" + std::to_string(child) + "/exe", ec).string();
+    }
+    auto found = find_exe_held_by_path({::getpid(), child});
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    if (flags == O_RDONLY) {
+      EXPECT_FALSE(found.has_value());
+      continue;
+    }
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->runner, child);
+    EXPECT_EQ(found->holder, ::getpid());
+    EXPECT_EQ(found->fd, prog.get());
+    EXPECT_EQ(found->exe, exe);
+  }
 }
 
 }  // namespace

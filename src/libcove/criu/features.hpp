@@ -21,6 +21,9 @@ struct CriuInfo {
   // Several ptys whose masters are outside the dumped tree (the console *and* /dev/ttyN
   // sessions): CRIU built with cove's patch (scripts/criu-patches), which says so in VERSION.
   bool orphan_ttys = false;
+  // CRIU built with all of cove's patches: scripts/install-criu applies them together (and
+  // rebuilds a build that lacks one), and the orphan-ttys patch is the one VERSION shows.
+  bool cove_build() const { return orphan_ttys; }
   bool mem_track = false;  // soft-dirty tracking (iterative pre-dump); set by `probe` only
   bool lazy_pages = false; // userfaultfd (post-copy); set by `probe` only
 };

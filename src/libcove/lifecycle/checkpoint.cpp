@@ -426,10 +426,17 @@ Result<void> find_outside_pipes(Dump& d) {
 // after the write: every dump of a running container waited 100 ms. Frozen here with a fine
 // poll, the cgroup reaches CRIU frozen and CRIU goes straight to seizing the tasks. Frozen with
 // no vfork in progress, also when its user had frozen it: CRIU cannot seize a parent inside
-// vfork() (dump_freeze.hpp).
+// vfork() (dump_freeze.hpp), nor an fd CRIU cannot dump in a passing state; with a stock CRIU,
+// also with no process running a program the tree holds with O_PATH: its image could not be
+// restored (scripts/criu-patches/0014).
 Result<void> freeze_the_tree(Dump& d) {
   if (d.live->freeze_cgroup.empty()) return {};
-  COVE_TRY(freeze_for_dump(*d.t.cgroups, d.was_frozen));
+  bool stock = !d.criu->cove_build();
+  DumpObstacle passing = [stock](const std::vector<pid_t>& pids, std::chrono::milliseconds budget) {
+    if (auto o = passing_fd_state_obstacle(pids, budget)) return o;
+    return stock ? exe_held_by_path_obstacle(pids, budget) : std::nullopt;
+  };
+  COVE_TRY(freeze_for_dump(*d.t.cgroups, d.was_frozen, passing));
   if (!d.was_frozen) d.live->frozen_for_dump = d.frozen_for_dump = true;
   return {};
 }

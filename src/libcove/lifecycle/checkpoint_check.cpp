@@ -266,7 +266,7 @@ Result<void> check_criu(Scan& s) {
   } else if (auto info = criu::probe(); !info) {
     s.add("criu", info.error().message(), true);
   } else {
-    s.cove_criu = info->orphan_ttys;  // install-criu builds cove's patches all together
+    s.cove_criu = info->cove_build();
     s.add("criu", "CRIU " + info->version + " at `" + info->path + "`" +
                       (info->mem_track ? "" : "; no memory change tracking here (no iterative pre-dump)"),
           false);
@@ -413,6 +413,36 @@ ino_t socket_netns(int pidfd, int fd, uint64_t ino) {
   return st.st_ino;
 }
 
+// A stock CRIU gives a process's exe link the file entry of an O_PATH fd on the same program,
+// and the restore fails on it ("PR_SET_MM_MAP failed with -9"); cove's CRIU build does not
+// (scripts/criu-patches/0014). systemd >= 255 holds systemd-executor with O_PATH, and a service
+// runs it between its spawn and its exec: a passing state, which a dump waits out for up to
+// 3 s (dump_freeze.hpp). Found now, it is named.
+Result<void> check_exe_held_by_path(Scan& s) {
+  if (s.cove_criu) return {};
+  auto found = find_exe_held_by_path(s.tree());
+  if (!found) return {};
+  s.add("criu",
+        process_name(found->runner) + " runs `" + printable(found->exe) + "`, which " + process_name(found->holder) +
+            " holds open with O_PATH: a stock CRIU writes an image of it that cannot be restored (a dump waits up "
+            "to 3 s for it to pass, as systemd's executor does once the service starts); install cove's CRIU "
+            "build (scripts/install-criu)",
+        true);
+  return {};
+}
+
+// An fd in a state no CRIU dumps but that passes by itself (proc_scan.hpp): a mount being set
+// up, credentials queued on a unix socket. A dump waits up to 3 s for it (dump_freeze.hpp).
+Result<void> check_passing_fd_states(Scan& s) {
+  auto found = find_passing_fd_state(s.tree());
+  if (!found) return {};
+  s.add("files",
+        process_name(found->pid) + " fd " + std::to_string(found->fd) + ": " + found->what +
+            ": CRIU cannot dump it (a dump waits up to 3 s for it to pass)",
+        true);
+  return {};
+}
+
 // With a stock CRIU (one pty whose master is outside per dump: the console) cove ends the
 // sessions on /dev/ttyN before a dump (lifecycle/checkpoint.cpp). busybox init respawns its
 // shells after a pause; systemd respawns container-getty@N on pts/N at once, so a process holds
@@ -532,6 +562,7 @@ struct Check {
 constexpr Check kChecks[] = {
     {"criu", check_criu},
     {"criu", check_rlimits},
+    {"criu", check_exe_held_by_path},
     {"mounts", read_mounts},
     {"mounts", check_mounts},
     {"mounts", check_nested_mounts},
@@ -543,6 +574,7 @@ constexpr Check kChecks[] = {
     {"namespaces", check_nested_namespaces},
     {"network", check_nics},
     {"files", check_open_files},
+    {"files", check_passing_fd_states},
 };
 
 }  // namespace

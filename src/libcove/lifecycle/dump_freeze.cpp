@@ -7,9 +7,11 @@
 #include <unordered_set>
 
 #include "base/fs.hpp"
+#include "base/log.hpp"
 #include "base/proc_stat.hpp"
 #include "base/strings.hpp"
 #include "base/syscalls.hpp"
+#include "lifecycle/proc_scan.hpp"
 
 namespace cove::lifecycle {
 namespace {
@@ -31,24 +33,40 @@ std::string describe(const VforkInProgress& v, std::chrono::milliseconds budget)
          std::to_string(budget.count()) + " ms, and CRIU cannot seize the parent until it does; try again, or end it";
 }
 
-// Polls the thawed container until no vfork is in progress, or the deadline passes.
-bool wait_for_vforks_to_end(const cgroup::ContainerCgroups& cgs, Clock::time_point deadline) {
+std::optional<std::string> vfork_obstacle(const std::vector<pid_t>& pids, std::chrono::milliseconds budget) {
+  auto v = find_vfork_in_progress(pids);
+  if (!v) return std::nullopt;
+  return describe(*v, budget);
+}
+
+// What keeps the tree from being dumped now: a vfork in progress, else `also`'s state.
+std::optional<std::string> obstacle(const cgroup::ContainerCgroups& cgs, const DumpObstacle& also,
+                                    std::chrono::milliseconds budget) {
+  auto pids = cgs.payload_pids();
+  if (auto v = vfork_obstacle(pids, budget)) return v;
+  return also ? also(pids, budget) : std::nullopt;
+}
+
+// Polls the thawed container until nothing is in the way, or the deadline passes.
+bool wait_for_obstacles_to_end(const cgroup::ContainerCgroups& cgs, const DumpObstacle& also,
+                               Clock::time_point deadline, std::chrono::milliseconds budget) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return proc::poll_until([&] { return !find_vfork_in_progress(cgs.payload_pids()); },
+  return proc::poll_until([&] { return !obstacle(cgs, also, budget); },
                           static_cast<int>(std::max<int64_t>(left.count(), 0)), 2);
 }
 
 // Freezes (a v1 freezer stays FREEZING while a vfork holds it: polled in short slices), then
-// returns the vfork in progress that keeps the frozen tree from being seized, if any.
-Result<std::optional<VforkInProgress>> freeze_once(cgroup::ContainerCgroups& cgs) {
+// returns what keeps the frozen tree from being dumped, if anything.
+Result<std::optional<std::string>> freeze_once(cgroup::ContainerCgroups& cgs, const DumpObstacle& also,
+                                               std::chrono::milliseconds budget) {
   auto deadline = Clock::now() + 10s;
   for (;;) {
     auto frozen = cgs.set_frozen(true, 100ms);
     if (frozen) break;
     if (frozen.error().code() != ETIMEDOUT || Clock::now() > deadline) return std::move(frozen).error();
-    if (auto busy = find_vfork_in_progress(cgs.payload_pids())) return busy;
+    if (auto busy = vfork_obstacle(cgs.payload_pids(), budget)) return busy;
   }
-  return find_vfork_in_progress(cgs.payload_pids());
+  return obstacle(cgs, also, budget);
 }
 
 }  // namespace
@@ -63,16 +81,38 @@ std::optional<VforkInProgress> find_vfork_in_progress(const std::vector<pid_t>& 
   return std::nullopt;
 }
 
-Result<void> freeze_for_dump(cgroup::ContainerCgroups& cgs, bool was_frozen, std::chrono::milliseconds budget) {
+std::optional<std::string> passing_fd_state_obstacle(const std::vector<pid_t>& pids, std::chrono::milliseconds budget) {
+  auto found = find_passing_fd_state(pids);
+  if (!found) return std::nullopt;
+  return "process " + std::to_string(found->pid) + " (`" + command_of(found->pid) + "`) fd " +
+         std::to_string(found->fd) + " has been " + found->what + " for " + std::to_string(budget.count()) +
+         " ms, which CRIU cannot dump; try again, or end it";
+}
+
+std::optional<std::string> exe_held_by_path_obstacle(const std::vector<pid_t>& pids, std::chrono::milliseconds budget) {
+  auto found = find_exe_held_by_path(pids);
+  if (!found) return std::nullopt;
+  return "process " + std::to_string(found->runner) + " (`" + command_of(found->runner) + "`) runs `" +
+         printable(found->exe) + "`, which process " + std::to_string(found->holder) + " (`" +
+         command_of(found->holder) + "`) has held open with O_PATH for " + std::to_string(budget.count()) +
+         " ms: a stock CRIU writes an image of it that cannot be restored (PR_SET_MM_MAP refuses the program); try "
+         "again, or install cove's CRIU build (scripts/install-criu)";
+}
+
+Result<void> freeze_for_dump(cgroup::ContainerCgroups& cgs, bool was_frozen, const DumpObstacle& also,
+                             std::chrono::milliseconds budget) {
   auto deadline = Clock::now() + budget;
   for (;;) {
-    auto busy = freeze_once(cgs);
+    auto busy = freeze_once(cgs, also, budget);
     if (!busy) return std::move(busy).error();
     if (!*busy) return {};
-    // Thawed, the child reaches its exec (or exit) and the parent returns from vfork().
-    if (auto r = cgs.set_frozen(false); !r) return std::move(r).error().context("thaw for a vfork to end");
-    if (!wait_for_vforks_to_end(cgs, deadline)) {
-      Error e(EBUSY, describe(**busy, budget));
+    // Thawed, a vfork's child reaches its exec (or exit) and the parent returns; `also`'s
+    // state passes.
+    log::debug("freeze for the dump: thawed again to wait: {}", **busy);
+    if (auto r = cgs.set_frozen(false); !r) return std::move(r).error().context("thaw for the dump to wait");
+    if (!wait_for_obstacles_to_end(cgs, also, deadline, budget)) {
+      auto still = obstacle(cgs, also, budget);
+      Error e(EBUSY, still ? *still : **busy);
       if (was_frozen)
         if (auto r = cgs.set_frozen(true); !r) return std::move(r).error().context(e.message());
       return e;

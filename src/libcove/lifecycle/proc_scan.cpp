@@ -1,6 +1,10 @@
 #include "lifecycle/proc_scan.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
@@ -9,6 +13,7 @@
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
+#include "base/syscalls.hpp"
 
 namespace cove::lifecycle {
 
@@ -71,6 +76,90 @@ std::vector<OpenFile> open_files(pid_t pid) {
     out.push_back(std::move(f));
   }
   return out;
+}
+
+namespace {
+// A file as CRIU tells files apart for an exe link: device, inode, and the mount it was
+// opened on.
+struct FileKey {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  int mnt_id = -1;
+  auto operator<=>(const FileKey&) const = default;
+};
+
+std::optional<int> mnt_id_of_fd(int fd) {
+  auto info = read_file("/proc/self/fdinfo/" + std::to_string(fd));
+  auto m = info ? info->find("mnt_id:") : std::string::npos;
+  if (m == std::string::npos) return std::nullopt;
+  return int(std::strtol(info->c_str() + m + 7, nullptr, 10));
+}
+
+// The program a process runs, through an O_PATH fd of its exe link (nothing is opened for
+// reading, nothing in the container runs).
+std::optional<FileKey> exe_key(pid_t pid) {
+  UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_PATH | O_CLOEXEC));
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) < 0) return std::nullopt;
+  auto mnt = mnt_id_of_fd(fd.get());
+  if (!mnt) return std::nullopt;
+  return FileKey{st.st_dev, st.st_ino, *mnt};
+}
+}  // namespace
+
+std::optional<ExeHeldByPath> find_exe_held_by_path(const std::vector<pid_t>& pids) {
+  std::map<FileKey, pid_t> programs;
+  for (pid_t p : pids)
+    if (auto key = exe_key(p)) programs.emplace(*key, p);
+  for (pid_t p : pids)
+    for (const auto& f : open_files(p)) {
+      struct stat st;
+      if (!(f.flags & O_PATH)) continue;
+      if (::stat(("/proc/" + std::to_string(p) + "/fd/" + std::to_string(f.fd)).c_str(), &st) < 0) continue;
+      auto it = programs.find(FileKey{st.st_dev, st.st_ino, f.mnt_id});
+      if (it != programs.end())
+        return ExeHeldByPath{it->second, p, f.fd, readlink_str("/proc/" + std::to_string(it->second) + "/exe")};
+    }
+  return std::nullopt;
+}
+
+namespace {
+// Whether the socket (a copy of the container's fd) has a message queued that comes with
+// credentials on receipt: its receiver set SO_PASSCRED, SO_PASSPIDFD or SO_PASSSEC.
+bool queues_credentials(int sock) {
+  int domain = 0, queued = 0;
+  socklen_t len = sizeof domain;
+  if (::getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX) return false;
+  if (::ioctl(sock, SIOCINQ, &queued) < 0 || queued <= 0) return false;  // a listening socket: EINVAL
+  for (int opt : {SO_PASSCRED, 76 /* SO_PASSPIDFD */, SO_PASSSEC}) {
+    int on = 0;
+    len = sizeof on;
+    if (::getsockopt(sock, SOL_SOCKET, opt, &on, &len) == 0 && on) return true;
+  }
+  return false;
+}
+}  // namespace
+
+std::optional<PassingFdState> find_passing_fd_state(const std::vector<pid_t>& pids) {
+  for (pid_t p : pids) {
+    UniqueFd pidfd(sys::pidfd_open(p, 0));
+    if (!pidfd) continue;  // gone
+    // Only the links: this runs while the tree is frozen for a dump.
+    std::string dir = "/proc/" + std::to_string(p) + "/fd/";
+    auto fds = list_dir(dir);
+    if (!fds) continue;
+    for (const auto& n : *fds) {
+      auto fd = parse_int(n);
+      if (!fd) continue;
+      std::string target = readlink_str(dir + n);
+      if (target == "anon_inode:[fscontext]") return PassingFdState{p, int(*fd), "a mount being set up (fscontext)"};
+      if (!starts_with(target, "socket:[")) continue;
+      UniqueFd copy(sys::pidfd_getfd(pidfd.get(), int(*fd), 0));
+      if (copy && queues_credentials(copy.get()))
+        return PassingFdState{p, int(*fd), "a unix socket with a message queued that carries the sender's credentials"};
+    }
+  }
+  return std::nullopt;
 }
 
 namespace {

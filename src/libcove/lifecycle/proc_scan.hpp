@@ -31,6 +31,32 @@ struct OpenFile {
 };
 std::vector<OpenFile> open_files(pid_t pid);
 
+// A process of `pids` that runs a program some process of `pids` holds open with O_PATH, as
+// systemd >= 255 holds systemd-executor while the children it spawns run it. A stock CRIU gives
+// the exe link that fd's file entry, O_PATH flags and all, and no restore can use it
+// (PR_SET_MM_MAP refuses an O_PATH exe fd: EBADF); cove's CRIU build does not
+// (scripts/criu-patches/0014). Matched like CRIU matches: device, inode and mount.
+struct ExeHeldByPath {
+  pid_t runner = 0;
+  pid_t holder = 0;
+  int fd = -1;
+  std::string exe;  // readlink of /proc/RUNNER/exe: the container's text
+};
+std::optional<ExeHeldByPath> find_exe_held_by_path(const std::vector<pid_t>& pids);
+
+// An fd of `pids` in a state CRIU cannot dump, which passes by itself once the tree runs on: a
+// mount being set up (an fscontext from fsopen(): "Can't dump file ... anon_inode:[fscontext]"),
+// as systemd's executor does for a service's credentials; or a unix socket with a message
+// queued that carries credentials its receiver asked for (SO_PASSCRED, SO_PASSPIDFD,
+// SO_PASSSEC: "Control messages in queue, not supported"), as systemd's notify socket holds
+// between a service's sd_notify() and systemd reading it.
+struct PassingFdState {
+  pid_t pid = 0;
+  int fd = -1;
+  std::string what;  // "a mount being set up (fscontext)", ...
+};
+std::optional<PassingFdState> find_passing_fd_state(const std::vector<pid_t>& pids);
+
 // The NSpid, NSpgid and NSsid lines of /proc/PID/status: one number per pid namespace, from
 // the reader's down to the process's own; 0 where the group or session leader has no pid in
 // that namespace (it lives in an ancestor namespace).
