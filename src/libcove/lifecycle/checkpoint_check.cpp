@@ -417,29 +417,30 @@ ino_t socket_netns(int pidfd, int fd, uint64_t ino) {
 // and the restore fails on it ("PR_SET_MM_MAP failed with -9"); cove's CRIU build does not
 // (scripts/criu-patches/0014). systemd >= 255 holds systemd-executor with O_PATH, and a service
 // runs it between its spawn and its exec: a passing state, which a dump waits out for up to
-// 3 s (dump_freeze.hpp). Found now, it is named.
+// 3 s (dump_freeze.hpp). Found now, it is named, not blocking: it is usually gone by the dump.
 Result<void> check_exe_held_by_path(Scan& s) {
   if (s.cove_criu) return {};
   auto found = find_exe_held_by_path(s.tree());
   if (!found) return {};
   s.add("criu",
         process_name(found->runner) + " runs `" + printable(found->exe) + "`, which " + process_name(found->holder) +
-            " holds open with O_PATH: a stock CRIU writes an image of it that cannot be restored (a dump waits up "
-            "to 3 s for it to pass, as systemd's executor does once the service starts); install cove's CRIU "
-            "build (scripts/install-criu)",
-        true);
+            " holds open with O_PATH: a stock CRIU writes an image of it that cannot be restored, so a dump waits "
+            "up to 3 s for it to pass (systemd's executor does once the service starts) and fails if it does not; "
+            "install cove's CRIU build (scripts/install-criu)",
+        false);
   return {};
 }
 
 // An fd in a state no CRIU dumps but that passes by itself (proc_scan.hpp): a mount being set
-// up, credentials queued on a unix socket. A dump waits up to 3 s for it (dump_freeze.hpp).
+// up, credentials queued on a unix socket. A dump waits up to 3 s for it (dump_freeze.hpp):
+// named, not blocking.
 Result<void> check_passing_fd_states(Scan& s) {
   auto found = find_passing_fd_state(s.tree());
   if (!found) return {};
   s.add("files",
         process_name(found->pid) + " fd " + std::to_string(found->fd) + ": " + found->what +
-            ": CRIU cannot dump it (a dump waits up to 3 s for it to pass)",
-        true);
+            ": CRIU cannot dump it, so a dump waits up to 3 s for it to pass and fails if it does not",
+        false);
   return {};
 }
 
