@@ -16,7 +16,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.hpp"
-#include "criu/features.hpp"
 #include "support.hpp"
 
 namespace cove::test {
@@ -28,9 +27,7 @@ class CheckpointPassingStateTest : public ContainerTest {
     ContainerTest::SetUp();
     if (IsSkipped()) return;
     COVE_REQUIRE_CRIU();
-    auto info = criu::probe();
-    ASSERT_TRUE(info.has_value()) << info.error().message();
-    stock_criu_ = !info->cove_build();
+    stock_criu_ = stock_criu();
     create_busybox("ps");
     std::filesystem::copy_file(builddir() + "/cove-hold-state", path_ + "/ps/rootfs/cove-hold-state");
     auto r = cove("cove-start", "ps");

@@ -34,6 +34,12 @@ int64_t now_ms() {
 
 bool criu_backend_built() { return criu::available(); }
 
+bool stock_criu() {
+  auto info = criu::probe();
+  EXPECT_TRUE(info.has_value()) << info.error().message();
+  return info && !info->cove_build();
+}
+
 bool eventually(const std::function<bool()>& cond, int timeout_ms, int poll_ms) {
   for (int64_t end = now_ms() + timeout_ms;; ::usleep(static_cast<useconds_t>(poll_ms) * 1000)) {
     if (cond()) return true;

@@ -44,6 +44,9 @@ bool eventually(const std::function<bool()>& cond, int timeout_ms = 10000, int p
 
 // Skips when this build has no CRIU backend (./configure found no CRIU; CI's build has one).
 bool criu_backend_built();
+// Whether the CRIU the tests run is a stock one, not scripts/install-criu's build with cove's
+// patches (a failed probe fails the test).
+bool stock_criu();
 #define COVE_REQUIRE_CRIU()                                                                      \
   do {                                                                                           \
     if (!::cove::test::criu_backend_built())                                                     \

@@ -76,9 +76,7 @@ class SystemdCheckpointTest : public ContainerTest {
     ContainerTest::SetUp();
     if (IsSkipped()) return;
     COVE_REQUIRE_CRIU();
-    auto info = criu::probe();
-    ASSERT_TRUE(info.has_value()) << info.error().message();
-    stock_criu_ = !info->orphan_ttys;
+    stock_criu_ = stock_criu();
   }
 
   // A stock CRIU carries one pty whose master is outside (the console): cove ends the /dev/ttyN
