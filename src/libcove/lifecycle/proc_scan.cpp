@@ -29,6 +29,21 @@ std::optional<uint64_t> pipe_inode(const std::string& target) {
   return parse_uint(target.substr(6, target.size() - 7));
 }
 
+// The fields of an fd's fdinfo that cove reads.
+struct FdInfo {
+  unsigned flags = 0;
+  int mnt_id = -1;  // the mount the file was opened on
+};
+std::optional<FdInfo> read_fdinfo(const std::string& path) {
+  auto info = read_file(path);
+  if (!info) return std::nullopt;
+  FdInfo out;
+  if (auto pos = info->find("flags:"); pos != std::string::npos)
+    out.flags = unsigned(std::strtoul(info->c_str() + pos + 6, nullptr, 8));
+  if (auto m = info->find("mnt_id:"); m != std::string::npos) out.mnt_id = int(std::strtol(info->c_str() + m + 7, nullptr, 10));
+  return out;
+}
+
 std::vector<pid_t> all_pids() {
   std::vector<pid_t> out;
   if (auto names = list_dir("/proc"))
@@ -56,7 +71,7 @@ Result<std::vector<std::string>> net_interfaces(pid_t pid) {
   return parse_net_dev(*text);
 }
 
-std::vector<OpenFile> open_files(pid_t pid) {
+std::vector<OpenFile> open_files(pid_t pid, bool with_fdinfo) {
   std::vector<OpenFile> out;
   std::string base = "/proc/" + std::to_string(pid);
   auto fds = list_dir(base + "/fd");
@@ -68,10 +83,9 @@ std::vector<OpenFile> open_files(pid_t pid) {
     f.pid = pid;
     f.fd = int(*fd);
     f.target = readlink_str(base + "/fd/" + n);
-    if (auto info = read_file(base + "/fdinfo/" + n)) {
-      auto pos = info->find("flags:");
-      if (pos != std::string::npos) f.flags = unsigned(std::strtoul(info->c_str() + pos + 6, nullptr, 8));
-      if (auto m = info->find("mnt_id:"); m != std::string::npos) f.mnt_id = int(std::strtol(info->c_str() + m + 7, nullptr, 10));
+    if (auto info = with_fdinfo ? read_fdinfo(base + "/fdinfo/" + n) : std::nullopt) {
+      f.flags = info->flags;
+      f.mnt_id = info->mnt_id;
     }
     out.push_back(std::move(f));
   }
@@ -88,22 +102,15 @@ struct FileKey {
   auto operator<=>(const FileKey&) const = default;
 };
 
-std::optional<int> mnt_id_of_fd(int fd) {
-  auto info = read_file("/proc/self/fdinfo/" + std::to_string(fd));
-  auto m = info ? info->find("mnt_id:") : std::string::npos;
-  if (m == std::string::npos) return std::nullopt;
-  return int(std::strtol(info->c_str() + m + 7, nullptr, 10));
-}
-
 // The program a process runs, through an O_PATH fd of its exe link (nothing is opened for
 // reading, nothing in the container runs).
 std::optional<FileKey> exe_key(pid_t pid) {
   UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_PATH | O_CLOEXEC));
   struct stat st;
   if (!fd || ::fstat(fd.get(), &st) < 0) return std::nullopt;
-  auto mnt = mnt_id_of_fd(fd.get());
-  if (!mnt) return std::nullopt;
-  return FileKey{st.st_dev, st.st_ino, *mnt};
+  auto info = read_fdinfo("/proc/self/fdinfo/" + std::to_string(fd.get()));
+  if (!info) return std::nullopt;
+  return FileKey{st.st_dev, st.st_ino, info->mnt_id};
 }
 }  // namespace
 
@@ -145,18 +152,12 @@ std::optional<PassingFdState> find_passing_fd_state(const std::vector<pid_t>& pi
     UniqueFd pidfd(sys::pidfd_open(p, 0));
     if (!pidfd) continue;  // gone
     // Only the links: this runs while the tree is frozen for a dump.
-    std::string dir = "/proc/" + std::to_string(p) + "/fd/";
-    auto fds = list_dir(dir);
-    if (!fds) continue;
-    for (const auto& n : *fds) {
-      auto fd = parse_int(n);
-      if (!fd) continue;
-      std::string target = readlink_str(dir + n);
-      if (target == "anon_inode:[fscontext]") return PassingFdState{p, int(*fd), "a mount being set up (fscontext)"};
-      if (!starts_with(target, "socket:[")) continue;
-      UniqueFd copy(sys::pidfd_getfd(pidfd.get(), int(*fd), 0));
+    for (const auto& f : open_files(p, false)) {
+      if (f.target == "anon_inode:[fscontext]") return PassingFdState{p, f.fd, "a mount being set up (fscontext)"};
+      if (!starts_with(f.target, "socket:[")) continue;
+      UniqueFd copy(sys::pidfd_getfd(pidfd.get(), f.fd, 0));
       if (copy && queues_credentials(copy.get()))
-        return PassingFdState{p, int(*fd), "a unix socket with a message queued that carries the sender's credentials"};
+        return PassingFdState{p, f.fd, "a unix socket with a message queued that carries the sender's credentials"};
     }
   }
   return std::nullopt;
