@@ -21,13 +21,11 @@
 namespace cove::test {
 namespace {
 
-class CheckpointPassingStateTest : public ContainerTest {
+class CheckpointPassingStateTest : public CriuContainerTest {
  protected:
   void SetUp() override {
-    ContainerTest::SetUp();
-    if (IsSkipped()) return;
-    COVE_REQUIRE_CRIU();
-    stock_criu_ = stock_criu();
+    CriuContainerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     create_busybox("ps");
     std::filesystem::copy_file(builddir() + "/cove-hold-state", path_ + "/ps/rootfs/cove-hold-state");
     auto r = cove("cove-start", "ps");
@@ -35,7 +33,6 @@ class CheckpointPassingStateTest : public ContainerTest {
     ASSERT_EQ(attach_out("ps", {"true"}), "");
   }
 
-  bool stock_criu_ = false;
   std::string images() { return path_ + "/images"; }
 
   // Starts cove-hold-state KIND for `ms` (0: for good); its "PID CHILD FD" (pids inside) once

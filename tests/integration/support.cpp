@@ -34,11 +34,6 @@ int64_t now_ms() {
 
 bool criu_backend_built() { return criu::available(); }
 
-bool stock_criu() {
-  auto info = criu::probe();
-  EXPECT_TRUE(info.has_value()) << info.error().message();
-  return info && !info->cove_build();
-}
 
 bool eventually(const std::function<bool()>& cond, int timeout_ms, int poll_ms) {
   for (int64_t end = now_ms() + timeout_ms;; ::usleep(static_cast<useconds_t>(poll_ms) * 1000)) {
@@ -258,6 +253,15 @@ std::vector<std::string> ContainerTest::leftover_cgroups(const std::string& name
       out.push_back(it->path().string());
   }
   return out;
+}
+
+void CriuContainerTest::SetUp() {
+  ContainerTest::SetUp();
+  if (IsSkipped()) return;
+  COVE_REQUIRE_CRIU();
+  auto info = criu::probe();
+  ASSERT_TRUE(info.has_value()) << info.error().message();
+  stock_criu_ = !info->cove_build();
 }
 
 }  // namespace cove::test

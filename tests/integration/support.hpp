@@ -44,9 +44,6 @@ bool eventually(const std::function<bool()>& cond, int timeout_ms = 10000, int p
 
 // Skips when this build has no CRIU backend (./configure found no CRIU; CI's build has one).
 bool criu_backend_built();
-// Whether the CRIU the tests run is a stock one, not scripts/install-criu's build with cove's
-// patches (a failed probe fails the test).
-bool stock_criu();
 #define COVE_REQUIRE_CRIU()                                                                      \
   do {                                                                                           \
     if (!::cove::test::criu_backend_built())                                                     \
@@ -85,6 +82,15 @@ class ContainerTest : public ::testing::Test {
 
   std::string path_;
   std::vector<std::string> names_;
+};
+
+// A ContainerTest that checkpoints: skipped without the CRIU backend; knows whether the CRIU it
+// runs is a stock one, not scripts/install-criu's build with cove's patches (a failed probe
+// fails the test).
+class CriuContainerTest : public ContainerTest {
+ protected:
+  void SetUp() override;
+  bool stock_criu_ = false;
 };
 
 }  // namespace cove::test

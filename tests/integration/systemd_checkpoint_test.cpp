@@ -70,20 +70,12 @@ int passpidfd_of(pid_t pid, const std::string& path) {
   return out;
 }
 
-class SystemdCheckpointTest : public ContainerTest {
+// A stock CRIU (stock_criu_) carries one pty whose master is outside (the console): cove ends
+// the /dev/ttyN sessions before a dump, but systemd respawns container-getty@N on pts/N at once,
+// and the dump fails ("Only one slave external peer"); --check says so. The tests then run
+// without ttys, so that everything else is still tested with a stock CRIU.
+class SystemdCheckpointTest : public CriuContainerTest {
  protected:
-  void SetUp() override {
-    ContainerTest::SetUp();
-    if (IsSkipped()) return;
-    COVE_REQUIRE_CRIU();
-    stock_criu_ = stock_criu();
-  }
-
-  // A stock CRIU carries one pty whose master is outside (the console): cove ends the /dev/ttyN
-  // sessions before a dump, but systemd respawns container-getty@N on pts/N at once, and the
-  // dump fails ("Only one slave external peer"); --check says so. The tests then run without
-  // ttys, so that everything else is still tested with a stock CRIU.
-  bool stock_criu_ = false;
 
   std::string images(const std::string& tag) { return path_ + "/images-" + tag; }
 
