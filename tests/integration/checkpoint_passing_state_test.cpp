@@ -37,10 +37,12 @@ class CheckpointPassingStateTest : public CriuContainerTest {
 
   // Starts cove-hold-state KIND for `ms` (0: for good); its "PID CHILD FD" (pids inside) once
   // the state is there.
-  std::vector<std::string> hold(const std::string& kind, int ms, const std::string& prog = "") {
+  // `probe`: the probe's path inside (its name is the holder's comm).
+  std::vector<std::string> hold(const std::string& kind, int ms, const std::string& prog = "",
+                                const std::string& probe = "/cove-hold-state") {
     auto r = cove("cove-attach", "ps",
                   {"--", "sh", "-c",
-                   "/cove-hold-state " + kind + " " + std::to_string(ms) + " /tmp/ready " + prog +
+                   "'" + probe + "' " + kind + " " + std::to_string(ms) + " /tmp/ready " + prog +
                        " </dev/null >/dev/null 2>&1 &"});
     EXPECT_EQ(r.status, 0) << r.err;
     std::string ids;
@@ -86,18 +88,22 @@ class CheckpointPassingStateTest : public CriuContainerTest {
   }
 
   // The state stays: the dump is refused saying why, within the budget, with no image and the
-  // container running; --check names it.
+  // container running; --check names it. The holder's name, which the container chose (a
+  // terminal escape), reaches the admin's terminal only as printable text.
   void expect_refused(const std::string& kind, const std::string& why, const std::string& prog = "") {
-    auto ids = hold(kind, 0, prog);
+    const std::string probe = "/tmp/\x1b]0;owned\x07";
+    ASSERT_EQ(cove("cove-attach", "ps", {"--", "cp", "/cove-hold-state", probe}).status, 0);
+    auto ids = hold(kind, 0, prog, probe);
     ASSERT_EQ(ids.size(), 3u);
     EXPECT_NE(findings_with(why), "");
     auto r = checkpoint_stop();
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(`\\x1b]0;owned\\x07`)"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "a raw escape reached the terminal";
     EXPECT_FALSE(std::filesystem::exists(images() + "/cove-image.json"));
     EXPECT_EQ(state(), "RUNNING");
-    EXPECT_EQ(cmdline(ids[0]).rfind("/cove-hold-state " + kind, 0), 0u);
+    EXPECT_EQ(cmdline(ids[0]).rfind(probe + " " + kind, 0), 0u);
   }
 };
 
