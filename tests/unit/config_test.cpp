@@ -137,7 +137,7 @@ TEST(ConfigErrors, EveryErrorInOnePass) {
   ASSERT_EQ(errs.size(), 4u) << join(errs, "\n");
   EXPECT_EQ(errs[0], "test.conf:2: [container] ttys: `many` is not a non-negative integer (allowed: 0..64)");
   EXPECT_TRUE(starts_with(errs[1], "test.conf:3: unknown key `bogus` in [container] (allowed: hostname, init,"));
-  EXPECT_TRUE(starts_with(errs[2], "test.conf:4: unknown section `[weird]` (allowed: [container], [mount]"));
+  EXPECT_TRUE(starts_with(errs[2], "test.conf:4: unknown section `[weird]` (allowed: [container], [boot], [mount]"));
   EXPECT_TRUE(starts_with(errs[3], "test.conf:9: expected `key = value`, `[section]` or a comment"));
 }
 

@@ -60,7 +60,7 @@ TEST(KeyTable, EveryKeyIsComplete) {
     EXPECT_EQ(find_key(k.section, k.key), &k);
     EXPECT_TRUE(is_known_section(k.section));
   }
-  EXPECT_EQ(key_sections(), (Strings{"container", "mount", "namespaces", "idmap", "rootfs", "cgroup", "security"}));
+  EXPECT_EQ(key_sections(), (Strings{"container", "boot", "mount", "namespaces", "idmap", "rootfs", "cgroup", "security"}));
   EXPECT_EQ(find_key("container", "nope"), nullptr);
   EXPECT_FALSE(is_known_section("nope"));
 }
@@ -107,6 +107,18 @@ const ValueCase kCases[] = {
     {"container", "ttys", "65", {}, "`65` is out of range"},
     {"container", "ttys", "-1", {}, "`-1` is not a non-negative integer"},
     {"container", "ttys", "1x", {}, "`1x` is not a non-negative integer"},
+    {"boot", "autostart", "yes", {"true"}, nullptr},
+    {"boot", "autostart", "0", {"false"}, nullptr},
+    {"boot", "autostart", "later", {}, "`later` is not a boolean"},
+    {"boot", "order", "-1000", {"-1000"}, nullptr},
+    {"boot", "order", "1000", {"1000"}, nullptr},
+    {"boot", "order", "1001", {}, "`1001` is out of range"},
+    {"boot", "order", "-1001", {}, "`-1001` is out of range"},
+    {"boot", "order", "first", {}, "`first` is not an integer"},
+    {"boot", "delay", "0", {"0"}, nullptr},
+    {"boot", "delay", "3600", {"3600"}, nullptr},
+    {"boot", "delay", "3601", {}, "`3601` is out of range"},
+    {"boot", "delay", "-5", {}, "`-5` is not a non-negative integer"},
     {"container", "console.log", "", {}, nullptr},
     {"container", "console.log", "c.log", {"/base/c.log"}, nullptr},
     {"container", "log.file", "/l/web.log", {"/l/web.log"}, nullptr},
@@ -215,7 +227,7 @@ TEST(KeyTable, GetKeyUnknown) {
   EXPECT_TRUE(starts_with(r.error().message(), "unknown key `nope` in [container] (allowed: hostname, init"));
   r = get_key(c, "nope", "x");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message(), "unknown section `[nope]` (allowed: [container], [mount], [namespaces], [idmap], [rootfs], [cgroup], [security], [network.NAME])");
+  EXPECT_EQ(r.error().message(), "unknown section `[nope]` (allowed: [container], [boot], [mount], [namespaces], [idmap], [rootfs], [cgroup], [security], [network.NAME])");
 }
 
 TEST(KeyTable, ClearRestoresTheDefault) {

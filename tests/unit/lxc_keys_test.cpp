@@ -23,6 +23,15 @@ TEST(LxcKeys, CommonKeysBecomeCoveKeys) {
   EXPECT_EQ(t.text.find("\nlxc."), std::string::npos) << t.text;
 }
 
+// LXC's autostart keys are cove-autostart's [boot] keys.
+TEST(LxcKeys, StartKeysBecomeBootKeys) {
+  auto t = translate_lxc_keys("[container]\nttys = 2\nlxc.start.auto = 1\nlxc.start.order = -5\nlxc.start.delay = 3\n");
+  EXPECT_EQ(t.translated, 3);
+  EXPECT_TRUE(t.warnings.empty());
+  for (const char* want : {"\n[boot]\nautostart = 1\n", "\n[boot]\norder = -5\n", "\n[boot]\ndelay = 3\n"})
+    EXPECT_NE(t.text.find(want), std::string::npos) << want << "\n---\n" << t.text;
+}
+
 TEST(LxcKeys, OthersAreCommentedOutWithAWarning) {
   auto t = translate_lxc_keys("lxc.cap.drop = sys_module\nlxc.rootfs.path = btrfs:/x\nlxc.autodev = 1\n");
   EXPECT_EQ(t.translated, 0);

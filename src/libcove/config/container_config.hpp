@@ -112,6 +112,11 @@ struct ContainerConfig {
   std::string log_level = "warn";
   unsigned stop_timeout = 10;             // default seconds cove-stop waits for a clean halt
 
+  // [boot]: what cove-autostart does with the container at host boot and shutdown
+  bool autostart = false;                 // `autostart`: started by cove-autostart
+  int boot_order = 0;                     // `order`: lower starts earlier, stops later
+  unsigned boot_delay = 0;                // `delay`: seconds before the next `order` starts
+
   // [rootfs] (and `[container] ephemeral`)
   StorageConfig storage;
 

@@ -115,6 +115,14 @@ Result<void> parse_init_env(C& c, const std::string& v, const KeyContext&) {
   return {};
 }
 
+Result<void> parse_boot_order(C& c, const std::string& v, const KeyContext&) {
+  auto n = parse_int(v);
+  if (!n) return bad(q(v) + " is not an integer");
+  if (*n < -1000 || *n > 1000) return bad(q(v) + " is out of range");
+  c.boot_order = static_cast<int>(*n);
+  return {};
+}
+
 Result<void> parse_init_cwd(C& c, const std::string& v, const KeyContext&) {
   if (v.empty() || v.front() != '/') return bad(q(v) + " is not an absolute path");
   c.init_cwd = v;
@@ -321,6 +329,21 @@ constexpr KeySpec kKeys[] = {
  "Seconds cove-stop waits by default for init to shut down after the halt signal before it sends "
  "the stop signal.",
  parse_range<&C::stop_timeout, 0, 3600>, format_number<&C::stop_timeout>, reset<&C::stop_timeout>},
+// --- [boot] ---
+{"boot", "autostart", "BOOLEAN: yes/no, true/false, on/off, 1/0", "no", false,
+ "Start the container with cove-autostart, which the host runs at boot (cove.service), and stop "
+ "it with `cove-autostart --stop` at shutdown.",
+ parse_bool_field<&C::autostart>, format_bool<&C::autostart>, reset<&C::autostart>},
+{"boot", "order", "-1000..1000", "0", false,
+ "Where the container comes in cove-autostart's sequence: containers with a lower order start "
+ "first (those with the same order at once, up to its --jobs) and stop last. A container that "
+ "shares a namespace of another (share.net, ...) starts after it and stops before it, whatever "
+ "their orders say.",
+ parse_boot_order, format_number<&C::boot_order>, reset<&C::boot_order>},
+{"boot", "delay", "0..3600 (seconds)", "0", false,
+ "Seconds cove-autostart waits after starting this container (and the others of its step) "
+ "before it starts the next step, so that a service inside is up for those that need it.",
+ parse_range<&C::boot_delay, 0, 3600>, format_number<&C::boot_delay>, reset<&C::boot_delay>},
 // --- [mount] ---
 {"mount", "entry", "SOURCE TARGET FSTYPE OPTIONS [DUMP [PASS]]", "", true,
  "A mount made inside the container before init starts, in fstab(5) form; entries are mounted "

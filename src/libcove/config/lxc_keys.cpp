@@ -43,6 +43,9 @@ const std::map<std::string, Mapping> kMap = {
     {"lxc.tty.max", {"container", "ttys"}},
     {"lxc.tty", {"container", "ttys"}},
     {"lxc.mount.entry", {"mount", "entry"}},
+    {"lxc.start.auto", {"boot", "autostart"}},
+    {"lxc.start.order", {"boot", "order"}},
+    {"lxc.start.delay", {"boot", "delay"}},
 };
 
 }  // namespace
