@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "config/ini_reader.hpp"
 #include "images/image_info.hpp"
 #include "lifecycle/attach.hpp"
+#include "lifecycle/boot_order.hpp"
 #include "monitor/nic_report.hpp"
 #include "state/container_state.hpp"
 
@@ -165,6 +167,36 @@ struct StopOptions {
 
 using AttachOptions = lifecycle::AttachRequest;
 
+// cove-autostart: the host's containers started at boot, in `[boot] order`, and stopped at
+// shutdown, last first (container_autostart.cpp; the order is lifecycle/boot_order.hpp's).
+struct AutostartOptions {
+  bool stop = false;                      // --stop: stop them instead, the last step first
+  bool all = false;                       // -a: every container, whatever `[boot] autostart` says
+  unsigned jobs = 0;                      // -j: at most this many at once (0: autostart_jobs())
+  int timeout_s = -1;                     // --stop -t: a clean halt's bound (-1: each config's)
+  bool kill = false;                      // --stop -k: no clean halt
+};
+enum class AutostartOutcome { kDone, kAlready, kFailed, kSkipped };
+struct AutostartItem {
+  std::string name;
+  AutostartOutcome outcome = AutostartOutcome::kDone;
+  std::string error;                      // kFailed, kSkipped: why
+  int64_t ms = 0;                         // kDone, kFailed: how long its start (or stop) took
+};
+struct AutostartReport {
+  std::vector<AutostartItem> items;       // in the order they finished
+  int64_t wall_ms = 0;
+  size_t count(AutostartOutcome o) const;
+};
+// Called as each container is done with (from the calling thread), with how many are of all.
+using AutostartProgressFn = std::function<void(const AutostartItem&, size_t done, size_t total)>;
+// What autostart would do: the plan (its `refused` also holds the containers whose config
+// does not load) and each planned container's state.
+struct AutostartPlan {
+  lifecycle::BootPlan boot;
+  std::map<std::string, ContainerState> states;
+};
+
 struct StateInfo {
   ContainerState state = ContainerState::kStopped;
   bool monitor_died = false;              // runtime state exists but no monitor: stale
@@ -271,6 +303,15 @@ class Container {
   Result<void> receive_migration(int in_fd, int out_fd);
 
   static Result<std::vector<std::string>> list(const std::string& lxcpath);
+  // Starts (or stops) the containers of `lxcpath` that say `[boot] autostart` (container_autostart.cpp).
+  // One that fails (or whose config does not load) is reported and the others go on; a
+  // container that shares a namespace of one that did not start is skipped.
+  static Result<AutostartReport> autostart(const std::string& lxcpath, const AutostartOptions& opts,
+                                           const AutostartProgressFn& progress = {});
+  static Result<AutostartPlan> autostart_plan(const std::string& lxcpath, bool all);
+  // -j's default: the CPUs this process may run on to start; eight times that to stop (a stop
+  // mostly waits for the container's init).
+  static unsigned autostart_jobs(bool stop);
   // info(detail) of each of `names` in `lxcpath`, in their order, read by up to `workers`
   // threads (0: one per CPU this process may run on, at most 4; fewer for a short list).
   static std::vector<Result<ContainerInfo>> info_of_all(const std::string& lxcpath,

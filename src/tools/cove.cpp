@@ -12,7 +12,7 @@
 namespace {
 const char* kVerbs[] = {"create", "destroy", "start",  "stop",     "wait",  "attach", "console",
                         "execute", "info",   "ls",    "freeze", "unfreeze", "cgroup",
-                        "checkpoint", "restore", "migrate", "network"};
+                        "checkpoint", "restore", "migrate", "network", "autostart"};
 
 void usage(FILE* out) {
   std::fprintf(out, "Usage: cove VERB [OPTIONS]\nVerbs:");

@@ -1,0 +1,241 @@
+// cove-autostart's façade: a host's containers started at boot and stopped at shutdown. The
+// plan (lifecycle/boot_order) comes from every container's `[boot]` keys and shares; each step's
+// containers start (or stop) at once, up to `jobs`, each in a child process of its own that
+// runs the same start (or stop) as cove-start (cove-stop) and sends its error back on a pipe.
+// A start is not thread-safe (it forks), hence processes; the caller stays single-threaded.
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "base/clock.hpp"
+#include "base/unique_fd.hpp"
+#include "container.hpp"
+#include "container_internal.hpp"
+#include "process/child_process.hpp"
+
+namespace cove {
+namespace {
+
+// The longest error text a job sends back: well below a pipe's buffer, so the child never
+// blocks on a parent that reads only once it has exited.
+constexpr size_t kMaxErrorBytes = 4000;
+
+struct Candidates {
+  std::vector<lifecycle::BootEntry> entries;
+  std::map<std::string, ContainerState> states;
+  std::map<std::string, std::string> unreadable;  // name → its config's error
+};
+
+std::vector<std::string> shared_with(const config::ContainerConfig& cfg) {
+  std::set<std::string> names;
+  for (const auto& [ns, other] : cfg.share_ns) names.insert(other);
+  return {names.begin(), names.end()};
+}
+
+// Every container whose config says `[boot] autostart` (all with `all`), with its state.
+Result<Candidates> read_candidates(const std::string& lxcpath, bool all) {
+  auto names = Container::list(lxcpath);
+  if (!names) return std::move(names).error();
+  Candidates c;
+  for (const auto& n : *names) {
+    auto cfg = detail::load_config_of(ContainerPaths(lxcpath, n));
+    if (!cfg) {
+      c.unreadable[n] = "config: " + cfg.error().message();
+      continue;
+    }
+    if (!all && !cfg->autostart) continue;
+    c.entries.push_back({n, cfg->boot_order, cfg->boot_delay, shared_with(*cfg)});
+    StateInfo st = Container(lxcpath, n).state();
+    c.states[n] = st.monitor_died ? ContainerState::kStopped : st.state;
+  }
+  return c;
+}
+
+// One container's start or stop, in a child process of its own.
+class Job {
+ public:
+  static Result<Job> launch(const std::string& lxcpath, const std::string& name, const AutostartOptions& opts) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
+    UniqueFd rd(fds[0]), wr(fds[1]);
+    Job j;
+    j.name_ = name;
+    j.what_ = opts.stop ? "stop" : "start";
+    j.t0_ = monotonic_ms();
+    auto child = process::spawn([&]() -> int {
+      Result<void> r = run(lxcpath, name, opts);
+      if (r) return 0;
+      std::string m = r.error().message().substr(0, kMaxErrorBytes);
+      [[maybe_unused]] auto n = ::write(wr.get(), m.data(), m.size());
+      return 1;
+    });
+    if (!child) return std::move(child).error().context("autostart `" + name + "`");
+    j.child_ = std::move(*child);
+    j.err_ = std::move(rd);
+    return j;
+  }
+
+  int pidfd() const { return child_.pidfd(); }
+
+  // Reaps the child (it has exited) and reads what it said.
+  AutostartItem finish() {
+    AutostartItem it{name_, AutostartOutcome::kDone, "", 0};
+    auto status = child_.wait();
+    it.ms = monotonic_ms() - t0_;
+    char buf[kMaxErrorBytes];
+    ssize_t n = ::read(err_.get(), buf, sizeof buf);
+    if (status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) return it;
+    it.outcome = AutostartOutcome::kFailed;
+    if (n > 0) it.error.assign(buf, static_cast<size_t>(n));
+    else if (!status) it.error = status.error().message();
+    else it.error = fmt::format("its {} ended with status {}", what_, process::exit_code_of(*status));
+    return it;
+  }
+
+ private:
+  static Result<void> run(const std::string& lxcpath, const std::string& name, const AutostartOptions& opts) {
+    Container ct(lxcpath, name);
+    if (opts.stop) return ct.stop(StopOptions{opts.timeout_s, opts.kill, false});
+    auto r = ct.start(StartOptions{});
+    if (!r) return std::move(r).error();
+    return {};
+  }
+
+  std::string name_;
+  const char* what_ = "start";
+  int64_t t0_ = 0;
+  process::ChildProcess child_;
+  UniqueFd err_;
+};
+
+// Runs one step: its containers up to `jobs` at once, each reported as it ends.
+class StepRunner {
+ public:
+  StepRunner(const std::string& lxcpath, const AutostartOptions& opts, std::function<void(const AutostartItem&)> done)
+      : lxcpath_(lxcpath), opts_(opts), done_(std::move(done)) {}
+
+  void run(const std::vector<std::string>& names, unsigned jobs) {
+    size_t next = 0;
+    while (next < names.size() || !running_.empty()) {
+      while (next < names.size() && running_.size() < jobs) launch(names[next++]);
+      if (!running_.empty()) reap_one();
+    }
+  }
+
+ private:
+  void launch(const std::string& name) {
+    auto j = Job::launch(lxcpath_, name, opts_);
+    if (j) running_.push_back(std::move(*j));
+    else done_({name, AutostartOutcome::kFailed, j.error().message(), 0});
+  }
+
+  void reap_one() {
+    std::vector<pollfd> pfds;
+    for (const auto& j : running_) pfds.push_back({j.pidfd(), POLLIN, 0});
+    if (::poll(pfds.data(), pfds.size(), -1) < 0) return;  // EINTR: poll again
+    for (size_t i = pfds.size(); i-- > 0;) {
+      if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      done_(running_[i].finish());
+      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+
+  const std::string& lxcpath_;
+  const AutostartOptions& opts_;
+  std::function<void(const AutostartItem&)> done_;
+  std::vector<Job> running_;
+};
+
+bool wants_action(ContainerState st, bool stop) {
+  return stop ? st != ContainerState::kStopped : st == ContainerState::kStopped;
+}
+
+AutostartPlan plan_of(const Candidates& c) {
+  AutostartPlan p;
+  p.boot = lifecycle::plan_boot(c.entries);
+  for (const auto& [n, why] : c.unreadable) p.boot.refused.emplace_back(n, why);
+  std::sort(p.boot.refused.begin(), p.boot.refused.end());
+  p.states = c.states;
+  return p;
+}
+
+std::string names_list(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "`" : ", `") + n + "`";
+  return s;
+}
+
+}  // namespace
+
+size_t AutostartReport::count(AutostartOutcome o) const {
+  return static_cast<size_t>(std::count_if(items.begin(), items.end(), [&](const auto& i) { return i.outcome == o; }));
+}
+
+unsigned Container::autostart_jobs(bool stop) {
+  cpu_set_t set;
+  unsigned cpus = ::sched_getaffinity(0, sizeof set, &set) == 0 ? static_cast<unsigned>(CPU_COUNT(&set)) : 1;
+  cpus = std::max(cpus, 1u);
+  return stop ? 8 * cpus : cpus;
+}
+
+Result<AutostartPlan> Container::autostart_plan(const std::string& lxcpath, bool all) {
+  auto c = read_candidates(lxcpath, all);
+  if (!c) return std::move(c).error();
+  return plan_of(*c);
+}
+
+Result<AutostartReport> Container::autostart(const std::string& lxcpath, const AutostartOptions& opts,
+                                             const AutostartProgressFn& progress) {
+  int64_t t0 = monotonic_ms();
+  auto c = read_candidates(lxcpath, opts.all);
+  if (!c) return std::move(c).error();
+  AutostartPlan plan = plan_of(*c);
+  std::map<std::string, std::vector<std::string>> shares;
+  for (auto& e : c->entries) shares[e.name] = std::move(e.shares);
+  std::vector<lifecycle::BootStep> steps = plan.boot.steps;
+  if (opts.stop) std::reverse(steps.begin(), steps.end());
+  size_t total = plan.boot.refused.size();
+  for (const auto& s : steps) total += s.names.size();
+  AutostartReport report;
+  std::set<std::string> not_started;  // a start that failed or was skipped
+  auto done = [&](const AutostartItem& it) {
+    if (it.outcome == AutostartOutcome::kFailed || it.outcome == AutostartOutcome::kSkipped) not_started.insert(it.name);
+    report.items.push_back(it);
+    if (progress) progress(it, report.items.size(), total);
+  };
+  for (const auto& [n, why] : plan.boot.refused) done({n, AutostartOutcome::kFailed, why, 0});
+  unsigned jobs = opts.jobs ? opts.jobs : autostart_jobs(opts.stop);
+  StepRunner runner(lxcpath, opts, done);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    std::vector<std::string> todo;
+    for (const auto& n : steps[i].names) {
+      std::vector<std::string> missing;
+      if (!opts.stop)
+        for (const auto& o : shares[n])
+          if (not_started.count(o)) missing.push_back(o);
+      if (!missing.empty())
+        done({n, AutostartOutcome::kSkipped, "not started: it shares a namespace of " + names_list(missing) + ", which did not start", 0});
+      else if (!wants_action(plan.states[n], opts.stop))
+        done({n, AutostartOutcome::kAlready, "", 0});
+      else
+        todo.push_back(n);
+    }
+    runner.run(todo, jobs);
+    bool started = std::any_of(todo.begin(), todo.end(), [&](const auto& n) { return !not_started.count(n); });
+    if (!opts.stop && started && steps[i].delay_s > 0 && i + 1 < steps.size())
+      std::this_thread::sleep_for(std::chrono::seconds(steps[i].delay_s));
+  }
+  report.wall_ms = monotonic_ms() - t0;
+  return report;
+}
+
+}  // namespace cove

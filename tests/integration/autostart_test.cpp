@@ -1,0 +1,156 @@
+// cove-autostart: the containers that say [boot] autostart start in [boot] order (a sharer
+// after what it shares, a step's delay waited), a failure is named and the others go on, and
+// --stop stops the same ones.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support.hpp"
+
+namespace cove::test {
+namespace {
+
+class AutostartTest : public ContainerTest {
+ protected:
+  RunResult autostart(const std::vector<std::string>& args = {}, int timeout_s = 120) {
+    std::vector<std::string> a = {"-P", path_};
+    a.insert(a.end(), args.begin(), args.end());
+    return run_tool("cove-autostart", a, timeout_s);
+  }
+  std::string state(const std::string& name) { return info_json_field(name, "state"); }
+  void append_config(const std::string& name, const std::string& text) {
+    std::ofstream(path_ + "/" + name + "/config", std::ios::app) << text;
+  }
+};
+
+// When init started, in clock ticks since boot (/proc/PID/stat field 22).
+long long start_ticks(pid_t pid) {
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && in >> field; ++i) {
+  }
+  return std::atoll(field.c_str());
+}
+
+// b (order 0, delay 1 s) first, then a (order 1), then d, which shares a's UTS namespace
+// although its own order is 0; c has no [boot] autostart. --stop stops those three only.
+TEST_F(AutostartTest, StartsInOrderWaitsTheDelayAndStopsTheSameOnes) {
+  COVE_REQUIRE_ROOT();
+  create_busybox("a", "[boot]\nautostart = yes\norder = 1\n");
+  create_busybox("b", "[boot]\nautostart = yes\ndelay = 1\n");
+  create_busybox("c");
+  create_busybox("d", "[boot]\nautostart = 1\n[namespaces]\nclone = mnt pid ipc net user cgroup\nshare.uts = a\n");
+
+  auto r = autostart({"-L"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "STEP  ORDER  DELAY  STATE      NAME\n"
+            "1     0      1      STOPPED    b\n"
+            "2     1      0      STOPPED    a\n"
+            "3     1      0      STOPPED    d\n");
+  EXPECT_EQ(state("a"), "STOPPED");  // -L does nothing
+
+  r = autostart();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("3 started (", 0), 0u) << r.out;
+  for (const char* n : {"a", "b", "d"}) EXPECT_EQ(state(n), "RUNNING") << n;
+  EXPECT_EQ(state("c"), "STOPPED");
+  EXPECT_EQ(attach_out("d", {"hostname"}), "a");  // it did join a's namespace
+  long long hz = ::sysconf(_SC_CLK_TCK), b = start_ticks(init_pid("b")), a = start_ticks(init_pid("a")),
+            d = start_ticks(init_pid("d"));
+  EXPECT_GE(a - b, hz * 95 / 100) << "a started " << a - b << " ticks after b, within its delay";
+  EXPECT_GE(d, a);
+
+  // Again: nothing to do, the same inits.
+  pid_t a_pid = init_pid("a");
+  r = autostart();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("3 already running (", 0), 0u) << r.out;
+  EXPECT_EQ(init_pid("a"), a_pid);
+
+  ASSERT_EQ(cove("cove-start", "c").status, 0);
+  r = autostart({"--stop"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("3 stopped (", 0), 0u) << r.out;
+  for (const char* n : {"a", "b", "d"}) {
+    EXPECT_EQ(state(n), "STOPPED") << n;
+    EXPECT_TRUE(leftover_cgroups(n).empty()) << n;
+    EXPECT_FALSE(std::filesystem::exists(runtime_dir(n))) << n;
+  }
+  EXPECT_EQ(state("c"), "RUNNING");  // not an autostart container
+}
+
+// A start that fails, and a config that does not load, are named with their reasons; what
+// shares a namespace of the failed one is skipped; the rest starts; the exit status is 1.
+TEST_F(AutostartTest, AFailureIsNamedItsSharersSkippedAndTheRestStarts) {
+  COVE_REQUIRE_ROOT();
+  create_busybox("a", "[boot]\nautostart = yes\n");
+  create_busybox("d", "[boot]\nautostart = yes\norder = 2\n[namespaces]\nclone = mnt pid ipc net user cgroup\nshare.uts = a\n");
+  create_busybox("e");
+  create_busybox("f", "[boot]\nautostart = yes\n");
+  append_config("a", "\n[container]\ninit = /no/such/init\n");
+  append_config("e", "\n[boot]\nautostart = yes\norder = soon\n");
+
+  auto r = autostart();
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("cove-autostart: `a`: exec `/no/such/init`: No such file or directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cove-autostart: `d`: not started: it shares a namespace of `a`, which did not start"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("cove-autostart: `e`: config: " + path_ + "/e/config:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[boot] order: `soon` is not an integer"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.rfind("1 started, 2 failed, 1 skipped (", 0), 0u) << r.out;
+  EXPECT_EQ(state("f"), "RUNNING");
+  for (const char* n : {"a", "d", "e"}) EXPECT_EQ(state(n), "STOPPED") << n;
+  EXPECT_TRUE(leftover_cgroups("a").empty());
+}
+
+// Shares in a cycle can never start: both are left out, the cycle named, nothing started.
+TEST_F(AutostartTest, ACycleOfSharesIsLeftOutAndNamed) {
+  COVE_REQUIRE_ROOT();
+  create_busybox("x", "[boot]\nautostart = yes\n[namespaces]\nclone = mnt pid ipc net user cgroup\nshare.uts = y\n");
+  create_busybox("y", "[boot]\nautostart = yes\n[namespaces]\nclone = mnt pid uts net user cgroup\nshare.ipc = x\n");
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"-L"}, std::vector<std::string>{}}) {
+    auto r = autostart(args);
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("cove-autostart: `x`: the containers share namespaces in a cycle: `x` → `y` → `x`"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("cove-autostart: `y`: the containers share namespaces in a cycle"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(state("x"), "STOPPED");
+  EXPECT_EQ(state("y"), "STOPPED");
+}
+
+// -a: every container, a few at once (-j); the same to kill them all; bad option sets refused.
+TEST_F(AutostartTest, AllOfThemAFewAtATime) {
+  COVE_REQUIRE_ROOT();
+  std::vector<std::string> names = {"m1", "m2", "m3", "m4", "m5", "m6"};
+  for (const auto& n : names) create_busybox(n);
+  auto r = autostart();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("nothing to do (", 0), 0u) << r.out;
+  r = autostart({"-a", "-j", "3"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("6 started (", 0), 0u) << r.out;
+  for (const auto& n : names) EXPECT_EQ(state(n), "RUNNING") << n;
+  r = autostart({"--stop", "-a", "-k", "-j", "2"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("6 stopped (", 0), 0u) << r.out;
+  for (const auto& n : names) {
+    EXPECT_EQ(state(n), "STOPPED") << n;
+    EXPECT_TRUE(leftover_cgroups(n).empty()) << n;
+  }
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"-k"}, {"-t", "3"}, {"-j", "0"},
+                                              {"--stop", "-k", "-t", "3"}}) {
+    r = autostart(bad);
+    EXPECT_EQ(r.status, 2) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace cove::test
