@@ -152,5 +152,27 @@ TEST_F(AutostartTest, AllOfThemAFewAtATime) {
   }
 }
 
+// The systemd units the build installs (with this build tree as their bindir) are ones systemd
+// takes without a complaint: known keys, valid values, programs that exist.
+TEST(AutostartUnits, SystemdTakesThemAsTheyAre) {
+  if (run_cmd({"sh", "-c", "command -v systemd-analyze"}).status != 0) GTEST_SKIP() << "no systemd-analyze";
+  std::string dir = scratch_dir() + "/cove-units." + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{dir};
+  for (const char* unit : {"cove.service", "cove-network@.service"}) {
+    auto r = run_cmd({"sh", "-c", "sed 's|@bindir@|" + builddir() + "|g' \"" + srcdir() + "/config/systemd/" + unit +
+                                      ".in\" > \"" + dir + "/" + unit + "\""});
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  for (const char* unit : {"cove.service", "cove-network@cove0.service"}) {
+    auto r = run_cmd({"systemd-analyze", "verify", "--man=no", dir + "/" + unit});
+    EXPECT_EQ(r.status, 0) << unit << ": " << r.err;
+    EXPECT_EQ(r.err, "") << unit;
+  }
+}
+
 }  // namespace
 }  // namespace cove::test
