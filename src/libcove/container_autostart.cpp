@@ -10,13 +10,15 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <set>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "base/clock.hpp"
+#include "base/log.hpp"
+#include "cgroup/cgroup.hpp"
 #include "base/unique_fd.hpp"
 #include "container.hpp"
 #include "container_internal.hpp"
@@ -141,12 +143,19 @@ class StepRunner {
   void reap_one() {
     std::vector<pollfd> pfds;
     for (const auto& j : running_) pfds.push_back({j.pidfd(), POLLIN, 0});
-    if (::poll(pfds.data(), pfds.size(), -1) < 0) return;  // EINTR: poll again
-    for (size_t i = pfds.size(); i-- > 0;) {
-      if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      done_(running_[i].finish());
-      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+    bool polled = ::poll(pfds.data(), pfds.size(), -1) >= 0;
+    if (!polled && errno == EINTR) return;
+    if (!polled || pfds.front().fd < 0) {  // no pidfd to poll (or no poll): wait for the first
+      finish(0);
+      return;
     }
+    for (size_t i = pfds.size(); i-- > 0;)
+      if (pfds[i].revents & (POLLIN | POLLHUP | POLLERR)) finish(i);
+  }
+
+  void finish(size_t i) {
+    done_(running_[i].finish());
+    running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
   }
 
   const std::string& lxcpath_;
@@ -174,6 +183,74 @@ std::string names_list(const std::vector<std::string>& names) {
   return s;
 }
 
+// One run of the plan: the refused reported, then each step's containers sorted into skipped
+// (a share did not start), already there, and to do; the step run; its delay waited.
+class AutostartRun {
+ public:
+  AutostartRun(const std::string& lxcpath, const AutostartOptions& opts, AutostartPlan plan,
+               std::vector<lifecycle::BootEntry> entries, const AutostartProgressFn& progress)
+      : lxcpath_(lxcpath), opts_(opts), plan_(std::move(plan)), progress_(progress) {
+    for (auto& e : entries) shares_[e.name] = std::move(e.shares);
+    total_ = plan_.boot.refused.size();
+    for (const auto& s : plan_.boot.steps) total_ += s.names.size();
+  }
+
+  AutostartReport go() {
+    for (const auto& [n, why] : plan_.boot.refused) done({n, AutostartOutcome::kFailed, why, 0});
+    std::vector<lifecycle::BootStep> steps = plan_.boot.steps;
+    if (opts_.stop) std::reverse(steps.begin(), steps.end());
+    unsigned jobs = opts_.jobs ? opts_.jobs : Container::autostart_jobs(opts_.stop);
+    StepRunner runner(lxcpath_, opts_, [this](const AutostartItem& it) { done(it); });
+    for (size_t i = 0; i < steps.size(); ++i) {
+      std::vector<std::string> todo = sort_out(steps[i]);
+      runner.run(todo, jobs);
+      if (i + 1 < steps.size()) wait_delay(steps[i], todo);
+    }
+    return std::move(report_);
+  }
+
+ private:
+  void done(const AutostartItem& it) {
+    if (it.outcome == AutostartOutcome::kFailed || it.outcome == AutostartOutcome::kSkipped) not_started_.insert(it.name);
+    report_.items.push_back(it);
+    if (progress_) progress_(it, report_.items.size(), total_);
+  }
+
+  // The step's containers to start (or stop); the others reported as skipped or already done.
+  std::vector<std::string> sort_out(const lifecycle::BootStep& step) {
+    std::vector<std::string> todo;
+    for (const auto& n : step.names) {
+      std::vector<std::string> missing;
+      if (!opts_.stop)
+        for (const auto& o : shares_[n])
+          if (not_started_.count(o)) missing.push_back(o);
+      if (!missing.empty())
+        done({n, AutostartOutcome::kSkipped,
+              "not started: it shares a namespace of " + names_list(missing) + ", which did not start", 0});
+      else if (!wants_action(plan_.states[n], opts_.stop))
+        done({n, AutostartOutcome::kAlready, "", 0});
+      else
+        todo.push_back(n);
+    }
+    return todo;
+  }
+
+  // `[boot] delay` after a start step of which something started.
+  void wait_delay(const lifecycle::BootStep& step, const std::vector<std::string>& todo) const {
+    bool started = std::any_of(todo.begin(), todo.end(), [&](const auto& n) { return !not_started_.count(n); });
+    if (!opts_.stop && started && step.delay_s > 0) std::this_thread::sleep_for(std::chrono::seconds(step.delay_s));
+  }
+
+  const std::string& lxcpath_;
+  const AutostartOptions& opts_;
+  AutostartPlan plan_;
+  const AutostartProgressFn& progress_;
+  std::map<std::string, std::vector<std::string>> shares_;
+  size_t total_ = 0;
+  std::set<std::string> not_started_;  // a start that failed or was skipped
+  AutostartReport report_;
+};
+
 }  // namespace
 
 size_t AutostartReport::count(AutostartOutcome o) const {
@@ -198,42 +275,12 @@ Result<AutostartReport> Container::autostart(const std::string& lxcpath, const A
   int64_t t0 = monotonic_ms();
   auto c = read_candidates(lxcpath, opts.all);
   if (!c) return std::move(c).error();
-  AutostartPlan plan = plan_of(*c);
-  std::map<std::string, std::vector<std::string>> shares;
-  for (auto& e : c->entries) shares[e.name] = std::move(e.shares);
-  std::vector<lifecycle::BootStep> steps = plan.boot.steps;
-  if (opts.stop) std::reverse(steps.begin(), steps.end());
-  size_t total = plan.boot.refused.size();
-  for (const auto& s : steps) total += s.names.size();
-  AutostartReport report;
-  std::set<std::string> not_started;  // a start that failed or was skipped
-  auto done = [&](const AutostartItem& it) {
-    if (it.outcome == AutostartOutcome::kFailed || it.outcome == AutostartOutcome::kSkipped) not_started.insert(it.name);
-    report.items.push_back(it);
-    if (progress) progress(it, report.items.size(), total);
-  };
-  for (const auto& [n, why] : plan.boot.refused) done({n, AutostartOutcome::kFailed, why, 0});
-  unsigned jobs = opts.jobs ? opts.jobs : autostart_jobs(opts.stop);
-  StepRunner runner(lxcpath, opts, done);
-  for (size_t i = 0; i < steps.size(); ++i) {
-    std::vector<std::string> todo;
-    for (const auto& n : steps[i].names) {
-      std::vector<std::string> missing;
-      if (!opts.stop)
-        for (const auto& o : shares[n])
-          if (not_started.count(o)) missing.push_back(o);
-      if (!missing.empty())
-        done({n, AutostartOutcome::kSkipped, "not started: it shares a namespace of " + names_list(missing) + ", which did not start", 0});
-      else if (!wants_action(plan.states[n], opts.stop))
-        done({n, AutostartOutcome::kAlready, "", 0});
-      else
-        todo.push_back(n);
-    }
-    runner.run(todo, jobs);
-    bool started = std::any_of(todo.begin(), todo.end(), [&](const auto& n) { return !not_started.count(n); });
-    if (!opts.stop && started && steps[i].delay_s > 0 && i + 1 < steps.size())
-      std::this_thread::sleep_for(std::chrono::seconds(steps[i].delay_s));
-  }
+  if (!opts.stop)
+    if (auto moved = cgroup::step_into_monitors_cgroup(); !moved)
+      log::warn("{} (the starts may fail to enable cgroup controllers)", moved.error().message());
+  AutostartPlan plan = plan_of(*c);  // before the entries are moved away
+  AutostartRun run(lxcpath, opts, std::move(plan), std::move(c->entries), progress);
+  AutostartReport report = run.go();
   report.wall_ms = monotonic_ms() - t0;
   return report;
 }

@@ -1,8 +1,10 @@
 // cove-autostart: the containers that say [boot] autostart start in [boot] order (a sharer
 // after what it shares, a step's delay waited), a failure is named and the others go on, and
 // --stop stops the same ones.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -150,6 +152,62 @@ TEST_F(AutostartTest, AllOfThemAFewAtATime) {
     r = autostart(bad);
     EXPECT_EQ(r.status, 2) << r.err;
   }
+}
+
+// The cgroup2 directory this process is in ("" without a cgroup2 mount).
+std::string own_cgroup2_dir() {
+  std::string mnt;
+  std::istringstream mounts(read_text("/proc/self/mounts"));
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream f(line);
+    std::string dev, dir, type;
+    if (f >> dev >> dir >> type && type == "cgroup2") {
+      mnt = dir;
+      break;
+    }
+  }
+  std::istringstream cg(read_text("/proc/self/cgroup"));
+  for (std::string line; std::getline(cg, line);)
+    if (!mnt.empty() && line.rfind("0::", 0) == 0) return mnt + (line.substr(3) == "/" ? "" : line.substr(3));
+  return "";
+}
+
+// As cove.service runs it: from a cgroup2 cgroup of its own, not the root. On a pure v2 host
+// that cgroup must hold no process once its payloads' controllers are enabled in it (the
+// no-internal-process rule), so cove-autostart steps into the monitors' cgroup beside them
+// first; without that every start there fails with EBUSY (the pure-v2 guest runs this test).
+TEST_F(AutostartTest, FromAServiceCgroupOfItsOwn) {
+  COVE_REQUIRE_ROOT();
+  std::string own = own_cgroup2_dir();
+  if (own.empty()) GTEST_SKIP() << "no cgroup2 hierarchy";
+  create_busybox("s1", "[boot]\nautostart = yes\n[cgroup]\npids.max = 100\n");
+  std::string svc = own + "/cove-test-svc." + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(svc.c_str(), 0755), 0) << svc;
+  struct Cleanup {
+    std::string path, svc;
+    ~Cleanup() {
+      run_tool("cove-stop", {"-P", path, "-n", "s1", "-k"});
+      // The last monitor leaves the shared cgroup as it exits, just after the stop returns.
+      for (const std::string& dir : {svc + "/cove.monitors", svc})
+        eventually([&] { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; }, 5000);
+    }
+  } cleanup{path_, svc};
+  // On a pure v2 host (the guest) the controllers its parent has go on to the service's cgroup,
+  // as systemd's Delegate= gives them; a hybrid host's are on v1 (nothing changed here).
+  bool pure_v2 = read_text("/proc/self/cgroup").rfind("0::", 0) == 0;
+  std::istringstream offered(pure_v2 ? read_text(own + "/cgroup.controllers") : "");
+  for (std::string c; offered >> c;) std::ofstream(own + "/cgroup.subtree_control") << "+" + c;
+  auto r = run_cmd({"sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$1\" -P \"$2\"", svc,
+                    builddir() + "/cove-autostart", path_});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.rfind("1 started (", 0), 0u) << r.out;
+  EXPECT_EQ(state("s1"), "RUNNING");
+  EXPECT_EQ(trim_str(cove("cove-cgroup", "s1", {"pids.max"}).out), "100");
+  // Its payload is below the service's cgroup, and the service's cgroup holds no process.
+  std::string init_cg = read_text("/proc/" + std::to_string(init_pid("s1")) + "/cgroup");
+  std::string rel = svc.substr(svc.find("/cove-test-svc."));
+  EXPECT_NE(init_cg.find(rel + "/cove.payload.s1-"), std::string::npos) << init_cg;
+  EXPECT_EQ(read_text(svc + "/cgroup.procs"), "");
 }
 
 // The systemd units the build installs (with this build tree as their bindir) are ones systemd

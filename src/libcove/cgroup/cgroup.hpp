@@ -81,6 +81,14 @@ struct StarterView {
 StarterView starter_view();
 CloneTarget monitors_clone_target(const StarterView& view);
 
+// For a process that starts many containers from a cgroup of its own (cove-autostart in
+// cove.service): on the cgroup2 hierarchy, unless it is in the root, it moves into the monitors'
+// shared cgroup beside the payloads it is about to make (`<base>/cove.monitors`, where a start
+// plans as from <base>). Otherwise <base> would hold a process and, by the no-internal-process
+// rule, its `cgroup.subtree_control` could enable no controller for them (EBUSY). Returns
+// whether it moved. A one-off `cgroup.procs` write (cove-start does not need it: it exits).
+Result<bool> step_into_monitors_cgroup();
+
 // Joins the calling process to the cgroup `dir`. On a v1 hierarchy (`v1`) a process of one
 // thread (`one_thread`: proc::thread_count, read once by a caller joining several) writes "0"
 // to `tasks`: the kernel then moves only the calling thread, which for such a process is the

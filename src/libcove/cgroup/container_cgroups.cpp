@@ -588,6 +588,22 @@ CloneTarget monitors_clone_target(const StarterView& view) {
   return {};
 }
 
+Result<bool> step_into_monitors_cgroup() {
+  StarterView view = starter_view();
+  const Hierarchy* h = view.layout ? view.layout->v2() : nullptr;
+  if (!h) return false;
+  auto rel = cgroup_path_of(view.proc_cgroup, *h);
+  if (!rel) return std::move(rel).error().context("step into the monitors' cgroup");
+  if (*rel == "/") return false;  // the root may hold processes beside cgroups with controllers
+  auto base = directory_of(*h, *rel);
+  if (!base) return std::move(base).error().context("step into the monitors' cgroup");
+  if (is_monitors_dir(*base)) return false;
+  std::string dir = *base + "/" + std::string(kMonitorsDir);
+  if (auto m = make_monitors_dir({}, dir, false); !m) return std::move(m).error();
+  if (auto r = join_self(dir, false, false); !r) return std::move(r).error().context("step into `" + dir + "`");
+  return true;
+}
+
 Result<process::ChildProcess> ContainerCgroups::leave_monitor_in_background() {
   std::vector<std::string> monitor;
   for (const auto& d : monitor_dirs_)
