@@ -67,7 +67,9 @@ class Job {
  public:
   static Result<Job> launch(const std::string& lxcpath, const std::string& name, const AutostartOptions& opts) {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) < 0) return Error::from_errno(errno, "pipe");
+    // Non-blocking: the parent reads once the child has exited, and must not wait for a
+    // process the child left behind that might hold the write end.
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return Error::from_errno(errno, "pipe");
     UniqueFd rd(fds[0]), wr(fds[1]);
     Job j;
     j.name_ = name;

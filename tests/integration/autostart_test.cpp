@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "support.hpp"
@@ -151,6 +153,40 @@ TEST_F(AutostartTest, AllOfThemAFewAtATime) {
                                               {"--stop", "-k", "-t", "3"}}) {
     r = autostart(bad);
     EXPECT_EQ(r.status, 2) << r.err;
+  }
+}
+
+// What `pid` holds open: each fd's target with `name`, the container's key and inode numbers
+// taken out, sorted.
+std::vector<std::string> fd_kinds(pid_t pid, const std::string& name) {
+  std::vector<std::string> out;
+  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::error_code ec;
+    std::string t = std::filesystem::read_symlink(e.path(), ec).string();
+    for (size_t at; (at = t.find(name)) != std::string::npos;) t.replace(at, name.size(), "NAME");
+    t = std::regex_replace(t, std::regex("NAME-[0-9a-f]{32}"), "NAME-KEY");
+    if (auto b = t.find(":["); b != std::string::npos && t.find("anon_inode") != 0) t = t.substr(0, b);
+    out.push_back(t);  // not the fd's number: a monitor's own opens may land elsewhere
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A container cove-autostart started is like one cove-start started: its monitor and its init
+// hold the same fds (nothing of cove-autostart's pipes or its other jobs' pidfds).
+TEST_F(AutostartTest, ItsContainersHoldWhatCoveStartsDo) {
+  COVE_REQUIRE_ROOT();
+  create_busybox("by-start");
+  for (const char* n : {"j1", "j2", "j3"}) create_busybox(n, "[boot]\nautostart = yes\n");
+  ASSERT_EQ(cove("cove-start", "by-start").status, 0);
+  auto r = autostart({"-j", "3"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto want_monitor = fd_kinds(monitor_pid("by-start"), "by-start"), want_init = fd_kinds(init_pid("by-start"), "by-start");
+  EXPECT_FALSE(want_monitor.empty());
+  for (const char* n : {"j1", "j2", "j3"}) {
+    EXPECT_EQ(fd_kinds(monitor_pid(n), n), want_monitor) << n;
+    EXPECT_EQ(fd_kinds(init_pid(n), n), want_init) << n;
   }
 }
 
