@@ -205,6 +205,7 @@ class AutostartRun {
     StepRunner runner(lxcpath_, opts_, [this](const AutostartItem& it) { done(it); });
     for (size_t i = 0; i < steps.size(); ++i) {
       std::vector<std::string> todo = sort_out(steps[i]);
+      if (!todo.empty()) step_aside();
       runner.run(todo, jobs);
       if (i + 1 < steps.size()) wait_delay(steps[i], todo);
     }
@@ -237,6 +238,15 @@ class AutostartRun {
     return todo;
   }
 
+  // Before the first start: out of the way of the cgroups the starts make (cgroup2's
+  // no-internal-process rule, cgroup::step_into_monitors_cgroup).
+  void step_aside() {
+    if (opts_.stop || stepped_aside_) return;
+    stepped_aside_ = true;
+    if (auto moved = cgroup::step_into_monitors_cgroup(); !moved)
+      log::warn("{} (the starts may fail to enable cgroup controllers)", moved.error().message());
+  }
+
   // `[boot] delay` after a start step of which something started.
   void wait_delay(const lifecycle::BootStep& step, const std::vector<std::string>& todo) const {
     bool started = std::any_of(todo.begin(), todo.end(), [&](const auto& n) { return !not_started_.count(n); });
@@ -250,6 +260,7 @@ class AutostartRun {
   std::map<std::string, std::vector<std::string>> shares_;
   size_t total_ = 0;
   std::set<std::string> not_started_;  // a start that failed or was skipped
+  bool stepped_aside_ = false;
   AutostartReport report_;
 };
 
@@ -277,9 +288,6 @@ Result<AutostartReport> Container::autostart(const std::string& lxcpath, const A
   int64_t t0 = monotonic_ms();
   auto c = read_candidates(lxcpath, opts.all);
   if (!c) return std::move(c).error();
-  if (!opts.stop)
-    if (auto moved = cgroup::step_into_monitors_cgroup(); !moved)
-      log::warn("{} (the starts may fail to enable cgroup controllers)", moved.error().message());
   AutostartPlan plan = plan_of(*c);  // before the entries are moved away
   AutostartRun run(lxcpath, opts, std::move(plan), std::move(c->entries), progress);
   AutostartReport report = run.go();
