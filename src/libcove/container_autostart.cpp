@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <set>
 #include <thread>
 
@@ -143,14 +145,14 @@ class StepRunner {
   }
 
   void reap_one() {
+    // A job without a pidfd (its pidfd_open failed) cannot be polled: waited for by its pid.
+    for (size_t i = 0; i < running_.size(); ++i)
+      if (running_[i].pidfd() < 0) return finish(i);
     std::vector<pollfd> pfds;
     for (const auto& j : running_) pfds.push_back({j.pidfd(), POLLIN, 0});
     bool polled = ::poll(pfds.data(), pfds.size(), -1) >= 0;
     if (!polled && errno == EINTR) return;
-    if (!polled || pfds.front().fd < 0) {  // no pidfd to poll (or no poll): wait for the first
-      finish(0);
-      return;
-    }
+    if (!polled) return finish(0);  // no poll: wait for the first
     for (size_t i = pfds.size(); i-- > 0;)
       if (pfds[i].revents & (POLLIN | POLLHUP | POLLERR)) finish(i);
   }
@@ -179,6 +181,16 @@ AutostartPlan plan_of(const Candidates& c) {
   return p;
 }
 
+// Each job holds two fds here (its pidfd, its pipe) and its child inherits them all; a start
+// itself needs ~30 (in the monitor). A -j beyond what RLIMIT_NOFILE leaves room for would fail
+// starts for want of fds, so it is capped there.
+unsigned jobs_the_fds_allow() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return UINT_MAX;
+  rlim_t room = rl.rlim_cur > 64 ? (rl.rlim_cur - 64) / 2 : 1;
+  return static_cast<unsigned>(std::clamp<rlim_t>(room, 1, UINT_MAX));
+}
+
 std::string names_list(const std::vector<std::string>& names) {
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "`" : ", `") + n + "`";
@@ -201,7 +213,7 @@ class AutostartRun {
     for (const auto& [n, why] : plan_.boot.refused) done({n, AutostartOutcome::kFailed, why, 0});
     std::vector<lifecycle::BootStep> steps = plan_.boot.steps;
     if (opts_.stop) std::reverse(steps.begin(), steps.end());
-    unsigned jobs = opts_.jobs ? opts_.jobs : Container::autostart_jobs(opts_.stop);
+    unsigned jobs = std::min(opts_.jobs ? opts_.jobs : Container::autostart_jobs(opts_.stop), jobs_the_fds_allow());
     StepRunner runner(lxcpath_, opts_, [this](const AutostartItem& it) { done(it); });
     for (size_t i = 0; i < steps.size(); ++i) {
       std::vector<std::string> todo = sort_out(steps[i]);

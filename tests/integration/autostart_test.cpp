@@ -156,6 +156,18 @@ TEST_F(AutostartTest, AllOfThemAFewAtATime) {
   }
 }
 
+// A -j beyond what the open-file limit leaves room for is capped: no start fails for want of
+// an fd (each job holds two in cove-autostart, which its child inherits).
+TEST_F(AutostartTest, JobsBeyondTheOpenFileLimitAreCapped) {
+  COVE_REQUIRE_ROOT();
+  for (int i = 1; i <= 24; ++i) create_busybox("f" + std::to_string(i));
+  auto r = run_cmd({"sh", "-c", "ulimit -n 40 && exec \"$0\" -P \"$1\" -a -j 24", builddir() + "/cove-autostart", path_},
+                   120);
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.rfind("24 started (", 0), 0u) << r.out << r.err;
+  EXPECT_EQ(r.err.find("Too many open files"), std::string::npos) << r.err;
+}
+
 // What `pid` holds open: each fd's target with `name`, the container's key and inode numbers
 // taken out, sorted.
 std::vector<std::string> fd_kinds(pid_t pid, const std::string& name) {
