@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,6 +19,7 @@
 #include "base/dir.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/proc_stat.hpp"
 #include "base/scope_exit.hpp"
 #include "base/sealed_exec.hpp"
 #include "base/syscalls.hpp"
@@ -689,21 +689,12 @@ bool remove_if_abandoned(const ContainerPaths& p) {
 
 }  // namespace
 
-namespace {
-
-unsigned usable_cpus() {
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof(set), &set) < 0) return 1;
-  return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
-}
-
-}  // namespace
 
 std::vector<Result<ContainerInfo>> Container::info_of_all(const std::string& lxcpath,
                                                           const std::vector<std::string>& names, InfoDetail detail,
                                                           unsigned workers) {
   constexpr size_t kPerWorker = 64;  // below this a thread costs more than it saves
-  if (workers == 0) workers = std::min(usable_cpus(), 4u);
+  if (workers == 0) workers = std::min(proc::usable_cpus(), 4u);
   workers = static_cast<unsigned>(std::clamp<size_t>(names.size() / kPerWorker, 1, workers));
   std::vector<std::optional<Result<ContainerInfo>>> got(names.size());
   std::atomic<size_t> next{0};

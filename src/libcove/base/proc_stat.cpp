@@ -1,5 +1,6 @@
 #include "base/proc_stat.hpp"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -60,6 +61,13 @@ bool poll_until(const std::function<bool()>& done, int timeout_ms, int step_ms) 
   for (int64_t end = monotonic_ms() + timeout_ms; monotonic_ms() < end; backoff.sleep())
     if (done()) return true;
   return done();
+}
+
+unsigned usable_cpus() {
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
 }  // namespace cove::proc

@@ -21,6 +21,10 @@ unsigned thread_count(pid_t pid);
 // The processes whose parent is `parent` (e.g. the caller's own children, as a subreaper).
 std::vector<pid_t> children_of(pid_t parent);
 
+// The number of CPUs this process may run on (its affinity; the online CPUs when that cannot
+// be read), at least 1.
+unsigned usable_cpus();
+
 // Polls `done` for up to `timeout_ms`, the sleeps growing to `step_ms` (Backoff); true as soon as it holds.
 bool poll_until(const std::function<bool()>& done, int timeout_ms = 2000, int step_ms = 5);
 

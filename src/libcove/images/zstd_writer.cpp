@@ -1,10 +1,11 @@
 #include "images/zstd_writer.hpp"
 
-#include <sched.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include <cstring>
+
+#include "base/proc_stat.hpp"
 
 namespace cove::images {
 
@@ -25,13 +26,6 @@ Result<void> write_all(int fd, const char* p, size_t n) {
 }
 }  // namespace
 
-unsigned usable_cpus() {
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<unsigned>(n) : 1;
-}
-
 struct ZstdWriter::Job {
   std::string in;
   std::unique_ptr<char[]> out;  // not zero-filled: ZSTD_compressBound bytes each time cost ~5%
@@ -41,7 +35,7 @@ struct ZstdWriter::Job {
 };
 
 ZstdWriter::ZstdWriter(int out_fd, int level, unsigned threads) : fd_(out_fd), level_(level), chunk_size_(kChunkSize) {
-  if (threads == 0) threads = usable_cpus();
+  if (threads == 0) threads = proc::usable_cpus();
   max_in_flight_ = 2 * threads;
   buffer_.reserve(chunk_size_);
   for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });

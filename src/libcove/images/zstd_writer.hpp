@@ -52,7 +52,4 @@ class ZstdWriter {
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
 
-// The number of CPUs this process may run on (at least 1).
-unsigned usable_cpus();
-
 }  // namespace cove::images
