@@ -572,14 +572,25 @@ StarterView starter_view() {
 
 CloneTarget monitors_clone_target() { return monitors_clone_target(starter_view()); }
 
+namespace {
+// `<base>/cove.monitors` in `h` for a process whose /proc/PID/cgroup is `proc_cgroup`: <base>
+// its cgroup, or the parent when it is in the monitors' cgroup already (a monitor, or a
+// cove-autostart that stepped in there).
+std::optional<std::string> monitors_dir_beside(const std::string& proc_cgroup, const Hierarchy& h) {
+  auto base = dir_in(proc_cgroup, h);
+  if (!base) return std::nullopt;
+  if (is_monitors_dir(*base)) *base = dirname_of(*base);
+  return (*base == "/" ? "" : *base) + "/" + std::string(kMonitorsDir);
+}
+}  // namespace
+
 CloneTarget monitors_clone_target(const StarterView& view) {
   if (!view.layout) return {};
   for (const auto& h : view.layout->hierarchies) {
     if (!h.v2) continue;
-    auto base = dir_in(view.proc_cgroup, h);
-    if (!base) return {};
-    if (is_monitors_dir(*base)) *base = dirname_of(*base);
-    std::string dir = (*base == "/" ? "" : *base) + "/" + std::string(kMonitorsDir);
+    auto found = monitors_dir_beside(view.proc_cgroup, h);
+    if (!found) return {};
+    const std::string& dir = *found;
     if (!make_monitors_dir({}, dir, false)) return {};
     UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd) return CloneTarget{std::move(fd), dir};
@@ -595,10 +606,10 @@ Result<bool> step_into_monitors_cgroup() {
   auto rel = cgroup_path_of(view.proc_cgroup, *h);
   if (!rel) return std::move(rel).error().context("step into the monitors' cgroup");
   if (*rel == "/") return false;  // the root may hold processes beside cgroups with controllers
-  auto base = directory_of(*h, *rel);
-  if (!base) return std::move(base).error().context("step into the monitors' cgroup");
-  if (is_monitors_dir(*base)) return false;
-  std::string dir = *base + "/" + std::string(kMonitorsDir);
+  auto found = monitors_dir_beside(view.proc_cgroup, *h);
+  if (!found) return Error(ENOENT, "step into the monitors' cgroup: `" + *rel + "` is outside the cgroup2 mount");
+  const std::string& dir = *found;
+  if (basename_of(*rel) == kMonitorsDir) return false;  // in it already
   if (auto m = make_monitors_dir({}, dir, false); !m) return std::move(m).error();
   if (auto r = join_self(dir, false, false); !r) return std::move(r).error().context("step into `" + dir + "`");
   return true;
