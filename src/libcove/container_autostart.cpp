@@ -5,7 +5,6 @@
 // A start is not thread-safe (it forks), hence processes; the caller stays single-threaded.
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 
 #include "base/clock.hpp"
 #include "base/log.hpp"
+#include "base/proc_stat.hpp"
 #include "cgroup/cgroup.hpp"
 #include "base/unique_fd.hpp"
 #include "container.hpp"
@@ -49,6 +49,7 @@ std::vector<std::string> shared_with(const config::ContainerConfig& cfg) {
 Result<Candidates> read_candidates(const std::string& lxcpath, bool all) {
   auto names = Container::list(lxcpath);
   if (!names) return std::move(names).error();
+  Container::ConfigReadCache includes;  // a shared include (common.conf) parsed once, not per container
   Candidates c;
   for (const auto& n : *names) {
     auto cfg = detail::load_config_of(ContainerPaths(lxcpath, n));
@@ -283,9 +284,7 @@ size_t AutostartReport::count(AutostartOutcome o) const {
 }
 
 unsigned Container::autostart_jobs(bool stop) {
-  cpu_set_t set;
-  unsigned cpus = ::sched_getaffinity(0, sizeof set, &set) == 0 ? static_cast<unsigned>(CPU_COUNT(&set)) : 1;
-  cpus = std::max(cpus, 1u);
+  unsigned cpus = proc::usable_cpus();
   return stop ? 8 * cpus : cpus;
 }
 
