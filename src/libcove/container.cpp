@@ -689,7 +689,6 @@ bool remove_if_abandoned(const ContainerPaths& p) {
 
 }  // namespace
 
-
 std::vector<Result<ContainerInfo>> Container::info_of_all(const std::string& lxcpath,
                                                           const std::vector<std::string>& names, InfoDetail detail,
                                                           unsigned workers) {

@@ -606,10 +606,10 @@ Result<bool> step_into_monitors_cgroup() {
   auto rel = cgroup_path_of(view.proc_cgroup, *h);
   if (!rel) return std::move(rel).error().context("step into the monitors' cgroup");
   if (*rel == "/") return false;  // the root may hold processes beside cgroups with controllers
+  if (basename_of(*rel) == kMonitorsDir) return false;  // in it already
   auto found = monitors_dir_beside(view.proc_cgroup, *h);
   if (!found) return Error(ENOENT, "step into the monitors' cgroup: `" + *rel + "` is outside the cgroup2 mount");
   const std::string& dir = *found;
-  if (basename_of(*rel) == kMonitorsDir) return false;  // in it already
   if (auto m = make_monitors_dir({}, dir, false); !m) return std::move(m).error();
   if (auto r = join_self(dir, false, false); !r) return std::move(r).error().context("step into `" + dir + "`");
   return true;
